@@ -1,0 +1,99 @@
+/**
+ * The control API behind API Gateway (IAM auth; API Gateway itself refuses unsigned requests):
+ *   POST /pipelines/{id}/runs  { parameters?, idempotencyKey? } → 201 a new run, 200 the existing one
+ *   GET  /runs/{runId}          → the run with its jobs and their attempts
+ * Errors answer `{ error: { code, message, issues? } }` with a stable code.
+ */
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { canonicalJson } from '../../infra/model/canonical.ts';
+import { StartRunRequestSchema, TriggerType, type JobAttemptRecord, type RunRecord } from '../../infra/model/contract.ts';
+import { formatPath } from '../../infra/model/problems.ts';
+import type { RecordStore } from '../shared/records.ts';
+import { recordStoreFromEnv } from '../shared/records.ts';
+import { startRun, triggerDepsFromEnv, UnknownPipelineError, type TriggerDeps } from './trigger.ts';
+
+export const ApiErrorCode = {
+  INVALID_JSON: 'API_001_INVALID_JSON',
+  INVALID_REQUEST: 'API_002_INVALID_REQUEST',
+  PIPELINE_NOT_FOUND: 'API_003_PIPELINE_NOT_FOUND',
+  RUN_NOT_FOUND: 'API_004_RUN_NOT_FOUND',
+  IDEMPOTENCY_CONFLICT: 'API_005_IDEMPOTENCY_CONFLICT',
+  ROUTE_NOT_FOUND: 'API_006_ROUTE_NOT_FOUND',
+} as const;
+
+export interface ApiDeps {
+  readonly trigger: TriggerDeps;
+  readonly store: Pick<RecordStore, 'getRun' | 'listAttempts'>;
+}
+
+/** A run as the API and the CLI show it: the record, and each job's attempts in order. */
+export interface RunView {
+  readonly run: RunRecord;
+  readonly jobs: Record<string, { readonly status: string; readonly attempts: readonly JobAttemptRecord[] }>;
+}
+
+const json = (statusCode: number, body: unknown): APIGatewayProxyResult => ({
+  statusCode,
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify(body),
+});
+const failure = (statusCode: number, code: string, message: string, extra: Record<string, unknown> = {}): APIGatewayProxyResult =>
+  json(statusCode, { error: { code, message, ...extra } });
+
+export async function viewRun(runId: string, store: ApiDeps['store']): Promise<RunView | undefined> {
+  const run = await store.getRun(runId);
+  if (!run) return undefined;
+  const jobs: Record<string, { status: string; attempts: JobAttemptRecord[] }> = {};
+  for (const attempt of await store.listAttempts(runId)) {
+    const job = (jobs[attempt.jobId] ??= { status: attempt.status, attempts: [] });
+    job.attempts.push(attempt);
+    job.status = attempt.status;
+  }
+  for (const [jobId, summary] of Object.entries(run.jobs ?? {})) jobs[jobId] ??= { status: summary.status, attempts: [] };
+  return { run, jobs };
+}
+
+export async function route(event: Pick<APIGatewayProxyEvent, 'httpMethod' | 'resource' | 'pathParameters' | 'body'>, deps: ApiDeps): Promise<APIGatewayProxyResult> {
+  const key = `${event.httpMethod} ${event.resource}`;
+  if (key === 'POST /pipelines/{id}/runs') {
+    const pipelineId = event.pathParameters?.id ?? '';
+    let body: unknown;
+    try {
+      body = event.body ? JSON.parse(event.body) : {};
+    } catch (err) {
+      return failure(400, ApiErrorCode.INVALID_JSON, `the body is not JSON: ${(err as Error).message}`);
+    }
+    const parsed = StartRunRequestSchema.safeParse(body);
+    if (!parsed.success) {
+      return failure(400, ApiErrorCode.INVALID_REQUEST, 'the body does not match { parameters?, idempotencyKey? }', {
+        issues: parsed.error.issues.map((i) => ({ path: formatPath(i.path), message: i.message, code: i.code })),
+      });
+    }
+    if (!deps.trigger.stateMachines.has(pipelineId)) {
+      return failure(404, ApiErrorCode.PIPELINE_NOT_FOUND, `pipeline "${pipelineId}" is not deployed`, { pipelines: [...deps.trigger.stateMachines.keys()] });
+    }
+    const request = parsed.data;
+    try {
+      const { created, run } = await startRun({ pipelineId, trigger: TriggerType.API, ...request }, deps.trigger);
+      if (!created && canonicalJson(run.parameters) !== canonicalJson(request.parameters ?? {})) {
+        return failure(409, ApiErrorCode.IDEMPOTENCY_CONFLICT, `idempotency key "${request.idempotencyKey}" already started run ${run.runId} with other parameters`, { run });
+      }
+      return json(created ? 201 : 200, { created, run });
+    } catch (err) {
+      if (err instanceof UnknownPipelineError) return failure(404, ApiErrorCode.PIPELINE_NOT_FOUND, err.message);
+      throw err;
+    }
+  }
+  if (key === 'GET /runs/{runId}') {
+    const runId = event.pathParameters?.runId ?? '';
+    const view = await viewRun(runId, deps.store);
+    return view ? json(200, view) : failure(404, ApiErrorCode.RUN_NOT_FOUND, `run "${runId}" does not exist`);
+  }
+  return failure(404, ApiErrorCode.ROUTE_NOT_FOUND, `no route ${key}`);
+}
+
+let deps: ApiDeps | undefined;
+export async function handler(event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> {
+  deps ??= { trigger: triggerDepsFromEnv('control-api'), store: recordStoreFromEnv() };
+  return route(event, deps);
+}

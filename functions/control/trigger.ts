@@ -1,0 +1,119 @@
+/**
+ * Starting runs: the one core behind every trigger (API, schedule). A run has a deterministic id when
+ * it can (idempotency key, scheduled time), its record is created once, and its execution is named by
+ * the run id, so starting the same run twice yields one execution (Step Functions keeps execution
+ * names unique for 90 days).
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { z } from 'zod';
+import { TriggerType, type RunInput, type RunRecord } from '../../infra/model/contract.ts';
+import type { Parameters } from '../../infra/model/pipeline.ts';
+import { createLogger, type Logger } from '../shared/log.ts';
+import { recordStoreFromEnv, type RecordStore } from '../shared/records.ts';
+
+export interface StartRunRequest {
+  readonly pipelineId: string;
+  readonly trigger: TriggerType;
+  readonly parameters?: Parameters;
+  readonly idempotencyKey?: string;
+  readonly scheduledTime?: string;
+}
+
+export interface TriggerDeps {
+  readonly store: Pick<RecordStore, 'createRun' | 'attachExecution' | 'requireRun'>;
+  /** Starts an execution; resolves whether or not an execution of that name already existed. */
+  readonly startExecution: (stateMachineArn: string, name: string, input: string) => Promise<void>;
+  /** Pipeline id → its state machine ARN, for the pipelines this deployment has. */
+  readonly stateMachines: ReadonlyMap<string, string>;
+  readonly definitionVersions?: ReadonlyMap<string, string>;
+  readonly log: Logger;
+  readonly now?: () => Date;
+}
+
+export class UnknownPipelineError extends Error {
+  override readonly name = 'UnknownPipelineError';
+  readonly code = 'API_003_PIPELINE_NOT_FOUND';
+}
+
+const hash = (...parts: string[]): string => createHash('sha256').update(parts.join('\n')).digest('hex');
+const compactTime = (iso: string): string => iso.replace(/[-:]/g, '').replace(/\.\d+/, '').replace(/Z$/, 'Z');
+
+/** A run id: also the execution name, so 80 characters at most of `[A-Za-z0-9-_]`. */
+export function runIdFor(req: StartRunRequest, now: Date): string {
+  if (req.idempotencyKey !== undefined) return `k-${hash(req.pipelineId, 'key', req.idempotencyKey).slice(0, 32)}`;
+  if (req.scheduledTime !== undefined) return `s-${compactTime(new Date(req.scheduledTime).toISOString())}-${hash(req.pipelineId, 'schedule', req.scheduledTime).slice(0, 12)}`;
+  return `m-${compactTime(now.toISOString())}-${randomBytes(6).toString('hex')}`;
+}
+
+export const executionArnFor = (stateMachineArn: string, runId: string): string => `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${runId}`;
+
+export async function startRun(req: StartRunRequest, deps: TriggerDeps): Promise<{ created: boolean; run: RunRecord }> {
+  const stateMachineArn = deps.stateMachines.get(req.pipelineId);
+  if (!stateMachineArn) throw new UnknownPipelineError(`pipeline "${req.pipelineId}" is not deployed`);
+  const now = (deps.now ?? (() => new Date()))();
+  const runId = runIdFor(req, now);
+  const { created, run } = await deps.store.createRun({
+    runId,
+    pipelineId: req.pipelineId,
+    trigger: req.trigger,
+    parameters: req.parameters ?? {},
+    queuedAt: now.toISOString(),
+    ...(req.idempotencyKey !== undefined ? { idempotencyKey: req.idempotencyKey } : {}),
+    ...(req.scheduledTime !== undefined ? { scheduledTime: req.scheduledTime } : {}),
+    ...(deps.definitionVersions?.get(req.pipelineId) ? { definitionVersion: deps.definitionVersions.get(req.pipelineId) } : {}),
+  });
+  // The input comes from the stored record, so a repeated start sends the same input under the same
+  // name and Step Functions answers with the one execution.
+  const input: RunInput = {
+    runId: run.runId,
+    pipelineId: run.pipelineId,
+    trigger: run.trigger,
+    parameters: run.parameters,
+    ...(run.scheduledTime !== undefined ? { scheduledTime: run.scheduledTime } : {}),
+  };
+  await deps.startExecution(stateMachineArn, run.runId, JSON.stringify(input));
+  await deps.store.attachExecution(run.runId, executionArnFor(stateMachineArn, run.runId));
+  deps.log.info(created ? 'run queued' : 'run already exists', { pipelineId: run.pipelineId, runId: run.runId, trigger: run.trigger });
+  return { created, run: await deps.store.requireRun(run.runId) };
+}
+
+/** The deployment's pipelines, from the environment the platform construct sets. */
+export function stateMachinesFromEnv(env: NodeJS.ProcessEnv = process.env): Map<string, string> {
+  const ids = z.array(z.string()).parse(JSON.parse(env.PHI_PIPELINES ?? '[]'));
+  const prefix = env.PHI_STATE_MACHINE_ARN_PREFIX;
+  if (!prefix) throw new Error('PHI_STATE_MACHINE_ARN_PREFIX is not set');
+  return new Map(ids.map((id) => [id, `${prefix}${id}`]));
+}
+
+export function triggerDepsFromEnv(component: string): TriggerDeps {
+  const sfn = new SFNClient({});
+  return {
+    store: recordStoreFromEnv(),
+    stateMachines: stateMachinesFromEnv(),
+    log: createLogger({ component }),
+    startExecution: async (stateMachineArn, name, input) => {
+      try {
+        await sfn.send(new StartExecutionCommand({ stateMachineArn, name, input }));
+      } catch (err) {
+        // The run's execution exists already (a repeated start): that execution is the run.
+        if (!(err instanceof ExecutionAlreadyExists) && (err as { name?: string }).name !== 'ExecutionAlreadyExists') throw err;
+      }
+    },
+  };
+}
+
+/** EventBridge Scheduler's input for a pipeline's schedule (see the pipeline construct). */
+export const ScheduledEventSchema = z.object({
+  pipelineId: z.string(),
+  scheduledTime: z.string(),
+});
+
+let scheduleDeps: TriggerDeps | undefined;
+/** Lambda entry for EventBridge Scheduler: one run per scheduled time. */
+export async function handler(event: unknown): Promise<{ runId: string; created: boolean }> {
+  scheduleDeps ??= triggerDepsFromEnv('schedule-trigger');
+  const { pipelineId, scheduledTime } = ScheduledEventSchema.parse(event);
+  const { created, run } = await startRun({ pipelineId, trigger: TriggerType.SCHEDULE, scheduledTime }, scheduleDeps);
+  return { runId: run.runId, created };
+}

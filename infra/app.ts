@@ -1,0 +1,46 @@
+/**
+ * The CDK app: the platform stack and one stack per pipeline, built from the definitions directory
+ * (`PHI_DEFINITIONS_DIR`, default `definitions/`). Refuses to synthesize when any definition has a
+ * problem, with the same list `phi validate` prints.
+ */
+import { App, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { PhiPipeline } from './constructs/pipeline.ts';
+import { PhiPlatform } from './constructs/platform.ts';
+import { DEFAULT_DEFINITIONS_DIR, planDefinitions } from './load.ts';
+import { PhiValidationError } from './model/problems.ts';
+import type { Plan } from './plan/types.ts';
+
+export const PLATFORM_STACK = 'PhiPlatform';
+export const pipelineStackName = (pipelineId: string): string => `Phi-${pipelineId}`;
+
+export interface PhiAppOptions {
+  /** @default RemovalPolicy.RETAIN; the local emulator deploys with DESTROY. */
+  readonly removalPolicy?: RemovalPolicy;
+  readonly recordRetentionDays?: number;
+}
+
+/** Builds the stacks of a plan into `app`. */
+export function buildApp(app: App, plan: Plan, options: PhiAppOptions = {}): { platform: Stack; pipelines: Stack[] } {
+  const platformStack = new Stack(app, PLATFORM_STACK, { description: 'Phi platform: records, dead letters, control API' });
+  const platform = new PhiPlatform(platformStack, 'Platform', {
+    pipelineIds: plan.pipelines.map((p) => p.id),
+    ...options,
+  });
+  const pipelines = plan.pipelines.map((pipelinePlan) => {
+    const stack = new Stack(app, pipelineStackName(pipelinePlan.id), { description: `Phi pipeline ${pipelinePlan.id}` });
+    stack.addDependency(platformStack);
+    new PhiPipeline(stack, 'Pipeline', { plan: pipelinePlan, platform });
+    return stack;
+  });
+  return { platform: platformStack, pipelines };
+}
+
+if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
+  const app = new App();
+  const dir = process.env.PHI_DEFINITIONS_DIR ?? DEFAULT_DEFINITIONS_DIR;
+  const { plan, problems } = await planDefinitions(dir);
+  if (problems.length > 0) throw new PhiValidationError(problems);
+  const removal = app.node.tryGetContext('phi:removalPolicy');
+  buildApp(app, plan, removal === 'destroy' ? { removalPolicy: RemovalPolicy.DESTROY } : {});
+  app.synth();
+}

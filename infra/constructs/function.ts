@@ -1,0 +1,54 @@
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type { Construct } from 'constructs';
+
+/** The project root: where `functions/` and `tsconfig.json` live. */
+export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const functionEntry = (relative: string): string => path.join(PROJECT_ROOT, 'functions', relative);
+
+export interface PhiFunctionProps {
+  /** Path of the entry file under `functions/`. */
+  readonly entry: string;
+  readonly description: string;
+  readonly environment: Record<string, string>;
+  /** @default 30 seconds */
+  readonly timeout?: Duration;
+  /** @default 256 */
+  readonly memoryMb?: number;
+  /** Extra esbuild arguments, e.g. the alias binding a job's handler. */
+  readonly esbuildArgs?: Record<string, string>;
+  readonly logRetention: logs.RetentionDays;
+  readonly removalPolicy: RemovalPolicy;
+}
+
+/**
+ * A Node.js function as every Phi function is built: bundled by the local esbuild (never Docker),
+ * with its dependencies inside the bundle (the pinned SDK, not the runtime's), and its own log group.
+ */
+export function phiFunction(scope: Construct, id: string, props: PhiFunctionProps): NodejsFunction {
+  const logGroup = new logs.LogGroup(scope, `${id}Logs`, { retention: props.logRetention, removalPolicy: props.removalPolicy });
+  return new NodejsFunction(scope, id, {
+    entry: props.entry,
+    handler: 'handler',
+    description: props.description,
+    runtime: lambda.Runtime.NODEJS_22_X,
+    architecture: lambda.Architecture.X86_64,
+    timeout: props.timeout ?? Duration.seconds(30),
+    memorySize: props.memoryMb ?? 256,
+    environment: props.environment,
+    logGroup,
+    depsLockFilePath: path.join(PROJECT_ROOT, 'package-lock.json'),
+    projectRoot: PROJECT_ROOT,
+    bundling: {
+      forceDockerBundling: false,
+      externalModules: [],
+      target: 'node22',
+      tsconfig: path.join(PROJECT_ROOT, 'tsconfig.json'),
+      ...(props.esbuildArgs ? { esbuildArgs: props.esbuildArgs } : {}),
+    },
+  });
+}

@@ -1,0 +1,99 @@
+/**
+ * One pipeline, rendered from its plan: a function per enabled job (the task runtime around the job's
+ * handler), the Standard state machine the plan wrote, and the schedule. No decisions here: every
+ * value comes from the `PipelinePlan`.
+ */
+import { Duration } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import type { JobRuntimeConfig } from '../model/contract.ts';
+import type { PipelinePlan } from '../plan/types.ts';
+import { functionEntry, phiFunction } from './function.ts';
+import type { PhiPlatform } from './platform.ts';
+
+export interface PhiPipelineProps {
+  readonly plan: PipelinePlan;
+  readonly platform: PhiPlatform;
+}
+
+export class PhiPipeline extends Construct {
+  readonly stateMachine: sfn.StateMachine;
+  readonly jobFunctions: ReadonlyMap<string, NodejsFunction>;
+  readonly schedules: readonly scheduler.CfnSchedule[];
+
+  constructor(scope: Construct, id: string, props: PhiPipelineProps) {
+    super(scope, id);
+    const { plan, platform } = props;
+    const common = { logRetention: logs.RetentionDays.ONE_MONTH, removalPolicy: platform.removalPolicy };
+
+    const functions = new Map<string, NodejsFunction>();
+    for (const job of plan.jobs.filter((j) => j.enabled)) {
+      const config: JobRuntimeConfig = {
+        pipelineId: plan.id,
+        jobId: job.id,
+        parameters: job.parameters,
+        maxAttempts: job.retry.maxAttempts,
+        retryableErrors: [...job.retry.retryableErrors],
+        nonRetryableErrors: [...job.retry.nonRetryableErrors],
+        definitionVersion: plan.definitionVersion,
+      };
+      const fn = phiFunction(this, `Job-${job.id}`, {
+        ...common,
+        entry: functionEntry('runtime/lambda.ts'),
+        description: `Phi ${plan.id}/${job.id}${job.description ? `: ${job.description}` : ''}`.slice(0, 256),
+        timeout: Duration.seconds(job.timeoutSeconds),
+        memoryMb: job.memoryMb,
+        environment: {
+          PHI_JOB: JSON.stringify(config),
+          PHI_TABLE_NAME: platform.table.tableName,
+          PHI_RETENTION_DAYS: String(platform.recordRetentionDays),
+        },
+        // The one runtime entry, bound to this job's handler file.
+        esbuildArgs: { '--alias:phi-user-handler': job.handlerPath },
+      });
+      platform.table.grantWriteData(fn);
+      functions.set(job.id, fn);
+    }
+    this.jobFunctions = functions;
+
+    const substitutions: Record<string, string> = {};
+    for (const [key, target] of Object.entries(plan.stateMachine.substitutions)) {
+      substitutions[key] = target === 'recorder' ? platform.recorder.functionArn : functions.get(target)!.functionArn;
+    }
+    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
+      stateMachineName: plan.stateMachine.name,
+      stateMachineType: sfn.StateMachineType.STANDARD,
+      definitionBody: sfn.DefinitionBody.fromString(JSON.stringify(plan.stateMachine.definition)),
+      definitionSubstitutions: substitutions,
+      logs: {
+        destination: new logs.LogGroup(this, 'ExecutionLogs', { retention: common.logRetention, removalPolicy: common.removalPolicy }),
+        level: sfn.LogLevel.ERROR,
+        includeExecutionData: true,
+      },
+    });
+    // The definition is a string, so its task permissions are granted here.
+    for (const fn of [...functions.values(), platform.recorder]) fn.grantInvoke(this.stateMachine);
+
+    this.schedules = plan.schedules.map((schedule, i) => {
+      const role = new iam.Role(this, `ScheduleRole${i}`, { assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com') });
+      platform.scheduleTrigger.grantInvoke(role);
+      return new scheduler.CfnSchedule(this, `Schedule${i}`, {
+        description: `Phi ${plan.id}: ${schedule.source}`,
+        scheduleExpression: schedule.expression,
+        scheduleExpressionTimezone: schedule.timezone,
+        flexibleTimeWindow: { mode: 'OFF' },
+        target: {
+          arn: platform.scheduleTrigger.functionArn,
+          roleArn: role.roleArn,
+          // The trigger names the run after the scheduled time, so a repeated delivery starts no second run.
+          input: JSON.stringify({ pipelineId: plan.id, scheduledTime: '<aws.scheduler.scheduled-time>' }),
+          retryPolicy: { maximumEventAgeInSeconds: 3600, maximumRetryAttempts: 10 },
+        },
+      });
+    });
+  }
+}

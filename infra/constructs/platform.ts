@@ -1,0 +1,140 @@
+/**
+ * The shared platform: the records table, the dead-letter queue and its alarm, the recorder the state
+ * machines call, the schedule trigger, and the control API. One per deployment.
+ */
+import { ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as apigateway from 'aws-cdk-lib/aws-apigateway';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { RECORD_KEYS } from '../../functions/shared/records.ts';
+import { stateMachineName } from '../plan/compile.ts';
+import { functionEntry, phiFunction } from './function.ts';
+
+export interface PhiPlatformProps {
+  /** Ids of the pipelines deployed beside this platform: the control API starts runs of these only. */
+  readonly pipelineIds: readonly string[];
+  /**
+   * Days run and attempt records are kept (DynamoDB TTL).
+   * @default 90
+   */
+  readonly recordRetentionDays?: number;
+  /**
+   * What happens to the table and log groups when the stack is deleted.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+/** Spec Rule 15: dead letters are kept 7 days (168 hours). */
+export const DEAD_LETTER_RETENTION = Duration.days(7);
+
+export class PhiPlatform extends Construct {
+  readonly table: dynamodb.Table;
+  readonly deadLetterQueue: sqs.Queue;
+  readonly deadLetterAlarm: cloudwatch.Alarm;
+  readonly recorder: NodejsFunction;
+  readonly scheduleTrigger: NodejsFunction;
+  readonly apiHandler: NodejsFunction;
+  readonly api: apigateway.RestApi;
+  readonly recordRetentionDays: number;
+  readonly removalPolicy: RemovalPolicy;
+
+  constructor(scope: Construct, id: string, props: PhiPlatformProps) {
+    super(scope, id);
+    this.recordRetentionDays = props.recordRetentionDays ?? 90;
+    this.removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    const stack = Stack.of(this);
+    const logRetention = logs.RetentionDays.ONE_MONTH;
+
+    this.table = new dynamodb.Table(this, 'Records', {
+      partitionKey: { name: RECORD_KEYS.partition, type: dynamodb.AttributeType.STRING },
+      sortKey: { name: RECORD_KEYS.sort, type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      timeToLiveAttribute: RECORD_KEYS.ttl,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      removalPolicy: this.removalPolicy,
+    });
+    this.table.addGlobalSecondaryIndex({
+      indexName: RECORD_KEYS.historyIndex,
+      partitionKey: { name: RECORD_KEYS.historyPartition, type: dynamodb.AttributeType.STRING },
+      sortKey: { name: RECORD_KEYS.historySort, type: dynamodb.AttributeType.STRING },
+    });
+
+    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetters', {
+      retentionPeriod: DEAD_LETTER_RETENTION,
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+    });
+    this.deadLetterAlarm = new cloudwatch.Alarm(this, 'DeadLettersWaiting', {
+      alarmDescription: 'Phi: at least one permanently failed job is waiting in the dead-letter queue',
+      metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+
+    const records = {
+      PHI_TABLE_NAME: this.table.tableName,
+      PHI_RETENTION_DAYS: String(this.recordRetentionDays),
+    };
+    const common = { logRetention, removalPolicy: this.removalPolicy };
+
+    this.recorder = phiFunction(this, 'Recorder', {
+      ...common,
+      entry: functionEntry('control/recorder.ts'),
+      description: 'Phi: records run starts, job failures (with their dead letter) and run ends',
+      environment: { ...records, PHI_DLQ_URL: this.deadLetterQueue.queueUrl },
+    });
+    this.table.grantReadWriteData(this.recorder);
+    this.deadLetterQueue.grantSendMessages(this.recorder);
+
+    const triggerEnv = {
+      ...records,
+      PHI_PIPELINES: JSON.stringify(props.pipelineIds),
+      // Pipeline stacks name their state machines deterministically, so the platform needs no reference to them.
+      PHI_STATE_MACHINE_ARN_PREFIX: stack.formatArn({ service: 'states', resource: 'stateMachine', resourceName: stateMachineName(''), arnFormat: ArnFormat.COLON_RESOURCE_NAME }),
+    };
+    const startExecutions = new iam.PolicyStatement({
+      actions: ['states:StartExecution'],
+      resources: [stack.formatArn({ service: 'states', resource: 'stateMachine', resourceName: `${stateMachineName('')}*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME })],
+    });
+
+    this.scheduleTrigger = phiFunction(this, 'ScheduleTrigger', {
+      ...common,
+      entry: functionEntry('control/trigger.ts'),
+      description: 'Phi: starts the run of a pipeline schedule, once per scheduled time',
+      environment: triggerEnv,
+    });
+    this.apiHandler = phiFunction(this, 'ControlApi', {
+      ...common,
+      entry: functionEntry('control/api.ts'),
+      description: 'Phi: control API (start runs, read runs)',
+      environment: triggerEnv,
+    });
+    for (const fn of [this.scheduleTrigger, this.apiHandler]) {
+      this.table.grantReadWriteData(fn);
+      fn.addToRolePolicy(startExecutions);
+    }
+
+    this.api = new apigateway.RestApi(this, 'Api', {
+      description: 'Phi control API',
+      defaultMethodOptions: { authorizationType: apigateway.AuthorizationType.IAM },
+      deployOptions: { stageName: 'v1' },
+      cloudWatchRole: false,
+    });
+    const integration = new apigateway.LambdaIntegration(this.apiHandler);
+    this.api.root.addResource('pipelines').addResource('{id}').addResource('runs').addMethod('POST', integration);
+    this.api.root.addResource('runs').addResource('{runId}').addMethod('GET', integration);
+
+    new CfnOutput(stack, 'ApiUrl', { value: this.api.url, description: 'Phi control API (IAM-signed requests)' });
+    new CfnOutput(stack, 'ApiId', { value: this.api.restApiId });
+    new CfnOutput(stack, 'TableName', { value: this.table.tableName });
+    new CfnOutput(stack, 'DeadLetterQueueUrl', { value: this.deadLetterQueue.queueUrl });
+  }
+}

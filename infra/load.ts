@@ -1,0 +1,97 @@
+/**
+ * Loads the definitions directory: every `*.ts` file directly in it default-exports one pipeline
+ * (`definePipeline({...})` or the plain object). Subfolders are not loaded, so handlers may live there.
+ * Runs under a TypeScript-aware loader (tsx for the CLI and the CDK app, vitest in tests).
+ */
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { PipelineSchema } from './model/pipeline.ts';
+import { ProblemCode, formatPath, type Problem } from './model/problems.ts';
+import { compilePlan, type LoadedPipeline } from './plan/compile.ts';
+import type { Plan } from './plan/types.ts';
+
+export const DEFAULT_DEFINITIONS_DIR = 'definitions';
+
+export function definitionFiles(dir: string): string[] {
+  return readdirSync(dir)
+    .filter((name) => name.endsWith('.ts') && !name.endsWith('.d.ts') && !name.endsWith('.test.ts'))
+    .map((name) => path.resolve(dir, name))
+    .filter((file) => statSync(file).isFile())
+    .sort();
+}
+
+export async function loadDefinitions(dir: string): Promise<{ pipelines: LoadedPipeline[]; problems: Problem[] }> {
+  const problems: Problem[] = [];
+  const pipelines: LoadedPipeline[] = [];
+  if (!existsSync(dir)) {
+    problems.push({ code: ProblemCode.DEF_003_LOAD_FAILED, file: dir, path: '', message: `the definitions directory ${dir} does not exist`, hint: 'pass --definitions DIR (or set PHI_DEFINITIONS_DIR) to a directory of pipeline files' });
+    return { pipelines, problems };
+  }
+  const seen = new Map<string, string>();
+  for (const file of definitionFiles(dir)) {
+    const rel = path.relative(process.cwd(), file);
+    let exported: unknown;
+    try {
+      const mod = (await import(pathToFileURL(file).href)) as { default?: unknown };
+      exported = mod.default;
+    } catch (err) {
+      problems.push({ code: ProblemCode.DEF_003_LOAD_FAILED, file: rel, path: '', message: `${rel} could not be loaded: ${(err as Error).message}`, hint: 'fix the TypeScript error in the file; `npx tsc --noEmit` shows it with its line' });
+      continue;
+    }
+    if (exported === undefined) {
+      problems.push({ code: ProblemCode.DEF_003_LOAD_FAILED, file: rel, path: '', message: `${rel} has no default export`, hint: 'end the file with `export default definePipeline({ ... })`' });
+      continue;
+    }
+    const rawId = typeof exported === 'object' && exported !== null && typeof (exported as { id?: unknown }).id === 'string' ? (exported as { id: string }).id : undefined;
+    const parsed = PipelineSchema.safeParse(exported);
+    if (!parsed.success) {
+      for (const issue of parsed.error.issues) {
+        const job = issue.path[0] === 'jobs' && typeof issue.path[1] === 'string' ? issue.path[1] : undefined;
+        problems.push({
+          code: ProblemCode.DEF_001_INVALID_FIELD,
+          ...(rawId ? { pipeline: rawId } : {}),
+          ...(job ? { job } : {}),
+          file: rel,
+          path: formatPath(issue.path),
+          message: issue.message,
+          hint: hintFor(issue.code),
+        });
+      }
+      continue;
+    }
+    const pipeline = parsed.data;
+    const previous = seen.get(pipeline.id);
+    if (previous) {
+      problems.push({ code: ProblemCode.DEF_004_DUPLICATE_PIPELINE, pipeline: pipeline.id, file: rel, path: 'id', message: `pipeline id "${pipeline.id}" is declared in ${previous} and ${rel}`, hint: 'give each pipeline its own id' });
+      continue;
+    }
+    seen.set(pipeline.id, rel);
+    for (const [jobId, job] of Object.entries(pipeline.jobs).sort(([a], [b]) => a.localeCompare(b))) {
+      const resolved = path.resolve(path.dirname(file), job.handler);
+      if (!existsSync(resolved) || !statSync(resolved).isFile()) {
+        problems.push({ code: ProblemCode.DEF_002_HANDLER_NOT_FOUND, pipeline: pipeline.id, job: jobId, file: rel, path: `jobs.${jobId}.handler`, message: `handler file ${path.relative(process.cwd(), resolved)} does not exist`, hint: `the path is relative to ${rel}; the file exports \`handler\`` });
+      }
+    }
+    pipelines.push({ file, pipeline });
+  }
+  return { pipelines, problems };
+}
+
+function hintFor(code: string): string {
+  switch (code) {
+    case 'unrecognized_keys':
+      return 'remove the field, or check its spelling against the Pipeline and Job types';
+    case 'invalid_type':
+      return 'give the field a value of the type shown';
+    default:
+      return 'see the field documentation in infra/model/pipeline.ts';
+  }
+}
+
+/** Loads and compiles: the plan of every pipeline without problems, and every problem found. */
+export async function planDefinitions(dir: string, now: Date = new Date()): Promise<{ plan: Plan; problems: Problem[] }> {
+  const loaded = await loadDefinitions(dir);
+  const compiled = compilePlan(loaded.pipelines, now);
+  return { plan: compiled.plan, problems: [...loaded.problems, ...compiled.problems] };
+}

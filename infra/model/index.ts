@@ -1,0 +1,5 @@
+/** Phi's public definition API: `import { definePipeline } from 'phi'`. */
+export * from './pipeline.ts';
+export * from './problems.ts';
+export * from './contract.ts';
+export * from './canonical.ts';

@@ -1,0 +1,165 @@
+/**
+ * The definition schemas: the single source of truth for what a user may write in `definitions/*.ts`.
+ * Types are inferred from them. Pure: no AWS, no CDK, no I/O. Whether a cron expression or a timezone
+ * is valid, and whether AWS can express a schedule, is decided by the plan compiler, which reports
+ * those problems with their own codes.
+ */
+import { z } from 'zod';
+
+/** The orchestration spec's configuration defaults (RETRY_DEFAULT_*). Applied in one place: `resolveRetry`. */
+export const RETRY_DEFAULTS = {
+  maxAttempts: 3,
+  initialDelaySeconds: 60,
+  backoffMultiplier: 2.0,
+  maxDelaySeconds: 3600,
+  jitter: 'FULL',
+} as const;
+
+/** Job defaults when neither the job nor the pipeline's `defaults` set them. */
+export const JOB_DEFAULTS = {
+  /** Lambda's own limit is 900 seconds. */
+  timeoutSeconds: 300,
+  memoryMb: 512,
+} as const;
+
+export const JitterStrategy = { NONE: 'NONE', FULL: 'FULL' } as const;
+export type JitterStrategy = (typeof JitterStrategy)[keyof typeof JitterStrategy];
+
+/** JSON values: what parameters and outputs may hold (they travel through Step Functions as JSON). */
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+export const JsonValueSchema: z.ZodType<JsonValue> = z.lazy(() =>
+  z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(JsonValueSchema), z.record(z.string(), JsonValueSchema)]),
+);
+export const ParametersSchema = z.record(z.string(), JsonValueSchema);
+export type Parameters = z.infer<typeof ParametersSchema>;
+
+const ErrorCode = z
+  .string()
+  .regex(/^[A-Za-z][A-Za-z0-9_.]*$/, 'an error code is letters, digits, `_` and `.`, starting with a letter');
+
+/**
+ * Retry policy (spec: RetryPolicy, Rules 8-11). Every field is optional where it is written; the
+ * pipeline's `defaults.retry` fills a job's gaps, then `RETRY_DEFAULTS`.
+ */
+export const RetryPolicySchema = z
+  .object({
+    /** Attempts including the first (Rule 11, `include_initial: true`). @default 3 */
+    maxAttempts: z.number().int().min(1).max(10).optional(),
+    /** Delay before the first retry. @default 60 */
+    initialDelaySeconds: z.number().int().min(1).max(3600).optional(),
+    /** Each further retry waits this many times longer (Rule 8). @default 2.0 */
+    backoffMultiplier: z.number().min(1).max(10).optional(),
+    /** Upper bound of any one delay. @default 3600 */
+    maxDelaySeconds: z.number().int().min(1).max(86400).optional(),
+    /** `FULL`: each delay is drawn at random between 0 and its computed value (Rule 9). @default FULL */
+    jitter: z.enum(['NONE', 'FULL']).optional(),
+    /**
+     * Error codes that are retried (Rule 10). When empty, every error not listed in
+     * `nonRetryableErrors` is retried (unknown errors are transient). @default []
+     */
+    retryableErrors: z.array(ErrorCode).optional(),
+    /** Error codes that fail the job at once, never retried. @default [] */
+    nonRetryableErrors: z.array(ErrorCode).optional(),
+  })
+  .strict();
+export type RetryPolicyInput = z.input<typeof RetryPolicySchema>;
+
+export const JobIdSchema = z
+  .string()
+  .regex(/^[a-z][a-z0-9_-]{0,39}$/, 'a job id is 1-40 lowercase letters, digits, `-` or `_`, starting with a letter');
+
+export const JobSchema = z
+  .object({
+    /** Path to a TypeScript file exporting `handler`, relative to the definition file. */
+    handler: z.string().min(1),
+    description: z.string().optional(),
+    /** Jobs that must succeed before this one starts (spec Rule 2, `require_all: true`). @default [] */
+    dependsOn: z.array(z.string()).optional(),
+    /** Job parameters: override the pipeline's, overridden by a run's. @default {} */
+    parameters: ParametersSchema.optional(),
+    /** Maximum time for one attempt (Rule 12). Lambda's limit is 900. @default pipeline defaults, else 300 */
+    timeoutSeconds: z.number().int().min(1).max(900, 'Lambda runs at most 900 seconds').optional(),
+    /** Lambda memory. @default pipeline defaults, else 512 */
+    memoryMb: z.number().int().min(128).max(10240).optional(),
+    retry: RetryPolicySchema.optional(),
+    /** A disabled job is not deployed and never runs. @default true */
+    enabled: z.boolean().optional(),
+  })
+  .strict();
+export type JobInput = z.input<typeof JobSchema>;
+
+export const PipelineIdSchema = z
+  .string()
+  .regex(/^[a-z][a-z0-9]*(-[a-z0-9]+)*$/, 'a pipeline id is kebab-case: lowercase letters and digits joined by `-`')
+  .max(40);
+
+/**
+ * When a pipeline runs on its own: exactly one of `cron`, `rate` or `at`.
+ * - `cron`: Unix cron, 5 fields (`m h dom mon dow`) or 6 with a leading seconds field.
+ * - `rate`: `"<n> minute(s)|hour(s)|day(s)"`.
+ * - `at`: a one-off local time, `YYYY-MM-DDTHH:mm[:ss]`, in `timezone`.
+ * `timezone` is an IANA name. @default "UTC"
+ */
+export const ScheduleSchema = z
+  .object({
+    cron: z.string().optional(),
+    rate: z.string().optional(),
+    at: z.string().optional(),
+    timezone: z.string().optional(),
+  })
+  .strict()
+  .superRefine((s, ctx) => {
+    const kinds = (['cron', 'rate', 'at'] as const).filter((k) => s[k] !== undefined);
+    if (kinds.length !== 1) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `a schedule has exactly one of cron, rate or at; found ${kinds.length === 0 ? 'none' : kinds.join(', ')}`,
+      });
+    }
+    if (s.rate !== undefined && s.timezone !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['timezone'], message: 'a rate schedule has no timezone' });
+    }
+  });
+export type ScheduleInput = z.input<typeof ScheduleSchema>;
+
+export const JobDefaultsSchema = z
+  .object({
+    timeoutSeconds: JobSchema.shape.timeoutSeconds,
+    memoryMb: JobSchema.shape.memoryMb,
+    retry: RetryPolicySchema.optional(),
+  })
+  .strict();
+
+export const PipelineSchema = z
+  .object({
+    id: PipelineIdSchema,
+    description: z.string().optional(),
+    /** The user's version label; the definition's content hash is recorded beside it. */
+    version: z.string().optional(),
+    schedule: ScheduleSchema.optional(),
+    /** Pipeline parameters, the lowest layer of every job's parameters. @default {} */
+    parameters: ParametersSchema.optional(),
+    /** Job defaults: fill what a job leaves unset. */
+    defaults: JobDefaultsSchema.optional(),
+    jobs: z
+      .record(z.string(), JobSchema)
+      .refine((jobs) => Object.keys(jobs).length > 0, 'a pipeline has at least one job')
+      .superRefine((jobs, ctx) => {
+        for (const id of Object.keys(jobs)) {
+          const parsed = JobIdSchema.safeParse(id);
+          if (!parsed.success) ctx.addIssue({ code: 'custom', path: [id], message: parsed.error.issues[0]?.message ?? 'invalid job id' });
+        }
+      }),
+  })
+  .strict();
+
+export type PipelineInput = z.input<typeof PipelineSchema>;
+export type Pipeline = z.output<typeof PipelineSchema>;
+export type Job = z.output<typeof JobSchema>;
+export type RetryPolicy = z.output<typeof RetryPolicySchema>;
+export type Schedule = z.output<typeof ScheduleSchema>;
+
+/** A typed identity helper: `export default definePipeline({...})` checks the shape as you type. */
+export function definePipeline<const P extends PipelineInput>(pipeline: P): P {
+  return pipeline;
+}

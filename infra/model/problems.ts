@@ -1,0 +1,73 @@
+/**
+ * Problems are data: every rejected definition is described by one `Problem` with a stable code, the
+ * pipeline and job it belongs to, the field path, a message and a hint. Validation collects them all
+ * instead of stopping at the first (see `phi validate`).
+ */
+
+/** Stable problem codes. The prefix names the area, the number never changes meaning. */
+export const ProblemCode = {
+  /** A field does not match the definition schema (zod issue). */
+  DEF_001_INVALID_FIELD: 'DEF_001_INVALID_FIELD',
+  /** A job's `handler` file does not exist relative to its definition file. */
+  DEF_002_HANDLER_NOT_FOUND: 'DEF_002_HANDLER_NOT_FOUND',
+  /** A definition file could not be imported or has no default export. */
+  DEF_003_LOAD_FAILED: 'DEF_003_LOAD_FAILED',
+  /** Two definition files declare the same pipeline id. */
+  DEF_004_DUPLICATE_PIPELINE: 'DEF_004_DUPLICATE_PIPELINE',
+  /** A job depends on a job id the pipeline does not declare. */
+  DEP_001_MISSING_UPSTREAM: 'DEP_001_MISSING_UPSTREAM',
+  /** The dependency graph has a cycle; `cyclePath` lists it, first job repeated at the end. */
+  DEP_002_CYCLE_DETECTED: 'DEP_002_CYCLE_DETECTED',
+  /** An enabled job depends on a disabled one, which never runs. */
+  DEP_003_DISABLED_UPSTREAM: 'DEP_003_DISABLED_UPSTREAM',
+  /** A cron expression is not valid Unix cron. */
+  SCHED_001_INVALID_CRON: 'SCHED_001_INVALID_CRON',
+  /** A timezone is not an IANA timezone name. */
+  SCHED_002_INVALID_TIMEZONE: 'SCHED_002_INVALID_TIMEZONE',
+  /** A valid schedule that EventBridge Scheduler cannot express exactly. */
+  SCHED_003_UNSUPPORTED: 'SCHED_003_UNSUPPORTED',
+  /** The compiled state machine definition exceeds Step Functions' 1 MB limit. */
+  LIMIT_001_DEFINITION_SIZE: 'LIMIT_001_DEFINITION_SIZE',
+  /** A run could exceed Step Functions' 25,000 execution history events. */
+  LIMIT_002_HISTORY_EVENTS: 'LIMIT_002_HISTORY_EVENTS',
+  /** The pipeline's stack would exceed CloudFormation's 500 resources. */
+  LIMIT_003_STACK_RESOURCES: 'LIMIT_003_STACK_RESOURCES',
+} as const;
+export type ProblemCode = (typeof ProblemCode)[keyof typeof ProblemCode];
+
+export interface Problem {
+  readonly code: ProblemCode;
+  /** The pipeline id, when known (a file that fails to load has none). */
+  readonly pipeline?: string;
+  /** The job id, when the problem belongs to one job. */
+  readonly job?: string;
+  /** The definition file, when known. */
+  readonly file?: string;
+  /** Field path inside the pipeline definition, e.g. `jobs.build.retry.maxAttempts`. */
+  readonly path: string;
+  readonly message: string;
+  readonly hint: string;
+  /** For `DEP_002_CYCLE_DETECTED`: the jobs forming the cycle, the first repeated at the end. */
+  readonly cyclePath?: readonly string[];
+}
+
+/** Renders a zod-style path (`['jobs', 'a', 'dependsOn', 0]`) as `jobs.a.dependsOn[0]`. */
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const key of path) {
+    if (typeof key === 'number') out += `[${key}]`;
+    else out += out === '' ? String(key) : `.${String(key)}`;
+  }
+  return out;
+}
+
+/** Thrown where a caller needs an exception instead of a list (the CDK app, the CLI's plan). */
+export class PhiValidationError extends Error {
+  override readonly name = 'PhiValidationError';
+  constructor(readonly problems: readonly Problem[]) {
+    super(
+      `${problems.length} problem(s) in the definitions:\n` +
+        problems.map((p) => `  ${p.code} ${p.pipeline ?? p.file ?? ''} ${p.path}: ${p.message}`).join('\n'),
+    );
+  }
+}

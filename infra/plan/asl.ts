@@ -1,0 +1,189 @@
+/**
+ * Renders a pipeline into an Amazon States Language document. Everything about the state machine is
+ * decided here, from the plan; the CDK construct only substitutes function ARNs for the
+ * `${...}` placeholders listed in `substitutions`.
+ *
+ * Shape (one run):
+ *   Record run started → Layer 1 (Parallel: one branch per job) → … → Layer n → Record run succeeded
+ *   any layer failing → Record run failed → Run failed
+ * A job's branch: Run <job> (Retry per its policy) → Check <job> (a returned permanent failure) →
+ * done; a permanent failure, or Catch after retries, → Record <job> failure (records, DLQ) → Fail.
+ * The job branch is self-contained so a later scheduler (exact DAG) can place it anywhere.
+ * @see https://states-language.net/spec.html
+ */
+import { JOB_FAILED_ERROR_NAME, JobStatus, RunStatus } from '../model/contract.ts';
+import type { ResolvedJob } from './types.ts';
+
+/** A state of the subset of ASL Phi writes. */
+export type AslState = Readonly<Record<string, unknown>> & { readonly Type: string };
+export interface AslStateMachine {
+  readonly Comment: string;
+  readonly StartAt: string;
+  readonly TimeoutSeconds?: number;
+  readonly States: Readonly<Record<string, AslState>>;
+}
+
+export const RECORDER_ARN_KEY = 'RecorderFunctionArn';
+
+/** The substitution key for a job's function ARN: by position, since job ids may differ only in `-`/`_`. */
+export function jobFunctionKey(index: number): string {
+  return `JobFunctionArn${index}`;
+}
+
+const placeholder = (key: string): string => `\${${key}}`;
+
+/** Retries for Phi's own recorder calls: Lambda throttling and service errors are passing. */
+const RECORDER_RETRY = [{ ErrorEquals: ['States.ALL'], IntervalSeconds: 1, BackoffRate: 2, MaxAttempts: 3 }];
+
+/** Seconds an invocation may take beyond the handler's own timeout before Step Functions gives up on it. */
+export const TASK_TIMEOUT_MARGIN_SECONDS = 30;
+
+export const stateNames = {
+  recordStarted: 'Record run started',
+  recordSucceeded: 'Record run succeeded',
+  recordFailed: 'Record run failed',
+  runFailed: 'Run failed',
+  layer: (n: number) => `Layer ${n + 1}`,
+  run: (job: string) => `Run ${job}`,
+  check: (job: string) => `Check ${job}`,
+  recordFailure: (job: string) => `Record ${job} failure`,
+  fail: (job: string) => `Fail ${job}`,
+};
+
+function recorderTask(payload: Record<string, unknown>, extra: Record<string, unknown>): AslState {
+  return {
+    Type: 'Task',
+    Resource: 'arn:aws:states:::lambda:invoke',
+    Parameters: { FunctionName: placeholder(RECORDER_ARN_KEY), Payload: payload },
+    Retry: RECORDER_RETRY,
+    ...extra,
+  };
+}
+
+/** The states of one job's branch, starting at `Run <job>`. */
+export function jobBranch(job: ResolvedJob, functionKey: string): { StartAt: string; States: Record<string, AslState> } {
+  const names = {
+    run: stateNames.run(job.id),
+    check: stateNames.check(job.id),
+    recordFailure: stateNames.recordFailure(job.id),
+    fail: stateNames.fail(job.id),
+  };
+  const { retry } = job;
+  return {
+    StartAt: names.run,
+    States: {
+      [names.run]: {
+        Type: 'Task',
+        Resource: 'arn:aws:states:::lambda:invoke',
+        Parameters: {
+          FunctionName: placeholder(functionKey),
+          Payload: {
+            'run.$': '$.run',
+            jobId: job.id,
+            'retryCount.$': '$$.State.RetryCount',
+            'executionArn.$': '$$.Execution.Id',
+          },
+        },
+        TimeoutSeconds: job.timeoutSeconds + TASK_TIMEOUT_MARGIN_SECONDS,
+        ResultSelector: { 'result.$': '$.Payload' },
+        ResultPath: '$.job',
+        // Only transient failures are thrown (permanent ones are returned), so every error that reaches
+        // here is retryable: the job's own transient errors, timeouts, and Lambda service errors.
+        ...(retry.maxAttempts > 1
+          ? {
+              Retry: [
+                {
+                  ErrorEquals: ['States.ALL'],
+                  IntervalSeconds: retry.initialDelaySeconds,
+                  BackoffRate: retry.backoffMultiplier,
+                  MaxDelaySeconds: retry.maxDelaySeconds,
+                  JitterStrategy: retry.jitter,
+                  MaxAttempts: retry.maxAttempts - 1,
+                },
+              ],
+            }
+          : {}),
+        Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.job', Next: names.recordFailure }],
+        Next: names.check,
+      },
+      [names.check]: {
+        Type: 'Choice',
+        Choices: [{ Variable: '$.job.result.status', StringEquals: JobStatus.FAILED, Next: names.recordFailure }],
+        Default: `${job.id} succeeded`,
+      },
+      [`${job.id} succeeded`]: { Type: 'Succeed' },
+      [names.recordFailure]: recorderTask(
+        {
+          action: 'jobFailed',
+          'run.$': '$.run',
+          jobId: job.id,
+          maxAttempts: retry.maxAttempts,
+          'outcome.$': '$.job',
+          'executionArn.$': '$$.Execution.Id',
+        },
+        { ResultPath: null, Next: names.fail },
+      ),
+      [names.fail]: { Type: 'Fail', Error: JOB_FAILED_ERROR_NAME, Cause: `job ${job.id} failed` },
+    },
+  };
+}
+
+export interface AslInput {
+  readonly pipelineId: string;
+  readonly definitionVersion: string;
+  /** Enabled jobs, in the order their function keys are numbered. */
+  readonly jobs: readonly ResolvedJob[];
+  readonly layers: readonly (readonly string[])[];
+}
+
+export function renderStateMachine(input: AslInput): { definition: AslStateMachine; substitutions: Record<string, string> } {
+  const keyOf = new Map(input.jobs.map((job, i) => [job.id, jobFunctionKey(i)]));
+  const byId = new Map(input.jobs.map((job) => [job.id, job]));
+  const jobIds = input.jobs.map((j) => j.id);
+  const states: Record<string, AslState> = {};
+
+  states[stateNames.recordStarted] = recorderTask(
+    {
+      action: 'runStarted',
+      'run.$': '$',
+      definitionVersion: input.definitionVersion,
+      'executionArn.$': '$$.Execution.Id',
+    },
+    // The recorder answers with the validated run input: the state from here on is `{ run }`.
+    { ResultSelector: { 'run.$': '$.Payload' }, ResultPath: '$', Next: input.layers.length > 0 ? stateNames.layer(0) : stateNames.recordSucceeded },
+  );
+
+  input.layers.forEach((layer, n) => {
+    states[stateNames.layer(n)] = {
+      Type: 'Parallel',
+      Branches: layer.map((id) => jobBranch(byId.get(id)!, keyOf.get(id)!)),
+      ResultPath: null,
+      Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: stateNames.recordFailed }],
+      Next: n + 1 < input.layers.length ? stateNames.layer(n + 1) : stateNames.recordSucceeded,
+    };
+  });
+
+  states[stateNames.recordSucceeded] = recorderTask(
+    { action: 'runFinished', status: RunStatus.SUCCEEDED, 'run.$': '$.run', jobIds, 'executionArn.$': '$$.Execution.Id' },
+    { ResultPath: null, End: true },
+  );
+  states[stateNames.recordFailed] = recorderTask(
+    {
+      action: 'runFinished',
+      status: RunStatus.FAILED,
+      'run.$': '$.run',
+      jobIds,
+      'caught.$': '$.failure',
+      'executionArn.$': '$$.Execution.Id',
+    },
+    { ResultPath: null, Next: stateNames.runFailed },
+  );
+  states[stateNames.runFailed] = { Type: 'Fail', Error: 'PhiRunFailed', Cause: `a job of pipeline ${input.pipelineId} failed` };
+
+  const substitutions: Record<string, string> = { [RECORDER_ARN_KEY]: 'recorder' };
+  input.jobs.forEach((job, i) => (substitutions[jobFunctionKey(i)] = job.id));
+  return {
+    definition: { Comment: `Phi pipeline ${input.pipelineId} (definition ${input.definitionVersion})`, StartAt: stateNames.recordStarted, States: states },
+    substitutions,
+  };
+}

@@ -1,0 +1,173 @@
+/**
+ * The plan compiler: validated definitions → a `Plan`. Pure: the same definitions and `now` give the
+ * same plan. Every problem it finds is returned, none thrown.
+ */
+import { createHash } from 'node:crypto';
+import * as path from 'node:path';
+import { canonicalJson } from '../model/canonical.ts';
+import { JOB_DEFAULTS, RETRY_DEFAULTS, type Job, type Pipeline } from '../model/pipeline.ts';
+import { ProblemCode, type Problem } from '../model/problems.ts';
+import { renderStateMachine } from './asl.ts';
+import { criticalPath, executionLayers, findCycles } from './graph.ts';
+import { compileSchedule, type CompiledSchedule } from './schedule.ts';
+import type { Plan, PipelinePlan, PlanEstimates, ResolvedJob, ResolvedRetry } from './types.ts';
+
+/** A definition file's validated default export. */
+export interface LoadedPipeline {
+  readonly file: string;
+  readonly pipeline: Pipeline;
+}
+
+export const LIMITS = {
+  definitionBytes: 1_048_576,
+  historyEvents: 25_000,
+  stackResources: 500,
+} as const;
+
+/** The state machine's name for a pipeline: deterministic, so the control API can address it. */
+export const stateMachineName = (pipelineId: string): string => `phi-${pipelineId}`;
+
+export function compilePlan(loaded: readonly LoadedPipeline[], now: Date): { plan: Plan; problems: Problem[] } {
+  const problems: Problem[] = [];
+  const pipelines: PipelinePlan[] = [];
+  for (const { file, pipeline } of [...loaded].sort((a, b) => a.pipeline.id.localeCompare(b.pipeline.id))) {
+    const result = compilePipeline(file, pipeline, now);
+    problems.push(...result.problems);
+    if (result.plan) pipelines.push(result.plan);
+  }
+  return { plan: { generatedAt: now.toISOString(), pipelines }, problems };
+}
+
+export function resolveRetry(pipeline: Pipeline, job: Job): ResolvedRetry {
+  const merged = { ...pipeline.defaults?.retry, ...job.retry };
+  return {
+    maxAttempts: merged.maxAttempts ?? RETRY_DEFAULTS.maxAttempts,
+    initialDelaySeconds: merged.initialDelaySeconds ?? RETRY_DEFAULTS.initialDelaySeconds,
+    backoffMultiplier: merged.backoffMultiplier ?? RETRY_DEFAULTS.backoffMultiplier,
+    maxDelaySeconds: merged.maxDelaySeconds ?? RETRY_DEFAULTS.maxDelaySeconds,
+    jitter: merged.jitter ?? RETRY_DEFAULTS.jitter,
+    retryableErrors: merged.retryableErrors ?? [],
+    nonRetryableErrors: merged.nonRetryableErrors ?? [],
+  };
+}
+
+function compilePipeline(file: string, pipeline: Pipeline, now: Date): { plan?: PipelinePlan; problems: Problem[] } {
+  const problems: Problem[] = [];
+  const at = (job: string | undefined, fieldPath: string, code: Problem['code'], message: string, hint: string, extra: Partial<Problem> = {}): void => {
+    problems.push({ code, pipeline: pipeline.id, ...(job ? { job } : {}), file, path: fieldPath, message, hint, ...extra });
+  };
+
+  const ids = Object.keys(pipeline.jobs).sort();
+  for (const id of ids) {
+    const job = pipeline.jobs[id]!;
+    (job.dependsOn ?? []).forEach((dep, i) => {
+      const upstream = pipeline.jobs[dep];
+      if (!upstream) {
+        at(id, `jobs.${id}.dependsOn[${i}]`, ProblemCode.DEP_001_MISSING_UPSTREAM, `job "${id}" depends on "${dep}", which pipeline "${pipeline.id}" does not declare`, `declare a job "${dep}" or remove it from dependsOn; declared jobs: ${ids.join(', ')}`);
+      } else if (upstream.enabled === false && job.enabled !== false) {
+        at(id, `jobs.${id}.dependsOn[${i}]`, ProblemCode.DEP_003_DISABLED_UPSTREAM, `job "${id}" depends on "${dep}", which is disabled and never runs`, `enable "${dep}", disable "${id}" too, or remove the dependency`);
+      }
+    });
+  }
+
+  const nodes = ids.map((id) => {
+    const job = pipeline.jobs[id]!;
+    return { id, dependsOn: job.dependsOn ?? [], weight: job.timeoutSeconds ?? pipeline.defaults?.timeoutSeconds ?? JOB_DEFAULTS.timeoutSeconds };
+  });
+  for (const cycle of findCycles(nodes)) {
+    at(cycle[0], `jobs.${cycle[0]}.dependsOn`, ProblemCode.DEP_002_CYCLE_DETECTED, `jobs depend on each other in a cycle: ${cycle.join(' → ')}`, 'a pipeline is a DAG: remove one dependency of the cycle', { cyclePath: cycle });
+  }
+
+  const schedules: CompiledSchedule[] = [];
+  if (pipeline.schedule) {
+    const compiled = compileSchedule(pipeline.schedule, now);
+    if (compiled.ok) schedules.push(compiled.schedule);
+    else for (const p of compiled.problems) at(undefined, `schedule.${p.field}`, p.code, p.message, p.hint);
+  }
+  if (problems.length > 0) return { problems };
+
+  const enabledNodes = nodes.filter((n) => pipeline.jobs[n.id]!.enabled !== false);
+  const layers = executionLayers(enabledNodes);
+  const layerOf = new Map(layers.flatMap((layer, i) => layer.map((id) => [id, i] as const)));
+  const jobs: ResolvedJob[] = ids.map((id) => {
+    const job = pipeline.jobs[id]!;
+    return {
+      id,
+      ...(job.description !== undefined ? { description: job.description } : {}),
+      dependsOn: job.dependsOn ?? [],
+      handlerPath: path.resolve(path.dirname(file), job.handler),
+      parameters: { ...pipeline.parameters, ...job.parameters },
+      timeoutSeconds: job.timeoutSeconds ?? pipeline.defaults?.timeoutSeconds ?? JOB_DEFAULTS.timeoutSeconds,
+      memoryMb: job.memoryMb ?? pipeline.defaults?.memoryMb ?? JOB_DEFAULTS.memoryMb,
+      retry: resolveRetry(pipeline, job),
+      enabled: job.enabled !== false,
+      layer: layerOf.get(id) ?? -1,
+    };
+  });
+  const enabledJobs = jobs.filter((j) => j.enabled);
+  const critical = criticalPath(enabledNodes);
+  const definitionVersion = createHash('sha256').update(canonicalJson(pipeline)).digest('hex').slice(0, 16);
+  const { definition, substitutions } = renderStateMachine({ pipelineId: pipeline.id, definitionVersion, jobs: enabledJobs, layers });
+  const estimates = estimate(definition, substitutions, enabledJobs, layers.length, schedules.length > 0, critical.weight);
+
+  if (estimates.definitionBytes > LIMITS.definitionBytes) {
+    at(undefined, 'jobs', ProblemCode.LIMIT_001_DEFINITION_SIZE, `the state machine definition would be ${estimates.definitionBytes} bytes; Step Functions takes at most ${LIMITS.definitionBytes}`, 'split the pipeline into smaller pipelines chained by their runs');
+  }
+  if (estimates.historyEvents.worstCase > LIMITS.historyEvents) {
+    at(undefined, 'jobs', ProblemCode.LIMIT_002_HISTORY_EVENTS, `a run could write ${estimates.historyEvents.worstCase} history events; a Standard execution holds at most ${LIMITS.historyEvents}`, 'lower retry.maxAttempts or split the pipeline into smaller pipelines');
+  }
+  if (estimates.stackResources > LIMITS.stackResources) {
+    at(undefined, 'jobs', ProblemCode.LIMIT_003_STACK_RESOURCES, `the pipeline's stack would hold ${estimates.stackResources} resources; CloudFormation takes at most ${LIMITS.stackResources}`, 'split the pipeline into smaller pipelines');
+  }
+  if (problems.length > 0) return { problems };
+
+  return {
+    problems,
+    plan: {
+      id: pipeline.id,
+      ...(pipeline.description !== undefined ? { description: pipeline.description } : {}),
+      ...(pipeline.version !== undefined ? { version: pipeline.version } : {}),
+      definitionVersion,
+      file,
+      schedules,
+      jobs,
+      layers,
+      criticalPath: critical.path,
+      estimates,
+      stateMachine: { name: stateMachineName(pipeline.id), definition, substitutions },
+    },
+  };
+}
+
+/** History events Step Functions writes per state, on the success path. */
+const EVENTS = { execution: 2, task: 5, retry: 3, choice: 2, succeed: 2, parallel: 4 } as const;
+/** Length of a Lambda function ARN with a 64-character name, what a placeholder is replaced by at most. */
+const MAX_FUNCTION_ARN_LENGTH = 140;
+/** CloudFormation resources: per job (function, role, policy, log group); per stack (state machine, role, policy, log group); per schedule (schedule, role, policy). */
+export const RESOURCES = { perJob: 4, perStack: 4, perSchedule: 3 } as const;
+
+function estimate(
+  definition: object,
+  substitutions: Record<string, string>,
+  jobs: readonly ResolvedJob[],
+  layerCount: number,
+  scheduled: boolean,
+  criticalPathSeconds: number,
+): PlanEstimates {
+  const text = JSON.stringify(definition);
+  let definitionBytes = Buffer.byteLength(text);
+  for (const key of Object.keys(substitutions)) {
+    const occurrences = text.split(`\${${key}}`).length - 1;
+    definitionBytes += occurrences * (MAX_FUNCTION_ARN_LENGTH - key.length - 3);
+  }
+  const recorderCalls = 2;
+  const expected = EVENTS.execution + recorderCalls * EVENTS.task + layerCount * EVENTS.parallel + jobs.length * (EVENTS.task + EVENTS.choice + EVENTS.succeed);
+  const retries = jobs.reduce((sum, j) => sum + (j.retry.maxAttempts - 1) * EVENTS.retry, 0);
+  return {
+    definitionBytes,
+    historyEvents: { expected, worstCase: expected + retries },
+    stateTransitions: recorderCalls + layerCount + jobs.length * 3,
+    stackResources: RESOURCES.perStack + jobs.length * RESOURCES.perJob + (scheduled ? RESOURCES.perSchedule : 0),
+    criticalPathSeconds,
+  };
+}
