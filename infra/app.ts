@@ -8,10 +8,9 @@ import { PhiPipeline } from './constructs/pipeline.ts';
 import { PhiPlatform } from './constructs/platform.ts';
 import { DEFAULT_DEFINITIONS_DIR, planDefinitions } from './load.ts';
 import { PhiValidationError } from './model/problems.ts';
+import { PLATFORM_STACK, pipelineStackName } from './plan/names.ts';
 import type { Plan } from './plan/types.ts';
 
-export const PLATFORM_STACK = 'PhiPlatform';
-export const pipelineStackName = (pipelineId: string): string => `Phi-${pipelineId}`;
 
 export interface PhiAppOptions {
   /** @default RemovalPolicy.RETAIN; the local emulator deploys with DESTROY. */

@@ -6,7 +6,7 @@
  */
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { canonicalJson } from '../../infra/model/canonical.ts';
-import { StartRunRequestSchema, TriggerType, type JobAttemptRecord, type RunRecord } from '../../infra/model/contract.ts';
+import { StartRunRequestSchema, TriggerType, type RunView } from '../../infra/model/contract.ts';
 import { formatPath } from '../../infra/model/problems.ts';
 import type { RecordStore } from '../shared/records.ts';
 import { recordStoreFromEnv } from '../shared/records.ts';
@@ -26,11 +26,6 @@ export interface ApiDeps {
   readonly store: Pick<RecordStore, 'getRun' | 'listAttempts'>;
 }
 
-/** A run as the API and the CLI show it: the record, and each job's attempts in order. */
-export interface RunView {
-  readonly run: RunRecord;
-  readonly jobs: Record<string, { readonly status: string; readonly attempts: readonly JobAttemptRecord[] }>;
-}
 
 const json = (statusCode: number, body: unknown): APIGatewayProxyResult => ({
   statusCode,
@@ -43,7 +38,7 @@ const failure = (statusCode: number, code: string, message: string, extra: Recor
 export async function viewRun(runId: string, store: ApiDeps['store']): Promise<RunView | undefined> {
   const run = await store.getRun(runId);
   if (!run) return undefined;
-  const jobs: Record<string, { status: string; attempts: JobAttemptRecord[] }> = {};
+  const jobs: RunView['jobs'] = {};
   for (const attempt of await store.listAttempts(runId)) {
     const job = (jobs[attempt.jobId] ??= { status: attempt.status, attempts: [] });
     job.attempts.push(attempt);

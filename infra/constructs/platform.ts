@@ -12,7 +12,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { RECORD_KEYS } from '../../functions/shared/records.ts';
-import { stateMachineName } from '../plan/compile.ts';
+import { stateMachineName } from '../plan/names.ts';
 import { functionEntry, phiFunction } from './function.ts';
 
 export interface PhiPlatformProps {

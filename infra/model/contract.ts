@@ -176,6 +176,13 @@ export const JobAttemptRecordSchema = z.object({
 });
 export type JobAttemptRecord = z.infer<typeof JobAttemptRecordSchema>;
 
+/** A run as the API and the CLI show it: the record, and each job's status and attempts in order. */
+export const RunViewSchema = z.object({
+  run: RunRecordSchema,
+  jobs: z.record(z.string(), z.object({ status: z.enum(JobStatus), attempts: z.array(JobAttemptRecordSchema) })),
+});
+export type RunView = z.infer<typeof RunViewSchema>;
+
 /** The dead-letter message for one permanently failed job. */
 export const DeadLetterMessageSchema = z.object({
   kind: z.literal('phi.job.failed'),

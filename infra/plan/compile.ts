@@ -9,6 +9,7 @@ import { JOB_DEFAULTS, RETRY_DEFAULTS, type Job, type Pipeline } from '../model/
 import { ProblemCode, type Problem } from '../model/problems.ts';
 import { renderStateMachine } from './asl.ts';
 import { criticalPath, executionLayers, findCycles } from './graph.ts';
+import { stateMachineName } from './names.ts';
 import { compileSchedule, type CompiledSchedule } from './schedule.ts';
 import type { Plan, PipelinePlan, PlanEstimates, ResolvedJob, ResolvedRetry } from './types.ts';
 
@@ -24,8 +25,6 @@ export const LIMITS = {
   stackResources: 500,
 } as const;
 
-/** The state machine's name for a pipeline: deterministic, so the control API can address it. */
-export const stateMachineName = (pipelineId: string): string => `phi-${pipelineId}`;
 
 export function compilePlan(loaded: readonly LoadedPipeline[], now: Date): { plan: Plan; problems: Problem[] } {
   const problems: Problem[] = [];

@@ -1,0 +1,117 @@
+/**
+ * A client of Phi's control API: finds the API of a deployment from the platform stack's outputs and
+ * signs every request with SigV4 (the API takes IAM auth only). Works against AWS, and against a local
+ * emulator when `AWS_ENDPOINT_URL` is set (its LocalStack-style `_user_request_` path).
+ */
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { Sha256 } from '@aws-crypto/sha256-js';
+import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
+import { SignatureV4 } from '@smithy/signature-v4';
+import { z } from 'zod';
+import { RunRecordSchema, RunViewSchema, type RunRecord, type RunView, type StartRunRequest } from '../model/contract.ts';
+import { PLATFORM_STACK } from '../plan/names.ts';
+
+
+export class ApiError extends Error {
+  override readonly name = 'ApiError';
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly body: unknown,
+  ) {
+    super(`${status} ${code}: ${message}`);
+  }
+}
+
+const StartRunResponseSchema = z.object({ created: z.boolean(), run: RunRecordSchema });
+const ErrorBodySchema = z.object({ error: z.object({ code: z.string(), message: z.string() }).passthrough() });
+
+export interface ClientOptions {
+  readonly region?: string;
+  /** The emulator's endpoint, e.g. http://127.0.0.1:4566. @default process.env.AWS_ENDPOINT_URL */
+  readonly endpoint?: string;
+  /** @default the `ApiUrl` output of the PhiPlatform stack */
+  readonly apiUrl?: string;
+}
+
+export class PhiClient {
+  private constructor(
+    readonly baseUrl: string,
+    private readonly region: string,
+    private readonly signer: SignatureV4,
+  ) {}
+
+  static async connect(options: ClientOptions = {}): Promise<PhiClient> {
+    const region = options.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1';
+    const endpoint = options.endpoint ?? process.env.AWS_ENDPOINT_URL;
+    let baseUrl = options.apiUrl;
+    if (!baseUrl) {
+      const cfn = new CloudFormationClient({ region, ...(endpoint ? { endpoint } : {}) });
+      const stack = (await cfn.send(new DescribeStacksCommand({ StackName: PLATFORM_STACK }))).Stacks?.[0];
+      const output = (key: string): string | undefined => stack?.Outputs?.find((o) => o.OutputKey === key)?.OutputValue;
+      const apiId = output('ApiId');
+      const apiUrl = output('ApiUrl');
+      if (!apiId || !apiUrl) throw new Error(`stack ${PLATFORM_STACK} has no ApiUrl output: is Phi deployed?`);
+      const stage = new URL(apiUrl).pathname.split('/').filter(Boolean)[0] ?? 'v1';
+      baseUrl = endpoint ? `${endpoint.replace(/\/$/, '')}/restapis/${apiId}/${stage}/_user_request_` : apiUrl.replace(/\/$/, '');
+    }
+    const signer = new SignatureV4({ service: 'execute-api', region, credentials: fromNodeProviderChain(), sha256: Sha256 });
+    return new PhiClient(baseUrl.replace(/\/$/, ''), region, signer);
+  }
+
+  /** Sends one request; `signed: false` only to show what an unsigned caller gets. */
+  async request(method: string, path: string, body?: unknown, { signed = true } = {}): Promise<{ status: number; body: unknown }> {
+    const url = new URL(`${this.baseUrl}${path}`);
+    const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
+    const headers: Record<string, string> = { host: url.host, ...(payload !== undefined ? { 'content-type': 'application/json' } : {}) };
+    const query: Record<string, string> = {};
+    url.searchParams.forEach((v, k) => (query[k] = v));
+    const request = { method, protocol: url.protocol, hostname: url.hostname, ...(url.port ? { port: Number(url.port) } : {}), path: url.pathname, query, headers, ...(payload !== undefined ? { body: payload } : {}) };
+    const finalHeaders = signed ? (await this.signer.sign(request)).headers : headers;
+    const { host: _host, ...sendHeaders } = finalHeaders;
+    const response = await fetch(url, { method, headers: sendHeaders, ...(payload !== undefined ? { body: payload } : {}) });
+    const text = await response.text();
+    let parsed: unknown = text;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      // not JSON: API Gateway's own errors can be plain text
+    }
+    return { status: response.status, body: parsed };
+  }
+
+  private async call<T>(method: string, path: string, schema: z.ZodType<T>, body?: unknown): Promise<T> {
+    const { status, body: answer } = await this.request(method, path, body);
+    if (status >= 400) {
+      const err = ErrorBodySchema.safeParse(answer);
+      throw new ApiError(status, err.success ? err.data.error.code : 'HTTP_ERROR', err.success ? err.data.error.message : JSON.stringify(answer), answer);
+    }
+    return schema.parse(answer);
+  }
+
+  startRun(pipelineId: string, request: StartRunRequest = {}): Promise<{ created: boolean; run: RunRecord }> {
+    return this.call('POST', `/pipelines/${encodeURIComponent(pipelineId)}/runs`, StartRunResponseSchema, request);
+  }
+
+  getRun(runId: string): Promise<RunView> {
+    return this.call('GET', `/runs/${encodeURIComponent(runId)}`, RunViewSchema);
+  }
+
+  /** Polls a run until it is terminal; `onChange` sees every new view whose statuses differ. */
+  async waitForRun(runId: string, options: { timeoutMs?: number; intervalMs?: number; onChange?: (view: RunView) => void } = {}): Promise<RunView> {
+    const deadline = Date.now() + (options.timeoutMs ?? 300_000);
+    let last = '';
+    for (;;) {
+      const view = await this.getRun(runId);
+      const fingerprint = JSON.stringify([view.run.status, Object.entries(view.jobs).map(([id, j]) => [id, j.status, j.attempts.length])]);
+      if (fingerprint !== last) {
+        last = fingerprint;
+        options.onChange?.(view);
+      }
+      if (view.run.status === 'SUCCEEDED' || view.run.status === 'FAILED') return view;
+      if (Date.now() > deadline) throw new Error(`run ${runId} is still ${view.run.status} after ${options.timeoutMs ?? 300_000} ms`);
+      await new Promise((r) => setTimeout(r, options.intervalMs ?? 500));
+    }
+  }
+}

@@ -1,0 +1,61 @@
+/** Text the CLI shows people. JSON output (`--json`) bypasses all of it. */
+import type { RunView } from '../model/contract.ts';
+import type { Problem } from '../model/problems.ts';
+import type { Plan } from '../plan/types.ts';
+
+export function formatProblems(problems: readonly Problem[]): string {
+  const lines = [`✗ ${problems.length} problem(s):`];
+  for (const p of problems) {
+    const where = [p.pipeline ?? p.file, p.job ? `job ${p.job}` : undefined].filter(Boolean).join(' / ');
+    lines.push(`  ${p.code}  ${where}${p.path ? `  at ${p.path}` : ''}`);
+    lines.push(`      ${p.message}`);
+    if (p.cyclePath) lines.push(`      cycle: ${p.cyclePath.join(' → ')}`);
+    lines.push(`      hint: ${p.hint}`);
+  }
+  return lines.join('\n');
+}
+
+export function formatPlan(plan: Plan): string {
+  const lines: string[] = [];
+  for (const p of plan.pipelines) {
+    lines.push(`${p.id}${p.version ? ` v${p.version}` : ''}  (definition ${p.definitionVersion})${p.description ? `  ${p.description}` : ''}`);
+    if (p.schedules.length === 0) lines.push('  schedule: none (runs when started)');
+    for (const s of p.schedules) {
+      lines.push(`  schedule: ${s.source}  →  ${s.expression}  [${s.timezone}]`);
+      lines.push(`    next: ${s.next.join(', ') || 'never again'}`);
+    }
+    p.layers.forEach((layer, i) => lines.push(`  layer ${i + 1}: ${layer.join(', ')}`));
+    const disabled = p.jobs.filter((j) => !j.enabled).map((j) => j.id);
+    if (disabled.length > 0) lines.push(`  disabled: ${disabled.join(', ')}`);
+    lines.push(`  critical path: ${p.criticalPath.join(' → ')}  (≤ ${p.estimates.criticalPathSeconds}s per attempt chain)`);
+    const e = p.estimates;
+    lines.push(
+      `  estimates: definition ${e.definitionBytes} B, history events ${e.historyEvents.expected} (worst ${e.historyEvents.worstCase}), ` +
+        `${e.stateTransitions} state transitions per run, ${e.stackResources} stack resources`,
+    );
+    lines.push('');
+  }
+  return lines.join('\n').trimEnd();
+}
+
+export function formatRunView(view: RunView, { brief = false } = {}): string {
+  const { run } = view;
+  const jobs = Object.entries(view.jobs)
+    .map(([id, j]) => `${id}=${j.status}${j.attempts.length > 1 ? `(${j.attempts.length} attempts)` : ''}`)
+    .join('  ');
+  if (brief) return `  [${new Date().toISOString().slice(11, 19)}] ${run.status.padEnd(9)} ${jobs}`;
+  const lines = [
+    `run ${run.runId}  ${run.pipelineId}  ${run.status}`,
+    `  trigger ${run.trigger}${run.scheduledTime ? ` for ${run.scheduledTime}` : ''}  queued ${run.queuedAt}${run.startedAt ? `  started ${run.startedAt}` : ''}${run.completedAt ? `  completed ${run.completedAt} (${run.durationMs} ms)` : ''}`,
+    `  parameters ${JSON.stringify(run.parameters)}`,
+  ];
+  if (run.error) lines.push(`  error ${run.error.code}${run.error.jobId ? ` in ${run.error.jobId}` : ''}: ${run.error.message}`);
+  for (const [id, job] of Object.entries(view.jobs)) {
+    lines.push(`  ${id}: ${job.status}`);
+    for (const a of job.attempts) {
+      const detail = a.errorCode ? `${a.errorCode} (${a.errorCategory}${a.willRetry ? ', will retry' : ''}): ${a.errorMessage}` : a.outputs ? `outputs ${JSON.stringify(a.outputs)}` : '';
+      lines.push(`    attempt ${a.attempt} ${a.status} ${a.durationMs ?? '-'} ms  ${detail}`);
+    }
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,151 @@
+/**
+ * `phi`: validate, plan and graph offline; run and status against a deployment (AWS, or the local
+ * emulator when AWS_ENDPOINT_URL is set).
+ */
+import { parseArgs } from 'node:util';
+import * as path from 'node:path';
+import { DEFAULT_DEFINITIONS_DIR, planDefinitions } from '../load.ts';
+import type { Parameters } from '../model/pipeline.ts';
+import type { Problem } from '../model/problems.ts';
+import { GRAPH_FORMATS, renderGraph, type GraphFormat } from '../plan/render.ts';
+import type { Plan } from '../plan/types.ts';
+import { ApiError, PhiClient } from './client.ts';
+import { formatPlan, formatProblems, formatRunView } from './format.ts';
+
+const USAGE = `phi — serverless pipelines on AWS Step Functions
+
+Offline:
+  phi validate [--definitions DIR] [--json]         check every definition; exit 1 listing every problem
+  phi plan     [--definitions DIR] [--json]         schedules, layers, critical path, estimates
+  phi graph <pipeline> [--format mermaid|dot|ascii] [--definitions DIR]
+
+Against a deployment (AWS credentials; AWS_ENDPOINT_URL for a local emulator):
+  phi run <pipeline> [--param key=value ...] [--params JSON] [--idempotency-key KEY] [--wait] [--json]
+  phi status <runId> [--watch] [--json]
+
+--definitions defaults to $PHI_DEFINITIONS_DIR, else ./${DEFAULT_DEFINITIONS_DIR}.`;
+
+/** Exit codes: 0 ok, 1 the definitions or the run failed, 2 usage or a connection error. */
+export const ExitCode = { OK: 0, FAILED: 1, USAGE: 2 } as const;
+
+type Out = (text: string) => void;
+
+const definitionsDir = (flag: string | undefined): string => path.resolve(flag ?? process.env.PHI_DEFINITIONS_DIR ?? DEFAULT_DEFINITIONS_DIR);
+
+async function loadPlan(dir: string): Promise<{ plan: Plan; problems: Problem[] }> {
+  return planDefinitions(dir, new Date());
+}
+
+function parseParams(pairs: readonly string[], json: string | undefined): Parameters {
+  const params: Parameters = json ? (JSON.parse(json) as Parameters) : {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new UsageError(`--param takes key=value, got "${pair}"`);
+    const raw = pair.slice(eq + 1);
+    let value: Parameters[string];
+    try {
+      value = JSON.parse(raw) as Parameters[string];
+    } catch {
+      value = raw;
+    }
+    params[pair.slice(0, eq)] = value;
+  }
+  return params;
+}
+
+class UsageError extends Error {}
+
+export async function main(argv: readonly string[], out: Out = (t) => process.stdout.write(`${t}\n`), err: Out = (t) => process.stderr.write(`${t}\n`)): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    const { values, positionals } = parseArgs({
+      args: [...rest],
+      allowPositionals: true,
+      options: {
+        definitions: { type: 'string' },
+        json: { type: 'boolean', default: false },
+        format: { type: 'string', default: 'ascii' },
+        param: { type: 'string', multiple: true, default: [] },
+        params: { type: 'string' },
+        'idempotency-key': { type: 'string' },
+        wait: { type: 'boolean', default: false },
+        watch: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+    if (values.help || command === undefined || command === 'help') {
+      out(USAGE);
+      return command === undefined ? ExitCode.USAGE : ExitCode.OK;
+    }
+    switch (command) {
+      case 'validate': {
+        const { plan, problems } = await loadPlan(definitionsDir(values.definitions));
+        if (values.json) out(JSON.stringify({ valid: problems.length === 0, pipelines: plan.pipelines.map((p) => p.id), problems }, null, 2));
+        else if (problems.length === 0) out(`✓ ${plan.pipelines.length} pipeline(s) valid: ${plan.pipelines.map((p) => p.id).join(', ')}`);
+        else out(formatProblems(problems));
+        return problems.length === 0 ? ExitCode.OK : ExitCode.FAILED;
+      }
+      case 'plan': {
+        const { plan, problems } = await loadPlan(definitionsDir(values.definitions));
+        if (values.json) out(JSON.stringify({ ...plan, problems }, null, 2));
+        else {
+          out(formatPlan(plan));
+          if (problems.length > 0) out(formatProblems(problems));
+        }
+        return problems.length === 0 ? ExitCode.OK : ExitCode.FAILED;
+      }
+      case 'graph': {
+        const id = positionals[0];
+        if (!id) throw new UsageError('phi graph needs a pipeline id');
+        const format = values.format as GraphFormat;
+        if (!GRAPH_FORMATS.includes(format)) throw new UsageError(`--format is one of ${GRAPH_FORMATS.join(', ')}`);
+        const { plan, problems } = await loadPlan(definitionsDir(values.definitions));
+        const pipeline = plan.pipelines.find((p) => p.id === id);
+        if (!pipeline) {
+          const own = problems.filter((p) => p.pipeline === id);
+          err(own.length > 0 ? formatProblems(own) : `no pipeline "${id}"; pipelines: ${plan.pipelines.map((p) => p.id).join(', ')}`);
+          return ExitCode.FAILED;
+        }
+        out(renderGraph(pipeline, format));
+        return ExitCode.OK;
+      }
+      case 'run': {
+        const id = positionals[0];
+        if (!id) throw new UsageError('phi run needs a pipeline id');
+        const client = await PhiClient.connect();
+        const parameters = parseParams(values.param ?? [], values.params);
+        const key = values['idempotency-key'];
+        const { created, run } = await client.startRun(id, { parameters, ...(key ? { idempotencyKey: key } : {}) });
+        if (!values.wait) {
+          out(values.json ? JSON.stringify({ created, run }, null, 2) : `${created ? 'started' : 'already started'} run ${run.runId} (${run.status})`);
+          return ExitCode.OK;
+        }
+        if (!values.json) out(`${created ? 'started' : 'already started'} run ${run.runId}`);
+        const view = await client.waitForRun(run.runId, { onChange: (v) => values.json || out(formatRunView(v, { brief: true })) });
+        if (values.json) out(JSON.stringify(view, null, 2));
+        else out(formatRunView(view));
+        return view.run.status === 'SUCCEEDED' ? ExitCode.OK : ExitCode.FAILED;
+      }
+      case 'status': {
+        const runId = positionals[0];
+        if (!runId) throw new UsageError('phi status needs a run id');
+        const client = await PhiClient.connect();
+        const view = values.watch ? await client.waitForRun(runId, { onChange: (v) => values.json || out(formatRunView(v, { brief: true })) }) : await client.getRun(runId);
+        out(values.json ? JSON.stringify(view, null, 2) : formatRunView(view));
+        return ExitCode.OK;
+      }
+      default:
+        throw new UsageError(`unknown command "${command}"`);
+    }
+  } catch (e) {
+    if (e instanceof UsageError || (e as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+      err(`phi: ${(e as Error).message}\n\n${USAGE}`);
+      return ExitCode.USAGE;
+    }
+    if (e instanceof ApiError) {
+      err(`phi: ${e.message}`);
+      return e.status === 404 || e.status === 400 || e.status === 409 ? ExitCode.FAILED : ExitCode.USAGE;
+    }
+    throw e;
+  }
+}

@@ -1,0 +1,147 @@
+/**
+ * The local emulator: installs the pinned MiniStack into the project's own virtualenv, starts it bound
+ * to 127.0.0.1 only, deploys the app into it with cdklocal, and stops only what it started. When
+ * AWS_ENDPOINT_URL is already set (LocalStack, or an emulator you run yourself) that endpoint is used
+ * and nothing is installed, started or stopped.
+ */
+import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { PROJECT_ROOT } from '../constructs/function.ts';
+
+export const MINISTACK_VERSION = '1.5.33';
+export const DEFAULT_ENDPOINT = 'http://127.0.0.1:4566';
+const STATE_DIR = path.join(PROJECT_ROOT, '.phi');
+const VENV = path.join(PROJECT_ROOT, '.venv');
+const PID_FILE = path.join(STATE_DIR, 'emulator.pid');
+export const EMULATOR_LOG = path.join(STATE_DIR, 'emulator.log');
+
+export class EmulatorError extends Error {
+  override readonly name = 'EmulatorError';
+}
+
+/** The environment every AWS client and cdklocal needs to talk to the emulator. */
+export function emulatorEnv(endpoint: string, base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  return {
+    ...base,
+    AWS_ENDPOINT_URL: endpoint,
+    AWS_ENDPOINT_URL_S3: base.AWS_ENDPOINT_URL_S3 ?? endpoint,
+    AWS_ACCESS_KEY_ID: base.AWS_ACCESS_KEY_ID ?? 'test',
+    AWS_SECRET_ACCESS_KEY: base.AWS_SECRET_ACCESS_KEY ?? 'test',
+    AWS_REGION: base.AWS_REGION ?? 'us-east-1',
+    AWS_DEFAULT_REGION: base.AWS_DEFAULT_REGION ?? base.AWS_REGION ?? 'us-east-1',
+    // The SDK pins in package-lock.json run on Node 20; its notice about future releases is noise here.
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+  };
+}
+
+/** Whether an emulator answers at `endpoint` (MiniStack's or LocalStack's health path). */
+export async function isHealthy(endpoint: string): Promise<boolean> {
+  for (const probe of ['/_ministack/health', '/_localstack/health']) {
+    try {
+      const response = await fetch(`${endpoint}${probe}`, { signal: AbortSignal.timeout(2000) });
+      if (response.ok) return true;
+    } catch {
+      // not up (yet), or not this kind of emulator
+    }
+  }
+  return false;
+}
+
+function run(command: string, args: string[], options: { env?: NodeJS.ProcessEnv; quiet?: boolean } = {}): SpawnSyncReturns<string> {
+  const result = spawnSync(command, args, { cwd: PROJECT_ROOT, env: options.env ?? process.env, encoding: 'utf8', stdio: options.quiet ? 'pipe' : 'inherit' });
+  if (result.error) throw new EmulatorError(`${command} could not run: ${result.error.message}`);
+  if (result.status !== 0) {
+    const output = options.quiet ? `\n${(result.stdout ?? '').slice(-3000)}${(result.stderr ?? '').slice(-3000)}` : '';
+    throw new EmulatorError(`${command} ${args.join(' ')} exited ${result.status}${output}`);
+  }
+  return result;
+}
+
+/** Installs the pinned MiniStack into .venv unless it is there already. */
+export function installEmulator(log: (line: string) => void = console.log): string {
+  const bin = path.join(VENV, 'bin', 'ministack');
+  const installed = spawnSync(path.join(VENV, 'bin', 'python'), ['-c', 'import importlib.metadata as m; print(m.version("ministack"))'], { encoding: 'utf8' });
+  if (existsSync(bin) && installed.status === 0 && installed.stdout.trim() === MINISTACK_VERSION) return bin;
+  log(`installing MiniStack ${MINISTACK_VERSION} into ${path.relative(process.cwd(), VENV) || '.venv'} …`);
+  if (!existsSync(path.join(VENV, 'bin', 'python'))) run('python3', ['-m', 'venv', VENV], { quiet: true });
+  run(path.join(VENV, 'bin', 'pip'), ['install', '--quiet', '--disable-pip-version-check', `ministack==${MINISTACK_VERSION}`], { quiet: true });
+  return bin;
+}
+
+export interface EmulatorHandle {
+  readonly endpoint: string;
+  /** Whether this process started it (and so `stopEmulator` will stop it). */
+  readonly started: boolean;
+}
+
+/** Makes sure an emulator answers; starts MiniStack on 127.0.0.1:4566 when none does. */
+export async function startEmulator(log: (line: string) => void = console.log): Promise<EmulatorHandle> {
+  const external = process.env.AWS_ENDPOINT_URL;
+  if (external) {
+    if (!(await isHealthy(external))) throw new EmulatorError(`AWS_ENDPOINT_URL=${external} is set, but no emulator answers there`);
+    log(`using the emulator at ${external}`);
+    return { endpoint: external, started: false };
+  }
+  if (await isHealthy(DEFAULT_ENDPOINT)) {
+    log(`an emulator is already running at ${DEFAULT_ENDPOINT}; using it`);
+    return { endpoint: DEFAULT_ENDPOINT, started: false };
+  }
+  const bin = installEmulator(log);
+  mkdirSync(STATE_DIR, { recursive: true });
+  const out = openSync(EMULATOR_LOG, 'w');
+  const child = spawn(bin, [], {
+    cwd: PROJECT_ROOT,
+    detached: true,
+    stdio: ['ignore', out, out],
+    env: {
+      ...process.env,
+      // Loopback only: never reachable from another machine.
+      BIND_HOST: '127.0.0.1',
+      GATEWAY_PORT: '4566',
+      LOG_LEVEL: process.env.PHI_EMULATOR_LOG_LEVEL ?? 'WARNING',
+    },
+  });
+  closeSync(out);
+  child.unref();
+  writeFileSync(PID_FILE, String(child.pid));
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if (await isHealthy(DEFAULT_ENDPOINT)) {
+      log(`MiniStack ${MINISTACK_VERSION} is up at ${DEFAULT_ENDPOINT} (pid ${child.pid}, log ${path.relative(process.cwd(), EMULATOR_LOG)})`);
+      return { endpoint: DEFAULT_ENDPOINT, started: true };
+    }
+    if (child.exitCode !== null) break;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  const tail = existsSync(EMULATOR_LOG) ? readFileSync(EMULATOR_LOG, 'utf8').slice(-2000) : '(no log)';
+  stopEmulator();
+  throw new EmulatorError(`MiniStack did not come up at ${DEFAULT_ENDPOINT} within 60 s. Its log:\n${tail}`);
+}
+
+/** Stops the emulator this project started (the pid file says which); leaves any other alone. */
+export function stopEmulator(log: (line: string) => void = () => {}): boolean {
+  if (!existsSync(PID_FILE)) return false;
+  const pid = Number(readFileSync(PID_FILE, 'utf8'));
+  rmSync(PID_FILE, { force: true });
+  try {
+    process.kill(-pid, 'SIGTERM');
+  } catch {
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {
+      return false;
+    }
+  }
+  log(`stopped MiniStack (pid ${pid})`);
+  return true;
+}
+
+/** Bootstraps and deploys every stack of the app into the emulator with cdklocal. */
+export function deployLocal(endpoint: string, options: { definitionsDir?: string; quiet?: boolean } = {}): void {
+  const env = emulatorEnv(endpoint, { ...process.env, ...(options.definitionsDir ? { PHI_DEFINITIONS_DIR: options.definitionsDir } : {}) });
+  const cdklocal = path.join(PROJECT_ROOT, 'node_modules', '.bin', 'cdklocal');
+  const account = env.CDK_DEFAULT_ACCOUNT ?? '000000000000';
+  run(cdklocal, ['bootstrap', `aws://${account}/${env.AWS_REGION}`, '--ci'], { env, quiet: options.quiet ?? false });
+  run(cdklocal, ['deploy', '--all', '--require-approval', 'never', '--ci', '--progress', 'events', '--context', 'phi:removalPolicy=destroy'], { env, quiet: options.quiet ?? false });
+}

@@ -1,0 +1,103 @@
+/**
+ * `npm run local:<step>` and `npm run demo`:
+ *   install   the pinned emulator into .venv
+ *   up        start it on 127.0.0.1:4566 (or use AWS_ENDPOINT_URL's)
+ *   deploy    bootstrap and deploy every stack into it
+ *   down      stop the emulator this project started
+ *   demo      all of it, end to end: up, deploy, a market-data run through the control API, a failing
+ *             run and its dead letter, down
+ */
+import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { PhiClient } from '../cli/client.ts';
+import { formatRunView } from '../cli/format.ts';
+import { DeadLetterMessageSchema, type DeadLetterMessage } from '../model/contract.ts';
+import { PLATFORM_STACK } from '../plan/names.ts';
+import { deployLocal, emulatorEnv, installEmulator, startEmulator, stopEmulator } from './emulator.ts';
+
+const say = (line: string): void => console.log(line);
+
+/** Reads the dead-letter queue until a message for `runId` arrives (others stay for their readers). */
+export async function waitForDeadLetter(runId: string, timeoutMs = 30_000): Promise<DeadLetterMessage> {
+  const cfn = new CloudFormationClient({});
+  const outputs = (await cfn.send(new DescribeStacksCommand({ StackName: PLATFORM_STACK }))).Stacks?.[0]?.Outputs ?? [];
+  const queueUrl = outputs.find((o) => o.OutputKey === 'DeadLetterQueueUrl')?.OutputValue;
+  if (!queueUrl) throw new Error(`stack ${PLATFORM_STACK} has no DeadLetterQueueUrl output`);
+  const sqs = new SQSClient({});
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: 0 }));
+    for (const m of Messages) {
+      const parsed = DeadLetterMessageSchema.safeParse(JSON.parse(m.Body ?? '{}'));
+      if (parsed.success && parsed.data.runId === runId) return parsed.data;
+    }
+  }
+  throw new Error(`no dead letter for run ${runId} within ${timeoutMs} ms`);
+}
+
+async function demo(): Promise<void> {
+  const started = Date.now();
+  const emulator = await startEmulator(say);
+  try {
+    Object.assign(process.env, emulatorEnv(emulator.endpoint));
+    say('\n== deploying the example pipelines with cdklocal');
+    deployLocal(emulator.endpoint, { quiet: true });
+    say('deployed: PhiPlatform, Phi-etl-fanout, Phi-failure-drill, Phi-market-data');
+
+    const client = await PhiClient.connect();
+    say(`control API: ${client.baseUrl}`);
+    const unsigned = await client.request('POST', '/pipelines/market-data/runs', {}, { signed: false });
+    say(`an unsigned request is refused: HTTP ${unsigned.status}`);
+
+    say('\n== market-data: POST /pipelines/market-data/runs');
+    const { run } = await client.startRun('market-data', { parameters: { lookbackDays: 10 }, idempotencyKey: `demo-${new Date().toISOString().slice(0, 10)}-${Date.now()}` });
+    say(`run ${run.runId} queued; job states as they change:`);
+    const view = await client.waitForRun(run.runId, { onChange: (v) => say(formatRunView(v, { brief: true })) });
+    say('\nfinal records (GET /runs/{runId}):');
+    say(formatRunView(view));
+    if (view.run.status !== 'SUCCEEDED') throw new Error(`the market-data run ended ${view.run.status}`);
+
+    say('\n== failure-drill with { corruptInput: true }: a permanent failure');
+    const failing = await client.startRun('failure-drill', { parameters: { corruptInput: true } });
+    const failed = await client.waitForRun(failing.run.runId, { onChange: (v) => say(formatRunView(v, { brief: true })) });
+    say(formatRunView(failed));
+    const letter = await waitForDeadLetter(failing.run.runId);
+    say('\nits dead-letter message:');
+    say(JSON.stringify(letter, null, 2));
+    if (failed.run.status !== 'FAILED') throw new Error(`the failing run ended ${failed.run.status}`);
+    say(`\ndemo finished in ${Math.round((Date.now() - started) / 1000)} s`);
+  } finally {
+    if (emulator.started) stopEmulator(say);
+  }
+}
+
+async function main(step: string | undefined): Promise<void> {
+  switch (step) {
+    case 'install':
+      installEmulator(say);
+      return;
+    case 'up': {
+      const handle = await startEmulator(say);
+      say(handle.started ? `stop it with: npm run local:down` : 'nothing started');
+      return;
+    }
+    case 'deploy': {
+      const endpoint = process.env.AWS_ENDPOINT_URL ?? 'http://127.0.0.1:4566';
+      deployLocal(endpoint);
+      return;
+    }
+    case 'down':
+      if (!stopEmulator(say)) say('no emulator started by this project is running');
+      return;
+    case 'demo':
+      await demo();
+      return;
+    default:
+      throw new Error(`unknown step "${step}": install | up | deploy | down | demo`);
+  }
+}
+
+main(process.argv[2]).catch((err: unknown) => {
+  console.error(`\n✗ ${(err as Error).message}`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,10 @@
+/** Names Phi gives deployed things: deterministic, so every part can find the others without references. */
+
+/** The platform stack: table, dead letters, control API. */
+export const PLATFORM_STACK = 'PhiPlatform';
+
+/** A pipeline's stack. */
+export const pipelineStackName = (pipelineId: string): string => `Phi-${pipelineId}`;
+
+/** A pipeline's state machine: the control API derives its ARN from this. */
+export const stateMachineName = (pipelineId: string): string => `phi-${pipelineId}`;
