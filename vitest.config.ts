@@ -11,7 +11,6 @@ export default defineConfig({
     ],
   },
   test: {
-    include: ['test/**/*.test.ts'],
     // The e2e suite shares one emulator and one deployment (see test/e2e/global-setup.ts).
     projects: [
       { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },

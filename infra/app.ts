@@ -27,7 +27,7 @@ export function buildApp(app: App, plan: Plan, options: PhiAppOptions = {}): { p
   });
   const pipelines = plan.pipelines.map((pipelinePlan) => {
     const stack = new Stack(app, pipelineStackName(pipelinePlan.id), { description: `Phi pipeline ${pipelinePlan.id}` });
-    stack.addDependency(platformStack);
+    stack.addStackDependency(platformStack, 'the pipeline uses the platform table, recorder and schedule trigger');
     new PhiPipeline(stack, 'Pipeline', { plan: pipelinePlan, platform });
     return stack;
   });

@@ -136,5 +136,6 @@ export class PhiPlatform extends Construct {
     new CfnOutput(stack, 'ApiId', { value: this.api.restApiId });
     new CfnOutput(stack, 'TableName', { value: this.table.tableName });
     new CfnOutput(stack, 'DeadLetterQueueUrl', { value: this.deadLetterQueue.queueUrl });
+    new CfnOutput(stack, 'ScheduleTriggerArn', { value: this.scheduleTrigger.functionArn });
   }
 }

@@ -7,33 +7,12 @@
  *   demo      all of it, end to end: up, deploy, a market-data run through the control API, a failing
  *             run and its dead letter, down
  */
-import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { PhiClient } from '../cli/client.ts';
+import { waitForDeadLetter } from '../cli/deadletters.ts';
 import { formatRunView } from '../cli/format.ts';
-import { DeadLetterMessageSchema, type DeadLetterMessage } from '../model/contract.ts';
-import { PLATFORM_STACK } from '../plan/names.ts';
 import { deployLocal, emulatorEnv, installEmulator, startEmulator, stopEmulator } from './emulator.ts';
 
 const say = (line: string): void => console.log(line);
-
-/** Reads the dead-letter queue until a message for `runId` arrives (others stay for their readers). */
-export async function waitForDeadLetter(runId: string, timeoutMs = 30_000): Promise<DeadLetterMessage> {
-  const cfn = new CloudFormationClient({});
-  const outputs = (await cfn.send(new DescribeStacksCommand({ StackName: PLATFORM_STACK }))).Stacks?.[0]?.Outputs ?? [];
-  const queueUrl = outputs.find((o) => o.OutputKey === 'DeadLetterQueueUrl')?.OutputValue;
-  if (!queueUrl) throw new Error(`stack ${PLATFORM_STACK} has no DeadLetterQueueUrl output`);
-  const sqs = new SQSClient({});
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: 0 }));
-    for (const m of Messages) {
-      const parsed = DeadLetterMessageSchema.safeParse(JSON.parse(m.Body ?? '{}'));
-      if (parsed.success && parsed.data.runId === runId) return parsed.data;
-    }
-  }
-  throw new Error(`no dead letter for run ${runId} within ${timeoutMs} ms`);
-}
 
 async function demo(): Promise<void> {
   const started = Date.now();

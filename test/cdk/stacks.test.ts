@@ -1,0 +1,159 @@
+/**
+ * CDK assertions on the synthesized templates of the shipped examples: the constructs render the plan,
+ * and only the plan, into the resources the design names, with least-privilege permissions.
+ */
+import * as path from 'node:path';
+import { App } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { buildApp } from '../../infra/app.ts';
+import { planDefinitions } from '../../infra/load.ts';
+import type { Plan, PipelinePlan } from '../../infra/plan/types.ts';
+
+const DEFINITIONS = path.resolve(__dirname, '../../definitions');
+
+let plan: Plan;
+let platform: Template;
+const pipelines = new Map<string, Template>();
+const planOf = (id: string): PipelinePlan => plan.pipelines.find((p) => p.id === id)!;
+
+beforeAll(async () => {
+  const result = await planDefinitions(DEFINITIONS, new Date('2026-11-22T12:00:00Z'));
+  expect(result.problems).toEqual([]);
+  plan = result.plan;
+  // Bundling is esbuild's job and covered by the e2e deploy; here the templates are what is asserted.
+  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const stacks = buildApp(app, plan);
+  platform = Template.fromStack(stacks.platform);
+  stacks.pipelines.forEach((stack, i) => pipelines.set(plan.pipelines[i]!.id, Template.fromStack(stack)));
+});
+
+describe('platform stack', () => {
+  it('keeps run and attempt records in one on-demand table with TTL and a history index', () => {
+    platform.resourceCountIs('AWS::DynamoDB::Table', 1);
+    platform.hasResourceProperties('AWS::DynamoDB::Table', {
+      KeySchema: [
+        { AttributeName: 'pk', KeyType: 'HASH' },
+        { AttributeName: 'sk', KeyType: 'RANGE' },
+      ],
+      BillingMode: 'PAY_PER_REQUEST',
+      TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+      GlobalSecondaryIndexes: [Match.objectLike({ IndexName: 'history', KeySchema: [{ AttributeName: 'gsi1pk', KeyType: 'HASH' }, { AttributeName: 'gsi1sk', KeyType: 'RANGE' }] })],
+    });
+  });
+
+  it('keeps dead letters for 7 days and alarms as soon as one waits', () => {
+    platform.hasResourceProperties('AWS::SQS::Queue', { MessageRetentionPeriod: 7 * 24 * 3600, SqsManagedSseEnabled: true });
+    platform.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Namespace: 'AWS/SQS',
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      EvaluationPeriods: 1,
+    });
+  });
+
+  it('serves the control API with IAM auth on every method', () => {
+    const methods = platform.findResources('AWS::ApiGateway::Method');
+    const verbs = Object.values(methods).map((m) => [m.Properties.HttpMethod, m.Properties.AuthorizationType]);
+    expect(verbs.sort()).toEqual([
+      ['GET', 'AWS_IAM'],
+      ['POST', 'AWS_IAM'],
+    ]);
+  });
+
+  it('lets the control functions start executions of Phi state machines only', () => {
+    const policies = Object.values(platform.findResources('AWS::IAM::Policy'));
+    const startStatements = policies.flatMap((p) => p.Properties.PolicyDocument.Statement as { Action: unknown; Resource: unknown }[]).filter((s) => s.Action === 'states:StartExecution');
+    expect(startStatements).toHaveLength(2);
+    for (const s of startStatements) expect(JSON.stringify(s.Resource)).toContain(':stateMachine:phi-*');
+  });
+
+  it('tells the control API which pipelines are deployed', () => {
+    platform.hasResourceProperties('AWS::Lambda::Function', {
+      Description: Match.stringLikeRegexp('control API'),
+      Runtime: 'nodejs22.x',
+      Environment: { Variables: Match.objectLike({ PHI_PIPELINES: JSON.stringify(plan.pipelines.map((p) => p.id)) }) },
+    });
+  });
+});
+
+describe('pipeline stacks', () => {
+  it('deploy the state machine definition the plan wrote, with function ARNs substituted', () => {
+    for (const p of plan.pipelines) {
+      const template = pipelines.get(p.id)!;
+      const [machine] = Object.values(template.findResources('AWS::StepFunctions::StateMachine'));
+      expect(machine!.Properties.StateMachineName).toBe(`phi-${p.id}`);
+      expect(machine!.Properties.StateMachineType).toBe('STANDARD');
+      expect(JSON.parse(machine!.Properties.DefinitionString as string)).toStrictEqual(p.stateMachine.definition);
+      expect(Object.keys(machine!.Properties.DefinitionSubstitutions as object).sort()).toEqual(Object.keys(p.stateMachine.substitutions).sort());
+    }
+  });
+
+  it('give every enabled job its own function with its timeout, memory and runtime config', () => {
+    const market = planOf('market-data');
+    const template = pipelines.get('market-data')!;
+    template.resourceCountIs('AWS::Lambda::Function', market.jobs.length);
+    for (const job of market.jobs) {
+      template.hasResourceProperties('AWS::Lambda::Function', {
+        Runtime: 'nodejs22.x',
+        Timeout: job.timeoutSeconds,
+        MemorySize: job.memoryMb,
+        Environment: {
+          Variables: Match.objectLike({
+            PHI_JOB: JSON.stringify({
+              pipelineId: 'market-data',
+              jobId: job.id,
+              parameters: job.parameters,
+              maxAttempts: job.retry.maxAttempts,
+              retryableErrors: job.retry.retryableErrors,
+              nonRetryableErrors: job.retry.nonRetryableErrors,
+              definitionVersion: market.definitionVersion,
+            }),
+          }),
+        },
+      });
+    }
+  });
+
+  it('schedule market-data on weekdays at 19:00 New York time through the schedule trigger', () => {
+    pipelines.get('market-data')!.hasResourceProperties('AWS::Scheduler::Schedule', {
+      ScheduleExpression: 'cron(0 19 ? * MON-FRI *)',
+      ScheduleExpressionTimezone: 'America/New_York',
+      FlexibleTimeWindow: { Mode: 'OFF' },
+      Target: Match.objectLike({ Input: JSON.stringify({ pipelineId: 'market-data', scheduledTime: '<aws.scheduler.scheduled-time>' }) }),
+    });
+    pipelines.get('failure-drill')!.resourceCountIs('AWS::Scheduler::Schedule', 0);
+  });
+
+  it('let the state machine invoke only its own job functions and the recorder', () => {
+    const template = pipelines.get('etl-fanout')!;
+    const [machine] = Object.values(template.findResources('AWS::StepFunctions::StateMachine'));
+    const roleRef = (machine!.Properties.RoleArn as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+    const policy = Object.values(template.findResources('AWS::IAM::Policy')).find((p) => (p.Properties.Roles as { Ref: string }[]).some((r) => r.Ref === roleRef))!;
+    const invoke = (policy.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown[] }[]).filter((s) => [s.Action].flat().includes('lambda:InvokeFunction'));
+    const text = JSON.stringify(invoke.flatMap((s) => s.Resource));
+    const functions = new Set([...text.matchAll(/"Fn::GetAtt":\["([^"]+)","Arn"\]/g)].map((m) => m[1]));
+    const imported = new Set([...text.matchAll(/"Fn::ImportValue":"([^"]+)"/g)].map((m) => m[1]));
+    expect([...functions].sort()).toEqual(Object.keys(template.findResources('AWS::Lambda::Function')).sort());
+    expect([...imported]).toEqual([expect.stringMatching(/Recorder/)]);
+  });
+
+  it('give job functions write access to the records table and nothing to start executions', () => {
+    const template = pipelines.get('failure-drill')!;
+    const statements = Object.values(template.findResources('AWS::IAM::Policy'))
+      .filter((p) => JSON.stringify(p.Properties.Roles).includes('Job'))
+      .flatMap((p) => p.Properties.PolicyDocument.Statement as { Action: string | string[] }[]);
+    const actions = new Set(statements.flatMap((s) => [s.Action].flat()));
+    expect([...actions].every((a) => a.startsWith('dynamodb:'))).toBe(true);
+    expect(actions.has('dynamodb:PutItem')).toBe(true);
+    expect(actions.has('dynamodb:Scan')).toBe(false);
+  });
+
+  it('hold exactly as many resources as the plan estimated', () => {
+    for (const p of plan.pipelines) {
+      const count = Object.keys(pipelines.get(p.id)!.toJSON().Resources as object).length;
+      expect({ pipeline: p.id, resources: count }).toEqual({ pipeline: p.id, resources: p.estimates.stackResources });
+    }
+  });
+});

@@ -1,0 +1,27 @@
+/** What the e2e tests share: clients pointed at the emulator the global setup started and deployed to. */
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { inject } from 'vitest';
+import { PhiClient } from '../../infra/cli/client.ts';
+import { emulatorEnv } from '../../infra/local/emulator.ts';
+import { PLATFORM_STACK } from '../../infra/plan/names.ts';
+
+export function useEmulator(): string {
+  const endpoint = inject('endpoint');
+  Object.assign(process.env, emulatorEnv(endpoint));
+  return endpoint;
+}
+
+let client: Promise<PhiClient> | undefined;
+export function phiClient(): Promise<PhiClient> {
+  useEmulator();
+  client ??= PhiClient.connect();
+  return client;
+}
+
+export async function platformOutputs(): Promise<Record<string, string>> {
+  useEmulator();
+  const stack = (await new CloudFormationClient({}).send(new DescribeStacksCommand({ StackName: PLATFORM_STACK }))).Stacks?.[0];
+  return Object.fromEntries((stack?.Outputs ?? []).map((o) => [o.OutputKey ?? '', o.OutputValue ?? '']));
+}
+
+export const stateMachineArn = (pipelineId: string): string => `arn:aws:states:${process.env.AWS_REGION ?? 'us-east-1'}:000000000000:stateMachine:phi-${pipelineId}`;

@@ -1,0 +1,177 @@
+/**
+ * In-memory test doubles for the unit tests of the pure cores (runtime, recorder, trigger, API).
+ *
+ * `MemoryRecordStore` has the same surface as `functions/shared/records.ts` `RecordStore` and honours
+ * the same status rules as its conditional writes:
+ *  - createRun creates a run PENDING only once; a second call answers `created: false` and the record as stored;
+ *  - markRunRunning moves a run to RUNNING only from PENDING or when it has no record (then it creates it RUNNING);
+ *  - finishRun moves a run to SUCCEEDED/FAILED only from PENDING/RUNNING; a second call keeps the first result;
+ *  - attachExecution sets the execution ARN once, on an existing run;
+ *  - startAttempt overwrites; finishAttempt writes only when the attempt is absent or RUNNING.
+ * Like DynamoDB with `removeUndefinedValues`, undefined fields are dropped, and every record is parsed
+ * with the contract's schemas on the way in and copied on the way out (callers never share state with it).
+ *
+ * Also here: a clock that answers given instants in turn, and a logger that captures its JSON lines.
+ */
+import {
+  JobAttemptRecordSchema,
+  RunRecordSchema,
+  RunStatus,
+  type JobAttemptRecord,
+  type JobSummary,
+  type RunRecord,
+} from '../../../infra/model/contract.ts';
+import { createLogger, type Logger } from '../../../functions/shared/log.ts';
+import { RecordError, type RecordStore } from '../../../functions/shared/records.ts';
+
+type StoreMethods =
+  | 'createRun'
+  | 'attachExecution'
+  | 'markRunRunning'
+  | 'finishRun'
+  | 'getRun'
+  | 'requireRun'
+  | 'startAttempt'
+  | 'finishAttempt'
+  | 'listAttempts';
+
+/** One write that changed the store (a conditional write that did not apply is not one). */
+export interface StoreWrite {
+  readonly op: StoreMethods;
+  readonly key: string;
+}
+
+/** A JSON copy: drops undefined fields (as the DynamoDB marshaller is told to) and shares nothing. */
+const copy = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
+
+/** The real store's sort key, so that listAttempts orders exactly as a DynamoDB query would. */
+const attemptKey = (runId: string, jobId: string, attempt: number): string => `RUN#${runId}|JOB#${jobId}#${String(attempt).padStart(3, '0')}`;
+
+export class MemoryRecordStore implements Pick<RecordStore, StoreMethods> {
+  private readonly runs = new Map<string, RunRecord>();
+  private readonly attempts = new Map<string, JobAttemptRecord>();
+  /** Every write that changed a record, in order. */
+  readonly writes: StoreWrite[] = [];
+
+  private putRun(op: StoreMethods, record: RunRecord): void {
+    this.runs.set(record.runId, RunRecordSchema.parse(copy(record)));
+    this.writes.push({ op, key: `RUN#${record.runId}` });
+  }
+
+  private putAttempt(op: StoreMethods, record: JobAttemptRecord): void {
+    const key = attemptKey(record.runId, record.jobId, record.attempt);
+    this.attempts.set(key, JobAttemptRecordSchema.parse(copy(record)));
+    this.writes.push({ op, key });
+  }
+
+  async createRun(run: Omit<RunRecord, 'status' | 'transitions'>): Promise<{ created: boolean; run: RunRecord }> {
+    const existing = this.runs.get(run.runId);
+    if (existing) return { created: false, run: copy(existing) };
+    const record: RunRecord = { ...run, status: RunStatus.PENDING, transitions: [{ status: RunStatus.PENDING, at: run.queuedAt }] };
+    this.putRun('createRun', record);
+    return { created: true, run: copy(record) };
+  }
+
+  async attachExecution(runId: string, executionArn: string): Promise<void> {
+    const existing = this.runs.get(runId);
+    if (!existing || existing.executionArn !== undefined) return;
+    this.putRun('attachExecution', { ...existing, executionArn });
+  }
+
+  async markRunRunning(run: Omit<RunRecord, 'status' | 'transitions' | 'queuedAt'>, at: string): Promise<RunRecord> {
+    const existing = this.runs.get(run.runId);
+    if (!existing || existing.status === RunStatus.PENDING) {
+      const defined = <T extends object>(o: T): Partial<T> => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+      const record: RunRecord = {
+        // if_not_exists: kept when the record has them
+        queuedAt: at,
+        trigger: run.trigger,
+        parameters: run.parameters,
+        ...defined({ scheduledTime: run.scheduledTime }),
+        ...existing,
+        // set: always written (when defined)
+        ...defined({ executionArn: run.executionArn, definitionVersion: run.definitionVersion }),
+        runId: run.runId,
+        pipelineId: run.pipelineId,
+        status: RunStatus.RUNNING,
+        startedAt: at,
+        transitions: [...(existing?.transitions ?? []), { status: RunStatus.RUNNING, at }],
+      };
+      this.putRun('markRunRunning', record);
+    }
+    return this.requireRun(run.runId);
+  }
+
+  async finishRun(
+    runId: string,
+    outcome: { status: typeof RunStatus.SUCCEEDED | typeof RunStatus.FAILED; at: string; jobs: Record<string, JobSummary>; error?: RunRecord['error'] },
+  ): Promise<RunRecord> {
+    const current = await this.requireRun(runId);
+    if (current.status === RunStatus.PENDING || current.status === RunStatus.RUNNING) {
+      const startedAt = current.startedAt ?? current.queuedAt;
+      this.putRun('finishRun', {
+        ...current,
+        status: outcome.status,
+        completedAt: outcome.at,
+        durationMs: Math.max(0, Date.parse(outcome.at) - Date.parse(startedAt)),
+        jobs: outcome.jobs,
+        ...(outcome.error !== undefined ? { error: outcome.error } : {}),
+        transitions: [...current.transitions, { status: outcome.status, at: outcome.at }],
+      });
+    }
+    return this.requireRun(runId);
+  }
+
+  async getRun(runId: string): Promise<RunRecord | undefined> {
+    const run = this.runs.get(runId);
+    return run ? copy(run) : undefined;
+  }
+
+  async requireRun(runId: string): Promise<RunRecord> {
+    const run = await this.getRun(runId);
+    if (!run) throw new RecordError('REC_001_NOT_FOUND', `run ${runId} has no record`);
+    return run;
+  }
+
+  async startAttempt(record: JobAttemptRecord): Promise<void> {
+    this.putAttempt('startAttempt', record);
+  }
+
+  async finishAttempt(record: JobAttemptRecord): Promise<void> {
+    const existing = this.attempts.get(attemptKey(record.runId, record.jobId, record.attempt));
+    if (existing && existing.status !== 'RUNNING') return;
+    this.putAttempt('finishAttempt', record);
+  }
+
+  async listAttempts(runId: string): Promise<JobAttemptRecord[]> {
+    const prefix = `RUN#${runId}|`;
+    return [...this.attempts.entries()]
+      .filter(([key]) => key.startsWith(prefix))
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([, record]) => copy(record));
+  }
+
+  /** How many runs have a record. */
+  get runCount(): number {
+    return this.runs.size;
+  }
+}
+
+/** A clock answering the given instants in turn, then the last one for ever. */
+export function clock(...instants: readonly string[]): () => Date {
+  if (instants.length === 0) throw new Error('clock() needs at least one instant');
+  let i = 0;
+  return () => new Date(instants[Math.min(i++, instants.length - 1)] as string);
+}
+
+/** One captured log line, parsed. */
+export type LogLine = Readonly<Record<string, unknown>> & { readonly level: string; readonly message: string };
+
+/** A logger (createLogger with a capturing writer) and the lines it wrote, parsed. */
+export function captureLogs(base: Readonly<Record<string, unknown>> = {}): { log: Logger; lines: LogLine[] } {
+  const lines: LogLine[] = [];
+  const log = createLogger(base, (line) => {
+    lines.push(JSON.parse(line) as LogLine);
+  });
+  return { log, lines };
+}
