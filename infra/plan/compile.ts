@@ -155,9 +155,8 @@ function estimate(
 ): PlanEstimates {
   const text = JSON.stringify(definition);
   let definitionBytes = Buffer.byteLength(text);
-  for (const key of Object.keys(substitutions)) {
-    const occurrences = text.split(`\${${key}}`).length - 1;
-    definitionBytes += occurrences * (MAX_FUNCTION_ARN_LENGTH - key.length - 3);
+  for (const [, key = ''] of text.matchAll(/\$\{(\w+)\}/g)) {
+    if (key in substitutions) definitionBytes += MAX_FUNCTION_ARN_LENGTH - key.length - 3;
   }
   const recorderCalls = 2;
   const expected = EVENTS.execution + recorderCalls * EVENTS.task + layerCount * EVENTS.parallel + jobs.length * (EVENTS.task + EVENTS.choice + EVENTS.succeed);
