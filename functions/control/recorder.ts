@@ -3,11 +3,16 @@
  *  - runStarted: the run becomes RUNNING; answers the validated run input (the state from then on).
  *  - jobFailed: a job failed for good: its last attempt is recorded, and one DLQ message is sent.
  *  - runFinished: the run becomes SUCCEEDED/FAILED with a per-job summary.
+ * And, from EventBridge, an execution that ended without reaching its own last step (aborted, timed
+ * out) closes its run FAILED, so no record stays RUNNING.
  */
 import { SQSClient, SendMessageCommand } from '@aws-sdk/client-sqs';
 import {
   CaughtErrorSchema,
   DeadLetterMessageSchema,
+  ExecutionStatusChangeSchema,
+  JOB_FAILED_ERROR_NAME,
+  RunInputSchema,
   ErrorCategory,
   ErrorInfoSchema,
   ExecErrorCode,
@@ -124,7 +129,7 @@ export async function record(event: RecorderEvent, deps: RecorderDeps): Promise<
       const latest = latestByJob(await deps.store.listAttempts(event.run.runId));
       const jobs: Record<string, JobSummary> = {};
       let firstFailure: { jobId: string; attempt: JobAttemptRecord } | undefined;
-      for (const jobId of event.jobIds) {
+      for (const jobId of event.jobIds ?? [...latest.keys()].sort()) {
         const attempt = latest.get(jobId);
         if (!attempt) {
           jobs[jobId] = { status: JobStatus.SKIPPED, attempts: 0, reason: 'UPSTREAM_FAILED' };
@@ -133,12 +138,15 @@ export async function record(event: RecorderEvent, deps: RecorderDeps): Promise<
         jobs[jobId] = { status: attempt.status, attempts: attempt.attempt, ...(attempt.errorCode && attempt.status === JobStatus.FAILED ? { errorCode: attempt.errorCode } : {}) };
         if (attempt.status === JobStatus.FAILED && (!firstFailure || (attempt.completedAt ?? '') < (firstFailure.attempt.completedAt ?? ''))) firstFailure = { jobId, attempt };
       }
+      // A run that failed because a job did names that job's error; one that ended otherwise (aborted,
+      // timed out, a recorder step failing) names what ended it.
+      const jobFailed = event.caught === undefined || event.caught.Error === JOB_FAILED_ERROR_NAME;
       const error =
-        event.status === RunStatus.FAILED
-          ? firstFailure
+        event.status !== RunStatus.FAILED
+          ? undefined
+          : jobFailed && firstFailure
             ? { code: firstFailure.attempt.errorCode ?? ExecErrorCode.TASK_FAILED, message: firstFailure.attempt.errorMessage ?? '', jobId: firstFailure.jobId }
-            : { code: event.caught?.Error ?? ExecErrorCode.TASK_FAILED, message: event.caught?.Cause ?? 'the run failed' }
-          : undefined;
+            : { code: event.caught?.Error ?? ExecErrorCode.TASK_FAILED, message: event.caught?.Cause ?? 'the run failed' };
       const finished = await deps.store.finishRun(event.run.runId, { status: event.status, at: now, jobs, ...(error ? { error } : {}) });
       log.info('run finished', { status: finished.status });
       return finished;
@@ -170,7 +178,21 @@ function depsFromEnv(): RecorderDeps {
   };
 }
 
+/** Turns an execution status change into the `runFinished` it stands for. */
+export function fromStatusChange(event: unknown): RecorderEvent | undefined {
+  const change = ExecutionStatusChangeSchema.safeParse(event);
+  if (!change.success) return undefined;
+  const { detail } = change.data;
+  return {
+    action: 'runFinished',
+    run: RunInputSchema.parse(JSON.parse(detail.input)),
+    executionArn: detail.executionArn,
+    status: RunStatus.FAILED,
+    caught: { Error: `EXECUTION_${detail.status}`, Cause: detail.cause ?? detail.error ?? `the execution ended ${detail.status}` },
+  };
+}
+
 export async function handler(event: unknown): Promise<unknown> {
   lambdaDeps ??= depsFromEnv();
-  return record(RecorderEventSchema.parse(event), lambdaDeps);
+  return record(fromStatusChange(event) ?? RecorderEventSchema.parse(event), lambdaDeps);
 }

@@ -6,6 +6,8 @@ import { ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack } from 'aws-cdk-li
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -50,6 +52,8 @@ export class PhiPlatform extends Construct {
     this.removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const stack = Stack.of(this);
     const logRetention = logs.RetentionDays.ONE_MONTH;
+    // Pipeline stacks name their state machines deterministically, so the platform needs no reference to them.
+    const stateMachineArnPrefix = stack.formatArn({ service: 'states', resource: 'stateMachine', resourceName: stateMachineName(''), arnFormat: ArnFormat.COLON_RESOURCE_NAME });
 
     this.table = new dynamodb.Table(this, 'Records', {
       partitionKey: { name: RECORD_KEYS.partition, type: dynamodb.AttributeType.STRING },
@@ -93,16 +97,28 @@ export class PhiPlatform extends Construct {
     });
     this.table.grantReadWriteData(this.recorder);
     this.deadLetterQueue.grantSendMessages(this.recorder);
+    // An execution that ends without its own last step (aborted, timed out) still closes its run record.
+    new events.Rule(this, 'ExecutionEnded', {
+      description: 'Phi: close the run record of an execution that ended outside its own recorder steps',
+      eventPattern: {
+        source: ['aws.states'],
+        detailType: ['Step Functions Execution Status Change'],
+        detail: {
+          status: ['FAILED', 'TIMED_OUT', 'ABORTED'],
+          stateMachineArn: events.Match.prefix(stateMachineArnPrefix),
+        },
+      },
+      targets: [new targets.LambdaFunction(this.recorder, { retryAttempts: 10 })],
+    });
 
     const triggerEnv = {
       ...records,
       PHI_PIPELINES: JSON.stringify(props.pipelineIds),
-      // Pipeline stacks name their state machines deterministically, so the platform needs no reference to them.
-      PHI_STATE_MACHINE_ARN_PREFIX: stack.formatArn({ service: 'states', resource: 'stateMachine', resourceName: stateMachineName(''), arnFormat: ArnFormat.COLON_RESOURCE_NAME }),
+      PHI_STATE_MACHINE_ARN_PREFIX: stateMachineArnPrefix,
     };
     const startExecutions = new iam.PolicyStatement({
       actions: ['states:StartExecution'],
-      resources: [stack.formatArn({ service: 'states', resource: 'stateMachine', resourceName: `${stateMachineName('')}*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME })],
+      resources: [`${stateMachineArnPrefix}*`],
     });
 
     this.scheduleTrigger = phiFunction(this, 'ScheduleTrigger', {
@@ -137,5 +153,6 @@ export class PhiPlatform extends Construct {
     new CfnOutput(stack, 'TableName', { value: this.table.tableName });
     new CfnOutput(stack, 'DeadLetterQueueUrl', { value: this.deadLetterQueue.queueUrl });
     new CfnOutput(stack, 'ScheduleTriggerArn', { value: this.scheduleTrigger.functionArn });
+    new CfnOutput(stack, 'RecorderArn', { value: this.recorder.functionArn });
   }
 }

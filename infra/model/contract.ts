@@ -116,10 +116,28 @@ export const RecorderEventSchema = z.discriminatedUnion('action', [
     run: RunInputSchema,
     executionArn: z.string(),
     status: z.enum([RunStatus.SUCCEEDED, RunStatus.FAILED]),
-    jobIds: z.array(z.string()),
+    /** Every job of the pipeline; those without an attempt are summarised SKIPPED. Absent: the recorded jobs only. */
+    jobIds: z.array(z.string()).optional(),
     caught: CaughtErrorSchema.optional(),
   }),
 ]);
+
+/**
+ * EventBridge's status-change event for a Phi execution that ended without its own final recorder
+ * step (aborted, timed out, or failed inside a recorder step): it closes the run record.
+ */
+export const ExecutionStatusChangeSchema = z.object({
+  source: z.literal('aws.states'),
+  'detail-type': z.literal('Step Functions Execution Status Change'),
+  detail: z.object({
+    executionArn: z.string(),
+    status: z.enum(['FAILED', 'TIMED_OUT', 'ABORTED']),
+    input: z.string(),
+    error: z.string().nullish(),
+    cause: z.string().nullish(),
+  }),
+});
+export type ExecutionStatusChange = z.infer<typeof ExecutionStatusChangeSchema>;
 export type RecorderEvent = z.infer<typeof RecorderEventSchema>;
 
 export const TransitionSchema = z.object({ status: z.string(), at: IsoTime });
@@ -201,10 +219,18 @@ export const DeadLetterMessageSchema = z.object({
 });
 export type DeadLetterMessage = z.infer<typeof DeadLetterMessageSchema>;
 
+/**
+ * Run parameters travel in the execution input, every task payload and every record: kept small so
+ * none of Step Functions' 256 KiB payloads, EventBridge's events or DynamoDB's 400 KB items overflow.
+ */
+export const MAX_RUN_PARAMETERS_BYTES = 32 * 1024;
+
 /** Control API: `POST /pipelines/{id}/runs` body. */
 export const StartRunRequestSchema = z
   .object({
-    parameters: ParametersSchema.optional(),
+    parameters: ParametersSchema.refine((p) => Buffer.byteLength(JSON.stringify(p)) <= MAX_RUN_PARAMETERS_BYTES, {
+      message: `run parameters are at most ${MAX_RUN_PARAMETERS_BYTES} bytes of JSON; pass a reference (an S3 key) to larger inputs`,
+    }).optional(),
     idempotencyKey: z.string().min(1).max(256).optional(),
   })
   .strict();

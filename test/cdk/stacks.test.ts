@@ -62,6 +62,17 @@ describe('platform stack', () => {
     ]);
   });
 
+  it('closes the run record of any Phi execution that is aborted, times out or fails', () => {
+    platform.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: {
+        source: ['aws.states'],
+        'detail-type': ['Step Functions Execution Status Change'],
+        detail: { status: ['FAILED', 'TIMED_OUT', 'ABORTED'], stateMachineArn: [{ prefix: Match.anyValue() }] },
+      },
+      Targets: [Match.objectLike({ RetryPolicy: { MaximumRetryAttempts: 10 } })],
+    });
+  });
+
   it('lets the control functions start executions of Phi state machines only', () => {
     const policies = Object.values(platform.findResources('AWS::IAM::Policy'));
     const startStatements = policies.flatMap((p) => p.Properties.PolicyDocument.Statement as { Action: unknown; Resource: unknown }[]).filter((s) => s.Action === 'states:StartExecution');

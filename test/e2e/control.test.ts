@@ -7,7 +7,7 @@
  * resource sends (asserted in test/cdk), as the scheduler would at 19:00 New York time.
  */
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import { ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { ListExecutionsCommand, SFNClient, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { PhiClient } from '../../infra/cli/client.ts';
 import { phiClient, platformOutputs, stateMachineArn, useEmulator } from './support.ts';
@@ -54,6 +54,26 @@ describe('control API refusals', () => {
     const again = await client.request('POST', '/pipelines/failure-drill/runs', { idempotencyKey, parameters: { transientFailures: 2 } });
     expect(again).toMatchObject({ status: 409, body: { error: { code: 'API_005_IDEMPOTENCY_CONFLICT' } } });
     expect(await executionCount('failure-drill')).toBe(before);
+  });
+});
+
+describe('executions that end outside their own recorder steps', () => {
+  it('closes the run record FAILED when an execution is aborted (via the aws.states status-change event)', async () => {
+    const { run } = await client.startRun('failure-drill', { parameters: { transientFailures: 10 } });
+    const executionArn = `${stateMachineArn('failure-drill').replace(':stateMachine:', ':execution:')}:${run.runId}`;
+    const until = async (done: () => Promise<boolean>): Promise<void> => {
+      const deadline = Date.now() + 15_000;
+      while (!(await done()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    };
+    await until(async () => (await client.getRun(run.runId)).run.status === 'RUNNING');
+    await new SFNClient({}).send(new StopExecutionCommand({ executionArn, error: 'Operator', cause: 'stopped by the e2e test' }));
+
+    // EventBridge delivers the status change to the recorder; nothing in the state machine runs again.
+    await until(async () => (await client.getRun(run.runId)).run.status !== 'RUNNING');
+    const view = await client.getRun(run.runId);
+    expect(view.run.status).toBe('FAILED');
+    expect(view.run.error).toMatchObject({ code: 'EXECUTION_ABORTED' });
+    expect(view.run.transitions.map((t) => t.status)).toEqual(['PENDING', 'RUNNING', 'FAILED']);
   });
 });
 
