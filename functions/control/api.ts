@@ -5,12 +5,11 @@
  * Errors answer `{ error: { code, message, issues? } }` with a stable code.
  */
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { canonicalJson } from '../../infra/model/canonical.ts';
 import { StartRunRequestSchema, TriggerType, type RunView } from '../../infra/model/contract.ts';
 import { formatPath } from '../../infra/model/problems.ts';
 import type { RecordStore } from '../shared/records.ts';
 import { recordStoreFromEnv } from '../shared/records.ts';
-import { startRun, triggerDepsFromEnv, UnknownPipelineError, type TriggerDeps } from './trigger.ts';
+import { IdempotencyConflictError, startRun, triggerDepsFromEnv, UnknownPipelineError, type TriggerDeps } from './trigger.ts';
 
 export const ApiErrorCode = {
   INVALID_JSON: 'API_001_INVALID_JSON',
@@ -70,12 +69,10 @@ export async function route(event: Pick<APIGatewayProxyEvent, 'httpMethod' | 're
     const request = parsed.data;
     try {
       const { created, run } = await startRun({ pipelineId, trigger: TriggerType.API, ...request }, deps.trigger);
-      if (!created && canonicalJson(run.parameters) !== canonicalJson(request.parameters ?? {})) {
-        return failure(409, ApiErrorCode.IDEMPOTENCY_CONFLICT, `idempotency key "${request.idempotencyKey}" already started run ${run.runId} with other parameters`, { run });
-      }
       return json(created ? 201 : 200, { created, run });
     } catch (err) {
       if (err instanceof UnknownPipelineError) return failure(404, ApiErrorCode.PIPELINE_NOT_FOUND, err.message);
+      if (err instanceof IdempotencyConflictError) return failure(409, ApiErrorCode.IDEMPOTENCY_CONFLICT, err.message, { run: err.run });
       throw err;
     }
   }

@@ -7,6 +7,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { z } from 'zod';
+import { canonicalJson } from '../../infra/model/canonical.ts';
 import { TriggerType, type RunInput, type RunRecord } from '../../infra/model/contract.ts';
 import type { Parameters } from '../../infra/model/pipeline.ts';
 import { createLogger, type Logger } from '../shared/log.ts';
@@ -36,6 +37,15 @@ export class UnknownPipelineError extends Error {
   readonly code = 'API_003_PIPELINE_NOT_FOUND';
 }
 
+/** An idempotency key came back with other parameters than the run it started. Nothing was started. */
+export class IdempotencyConflictError extends Error {
+  override readonly name = 'IdempotencyConflictError';
+  readonly code = 'API_005_IDEMPOTENCY_CONFLICT';
+  constructor(readonly run: RunRecord) {
+    super(`idempotency key "${run.idempotencyKey}" already started run ${run.runId} with other parameters`);
+  }
+}
+
 const hash = (...parts: string[]): string => createHash('sha256').update(parts.join('\n')).digest('hex');
 const compactTime = (iso: string): string => iso.replace(/[-:]/g, '').replace(/\.\d+/, '').replace(/Z$/, 'Z');
 
@@ -63,8 +73,11 @@ export async function startRun(req: StartRunRequest, deps: TriggerDeps): Promise
     ...(req.scheduledTime !== undefined ? { scheduledTime: req.scheduledTime } : {}),
     ...(deps.definitionVersions?.get(req.pipelineId) ? { definitionVersion: deps.definitionVersions.get(req.pipelineId) } : {}),
   });
+  if (!created && req.idempotencyKey !== undefined && canonicalJson(run.parameters) !== canonicalJson(req.parameters ?? {})) {
+    throw new IdempotencyConflictError(run);
+  }
   // The input comes from the stored record, so a repeated start sends the same input under the same
-  // name and Step Functions answers with the one execution.
+  // name and Step Functions answers with the one execution (or starts it, if the first start failed).
   const input: RunInput = {
     runId: run.runId,
     pipelineId: run.pipelineId,

@@ -33,6 +33,7 @@ export class PhiTransientError extends Error {
 export interface AttemptStore {
   startAttempt(record: JobAttemptRecord): Promise<void>;
   finishAttempt(record: JobAttemptRecord): Promise<void>;
+  abandonAttempt(runId: string, jobId: string, attempt: number, outcome: { at: string; errorCode: string; errorMessage: string }): Promise<void>;
 }
 
 export interface RuntimeDeps {
@@ -77,6 +78,15 @@ export async function runTask(config: JobRuntimeConfig, payload: TaskPayload, ha
     startedAt,
     transitions: [{ status: JobStatus.RUNNING, at: startedAt }],
   };
+  if (attempt > 1) {
+    // The previous attempt failed; if its invocation ended without recording that (a timeout or a
+    // crash), its record is still RUNNING and is closed here.
+    await deps.store.abandonAttempt(base.runId, config.jobId, attempt - 1, {
+      at: startedAt,
+      errorCode: ExecErrorCode.TASK_FAILED,
+      errorMessage: `attempt ${attempt - 1} ended without a result (timeout, crash or lost invocation); attempt ${attempt} started`,
+    });
+  }
   await deps.store.startAttempt(base);
   log.info('attempt started', { maxAttempts: config.maxAttempts });
 

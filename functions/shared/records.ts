@@ -249,6 +249,22 @@ export class RecordStore {
     });
   }
 
+  /**
+   * Closes an attempt that is still RUNNING although a later attempt has begun: its invocation ended
+   * without a result (Lambda timeout, crash, lost invocation). A finished attempt is left as it is.
+   */
+  async abandonAttempt(runId: string, jobId: string, attempt: number, outcome: { at: string; errorCode: string; errorMessage: string }): Promise<void> {
+    const expr = update({
+      set: { status: 'FAILED', completedAt: outcome.at, errorCode: outcome.errorCode, errorMessage: outcome.errorMessage, errorCategory: 'TRANSIENT', willRetry: true },
+      append: { transitions: [{ status: 'FAILED', at: outcome.at }] },
+    });
+    try {
+      await this.doc.send(new UpdateCommand({ TableName: this.table, Key: attemptKey(runId, jobId, attempt), ...withStatusCondition(expr, '#status = :running', { ':running': 'RUNNING' }) }));
+    } catch (err) {
+      if (!isConditionFailure(err)) throw err;
+    }
+  }
+
   /** Every attempt of every job of a run, in job then attempt order. */
   async listAttempts(runId: string): Promise<JobAttemptRecord[]> {
     const items: Record<string, unknown>[] = [];

@@ -7,7 +7,8 @@
  *  - markRunRunning moves a run to RUNNING only from PENDING or when it has no record (then it creates it RUNNING);
  *  - finishRun moves a run to SUCCEEDED/FAILED only from PENDING/RUNNING; a second call keeps the first result;
  *  - attachExecution sets the execution ARN once, on an existing run;
- *  - startAttempt overwrites; finishAttempt writes only when the attempt is absent or RUNNING.
+ *  - startAttempt overwrites; finishAttempt writes only when the attempt is absent or RUNNING;
+ *  - abandonAttempt closes an attempt FAILED only when it is RUNNING.
  * Like DynamoDB with `removeUndefinedValues`, undefined fields are dropped, and every record is parsed
  * with the contract's schemas on the way in and copied on the way out (callers never share state with it).
  *
@@ -33,6 +34,7 @@ type StoreMethods =
   | 'requireRun'
   | 'startAttempt'
   | 'finishAttempt'
+  | 'abandonAttempt'
   | 'listAttempts';
 
 /** One write that changed the store (a conditional write that did not apply is not one). */
@@ -141,6 +143,21 @@ export class MemoryRecordStore implements Pick<RecordStore, StoreMethods> {
     const existing = this.attempts.get(attemptKey(record.runId, record.jobId, record.attempt));
     if (existing && existing.status !== 'RUNNING') return;
     this.putAttempt('finishAttempt', record);
+  }
+
+  async abandonAttempt(runId: string, jobId: string, attempt: number, outcome: { at: string; errorCode: string; errorMessage: string }): Promise<void> {
+    const existing = this.attempts.get(attemptKey(runId, jobId, attempt));
+    if (!existing || existing.status !== 'RUNNING') return;
+    this.putAttempt('abandonAttempt', {
+      ...existing,
+      status: 'FAILED',
+      completedAt: outcome.at,
+      errorCode: outcome.errorCode,
+      errorMessage: outcome.errorMessage,
+      errorCategory: 'TRANSIENT',
+      willRetry: true,
+      transitions: [...existing.transitions, { status: 'FAILED', at: outcome.at }],
+    });
   }
 
   async listAttempts(runId: string): Promise<JobAttemptRecord[]> {

@@ -1,0 +1,427 @@
+/**
+ * Starting runs (`runIdFor`, `startRun`) and the control API (`route`) against the in-memory record
+ * store and an in-memory Step Functions that, like the real one, keeps execution names unique.
+ */
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { describe, expect, it } from 'vitest';
+import {
+  ErrorCategory,
+  JobStatus,
+  RunInputSchema,
+  RunRecordSchema,
+  RunStatus,
+  RunViewSchema,
+  type JobAttemptRecord,
+  type RunRecord,
+  type RunView,
+} from '../../infra/model/contract.ts';
+import { ApiErrorCode, route, type ApiDeps } from '../../functions/control/api.ts';
+import { executionArnFor, runIdFor, startRun, UnknownPipelineError, type TriggerDeps } from '../../functions/control/trigger.ts';
+import { captureLogs, clock, MemoryRecordStore } from './support/memory-store.ts';
+
+const PIPELINE = 'daily-sales';
+const STATE_MACHINE = 'arn:aws:states:us-east-1:123456789012:stateMachine:phi-daily-sales';
+const OTHER_STATE_MACHINE = 'arn:aws:states:us-east-1:123456789012:stateMachine:phi-hourly-clicks';
+const NOW = '2024-05-01T10:00:00.000Z';
+const RUN_ID_PATTERN = /^[A-Za-z0-9_-]{1,80}$/;
+
+interface StartExecutionCall {
+  readonly stateMachineArn: string;
+  readonly name: string;
+  readonly input: string;
+}
+
+/** Step Functions as far as starting runs goes: an execution name is used once per state machine. */
+class FakeStepFunctions {
+  readonly calls: StartExecutionCall[] = [];
+  private readonly byName = new Map<string, StartExecutionCall>();
+  /** How many coming calls fail as the service would (throttling, outage) without starting anything. */
+  failures = 0;
+
+  readonly startExecution: TriggerDeps['startExecution'] = async (stateMachineArn, name, input) => {
+    const call = { stateMachineArn, name, input };
+    this.calls.push(call);
+    if (this.failures > 0) {
+      this.failures--;
+      throw Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' });
+    }
+    // A repeated name answers with the one execution (or ExecutionAlreadyExists, which the adapter swallows).
+    if (!this.byName.has(`${stateMachineArn}|${name}`)) this.byName.set(`${stateMachineArn}|${name}`, call);
+  };
+
+  /** The executions that exist, one per name. */
+  get executions(): StartExecutionCall[] {
+    return [...this.byName.values()];
+  }
+}
+
+function world(now = NOW) {
+  const store = new MemoryRecordStore();
+  const sfn = new FakeStepFunctions();
+  const { log, lines } = captureLogs({ component: 'control-api' });
+  const trigger: TriggerDeps = {
+    store,
+    startExecution: sfn.startExecution,
+    stateMachines: new Map([
+      [PIPELINE, STATE_MACHINE],
+      ['hourly-clicks', OTHER_STATE_MACHINE],
+    ]),
+    definitionVersions: new Map([[PIPELINE, 'def-1']]),
+    log,
+    now: clock(now),
+  };
+  const api: ApiDeps = { trigger, store };
+  return { store, sfn, trigger, api, lines };
+}
+
+type RouteEvent = Pick<APIGatewayProxyEvent, 'httpMethod' | 'resource' | 'pathParameters' | 'body'>;
+
+const postRun = (pipelineId: string, body: string | null): RouteEvent => ({
+  httpMethod: 'POST',
+  resource: '/pipelines/{id}/runs',
+  pathParameters: { id: pipelineId },
+  body,
+});
+const getRun = (runId: string): RouteEvent => ({ httpMethod: 'GET', resource: '/runs/{runId}', pathParameters: { runId }, body: null });
+
+interface ErrorBody {
+  error: { code: string; message: string; issues?: { path: string; message: string; code: string }[]; pipelines?: string[]; run?: RunRecord };
+}
+interface StartedBody {
+  created: boolean;
+  run: RunRecord;
+}
+const bodyOf = <T>(res: APIGatewayProxyResult): T => JSON.parse(res.body) as T;
+
+describe('runIdFor', () => {
+  const now = new Date(NOW);
+
+  it('gives the same id for the same idempotency key', () => {
+    const a = runIdFor({ pipelineId: PIPELINE, trigger: 'API', idempotencyKey: 'order-42' }, now);
+    const b = runIdFor({ pipelineId: PIPELINE, trigger: 'API', idempotencyKey: 'order-42', parameters: { x: 1 } }, new Date('2030-01-01T00:00:00Z'));
+    expect(a).toBe(b);
+    expect(a).toMatch(/^k-[0-9a-f]{32}$/);
+    expect(runIdFor({ pipelineId: PIPELINE, trigger: 'API', idempotencyKey: 'order-43' }, now)).not.toBe(a);
+  });
+
+  it('gives different ids for the same key in different pipelines', () => {
+    expect(runIdFor({ pipelineId: PIPELINE, trigger: 'API', idempotencyKey: 'k' }, now)).not.toBe(runIdFor({ pipelineId: 'hourly-clicks', trigger: 'API', idempotencyKey: 'k' }, now));
+  });
+
+  it('gives a scheduled run a deterministic s-<time>-<hash> id, whatever the clock says', () => {
+    const req = { pipelineId: PIPELINE, trigger: 'SCHEDULE', scheduledTime: '2024-05-01T06:00:00Z' } as const;
+    const id = runIdFor(req, now);
+    expect(id).toBe(runIdFor(req, new Date('2024-05-01T06:00:07.123Z')));
+    expect(id).toMatch(/^s-20240501T060000Z-[0-9a-f]{12}$/);
+    expect(runIdFor({ ...req, scheduledTime: '2024-05-01T07:00:00Z' }, now)).not.toBe(id);
+    expect(runIdFor({ ...req, pipelineId: 'hourly-clicks' }, now)).not.toBe(id);
+  });
+
+  it('lets the idempotency key win over the scheduled time', () => {
+    expect(runIdFor({ pipelineId: PIPELINE, trigger: 'SCHEDULE', scheduledTime: '2024-05-01T06:00:00Z', idempotencyKey: 'k' }, now)).toMatch(/^k-/);
+  });
+
+  it('gives manual runs unique m-<time>-<random> ids, even at the same instant', () => {
+    const ids = Array.from({ length: 200 }, () => runIdFor({ pipelineId: PIPELINE, trigger: 'MANUAL' }, now));
+    expect(new Set(ids).size).toBe(ids.length);
+    for (const id of ids) expect(id).toMatch(/^m-20240501T100000Z-[0-9a-f]{12}$/);
+  });
+
+  it('keeps every id a valid execution name: at most 80 characters of [A-Za-z0-9-_]', () => {
+    const ids = [
+      runIdFor({ pipelineId: PIPELINE, trigger: 'API', idempotencyKey: 'x'.repeat(256) }, now),
+      runIdFor({ pipelineId: 'p'.repeat(200), trigger: 'API', idempotencyKey: 'ünïcødé / spaces & symbols: #?' }, now),
+      runIdFor({ pipelineId: PIPELINE, trigger: 'SCHEDULE', scheduledTime: '2024-12-31T23:59:59.999+05:30' }, now),
+      runIdFor({ pipelineId: PIPELINE, trigger: 'SCHEDULE', scheduledTime: '2024-05-01T06:00:00.123456Z' }, now),
+      runIdFor({ pipelineId: PIPELINE, trigger: 'MANUAL' }, new Date('2024-05-01T10:00:00.999Z')),
+    ];
+    for (const id of ids) expect(id).toMatch(RUN_ID_PATTERN);
+  });
+});
+
+describe('startRun', () => {
+  it('starting the same key twice makes one record, created then not, and starts the same execution name with identical input', async () => {
+    const w = world();
+    const req = { pipelineId: PIPELINE, trigger: 'API', idempotencyKey: 'order-42', parameters: { date: '2024-04-30' } } as const;
+
+    const first = await startRun(req, w.trigger);
+    const second = await startRun(req, w.trigger);
+
+    expect(first.created).toBe(true);
+    expect(second.created).toBe(false);
+    expect(second.run).toEqual(first.run);
+    expect(w.store.runCount).toBe(1);
+
+    expect(w.sfn.calls).toHaveLength(2);
+    expect(w.sfn.calls[1]).toEqual(w.sfn.calls[0]);
+    expect(w.sfn.executions).toHaveLength(1);
+    const call = w.sfn.calls[0];
+    expect(call).toMatchObject({ stateMachineArn: STATE_MACHINE, name: first.run.runId });
+    expect(RunInputSchema.parse(JSON.parse(call?.input ?? ''))).toEqual({ runId: first.run.runId, pipelineId: PIPELINE, trigger: 'API', parameters: { date: '2024-04-30' } });
+  });
+
+  it('stores the run PENDING with its trigger, key, parameters, definition version and execution ARN', async () => {
+    const w = world();
+    const { run } = await startRun({ pipelineId: PIPELINE, trigger: 'API', idempotencyKey: 'order-42', parameters: { date: '2024-04-30' } }, w.trigger);
+    const expected: RunRecord = {
+      runId: runIdFor({ pipelineId: PIPELINE, trigger: 'API', idempotencyKey: 'order-42' }, new Date(NOW)),
+      pipelineId: PIPELINE,
+      status: RunStatus.PENDING,
+      trigger: 'API',
+      idempotencyKey: 'order-42',
+      parameters: { date: '2024-04-30' },
+      definitionVersion: 'def-1',
+      queuedAt: NOW,
+      executionArn: executionArnFor(STATE_MACHINE, run.runId),
+      transitions: [{ status: RunStatus.PENDING, at: NOW }],
+    };
+    expect(run).toEqual(expected);
+    expect(run.executionArn).toBe(`arn:aws:states:us-east-1:123456789012:execution:phi-daily-sales:${run.runId}`);
+    expect(await w.store.getRun(run.runId)).toEqual(expected);
+  });
+
+  it('a repeated start sends the stored input under the same name', async () => {
+    const w = world();
+    const first = await startRun({ pipelineId: PIPELINE, trigger: 'API', idempotencyKey: 'k', parameters: { date: 'a' } }, w.trigger);
+    const second = await startRun({ pipelineId: PIPELINE, trigger: 'API', idempotencyKey: 'k', parameters: { date: 'a' } }, w.trigger);
+    expect(second).toEqual({ created: false, run: first.run });
+    expect(w.sfn.calls[1]).toEqual(w.sfn.calls[0]);
+    expect(JSON.parse(w.sfn.calls[1]?.input ?? '')).toMatchObject({ parameters: { date: 'a' } });
+  });
+
+  it('refuses a repeated key with other parameters before starting anything', async () => {
+    const w = world();
+    const first = await startRun({ pipelineId: PIPELINE, trigger: 'API', idempotencyKey: 'k', parameters: { date: 'a' } }, w.trigger);
+    const again = startRun({ pipelineId: PIPELINE, trigger: 'API', idempotencyKey: 'k', parameters: { date: 'b' } }, w.trigger);
+    await expect(again).rejects.toMatchObject({ name: 'IdempotencyConflictError', code: 'API_005_IDEMPOTENCY_CONFLICT', run: first.run });
+    expect(w.sfn.calls).toHaveLength(1);
+  });
+
+  it('starts a scheduled time once, with the scheduled time in the execution input', async () => {
+    const w = world();
+    const req = { pipelineId: PIPELINE, trigger: 'SCHEDULE', scheduledTime: '2024-05-01T06:00:00Z' } as const;
+    const first = await startRun(req, w.trigger);
+    const second = await startRun(req, w.trigger);
+    expect([first.created, second.created]).toEqual([true, false]);
+    expect(w.store.runCount).toBe(1);
+    expect(w.sfn.executions).toHaveLength(1);
+    expect(JSON.parse(w.sfn.calls[0]?.input ?? '')).toEqual({ runId: first.run.runId, pipelineId: PIPELINE, trigger: 'SCHEDULE', scheduledTime: '2024-05-01T06:00:00Z', parameters: {} });
+  });
+
+  it('refuses an undeployed pipeline with UnknownPipelineError, writing and starting nothing', async () => {
+    const w = world();
+    const err = await startRun({ pipelineId: 'nope', trigger: 'MANUAL' }, w.trigger).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UnknownPipelineError);
+    expect((err as UnknownPipelineError).code).toBe('API_003_PIPELINE_NOT_FOUND');
+    expect(w.store.writes).toEqual([]);
+    expect(w.sfn.calls).toEqual([]);
+  });
+
+  it('logs "run queued" then "run already exists" with the pipelineId and runId', async () => {
+    const w = world();
+    const { run } = await startRun({ pipelineId: PIPELINE, trigger: 'API', idempotencyKey: 'k' }, w.trigger);
+    await startRun({ pipelineId: PIPELINE, trigger: 'API', idempotencyKey: 'k' }, w.trigger);
+    expect(w.lines.map((l) => [l.message, l.pipelineId, l.runId, l.trigger])).toEqual([
+      ['run queued', PIPELINE, run.runId, 'API'],
+      ['run already exists', PIPELINE, run.runId, 'API'],
+    ]);
+  });
+});
+
+describe('route: POST /pipelines/{id}/runs', () => {
+  it('answers 201 { created: true, run } and starts one execution', async () => {
+    const w = world();
+    const res = await route(postRun(PIPELINE, JSON.stringify({ parameters: { date: '2024-04-30' }, idempotencyKey: 'order-42' })), w.api);
+
+    expect(res.statusCode).toBe(201);
+    expect(res.headers).toEqual({ 'content-type': 'application/json' });
+    const body = bodyOf<StartedBody>(res);
+    expect(body.created).toBe(true);
+    expect(RunRecordSchema.parse(body.run)).toMatchObject({ status: RunStatus.PENDING, trigger: 'API', pipelineId: PIPELINE, parameters: { date: '2024-04-30' }, idempotencyKey: 'order-42' });
+    expect(body.run).toEqual(await w.store.getRun(body.run.runId));
+    expect(w.sfn.executions).toEqual([{ stateMachineArn: STATE_MACHINE, name: body.run.runId, input: expect.any(String) }]);
+  });
+
+  it('answers 200 { created: false } with the same run when the same key is posted again', async () => {
+    const w = world();
+    const body = JSON.stringify({ parameters: { date: '2024-04-30' }, idempotencyKey: 'order-42' });
+    const first = bodyOf<StartedBody>(await route(postRun(PIPELINE, body), w.api));
+    const again = await route(postRun(PIPELINE, JSON.stringify({ idempotencyKey: 'order-42', parameters: { date: '2024-04-30' } })), w.api);
+
+    expect(again.statusCode).toBe(200);
+    expect(bodyOf<StartedBody>(again)).toEqual({ created: false, run: first.run });
+    expect(w.store.runCount).toBe(1);
+    expect(w.sfn.executions).toHaveLength(1);
+  });
+
+  it('answers 409 API_005_IDEMPOTENCY_CONFLICT for the same key with other parameters, starting nothing new and changing no record', async () => {
+    const w = world();
+    const first = bodyOf<StartedBody>(await route(postRun(PIPELINE, JSON.stringify({ parameters: { date: '2024-04-30' }, idempotencyKey: 'order-42' })), w.api));
+    const writes = w.store.writes.length;
+
+    const res = await route(postRun(PIPELINE, JSON.stringify({ parameters: { date: '2024-05-01' }, idempotencyKey: 'order-42' })), w.api);
+
+    expect(res.statusCode).toBe(409);
+    const body = bodyOf<ErrorBody>(res);
+    expect(body.error.code).toBe(ApiErrorCode.IDEMPOTENCY_CONFLICT);
+    expect(body.error.message).toContain('order-42');
+    expect(body.error.run).toEqual(first.run);
+    expect(w.store.writes.length).toBe(writes);
+    expect(await w.store.getRun(first.run.runId)).toEqual(first.run);
+    expect(w.store.runCount).toBe(1);
+    // Still the one execution, with the first request's input.
+    expect(w.sfn.executions).toHaveLength(1);
+    expect(JSON.parse(w.sfn.executions[0]?.input ?? '')).toMatchObject({ parameters: { date: '2024-04-30' } });
+  });
+
+  // The conflict is found before anything starts: a run whose first StartExecution failed is not
+  // started by a request that conflicts with it.
+  it('a 409 conflict never starts an execution, even for a run whose first start failed', async () => {
+    const w = world();
+    w.sfn.failures = 1;
+    await expect(route(postRun(PIPELINE, JSON.stringify({ parameters: { date: '2024-04-30' }, idempotencyKey: 'order-42' })), w.api)).rejects.toThrow('Rate exceeded');
+    expect(w.sfn.executions).toHaveLength(0);
+
+    const res = await route(postRun(PIPELINE, JSON.stringify({ parameters: { date: '2024-05-01' }, idempotencyKey: 'order-42' })), w.api);
+
+    expect(res.statusCode).toBe(409);
+    expect(w.sfn.executions).toHaveLength(0);
+  });
+
+  it('treats a repeated key without parameters as the same request as one with {}', async () => {
+    const w = world();
+    await route(postRun(PIPELINE, JSON.stringify({ idempotencyKey: 'k' })), w.api);
+    const again = await route(postRun(PIPELINE, JSON.stringify({ idempotencyKey: 'k', parameters: {} })), w.api);
+    expect(again.statusCode).toBe(200);
+  });
+
+  it('starts a new run for each POST without an idempotency key, an empty body included', async () => {
+    const w = world();
+    const a = await route(postRun(PIPELINE, null), w.api);
+    const b = await route(postRun(PIPELINE, '{}'), w.api);
+    expect([a.statusCode, b.statusCode]).toEqual([201, 201]);
+    expect(bodyOf<StartedBody>(a).run.runId).not.toBe(bodyOf<StartedBody>(b).run.runId);
+    expect(bodyOf<StartedBody>(a).run.parameters).toEqual({});
+    expect(w.sfn.executions).toHaveLength(2);
+  });
+
+  it('answers 400 API_001_INVALID_JSON for a malformed body, writing and starting nothing', async () => {
+    const w = world();
+    const res = await route(postRun(PIPELINE, '{"parameters": {'), w.api);
+    expect(res.statusCode).toBe(400);
+    expect(bodyOf<ErrorBody>(res).error.code).toBe(ApiErrorCode.INVALID_JSON);
+    expect(w.store.writes).toEqual([]);
+    expect(w.sfn.calls).toEqual([]);
+  });
+
+  it.each([
+    ['parameters that are not an object', { parameters: 5 }, [{ path: 'parameters', code: 'invalid_type' }]],
+    ['an unknown field', { parameters: {}, priority: 'high' }, [{ path: '', code: 'unrecognized_keys', message: expect.stringContaining('priority') }]],
+    ['an empty idempotency key', { idempotencyKey: '' }, [{ path: 'idempotencyKey', code: 'too_small' }]],
+    ['an idempotency key that is not a string', { idempotencyKey: 42 }, [{ path: 'idempotencyKey', code: 'invalid_type' }]],
+    ['an idempotency key over 256 characters', { parameters: { nested: { ok: [1, 2] } }, idempotencyKey: 'x'.repeat(257) }, [{ path: 'idempotencyKey', code: 'too_big' }]],
+    ['a body that is an array', [], [{ path: '', code: 'invalid_type' }]],
+    ['a body that is null', null, [{ path: '', code: 'invalid_type' }]],
+  ])('answers 400 API_002_INVALID_REQUEST with issues for %s, writing and starting nothing', async (_what, body, issues) => {
+    const w = world();
+    const res = await route(postRun(PIPELINE, JSON.stringify(body)), w.api);
+    expect(res.statusCode).toBe(400);
+    const error = bodyOf<ErrorBody>(res).error;
+    expect(error.code).toBe(ApiErrorCode.INVALID_REQUEST);
+    expect(error.issues).toEqual(issues.map((i) => ({ message: expect.any(String), ...i })));
+    expect(w.store.writes).toEqual([]);
+    expect(w.sfn.calls).toEqual([]);
+  });
+
+  it('answers 404 API_003_PIPELINE_NOT_FOUND for an undeployed pipeline, listing the deployed ones, writing and starting nothing', async () => {
+    const w = world();
+    const res = await route(postRun('nope', JSON.stringify({ idempotencyKey: 'k' })), w.api);
+    expect(res.statusCode).toBe(404);
+    const error = bodyOf<ErrorBody>(res).error;
+    expect(error.code).toBe(ApiErrorCode.PIPELINE_NOT_FOUND);
+    expect(error.pipelines).toEqual([PIPELINE, 'hourly-clicks']);
+    expect(w.store.writes).toEqual([]);
+    expect(w.sfn.calls).toEqual([]);
+  });
+
+  it('answers 404 API_003_PIPELINE_NOT_FOUND when the path has no pipeline id', async () => {
+    const w = world();
+    const res = await route({ httpMethod: 'POST', resource: '/pipelines/{id}/runs', pathParameters: null, body: null }, w.api);
+    expect(res.statusCode).toBe(404);
+    expect(bodyOf<ErrorBody>(res).error.code).toBe(ApiErrorCode.PIPELINE_NOT_FOUND);
+    expect(w.sfn.calls).toEqual([]);
+  });
+});
+
+describe('route: GET /runs/{runId}', () => {
+  const attemptRecord = (jobId: string, attempt: number, status: JobAttemptRecord['status'], extra: Partial<JobAttemptRecord> = {}): JobAttemptRecord => ({
+    runId: '',
+    pipelineId: PIPELINE,
+    jobId,
+    attempt,
+    status,
+    definitionVersion: 'def-1',
+    parameters: { date: '2024-04-30' },
+    startedAt: `2024-05-01T10:0${attempt}:00.000Z`,
+    transitions: [{ status: JobStatus.RUNNING, at: `2024-05-01T10:0${attempt}:00.000Z` }],
+    ...extra,
+  });
+
+  it('answers 200 with the run and its jobs, each with its attempts in order and the status of its last one', async () => {
+    const w = world();
+    const { run } = await startRun({ pipelineId: PIPELINE, trigger: 'API', idempotencyKey: 'k' }, w.trigger);
+    const a = (jobId: string, attempt: number, status: JobAttemptRecord['status'], extra: Partial<JobAttemptRecord> = {}) =>
+      attemptRecord(jobId, attempt, status, { runId: run.runId, ...extra });
+    // Written out of order; read back in job, then attempt order.
+    await w.store.startAttempt(a('load', 1, JobStatus.RUNNING));
+    await w.store.startAttempt(a('extract', 2, JobStatus.SUCCEEDED, { outputs: { rows: 3 } }));
+    await w.store.startAttempt(a('extract', 1, JobStatus.FAILED, { errorCode: 'RATE_LIMITED', errorCategory: ErrorCategory.TRANSIENT, willRetry: true }));
+    await w.store.markRunRunning({ ...run }, '2024-05-01T10:00:30.000Z');
+    await w.store.finishRun(run.runId, {
+      status: RunStatus.FAILED,
+      at: '2024-05-01T10:09:00.000Z',
+      jobs: {
+        extract: { status: JobStatus.SUCCEEDED, attempts: 2 },
+        load: { status: JobStatus.FAILED, attempts: 1 },
+        report: { status: JobStatus.SKIPPED, attempts: 0, reason: 'UPSTREAM_FAILED' },
+      },
+    });
+
+    const res = await route(getRun(run.runId), w.api);
+
+    expect(res.statusCode).toBe(200);
+    const view = RunViewSchema.parse(bodyOf<RunView>(res));
+    expect(view.run).toEqual(await w.store.getRun(run.runId));
+    expect(Object.keys(view.jobs)).toEqual(['extract', 'load', 'report']);
+    expect(view.jobs.extract?.status).toBe(JobStatus.SUCCEEDED);
+    expect(view.jobs.extract?.attempts.map((x) => [x.attempt, x.status])).toEqual([
+      [1, JobStatus.FAILED],
+      [2, JobStatus.SUCCEEDED],
+    ]);
+    expect(view.jobs.load).toEqual({ status: JobStatus.RUNNING, attempts: [a('load', 1, JobStatus.RUNNING)] });
+    expect(view.jobs.report).toEqual({ status: JobStatus.SKIPPED, attempts: [] });
+  });
+
+  it('answers 404 API_004_RUN_NOT_FOUND for an unknown run', async () => {
+    const w = world();
+    const res = await route(getRun('m-nope'), w.api);
+    expect(res.statusCode).toBe(404);
+    expect(bodyOf<ErrorBody>(res).error).toEqual({ code: ApiErrorCode.RUN_NOT_FOUND, message: 'run "m-nope" does not exist' });
+  });
+});
+
+describe('route: anything else', () => {
+  it.each([
+    ['DELETE', '/runs/{runId}'],
+    ['GET', '/pipelines/{id}/runs'],
+    ['PUT', '/pipelines/{id}/runs'],
+    ['GET', '/'],
+  ])('answers 404 API_006_ROUTE_NOT_FOUND for %s %s, starting nothing', async (httpMethod, resource) => {
+    const w = world();
+    const res = await route({ httpMethod, resource, pathParameters: { id: PIPELINE, runId: 'x' }, body: JSON.stringify({ idempotencyKey: 'k' }) }, w.api);
+    expect(res.statusCode).toBe(404);
+    expect(bodyOf<ErrorBody>(res).error).toEqual({ code: ApiErrorCode.ROUTE_NOT_FOUND, message: `no route ${httpMethod} ${resource}` });
+    expect(w.sfn.calls).toEqual([]);
+    expect(w.store.writes).toEqual([]);
+  });
+});
