@@ -46,7 +46,11 @@ export async function loadDefinitions(dir: string): Promise<{ pipelines: LoadedP
     const rawId = typeof exported === 'object' && exported !== null && typeof (exported as { id?: unknown }).id === 'string' ? (exported as { id: string }).id : undefined;
     const parsed = PipelineSchema.safeParse(exported);
     if (!parsed.success) {
-      for (const issue of parsed.error.issues) {
+      // An unknown-keys issue names several fields at once: one problem each, at the field's own path.
+      const issues = parsed.error.issues.flatMap((issue): { path: PropertyKey[]; message: string; code: string }[] =>
+        issue.code === 'unrecognized_keys' ? issue.keys.map((key) => ({ code: issue.code, path: [...issue.path, key], message: `unknown field "${key}"` })) : [issue],
+      );
+      for (const issue of issues) {
         const job = issue.path[0] === 'jobs' && typeof issue.path[1] === 'string' ? issue.path[1] : undefined;
         problems.push({
           code: ProblemCode.DEF_001_INVALID_FIELD,

@@ -141,15 +141,7 @@ export const PipelineSchema = z
     parameters: ParametersSchema.optional(),
     /** Job defaults: fill what a job leaves unset. */
     defaults: JobDefaultsSchema.optional(),
-    jobs: z
-      .record(z.string(), JobSchema)
-      .refine((jobs) => Object.keys(jobs).length > 0, 'a pipeline has at least one job')
-      .superRefine((jobs, ctx) => {
-        for (const id of Object.keys(jobs)) {
-          const parsed = JobIdSchema.safeParse(id);
-          if (!parsed.success) ctx.addIssue({ code: 'custom', path: [id], message: parsed.error.issues[0]?.message ?? 'invalid job id' });
-        }
-      }),
+    jobs: z.record(JobIdSchema, JobSchema).refine((jobs) => Object.keys(jobs).length > 0, 'a pipeline has at least one job'),
   })
   .strict();
 

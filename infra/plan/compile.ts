@@ -37,16 +37,18 @@ export function compilePlan(loaded: readonly LoadedPipeline[], now: Date): { pla
   return { plan: { generatedAt: now.toISOString(), pipelines }, problems };
 }
 
+/** Job < pipeline defaults < the spec's defaults, field by field (a field written `undefined` is unset). */
 export function resolveRetry(pipeline: Pipeline, job: Job): ResolvedRetry {
-  const merged = { ...pipeline.defaults?.retry, ...job.retry };
+  const own = job.retry ?? {};
+  const shared = pipeline.defaults?.retry ?? {};
   return {
-    maxAttempts: merged.maxAttempts ?? RETRY_DEFAULTS.maxAttempts,
-    initialDelaySeconds: merged.initialDelaySeconds ?? RETRY_DEFAULTS.initialDelaySeconds,
-    backoffMultiplier: merged.backoffMultiplier ?? RETRY_DEFAULTS.backoffMultiplier,
-    maxDelaySeconds: merged.maxDelaySeconds ?? RETRY_DEFAULTS.maxDelaySeconds,
-    jitter: merged.jitter ?? RETRY_DEFAULTS.jitter,
-    retryableErrors: merged.retryableErrors ?? [],
-    nonRetryableErrors: merged.nonRetryableErrors ?? [],
+    maxAttempts: own.maxAttempts ?? shared.maxAttempts ?? RETRY_DEFAULTS.maxAttempts,
+    initialDelaySeconds: own.initialDelaySeconds ?? shared.initialDelaySeconds ?? RETRY_DEFAULTS.initialDelaySeconds,
+    backoffMultiplier: own.backoffMultiplier ?? shared.backoffMultiplier ?? RETRY_DEFAULTS.backoffMultiplier,
+    maxDelaySeconds: own.maxDelaySeconds ?? shared.maxDelaySeconds ?? RETRY_DEFAULTS.maxDelaySeconds,
+    jitter: own.jitter ?? shared.jitter ?? RETRY_DEFAULTS.jitter,
+    retryableErrors: own.retryableErrors ?? shared.retryableErrors ?? [],
+    nonRetryableErrors: own.nonRetryableErrors ?? shared.nonRetryableErrors ?? [],
   };
 }
 

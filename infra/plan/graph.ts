@@ -99,21 +99,47 @@ function cyclePathWithin(component: Set<string>, edges: Map<string, string[]>): 
 }
 
 /**
+ * The jobs of an acyclic graph in dependency order (Kahn's algorithm, smallest id first among the
+ * ready ones): every job after all of its dependencies. Iterative, so any depth is fine.
+ */
+export function topologicalOrder(nodes: readonly GraphNode[]): GraphNode[] {
+  const byId = new Map(nodes.map((n) => [n.id, n]));
+  const waiting = new Map<string, number>();
+  const dependents = new Map<string, string[]>();
+  for (const n of nodes) {
+    const deps = [...new Set(n.dependsOn.filter((d) => byId.has(d)))];
+    waiting.set(n.id, deps.length);
+    for (const d of deps) (dependents.get(d) ?? dependents.set(d, []).get(d)!).push(n.id);
+  }
+  const ready = [...byId.keys()].filter((id) => waiting.get(id) === 0).sort().reverse();
+  const order: GraphNode[] = [];
+  while (ready.length > 0) {
+    const id = ready.pop()!;
+    order.push(byId.get(id)!);
+    const released: string[] = [];
+    for (const next of dependents.get(id) ?? []) {
+      const left = waiting.get(next)! - 1;
+      waiting.set(next, left);
+      if (left === 0) released.push(next);
+    }
+    if (released.length > 0) {
+      ready.push(...released);
+      ready.sort().reverse();
+    }
+  }
+  return order;
+}
+
+/**
  * Execution layers of an acyclic graph: layer 0 has no dependencies; every other job sits one layer
  * below its deepest dependency. Jobs within a layer are sorted.
  */
 export function executionLayers(nodes: readonly GraphNode[]): string[][] {
-  const byId = new Map(nodes.map((n) => [n.id, n]));
   const layerOf = new Map<string, number>();
-  const visit = (id: string): number => {
-    const known = layerOf.get(id);
-    if (known !== undefined) return known;
-    const deps = byId.get(id)?.dependsOn.filter((d) => byId.has(d)) ?? [];
-    const layer = deps.length === 0 ? 0 : 1 + Math.max(...deps.map(visit));
-    layerOf.set(id, layer);
-    return layer;
-  };
-  for (const id of [...byId.keys()].sort()) visit(id);
+  for (const node of topologicalOrder(nodes)) {
+    const deps = node.dependsOn.filter((d) => layerOf.has(d));
+    layerOf.set(node.id, deps.length === 0 ? 0 : 1 + Math.max(...deps.map((d) => layerOf.get(d)!)));
+  }
   const layers: string[][] = [];
   for (const [id, layer] of layerOf) (layers[layer] ??= []).push(id);
   return layers.map((l) => l.sort());
@@ -121,28 +147,34 @@ export function executionLayers(nodes: readonly GraphNode[]): string[][] {
 
 /**
  * The critical path: the chain of dependent jobs with the greatest total weight (worst-case duration),
- * from a root to a leaf. Ties go to the lexically smaller chain.
+ * from a root to a leaf. On a tie, the chain ending at the smallest job id wins, and upstream of each
+ * job the smallest dependency id among the heaviest.
  */
 export function criticalPath(nodes: readonly GraphNode[]): { path: string[]; weight: number } {
-  const byId = new Map(nodes.map((n) => [n.id, n]));
-  const best = new Map<string, { path: string[]; weight: number }>();
-  const visit = (id: string): { path: string[]; weight: number } => {
-    const known = best.get(id);
-    if (known) return known;
-    const node = byId.get(id)!;
-    let upstream: { path: string[]; weight: number } = { path: [], weight: 0 };
-    for (const dep of [...node.dependsOn].filter((d) => byId.has(d)).sort()) {
-      const candidate = visit(dep);
-      if (candidate.weight > upstream.weight) upstream = candidate;
+  // The heaviest chain ending at each job, kept as its weight and the job before it.
+  const best = new Map<string, { weight: number; previous?: string }>();
+  for (const node of topologicalOrder(nodes)) {
+    let previous: string | undefined;
+    let upstream = 0;
+    for (const dep of [...node.dependsOn].sort()) {
+      const candidate = best.get(dep);
+      if (candidate && candidate.weight > upstream) {
+        upstream = candidate.weight;
+        previous = dep;
+      }
     }
-    const result = { path: [...upstream.path, id], weight: upstream.weight + node.weight };
-    best.set(id, result);
-    return result;
-  };
-  let winner: { path: string[]; weight: number } = { path: [], weight: 0 };
-  for (const id of [...byId.keys()].sort()) {
-    const candidate = visit(id);
-    if (candidate.weight > winner.weight) winner = candidate;
+    best.set(node.id, { weight: upstream + node.weight, ...(previous !== undefined ? { previous } : {}) });
   }
-  return winner;
+  let end: string | undefined;
+  let weight = 0;
+  for (const id of [...best.keys()].sort()) {
+    const candidate = best.get(id)!;
+    if (candidate.weight > weight) {
+      weight = candidate.weight;
+      end = id;
+    }
+  }
+  const path: string[] = [];
+  for (let at = end; at !== undefined; at = best.get(at)?.previous) path.push(at);
+  return { path: path.reverse(), weight };
 }

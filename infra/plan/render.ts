@@ -35,7 +35,7 @@ export function renderGraph(plan: PipelinePlan, format: GraphFormat): string {
         for (const id of layer) {
           const job = enabled.find((j) => j.id === id)!;
           const deps = job.dependsOn.length > 0 ? `  <- ${[...job.dependsOn].sort().join(', ')}` : '';
-          lines.push(`  ${critical.has(id) ? '*' : ' '} ${id.padEnd(width)}${deps}`);
+          lines.push(`  ${critical.has(id) ? '*' : ' '} ${deps ? id.padEnd(width) : id}${deps}`);
         }
       });
       const disabled = plan.jobs.filter((j) => !j.enabled).map((j) => j.id);

@@ -7,7 +7,6 @@
  * day fields must be `?`; day-of-week is 1-7 = SUN-SAT (we always write names); no `/` in day-of-week.
  * @see https://docs.aws.amazon.com/scheduler/latest/UserGuide/schedule-types.html
  */
-import { CronExpressionParser } from 'cron-parser';
 import type { Schedule } from '../model/pipeline.ts';
 import { ProblemCode } from '../model/problems.ts';
 
@@ -45,18 +44,26 @@ export function compileSchedule(schedule: Schedule, now: Date): ScheduleResult {
       hint: 'use a name from the IANA tz database, e.g. "America/New_York", "Europe/London" or "UTC"',
     });
   }
-  let translated: { source: string; expression: string } | ScheduleProblem;
-  if (schedule.cron !== undefined) translated = translateCron(schedule.cron);
-  else if (schedule.rate !== undefined) translated = translateRate(schedule.rate);
-  else translated = translateAt(schedule.at ?? '');
+  const translated = schedule.cron !== undefined ? translateCron(schedule.cron) : schedule.rate !== undefined ? translateRate(schedule.rate) : translateAt(schedule.at ?? '');
   if ('code' in translated) problems.push(translated);
   if (problems.length > 0 || 'code' in translated) return { ok: false, problems };
 
-  let next: string[];
-  if (schedule.cron !== undefined) next = nextCronTimes(schedule.cron, timezone, now);
-  else if (schedule.rate !== undefined) next = nextRateTimes(schedule.rate, timezone, now);
-  else next = nextAtTimes(schedule.at ?? '', timezone, now);
-  return { ok: true, schedule: { ...translated, timezone, next } };
+  const zone = canonicalTimezone(timezone);
+  const next = translated.fireTimes(zone, now);
+  if (!Array.isArray(next)) return { ok: false, problems: [next] };
+  return { ok: true, schedule: { source: translated.source, expression: translated.expression, timezone: zone, next } };
+}
+
+/** A schedule in AWS's words, and how to tell its next fire times (or why it never fires) in a timezone. */
+interface Translated {
+  readonly source: string;
+  readonly expression: string;
+  readonly fireTimes: (timezone: string, now: Date) => string[] | ScheduleProblem;
+}
+
+/** The IANA name as the tz database spells it (`utc` → `UTC`): what AWS expects. */
+export function canonicalTimezone(tz: string): string {
+  return new Intl.DateTimeFormat('en-US', { timeZone: tz }).resolvedOptions().timeZone;
 }
 
 export function isValidTimezone(tz: string): boolean {
@@ -174,7 +181,19 @@ function awsDayOfWeekField(items: CronItem[]): string {
 const isWildcard = (items: CronItem[]): boolean => items.length === 1 && items[0]?.start === '*' && items[0].step === undefined;
 
 /** Unix cron → `cron(...)` for EventBridge Scheduler, or the problem that prevents it. */
-export function translateCron(cron: string): { source: string; expression: string } | ScheduleProblem {
+/** What a valid cron selects: the values of each field (day fields `undefined` when unrestricted). */
+export interface CronSelection {
+  readonly minutes: readonly number[];
+  readonly hours: readonly number[];
+  readonly months: ReadonlySet<number>;
+  readonly daysOfMonth?: ReadonlySet<number>;
+  /** 0-6, Sunday 0. */
+  readonly daysOfWeek?: ReadonlySet<number>;
+}
+
+const selected = (items: CronItem[], spec: FieldSpec): number[] => [...new Set(items.flatMap((item) => expandItem(item, spec)))].sort((a, b) => a - b);
+
+export function translateCron(cron: string): (Translated & { selection: CronSelection }) | ScheduleProblem {
   const source = `cron: ${cron}`;
   const fields = cron.trim().split(/\s+/);
   const invalid = (message: string, hint: string): ScheduleProblem => ({ code: ProblemCode.SCHED_001_INVALID_CRON, field: 'cron', message, hint });
@@ -217,15 +236,47 @@ export function translateCron(cron: string): { source: string; expression: strin
   const dom = dowRestricted ? '?' : awsNumericField(parsed.dom, DAY_OF_MONTH);
   const dow = dowRestricted ? awsDayOfWeekField(parsed.dow) : '?';
   const expression = `cron(${awsNumericField(parsed.minute, MINUTE)} ${awsNumericField(parsed.hour, HOUR)} ${dom} ${awsNumericField(parsed.month, MONTH)} ${dow} *)`;
-  return { source, expression };
+  const selection: CronSelection = {
+    minutes: selected(parsed.minute, MINUTE),
+    hours: selected(parsed.hour, HOUR),
+    months: new Set(selected(parsed.month, MONTH)),
+    ...(domRestricted ? { daysOfMonth: new Set(selected(parsed.dom, DAY_OF_MONTH)) } : {}),
+    ...(dowRestricted ? { daysOfWeek: new Set(selected(parsed.dow, DAY_OF_WEEK).map((d) => d % 7)) } : {}),
+  };
+  const fireTimes = (timezone: string, now: Date): string[] | ScheduleProblem => {
+    const next = nextCronTimes(selection, timezone, now);
+    if (next.length > 0) return next;
+    return { code: ProblemCode.SCHED_001_INVALID_CRON, field: 'cron', message: `"${cron}" never fires: no day in the next five years matches it`, hint: 'check the day-of-month against the month (there is no 30 February or 31 April)' };
+  };
+  return { source, expression, selection, fireTimes };
 }
 
-function nextCronTimes(cron: string, timezone: string, now: Date): string[] {
-  const fields = cron.trim().split(/\s+/);
-  const fiveFields = fields.length === 6 ? fields.slice(1) : fields;
-  const interval = CronExpressionParser.parse(fiveFields.join(' '), { currentDate: now, tz: timezone });
+/** How far ahead fire times are looked for: a cron that selects no day in 5 years never fires. */
+const SEARCH_DAYS = 5 * 366;
+
+/**
+ * The next fire times of a cron in `timezone`, as EventBridge Scheduler fires them across daylight
+ * saving changes: a local time that does not exist (spring forward) is skipped, one that happens twice
+ * (fall back) fires once, at its first occurrence.
+ */
+export function nextCronTimes(selection: CronSelection, timezone: string, now: Date, count = NEXT_COUNT): string[] {
   const out: string[] = [];
-  for (let i = 0; i < NEXT_COUNT; i++) out.push(formatInZone(interval.next().toDate(), timezone));
+  const [y, mo, d] = wallClock(now, timezone);
+  for (let offset = 0; offset <= SEARCH_DAYS && out.length < count; offset++) {
+    const day = new Date(Date.UTC(y, mo - 1, d + offset));
+    const [dy, dm, dd] = [day.getUTCFullYear(), day.getUTCMonth() + 1, day.getUTCDate()];
+    if (!selection.months.has(dm)) continue;
+    if (selection.daysOfMonth && !selection.daysOfMonth.has(dd)) continue;
+    if (selection.daysOfWeek && !selection.daysOfWeek.has(day.getUTCDay())) continue;
+    for (const hour of selection.hours) {
+      for (const minute of selection.minutes) {
+        const local = resolveLocalTime([dy, dm, dd, hour, minute, 0], timezone);
+        if (!local.exists || local.instant.getTime() <= now.getTime()) continue;
+        out.push(formatInZone(local.instant, timezone));
+        if (out.length === count) return out;
+      }
+    }
+  }
   return out;
 }
 
@@ -242,7 +293,7 @@ function parseRate(rate: string): { value: number; unit: keyof typeof RATE_UNITS
   return { value, unit: (match[2] ?? 'minute').replace(/s$/, '') as keyof typeof RATE_UNITS };
 }
 
-function translateRate(rate: string): { source: string; expression: string } | ScheduleProblem {
+function translateRate(rate: string): Translated | ScheduleProblem {
   const parsed = parseRate(rate);
   if (!parsed) {
     return {
@@ -254,15 +305,13 @@ function translateRate(rate: string): { source: string; expression: string } | S
   }
   // AWS wants the singular unit for 1 and the plural otherwise: the same rate, written AWS's way.
   const unit = parsed.value === 1 ? parsed.unit : `${parsed.unit}s`;
-  return { source: `rate: ${rate}`, expression: `rate(${parsed.value} ${unit})` };
-}
-
-function nextRateTimes(rate: string, timezone: string, now: Date): string[] {
-  const parsed = parseRate(rate);
-  if (!parsed) return [];
-  const step = parsed.value * RATE_UNITS[parsed.unit];
-  // A rate schedule counts from when it is created; from `now` is the best the plan can say.
-  return Array.from({ length: NEXT_COUNT }, (_, i) => formatInZone(new Date(now.getTime() + (i + 1) * step), timezone));
+  const stepMs = parsed.value * RATE_UNITS[parsed.unit];
+  return {
+    source: `rate: ${rate}`,
+    expression: `rate(${parsed.value} ${unit})`,
+    // A rate schedule counts from when it is created; from `now` is the best the plan can say.
+    fireTimes: (timezone, now) => Array.from({ length: NEXT_COUNT }, (_, i) => formatInZone(new Date(now.getTime() + (i + 1) * stepMs), timezone)),
+  };
 }
 
 const AT_PATTERN = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?$/;
@@ -276,7 +325,7 @@ function parseLocal(at: string): [number, number, number, number, number, number
   return [y, mo, d, h, mi, s];
 }
 
-function translateAt(at: string): { source: string; expression: string } | ScheduleProblem {
+function translateAt(at: string): Translated | ScheduleProblem {
   const parts = parseLocal(at);
   if (!parts) {
     return {
@@ -286,23 +335,28 @@ function translateAt(at: string): { source: string; expression: string } | Sched
       hint: 'write YYYY-MM-DDTHH:mm or YYYY-MM-DDTHH:mm:ss without an offset; the timezone field says where',
     };
   }
-  const [y, mo, d, h, mi, s] = parts;
+  const [y, mo, d, h, mi, sec] = parts;
   const pad = (n: number): string => String(n).padStart(2, '0');
-  return { source: `at: ${at}`, expression: `at(${y}-${pad(mo)}-${pad(d)}T${pad(h)}:${pad(mi)}:${pad(s)})` };
-}
-
-function nextAtTimes(at: string, timezone: string, now: Date): string[] {
-  const parts = parseLocal(at);
-  if (!parts) return [];
-  const instant = zonedTimeToUtc(parts, timezone);
-  return instant.getTime() > now.getTime() ? [formatInZone(instant, timezone)] : [];
+  return {
+    source: `at: ${at}`,
+    expression: `at(${y}-${pad(mo)}-${pad(d)}T${pad(h)}:${pad(mi)}:${pad(sec)})`,
+    fireTimes: (timezone, now) => {
+      const local = resolveLocalTime(parts, timezone);
+      if (!local.exists) {
+        return { code: ProblemCode.SCHED_003_UNSUPPORTED, field: 'at', message: `${at} does not exist in ${timezone}: the clocks skip it (daylight saving)`, hint: 'pick a time outside the hour the clocks skip' };
+      }
+      return local.instant.getTime() > now.getTime() ? [formatInZone(local.instant, timezone)] : [];
+    },
+  };
 }
 
 // ---------------------------------------------------------------------------------------------------
 // time zones
 
-/** The offset of `timezone` from UTC at `instant`, in minutes. */
-export function zoneOffsetMinutes(instant: Date, timezone: string): number {
+type WallClock = [number, number, number, number, number, number];
+
+/** The wall-clock fields (year, month, day, hour, minute, second) of `instant` in `timezone`. */
+export function wallClock(instant: Date, timezone: string): WallClock {
   const fmt = new Intl.DateTimeFormat('en-US', {
     timeZone: timezone,
     hourCycle: 'h23',
@@ -313,18 +367,37 @@ export function zoneOffsetMinutes(instant: Date, timezone: string): number {
     minute: '2-digit',
     second: '2-digit',
   });
-  const get = (type: string): number => Number(fmt.formatToParts(instant).find((p) => p.type === type)?.value ?? 0);
-  const asUtc = Date.UTC(get('year'), get('month') - 1, get('day'), get('hour'), get('minute'), get('second'));
-  return Math.round((asUtc - Math.floor(instant.getTime() / 1000) * 1000) / 60_000);
+  const parts = fmt.formatToParts(instant);
+  const get = (type: string): number => Number(parts.find((p) => p.type === type)?.value ?? 0);
+  return [get('year'), get('month'), get('day'), get('hour'), get('minute'), get('second')];
 }
 
-/** Local wall-clock fields in `timezone` → the instant. */
-export function zonedTimeToUtc(parts: readonly [number, number, number, number, number, number], timezone: string): Date {
+/** The offset of `timezone` from UTC at `instant`, in minutes. */
+export function zoneOffsetMinutes(instant: Date, timezone: string): number {
+  const [y, mo, d, h, mi, s] = wallClock(instant, timezone);
+  return Math.round((Date.UTC(y, mo - 1, d, h, mi, s) - Math.floor(instant.getTime() / 1000) * 1000) / 60_000);
+}
+
+/**
+ * Local wall-clock fields in `timezone` → the instant. A time that happens twice (fall back) is its
+ * first occurrence; a time that does not exist (spring forward) has `exists: false` and the instant
+ * it would be with the offset from before the change (so 02:30 in a skipped hour lands at 03:30).
+ */
+export function resolveLocalTime(parts: readonly [number, number, number, number, number, number], timezone: string): { instant: Date; exists: boolean } {
   const [y, mo, d, h, mi, s] = parts;
   const wall = Date.UTC(y, mo - 1, d, h, mi, s);
-  let instant = wall - zoneOffsetMinutes(new Date(wall), timezone) * 60_000;
-  instant = wall - zoneOffsetMinutes(new Date(instant), timezone) * 60_000;
-  return new Date(instant);
+  const day = 86_400_000;
+  const before = wall - zoneOffsetMinutes(new Date(wall - day), timezone) * 60_000;
+  const after = wall - zoneOffsetMinutes(new Date(wall + day), timezone) * 60_000;
+  const matches = (t: number): boolean => wallClock(new Date(t), timezone).every((v, i) => v === parts[i]);
+  const valid = [...new Set([before, after])].filter(matches).sort((a, b) => a - b);
+  if (valid.length > 0) return { instant: new Date(valid[0]!), exists: true };
+  return { instant: new Date(Math.max(before, after)), exists: false };
+}
+
+/** Local wall-clock fields in `timezone` → the instant (see `resolveLocalTime`). */
+export function zonedTimeToUtc(parts: readonly [number, number, number, number, number, number], timezone: string): Date {
+  return resolveLocalTime(parts, timezone).instant;
 }
 
 /** `2026-11-23T19:00:00-05:00`: the instant as wall-clock time in `timezone`, with its offset. */

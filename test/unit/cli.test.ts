@@ -1,0 +1,254 @@
+/** The offline CLI commands (validate, plan, graph) through `main(argv, out, err)`, output captured. */
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ExitCode, main } from '../../infra/cli/main.ts';
+import { removeDefinitionDirs, writeDefinitionDir } from './support/temp-definitions.ts';
+
+const DEFINITIONS_DIR = fileURLToPath(new URL('../../definitions/', import.meta.url));
+
+afterAll(removeDefinitionDirs);
+
+interface Run {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+async function phi(...argv: string[]): Promise<Run> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(argv, (t) => out.push(t), (t) => err.push(t));
+  return { code, stdout: out.join('\n'), stderr: err.join('\n') };
+}
+
+/** Parses JSON output, typed as the shape the test then checks. */
+const parse = <T>(text: string): T => JSON.parse(text) as T;
+
+interface ValidateJson {
+  valid: boolean;
+  pipelines: string[];
+  problems: { code: string; pipeline?: string; job?: string; file?: string; path: string; message: string; hint: string; cyclePath?: string[] }[];
+}
+
+interface PlanJson {
+  generatedAt: string;
+  problems: unknown[];
+  pipelines: {
+    id: string;
+    schedules: { source: string; expression: string; timezone: string; next: string[] }[];
+    jobs: { id: string; dependsOn: string[]; layer: number }[];
+    layers: string[][];
+    criticalPath: string[];
+    estimates: { definitionBytes: number; historyEvents: { expected: number; worstCase: number }; stateTransitions: number; stackResources: number; criticalPathSeconds: number };
+  }[];
+}
+
+/** A directory with one broken pipeline: a missing upstream and a cycle. */
+let badDir: string;
+beforeAll(() => {
+  badDir = writeDefinitionDir({
+    definitions: {
+      'broken.ts': {
+        id: 'broken',
+        jobs: {
+          a: { handler: './handlers/task.ts', dependsOn: ['ghost'] },
+          b: { handler: './handlers/task.ts', dependsOn: ['c'] },
+          c: { handler: './handlers/task.ts', dependsOn: ['b'] },
+        },
+      },
+    },
+    handlers: ['handlers/task.ts'],
+  });
+});
+
+describe('phi validate', () => {
+  it('exits 0 and names the pipelines when the shipped definitions are valid', async () => {
+    const run = await phi('validate', '--definitions', DEFINITIONS_DIR);
+    expect(run.code).toBe(ExitCode.OK);
+    expect(run.stdout).toBe('✓ 3 pipeline(s) valid: etl-fanout, failure-drill, market-data');
+  });
+
+  it('--json exits 1 and lists every problem with code, pipeline, job, path, message and hint', async () => {
+    const run = await phi('validate', '--definitions', badDir, '--json');
+    expect(run.code).toBe(ExitCode.FAILED);
+    const json = parse<ValidateJson>(run.stdout);
+    expect(json.valid).toBe(false);
+    expect(json.pipelines).toStrictEqual([]);
+    expect(json.problems.map((p) => [p.code, p.pipeline, p.job, p.path])).toStrictEqual([
+      ['DEP_001_MISSING_UPSTREAM', 'broken', 'a', 'jobs.a.dependsOn[0]'],
+      ['DEP_002_CYCLE_DETECTED', 'broken', 'b', 'jobs.b.dependsOn'],
+    ]);
+    for (const problem of json.problems) {
+      expect(problem.message).not.toBe('');
+      expect(problem.hint).not.toBe('');
+    }
+    expect(json.problems[1]?.cyclePath).toStrictEqual(['b', 'c', 'b']);
+  });
+
+  it('without --json exits 1 and prints each problem with its hint and cycle', async () => {
+    const run = await phi('validate', '--definitions', badDir);
+    expect(run.code).toBe(ExitCode.FAILED);
+    expect(run.stdout).toContain('✗ 2 problem(s):');
+    expect(run.stdout).toContain('DEP_001_MISSING_UPSTREAM  broken / job a  at jobs.a.dependsOn[0]');
+    expect(run.stdout).toContain('cycle: b → c → b');
+    expect(run.stdout).toContain('hint: ');
+  });
+});
+
+describe('phi plan', () => {
+  it('--json lists schedules, jobs with layers, layers, critical path and estimates per pipeline', async () => {
+    const run = await phi('plan', '--definitions', DEFINITIONS_DIR, '--json');
+    expect(run.code).toBe(ExitCode.OK);
+    const json = parse<PlanJson>(run.stdout);
+    expect(json.problems).toStrictEqual([]);
+    expect(json.pipelines.map((p) => p.id)).toStrictEqual(['etl-fanout', 'failure-drill', 'market-data']);
+
+    const market = json.pipelines.find((p) => p.id === 'market-data');
+    expect(market?.schedules).toHaveLength(1);
+    expect(market?.schedules[0]).toMatchObject({ source: 'cron: 0 19 * * 1-5', expression: 'cron(0 19 ? * MON-FRI *)', timezone: 'America/New_York' });
+    expect(market?.schedules[0]?.next).toHaveLength(5);
+    for (const t of market?.schedules[0]?.next ?? []) expect(t).toMatch(/^\d{4}-\d{2}-\d{2}T19:00:00-0[45]:00$/);
+
+    const etl = json.pipelines.find((p) => p.id === 'etl-fanout');
+    expect(etl?.jobs.map((j) => ({ id: j.id, dependsOn: j.dependsOn, layer: j.layer }))).toStrictEqual([
+      { id: 'ingest', dependsOn: [], layer: 0 },
+      { id: 'publish', dependsOn: ['transform-clean', 'transform-enrich', 'transform-aggregate'], layer: 2 },
+      { id: 'transform-aggregate', dependsOn: ['ingest'], layer: 1 },
+      { id: 'transform-clean', dependsOn: ['ingest'], layer: 1 },
+      { id: 'transform-enrich', dependsOn: ['ingest'], layer: 1 },
+    ]);
+    expect(etl?.layers).toStrictEqual([['ingest'], ['transform-aggregate', 'transform-clean', 'transform-enrich'], ['publish']]);
+    expect(etl?.criticalPath).toStrictEqual(['ingest', 'transform-aggregate', 'publish']);
+    expect(etl?.estimates).toStrictEqual({
+      definitionBytes: expect.any(Number),
+      historyEvents: { expected: 69, worstCase: 84 },
+      stateTransitions: 20,
+      stackResources: 27,
+      criticalPathSeconds: 180,
+    });
+    expect(json.pipelines.find((p) => p.id === 'failure-drill')?.schedules).toStrictEqual([]);
+  });
+
+  it('prints a readable plan without --json', async () => {
+    const run = await phi('plan', '--definitions', DEFINITIONS_DIR);
+    expect(run.code).toBe(ExitCode.OK);
+    expect(run.stdout).toContain('schedule: cron: 0 19 * * 1-5  →  cron(0 19 ? * MON-FRI *)  [America/New_York]');
+    expect(run.stdout).toContain('layer 2: transform-aggregate, transform-clean, transform-enrich');
+    expect(run.stdout).toContain('critical path: ingest → transform-aggregate → publish');
+    expect(run.stdout).toContain('schedule: none (runs when started)');
+  });
+
+  it('exits 1 and includes the problems when a definition is broken', async () => {
+    const run = await phi('plan', '--definitions', badDir, '--json');
+    expect(run.code).toBe(ExitCode.FAILED);
+    expect(parse<{ problems: { code: string }[] }>(run.stdout).problems.map((p) => p.code)).toStrictEqual(['DEP_001_MISSING_UPSTREAM', 'DEP_002_CYCLE_DETECTED']);
+  });
+});
+
+describe('phi graph', () => {
+  const etlEdges: readonly [string, string][] = [
+    ['ingest', 'transform-aggregate'],
+    ['ingest', 'transform-clean'],
+    ['ingest', 'transform-enrich'],
+    ['transform-aggregate', 'publish'],
+    ['transform-clean', 'publish'],
+    ['transform-enrich', 'publish'],
+  ];
+
+  it('--format mermaid draws every dependency edge between labelled nodes and marks the critical path', async () => {
+    const run = await phi('graph', 'etl-fanout', '--format', 'mermaid', '--definitions', DEFINITIONS_DIR);
+    expect(run.code).toBe(ExitCode.OK);
+    const lines = run.stdout.split('\n');
+    expect(lines.slice(0, 2)).toStrictEqual(['%% etl-fanout', 'graph LR']);
+    // Node ids are j0, j1, …; map them back to job ids through their labels.
+    const label = new Map<string, string>();
+    for (const line of lines) {
+      const node = /^\s+(j\d+)\["([^"]+)"\]$/.exec(line);
+      if (node) label.set(node[1]!, node[2]!);
+    }
+    expect([...label.values()].sort()).toStrictEqual(['ingest', 'publish', 'transform-aggregate', 'transform-clean', 'transform-enrich']);
+    const edges = lines.flatMap((line) => {
+      const edge = /^\s+(j\d+) --> (j\d+)$/.exec(line);
+      return edge ? [[label.get(edge[1]!), label.get(edge[2]!)]] : [];
+    });
+    expect(edges.sort()).toStrictEqual([...etlEdges].sort());
+    const critical = /^\s+class (\S+) critical$/.exec(lines.at(-1) ?? '');
+    expect(critical?.[1]?.split(',').map((id) => label.get(id))).toStrictEqual(['ingest', 'transform-aggregate', 'publish']);
+  });
+
+  it('--format dot draws every dependency edge and thickens the critical path', async () => {
+    const run = await phi('graph', 'etl-fanout', '--format', 'dot', '--definitions', DEFINITIONS_DIR);
+    expect(run.code).toBe(ExitCode.OK);
+    expect(run.stdout.startsWith('digraph "etl-fanout" {')).toBe(true);
+    expect(run.stdout.endsWith('}')).toBe(true);
+    for (const [from, to] of etlEdges) expect(run.stdout).toContain(`  "${from}" -> "${to}";`);
+    expect(run.stdout.match(/ -> /g)).toHaveLength(etlEdges.length);
+    expect(run.stdout).toContain('"transform-aggregate" [penwidth=3];');
+    expect(run.stdout).toContain('  "transform-clean";');
+  });
+
+  it('--format ascii lists the layers with each job’s upstream jobs, starring the critical path', async () => {
+    const run = await phi('graph', 'etl-fanout', '--format', 'ascii', '--definitions', DEFINITIONS_DIR);
+    expect(run.code).toBe(ExitCode.OK);
+    // Trailing padding (job ids are padded to the longest id) is not part of the contract.
+    expect(run.stdout.split('\n').map((line) => line.trimEnd())).toStrictEqual([
+      'etl-fanout  (5 jobs, 3 layers; * critical path)',
+      'layer 1',
+      '  * ingest',
+      'layer 2',
+      '  * transform-aggregate  <- ingest',
+      '    transform-clean      <- ingest',
+      '    transform-enrich     <- ingest',
+      'layer 3',
+      '  * publish              <- transform-aggregate, transform-clean, transform-enrich',
+    ]);
+  });
+
+  it('defaults to ascii', async () => {
+    const run = await phi('graph', 'etl-fanout', '--definitions', DEFINITIONS_DIR);
+    expect(run.code).toBe(ExitCode.OK);
+    expect(run.stdout.split('\n')[0]).toBe('etl-fanout  (5 jobs, 3 layers; * critical path)');
+  });
+
+  it('exits 1 for an unknown pipeline, listing the known ones', async () => {
+    const run = await phi('graph', 'no-such-pipeline', '--definitions', DEFINITIONS_DIR);
+    expect(run.code).toBe(ExitCode.FAILED);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toBe('no pipeline "no-such-pipeline"; pipelines: etl-fanout, failure-drill, market-data');
+  });
+
+  it('exits 1 with the pipeline’s own problems when it does not compile', async () => {
+    const run = await phi('graph', 'broken', '--definitions', badDir);
+    expect(run.code).toBe(ExitCode.FAILED);
+    expect(run.stderr).toContain('DEP_002_CYCLE_DETECTED');
+  });
+
+  it('exits 2 with usage for a format it does not know', async () => {
+    const run = await phi('graph', 'etl-fanout', '--format', 'svg', '--definitions', DEFINITIONS_DIR);
+    expect(run.code).toBe(ExitCode.USAGE);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toContain('--format is one of mermaid, dot, ascii');
+  });
+
+  it('exits 2 without a pipeline id', async () => {
+    const run = await phi('graph', '--definitions', DEFINITIONS_DIR);
+    expect(run.code).toBe(ExitCode.USAGE);
+    expect(run.stderr).toContain('phi graph needs a pipeline id');
+  });
+});
+
+describe('usage', () => {
+  it('exits 2 for an unknown command or option, and with no command at all', async () => {
+    expect((await phi('deploy')).code).toBe(ExitCode.USAGE);
+    expect((await phi('validate', '--definitions', DEFINITIONS_DIR, '--verbose')).code).toBe(ExitCode.USAGE);
+    const bare = await phi();
+    expect(bare.code).toBe(ExitCode.USAGE);
+    expect(bare.stdout).toContain('phi validate');
+  });
+
+  it('exits 0 with usage for help', async () => {
+    const run = await phi('help');
+    expect(run.code).toBe(ExitCode.OK);
+    expect(run.stdout).toContain('phi graph <pipeline>');
+  });
+});
