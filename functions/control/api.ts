@@ -8,7 +8,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { StartRunRequestSchema, TriggerType, type RunView } from '../../infra/model/contract.ts';
 import { formatPath } from '../../infra/model/problems.ts';
 import type { RecordStore } from '../shared/records.ts';
-import { recordStoreFromEnv } from '../shared/records.ts';
+import { latestByJob, recordStoreFromEnv } from '../shared/records.ts';
 import { IdempotencyConflictError, startRun, triggerDepsFromEnv, UnknownPipelineError, type TriggerDeps } from './trigger.ts';
 
 export const ApiErrorCode = {
@@ -37,12 +37,10 @@ const failure = (statusCode: number, code: string, message: string, extra: Recor
 export async function viewRun(runId: string, store: ApiDeps['store']): Promise<RunView | undefined> {
   const run = await store.getRun(runId);
   if (!run) return undefined;
+  const attempts = await store.listAttempts(runId);
   const jobs: RunView['jobs'] = {};
-  for (const attempt of await store.listAttempts(runId)) {
-    const job = (jobs[attempt.jobId] ??= { status: attempt.status, attempts: [] });
-    job.attempts.push(attempt);
-    job.status = attempt.status;
-  }
+  for (const [jobId, latest] of latestByJob(attempts)) jobs[jobId] = { status: latest.status, attempts: attempts.filter((a) => a.jobId === jobId) };
+  // Jobs that never ran have no attempts, only their place in the run's summary.
   for (const [jobId, summary] of Object.entries(run.jobs ?? {})) jobs[jobId] ??= { status: summary.status, attempts: [] };
   return { run, jobs };
 }
@@ -63,15 +61,12 @@ export async function route(event: Pick<APIGatewayProxyEvent, 'httpMethod' | 're
         issues: parsed.error.issues.map((i) => ({ path: formatPath(i.path), message: i.message, code: i.code })),
       });
     }
-    if (!deps.trigger.stateMachines.has(pipelineId)) {
-      return failure(404, ApiErrorCode.PIPELINE_NOT_FOUND, `pipeline "${pipelineId}" is not deployed`, { pipelines: [...deps.trigger.stateMachines.keys()] });
-    }
     const request = parsed.data;
     try {
       const { created, run } = await startRun({ pipelineId, trigger: TriggerType.API, ...request }, deps.trigger);
       return json(created ? 201 : 200, { created, run });
     } catch (err) {
-      if (err instanceof UnknownPipelineError) return failure(404, ApiErrorCode.PIPELINE_NOT_FOUND, err.message);
+      if (err instanceof UnknownPipelineError) return failure(404, ApiErrorCode.PIPELINE_NOT_FOUND, err.message, { pipelines: [...deps.trigger.stateMachines.keys()] });
       if (err instanceof IdempotencyConflictError) return failure(409, ApiErrorCode.IDEMPOTENCY_CONFLICT, err.message, { run: err.run });
       throw err;
     }

@@ -10,16 +10,18 @@ import { SQSClient, SendMessageCommand } from '@aws-sdk/client-sqs';
 import {
   CaughtErrorSchema,
   DeadLetterMessageSchema,
-  ExecutionStatusChangeSchema,
-  JOB_FAILED_ERROR_NAME,
-  RunInputSchema,
   ErrorCategory,
   ErrorInfoSchema,
   ExecErrorCode,
+  ExecutionStatusChangeSchema,
+  JOB_FAILED_ERROR_NAME,
   JobStatus,
   RecorderEventSchema,
+  RunInputSchema,
   RunStatus,
+  SkipReason,
   TaskResultSchema,
+  TERMINAL_RUN_STATUSES,
   type DeadLetterMessage,
   type ErrorInfo,
   type JobAttemptRecord,
@@ -29,10 +31,10 @@ import {
   type RunRecord,
 } from '../../infra/model/contract.ts';
 import { createLogger, type Logger } from '../shared/log.ts';
-import { recordStoreFromEnv, type RecordStore } from '../shared/records.ts';
+import { latestByJob, recordStoreFromEnv, type RecordStore } from '../shared/records.ts';
 
 export interface RecorderDeps {
-  readonly store: Pick<RecordStore, 'markRunRunning' | 'finishRun' | 'listAttempts' | 'finishAttempt'>;
+  readonly store: Pick<RecordStore, 'markRunRunning' | 'finishRun' | 'requireRun' | 'listAttempts' | 'closeAttempt' | 'claimDeadLetter' | 'releaseDeadLetter'>;
   readonly sendDeadLetter: (message: DeadLetterMessage) => Promise<void>;
   readonly log: Logger;
   readonly now?: () => Date;
@@ -68,11 +70,18 @@ function tryJson(text: string): unknown {
   }
 }
 
-const latestByJob = (attempts: readonly JobAttemptRecord[]): Map<string, JobAttemptRecord> => {
-  const latest = new Map<string, JobAttemptRecord>();
-  for (const a of attempts) if ((latest.get(a.jobId)?.attempt ?? 0) < a.attempt) latest.set(a.jobId, a);
-  return latest;
-};
+/** Every job upstream of `jobId` in `graph`, transitively. */
+function upstreamOf(jobId: string, graph: Readonly<Record<string, readonly string[]>>): Set<string> {
+  const seen = new Set<string>();
+  const stack = [...(graph[jobId] ?? [])];
+  while (stack.length > 0) {
+    const id = stack.pop()!;
+    if (seen.has(id)) continue;
+    seen.add(id);
+    stack.push(...(graph[id] ?? []));
+  }
+  return seen;
+}
 
 export async function record(event: RecorderEvent, deps: RecorderDeps): Promise<RunInput | RunRecord | DeadLetterMessage> {
   const now = (deps.now ?? (() => new Date()))().toISOString();
@@ -80,27 +89,16 @@ export async function record(event: RecorderEvent, deps: RecorderDeps): Promise<
   switch (event.action) {
     case 'runStarted': {
       const { run } = event;
-      await deps.store.markRunRunning({ ...run, executionArn: event.executionArn, definitionVersion: event.definitionVersion }, now);
+      await deps.store.markRunRunning({ ...run, executionArn: event.executionArn, definitionVersion: event.definitionVersion, graph: event.graph }, now);
       log.info('run started', { executionArn: event.executionArn });
       return run;
     }
     case 'jobFailed': {
       const { error, attempt } = errorFromOutcome(event.outcome);
-      const attempts = (await deps.store.listAttempts(event.run.runId)).filter((a) => a.jobId === event.jobId);
-      const last = attempts.reduce<JobAttemptRecord | undefined>((max, a) => (a.attempt > (max?.attempt ?? 0) ? a : max), undefined);
-      // An attempt the runtime never finished (timeout, crash) is closed here with what Step Functions saw.
-      if (last && last.status === JobStatus.RUNNING) {
-        await deps.store.finishAttempt({
-          ...last,
-          status: JobStatus.FAILED,
-          completedAt: now,
-          durationMs: Date.parse(now) - Date.parse(last.startedAt),
-          transitions: [...last.transitions, { status: JobStatus.FAILED, at: now }],
-          errorCode: error.code,
-          errorMessage: error.message,
-          errorCategory: error.category,
-          willRetry: false,
-        });
+      const last = latestByJob(await deps.store.listAttempts(event.run.runId, event.jobId)).get(event.jobId);
+      // An attempt the runtime never finished (timeout, crash) is closed with what Step Functions saw.
+      if (last?.status === JobStatus.RUNNING) {
+        await deps.store.closeAttempt(event.run.runId, event.jobId, last.attempt, { status: JobStatus.FAILED, at: now, errorCode: error.code, errorMessage: error.message, errorCategory: error.category, willRetry: false });
       }
       const lastError: ErrorInfo =
         last?.errorCode && last.status === JobStatus.FAILED && last.errorCategory
@@ -121,22 +119,42 @@ export async function record(event: RecorderEvent, deps: RecorderDeps): Promise<
         ...(event.run.scheduledTime ? { scheduledTime: event.run.scheduledTime } : {}),
         failedAt: now,
       });
-      await deps.sendDeadLetter(message);
+      // One dead letter per failed job, however often this step is retried.
+      if (!(await deps.store.claimDeadLetter(event.run.runId, event.jobId, now))) {
+        log.warn('dead letter already sent', { jobId: event.jobId });
+        return message;
+      }
+      try {
+        await deps.sendDeadLetter(message);
+      } catch (err) {
+        await deps.store.releaseDeadLetter(event.run.runId, event.jobId);
+        throw err;
+      }
       log.error('job failed permanently', { jobId: event.jobId, errorCode: message.errorCode, attempts: message.attempts });
       return message;
     }
     case 'runFinished': {
+      const run = await deps.store.requireRun(event.run.runId);
+      if (TERMINAL_RUN_STATUSES.includes(run.status)) return run;
       const latest = latestByJob(await deps.store.listAttempts(event.run.runId));
+      const graph = run.graph ?? Object.fromEntries([...latest.keys()].map((id) => [id, []]));
       const jobs: Record<string, JobSummary> = {};
       let firstFailure: { jobId: string; attempt: JobAttemptRecord } | undefined;
-      for (const jobId of event.jobIds ?? [...latest.keys()].sort()) {
+      for (const jobId of Object.keys(graph).sort()) {
         const attempt = latest.get(jobId);
-        if (!attempt) {
-          jobs[jobId] = { status: JobStatus.SKIPPED, attempts: 0, reason: 'UPSTREAM_FAILED' };
-          continue;
+        if (attempt?.status === JobStatus.RUNNING) {
+          // Still running as the run ends (a sibling failed, or the execution stopped): its result is not used.
+          await deps.store.closeAttempt(run.runId, jobId, attempt.attempt, { status: JobStatus.CANCELLED, at: now, errorCode: SkipReason.RUN_ENDED, errorMessage: 'the run ended while this attempt ran' });
+          jobs[jobId] = { status: JobStatus.CANCELLED, attempts: attempt.attempt, reason: SkipReason.RUN_ENDED };
+        } else if (attempt) {
+          jobs[jobId] = { status: attempt.status, attempts: attempt.attempt, ...(attempt.errorCode && attempt.status === JobStatus.FAILED ? { errorCode: attempt.errorCode } : {}) };
+          if (attempt.status === JobStatus.FAILED && (!firstFailure || (attempt.completedAt ?? '') < (firstFailure.attempt.completedAt ?? ''))) firstFailure = { jobId, attempt };
         }
-        jobs[jobId] = { status: attempt.status, attempts: attempt.attempt, ...(attempt.errorCode && attempt.status === JobStatus.FAILED ? { errorCode: attempt.errorCode } : {}) };
-        if (attempt.status === JobStatus.FAILED && (!firstFailure || (attempt.completedAt ?? '') < (firstFailure.attempt.completedAt ?? ''))) firstFailure = { jobId, attempt };
+      }
+      for (const jobId of Object.keys(graph).sort()) {
+        if (jobs[jobId]) continue;
+        const failedUpstream = [...upstreamOf(jobId, graph)].some((id) => jobs[id]?.status === JobStatus.FAILED);
+        jobs[jobId] = { status: JobStatus.SKIPPED, attempts: 0, reason: failedUpstream ? SkipReason.UPSTREAM_FAILED : SkipReason.RUN_ENDED };
       }
       // A run that failed because a job did names that job's error; one that ended otherwise (aborted,
       // timed out, a recorder step failing) names what ended it.
@@ -147,7 +165,7 @@ export async function record(event: RecorderEvent, deps: RecorderDeps): Promise<
           : jobFailed && firstFailure
             ? { code: firstFailure.attempt.errorCode ?? ExecErrorCode.TASK_FAILED, message: firstFailure.attempt.errorMessage ?? '', jobId: firstFailure.jobId }
             : { code: event.caught?.Error ?? ExecErrorCode.TASK_FAILED, message: event.caught?.Cause ?? 'the run failed' };
-      const finished = await deps.store.finishRun(event.run.runId, { status: event.status, at: now, jobs, ...(error ? { error } : {}) });
+      const finished = await deps.store.finishRun(run.runId, { status: event.status, at: now, jobs, ...(error ? { error } : {}) });
       log.info('run finished', { status: finished.status });
       return finished;
     }

@@ -8,12 +8,12 @@ import { createHash, randomBytes } from 'node:crypto';
 import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { z } from 'zod';
 import { canonicalJson } from '../../infra/model/canonical.ts';
-import { TriggerType, type RunInput, type RunRecord } from '../../infra/model/contract.ts';
+import { RunStatus, TriggerType, type RunInput, type RunRecord } from '../../infra/model/contract.ts';
 import type { Parameters } from '../../infra/model/pipeline.ts';
 import { createLogger, type Logger } from '../shared/log.ts';
-import { recordStoreFromEnv, type RecordStore } from '../shared/records.ts';
+import { RUN_START_FAILED, recordStoreFromEnv, type RecordStore } from '../shared/records.ts';
 
-export interface StartRunRequest {
+export interface RunRequest {
   readonly pipelineId: string;
   readonly trigger: TriggerType;
   readonly parameters?: Parameters;
@@ -22,12 +22,11 @@ export interface StartRunRequest {
 }
 
 export interface TriggerDeps {
-  readonly store: Pick<RecordStore, 'createRun' | 'attachExecution' | 'requireRun'>;
+  readonly store: Pick<RecordStore, 'createRun' | 'attachExecution' | 'requireRun' | 'reopenRun' | 'finishRun'>;
   /** Starts an execution; resolves whether or not an execution of that name already existed. */
   readonly startExecution: (stateMachineArn: string, name: string, input: string) => Promise<void>;
   /** Pipeline id → its state machine ARN, for the pipelines this deployment has. */
   readonly stateMachines: ReadonlyMap<string, string>;
-  readonly definitionVersions?: ReadonlyMap<string, string>;
   readonly log: Logger;
   readonly now?: () => Date;
 }
@@ -47,10 +46,11 @@ export class IdempotencyConflictError extends Error {
 }
 
 const hash = (...parts: string[]): string => createHash('sha256').update(parts.join('\n')).digest('hex');
-const compactTime = (iso: string): string => iso.replace(/[-:]/g, '').replace(/\.\d+/, '').replace(/Z$/, 'Z');
+/** `2026-11-23T19:00:00.000Z` → `20261123T190000Z`. */
+const compactTime = (iso: string): string => iso.replace(/[-:]/g, '').replace(/\.\d+/, '');
 
 /** A run id: also the execution name, so 80 characters at most of `[A-Za-z0-9-_]`. */
-export function runIdFor(req: StartRunRequest, now: Date): string {
+export function runIdFor(req: RunRequest, now: Date): string {
   if (req.idempotencyKey !== undefined) return `k-${hash(req.pipelineId, 'key', req.idempotencyKey).slice(0, 32)}`;
   if (req.scheduledTime !== undefined) return `s-${compactTime(new Date(req.scheduledTime).toISOString())}-${hash(req.pipelineId, 'schedule', req.scheduledTime).slice(0, 12)}`;
   return `m-${compactTime(now.toISOString())}-${randomBytes(6).toString('hex')}`;
@@ -58,12 +58,12 @@ export function runIdFor(req: StartRunRequest, now: Date): string {
 
 export const executionArnFor = (stateMachineArn: string, runId: string): string => `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${runId}`;
 
-export async function startRun(req: StartRunRequest, deps: TriggerDeps): Promise<{ created: boolean; run: RunRecord }> {
+export async function startRun(req: RunRequest, deps: TriggerDeps): Promise<{ created: boolean; run: RunRecord }> {
   const stateMachineArn = deps.stateMachines.get(req.pipelineId);
   if (!stateMachineArn) throw new UnknownPipelineError(`pipeline "${req.pipelineId}" is not deployed`);
   const now = (deps.now ?? (() => new Date()))();
   const runId = runIdFor(req, now);
-  const { created, run } = await deps.store.createRun({
+  const { created, run: stored } = await deps.store.createRun({
     runId,
     pipelineId: req.pipelineId,
     trigger: req.trigger,
@@ -71,11 +71,12 @@ export async function startRun(req: StartRunRequest, deps: TriggerDeps): Promise
     queuedAt: now.toISOString(),
     ...(req.idempotencyKey !== undefined ? { idempotencyKey: req.idempotencyKey } : {}),
     ...(req.scheduledTime !== undefined ? { scheduledTime: req.scheduledTime } : {}),
-    ...(deps.definitionVersions?.get(req.pipelineId) ? { definitionVersion: deps.definitionVersions.get(req.pipelineId) } : {}),
   });
-  if (!created && req.idempotencyKey !== undefined && canonicalJson(run.parameters) !== canonicalJson(req.parameters ?? {})) {
-    throw new IdempotencyConflictError(run);
+  if (!created && req.idempotencyKey !== undefined && canonicalJson(stored.parameters) !== canonicalJson(req.parameters ?? {})) {
+    throw new IdempotencyConflictError(stored);
   }
+  // A run whose execution could not be started before is started now.
+  const run = stored.status === RunStatus.FAILED && stored.error?.code === RUN_START_FAILED ? await deps.store.reopenRun(runId, now.toISOString()) : stored;
   // The input comes from the stored record, so a repeated start sends the same input under the same
   // name and Step Functions answers with the one execution (or starts it, if the first start failed).
   const input: RunInput = {
@@ -85,7 +86,13 @@ export async function startRun(req: StartRunRequest, deps: TriggerDeps): Promise
     parameters: run.parameters,
     ...(run.scheduledTime !== undefined ? { scheduledTime: run.scheduledTime } : {}),
   };
-  await deps.startExecution(stateMachineArn, run.runId, JSON.stringify(input));
+  try {
+    await deps.startExecution(stateMachineArn, run.runId, JSON.stringify(input));
+  } catch (err) {
+    // No execution exists to close this run; it is closed here, and a later start of it reopens it.
+    await deps.store.finishRun(run.runId, { status: RunStatus.FAILED, at: now.toISOString(), jobs: {}, error: { code: RUN_START_FAILED, message: `the execution could not be started: ${(err as Error).message}` } });
+    throw err;
+  }
   await deps.store.attachExecution(run.runId, executionArnFor(stateMachineArn, run.runId));
   deps.log.info(created ? 'run queued' : 'run already exists', { pipelineId: run.pipelineId, runId: run.runId, trigger: run.trigger });
   return { created, run: await deps.store.requireRun(run.runId) };

@@ -10,6 +10,7 @@ import {
   ErrorCategory,
   ExecErrorCode,
   JobStatus,
+  MAX_OUTPUTS_BYTES,
   OutputsSchema,
   TRANSIENT_ERROR_NAME,
   type ErrorInfo,
@@ -20,6 +21,7 @@ import {
 } from '../../infra/model/contract.ts';
 import { canonicalJson } from '../../infra/model/canonical.ts';
 import type { Logger } from '../shared/log.ts';
+import type { RecordStore } from '../shared/records.ts';
 import type { TaskContext, TaskHandler } from './index.ts';
 
 /** The error thrown to Step Functions for a transient failure. Its message is the `ErrorInfo` as JSON. */
@@ -30,11 +32,7 @@ export class PhiTransientError extends Error {
   }
 }
 
-export interface AttemptStore {
-  startAttempt(record: JobAttemptRecord): Promise<void>;
-  finishAttempt(record: JobAttemptRecord): Promise<void>;
-  abandonAttempt(runId: string, jobId: string, attempt: number, outcome: { at: string; errorCode: string; errorMessage: string }): Promise<void>;
-}
+export type AttemptStore = Pick<RecordStore, 'startAttempt' | 'finishAttempt' | 'closeAttempt'>;
 
 export interface RuntimeDeps {
   readonly store: AttemptStore;
@@ -81,10 +79,13 @@ export async function runTask(config: JobRuntimeConfig, payload: TaskPayload, ha
   if (attempt > 1) {
     // The previous attempt failed; if its invocation ended without recording that (a timeout or a
     // crash), its record is still RUNNING and is closed here.
-    await deps.store.abandonAttempt(base.runId, config.jobId, attempt - 1, {
+    await deps.store.closeAttempt(base.runId, config.jobId, attempt - 1, {
+      status: JobStatus.FAILED,
       at: startedAt,
       errorCode: ExecErrorCode.TASK_FAILED,
       errorMessage: `attempt ${attempt - 1} ended without a result (timeout, crash or lost invocation); attempt ${attempt} started`,
+      errorCategory: ErrorCategory.TRANSIENT,
+      willRetry: true,
     });
   }
   await deps.store.startAttempt(base);
@@ -108,8 +109,10 @@ export async function runTask(config: JobRuntimeConfig, payload: TaskPayload, ha
   try {
     const returned = await handler(ctx);
     const parsed = OutputsSchema.safeParse(returned ?? {});
-    if (parsed.success) outputs = parsed.data;
-    else error = { code: ExecErrorCode.INVALID_OUTPUT, message: `the handler returned ${typeof returned}, not a JSON object of outputs`, category: ErrorCategory.PERMANENT };
+    const bytes = parsed.success ? Buffer.byteLength(JSON.stringify(parsed.data)) : 0;
+    if (!parsed.success) error = { code: ExecErrorCode.INVALID_OUTPUT, message: `the handler returned ${Array.isArray(returned) ? 'an array' : typeof returned}, not a JSON object of outputs`, category: ErrorCategory.PERMANENT };
+    else if (bytes > MAX_OUTPUTS_BYTES) error = { code: ExecErrorCode.INVALID_OUTPUT, message: `the handler returned ${bytes} bytes of outputs; at most ${MAX_OUTPUTS_BYTES} are kept: store large results (in S3) and return their key`, category: ErrorCategory.PERMANENT };
+    else outputs = parsed.data;
   } catch (err) {
     error = classifyError(err, config);
   }
@@ -143,5 +146,5 @@ export async function runTask(config: JobRuntimeConfig, payload: TaskPayload, ha
     outputChecksum: checksum(outputs),
   });
   log.info('attempt succeeded', { durationMs: finished.durationMs });
-  return { status: JobStatus.SUCCEEDED, attempt, outputs: outputs as JobAttemptRecord['outputs'] & object };
+  return { status: JobStatus.SUCCEEDED, attempt };
 }

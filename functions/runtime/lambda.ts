@@ -14,10 +14,11 @@ const log = createLogger({ component: 'task-runtime' });
 
 export async function handler(event: unknown): Promise<TaskResult> {
   const payload = TaskPayloadSchema.safeParse(event);
-  if (!payload.success) {
-    // A malformed payload is a compiler/runtime mismatch: retrying cannot mend it.
-    log.error('invalid task payload', { pipelineId: config.pipelineId, jobId: config.jobId, issues: payload.error.issues });
-    return { status: JobStatus.FAILED, attempt: 1, error: { code: ExecErrorCode.TASK_FAILED, message: `invalid task payload: ${payload.error.message}`, category: ErrorCategory.PERMANENT } };
+  const problem = !payload.success ? payload.error.message : payload.data.jobId !== config.jobId ? `payload for job ${payload.data.jobId} reached job ${config.jobId}'s function` : undefined;
+  if (problem !== undefined || !payload.success) {
+    // A malformed or misrouted payload is a compiler/runtime mismatch: retrying cannot mend it.
+    log.error('invalid task payload', { pipelineId: config.pipelineId, jobId: config.jobId, problem });
+    return { status: JobStatus.FAILED, attempt: 1, error: { code: ExecErrorCode.TASK_FAILED, message: `invalid task payload: ${problem}`, category: ErrorCategory.PERMANENT } };
   }
   return runTask(config, payload.data, userHandler, { store, log });
 }

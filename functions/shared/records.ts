@@ -1,17 +1,20 @@
 /**
  * Run and job-attempt records in one DynamoDB table, and every conditional write on them. Status
  * changes only move forward: a run is created PENDING once, becomes RUNNING once, and becomes terminal
- * once; a repeated or late write is a no-op that returns the record as it stands. Everything read back
- * is parsed with the contract's schemas.
+ * once; an attempt leaves RUNNING once. A repeated or late write is a no-op. Everything read back is
+ * parsed with the contract's schemas.
  *
- * Keys: `pk = RUN#<runId>`; `sk = RUN` for the run, `JOB#<jobId>#<attempt, 3 digits>` for attempts.
+ * Keys: `pk = RUN#<runId>`; `sk = RUN` for the run, `JOB#<jobId>#<attempt, 3 digits>` for attempts,
+ * `DLQ#<jobId>` for the claim that a job's dead letter was sent.
  * Runs also carry `gsi1pk = PIPELINE#<pipelineId>`, `gsi1sk = <queuedAt>#<runId>` for history by pipeline.
  * `expiresAt` (epoch seconds) is the table's TTL attribute.
  */
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import {
+  ErrorCategory,
   JobAttemptRecordSchema,
+  JobStatus,
   RunRecordSchema,
   RunStatus,
   type JobAttemptRecord,
@@ -21,9 +24,23 @@ import {
 
 export const RECORD_KEYS = { partition: 'pk', sort: 'sk', ttl: 'expiresAt', historyIndex: 'history', historyPartition: 'gsi1pk', historySort: 'gsi1sk' } as const;
 
+/** The DynamoDB actions each user of the records needs: the constructs grant exactly these. */
+export const RECORD_ACTIONS = {
+  /** The task runtime: writes its attempts. */
+  runtime: ['dynamodb:PutItem', 'dynamodb:UpdateItem'],
+  /** The recorder: run starts and ends, attempt closing, dead-letter claims. */
+  recorder: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
+  /** The trigger and the control API: create runs, read them with their attempts. */
+  control: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+} as const;
+
 const runKey = (runId: string) => ({ pk: `RUN#${runId}`, sk: 'RUN' });
 const attemptKey = (runId: string, jobId: string, attempt: number) => ({ pk: `RUN#${runId}`, sk: `JOB#${jobId}#${String(attempt).padStart(3, '0')}` });
+const deadLetterKey = (runId: string, jobId: string) => ({ pk: `RUN#${runId}`, sk: `DLQ#${jobId}` });
 const STORAGE_FIELDS = ['pk', 'sk', 'gsi1pk', 'gsi1sk', 'expiresAt', 'kind'] as const;
+
+/** The code a run gets when its execution could not be started; a later start of the same run reopens it. */
+export const RUN_START_FAILED = 'RUN_START_FAILED';
 
 export class RecordError extends Error {
   override readonly name = 'RecordError';
@@ -57,15 +74,28 @@ function parseAttempt(item: Record<string, unknown>): JobAttemptRecord {
 const isConditionFailure = (err: unknown): err is ConditionalCheckFailedException =>
   err instanceof ConditionalCheckFailedException || (err as { name?: string }).name === 'ConditionalCheckFailedException';
 
+/** Runs a conditional write; `false` when its condition did not hold (the write was a no-op). */
+async function conditionally(write: Promise<unknown>): Promise<boolean> {
+  try {
+    await write;
+    return true;
+  } catch (err) {
+    if (isConditionFailure(err)) return false;
+    throw err;
+  }
+}
+
 /**
- * An UpdateExpression from named parts, every attribute name aliased (DynamoDB reserves hundreds of
- * words: status, trigger, parameters, …).
+ * An update from named parts, every attribute name aliased (DynamoDB reserves hundreds of words:
+ * status, trigger, parameters, …), with an optional condition written over the same names as `#name`.
  */
 function update(parts: {
   set?: Record<string, unknown>;
   setIfAbsent?: Record<string, unknown>;
   append?: Record<string, unknown[]>;
-}): { UpdateExpression: string; ExpressionAttributeNames: Record<string, string>; ExpressionAttributeValues: Record<string, unknown> } {
+  remove?: readonly string[];
+  condition?: { expression: string; names: readonly string[]; values?: Record<string, unknown> };
+}): { UpdateExpression: string; ExpressionAttributeNames: Record<string, string>; ExpressionAttributeValues: Record<string, unknown>; ConditionExpression?: string } {
   const names: Record<string, string> = {};
   const values: Record<string, unknown> = {};
   const clauses: string[] = [];
@@ -91,21 +121,38 @@ function update(parts: {
     values[':empty'] = [];
     clauses.push(`${name} = list_append(if_not_exists(${name}, :empty), ${val})`);
   }
-  return { UpdateExpression: `SET ${clauses.join(', ')}`, ExpressionAttributeNames: names, ExpressionAttributeValues: values };
+  const removed = (parts.remove ?? []).map((field) => {
+    names[`#r${field}`] = field;
+    return `#r${field}`;
+  });
+  const condition = parts.condition;
+  for (const name of condition?.names ?? []) names[`#${name}`] = name;
+  return {
+    UpdateExpression: `SET ${clauses.join(', ')}${removed.length > 0 ? ` REMOVE ${removed.join(', ')}` : ''}`,
+    ExpressionAttributeNames: names,
+    ExpressionAttributeValues: { ...values, ...condition?.values },
+    ...(condition ? { ConditionExpression: condition.expression } : {}),
+  };
 }
 
-/** A condition on the record's status, with its own aliases merged into an update's. */
-function withStatusCondition(
-  expr: ReturnType<typeof update>,
-  condition: string,
-  statuses: Record<string, string>,
-): ReturnType<typeof update> & { ConditionExpression: string } {
-  return {
-    ...expr,
-    ConditionExpression: condition,
-    ExpressionAttributeNames: { ...expr.ExpressionAttributeNames, '#status': 'status' },
-    ExpressionAttributeValues: { ...expr.ExpressionAttributeValues, ...statuses },
-  };
+const whileRunning = { expression: '#status = :running', names: ['status'], values: { ':running': JobStatus.RUNNING } };
+const whileNotTerminal = { expression: '#status IN (:pending, :running)', names: ['status'], values: { ':pending': RunStatus.PENDING, ':running': RunStatus.RUNNING } };
+
+/** How a RUNNING attempt is closed by someone other than its own invocation. */
+export interface AttemptClosure {
+  readonly status: typeof JobStatus.FAILED | typeof JobStatus.CANCELLED;
+  readonly at: string;
+  readonly errorCode: string;
+  readonly errorMessage: string;
+  readonly errorCategory?: ErrorCategory;
+  readonly willRetry?: boolean;
+}
+
+/** Each job's latest attempt. */
+export function latestByJob(attempts: readonly JobAttemptRecord[]): Map<string, JobAttemptRecord> {
+  const latest = new Map<string, JobAttemptRecord>();
+  for (const a of attempts) if ((latest.get(a.jobId)?.attempt ?? 0) < a.attempt) latest.set(a.jobId, a);
+  return latest;
 }
 
 export interface RecordStoreOptions {
@@ -133,58 +180,70 @@ export class RecordStore {
   /** Creates the run PENDING unless it exists. Returns the record as stored and whether this call created it. */
   async createRun(run: Omit<RunRecord, 'status' | 'transitions'>): Promise<{ created: boolean; run: RunRecord }> {
     const record: RunRecord = { ...run, status: RunStatus.PENDING, transitions: [{ status: RunStatus.PENDING, at: run.queuedAt }] };
-    try {
-      await this.doc.send(
+    const created = await conditionally(
+      this.doc.send(
         new PutCommand({
           TableName: this.table,
           Item: { ...runKey(run.runId), kind: 'run', gsi1pk: `PIPELINE#${run.pipelineId}`, gsi1sk: `${run.queuedAt}#${run.runId}`, expiresAt: this.expiresAt(run.queuedAt), ...record },
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
-      );
-      return { created: true, run: record };
-    } catch (err) {
-      if (!isConditionFailure(err)) throw err;
-      return { created: false, run: await this.requireRun(run.runId) };
-    }
+      ),
+    );
+    return { created, run: created ? record : await this.requireRun(run.runId) };
   }
 
   /** Records the execution ARN on a run (set once). */
   async attachExecution(runId: string, executionArn: string): Promise<void> {
-    try {
-      await this.doc.send(
+    await conditionally(
+      this.doc.send(
         new UpdateCommand({
           TableName: this.table,
           Key: runKey(runId),
-          ...update({ set: { executionArn } }),
-          ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(#f0)',
+          ...update({ set: { executionArn }, condition: { expression: 'attribute_exists(pk) AND attribute_not_exists(#executionArn)', names: ['executionArn'] } }),
         }),
-      );
-    } catch (err) {
-      if (!isConditionFailure(err)) throw err;
-    }
+      ),
+    );
+  }
+
+  /** A run whose execution could not be started, FAILED with RUN_START_FAILED, becomes PENDING again. */
+  async reopenRun(runId: string, at: string): Promise<RunRecord> {
+    await conditionally(
+      this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: runKey(runId),
+          ...update({
+            set: { status: RunStatus.PENDING },
+            append: { transitions: [{ status: RunStatus.PENDING, at }] },
+            // The start failure is no longer the run's outcome.
+            remove: ['error', 'completedAt', 'durationMs', 'jobs'],
+            condition: { expression: '#status = :failed AND #error.#code = :startFailed', names: ['status', 'error', 'code'], values: { ':failed': RunStatus.FAILED, ':startFailed': RUN_START_FAILED } },
+          }),
+        }),
+      ),
+    );
+    return this.requireRun(runId);
   }
 
   /**
-   * PENDING → RUNNING. A run started without the trigger (a console or CLI StartExecution) has no
-   * record yet: it is created RUNNING here.
+   * PENDING → RUNNING, keeping the run's job graph. A run started without the trigger (a console or
+   * CLI StartExecution) has no record yet: it is created RUNNING here.
    */
   async markRunRunning(run: Omit<RunRecord, 'status' | 'transitions' | 'queuedAt'>, at: string): Promise<RunRecord> {
-    const expr = update({
-      set: { status: RunStatus.RUNNING, startedAt: at, executionArn: run.executionArn, definitionVersion: run.definitionVersion, runId: run.runId, pipelineId: run.pipelineId, kind: 'run', gsi1pk: `PIPELINE#${run.pipelineId}` },
-      setIfAbsent: { queuedAt: at, trigger: run.trigger, parameters: run.parameters, scheduledTime: run.scheduledTime, gsi1sk: `${at}#${run.runId}`, expiresAt: this.expiresAt(at) },
-      append: { transitions: [{ status: RunStatus.RUNNING, at }] },
-    });
-    try {
-      await this.doc.send(
+    await conditionally(
+      this.doc.send(
         new UpdateCommand({
           TableName: this.table,
           Key: runKey(run.runId),
-          ...withStatusCondition(expr, 'attribute_not_exists(pk) OR #status = :pending', { ':pending': RunStatus.PENDING }),
+          ...update({
+            set: { status: RunStatus.RUNNING, startedAt: at, executionArn: run.executionArn, definitionVersion: run.definitionVersion, graph: run.graph, runId: run.runId, pipelineId: run.pipelineId, kind: 'run', gsi1pk: `PIPELINE#${run.pipelineId}` },
+            setIfAbsent: { queuedAt: at, trigger: run.trigger, parameters: run.parameters, scheduledTime: run.scheduledTime, gsi1sk: `${at}#${run.runId}`, expiresAt: this.expiresAt(at) },
+            append: { transitions: [{ status: RunStatus.RUNNING, at }] },
+            condition: { expression: 'attribute_not_exists(pk) OR #status = :pending', names: ['status'], values: { ':pending': RunStatus.PENDING } },
+          }),
         }),
-      );
-    } catch (err) {
-      if (!isConditionFailure(err)) throw err;
-    }
+      ),
+    );
     return this.requireRun(run.runId);
   }
 
@@ -195,21 +254,19 @@ export class RecordStore {
   ): Promise<RunRecord> {
     const current = await this.requireRun(runId);
     const startedAt = current.startedAt ?? current.queuedAt;
-    const expr = update({
-      set: { status: outcome.status, completedAt: outcome.at, durationMs: Math.max(0, Date.parse(outcome.at) - Date.parse(startedAt)), jobs: outcome.jobs, error: outcome.error },
-      append: { transitions: [{ status: outcome.status, at: outcome.at }] },
-    });
-    try {
-      await this.doc.send(
+    await conditionally(
+      this.doc.send(
         new UpdateCommand({
           TableName: this.table,
           Key: runKey(runId),
-          ...withStatusCondition(expr, '#status IN (:pending, :running)', { ':pending': RunStatus.PENDING, ':running': RunStatus.RUNNING }),
+          ...update({
+            set: { status: outcome.status, completedAt: outcome.at, durationMs: Math.max(0, Date.parse(outcome.at) - Date.parse(startedAt)), jobs: outcome.jobs, error: outcome.error },
+            append: { transitions: [{ status: outcome.status, at: outcome.at }] },
+            condition: whileNotTerminal,
+          }),
         }),
-      );
-    } catch (err) {
-      if (!isConditionFailure(err)) throw err;
-    }
+      ),
+    );
     return this.requireRun(runId);
   }
 
@@ -224,57 +281,61 @@ export class RecordStore {
     return run;
   }
 
+  private attemptItem(record: JobAttemptRecord): Record<string, unknown> {
+    return { ...attemptKey(record.runId, record.jobId, record.attempt), kind: 'attempt', expiresAt: this.expiresAt(record.startedAt), ...record };
+  }
+
   /** Writes an attempt's record as it starts (RUNNING). A repeated delivery of the same attempt overwrites it. */
   async startAttempt(record: JobAttemptRecord): Promise<void> {
-    await this.doc.send(
-      new PutCommand({
-        TableName: this.table,
-        Item: { ...attemptKey(record.runId, record.jobId, record.attempt), kind: 'attempt', expiresAt: this.expiresAt(record.startedAt), ...record },
-      }),
+    await this.doc.send(new PutCommand({ TableName: this.table, Item: this.attemptItem(record) }));
+  }
+
+  /** RUNNING → SUCCEEDED/FAILED, by the attempt's own invocation. An attempt closed meanwhile stays closed. */
+  async finishAttempt(record: JobAttemptRecord): Promise<void> {
+    await conditionally(
+      this.doc.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: this.attemptItem(record),
+          ConditionExpression: 'attribute_not_exists(pk) OR #status = :running',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':running': JobStatus.RUNNING },
+        }),
+      ),
     );
   }
 
-  /** RUNNING → SUCCEEDED/FAILED for one attempt. */
-  async finishAttempt(record: JobAttemptRecord): Promise<void> {
-    await this.doc.send(
-      new PutCommand({
-        TableName: this.table,
-        Item: { ...attemptKey(record.runId, record.jobId, record.attempt), kind: 'attempt', expiresAt: this.expiresAt(record.startedAt), ...record },
-        ConditionExpression: 'attribute_not_exists(pk) OR #status = :running',
-        ExpressionAttributeNames: { '#status': 'status' },
-        ExpressionAttributeValues: { ':running': 'RUNNING' },
-      }),
-    ).catch((err: unknown) => {
-      if (!isConditionFailure(err)) throw err;
-    });
-  }
-
   /**
-   * Closes an attempt that is still RUNNING although a later attempt has begun: its invocation ended
-   * without a result (Lambda timeout, crash, lost invocation). A finished attempt is left as it is.
+   * Closes an attempt that is still RUNNING from outside its invocation: a later attempt began (its
+   * invocation timed out or crashed), its job failed for good, or its run ended. A finished attempt is
+   * left as it is.
    */
-  async abandonAttempt(runId: string, jobId: string, attempt: number, outcome: { at: string; errorCode: string; errorMessage: string }): Promise<void> {
-    const expr = update({
-      set: { status: 'FAILED', completedAt: outcome.at, errorCode: outcome.errorCode, errorMessage: outcome.errorMessage, errorCategory: 'TRANSIENT', willRetry: true },
-      append: { transitions: [{ status: 'FAILED', at: outcome.at }] },
-    });
-    try {
-      await this.doc.send(new UpdateCommand({ TableName: this.table, Key: attemptKey(runId, jobId, attempt), ...withStatusCondition(expr, '#status = :running', { ':running': 'RUNNING' }) }));
-    } catch (err) {
-      if (!isConditionFailure(err)) throw err;
-    }
+  async closeAttempt(runId: string, jobId: string, attempt: number, closure: AttemptClosure): Promise<void> {
+    await conditionally(
+      this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: attemptKey(runId, jobId, attempt),
+          ...update({
+            set: { status: closure.status, completedAt: closure.at, errorCode: closure.errorCode, errorMessage: closure.errorMessage, errorCategory: closure.errorCategory, willRetry: closure.willRetry },
+            append: { transitions: [{ status: closure.status, at: closure.at }] },
+            condition: whileRunning,
+          }),
+        }),
+      ),
+    );
   }
 
-  /** Every attempt of every job of a run, in job then attempt order. */
-  async listAttempts(runId: string): Promise<JobAttemptRecord[]> {
+  /** Every attempt of a run (or of one of its jobs), in job then attempt order. */
+  async listAttempts(runId: string, jobId?: string): Promise<JobAttemptRecord[]> {
     const items: Record<string, unknown>[] = [];
     let start: Record<string, unknown> | undefined;
     do {
       const out = await this.doc.send(
         new QueryCommand({
           TableName: this.table,
-          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :job)',
-          ExpressionAttributeValues: { ':pk': `RUN#${runId}`, ':job': 'JOB#' },
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+          ExpressionAttributeValues: { ':pk': `RUN#${runId}`, ':prefix': jobId === undefined ? 'JOB#' : `JOB#${jobId}#` },
           ConsistentRead: true,
           ...(start ? { ExclusiveStartKey: start } : {}),
         }),
@@ -283,6 +344,27 @@ export class RecordStore {
       start = out.LastEvaluatedKey;
     } while (start);
     return items.map(parseAttempt);
+  }
+
+  /**
+   * Claims the one dead letter of a job of a run: true for the first claim only, so a retried
+   * recorder call sends no second message.
+   */
+  async claimDeadLetter(runId: string, jobId: string, at: string): Promise<boolean> {
+    return conditionally(
+      this.doc.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: { ...deadLetterKey(runId, jobId), kind: 'dead-letter', claimedAt: at, expiresAt: this.expiresAt(at) },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      ),
+    );
+  }
+
+  /** Gives a claim back when its message could not be sent, so the retried call sends it. */
+  async releaseDeadLetter(runId: string, jobId: string): Promise<void> {
+    await this.doc.send(new DeleteCommand({ TableName: this.table, Key: deadLetterKey(runId, jobId) }));
   }
 }
 

@@ -3,13 +3,12 @@
  * signs every request with SigV4 (the API takes IAM auth only). Works against AWS, and against a local
  * emulator when `AWS_ENDPOINT_URL` is set (its LocalStack-style `_user_request_` path).
  */
-import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { z } from 'zod';
-import { RunRecordSchema, RunViewSchema, type RunRecord, type RunView, type StartRunRequest } from '../model/contract.ts';
-import { PLATFORM_STACK } from '../plan/names.ts';
+import { RunRecordSchema, RunViewSchema, TERMINAL_RUN_STATUSES, type RunRecord, type RunView, type StartRunRequest } from '../model/contract.ts';
+import { platformOutputs, requireOutput } from './platform.ts';
 
 
 export class ApiError extends Error {
@@ -47,12 +46,9 @@ export class PhiClient {
     const endpoint = options.endpoint ?? process.env.AWS_ENDPOINT_URL;
     let baseUrl = options.apiUrl;
     if (!baseUrl) {
-      const cfn = new CloudFormationClient({ region, ...(endpoint ? { endpoint } : {}) });
-      const stack = (await cfn.send(new DescribeStacksCommand({ StackName: PLATFORM_STACK }))).Stacks?.[0];
-      const output = (key: string): string | undefined => stack?.Outputs?.find((o) => o.OutputKey === key)?.OutputValue;
-      const apiId = output('ApiId');
-      const apiUrl = output('ApiUrl');
-      if (!apiId || !apiUrl) throw new Error(`stack ${PLATFORM_STACK} has no ApiUrl output: is Phi deployed?`);
+      const outputs = await platformOutputs({ region, ...(endpoint ? { endpoint } : {}) });
+      const apiId = requireOutput(outputs, 'ApiId');
+      const apiUrl = requireOutput(outputs, 'ApiUrl');
       const stage = new URL(apiUrl).pathname.split('/').filter(Boolean)[0] ?? 'v1';
       baseUrl = endpoint ? `${endpoint.replace(/\/$/, '')}/restapis/${apiId}/${stage}/_user_request_` : apiUrl.replace(/\/$/, '');
     }
@@ -98,9 +94,9 @@ export class PhiClient {
     return this.call('GET', `/runs/${encodeURIComponent(runId)}`, RunViewSchema);
   }
 
-  /** Polls a run until it is terminal; `onChange` sees every new view whose statuses differ. */
+  /** Polls a run until it is terminal (or `timeoutMs` passes); `onChange` sees every view whose statuses differ. */
   async waitForRun(runId: string, options: { timeoutMs?: number; intervalMs?: number; onChange?: (view: RunView) => void } = {}): Promise<RunView> {
-    const deadline = Date.now() + (options.timeoutMs ?? 300_000);
+    const deadline = Date.now() + (options.timeoutMs ?? Number.POSITIVE_INFINITY);
     let last = '';
     for (;;) {
       const view = await this.getRun(runId);
@@ -109,8 +105,8 @@ export class PhiClient {
         last = fingerprint;
         options.onChange?.(view);
       }
-      if (view.run.status === 'SUCCEEDED' || view.run.status === 'FAILED') return view;
-      if (Date.now() > deadline) throw new Error(`run ${runId} is still ${view.run.status} after ${options.timeoutMs ?? 300_000} ms`);
+      if (TERMINAL_RUN_STATUSES.includes(view.run.status)) return view;
+      if (Date.now() > deadline) throw new Error(`run ${runId} is still ${view.run.status} after ${options.timeoutMs} ms`);
       await new Promise((r) => setTimeout(r, options.intervalMs ?? 500));
     }
   }

@@ -1,14 +1,10 @@
 /** Reading Phi's dead-letter queue (found through the platform stack's outputs). */
-import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DeadLetterMessageSchema, type DeadLetterMessage } from '../model/contract.ts';
-import { PLATFORM_STACK } from '../plan/names.ts';
+import { platformOutputs, requireOutput } from './platform.ts';
 
 export async function deadLetterQueueUrl(): Promise<string> {
-  const outputs = (await new CloudFormationClient({}).send(new DescribeStacksCommand({ StackName: PLATFORM_STACK }))).Stacks?.[0]?.Outputs ?? [];
-  const url = outputs.find((o) => o.OutputKey === 'DeadLetterQueueUrl')?.OutputValue;
-  if (!url) throw new Error(`stack ${PLATFORM_STACK} has no DeadLetterQueueUrl output: is Phi deployed?`);
-  return url;
+  return requireOutput(await platformOutputs(), 'DeadLetterQueueUrl');
 }
 
 /**

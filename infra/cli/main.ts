@@ -5,6 +5,7 @@
 import { parseArgs } from 'node:util';
 import * as path from 'node:path';
 import { DEFAULT_DEFINITIONS_DIR, planDefinitions } from '../load.ts';
+import { RunStatus } from '../model/contract.ts';
 import type { Parameters } from '../model/pipeline.ts';
 import type { Problem } from '../model/problems.ts';
 import { GRAPH_FORMATS, renderGraph, type GraphFormat } from '../plan/render.ts';
@@ -37,7 +38,14 @@ async function loadPlan(dir: string): Promise<{ plan: Plan; problems: Problem[] 
 }
 
 function parseParams(pairs: readonly string[], json: string | undefined): Parameters {
-  const params: Parameters = json ? (JSON.parse(json) as Parameters) : {};
+  let params: Parameters = {};
+  if (json) {
+    try {
+      params = JSON.parse(json) as Parameters;
+    } catch (e) {
+      throw new UsageError(`--params is not JSON: ${(e as Error).message}`);
+    }
+  }
   for (const pair of pairs) {
     const eq = pair.indexOf('=');
     if (eq <= 0) throw new UsageError(`--param takes key=value, got "${pair}"`);
@@ -124,7 +132,7 @@ export async function main(argv: readonly string[], out: Out = (t) => process.st
         const view = await client.waitForRun(run.runId, { onChange: (v) => values.json || out(formatRunView(v, { brief: true })) });
         if (values.json) out(JSON.stringify(view, null, 2));
         else out(formatRunView(view));
-        return view.run.status === 'SUCCEEDED' ? ExitCode.OK : ExitCode.FAILED;
+        return view.run.status === RunStatus.SUCCEEDED ? ExitCode.OK : ExitCode.FAILED;
       }
       case 'status': {
         const runId = positionals[0];
@@ -146,6 +154,9 @@ export async function main(argv: readonly string[], out: Out = (t) => process.st
       err(`phi: ${e.message}`);
       return e.status === 404 || e.status === 400 || e.status === 409 ? ExitCode.FAILED : ExitCode.USAGE;
     }
-    throw e;
+    // Credentials, network, a missing deployment: say what happened (PHI_DEBUG=1 for the stack trace).
+    if (process.env.PHI_DEBUG) throw e;
+    err(`phi: ${(e as Error).message ?? String(e)}`);
+    return ExitCode.USAGE;
   }
 }

@@ -10,7 +10,8 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import type { JobRuntimeConfig } from '../model/contract.ts';
+import { RECORD_ACTIONS } from '../../functions/shared/records.ts';
+import { jobRuntimeConfig } from '../plan/compile.ts';
 import type { PipelinePlan } from '../plan/types.ts';
 import { functionEntry, phiFunction } from './function.ts';
 import type { PhiPlatform } from './platform.ts';
@@ -32,15 +33,6 @@ export class PhiPipeline extends Construct {
 
     const functions = new Map<string, NodejsFunction>();
     for (const job of plan.jobs.filter((j) => j.enabled)) {
-      const config: JobRuntimeConfig = {
-        pipelineId: plan.id,
-        jobId: job.id,
-        parameters: job.parameters,
-        maxAttempts: job.retry.maxAttempts,
-        retryableErrors: [...job.retry.retryableErrors],
-        nonRetryableErrors: [...job.retry.nonRetryableErrors],
-        definitionVersion: plan.definitionVersion,
-      };
       const fn = phiFunction(this, `Job-${job.id}`, {
         ...common,
         entry: functionEntry('runtime/lambda.ts'),
@@ -48,14 +40,14 @@ export class PhiPipeline extends Construct {
         timeout: Duration.seconds(job.timeoutSeconds),
         memoryMb: job.memoryMb,
         environment: {
-          PHI_JOB: JSON.stringify(config),
+          PHI_JOB: JSON.stringify(jobRuntimeConfig(plan.id, plan.definitionVersion, job)),
           PHI_TABLE_NAME: platform.table.tableName,
           PHI_RETENTION_DAYS: String(platform.recordRetentionDays),
         },
         // The one runtime entry, bound to this job's handler file.
         esbuildArgs: { '--alias:phi-user-handler': job.handlerPath },
       });
-      platform.table.grantWriteData(fn);
+      platform.table.grant(fn, ...RECORD_ACTIONS.runtime);
       functions.set(job.id, fn);
     }
     this.jobFunctions = functions;

@@ -13,7 +13,7 @@ import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { RECORD_KEYS } from '../../functions/shared/records.ts';
+import { RECORD_ACTIONS, RECORD_KEYS } from '../../functions/shared/records.ts';
 import { stateMachineName } from '../plan/names.ts';
 import { functionEntry, phiFunction } from './function.ts';
 
@@ -95,7 +95,7 @@ export class PhiPlatform extends Construct {
       description: 'Phi: records run starts, job failures (with their dead letter) and run ends',
       environment: { ...records, PHI_DLQ_URL: this.deadLetterQueue.queueUrl },
     });
-    this.table.grantReadWriteData(this.recorder);
+    this.table.grant(this.recorder, ...RECORD_ACTIONS.recorder);
     this.deadLetterQueue.grantSendMessages(this.recorder);
     // An execution that ends without its own last step (aborted, timed out) still closes its run record.
     new events.Rule(this, 'ExecutionEnded', {
@@ -134,7 +134,7 @@ export class PhiPlatform extends Construct {
       environment: triggerEnv,
     });
     for (const fn of [this.scheduleTrigger, this.apiHandler]) {
-      this.table.grantReadWriteData(fn);
+      this.table.grant(fn, ...RECORD_ACTIONS.control);
       fn.addToRolePolicy(startExecutions);
     }
 

@@ -20,10 +20,20 @@ export const JobStatus = {
   RUNNING: 'RUNNING',
   SUCCEEDED: 'SUCCEEDED',
   FAILED: 'FAILED',
-  /** Never ran: an upstream job failed (reason `UPSTREAM_FAILED`). */
+  /** Never ran: an upstream job failed (reason `UPSTREAM_FAILED`), or the run ended first (`RUN_ENDED`). */
   SKIPPED: 'SKIPPED',
+  /** Was running when its run ended; its result is not used (reason `RUN_ENDED`). */
+  CANCELLED: 'CANCELLED',
 } as const;
 export type JobStatus = (typeof JobStatus)[keyof typeof JobStatus];
+
+/** Why a job of a finished run has no result of its own. */
+export const SkipReason = {
+  /** An upstream job failed. */
+  UPSTREAM_FAILED: 'UPSTREAM_FAILED',
+  /** The run ended (another job failed, or the execution was stopped) before this job finished. */
+  RUN_ENDED: 'RUN_ENDED',
+} as const;
 
 export const TriggerType = {
   SCHEDULE: 'SCHEDULE',
@@ -51,6 +61,12 @@ export const ExecErrorCode = {
 
 /** The Lambda error name under which the runtime throws a transient failure, for Step Functions to retry. */
 export const TRANSIENT_ERROR_NAME = 'PhiTransientError';
+/**
+ * Outputs are recorded with the attempt, so they stay well under DynamoDB's 400 KB item; pass a
+ * reference (an S3 key) to anything larger.
+ */
+export const MAX_OUTPUTS_BYTES = 32 * 1024;
+
 /** The error a job branch ends with after its failure has been recorded. */
 export const JOB_FAILED_ERROR_NAME = 'PhiJobFailed';
 
@@ -92,7 +108,8 @@ export const OutputsSchema = ParametersSchema;
  * (as `PhiTransientError`) so that the state's Retry policy applies.
  */
 export const TaskResultSchema = z.discriminatedUnion('status', [
-  z.object({ status: z.literal(JobStatus.SUCCEEDED), attempt: z.number().int(), outputs: OutputsSchema }),
+  // Outputs stay in the attempt record: Step Functions state carries only what it routes on.
+  z.object({ status: z.literal(JobStatus.SUCCEEDED), attempt: z.number().int() }),
   z.object({ status: z.literal(JobStatus.FAILED), attempt: z.number().int(), error: ErrorInfoSchema }),
 ]);
 export type TaskResult = z.infer<typeof TaskResultSchema>;
@@ -101,7 +118,14 @@ export type TaskResult = z.infer<typeof TaskResultSchema>;
 export const CaughtErrorSchema = z.object({ Error: z.string(), Cause: z.string().optional() });
 
 export const RecorderEventSchema = z.discriminatedUnion('action', [
-  z.object({ action: z.literal('runStarted'), run: RunInputSchema, executionArn: z.string(), definitionVersion: z.string() }),
+  z.object({
+    action: z.literal('runStarted'),
+    run: RunInputSchema,
+    executionArn: z.string(),
+    definitionVersion: z.string(),
+    /** The pipeline's enabled jobs and their dependencies, kept on the run record. */
+    graph: z.record(z.string(), z.array(z.string())),
+  }),
   z.object({
     action: z.literal('jobFailed'),
     run: RunInputSchema,
@@ -116,8 +140,6 @@ export const RecorderEventSchema = z.discriminatedUnion('action', [
     run: RunInputSchema,
     executionArn: z.string(),
     status: z.enum([RunStatus.SUCCEEDED, RunStatus.FAILED]),
-    /** Every job of the pipeline; those without an attempt are summarised SKIPPED. Absent: the recorded jobs only. */
-    jobIds: z.array(z.string()).optional(),
     caught: CaughtErrorSchema.optional(),
   }),
 ]);
@@ -166,6 +188,8 @@ export const RunRecordSchema = z.object({
   completedAt: IsoTime.optional(),
   durationMs: z.number().optional(),
   transitions: z.array(TransitionSchema),
+  /** The enabled jobs and their dependencies (job id → upstream ids), from the run's start. */
+  graph: z.record(z.string(), z.array(z.string())).optional(),
   jobs: z.record(z.string(), JobSummarySchema).optional(),
   error: z.object({ code: z.string(), message: z.string(), jobId: z.string().optional() }).optional(),
 });

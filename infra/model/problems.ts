@@ -32,6 +32,8 @@ export const ProblemCode = {
   LIMIT_002_HISTORY_EVENTS: 'LIMIT_002_HISTORY_EVENTS',
   /** The pipeline's stack would exceed CloudFormation's 500 resources. */
   LIMIT_003_STACK_RESOURCES: 'LIMIT_003_STACK_RESOURCES',
+  /** A job's configuration (its merged parameters) would not fit Lambda's 4 KB of environment. */
+  LIMIT_004_JOB_CONFIG_SIZE: 'LIMIT_004_JOB_CONFIG_SIZE',
 } as const;
 export type ProblemCode = (typeof ProblemCode)[keyof typeof ProblemCode];
 

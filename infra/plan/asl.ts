@@ -6,9 +6,11 @@
  * Shape (one run):
  *   Record run started → Layer 1 (Parallel: one branch per job) → … → Layer n → Record run succeeded
  *   any layer failing → Record run failed → Run failed
- * A job's branch: Run <job> (Retry per its policy) → Check <job> (a returned permanent failure) →
- * done; a permanent failure, or Catch after retries, → Record <job> failure (records, DLQ) → Fail.
- * The job branch is self-contained so a later scheduler (exact DAG) can place it anywhere.
+ * A job's branch: `<job>: run` (Retry per its policy) → `<job>: check` (a returned permanent failure)
+ * → `<job>: succeeded`; a permanent failure, or Catch after retries, → `<job>: record failure`
+ * (records, DLQ) → `<job>: failed`. Job ids hold no `:` or space, so job states never share a name
+ * with each other or with the run's own states. The branch is self-contained so a later scheduler
+ * (exact DAG) can place it anywhere.
  * @see https://states-language.net/spec.html
  */
 import { JOB_FAILED_ERROR_NAME, JobStatus, RunStatus } from '../model/contract.ts';
@@ -44,10 +46,11 @@ export const stateNames = {
   recordFailed: 'Record run failed',
   runFailed: 'Run failed',
   layer: (n: number) => `Layer ${n + 1}`,
-  run: (job: string) => `Run ${job}`,
-  check: (job: string) => `Check ${job}`,
-  recordFailure: (job: string) => `Record ${job} failure`,
-  fail: (job: string) => `Fail ${job}`,
+  run: (job: string) => `${job}: run`,
+  check: (job: string) => `${job}: check`,
+  succeeded: (job: string) => `${job}: succeeded`,
+  recordFailure: (job: string) => `${job}: record failure`,
+  fail: (job: string) => `${job}: failed`,
 };
 
 function recorderTask(payload: Record<string, unknown>, extra: Record<string, unknown>): AslState {
@@ -65,6 +68,7 @@ export function jobBranch(job: ResolvedJob, functionKey: string): { StartAt: str
   const names = {
     run: stateNames.run(job.id),
     check: stateNames.check(job.id),
+    succeeded: stateNames.succeeded(job.id),
     recordFailure: stateNames.recordFailure(job.id),
     fail: stateNames.fail(job.id),
   };
@@ -109,9 +113,9 @@ export function jobBranch(job: ResolvedJob, functionKey: string): { StartAt: str
       [names.check]: {
         Type: 'Choice',
         Choices: [{ Variable: '$.job.result.status', StringEquals: JobStatus.FAILED, Next: names.recordFailure }],
-        Default: `${job.id} succeeded`,
+        Default: names.succeeded,
       },
-      [`${job.id} succeeded`]: { Type: 'Succeed' },
+      [names.succeeded]: { Type: 'Succeed' },
       [names.recordFailure]: recorderTask(
         {
           action: 'jobFailed',
@@ -139,7 +143,7 @@ export interface AslInput {
 export function renderStateMachine(input: AslInput): { definition: AslStateMachine; substitutions: Record<string, string> } {
   const keyOf = new Map(input.jobs.map((job, i) => [job.id, jobFunctionKey(i)]));
   const byId = new Map(input.jobs.map((job) => [job.id, job]));
-  const jobIds = input.jobs.map((j) => j.id);
+  const graph = Object.fromEntries(input.jobs.map((job) => [job.id, [...job.dependsOn]]));
   const states: Record<string, AslState> = {};
 
   states[stateNames.recordStarted] = recorderTask(
@@ -147,6 +151,7 @@ export function renderStateMachine(input: AslInput): { definition: AslStateMachi
       action: 'runStarted',
       'run.$': '$',
       definitionVersion: input.definitionVersion,
+      graph,
       'executionArn.$': '$$.Execution.Id',
     },
     // The recorder answers with the validated run input: the state from here on is `{ run }`.
@@ -164,7 +169,7 @@ export function renderStateMachine(input: AslInput): { definition: AslStateMachi
   });
 
   states[stateNames.recordSucceeded] = recorderTask(
-    { action: 'runFinished', status: RunStatus.SUCCEEDED, 'run.$': '$.run', jobIds, 'executionArn.$': '$$.Execution.Id' },
+    { action: 'runFinished', status: RunStatus.SUCCEEDED, 'run.$': '$.run', 'executionArn.$': '$$.Execution.Id' },
     { ResultPath: null, End: true },
   );
   states[stateNames.recordFailed] = recorderTask(
@@ -172,7 +177,6 @@ export function renderStateMachine(input: AslInput): { definition: AslStateMachi
       action: 'runFinished',
       status: RunStatus.FAILED,
       'run.$': '$.run',
-      jobIds,
       'caught.$': '$.failure',
       'executionArn.$': '$$.Execution.Id',
     },

@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import { canonicalJson } from '../model/canonical.ts';
+import type { JobRuntimeConfig } from '../model/contract.ts';
 import { JOB_DEFAULTS, RETRY_DEFAULTS, type Job, type Pipeline } from '../model/pipeline.ts';
 import { ProblemCode, type Problem } from '../model/problems.ts';
 import { renderStateMachine } from './asl.ts';
@@ -21,6 +22,8 @@ export interface LoadedPipeline {
 
 export const LIMITS = {
   definitionBytes: 1_048_576,
+  /** Lambda holds 4 KB of environment; the rest of a job function's variables take well under 500 bytes. */
+  jobConfigBytes: 3_500,
   historyEvents: 25_000,
   stackResources: 500,
 } as const;
@@ -35,6 +38,19 @@ export function compilePlan(loaded: readonly LoadedPipeline[], now: Date): { pla
     if (result.plan) pipelines.push(result.plan);
   }
   return { plan: { generatedAt: now.toISOString(), pipelines }, problems };
+}
+
+/** What a job's function knows of its job (its `PHI_JOB` environment variable). */
+export function jobRuntimeConfig(pipelineId: string, definitionVersion: string, job: ResolvedJob): JobRuntimeConfig {
+  return {
+    pipelineId,
+    jobId: job.id,
+    parameters: job.parameters,
+    maxAttempts: job.retry.maxAttempts,
+    retryableErrors: [...job.retry.retryableErrors],
+    nonRetryableErrors: [...job.retry.nonRetryableErrors],
+    definitionVersion,
+  };
 }
 
 /** Job < pipeline defaults < the spec's defaults, field by field (a field written `undefined` is unset). */
@@ -71,10 +87,29 @@ function compilePipeline(file: string, pipeline: Pipeline, now: Date): { plan?: 
     });
   }
 
-  const nodes = ids.map((id) => {
+  // Every default applied once, here; the layer is known once the graph is.
+  const resolved = ids.map((id) => {
     const job = pipeline.jobs[id]!;
-    return { id, dependsOn: job.dependsOn ?? [], weight: job.timeoutSeconds ?? pipeline.defaults?.timeoutSeconds ?? JOB_DEFAULTS.timeoutSeconds };
+    return {
+      id,
+      ...(job.description !== undefined ? { description: job.description } : {}),
+      dependsOn: job.dependsOn ?? [],
+      handlerPath: path.resolve(path.dirname(file), job.handler),
+      parameters: { ...pipeline.parameters, ...job.parameters },
+      timeoutSeconds: job.timeoutSeconds ?? pipeline.defaults?.timeoutSeconds ?? JOB_DEFAULTS.timeoutSeconds,
+      memoryMb: job.memoryMb ?? pipeline.defaults?.memoryMb ?? JOB_DEFAULTS.memoryMb,
+      retry: resolveRetry(pipeline, job),
+      enabled: job.enabled !== false,
+    };
   });
+  for (const job of resolved) {
+    if (job.retry.maxDelaySeconds < job.retry.initialDelaySeconds) {
+      const own = pipeline.jobs[job.id]!.retry?.maxDelaySeconds !== undefined ? `jobs.${job.id}.retry` : 'defaults.retry';
+      at(job.id, `${own}.maxDelaySeconds`, ProblemCode.DEF_001_INVALID_FIELD, `RetryPolicy.maxDelaySeconds (${job.retry.maxDelaySeconds}) cannot be less than its initialDelaySeconds (${job.retry.initialDelaySeconds}) for job "${job.id}"`, 'raise maxDelaySeconds or lower initialDelaySeconds');
+    }
+  }
+
+  const nodes = resolved.map((job) => ({ id: job.id, dependsOn: job.dependsOn, weight: job.timeoutSeconds }));
   for (const cycle of findCycles(nodes)) {
     at(cycle[0], `jobs.${cycle[0]}.dependsOn`, ProblemCode.DEP_002_CYCLE_DETECTED, `jobs depend on each other in a cycle: ${cycle.join(' → ')}`, 'a pipeline is a DAG: remove one dependency of the cycle', { cyclePath: cycle });
   }
@@ -90,21 +125,7 @@ function compilePipeline(file: string, pipeline: Pipeline, now: Date): { plan?: 
   const enabledNodes = nodes.filter((n) => pipeline.jobs[n.id]!.enabled !== false);
   const layers = executionLayers(enabledNodes);
   const layerOf = new Map(layers.flatMap((layer, i) => layer.map((id) => [id, i] as const)));
-  const jobs: ResolvedJob[] = ids.map((id) => {
-    const job = pipeline.jobs[id]!;
-    return {
-      id,
-      ...(job.description !== undefined ? { description: job.description } : {}),
-      dependsOn: job.dependsOn ?? [],
-      handlerPath: path.resolve(path.dirname(file), job.handler),
-      parameters: { ...pipeline.parameters, ...job.parameters },
-      timeoutSeconds: job.timeoutSeconds ?? pipeline.defaults?.timeoutSeconds ?? JOB_DEFAULTS.timeoutSeconds,
-      memoryMb: job.memoryMb ?? pipeline.defaults?.memoryMb ?? JOB_DEFAULTS.memoryMb,
-      retry: resolveRetry(pipeline, job),
-      enabled: job.enabled !== false,
-      layer: layerOf.get(id) ?? -1,
-    };
-  });
+  const jobs: ResolvedJob[] = resolved.map((job) => ({ ...job, layer: layerOf.get(job.id) ?? -1 }));
   const enabledJobs = jobs.filter((j) => j.enabled);
   const critical = criticalPath(enabledNodes);
   const definitionVersion = createHash('sha256').update(canonicalJson(pipeline)).digest('hex').slice(0, 16);
@@ -119,6 +140,12 @@ function compilePipeline(file: string, pipeline: Pipeline, now: Date): { plan?: 
   }
   if (estimates.stackResources > LIMITS.stackResources) {
     at(undefined, 'jobs', ProblemCode.LIMIT_003_STACK_RESOURCES, `the pipeline's stack would hold ${estimates.stackResources} resources; CloudFormation takes at most ${LIMITS.stackResources}`, 'split the pipeline into smaller pipelines');
+  }
+  for (const job of enabledJobs) {
+    const bytes = Buffer.byteLength(JSON.stringify(jobRuntimeConfig(pipeline.id, definitionVersion, job)));
+    if (bytes > LIMITS.jobConfigBytes) {
+      at(job.id, `jobs.${job.id}.parameters`, ProblemCode.LIMIT_004_JOB_CONFIG_SIZE, `job "${job.id}" carries ${bytes} bytes of configuration (its parameters merged with the pipeline's); a Lambda function's environment holds 4 KB`, 'keep parameters small: put large values in S3 or SSM and pass their key');
+    }
   }
   if (problems.length > 0) return { problems };
 

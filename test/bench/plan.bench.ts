@@ -75,7 +75,7 @@ record('CLI startup: phi validate (3 examples), best of 3', `${startup.toFixed(0
 // Runtime overhead: the wrapper's own work around a handler that works for 50 ms, records kept in memory
 // (DynamoDB latency is the network's, not the runtime's, and is measured by the e2e runs).
 const attempts: JobAttemptRecord[] = [];
-const store = { startAttempt: async (r: JobAttemptRecord) => void attempts.push(r), finishAttempt: async (r: JobAttemptRecord) => void attempts.push(r), abandonAttempt: async () => {} };
+const store = { startAttempt: async (r: JobAttemptRecord) => void attempts.push(r), finishAttempt: async (r: JobAttemptRecord) => void attempts.push(r), closeAttempt: async () => {} };
 const config: JobRuntimeConfig = { pipelineId: 'bench', jobId: 'work', parameters: { a: 1 }, maxAttempts: 3, retryableErrors: [], nonRetryableErrors: [], definitionVersion: 'x' };
 const payload: TaskPayload = { run: { runId: 'r', pipelineId: 'bench', trigger: 'API', parameters: {} }, jobId: 'work', retryCount: 0, executionArn: 'arn' };
 const busy = (ms: number): void => {

@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { RECORD_ACTIONS } from '../../functions/shared/records.ts';
 import { buildApp } from '../../infra/app.ts';
 import { planDefinitions } from '../../infra/load.ts';
 import type { Plan, PipelinePlan } from '../../infra/plan/types.ts';
@@ -16,6 +17,25 @@ let plan: Plan;
 let platform: Template;
 const pipelines = new Map<string, Template>();
 const planOf = (id: string): PipelinePlan => plan.pipelines.find((p) => p.id === id)!;
+
+type Statement = { Action: string | string[]; Resource: unknown };
+
+/** The statements of the policies attached to a role (by its logical id). */
+function statementsOfRole(template: Template, roleId: string): Statement[] {
+  return Object.values(template.findResources('AWS::IAM::Policy'))
+    .filter((p) => (p.Properties.Roles as { Ref: string }[]).some((r) => r.Ref === roleId))
+    .flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[]);
+}
+
+/** The role (logical id) of the one function whose description matches. */
+function roleOfFunction(template: Template, description: RegExp): string {
+  const matching = Object.values(template.findResources('AWS::Lambda::Function')).filter((f) => description.test(String(f.Properties.Description)));
+  expect(matching).toHaveLength(1);
+  return (matching[0]!.Properties.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+}
+
+const dynamoActions = (statements: readonly Statement[]): string[] =>
+  [...new Set(statements.flatMap((s) => [s.Action].flat()).filter((a) => a.startsWith('dynamodb:')))].sort();
 
 beforeAll(async () => {
   const result = await planDefinitions(DEFINITIONS, new Date('2026-11-22T12:00:00Z'));
@@ -78,6 +98,16 @@ describe('platform stack', () => {
     const startStatements = policies.flatMap((p) => p.Properties.PolicyDocument.Statement as { Action: unknown; Resource: unknown }[]).filter((s) => s.Action === 'states:StartExecution');
     expect(startStatements).toHaveLength(2);
     for (const s of startStatements) expect(JSON.stringify(s.Resource)).toContain(':stateMachine:phi-*');
+  });
+
+  it('grants the recorder, the trigger and the control API exactly the table actions their records need', () => {
+    expect(dynamoActions(statementsOfRole(platform, roleOfFunction(platform, /records run starts/)))).toStrictEqual([...RECORD_ACTIONS.recorder].sort());
+    for (const description of [/schedule trigger|pipeline schedule/, /control API/]) {
+      expect(dynamoActions(statementsOfRole(platform, roleOfFunction(platform, description)))).toStrictEqual([...RECORD_ACTIONS.control].sort());
+    }
+    // None of them scans the table or writes in batches.
+    const all = Object.values(platform.findResources('AWS::IAM::Policy')).flatMap((p) => dynamoActions(p.Properties.PolicyDocument.Statement as Statement[]));
+    expect(all.filter((a) => a.includes('Scan') || a.includes('Batch'))).toStrictEqual([]);
   });
 
   it('tells the control API which pipelines are deployed', () => {
@@ -150,15 +180,20 @@ describe('pipeline stacks', () => {
     expect([...imported]).toEqual([expect.stringMatching(/Recorder/)]);
   });
 
-  it('give job functions write access to the records table and nothing to start executions', () => {
-    const template = pipelines.get('failure-drill')!;
-    const statements = Object.values(template.findResources('AWS::IAM::Policy'))
-      .filter((p) => JSON.stringify(p.Properties.Roles).includes('Job'))
-      .flatMap((p) => p.Properties.PolicyDocument.Statement as { Action: string | string[] }[]);
-    const actions = new Set(statements.flatMap((s) => [s.Action].flat()));
-    expect([...actions].every((a) => a.startsWith('dynamodb:'))).toBe(true);
-    expect(actions.has('dynamodb:PutItem')).toBe(true);
-    expect(actions.has('dynamodb:Scan')).toBe(false);
+  it('give each job function exactly dynamodb:PutItem and dynamodb:UpdateItem on the records table, and nothing else', () => {
+    for (const p of plan.pipelines) {
+      const template = pipelines.get(p.id)!;
+      const jobRoles = Object.values(template.findResources('AWS::Lambda::Function')).map((f) => (f.Properties.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0]);
+      expect(jobRoles).toHaveLength(p.jobs.filter((j) => j.enabled).length);
+      for (const role of jobRoles) {
+        const statements = statementsOfRole(template, role);
+        const actions = [...new Set(statements.flatMap((s) => [s.Action].flat()))].sort();
+        expect({ pipeline: p.id, role, actions }).toStrictEqual({ pipeline: p.id, role, actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem'] });
+        expect([...RECORD_ACTIONS.runtime].sort()).toStrictEqual(actions);
+        // on the records table (imported from the platform stack) and its indexes only
+        expect(JSON.stringify(statements.map((s) => s.Resource))).toMatch(/PlatformRecords/);
+      }
+    }
   });
 
   it('hold exactly as many resources as the plan estimated', () => {

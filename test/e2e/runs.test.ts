@@ -115,6 +115,8 @@ describe('failures', () => {
       trigger: 'API',
       failedAt: expect.any(String),
     });
+    // exactly one dead letter for the run
+    expect((await peekDeadLetters(await deadLetterQueueUrl())).filter((m) => m.runId === run.runId)).toHaveLength(1);
   });
 
   it('gives up on a transient failure after maxAttempts and dead-letters it with every attempt counted', async () => {

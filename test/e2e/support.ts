@@ -1,9 +1,8 @@
 /** What the e2e tests share: clients pointed at the emulator the global setup started and deployed to. */
-import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { inject } from 'vitest';
 import { PhiClient } from '../../infra/cli/client.ts';
 import { emulatorEnv } from '../../infra/local/emulator.ts';
-import { PLATFORM_STACK } from '../../infra/plan/names.ts';
+import { platformOutputs as readPlatformOutputs } from '../../infra/cli/platform.ts';
 
 export function useEmulator(): string {
   const endpoint = inject('endpoint');
@@ -20,8 +19,7 @@ export function phiClient(): Promise<PhiClient> {
 
 export async function platformOutputs(): Promise<Record<string, string>> {
   useEmulator();
-  const stack = (await new CloudFormationClient({}).send(new DescribeStacksCommand({ StackName: PLATFORM_STACK }))).Stacks?.[0];
-  return Object.fromEntries((stack?.Outputs ?? []).map((o) => [o.OutputKey ?? '', o.OutputValue ?? '']));
+  return readPlatformOutputs();
 }
 
 export const stateMachineArn = (pipelineId: string): string => `arn:aws:states:${process.env.AWS_REGION ?? 'us-east-1'}:000000000000:stateMachine:phi-${pipelineId}`;

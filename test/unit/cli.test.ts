@@ -1,6 +1,10 @@
-/** The offline CLI commands (validate, plan, graph) through `main(argv, out, err)`, output captured. */
+/**
+ * The CLI through `main(argv, out, err)`, output captured: the offline commands (validate, plan, graph),
+ * and how `run` handles bad input and errors with the deployment's client replaced (no AWS is reached).
+ */
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { PhiClient } from '../../infra/cli/client.ts';
 import { ExitCode, main } from '../../infra/cli/main.ts';
 import { removeDefinitionDirs, writeDefinitionDir } from './support/temp-definitions.ts';
 
@@ -250,5 +254,72 @@ describe('usage', () => {
     const run = await phi('help');
     expect(run.code).toBe(ExitCode.OK);
     expect(run.stdout).toContain('phi graph <pipeline>');
+  });
+});
+
+describe('phi run: bad input and errors', () => {
+  /** A client that records what it is asked and starts nothing. */
+  function fakeClient(startRun: PhiClient['startRun'] = async () => {
+    throw new Error('startRun must not be called');
+  }) {
+    const calls: unknown[][] = [];
+    const client = {
+      startRun: async (...args: Parameters<PhiClient['startRun']>) => {
+        calls.push(args);
+        return startRun(...args);
+      },
+    };
+    vi.spyOn(PhiClient, 'connect').mockResolvedValue(client as unknown as PhiClient);
+    return calls;
+  }
+
+  afterEach(() => {
+    vi.restoreAllMocks();
+    vi.unstubAllEnvs();
+  });
+
+  it.each(['{"date": ', 'not json', "{'date': 1}"])('exits 2 with usage for --params that is not JSON (%s), starting nothing', async (params) => {
+    const calls = fakeClient();
+    const run = await phi('run', 'daily-sales', '--params', params);
+    expect(run.code).toBe(ExitCode.USAGE);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toMatch(/^phi: --params is not JSON: /);
+    expect(run.stderr).toContain('phi run <pipeline>');
+    expect(calls).toEqual([]);
+  });
+
+  it('sends --params merged with --param pairs (a pair’s JSON value parsed, else kept as text)', async () => {
+    const calls = fakeClient(async () => ({
+      created: true,
+      run: { runId: 'k-1', pipelineId: 'daily-sales', status: 'PENDING', trigger: 'API', parameters: {}, queuedAt: '2024-05-01T10:00:00.000Z', transitions: [] },
+    }));
+    const run = await phi('run', 'daily-sales', '--params', '{"date":"2024-04-30","limit":1}', '--param', 'limit=5', '--param', 'region=eu-west-1', '--idempotency-key', 'k');
+    expect(run.code).toBe(ExitCode.OK);
+    expect(run.stdout).toBe('started run k-1 (PENDING)');
+    expect(calls).toEqual([['daily-sales', { parameters: { date: '2024-04-30', limit: 5, region: 'eu-west-1' }, idempotencyKey: 'k' }]]);
+  });
+
+  it('exits 2 printing "phi: <message>" and no stack trace for any other error (credentials, network, no deployment)', async () => {
+    vi.stubEnv('PHI_DEBUG', '');
+    vi.spyOn(PhiClient, 'connect').mockRejectedValue(new Error('stack PhiPlatform has no ApiUrl output: is Phi deployed in this account and region?'));
+    const run = await phi('run', 'daily-sales');
+    expect(run.code).toBe(ExitCode.USAGE);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toBe('phi: stack PhiPlatform has no ApiUrl output: is Phi deployed in this account and region?');
+  });
+
+  it('says what failed for a status request too', async () => {
+    vi.stubEnv('PHI_DEBUG', '');
+    vi.spyOn(PhiClient, 'connect').mockRejectedValue(Object.assign(new Error('Could not load credentials from any providers'), { name: 'CredentialsProviderError' }));
+    const run = await phi('status', 'k-1');
+    expect(run.code).toBe(ExitCode.USAGE);
+    expect(run.stderr).toBe('phi: Could not load credentials from any providers');
+  });
+
+  it('rethrows the error, stack and all, when PHI_DEBUG is set', async () => {
+    vi.stubEnv('PHI_DEBUG', '1');
+    const failure = new Error('connect ECONNREFUSED 127.0.0.1:4566');
+    vi.spyOn(PhiClient, 'connect').mockRejectedValue(failure);
+    await expect(phi('run', 'daily-sales')).rejects.toBe(failure);
   });
 });

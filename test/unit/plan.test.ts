@@ -7,7 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { planDefinitions } from '../../infra/load.ts';
 import type { Problem } from '../../infra/model/problems.ts';
-import type { AslStateMachine } from '../../infra/plan/asl.ts';
+import { RecorderEventSchema } from '../../infra/model/contract.ts';
+import type { AslState, AslStateMachine } from '../../infra/plan/asl.ts';
 import type { PipelinePlan, Plan, ResolvedJob } from '../../infra/plan/types.ts';
 import { removeDefinitionDirs, writeDefinitionDir, type DefinitionDirSpec } from './support/temp-definitions.ts';
 
@@ -45,6 +46,28 @@ async function planOne(definition: Record<string, unknown>): Promise<PipelinePla
 }
 
 const task = { handler: './handlers/task.ts' } as const;
+
+type States = Readonly<Record<string, AslState>>;
+
+/** Every state of a definition with the scope it is in: the top level, or a Parallel branch. */
+function statesOf(definition: AslStateMachine): { name: string; state: AslState; scope: States }[] {
+  const all: { name: string; state: AslState; scope: States }[] = [];
+  const visit = (scope: States): void => {
+    for (const [name, state] of Object.entries(scope)) {
+      all.push({ name, state, scope });
+      for (const branch of (state.Branches ?? []) as { States: States }[]) visit(branch.States);
+    }
+  };
+  visit(definition.States);
+  return all;
+}
+
+/** The names a state goes on to: Next, a Choice's choices and Default, a Catch's targets. */
+function targetsOf(state: AslState): string[] {
+  const choices = (state.Choices ?? []) as { Next: string }[];
+  const catches = (state.Catch ?? []) as { Next: string }[];
+  return [state.Next, state.Default, ...choices.map((c) => c.Next), ...catches.map((c) => c.Next)].filter((t): t is string => typeof t === 'string');
+}
 
 describe('the shipped definitions', () => {
   let plan: Plan;
@@ -258,7 +281,10 @@ describe('resolved defaults', () => {
     expect(pipeline.criticalPath).toStrictEqual(['a', 'c']);
     expect(pipeline.stateMachine.substitutions).toStrictEqual({ RecorderFunctionArn: 'recorder', JobFunctionArn0: 'a', JobFunctionArn1: 'c' });
     expect(Object.keys(pipeline.stateMachine.definition.States)).not.toContain('Layer 3');
-    expect(JSON.stringify(pipeline.stateMachine.definition)).not.toContain('Run b');
+    expect(statesOf(pipeline.stateMachine.definition).map((s) => s.name).filter((name) => name.startsWith('b:'))).toStrictEqual([]);
+    // The graph the run records holds the enabled jobs only.
+    const started = pipeline.stateMachine.definition.States['Record run started'] as unknown as { Parameters: { Payload: { graph: unknown } } };
+    expect(started.Parameters.Payload.graph).toStrictEqual({ a: [], c: ['a'] });
   });
 });
 
@@ -291,7 +317,8 @@ describe('the state machine definition (contract with Step Functions)', () => {
           Resource: 'arn:aws:states:::lambda:invoke',
           Parameters: {
             FunctionName: '${RecorderFunctionArn}',
-            Payload: { action: 'runStarted', 'run.$': '$', definitionVersion: version, 'executionArn.$': '$$.Execution.Id' },
+            // the job graph (enabled job → its upstream jobs), kept on the run record for its end
+            Payload: { action: 'runStarted', 'run.$': '$', definitionVersion: version, graph: { extract: [], publish: ['extract'] }, 'executionArn.$': '$$.Execution.Id' },
           },
           Retry: RECORDER_RETRY,
           ResultSelector: { 'run.$': '$.Payload' },
@@ -302,9 +329,9 @@ describe('the state machine definition (contract with Step Functions)', () => {
           Type: 'Parallel',
           Branches: [
             {
-              StartAt: 'Run extract',
+              StartAt: 'extract: run',
               States: {
-                'Run extract': {
+                'extract: run': {
                   Type: 'Task',
                   Resource: 'arn:aws:states:::lambda:invoke',
                   Parameters: {
@@ -317,16 +344,16 @@ describe('the state machine definition (contract with Step Functions)', () => {
                   ResultPath: '$.job',
                   // 4 attempts = the first + 3 retries
                   Retry: [{ ErrorEquals: ['States.ALL'], IntervalSeconds: 5, BackoffRate: 3, MaxDelaySeconds: 100, JitterStrategy: 'NONE', MaxAttempts: 3 }],
-                  Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.job', Next: 'Record extract failure' }],
-                  Next: 'Check extract',
+                  Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.job', Next: 'extract: record failure' }],
+                  Next: 'extract: check',
                 },
-                'Check extract': {
+                'extract: check': {
                   Type: 'Choice',
-                  Choices: [{ Variable: '$.job.result.status', StringEquals: 'FAILED', Next: 'Record extract failure' }],
-                  Default: 'extract succeeded',
+                  Choices: [{ Variable: '$.job.result.status', StringEquals: 'FAILED', Next: 'extract: record failure' }],
+                  Default: 'extract: succeeded',
                 },
-                'extract succeeded': { Type: 'Succeed' },
-                'Record extract failure': {
+                'extract: succeeded': { Type: 'Succeed' },
+                'extract: record failure': {
                   Type: 'Task',
                   Resource: 'arn:aws:states:::lambda:invoke',
                   Parameters: {
@@ -335,9 +362,9 @@ describe('the state machine definition (contract with Step Functions)', () => {
                   },
                   Retry: RECORDER_RETRY,
                   ResultPath: null,
-                  Next: 'Fail extract',
+                  Next: 'extract: failed',
                 },
-                'Fail extract': { Type: 'Fail', Error: 'PhiJobFailed', Cause: 'job extract failed' },
+                'extract: failed': { Type: 'Fail', Error: 'PhiJobFailed', Cause: 'job extract failed' },
               },
             },
           ],
@@ -349,10 +376,10 @@ describe('the state machine definition (contract with Step Functions)', () => {
           Type: 'Parallel',
           Branches: [
             {
-              StartAt: 'Run publish',
+              StartAt: 'publish: run',
               States: {
                 // maxAttempts 1: no Retry at all
-                'Run publish': {
+                'publish: run': {
                   Type: 'Task',
                   Resource: 'arn:aws:states:::lambda:invoke',
                   Parameters: {
@@ -363,16 +390,16 @@ describe('the state machine definition (contract with Step Functions)', () => {
                   TimeoutSeconds: 330,
                   ResultSelector: { 'result.$': '$.Payload' },
                   ResultPath: '$.job',
-                  Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.job', Next: 'Record publish failure' }],
-                  Next: 'Check publish',
+                  Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.job', Next: 'publish: record failure' }],
+                  Next: 'publish: check',
                 },
-                'Check publish': {
+                'publish: check': {
                   Type: 'Choice',
-                  Choices: [{ Variable: '$.job.result.status', StringEquals: 'FAILED', Next: 'Record publish failure' }],
-                  Default: 'publish succeeded',
+                  Choices: [{ Variable: '$.job.result.status', StringEquals: 'FAILED', Next: 'publish: record failure' }],
+                  Default: 'publish: succeeded',
                 },
-                'publish succeeded': { Type: 'Succeed' },
-                'Record publish failure': {
+                'publish: succeeded': { Type: 'Succeed' },
+                'publish: record failure': {
                   Type: 'Task',
                   Resource: 'arn:aws:states:::lambda:invoke',
                   Parameters: {
@@ -381,9 +408,9 @@ describe('the state machine definition (contract with Step Functions)', () => {
                   },
                   Retry: RECORDER_RETRY,
                   ResultPath: null,
-                  Next: 'Fail publish',
+                  Next: 'publish: failed',
                 },
-                'Fail publish': { Type: 'Fail', Error: 'PhiJobFailed', Cause: 'job publish failed' },
+                'publish: failed': { Type: 'Fail', Error: 'PhiJobFailed', Cause: 'job publish failed' },
               },
             },
           ],
@@ -396,7 +423,8 @@ describe('the state machine definition (contract with Step Functions)', () => {
           Resource: 'arn:aws:states:::lambda:invoke',
           Parameters: {
             FunctionName: '${RecorderFunctionArn}',
-            Payload: { action: 'runFinished', status: 'SUCCEEDED', 'run.$': '$.run', jobIds: ['extract', 'publish'], 'executionArn.$': '$$.Execution.Id' },
+            // no job list: the recorder reads the graph from the run record
+            Payload: { action: 'runFinished', status: 'SUCCEEDED', 'run.$': '$.run', 'executionArn.$': '$$.Execution.Id' },
           },
           Retry: RECORDER_RETRY,
           ResultPath: null,
@@ -411,7 +439,6 @@ describe('the state machine definition (contract with Step Functions)', () => {
               action: 'runFinished',
               status: 'FAILED',
               'run.$': '$.run',
-              jobIds: ['extract', 'publish'],
               'caught.$': '$.failure',
               'executionArn.$': '$$.Execution.Id',
             },
@@ -454,8 +481,97 @@ describe('the state machine definition (contract with Step Functions)', () => {
     const layer2 = fan.stateMachine.definition.States['Layer 2'];
     expect(layer2?.Type).toBe('Parallel');
     const branches = layer2?.Branches as readonly { StartAt: string }[];
-    expect(branches.map((b) => b.StartAt)).toStrictEqual(['Run alpha', 'Run mid', 'Run zeta']);
+    expect(branches.map((b) => b.StartAt)).toStrictEqual(['alpha: run', 'mid: run', 'zeta: run']);
     expect(layer2?.Next).toBe('Record run succeeded');
+  });
+});
+
+describe('state names', () => {
+  it('are unique across the whole definition, Parallel branches included, even for jobs named like the run’s own states', async () => {
+    // Under the old `Run <job>` names a job "failed" had a state "Run failed", the run's own Fail state.
+    const pipeline = await planOne({
+      id: 'clashing-names',
+      jobs: {
+        run: task,
+        failed: { ...task, dependsOn: ['run'] },
+        check: { ...task, dependsOn: ['run'] },
+        succeeded: { ...task, dependsOn: ['failed', 'check'] },
+        record: task,
+        layer: { ...task, dependsOn: ['succeeded'] },
+        'run-failed': { ...task, dependsOn: ['record'] },
+      },
+    });
+    const states = statesOf(pipeline.stateMachine.definition);
+    const names = states.map((s) => s.name);
+
+    const counts = new Map<string, number>();
+    for (const name of names) counts.set(name, (counts.get(name) ?? 0) + 1);
+    expect([...counts].filter(([, n]) => n > 1)).toStrictEqual([]);
+    // 4 run states + 4 layers + 5 states for each of the 7 jobs.
+    expect(names).toHaveLength(4 + 4 + 7 * 5);
+
+    // The run's own states are still what they were, and the job "failed" has its own.
+    const byName = new Map(states.map((s) => [s.name, s.state]));
+    expect(byName.get('Run failed')).toStrictEqual({ Type: 'Fail', Error: 'PhiRunFailed', Cause: 'a job of pipeline clashing-names failed' });
+    expect(byName.get('failed: run')).toMatchObject({ Type: 'Task', Next: 'failed: check' });
+    expect(byName.get('run: failed')).toStrictEqual({ Type: 'Fail', Error: 'PhiJobFailed', Cause: 'job run failed' });
+    expect(byName.get('run-failed: run')).toMatchObject({ Type: 'Task' });
+    for (const job of ['run', 'failed', 'check', 'succeeded', 'record', 'layer', 'run-failed']) {
+      for (const step of ['run', 'check', 'succeeded', 'record failure', 'failed']) expect(names).toContain(`${job}: ${step}`);
+    }
+  });
+
+  it('leads every transition to a state of its own scope (a branch never names a state outside it)', async () => {
+    const pipeline = await planOne({ id: 'scoped', jobs: { run: task, failed: { ...task, dependsOn: ['run'] }, other: { ...task, dependsOn: ['run'] } } });
+    const definition = pipeline.stateMachine.definition;
+    expect(Object.keys(definition.States)).toContain(definition.StartAt);
+    for (const { name, state, scope } of statesOf(definition)) {
+      for (const target of targetsOf(state)) expect({ from: name, to: target, found: target in scope }).toStrictEqual({ from: name, to: target, found: true });
+      for (const branch of (state.Branches ?? []) as { StartAt: string; States: States }[]) expect(Object.keys(branch.States)).toContain(branch.StartAt);
+    }
+  });
+});
+
+describe('the recorder payloads (contract with the recorder)', () => {
+  /** A payload as Step Functions would hand it to the recorder: every `key.$` replaced by a value. */
+  function resolve(payload: Record<string, unknown>): Record<string, unknown> {
+    const values: Record<string, unknown> = {
+      'run.$': { runId: 'k-1', pipelineId: 'orders', trigger: 'API', parameters: {} },
+      'executionArn.$': 'arn:aws:states:us-east-1:123456789012:execution:phi-orders:k-1',
+      'caught.$': { Error: 'PhiJobFailed', Cause: 'job load failed' },
+      'outcome.$': { Error: 'States.Timeout' },
+    };
+    return Object.fromEntries(
+      Object.entries(payload).map(([key, value]) => {
+        if (!key.endsWith('.$')) return [key, value];
+        if (!(key in values)) throw new Error(`no value for ${key}`);
+        return [key.slice(0, -2), values[key]];
+      }),
+    );
+  }
+
+  it('parse as recorder events: runStarted with the enabled jobs’ graph, runFinished without a job list', async () => {
+    const pipeline = await planOne({
+      id: 'orders',
+      jobs: { extract: task, load: { ...task, dependsOn: ['extract'] }, audit: { ...task, dependsOn: ['extract', 'load'] }, off: { ...task, enabled: false } },
+    });
+    const payloads = statesOf(pipeline.stateMachine.definition)
+      .filter(({ state }) => (state.Parameters as { FunctionName?: string } | undefined)?.FunctionName === '${RecorderFunctionArn}')
+      .map(({ name, state }) => ({ name, event: RecorderEventSchema.parse(resolve((state.Parameters as { Payload: Record<string, unknown> }).Payload)) }));
+
+    expect(payloads.map((p) => [p.name, p.event.action])).toStrictEqual([
+      ['Record run started', 'runStarted'],
+      // one per job, layer by layer
+      ['extract: record failure', 'jobFailed'],
+      ['load: record failure', 'jobFailed'],
+      ['audit: record failure', 'jobFailed'],
+      ['Record run succeeded', 'runFinished'],
+      ['Record run failed', 'runFinished'],
+    ]);
+    const started = payloads[0]!.event;
+    expect(started).toMatchObject({ action: 'runStarted', definitionVersion: pipeline.definitionVersion, graph: { extract: [], load: ['extract'], audit: ['extract', 'load'] } });
+    expect(Object.keys((started as { graph: object }).graph).sort()).toStrictEqual(['audit', 'extract', 'load']);
+    for (const { event } of payloads.filter((p) => p.event.action === 'runFinished')) expect(JSON.stringify(event)).not.toContain('jobIds');
   });
 });
 

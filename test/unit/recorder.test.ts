@@ -11,6 +11,7 @@ import {
   JobStatus,
   RecorderEventSchema,
   RunStatus,
+  SkipReason,
   TRANSIENT_ERROR_NAME,
   type DeadLetterMessage,
   type ErrorInfo,
@@ -20,7 +21,7 @@ import {
   type RunRecord,
   type TaskResult,
 } from '../../infra/model/contract.ts';
-import { errorFromOutcome, record, type RecorderDeps } from '../../functions/control/recorder.ts';
+import { errorFromOutcome, fromStatusChange, record, type RecorderDeps } from '../../functions/control/recorder.ts';
 import { PhiTransientError, runTask } from '../../functions/runtime/core.ts';
 import { PermanentError, TransientError, type TaskHandler } from '../../functions/runtime/index.ts';
 import { captureLogs, clock, MemoryRecordStore } from './support/memory-store.ts';
@@ -45,28 +46,40 @@ const event = (e: unknown): RecorderEvent => RecorderEventSchema.parse(e);
 
 interface Harness {
   store: MemoryRecordStore;
+  /** The dead letters that were sent. */
   sent: DeadLetterMessage[];
+  /** Every send attempted, failed ones included. */
+  sendCalls: number;
+  /** How many coming sends fail (SQS throttling, an outage) without sending. */
+  failSends: number;
   lines: ReturnType<typeof captureLogs>['lines'];
   deps: (now: string) => RecorderDeps;
 }
 
 function harness(): Harness {
   const store = new MemoryRecordStore();
-  const sent: DeadLetterMessage[] = [];
   const { log, lines } = captureLogs({ component: 'recorder' });
-  return {
+  const h: Harness = {
     store,
-    sent,
+    sent: [],
+    sendCalls: 0,
+    failSends: 0,
     lines,
     deps: (now) => ({
       store,
       log,
       now: clock(now),
       sendDeadLetter: async (message) => {
-        sent.push(structuredClone(message));
+        h.sendCalls++;
+        if (h.failSends > 0) {
+          h.failSends--;
+          throw Object.assign(new Error('SQS is unavailable'), { name: 'ServiceUnavailable' });
+        }
+        h.sent.push(structuredClone(message));
       },
     }),
   };
+  return h;
 }
 
 /** Runs one attempt of a job through the real runtime core; answers its result or what it threw. */
@@ -110,23 +123,39 @@ const caughtLambdaError = (errorName: string, err: { name: string; message: stri
   Cause: JSON.stringify({ errorType: err.name, errorMessage: err.message, trace: [] }),
 });
 
-async function startedRun(h: Harness, input: RunInput = runInput()): Promise<void> {
+type Graph = Record<string, string[]>;
+
+/** The default pipeline: extract → load. */
+const GRAPH: Graph = { extract: [], load: ['extract'] };
+
+const runStarted = (graph: Graph = GRAPH, extra: Record<string, unknown> = {}): RecorderEvent =>
+  event({ action: 'runStarted', run: runInput(), executionArn: EXECUTION_ARN, definitionVersion: 'def-1', graph, ...extra });
+
+/** A run the trigger queued and the state machine's first step started, with the pipeline's job graph. */
+async function startedRun(h: Harness, graph: Graph = GRAPH, input: RunInput = runInput()): Promise<void> {
   await h.store.createRun({ runId: input.runId, pipelineId: input.pipelineId, trigger: input.trigger, parameters: input.parameters, queuedAt: QUEUED });
-  await record(event({ action: 'runStarted', run: input, executionArn: EXECUTION_ARN, definitionVersion: 'def-1' }), h.deps(STARTED));
+  await record(runStarted(graph, { run: input }), h.deps(STARTED));
 }
 
-const runFinished = (status: 'SUCCEEDED' | 'FAILED', jobIds: string[], extra: Record<string, unknown> = {}): RecorderEvent =>
-  event({ action: 'runFinished', run: runInput(), executionArn: EXECUTION_ARN, status, jobIds, ...extra });
+const runFinished = (status: 'SUCCEEDED' | 'FAILED', extra: Record<string, unknown> = {}): RecorderEvent =>
+  event({ action: 'runFinished', run: runInput(), executionArn: EXECUTION_ARN, status, ...extra });
+
+/** Starts an attempt that never finishes (its invocation hangs, then times out or is stopped). */
+async function hangingAttempt(store: MemoryRecordStore, jobId: string, opts: { retryCount?: number; at?: [string, string] } = {}): Promise<void> {
+  const never = new Promise<never>(() => undefined);
+  void attempt(store, { jobId, handler: () => never, ...opts });
+  await new Promise((resolve) => setTimeout(resolve, 0));
+}
 
 const jobFailed = (jobId: string, outcome: unknown, extra: Partial<{ run: RunInput; maxAttempts: number }> = {}): RecorderEvent =>
   event({ action: 'jobFailed', run: runInput(), jobId, executionArn: EXECUTION_ARN, maxAttempts: 3, outcome, ...extra });
 
 describe('record: runStarted', () => {
-  it('marks a PENDING run RUNNING and answers the run input', async () => {
+  it('marks a PENDING run RUNNING, keeping the job graph, and answers the run input', async () => {
     const h = harness();
     await h.store.createRun({ runId: RUN_ID, pipelineId: PIPELINE, trigger: 'API', parameters: { date: '2024-04-30' }, queuedAt: QUEUED });
 
-    const answer = await record(event({ action: 'runStarted', run: runInput(), executionArn: EXECUTION_ARN, definitionVersion: 'def-1' }), h.deps(STARTED));
+    const answer = await record(runStarted(), h.deps(STARTED));
 
     expect(answer).toEqual(runInput());
     expect(await h.store.getRun(RUN_ID)).toEqual({
@@ -139,6 +168,7 @@ describe('record: runStarted', () => {
       startedAt: STARTED,
       executionArn: EXECUTION_ARN,
       definitionVersion: 'def-1',
+      graph: GRAPH,
       transitions: [
         { status: RunStatus.PENDING, at: QUEUED },
         { status: RunStatus.RUNNING, at: STARTED },
@@ -146,30 +176,36 @@ describe('record: runStarted', () => {
     });
   });
 
+  it('refuses a runStarted event without the job graph (the recorder reads it back when the run ends)', () => {
+    expect(RecorderEventSchema.safeParse({ action: 'runStarted', run: runInput(), executionArn: EXECUTION_ARN, definitionVersion: 'def-1' }).success).toBe(false);
+  });
+
   it('answers the validated input with default parameters, the state the machine carries on with', async () => {
     const h = harness();
-    const answer = await record(event({ action: 'runStarted', run: { runId: RUN_ID, pipelineId: PIPELINE, trigger: 'MANUAL' }, executionArn: EXECUTION_ARN, definitionVersion: 'def-1' }), h.deps(STARTED));
+    const answer = await record(runStarted(GRAPH, { run: { runId: RUN_ID, pipelineId: PIPELINE, trigger: 'MANUAL' } }), h.deps(STARTED));
     expect(answer).toEqual({ runId: RUN_ID, pipelineId: PIPELINE, trigger: 'MANUAL', parameters: {} });
   });
 
   it('creates the record RUNNING for a run started without the trigger (no record yet)', async () => {
     const h = harness();
-    await record(event({ action: 'runStarted', run: runInput({ trigger: 'MANUAL' }), executionArn: EXECUTION_ARN, definitionVersion: 'def-1' }), h.deps(STARTED));
+    await record(runStarted(GRAPH, { run: runInput({ trigger: 'MANUAL' }) }), h.deps(STARTED));
     expect(await h.store.getRun(RUN_ID)).toMatchObject({
       status: RunStatus.RUNNING,
       trigger: 'MANUAL',
+      graph: GRAPH,
       queuedAt: STARTED,
       startedAt: STARTED,
       transitions: [{ status: RunStatus.RUNNING, at: STARTED }],
     });
   });
 
-  it('is a no-op when repeated: the run keeps one RUNNING transition and its first start time', async () => {
+  it('is a no-op when repeated: the run keeps one RUNNING transition, its first start time and its graph', async () => {
     const h = harness();
     await startedRun(h);
-    await record(event({ action: 'runStarted', run: runInput(), executionArn: EXECUTION_ARN, definitionVersion: 'def-1' }), h.deps('2024-05-01T10:00:09.000Z'));
+    await record(runStarted({ other: [] }), h.deps('2024-05-01T10:00:09.000Z'));
     const run = await h.store.requireRun(RUN_ID);
     expect(run.startedAt).toBe(STARTED);
+    expect(run.graph).toEqual(GRAPH);
     expect(run.transitions.map((t) => t.status)).toEqual([RunStatus.PENDING, RunStatus.RUNNING]);
   });
 
@@ -252,9 +288,10 @@ describe('record: jobFailed', () => {
       failedAt: FINISHED,
     });
     expect(answer).toEqual(message);
-    // The runtime closed the attempt already: the recorder leaves it as it was (finishAttempt only from RUNNING).
+    // The runtime closed the attempt already: the recorder leaves it as it was (closeAttempt only from
+    // RUNNING); its one write is the claim of the job's dead letter.
     expect(await h.store.listAttempts(RUN_ID)).toEqual(attemptBefore);
-    expect(h.store.writes.length).toBe(writesBefore);
+    expect(h.store.writes.slice(writesBefore)).toEqual([{ op: 'claimDeadLetter', key: `RUN#${RUN_ID}|DLQ#transform` }]);
   });
 
   it('reports the same error for a Catch outcome in AWS form and in the emulator’s form', async () => {
@@ -290,11 +327,11 @@ describe('record: jobFailed', () => {
 
     const [firstAfter, secondAfter] = await h.store.listAttempts(RUN_ID);
     expect(firstAfter).toEqual(first);
+    // closeAttempt writes no durationMs (a DynamoDB update cannot compute one from startedAt).
     expect(secondAfter).toEqual({
       ...(second as JobAttemptRecord),
       status: JobStatus.FAILED,
       completedAt: FINISHED,
-      durationMs: 240_000,
       transitions: [
         { status: JobStatus.RUNNING, at: '2024-05-01T10:01:00.000Z' },
         { status: JobStatus.FAILED, at: FINISHED },
@@ -353,6 +390,69 @@ describe('record: jobFailed', () => {
     });
   });
 
+  it('closes only the failed job’s own RUNNING attempt, not that of another job (even one whose id begins the same)', async () => {
+    const h = harness();
+    await startedRun(h, { extract: [], 'extract-eu': [] });
+    await hangingAttempt(h.store, 'extract-eu');
+    await hangingAttempt(h.store, 'extract');
+
+    await record(jobFailed('extract', { Error: 'States.Timeout' }), h.deps(FINISHED));
+
+    expect((await h.store.listAttempts(RUN_ID)).map((a) => [a.jobId, a.status])).toEqual([
+      ['extract', JobStatus.FAILED],
+      ['extract-eu', JobStatus.RUNNING],
+    ]);
+    expect(h.sent).toEqual([expect.objectContaining({ jobId: 'extract', attempts: 1, errorCode: ExecErrorCode.TIMEOUT })]);
+  });
+
+  it('sends no second dead letter when its step is retried: the job’s dead letter is claimed once', async () => {
+    const h = harness();
+    await startedRun(h);
+    const result = await attempt(h.store, { jobId: 'transform', handler: fail(new PermanentError('BAD_INPUT', 'no data')) });
+
+    const first = await record(jobFailed('transform', { result }), h.deps(FINISHED));
+    const retried = await record(jobFailed('transform', { result }), h.deps('2024-05-01T10:05:02.000Z'));
+
+    expect(h.sent).toEqual([first]);
+    expect(h.sendCalls).toBe(1);
+    expect(retried).toEqual({ ...(first as DeadLetterMessage), failedAt: '2024-05-01T10:05:02.000Z' });
+    expect(h.lines.filter((l) => l.message === 'job failed permanently')).toHaveLength(1);
+    expect(h.lines.find((l) => l.message === 'dead letter already sent')).toMatchObject({ level: 'WARN', runId: RUN_ID, jobId: 'transform' });
+  });
+
+  it('releases the claim and rethrows when the send fails, so the retried step sends the one dead letter', async () => {
+    const h = harness();
+    await startedRun(h);
+    const result = await attempt(h.store, { jobId: 'transform', handler: fail(new PermanentError('BAD_INPUT', 'no data')) });
+    h.failSends = 1;
+
+    await expect(record(jobFailed('transform', { result }), h.deps(FINISHED))).rejects.toThrow('SQS is unavailable');
+    expect(h.sent).toEqual([]);
+    expect(h.store.deadLetterClaims(RUN_ID)).toEqual([]);
+    expect(h.lines.find((l) => l.message === 'job failed permanently')).toBeUndefined();
+
+    // Step Functions retries the step (RECORDER_RETRY): this time the message goes out, once.
+    await record(jobFailed('transform', { result }), h.deps('2024-05-01T10:05:01.000Z'));
+    await record(jobFailed('transform', { result }), h.deps('2024-05-01T10:05:02.000Z'));
+    expect(h.sent).toEqual([expect.objectContaining({ jobId: 'transform', errorCode: 'BAD_INPUT', failedAt: '2024-05-01T10:05:01.000Z' })]);
+    expect(h.sendCalls).toBe(2);
+    expect(h.store.deadLetterClaims(RUN_ID)).toEqual(['transform']);
+  });
+
+  it('sends one dead letter for each failed job of a run', async () => {
+    const h = harness();
+    await startedRun(h, { orders: [], customers: [] });
+    const orders = await attempt(h.store, { jobId: 'orders', handler: fail(new PermanentError('SCHEMA_DRIFT', 'new column')) });
+    const customers = await attempt(h.store, { jobId: 'customers', handler: fail(new PermanentError('BAD_INPUT', 'no customers')) });
+    await record(jobFailed('orders', { result: orders }), h.deps(FINISHED));
+    await record(jobFailed('customers', { result: customers }), h.deps(FINISHED));
+    await record(jobFailed('orders', { result: orders }), h.deps(FINISHED));
+    expect(h.sent.map((m) => [m.jobId, m.errorCode])).toEqual([
+      ['orders', 'SCHEMA_DRIFT'],
+      ['customers', 'BAD_INPUT'],
+    ]);
+  });
+
   it('logs the permanent failure with pipelineId, runId and jobId', async () => {
     const h = harness();
     const result = await attempt(h.store, { jobId: 'transform', handler: fail(new PermanentError('BAD_INPUT', 'x')) });
@@ -376,7 +476,7 @@ describe('record: runFinished', () => {
     await attempt(h.store, { jobId: 'extract', retryCount: 1, handler: succeed });
     await attempt(h.store, { jobId: 'load', handler: succeed });
 
-    const answer = await record(runFinished('SUCCEEDED', ['extract', 'load']), h.deps(FINISHED));
+    const answer = await record(runFinished('SUCCEEDED'), h.deps(FINISHED));
 
     const expected: RunRecord = {
       runId: RUN_ID,
@@ -390,6 +490,7 @@ describe('record: runFinished', () => {
       durationMs: 300_000,
       executionArn: EXECUTION_ARN,
       definitionVersion: 'def-1',
+      graph: GRAPH,
       transitions: [
         { status: RunStatus.PENDING, at: QUEUED },
         { status: RunStatus.RUNNING, at: STARTED },
@@ -405,9 +506,19 @@ describe('record: runFinished', () => {
     expect(h.lines.find((l) => l.message === 'run finished')).toMatchObject({ pipelineId: PIPELINE, runId: RUN_ID, status: RunStatus.SUCCEEDED });
   });
 
-  it('finishes a FAILED run: jobs that never ran are SKIPPED (UPSTREAM_FAILED) and run.error names the first failed job', async () => {
+  it('takes the jobs from the graph kept on the run record, not from the event (an old event’s jobIds are ignored)', async () => {
     const h = harness();
     await startedRun(h);
+    await attempt(h.store, { jobId: 'extract', handler: succeed });
+    await attempt(h.store, { jobId: 'load', handler: succeed });
+    const finished = (await record(runFinished('SUCCEEDED', { jobIds: ['extract', 'load', 'ghost'] }), h.deps(FINISHED))) as RunRecord;
+    expect(Object.keys(finished.jobs ?? {}).sort()).toEqual(['extract', 'load']);
+  });
+
+  it('finishes a FAILED run: jobs downstream of a failure are SKIPPED (UPSTREAM_FAILED), transitively, and run.error names the first failed job', async () => {
+    const h = harness();
+    // extract → orders, customers → load → report
+    await startedRun(h, { extract: [], orders: ['extract'], customers: ['extract'], load: ['orders', 'customers'], report: ['load'] });
     await attempt(h.store, { jobId: 'extract', handler: succeed });
     // Two jobs of one layer fail; "orders" (listed first) fails after "customers".
     await attempt(h.store, { jobId: 'orders', handler: fail(new PermanentError('SCHEMA_DRIFT', 'orders.csv has a new column')), at: ['2024-05-01T10:01:00.000Z', '2024-05-01T10:03:00.000Z'] });
@@ -417,10 +528,7 @@ describe('record: runFinished', () => {
       at: ['2024-05-01T10:01:00.000Z', '2024-05-01T10:02:00.000Z'],
     });
 
-    const finished = await record(
-      runFinished('FAILED', ['extract', 'orders', 'customers', 'load', 'report'], { caught: { Error: 'PhiJobFailed', Cause: 'job customers failed' } }),
-      h.deps(FINISHED),
-    );
+    const finished = await record(runFinished('FAILED', { caught: { Error: 'PhiJobFailed', Cause: 'job customers failed' } }), h.deps(FINISHED));
 
     expect(finished).toMatchObject({
       status: RunStatus.FAILED,
@@ -429,41 +537,140 @@ describe('record: runFinished', () => {
         extract: { status: JobStatus.SUCCEEDED, attempts: 1 },
         orders: { status: JobStatus.FAILED, attempts: 1, errorCode: 'SCHEMA_DRIFT' },
         customers: { status: JobStatus.FAILED, attempts: 1, errorCode: 'BAD_INPUT' },
-        load: { status: JobStatus.SKIPPED, attempts: 0, reason: 'UPSTREAM_FAILED' },
-        report: { status: JobStatus.SKIPPED, attempts: 0, reason: 'UPSTREAM_FAILED' },
+        load: { status: JobStatus.SKIPPED, attempts: 0, reason: SkipReason.UPSTREAM_FAILED },
+        report: { status: JobStatus.SKIPPED, attempts: 0, reason: SkipReason.UPSTREAM_FAILED },
       },
       error: { code: 'BAD_INPUT', message: 'no customers for 2024-04-30', jobId: 'customers' },
     });
     expect(await h.store.getRun(RUN_ID)).toEqual(finished);
   });
 
-  it('puts the caught error in run.error when no job attempt failed', async () => {
+  it('tells the two kinds of SKIPPED apart: UPSTREAM_FAILED below a failed job, RUN_ENDED for an independent job of a later layer', async () => {
+    const h = harness();
+    // Layer 1: a, b. Layer 2: c (after a), d (after b). Layer 3: e (after c), f (after d).
+    await startedRun(h, { a: [], b: [], c: ['a'], d: ['b'], e: ['c'], f: ['d'] });
+    await attempt(h.store, { jobId: 'a', handler: succeed });
+    await attempt(h.store, { jobId: 'b', handler: fail(new PermanentError('BAD_INPUT', 'b cannot run')) });
+
+    // Layer 1 fails because of b: the run ends before layer 2.
+    const finished = (await record(runFinished('FAILED', { caught: { Error: 'PhiJobFailed', Cause: 'job b failed' } }), h.deps(FINISHED))) as RunRecord;
+
+    expect(finished.status).toBe(RunStatus.FAILED);
+    expect(finished.jobs).toEqual({
+      a: { status: JobStatus.SUCCEEDED, attempts: 1 },
+      b: { status: JobStatus.FAILED, attempts: 1, errorCode: 'BAD_INPUT' },
+      c: { status: JobStatus.SKIPPED, attempts: 0, reason: SkipReason.RUN_ENDED },
+      d: { status: JobStatus.SKIPPED, attempts: 0, reason: SkipReason.UPSTREAM_FAILED },
+      e: { status: JobStatus.SKIPPED, attempts: 0, reason: SkipReason.RUN_ENDED },
+      f: { status: JobStatus.SKIPPED, attempts: 0, reason: SkipReason.UPSTREAM_FAILED },
+    });
+  });
+
+  it('closes an attempt still RUNNING as the run ends CANCELLED (RUN_ENDED) and summarises its job CANCELLED', async () => {
+    const h = harness();
+    // orders and customers run side by side; customers fails while orders' second attempt still runs.
+    await startedRun(h, { orders: [], customers: [], load: ['orders', 'customers'] });
+    await attempt(h.store, { jobId: 'orders', handler: fail(new TransientError('RATE_LIMITED', 'slow down')) });
+    await hangingAttempt(h.store, 'orders', { retryCount: 1, at: ['2024-05-01T10:02:00.000Z', '2024-05-01T10:09:00.000Z'] });
+    await attempt(h.store, { jobId: 'customers', handler: fail(new PermanentError('BAD_INPUT', 'no customers')) });
+    const [ordersFirst, ordersSecond] = await h.store.listAttempts(RUN_ID, 'orders');
+    expect(ordersSecond).toMatchObject({ attempt: 2, status: JobStatus.RUNNING });
+
+    const finished = (await record(runFinished('FAILED', { caught: { Error: 'PhiJobFailed', Cause: 'job customers failed' } }), h.deps(FINISHED))) as RunRecord;
+
+    expect(finished.jobs).toEqual({
+      customers: { status: JobStatus.FAILED, attempts: 1, errorCode: 'BAD_INPUT' },
+      orders: { status: JobStatus.CANCELLED, attempts: 2, reason: SkipReason.RUN_ENDED },
+      load: { status: JobStatus.SKIPPED, attempts: 0, reason: SkipReason.UPSTREAM_FAILED },
+    });
+    // The cancelled job is not the run's error: the failed one is.
+    expect(finished.error).toEqual({ code: 'BAD_INPUT', message: 'no customers', jobId: 'customers' });
+    const [first, second] = await h.store.listAttempts(RUN_ID, 'orders');
+    expect(first).toEqual(ordersFirst);
+    expect(second).toEqual({
+      ...(ordersSecond as JobAttemptRecord),
+      status: JobStatus.CANCELLED,
+      completedAt: FINISHED,
+      errorCode: SkipReason.RUN_ENDED,
+      errorMessage: expect.any(String),
+      transitions: [
+        { status: JobStatus.RUNNING, at: '2024-05-01T10:02:00.000Z' },
+        { status: JobStatus.CANCELLED, at: FINISHED },
+      ],
+    });
+    expect(second).not.toHaveProperty('willRetry');
+  });
+
+  it('closes the run of an aborted execution (from EventBridge): the running job CANCELLED, the jobs after it SKIPPED (RUN_ENDED)', async () => {
     const h = harness();
     await startedRun(h);
-    const finished = await record(runFinished('FAILED', ['extract'], { caught: { Error: 'States.Runtime', Cause: 'an ASL path did not resolve' } }), h.deps(FINISHED));
+    await hangingAttempt(h.store, 'extract');
+    const aborted = fromStatusChange({
+      source: 'aws.states',
+      'detail-type': 'Step Functions Execution Status Change',
+      detail: { executionArn: EXECUTION_ARN, status: 'ABORTED', input: JSON.stringify(runInput()), error: null, cause: null },
+    });
+
+    const finished = (await record(aborted!, h.deps(FINISHED))) as RunRecord;
+
     expect(finished).toMatchObject({
       status: RunStatus.FAILED,
-      jobs: { extract: { status: JobStatus.SKIPPED, attempts: 0, reason: 'UPSTREAM_FAILED' } },
+      jobs: {
+        extract: { status: JobStatus.CANCELLED, attempts: 1, reason: SkipReason.RUN_ENDED },
+        load: { status: JobStatus.SKIPPED, attempts: 0, reason: SkipReason.RUN_ENDED },
+      },
+      error: { code: 'EXECUTION_ABORTED' },
+    });
+    expect((await h.store.listAttempts(RUN_ID)).map((a) => a.status)).toEqual([JobStatus.CANCELLED]);
+  });
+
+  it('puts the caught error in run.error when no job attempt failed; the jobs that never ran are SKIPPED (RUN_ENDED)', async () => {
+    const h = harness();
+    await startedRun(h, { extract: [] });
+    const finished = await record(runFinished('FAILED', { caught: { Error: 'States.Runtime', Cause: 'an ASL path did not resolve' } }), h.deps(FINISHED));
+    expect(finished).toMatchObject({
+      status: RunStatus.FAILED,
+      jobs: { extract: { status: JobStatus.SKIPPED, attempts: 0, reason: SkipReason.RUN_ENDED } },
       error: { code: 'States.Runtime', message: 'an ASL path did not resolve' },
     });
   });
 
-  it('keeps the first terminal status when the run is finished twice: a run never leaves a terminal status', async () => {
+  it('summarises the jobs that have attempts when the run record has no graph (a run started before graphs were kept)', async () => {
+    const h = harness();
+    await h.store.markRunRunning({ runId: RUN_ID, pipelineId: PIPELINE, trigger: 'API', parameters: {}, executionArn: EXECUTION_ARN, definitionVersion: 'def-0' }, STARTED);
+    await attempt(h.store, { jobId: 'load', handler: succeed });
+    await attempt(h.store, { jobId: 'extract', handler: succeed });
+    const finished = (await record(runFinished('SUCCEEDED'), h.deps(FINISHED))) as RunRecord;
+    expect(finished.graph).toBeUndefined();
+    expect(finished.jobs).toEqual({ extract: { status: JobStatus.SUCCEEDED, attempts: 1 }, load: { status: JobStatus.SUCCEEDED, attempts: 1 } });
+  });
+
+  it('leaves a terminal run untouched: the first result stays, a later finish writes nothing and cancels nothing', async () => {
     const h = harness();
     await startedRun(h);
     await attempt(h.store, { jobId: 'extract', handler: fail(new PermanentError('BAD_INPUT', 'x')) });
-    const first = await record(runFinished('FAILED', ['extract']), h.deps(FINISHED));
+    const first = await record(runFinished('FAILED'), h.deps(FINISHED));
+    // A late attempt (a retried invocation) starts after the run ended.
+    await hangingAttempt(h.store, 'load', { at: ['2024-05-01T10:08:00.000Z', '2024-05-01T10:08:30.000Z'] });
+    const writes = h.store.writes.length;
 
-    const again = await record(runFinished('SUCCEEDED', ['extract']), h.deps('2024-05-01T10:09:00.000Z'));
-    const repeated = await record(runFinished('FAILED', ['extract']), h.deps('2024-05-01T10:10:00.000Z'));
-    const restarted = await record(event({ action: 'runStarted', run: runInput(), executionArn: EXECUTION_ARN, definitionVersion: 'def-2' }), h.deps('2024-05-01T10:11:00.000Z'));
+    const again = await record(runFinished('SUCCEEDED'), h.deps('2024-05-01T10:09:00.000Z'));
+    const repeated = await record(runFinished('FAILED', { caught: { Error: 'EXECUTION_ABORTED', Cause: 'stopped' } }), h.deps('2024-05-01T10:10:00.000Z'));
+    const restarted = await record(runStarted(GRAPH, { definitionVersion: 'def-2' }), h.deps('2024-05-01T10:11:00.000Z'));
 
     expect(restarted).toEqual(runInput());
     expect(again).toEqual(first);
     expect(repeated).toEqual(first);
+    expect(h.store.writes.length).toBe(writes);
+    expect((await h.store.listAttempts(RUN_ID, 'load')).map((a) => a.status)).toEqual([JobStatus.RUNNING]);
     const stored = await h.store.requireRun(RUN_ID);
     expect(stored).toEqual(first);
     expect(stored).toMatchObject({ status: RunStatus.FAILED, completedAt: FINISHED, definitionVersion: 'def-1' });
     expect(stored.transitions.map((t) => t.status)).toEqual([RunStatus.PENDING, RunStatus.RUNNING, RunStatus.FAILED]);
+  });
+
+  it('refuses to finish a run that has no record (REC_001_NOT_FOUND)', async () => {
+    const h = harness();
+    await expect(record(runFinished('SUCCEEDED'), h.deps(FINISHED))).rejects.toMatchObject({ name: 'RecordError', code: 'REC_001_NOT_FOUND' });
   });
 });

@@ -9,6 +9,7 @@ import {
   ErrorInfoSchema,
   ExecErrorCode,
   JobStatus,
+  MAX_OUTPUTS_BYTES,
   TRANSIENT_ERROR_NAME,
   TaskResultSchema,
   type ErrorInfo,
@@ -16,6 +17,7 @@ import {
   type JobRuntimeConfig,
   type TaskPayload,
 } from '../../infra/model/contract.ts';
+import type { AttemptClosure } from '../../functions/shared/records.ts';
 import { classifyError, PhiTransientError, runTask, type AttemptStore } from '../../functions/runtime/core.ts';
 import { JobError, PermanentError, TransientError, type Parameters, type TaskContext, type TaskHandler } from '../../functions/runtime/index.ts';
 import { captureLogs, clock, MemoryRecordStore } from './support/memory-store.ts';
@@ -47,11 +49,18 @@ function taskPayload(retryCount = 0, parameters: Parameters = {}): TaskPayload {
   };
 }
 
+interface CloseCall {
+  readonly runId: string;
+  readonly jobId: string;
+  readonly attempt: number;
+  readonly closure: AttemptClosure;
+}
+
 /** An attempt store over the shared in-memory store that also keeps what each call was given. */
-function recordingStore(): { store: AttemptStore; memory: MemoryRecordStore; started: JobAttemptRecord[]; finished: JobAttemptRecord[] } {
-  const memory = new MemoryRecordStore();
+function recordingStore(memory = new MemoryRecordStore()): { store: AttemptStore; memory: MemoryRecordStore; started: JobAttemptRecord[]; finished: JobAttemptRecord[]; closed: CloseCall[] } {
   const started: JobAttemptRecord[] = [];
   const finished: JobAttemptRecord[] = [];
+  const closed: CloseCall[] = [];
   const store: AttemptStore = {
     startAttempt: async (record) => {
       started.push(structuredClone(record));
@@ -61,16 +70,19 @@ function recordingStore(): { store: AttemptStore; memory: MemoryRecordStore; sta
       finished.push(structuredClone(record));
       await memory.finishAttempt(record);
     },
-    abandonAttempt: (runId, jobId, attempt, outcome) => memory.abandonAttempt(runId, jobId, attempt, outcome),
+    closeAttempt: async (runId, jobId, attempt, closure) => {
+      closed.push(structuredClone({ runId, jobId, attempt, closure }));
+      await memory.closeAttempt(runId, jobId, attempt, closure);
+    },
   };
-  return { store, memory, started, finished };
+  return { store, memory, started, finished, closed };
 }
 
-function run(handler: TaskHandler, opts: { config?: JobRuntimeConfig; payload?: TaskPayload } = {}) {
-  const { store, memory, started, finished } = recordingStore();
+function run(handler: TaskHandler, opts: { config?: JobRuntimeConfig; payload?: TaskPayload; memory?: MemoryRecordStore } = {}) {
+  const { store, memory, started, finished, closed } = recordingStore(opts.memory);
   const { log, lines } = captureLogs({ component: 'task-runtime' });
   const result = runTask(opts.config ?? jobConfig(), opts.payload ?? taskPayload(), handler, { store, log, now: clock(T0, T1) });
-  return { result, memory, started, finished, lines };
+  return { result, memory, started, finished, closed, lines };
 }
 
 async function onlyAttempt(memory: MemoryRecordStore): Promise<JobAttemptRecord> {
@@ -104,7 +116,7 @@ describe('runTask: a successful attempt', () => {
     const outputs = { rows: 1200, files: ['a.csv', 'b.csv'], meta: { source: 'feed', ok: true } };
     const { result, memory, started } = run(() => outputs);
 
-    await expect(result).resolves.toEqual({ status: JobStatus.SUCCEEDED, attempt: 1, outputs });
+    await expect(result).resolves.toStrictEqual({ status: JobStatus.SUCCEEDED, attempt: 1 });
 
     expect(started).toHaveLength(1);
     expect(started[0]).toEqual({
@@ -138,7 +150,18 @@ describe('runTask: a successful attempt', () => {
 
   it('returns a result the state machine can parse as a TaskResult', async () => {
     const { result } = run(() => ({ rows: 1 }));
-    expect(TaskResultSchema.parse(await result)).toEqual({ status: JobStatus.SUCCEEDED, attempt: 1, outputs: { rows: 1 } });
+    const answer = await result;
+    expect(TaskResultSchema.parse(answer)).toStrictEqual(answer);
+  });
+
+  it('returns only status and attempt: the outputs stay in the attempt record, out of the Step Functions state', async () => {
+    const outputs = { rows: 1, report: 'x'.repeat(10_000) };
+    const { result, memory } = run(() => outputs);
+    const answer = await result;
+    expect(answer).toStrictEqual({ status: JobStatus.SUCCEEDED, attempt: 1 });
+    expect(answer).not.toHaveProperty('outputs');
+    expect(JSON.stringify(answer)).not.toContain('rows');
+    expect((await onlyAttempt(memory)).outputs).toEqual(outputs);
   });
 
   it('numbers the attempt retryCount + 1, in the record, the context and the result', async () => {
@@ -204,7 +227,7 @@ describe('runTask: a successful attempt', () => {
 
   it('treats a handler that returns nothing as a success with empty outputs', async () => {
     const { result, memory } = run(() => undefined);
-    await expect(result).resolves.toEqual({ status: JobStatus.SUCCEEDED, attempt: 1, outputs: {} });
+    await expect(result).resolves.toStrictEqual({ status: JobStatus.SUCCEEDED, attempt: 1 });
     const record = await onlyAttempt(memory);
     expect(record.outputs).toEqual({});
     expect(record.outputChecksum).toBe(sha256('{}'));
@@ -215,7 +238,7 @@ describe('runTask: a successful attempt', () => {
       await new Promise((resolve) => setTimeout(resolve, 1));
       return { late: 'yes' };
     });
-    await expect(result).resolves.toMatchObject({ status: JobStatus.SUCCEEDED, outputs: { late: 'yes' } });
+    await expect(result).resolves.toStrictEqual({ status: JobStatus.SUCCEEDED, attempt: 1 });
     expect((await onlyAttempt(memory)).outputs).toEqual({ late: 'yes' });
   });
 
@@ -263,6 +286,46 @@ describe('runTask: a handler that returns something other than a JSON object', (
     });
     expect(record.outputs).toBeUndefined();
     expect(record.outputChecksum).toBeUndefined();
+  });
+});
+
+describe('runTask: outputs over MAX_OUTPUTS_BYTES', () => {
+  /** Outputs whose JSON, `{"blob":"…"}`, is exactly `bytes` bytes of ASCII. */
+  const outputsOf = (bytes: number) => ({ blob: 'x'.repeat(bytes - '{"blob":""}'.length) });
+
+  it('is 32 KiB', () => {
+    expect(MAX_OUTPUTS_BYTES).toBe(32 * 1024);
+    expect(Buffer.byteLength(JSON.stringify(outputsOf(MAX_OUTPUTS_BYTES)))).toBe(MAX_OUTPUTS_BYTES);
+  });
+
+  it('keeps outputs of exactly MAX_OUTPUTS_BYTES', async () => {
+    const outputs = outputsOf(MAX_OUTPUTS_BYTES);
+    const { result, memory } = run(() => outputs);
+    await expect(result).resolves.toStrictEqual({ status: JobStatus.SUCCEEDED, attempt: 1 });
+    expect((await onlyAttempt(memory)).outputs).toEqual(outputs);
+  });
+
+  it('fails permanently with EXEC_003_INVALID_OUTPUT one byte over, returning FAILED (never retried) and keeping no outputs', async () => {
+    const { result, memory } = run(() => outputsOf(MAX_OUTPUTS_BYTES + 1), { payload: taskPayload(0) });
+    const answer = await result;
+    expect(answer).toStrictEqual({
+      status: JobStatus.FAILED,
+      attempt: 1,
+      error: { code: ExecErrorCode.INVALID_OUTPUT, message: expect.stringContaining(String(MAX_OUTPUTS_BYTES + 1)), category: ErrorCategory.PERMANENT },
+    });
+    expect((answer as { error: ErrorInfo }).error.message).toContain(String(MAX_OUTPUTS_BYTES));
+    const record = await onlyAttempt(memory);
+    expect(record).toMatchObject({ status: JobStatus.FAILED, errorCode: ExecErrorCode.INVALID_OUTPUT, errorCategory: ErrorCategory.PERMANENT, willRetry: false });
+    expect(record.outputs).toBeUndefined();
+    expect(record.outputChecksum).toBeUndefined();
+  });
+
+  it('counts UTF-8 bytes, not characters', async () => {
+    // 16,400 two-byte characters: under the limit in characters, over it in bytes.
+    const outputs = { blob: 'é'.repeat(16_400) };
+    expect(JSON.stringify(outputs).length).toBeLessThan(MAX_OUTPUTS_BYTES);
+    const { result } = run(() => outputs);
+    await expect(result).resolves.toMatchObject({ status: JobStatus.FAILED, error: { code: ExecErrorCode.INVALID_OUTPUT, category: ErrorCategory.PERMANENT } });
   });
 });
 
@@ -454,14 +517,22 @@ describe('runTask: a permanent failure', () => {
 });
 
 describe('runTask: an attempt whose invocation ended without a result', () => {
+  const runningAttempt = (attempt: number): JobAttemptRecord => ({
+    runId: RUN_ID,
+    pipelineId: 'daily-sales',
+    jobId: 'extract',
+    attempt,
+    status: JobStatus.RUNNING,
+    definitionVersion: 'def-1',
+    parameters: {},
+    startedAt: T0,
+    transitions: [{ status: JobStatus.RUNNING, at: T0 }],
+  });
+
   it('is closed FAILED when the next attempt starts, and a finished attempt is left as it was', async () => {
     // GIVEN attempt 1 recorded RUNNING and never finished (its Lambda timed out), attempt 2 a normal failure
     const memory = new MemoryRecordStore();
-    const started = (attempt: number): JobAttemptRecord => ({
-      runId: RUN_ID, pipelineId: 'daily-sales', jobId: 'extract', attempt, status: JobStatus.RUNNING, definitionVersion: 'def-1',
-      parameters: {}, startedAt: T0, transitions: [{ status: JobStatus.RUNNING, at: T0 }],
-    });
-    await memory.startAttempt(started(1));
+    await memory.startAttempt(runningAttempt(1));
     const { log } = captureLogs();
 
     // WHEN attempt 2 runs (retryCount 1)
@@ -476,5 +547,66 @@ describe('runTask: an attempt whose invocation ended without a result', () => {
     // AND a third attempt leaves the finished attempt 2 untouched
     await runTask(jobConfig(), taskPayload(2), () => ({ ok: true }), { store: memory, log, now: clock(T1) });
     expect((await memory.listAttempts(RUN_ID))[1]).toEqual(second);
+  });
+
+  it('closes attempt N-1 through closeAttempt (FAILED, EXEC_004_TASK_FAILED, transient, willRetry) before recording attempt N', async () => {
+    const memory = new MemoryRecordStore();
+    await memory.startAttempt(runningAttempt(2));
+    const { result, closed } = run(() => ({ ok: true }), { payload: taskPayload(2), memory });
+    await result;
+
+    expect(closed).toEqual([
+      {
+        runId: RUN_ID,
+        jobId: 'extract',
+        attempt: 2,
+        closure: {
+          status: JobStatus.FAILED,
+          at: T0,
+          errorCode: ExecErrorCode.TASK_FAILED,
+          errorMessage: expect.stringMatching(/attempt 2 ended without a result.*attempt 3 started/),
+          errorCategory: ErrorCategory.TRANSIENT,
+          willRetry: true,
+        },
+      },
+    ]);
+    expect(memory.writes.map((w) => [w.op, w.key.slice(w.key.indexOf('|') + 1)])).toEqual([
+      ['startAttempt', 'JOB#extract#002'],
+      ['closeAttempt', 'JOB#extract#002'],
+      ['startAttempt', 'JOB#extract#003'],
+      ['finishAttempt', 'JOB#extract#003'],
+    ]);
+    expect((await memory.listAttempts(RUN_ID)).map((a) => [a.attempt, a.status])).toEqual([
+      [2, JobStatus.FAILED],
+      [3, JobStatus.SUCCEEDED],
+    ]);
+  });
+
+  it('closes nothing on a first attempt', async () => {
+    const { result, closed, memory } = run(() => ({ ok: true }));
+    await result;
+    expect(closed).toEqual([]);
+    expect(memory.writes.map((w) => w.op)).toEqual(['startAttempt', 'finishAttempt']);
+  });
+
+  it('leaves a previous attempt that recorded its own failure with its own error', async () => {
+    const memory = new MemoryRecordStore();
+    const first = run(throwing(new TransientError('RATE_LIMITED', 'slow down')), { memory });
+    await expect(first.result).rejects.toBeInstanceOf(PhiTransientError);
+    const [before] = await memory.listAttempts(RUN_ID);
+
+    await run(() => ({ ok: true }), { payload: taskPayload(1), memory }).result;
+
+    const [after, second] = await memory.listAttempts(RUN_ID);
+    expect(after).toEqual(before);
+    expect(after).toMatchObject({ status: JobStatus.FAILED, errorCode: 'RATE_LIMITED' });
+    expect(second).toMatchObject({ attempt: 2, status: JobStatus.SUCCEEDED });
+  });
+
+  it('writes no record for a previous attempt that never recorded one (its invocation never reached the runtime)', async () => {
+    const { result, closed, memory } = run(() => ({ ok: true }), { payload: taskPayload(1) });
+    await result;
+    expect(closed.map((c) => c.attempt)).toEqual([1]);
+    expect((await memory.listAttempts(RUN_ID)).map((a) => a.attempt)).toEqual([2]);
   });
 });

@@ -17,12 +17,14 @@ import {
 } from '../../infra/model/contract.ts';
 import { ApiErrorCode, route, type ApiDeps } from '../../functions/control/api.ts';
 import { executionArnFor, runIdFor, startRun, UnknownPipelineError, type TriggerDeps } from '../../functions/control/trigger.ts';
+import { RUN_START_FAILED } from '../../functions/shared/records.ts';
 import { captureLogs, clock, MemoryRecordStore } from './support/memory-store.ts';
 
 const PIPELINE = 'daily-sales';
 const STATE_MACHINE = 'arn:aws:states:us-east-1:123456789012:stateMachine:phi-daily-sales';
 const OTHER_STATE_MACHINE = 'arn:aws:states:us-east-1:123456789012:stateMachine:phi-hourly-clicks';
 const NOW = '2024-05-01T10:00:00.000Z';
+const LATER = '2024-05-01T10:00:05.000Z';
 const RUN_ID_PATTERN = /^[A-Za-z0-9_-]{1,80}$/;
 
 interface StartExecutionCall {
@@ -55,7 +57,8 @@ class FakeStepFunctions {
   }
 }
 
-function world(now = NOW) {
+/** The trigger and the API over one store and one Step Functions; the clock answers `instants` in turn. */
+function world(...instants: string[]) {
   const store = new MemoryRecordStore();
   const sfn = new FakeStepFunctions();
   const { log, lines } = captureLogs({ component: 'control-api' });
@@ -66,9 +69,8 @@ function world(now = NOW) {
       [PIPELINE, STATE_MACHINE],
       ['hourly-clicks', OTHER_STATE_MACHINE],
     ]),
-    definitionVersions: new Map([[PIPELINE, 'def-1']]),
     log,
-    now: clock(now),
+    now: clock(...(instants.length > 0 ? instants : [NOW])),
   };
   const api: ApiDeps = { trigger, store };
   return { store, sfn, trigger, api, lines };
@@ -160,7 +162,7 @@ describe('startRun', () => {
     expect(RunInputSchema.parse(JSON.parse(call?.input ?? ''))).toEqual({ runId: first.run.runId, pipelineId: PIPELINE, trigger: 'API', parameters: { date: '2024-04-30' } });
   });
 
-  it('stores the run PENDING with its trigger, key, parameters, definition version and execution ARN', async () => {
+  it('stores the run PENDING with its trigger, key, parameters and execution ARN (the definition version comes with the execution’s start)', async () => {
     const w = world();
     const { run } = await startRun({ pipelineId: PIPELINE, trigger: 'API', idempotencyKey: 'order-42', parameters: { date: '2024-04-30' } }, w.trigger);
     const expected: RunRecord = {
@@ -170,7 +172,6 @@ describe('startRun', () => {
       trigger: 'API',
       idempotencyKey: 'order-42',
       parameters: { date: '2024-04-30' },
-      definitionVersion: 'def-1',
       queuedAt: NOW,
       executionArn: executionArnFor(STATE_MACHINE, run.runId),
       transitions: [{ status: RunStatus.PENDING, at: NOW }],
@@ -228,6 +229,117 @@ describe('startRun', () => {
   });
 });
 
+describe('startRun: an execution that cannot be started', () => {
+  const keyed = { pipelineId: PIPELINE, trigger: 'API', idempotencyKey: 'order-42', parameters: { date: '2024-04-30' } } as const;
+
+  it('closes the run FAILED with RUN_START_FAILED (no jobs) and rethrows the error', async () => {
+    const w = world();
+    w.sfn.failures = 1;
+
+    const err = await startRun(keyed, w.trigger).catch((e: unknown) => e);
+
+    expect(err).toMatchObject({ name: 'ThrottlingException', message: 'Rate exceeded' });
+    const runId = runIdFor(keyed, new Date(NOW));
+    expect(await w.store.getRun(runId)).toEqual({
+      runId,
+      pipelineId: PIPELINE,
+      status: RunStatus.FAILED,
+      trigger: 'API',
+      idempotencyKey: 'order-42',
+      parameters: { date: '2024-04-30' },
+      queuedAt: NOW,
+      completedAt: NOW,
+      durationMs: 0,
+      jobs: {},
+      error: { code: RUN_START_FAILED, message: expect.stringContaining('Rate exceeded') },
+      transitions: [
+        { status: RunStatus.PENDING, at: NOW },
+        { status: RunStatus.FAILED, at: NOW },
+      ],
+    } satisfies RunRecord);
+    expect(w.sfn.executions).toEqual([]);
+  });
+
+  it('reopens and starts the run when the same key is started again: PENDING, its outcome removed, one execution with the first input', async () => {
+    const w = world(NOW, LATER);
+    w.sfn.failures = 1;
+    await expect(startRun(keyed, w.trigger)).rejects.toThrow('Rate exceeded');
+
+    const { created, run } = await startRun(keyed, w.trigger);
+
+    expect(created).toBe(false);
+    expect(run).toEqual({
+      runId: runIdFor(keyed, new Date(NOW)),
+      pipelineId: PIPELINE,
+      status: RunStatus.PENDING,
+      trigger: 'API',
+      idempotencyKey: 'order-42',
+      parameters: { date: '2024-04-30' },
+      queuedAt: NOW,
+      executionArn: executionArnFor(STATE_MACHINE, run.runId),
+      transitions: [
+        { status: RunStatus.PENDING, at: NOW },
+        { status: RunStatus.FAILED, at: NOW },
+        { status: RunStatus.PENDING, at: LATER },
+      ],
+    } satisfies RunRecord);
+    expect(await w.store.getRun(run.runId)).toEqual(run);
+    expect(w.sfn.calls).toHaveLength(2);
+    expect(w.sfn.calls[1]).toEqual(w.sfn.calls[0]);
+    expect(w.sfn.executions).toHaveLength(1);
+    expect(RunInputSchema.parse(JSON.parse(w.sfn.executions[0]?.input ?? ''))).toEqual({ runId: run.runId, pipelineId: PIPELINE, trigger: 'API', parameters: { date: '2024-04-30' } });
+  });
+
+  it('reopens a scheduled run whose start failed when the schedule trigger is retried for the same time', async () => {
+    const w = world(NOW, LATER);
+    const req = { pipelineId: PIPELINE, trigger: 'SCHEDULE', scheduledTime: '2024-05-01T06:00:00Z' } as const;
+    w.sfn.failures = 1;
+    await expect(startRun(req, w.trigger)).rejects.toThrow('Rate exceeded');
+
+    const { created, run } = await startRun(req, w.trigger);
+
+    expect(created).toBe(false);
+    expect(run).toMatchObject({ status: RunStatus.PENDING, scheduledTime: '2024-05-01T06:00:00Z' });
+    expect(run.transitions.map((t) => t.status)).toEqual([RunStatus.PENDING, RunStatus.FAILED, RunStatus.PENDING]);
+    expect(w.store.runCount).toBe(1);
+    expect(w.sfn.executions).toHaveLength(1);
+    expect(JSON.parse(w.sfn.executions[0]?.input ?? '')).toMatchObject({ runId: run.runId, scheduledTime: '2024-05-01T06:00:00Z' });
+  });
+
+  it('fails, reopens and fails again as often as the start fails, then starts', async () => {
+    const w = world(NOW, LATER, '2024-05-01T10:00:09.000Z');
+    w.sfn.failures = 2;
+    await expect(startRun(keyed, w.trigger)).rejects.toThrow('Rate exceeded');
+    await expect(startRun(keyed, w.trigger)).rejects.toThrow('Rate exceeded');
+    const runId = runIdFor(keyed, new Date(NOW));
+    expect(await w.store.requireRun(runId)).toMatchObject({ status: RunStatus.FAILED, completedAt: LATER, error: { code: RUN_START_FAILED } });
+
+    const { run } = await startRun(keyed, w.trigger);
+
+    expect(run.status).toBe(RunStatus.PENDING);
+    expect(run.transitions.map((t) => [t.status, t.at])).toEqual([
+      [RunStatus.PENDING, NOW],
+      [RunStatus.FAILED, NOW],
+      [RunStatus.PENDING, LATER],
+      [RunStatus.FAILED, LATER],
+      [RunStatus.PENDING, '2024-05-01T10:00:09.000Z'],
+    ]);
+    expect(w.sfn.executions).toHaveLength(1);
+  });
+
+  it('does not reopen a run that failed for another reason: it keeps its outcome', async () => {
+    const w = world();
+    const { run } = await startRun(keyed, w.trigger);
+    await w.store.markRunRunning({ ...run, definitionVersion: 'def-1' }, NOW);
+    const failed = await w.store.finishRun(run.runId, { status: RunStatus.FAILED, at: LATER, jobs: {}, error: { code: 'BAD_INPUT', message: 'x', jobId: 'extract' } });
+
+    const again = await startRun(keyed, w.trigger);
+
+    expect(again).toEqual({ created: false, run: failed });
+    expect(w.sfn.executions).toHaveLength(1);
+  });
+});
+
 describe('route: POST /pipelines/{id}/runs', () => {
   it('answers 201 { created: true, run } and starts one execution', async () => {
     const w = world();
@@ -282,10 +394,31 @@ describe('route: POST /pipelines/{id}/runs', () => {
     await expect(route(postRun(PIPELINE, JSON.stringify({ parameters: { date: '2024-04-30' }, idempotencyKey: 'order-42' })), w.api)).rejects.toThrow('Rate exceeded');
     expect(w.sfn.executions).toHaveLength(0);
 
+    const failed = await w.store.requireRun(runIdFor({ pipelineId: PIPELINE, trigger: 'API', idempotencyKey: 'order-42' }, new Date(NOW)));
+
     const res = await route(postRun(PIPELINE, JSON.stringify({ parameters: { date: '2024-05-01' }, idempotencyKey: 'order-42' })), w.api);
 
     expect(res.statusCode).toBe(409);
     expect(w.sfn.executions).toHaveLength(0);
+    // Nor is the failed run reopened by it.
+    expect(await w.store.requireRun(failed.runId)).toEqual(failed);
+    expect(failed).toMatchObject({ status: RunStatus.FAILED, error: { code: RUN_START_FAILED } });
+  });
+
+  it('answers 200 with the reopened run, and starts it, when a key whose first start failed is posted again', async () => {
+    const w = world(NOW, LATER);
+    w.sfn.failures = 1;
+    const body = JSON.stringify({ parameters: { date: '2024-04-30' }, idempotencyKey: 'order-42' });
+    await expect(route(postRun(PIPELINE, body), w.api)).rejects.toThrow('Rate exceeded');
+
+    const res = await route(postRun(PIPELINE, body), w.api);
+
+    expect(res.statusCode).toBe(200);
+    const { created, run } = bodyOf<StartedBody>(res);
+    expect(created).toBe(false);
+    expect(run).toMatchObject({ status: RunStatus.PENDING, executionArn: executionArnFor(STATE_MACHINE, run.runId) });
+    expect(run.error).toBeUndefined();
+    expect(w.sfn.executions).toEqual([{ stateMachineArn: STATE_MACHINE, name: run.runId, input: expect.any(String) }]);
   });
 
   it('treats a repeated key without parameters as the same request as one with {}', async () => {
@@ -400,6 +533,31 @@ describe('route: GET /runs/{runId}', () => {
     ]);
     expect(view.jobs.load).toEqual({ status: JobStatus.RUNNING, attempts: [a('load', 1, JobStatus.RUNNING)] });
     expect(view.jobs.report).toEqual({ status: JobStatus.SKIPPED, attempts: [] });
+  });
+
+  it('shows a job cancelled as its run ended by its last attempt (CANCELLED), and a job that never ran by its summary', async () => {
+    const w = world();
+    const { run } = await startRun({ pipelineId: PIPELINE, trigger: 'API', idempotencyKey: 'k' }, w.trigger);
+    await w.store.markRunRunning({ ...run, graph: { extract: [], load: ['extract'] } }, '2024-05-01T10:00:30.000Z');
+    await w.store.startAttempt(attemptRecord('extract', 1, JobStatus.FAILED, { runId: run.runId, errorCode: 'RATE_LIMITED', errorCategory: ErrorCategory.TRANSIENT, willRetry: true }));
+    await w.store.startAttempt(attemptRecord('extract', 2, JobStatus.RUNNING, { runId: run.runId }));
+    await w.store.closeAttempt(run.runId, 'extract', 2, { status: JobStatus.CANCELLED, at: '2024-05-01T10:09:00.000Z', errorCode: 'RUN_ENDED', errorMessage: 'the run ended' });
+    await w.store.finishRun(run.runId, {
+      status: RunStatus.FAILED,
+      at: '2024-05-01T10:09:00.000Z',
+      jobs: { extract: { status: JobStatus.CANCELLED, attempts: 2, reason: 'RUN_ENDED' }, load: { status: JobStatus.SKIPPED, attempts: 0, reason: 'RUN_ENDED' } },
+      error: { code: 'EXECUTION_ABORTED', message: 'stopped' },
+    });
+
+    const view = RunViewSchema.parse(bodyOf<RunView>(await route(getRun(run.runId), w.api)));
+
+    expect(view.jobs.extract?.status).toBe(JobStatus.CANCELLED);
+    expect(view.jobs.extract?.attempts.map((x) => [x.attempt, x.status])).toEqual([
+      [1, JobStatus.FAILED],
+      [2, JobStatus.CANCELLED],
+    ]);
+    expect(view.jobs.load).toEqual({ status: JobStatus.SKIPPED, attempts: [] });
+    expect(view.run.graph).toEqual({ extract: [], load: ['extract'] });
   });
 
   it('answers 404 API_004_RUN_NOT_FOUND for an unknown run', async () => {

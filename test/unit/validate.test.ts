@@ -6,6 +6,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { planDefinitions } from '../../infra/load.ts';
 import { ProblemCode, type Problem } from '../../infra/model/problems.ts';
+import { jobRuntimeConfig, LIMITS } from '../../infra/plan/compile.ts';
 import type { Plan } from '../../infra/plan/types.ts';
 import { removeDefinitionDirs, writeDefinitionDir, type DefinitionDirSpec } from './support/temp-definitions.ts';
 
@@ -140,6 +141,48 @@ describe('DEF_001_INVALID_FIELD: a field does not match the schema', () => {
   it('reports an invalid job id even when another job has an unknown field', async () => {
     const problems = await problemsOf({ 'p.ts': pipeline('orders', { 'Load Data': task(), y: task({ extra: true }) }) });
     expect(problems.map((p) => p.path).sort()).toStrictEqual(['jobs.Load Data', 'jobs.y.extra']);
+  });
+});
+
+describe('DEF_001_INVALID_FIELD: a retry policy whose maxDelaySeconds is below its initialDelaySeconds', () => {
+  it('reports the job’s own maxDelaySeconds at jobs.<id>.retry.maxDelaySeconds, naming both values', async () => {
+    const problem = await onlyProblem({ 'p.ts': pipeline('orders', { x: task({ retry: { initialDelaySeconds: 30, maxDelaySeconds: 10 } }), y: task() }) });
+    expect(problem).toMatchObject({ code: ProblemCode.DEF_001_INVALID_FIELD, pipeline: 'orders', job: 'x', path: 'jobs.x.retry.maxDelaySeconds' });
+    expect(problem.message).toContain('RetryPolicy.maxDelaySeconds (10) cannot be less than its initialDelaySeconds (30)');
+    expect(problem.hint).not.toBe('');
+  });
+
+  it('compares against the resolved initialDelaySeconds: a job maxDelaySeconds under the spec default of 60', async () => {
+    const problem = await onlyProblem({ 'p.ts': pipeline('orders', { x: task({ retry: { maxDelaySeconds: 59 } }) }) });
+    expect(problem).toMatchObject({ path: 'jobs.x.retry.maxDelaySeconds' });
+    expect(problem.message).toContain('RetryPolicy.maxDelaySeconds (59) cannot be less than its initialDelaySeconds (60)');
+  });
+
+  it('reports at defaults.retry.maxDelaySeconds, for each job it applies to, when the job does not set maxDelaySeconds itself', async () => {
+    const problems = await problemsOf({
+      'p.ts': pipeline(
+        'orders',
+        {
+          a: task(),
+          b: task({ retry: { initialDelaySeconds: 10 } }),
+          // its own maxDelaySeconds replaces the default: no problem
+          c: task({ retry: { maxDelaySeconds: 120 } }),
+        },
+        { defaults: { retry: { maxDelaySeconds: 20 } } },
+      ),
+    });
+    expect(problems.map((p) => [p.code, p.job, p.path])).toStrictEqual([[ProblemCode.DEF_001_INVALID_FIELD, 'a', 'defaults.retry.maxDelaySeconds']]);
+    expect(problems[0]?.message).toContain('RetryPolicy.maxDelaySeconds (20) cannot be less than its initialDelaySeconds (60)');
+  });
+
+  it('reports at defaults.retry.maxDelaySeconds when the job raises initialDelaySeconds above the default maxDelaySeconds', async () => {
+    const problem = await onlyProblem({ 'p.ts': pipeline('orders', { x: task({ retry: { initialDelaySeconds: 200 } }) }, { defaults: { retry: { maxDelaySeconds: 100 } } }) });
+    expect(problem).toMatchObject({ code: ProblemCode.DEF_001_INVALID_FIELD, job: 'x', path: 'defaults.retry.maxDelaySeconds' });
+    expect(problem.message).toContain('(100) cannot be less than its initialDelaySeconds (200)');
+  });
+
+  it('accepts maxDelaySeconds equal to initialDelaySeconds', async () => {
+    expect(await problemsOf({ 'p.ts': pipeline('orders', { x: task({ retry: { initialDelaySeconds: 30, maxDelaySeconds: 30 } }) }) })).toStrictEqual([]);
   });
 });
 
@@ -346,6 +389,50 @@ describe('LIMIT_*: AWS limits', () => {
     const problem = await onlyProblem({ 'p.ts': pipeline('wide', independentJobs(124, 1), { schedule: { rate: '1 day' } }) });
     expect(problem).toMatchObject({ code: ProblemCode.LIMIT_003_STACK_RESOURCES, pipeline: 'wide', path: 'jobs' });
     expect(problem.message).toContain('503');
+  });
+
+  describe('LIMIT_004_JOB_CONFIG_SIZE: a job’s configuration over 3,500 bytes (Lambda’s 4 KB environment)', () => {
+    /** The bytes of the job's PHI_JOB, as the pipeline's plan gives it, when its parameter `blob` is `n` characters. */
+    async function configBytes(n: number, jobId = 'x'): Promise<number> {
+      const result = await plan({ definitions: { 'p.ts': pipeline('orders', { [jobId]: task({ parameters: { blob: 'b'.repeat(n) } }) }) } });
+      expect(result.problems).toStrictEqual([]);
+      const p = result.plan.pipelines[0]!;
+      return Buffer.byteLength(JSON.stringify(jobRuntimeConfig(p.id, p.definitionVersion, p.jobs[0]!)));
+    }
+
+    it('is 3,500 bytes', () => {
+      expect(LIMITS.jobConfigBytes).toBe(3_500);
+    });
+
+    it('accepts a configuration of exactly 3,500 bytes and reports one byte more at jobs.<id>.parameters', async () => {
+      const overhead = await configBytes(0);
+      const fits = LIMITS.jobConfigBytes - overhead;
+      expect(await configBytes(fits)).toBe(LIMITS.jobConfigBytes);
+
+      expect(await problemsOf({ 'p.ts': pipeline('orders', { x: task({ parameters: { blob: 'b'.repeat(fits) } }) }) })).toStrictEqual([]);
+      const problem = await onlyProblem({ 'p.ts': pipeline('orders', { x: task({ parameters: { blob: 'b'.repeat(fits + 1) } }) }) });
+      expect(problem).toMatchObject({ code: ProblemCode.LIMIT_004_JOB_CONFIG_SIZE, pipeline: 'orders', job: 'x', path: 'jobs.x.parameters' });
+      expect(problem.message).toContain('3501');
+      expect(problem.hint).toContain('S3');
+    });
+
+    it('counts the pipeline’s parameters merged in, for every enabled job, and not a disabled one', async () => {
+      const problems = await problemsOf({
+        'p.ts': pipeline('orders', { a: task(), b: task({ dependsOn: ['a'] }), off: task({ enabled: false }) }, { parameters: { blob: 'b'.repeat(3_500) } }),
+      });
+      expect(problems.map((p) => [p.code, p.job, p.path])).toStrictEqual([
+        [ProblemCode.LIMIT_004_JOB_CONFIG_SIZE, 'a', 'jobs.a.parameters'],
+        [ProblemCode.LIMIT_004_JOB_CONFIG_SIZE, 'b', 'jobs.b.parameters'],
+      ]);
+    });
+
+    it('counts bytes, not characters', async () => {
+      const overhead = await configBytes(0);
+      // Half as many two-byte characters as would fit in bytes, plus one: over in bytes, far under in characters.
+      const n = Math.floor((LIMITS.jobConfigBytes - overhead) / 2) + 1;
+      const problem = await onlyProblem({ 'p.ts': pipeline('orders', { x: task({ parameters: { blob: 'é'.repeat(n) } }) }) });
+      expect(problem.code).toBe(ProblemCode.LIMIT_004_JOB_CONFIG_SIZE);
+    });
   });
 
   it('reports LIMIT_001_DEFINITION_SIZE when the state machine definition would exceed 1 MB', async () => {

@@ -4,11 +4,17 @@
  * `MemoryRecordStore` has the same surface as `functions/shared/records.ts` `RecordStore` and honours
  * the same status rules as its conditional writes:
  *  - createRun creates a run PENDING only once; a second call answers `created: false` and the record as stored;
- *  - markRunRunning moves a run to RUNNING only from PENDING or when it has no record (then it creates it RUNNING);
+ *  - markRunRunning moves a run to RUNNING only from PENDING or when it has no record (then it creates it
+ *    RUNNING); it always writes the execution ARN, definition version and graph it is given;
  *  - finishRun moves a run to SUCCEEDED/FAILED only from PENDING/RUNNING; a second call keeps the first result;
+ *  - reopenRun moves a run back to PENDING only when it is FAILED with error code RUN_START_FAILED, removing
+ *    error, completedAt, durationMs and jobs and appending a PENDING transition;
  *  - attachExecution sets the execution ARN once, on an existing run;
  *  - startAttempt overwrites; finishAttempt writes only when the attempt is absent or RUNNING;
- *  - abandonAttempt closes an attempt FAILED only when it is RUNNING.
+ *  - closeAttempt closes an attempt only when it exists and is RUNNING (no durationMs: the real update
+ *    cannot compute one);
+ *  - listAttempts lists a run's attempts (or one job's), in the sort-key order of a DynamoDB query;
+ *  - claimDeadLetter is true for the first claim of a run's job only; releaseDeadLetter deletes the claim.
  * Like DynamoDB with `removeUndefinedValues`, undefined fields are dropped, and every record is parsed
  * with the contract's schemas on the way in and copied on the way out (callers never share state with it).
  *
@@ -23,19 +29,22 @@ import {
   type RunRecord,
 } from '../../../infra/model/contract.ts';
 import { createLogger, type Logger } from '../../../functions/shared/log.ts';
-import { RecordError, type RecordStore } from '../../../functions/shared/records.ts';
+import { RecordError, RUN_START_FAILED, type AttemptClosure, type RecordStore } from '../../../functions/shared/records.ts';
 
-type StoreMethods =
+export type StoreMethods =
   | 'createRun'
   | 'attachExecution'
+  | 'reopenRun'
   | 'markRunRunning'
   | 'finishRun'
   | 'getRun'
   | 'requireRun'
   | 'startAttempt'
   | 'finishAttempt'
-  | 'abandonAttempt'
-  | 'listAttempts';
+  | 'closeAttempt'
+  | 'listAttempts'
+  | 'claimDeadLetter'
+  | 'releaseDeadLetter';
 
 /** One write that changed the store (a conditional write that did not apply is not one). */
 export interface StoreWrite {
@@ -46,12 +55,17 @@ export interface StoreWrite {
 /** A JSON copy: drops undefined fields (as the DynamoDB marshaller is told to) and shares nothing. */
 const copy = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
 
-/** The real store's sort key, so that listAttempts orders exactly as a DynamoDB query would. */
+/** The real store's keys (`pk|sk`), so that listAttempts selects and orders exactly as a DynamoDB query would. */
 const attemptKey = (runId: string, jobId: string, attempt: number): string => `RUN#${runId}|JOB#${jobId}#${String(attempt).padStart(3, '0')}`;
+const deadLetterKey = (runId: string, jobId: string): string => `RUN#${runId}|DLQ#${jobId}`;
+
+/** The object without its undefined fields (an update's `SET` skips them). */
+const defined = <T extends object>(o: T): Partial<T> => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 
 export class MemoryRecordStore implements Pick<RecordStore, StoreMethods> {
   private readonly runs = new Map<string, RunRecord>();
   private readonly attempts = new Map<string, JobAttemptRecord>();
+  private readonly deadLetters = new Map<string, string>();
   /** Every write that changed a record, in order. */
   readonly writes: StoreWrite[] = [];
 
@@ -80,10 +94,18 @@ export class MemoryRecordStore implements Pick<RecordStore, StoreMethods> {
     this.putRun('attachExecution', { ...existing, executionArn });
   }
 
+  async reopenRun(runId: string, at: string): Promise<RunRecord> {
+    const existing = this.runs.get(runId);
+    if (existing && existing.status === RunStatus.FAILED && existing.error?.code === RUN_START_FAILED) {
+      const { error: _error, completedAt: _completedAt, durationMs: _durationMs, jobs: _jobs, ...rest } = existing;
+      this.putRun('reopenRun', { ...rest, status: RunStatus.PENDING, transitions: [...existing.transitions, { status: RunStatus.PENDING, at }] });
+    }
+    return this.requireRun(runId);
+  }
+
   async markRunRunning(run: Omit<RunRecord, 'status' | 'transitions' | 'queuedAt'>, at: string): Promise<RunRecord> {
     const existing = this.runs.get(run.runId);
     if (!existing || existing.status === RunStatus.PENDING) {
-      const defined = <T extends object>(o: T): Partial<T> => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
       const record: RunRecord = {
         // if_not_exists: kept when the record has them
         queuedAt: at,
@@ -92,7 +114,7 @@ export class MemoryRecordStore implements Pick<RecordStore, StoreMethods> {
         ...defined({ scheduledTime: run.scheduledTime }),
         ...existing,
         // set: always written (when defined)
-        ...defined({ executionArn: run.executionArn, definitionVersion: run.definitionVersion }),
+        ...defined({ executionArn: run.executionArn, definitionVersion: run.definitionVersion, graph: run.graph }),
         runId: run.runId,
         pipelineId: run.pipelineId,
         status: RunStatus.RUNNING,
@@ -145,27 +167,48 @@ export class MemoryRecordStore implements Pick<RecordStore, StoreMethods> {
     this.putAttempt('finishAttempt', record);
   }
 
-  async abandonAttempt(runId: string, jobId: string, attempt: number, outcome: { at: string; errorCode: string; errorMessage: string }): Promise<void> {
+  async closeAttempt(runId: string, jobId: string, attempt: number, closure: AttemptClosure): Promise<void> {
     const existing = this.attempts.get(attemptKey(runId, jobId, attempt));
     if (!existing || existing.status !== 'RUNNING') return;
-    this.putAttempt('abandonAttempt', {
+    this.putAttempt('closeAttempt', {
       ...existing,
-      status: 'FAILED',
-      completedAt: outcome.at,
-      errorCode: outcome.errorCode,
-      errorMessage: outcome.errorMessage,
-      errorCategory: 'TRANSIENT',
-      willRetry: true,
-      transitions: [...existing.transitions, { status: 'FAILED', at: outcome.at }],
+      ...defined({
+        status: closure.status,
+        completedAt: closure.at,
+        errorCode: closure.errorCode,
+        errorMessage: closure.errorMessage,
+        errorCategory: closure.errorCategory,
+        willRetry: closure.willRetry,
+      }),
+      transitions: [...existing.transitions, { status: closure.status, at: closure.at }],
     });
   }
 
-  async listAttempts(runId: string): Promise<JobAttemptRecord[]> {
-    const prefix = `RUN#${runId}|`;
+  async listAttempts(runId: string, jobId?: string): Promise<JobAttemptRecord[]> {
+    const prefix = `RUN#${runId}|JOB#${jobId === undefined ? '' : `${jobId}#`}`;
     return [...this.attempts.entries()]
       .filter(([key]) => key.startsWith(prefix))
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
       .map(([, record]) => copy(record));
+  }
+
+  async claimDeadLetter(runId: string, jobId: string, at: string): Promise<boolean> {
+    const key = deadLetterKey(runId, jobId);
+    if (this.deadLetters.has(key)) return false;
+    this.deadLetters.set(key, at);
+    this.writes.push({ op: 'claimDeadLetter', key });
+    return true;
+  }
+
+  async releaseDeadLetter(runId: string, jobId: string): Promise<void> {
+    const key = deadLetterKey(runId, jobId);
+    if (this.deadLetters.delete(key)) this.writes.push({ op: 'releaseDeadLetter', key });
+  }
+
+  /** The jobs of a run whose dead letter is claimed, in key order. */
+  deadLetterClaims(runId: string): string[] {
+    const prefix = `RUN#${runId}|DLQ#`;
+    return [...this.deadLetters.keys()].filter((key) => key.startsWith(prefix)).map((key) => key.slice(prefix.length)).sort();
   }
 
   /** How many runs have a record. */

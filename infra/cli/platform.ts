@@ -1,0 +1,17 @@
+/** The deployed platform, found through its stack's outputs (AWS, or the emulator at AWS_ENDPOINT_URL). */
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { PLATFORM_STACK } from '../plan/names.ts';
+
+/** The outputs of the PhiPlatform stack: ApiUrl, ApiId, TableName, DeadLetterQueueUrl, … */
+export async function platformOutputs(options: { region?: string; endpoint?: string } = {}): Promise<Record<string, string>> {
+  const cfn = new CloudFormationClient({ ...(options.region ? { region: options.region } : {}), ...(options.endpoint ? { endpoint: options.endpoint } : {}) });
+  const stack = (await cfn.send(new DescribeStacksCommand({ StackName: PLATFORM_STACK }))).Stacks?.[0];
+  return Object.fromEntries((stack?.Outputs ?? []).map((o) => [o.OutputKey ?? '', o.OutputValue ?? '']));
+}
+
+/** One output, or an error that says Phi is not deployed where the credentials point. */
+export function requireOutput(outputs: Record<string, string>, key: string): string {
+  const value = outputs[key];
+  if (!value) throw new Error(`stack ${PLATFORM_STACK} has no ${key} output: is Phi deployed in this account and region?`);
+  return value;
+}
