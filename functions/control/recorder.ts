@@ -34,7 +34,7 @@ import { createLogger, type Logger } from '../shared/log.ts';
 import { latestByJob, recordStoreFromEnv, type RecordStore } from '../shared/records.ts';
 
 export interface RecorderDeps {
-  readonly store: Pick<RecordStore, 'markRunRunning' | 'finishRun' | 'requireRun' | 'listAttempts' | 'closeAttempt' | 'claimDeadLetter' | 'releaseDeadLetter'>;
+  readonly store: Pick<RecordStore, 'markRunRunning' | 'finishRun' | 'requireRun' | 'listAttempts' | 'closeAttempt' | 'claimDeadLetter' | 'markDeadLetterSent'>;
   readonly sendDeadLetter: (message: DeadLetterMessage) => Promise<void>;
   readonly log: Logger;
   readonly now?: () => Date;
@@ -98,7 +98,7 @@ export async function record(event: RecorderEvent, deps: RecorderDeps): Promise<
       const last = latestByJob(await deps.store.listAttempts(event.run.runId, event.jobId)).get(event.jobId);
       // An attempt the runtime never finished (timeout, crash) is closed with what Step Functions saw.
       if (last?.status === JobStatus.RUNNING) {
-        await deps.store.closeAttempt(event.run.runId, event.jobId, last.attempt, { status: JobStatus.FAILED, at: now, errorCode: error.code, errorMessage: error.message, errorCategory: error.category, willRetry: false });
+        await deps.store.closeAttempt(event.run.runId, event.jobId, last.attempt, { status: JobStatus.FAILED, at: now, durationMs: Date.parse(now) - Date.parse(last.startedAt), errorCode: error.code, errorMessage: error.message, errorCategory: error.category, willRetry: false });
       }
       const lastError: ErrorInfo =
         last?.errorCode && last.status === JobStatus.FAILED && last.errorCategory
@@ -124,12 +124,8 @@ export async function record(event: RecorderEvent, deps: RecorderDeps): Promise<
         log.warn('dead letter already sent', { jobId: event.jobId });
         return message;
       }
-      try {
-        await deps.sendDeadLetter(message);
-      } catch (err) {
-        await deps.store.releaseDeadLetter(event.run.runId, event.jobId);
-        throw err;
-      }
+      await deps.sendDeadLetter(message);
+      await deps.store.markDeadLetterSent(event.run.runId, event.jobId, now);
       log.error('job failed permanently', { jobId: event.jobId, errorCode: message.errorCode, attempts: message.attempts });
       return message;
     }
@@ -144,7 +140,7 @@ export async function record(event: RecorderEvent, deps: RecorderDeps): Promise<
         const attempt = latest.get(jobId);
         if (attempt?.status === JobStatus.RUNNING) {
           // Still running as the run ends (a sibling failed, or the execution stopped): its result is not used.
-          await deps.store.closeAttempt(run.runId, jobId, attempt.attempt, { status: JobStatus.CANCELLED, at: now, errorCode: SkipReason.RUN_ENDED, errorMessage: 'the run ended while this attempt ran' });
+          await deps.store.closeAttempt(run.runId, jobId, attempt.attempt, { status: JobStatus.CANCELLED, at: now, durationMs: Date.parse(now) - Date.parse(attempt.startedAt), errorCode: SkipReason.RUN_ENDED, errorMessage: 'the run ended while this attempt ran' });
           jobs[jobId] = { status: JobStatus.CANCELLED, attempts: attempt.attempt, reason: SkipReason.RUN_ENDED };
         } else if (attempt) {
           jobs[jobId] = { status: attempt.status, attempts: attempt.attempt, ...(attempt.errorCode && attempt.status === JobStatus.FAILED ? { errorCode: attempt.errorCode } : {}) };

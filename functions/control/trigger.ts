@@ -22,7 +22,7 @@ export interface RunRequest {
 }
 
 export interface TriggerDeps {
-  readonly store: Pick<RecordStore, 'createRun' | 'attachExecution' | 'requireRun' | 'reopenRun' | 'finishRun'>;
+  readonly store: Pick<RecordStore, 'createRun' | 'attachExecution' | 'requireRun' | 'reopenRun' | 'markRunStartFailed'>;
   /** Starts an execution; resolves whether or not an execution of that name already existed. */
   readonly startExecution: (stateMachineArn: string, name: string, input: string) => Promise<void>;
   /** Pipeline id → its state machine ARN, for the pipelines this deployment has. */
@@ -89,8 +89,9 @@ export async function startRun(req: RunRequest, deps: TriggerDeps): Promise<{ cr
   try {
     await deps.startExecution(stateMachineArn, run.runId, JSON.stringify(input));
   } catch (err) {
-    // No execution exists to close this run; it is closed here, and a later start of it reopens it.
-    await deps.store.finishRun(run.runId, { status: RunStatus.FAILED, at: now.toISOString(), jobs: {}, error: { code: RUN_START_FAILED, message: `the execution could not be started: ${(err as Error).message}` } });
+    // No execution is known to exist to close this run: it is closed here (if still PENDING); a later
+    // start of it reopens it, and its execution's own start, should it have happened, wins.
+    await deps.store.markRunStartFailed(run.runId, now.toISOString(), `the execution could not be started: ${(err as Error).message}`);
     throw err;
   }
   await deps.store.attachExecution(run.runId, executionArnFor(stateMachineArn, run.runId));

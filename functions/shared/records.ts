@@ -10,7 +10,7 @@
  * `expiresAt` (epoch seconds) is the table's TTL attribute.
  */
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import {
   ErrorCategory,
   JobAttemptRecordSchema,
@@ -29,7 +29,7 @@ export const RECORD_ACTIONS = {
   /** The task runtime: writes its attempts. */
   runtime: ['dynamodb:PutItem', 'dynamodb:UpdateItem'],
   /** The recorder: run starts and ends, attempt closing, dead-letter claims. */
-  recorder: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
+  recorder: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
   /** The trigger and the control API: create runs, read them with their attempts. */
   control: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
 } as const;
@@ -142,6 +142,8 @@ const whileNotTerminal = { expression: '#status IN (:pending, :running)', names:
 export interface AttemptClosure {
   readonly status: typeof JobStatus.FAILED | typeof JobStatus.CANCELLED;
   readonly at: string;
+  /** When the closer knows when the attempt started. */
+  readonly durationMs?: number;
   readonly errorCode: string;
   readonly errorMessage: string;
   readonly errorCategory?: ErrorCategory;
@@ -226,8 +228,30 @@ export class RecordStore {
   }
 
   /**
+   * PENDING → FAILED with RUN_START_FAILED, when the call that was to start the run's execution failed.
+   * Only a PENDING run: one that is already RUNNING has an execution whatever that call said.
+   */
+  async markRunStartFailed(runId: string, at: string, message: string): Promise<RunRecord> {
+    await conditionally(
+      this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: runKey(runId),
+          ...update({
+            set: { status: RunStatus.FAILED, completedAt: at, jobs: {}, error: { code: RUN_START_FAILED, message } },
+            append: { transitions: [{ status: RunStatus.FAILED, at }] },
+            condition: { expression: '#status = :pending', names: ['status'], values: { ':pending': RunStatus.PENDING } },
+          }),
+        }),
+      ),
+    );
+    return this.requireRun(runId);
+  }
+
+  /**
    * PENDING → RUNNING, keeping the run's job graph. A run started without the trigger (a console or
-   * CLI StartExecution) has no record yet: it is created RUNNING here.
+   * CLI StartExecution) has no record yet: it is created RUNNING here. A run marked RUN_START_FAILED
+   * whose execution did start after all (the start call timed out, say) becomes RUNNING too.
    */
   async markRunRunning(run: Omit<RunRecord, 'status' | 'transitions' | 'queuedAt'>, at: string): Promise<RunRecord> {
     await conditionally(
@@ -239,7 +263,12 @@ export class RecordStore {
             set: { status: RunStatus.RUNNING, startedAt: at, executionArn: run.executionArn, definitionVersion: run.definitionVersion, graph: run.graph, runId: run.runId, pipelineId: run.pipelineId, kind: 'run', gsi1pk: `PIPELINE#${run.pipelineId}` },
             setIfAbsent: { queuedAt: at, trigger: run.trigger, parameters: run.parameters, scheduledTime: run.scheduledTime, gsi1sk: `${at}#${run.runId}`, expiresAt: this.expiresAt(at) },
             append: { transitions: [{ status: RunStatus.RUNNING, at }] },
-            condition: { expression: 'attribute_not_exists(pk) OR #status = :pending', names: ['status'], values: { ':pending': RunStatus.PENDING } },
+            remove: ['error', 'completedAt', 'durationMs', 'jobs'],
+            condition: {
+              expression: 'attribute_not_exists(pk) OR #status = :pending OR (#status = :failed AND #error.#code = :startFailed)',
+              names: ['status', 'error', 'code'],
+              values: { ':pending': RunStatus.PENDING, ':failed': RunStatus.FAILED, ':startFailed': RUN_START_FAILED },
+            },
           }),
         }),
       ),
@@ -317,7 +346,7 @@ export class RecordStore {
           TableName: this.table,
           Key: attemptKey(runId, jobId, attempt),
           ...update({
-            set: { status: closure.status, completedAt: closure.at, errorCode: closure.errorCode, errorMessage: closure.errorMessage, errorCategory: closure.errorCategory, willRetry: closure.willRetry },
+            set: { status: closure.status, completedAt: closure.at, durationMs: closure.durationMs, errorCode: closure.errorCode, errorMessage: closure.errorMessage, errorCategory: closure.errorCategory, willRetry: closure.willRetry },
             append: { transitions: [{ status: closure.status, at: closure.at }] },
             condition: whileRunning,
           }),
@@ -347,8 +376,9 @@ export class RecordStore {
   }
 
   /**
-   * Claims the one dead letter of a job of a run: true for the first claim only, so a retried
-   * recorder call sends no second message.
+   * Claims the dead letter of a job of a run before it is sent: false once it has been sent, so a
+   * retried recorder call sends no second message. A claim whose send never completed (the call died)
+   * is claimed again, so the message is not lost.
    */
   async claimDeadLetter(runId: string, jobId: string, at: string): Promise<boolean> {
     return conditionally(
@@ -356,15 +386,15 @@ export class RecordStore {
         new PutCommand({
           TableName: this.table,
           Item: { ...deadLetterKey(runId, jobId), kind: 'dead-letter', claimedAt: at, expiresAt: this.expiresAt(at) },
-          ConditionExpression: 'attribute_not_exists(pk)',
+          ConditionExpression: 'attribute_not_exists(pk) OR attribute_not_exists(sentAt)',
         }),
       ),
     );
   }
 
-  /** Gives a claim back when its message could not be sent, so the retried call sends it. */
-  async releaseDeadLetter(runId: string, jobId: string): Promise<void> {
-    await this.doc.send(new DeleteCommand({ TableName: this.table, Key: deadLetterKey(runId, jobId) }));
+  /** Marks a claimed dead letter sent. */
+  async markDeadLetterSent(runId: string, jobId: string, at: string): Promise<void> {
+    await this.doc.send(new UpdateCommand({ TableName: this.table, Key: deadLetterKey(runId, jobId), ...update({ set: { sentAt: at } }) }));
   }
 }
 

@@ -120,8 +120,8 @@ export async function main(argv: readonly string[], out: Out = (t) => process.st
       case 'run': {
         const id = positionals[0];
         if (!id) throw new UsageError('phi run needs a pipeline id');
-        const client = await PhiClient.connect();
         const parameters = parseParams(values.param ?? [], values.params);
+        const client = await PhiClient.connect();
         const key = values['idempotency-key'];
         const { created, run } = await client.startRun(id, { parameters, ...(key ? { idempotencyKey: key } : {}) });
         if (!values.wait) {

@@ -289,9 +289,12 @@ describe('record: jobFailed', () => {
     });
     expect(answer).toEqual(message);
     // The runtime closed the attempt already: the recorder leaves it as it was (closeAttempt only from
-    // RUNNING); its one write is the claim of the job's dead letter.
+    // RUNNING); its writes are the claim of the job's dead letter and, once sent, its mark.
     expect(await h.store.listAttempts(RUN_ID)).toEqual(attemptBefore);
-    expect(h.store.writes.slice(writesBefore)).toEqual([{ op: 'claimDeadLetter', key: `RUN#${RUN_ID}|DLQ#transform` }]);
+    expect(h.store.writes.slice(writesBefore)).toEqual([
+      { op: 'claimDeadLetter', key: `RUN#${RUN_ID}|DLQ#transform` },
+      { op: 'markDeadLetterSent', key: `RUN#${RUN_ID}|DLQ#transform` },
+    ]);
   });
 
   it('reports the same error for a Catch outcome in AWS form and in the emulator’s form', async () => {
@@ -327,11 +330,12 @@ describe('record: jobFailed', () => {
 
     const [firstAfter, secondAfter] = await h.store.listAttempts(RUN_ID);
     expect(firstAfter).toEqual(first);
-    // closeAttempt writes no durationMs (a DynamoDB update cannot compute one from startedAt).
+    // The recorder knows when the attempt started, so the closed attempt has its duration.
     expect(secondAfter).toEqual({
       ...(second as JobAttemptRecord),
       status: JobStatus.FAILED,
       completedAt: FINISHED,
+      durationMs: Date.parse(FINISHED) - Date.parse('2024-05-01T10:01:00.000Z'),
       transitions: [
         { status: JobStatus.RUNNING, at: '2024-05-01T10:01:00.000Z' },
         { status: JobStatus.FAILED, at: FINISHED },
@@ -420,7 +424,7 @@ describe('record: jobFailed', () => {
     expect(h.lines.find((l) => l.message === 'dead letter already sent')).toMatchObject({ level: 'WARN', runId: RUN_ID, jobId: 'transform' });
   });
 
-  it('releases the claim and rethrows when the send fails, so the retried step sends the one dead letter', async () => {
+  it('rethrows when the send fails, and the retried step sends the one dead letter', async () => {
     const h = harness();
     await startedRun(h);
     const result = await attempt(h.store, { jobId: 'transform', handler: fail(new PermanentError('BAD_INPUT', 'no data')) });
@@ -428,7 +432,6 @@ describe('record: jobFailed', () => {
 
     await expect(record(jobFailed('transform', { result }), h.deps(FINISHED))).rejects.toThrow('SQS is unavailable');
     expect(h.sent).toEqual([]);
-    expect(h.store.deadLetterClaims(RUN_ID)).toEqual([]);
     expect(h.lines.find((l) => l.message === 'job failed permanently')).toBeUndefined();
 
     // Step Functions retries the step (RECORDER_RETRY): this time the message goes out, once.
@@ -591,6 +594,7 @@ describe('record: runFinished', () => {
       ...(ordersSecond as JobAttemptRecord),
       status: JobStatus.CANCELLED,
       completedAt: FINISHED,
+      durationMs: Date.parse(FINISHED) - Date.parse('2024-05-01T10:02:00.000Z'),
       errorCode: SkipReason.RUN_ENDED,
       errorMessage: expect.any(String),
       transitions: [

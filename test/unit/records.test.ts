@@ -125,8 +125,8 @@ describe.each(stores)('record store rules: %s', (_name, make) => {
     it('reopens a run FAILED with RUN_START_FAILED: PENDING again, without its outcome, with a PENDING transition', async () => {
       const store = make();
       await store.createRun(newRun());
-      const failed = await store.finishRun(RUN, startFailed);
-      expect(failed).toMatchObject({ status: RunStatus.FAILED, completedAt: STARTED, durationMs: 1000, jobs: {}, error: { code: RUN_START_FAILED } });
+      const failed = await store.markRunStartFailed(RUN, STARTED, startFailed.error.message);
+      expect(failed).toMatchObject({ status: RunStatus.FAILED, completedAt: STARTED, jobs: {}, error: { code: RUN_START_FAILED } });
 
       const reopened = await store.reopenRun(RUN, LATER);
 
@@ -142,6 +142,24 @@ describe.each(stores)('record store rules: %s', (_name, make) => {
       // Reopening twice changes nothing more; the reopened run can then start and finish as any other.
       expect(await store.reopenRun(RUN, '2024-05-01T10:06:00.000Z')).toEqual(reopened);
       expect(await store.markRunRunning(running(), LATER)).toMatchObject({ status: RunStatus.RUNNING, startedAt: LATER });
+    });
+
+    it('marks only a PENDING run RUN_START_FAILED: a RUNNING one has its execution, whatever a start call said', async () => {
+      const store = make();
+      await store.createRun(newRun());
+      const started = await store.markRunRunning(running(), STARTED);
+      expect(await store.markRunStartFailed(RUN, LATER, 'Rate exceeded')).toEqual(started);
+    });
+
+    it('starts a run marked RUN_START_FAILED whose execution did start after all, dropping the start failure', async () => {
+      const store = make();
+      await store.createRun(newRun());
+      await store.markRunStartFailed(RUN, STARTED, 'the call timed out');
+      const run = await store.markRunRunning(running(), LATER);
+      expect(run).toMatchObject({ status: RunStatus.RUNNING, startedAt: LATER });
+      expect(run).not.toHaveProperty('error');
+      expect(run).not.toHaveProperty('completedAt');
+      expect(run.transitions.map((t) => t.status)).toEqual([RunStatus.PENDING, RunStatus.FAILED, RunStatus.RUNNING]);
     });
 
     it('leaves every other run as it is when asked to reopen it', async () => {
@@ -242,20 +260,21 @@ describe.each(stores)('record store rules: %s', (_name, make) => {
   });
 
   describe('dead-letter claims', () => {
-    it('grants the first claim of a run’s job only, per job and per run', async () => {
+    it('refuses a claim once the job’s dead letter is marked sent, per job and per run', async () => {
       const store = make();
       expect(await store.claimDeadLetter(RUN, 'extract', STARTED)).toBe(true);
+      await store.markDeadLetterSent(RUN, 'extract', STARTED);
       expect(await store.claimDeadLetter(RUN, 'extract', LATER)).toBe(false);
       expect(await store.claimDeadLetter(RUN, 'load', LATER)).toBe(true);
       expect(await store.claimDeadLetter(OTHER_RUN, 'extract', LATER)).toBe(true);
     });
 
-    it('grants a claim again once it is released, and releasing an unclaimed job is harmless', async () => {
+    it('grants a claim again while its send never completed, so a dead letter is not lost', async () => {
       const store = make();
-      await store.releaseDeadLetter(RUN, 'extract');
       expect(await store.claimDeadLetter(RUN, 'extract', STARTED)).toBe(true);
-      await store.releaseDeadLetter(RUN, 'extract');
+      // the call that claimed it died before sending
       expect(await store.claimDeadLetter(RUN, 'extract', LATER)).toBe(true);
+      await store.markDeadLetterSent(RUN, 'extract', LATER);
       expect(await store.claimDeadLetter(RUN, 'extract', LATER)).toBe(false);
     });
   });
@@ -326,7 +345,7 @@ describe('RecordStore against DynamoDB', () => {
     await rec.listAttempts(RUN, 'extract');
     await rec.closeAttempt(RUN, 'extract', 1, { status: JobStatus.CANCELLED, at: LATER, errorCode: 'RUN_ENDED', errorMessage: 'x' });
     await rec.claimDeadLetter(RUN, 'extract', LATER);
-    await rec.releaseDeadLetter(RUN, 'extract');
+    await rec.markDeadLetterSent(RUN, 'extract', LATER);
     await rec.finishRun(RUN, { status: RunStatus.SUCCEEDED, at: LATER, jobs: {} });
     expect(actionsOf(recorder)).toEqual([...RECORD_ACTIONS.recorder].sort());
   });

@@ -249,7 +249,6 @@ describe('startRun: an execution that cannot be started', () => {
       parameters: { date: '2024-04-30' },
       queuedAt: NOW,
       completedAt: NOW,
-      durationMs: 0,
       jobs: {},
       error: { code: RUN_START_FAILED, message: expect.stringContaining('Rate exceeded') },
       transitions: [

@@ -3,7 +3,7 @@
  * the subset of the expression language `functions/shared/records.ts` writes (and throws on anything
  * else, so a new form of expression is noticed rather than mis-evaluated):
  *  - conditions: `attribute_exists(p)`, `attribute_not_exists(p)`, `p = :v`, `p IN (:a, :b, …)`,
- *    `begins_with(p, :v)`, joined by AND / OR (AND binds tighter);
+ *    `begins_with(p, :v)`, joined by AND / OR (AND binds tighter), in parentheses or not;
  *  - updates: `SET p = operand, …` with operands `:v`, a path, `if_not_exists(p, operand)` and
  *    `list_append(operand, operand)`, then an optional `REMOVE p, …`;
  *  - queries: a key condition over `pk` and `sk`, in sort-key (byte) order, `pageSize` items a page.
@@ -77,6 +77,7 @@ class Expressions {
   }
 
   private atom(text: string, item: Item | undefined): boolean {
+    if (text.startsWith('(') && text.endsWith(')')) return this.condition(text.slice(1, -1).trim(), item);
     let m = /^attribute_(not_)?exists\((.+)\)$/.exec(text);
     if (m) return (this.read(item, this.path(m[2]!.trim())) === undefined) === Boolean(m[1]);
     m = /^begins_with\((.+),\s*(:\w+)\)$/.exec(text);

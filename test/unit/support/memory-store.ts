@@ -4,17 +4,18 @@
  * `MemoryRecordStore` has the same surface as `functions/shared/records.ts` `RecordStore` and honours
  * the same status rules as its conditional writes:
  *  - createRun creates a run PENDING only once; a second call answers `created: false` and the record as stored;
- *  - markRunRunning moves a run to RUNNING only from PENDING or when it has no record (then it creates it
- *    RUNNING); it always writes the execution ARN, definition version and graph it is given;
+ *  - markRunRunning moves a run to RUNNING only from PENDING, from FAILED with RUN_START_FAILED (removing
+ *    error, completedAt, durationMs and jobs), or when it has no record (then it creates it RUNNING); it
+ *    always writes the execution ARN, definition version and graph it is given;
+ *  - markRunStartFailed moves a run to FAILED with RUN_START_FAILED only from PENDING;
  *  - finishRun moves a run to SUCCEEDED/FAILED only from PENDING/RUNNING; a second call keeps the first result;
  *  - reopenRun moves a run back to PENDING only when it is FAILED with error code RUN_START_FAILED, removing
  *    error, completedAt, durationMs and jobs and appending a PENDING transition;
  *  - attachExecution sets the execution ARN once, on an existing run;
  *  - startAttempt overwrites; finishAttempt writes only when the attempt is absent or RUNNING;
- *  - closeAttempt closes an attempt only when it exists and is RUNNING (no durationMs: the real update
- *    cannot compute one);
+ *  - closeAttempt closes an attempt only when it exists and is RUNNING (with durationMs when given);
  *  - listAttempts lists a run's attempts (or one job's), in the sort-key order of a DynamoDB query;
- *  - claimDeadLetter is true for the first claim of a run's job only; releaseDeadLetter deletes the claim.
+ *  - claimDeadLetter is true unless the job's dead letter is marked sent; markDeadLetterSent marks it.
  * Like DynamoDB with `removeUndefinedValues`, undefined fields are dropped, and every record is parsed
  * with the contract's schemas on the way in and copied on the way out (callers never share state with it).
  *
@@ -35,6 +36,7 @@ export type StoreMethods =
   | 'createRun'
   | 'attachExecution'
   | 'reopenRun'
+  | 'markRunStartFailed'
   | 'markRunRunning'
   | 'finishRun'
   | 'getRun'
@@ -44,7 +46,7 @@ export type StoreMethods =
   | 'closeAttempt'
   | 'listAttempts'
   | 'claimDeadLetter'
-  | 'releaseDeadLetter';
+  | 'markDeadLetterSent';
 
 /** One write that changed the store (a conditional write that did not apply is not one). */
 export interface StoreWrite {
@@ -65,7 +67,7 @@ const defined = <T extends object>(o: T): Partial<T> => Object.fromEntries(Objec
 export class MemoryRecordStore implements Pick<RecordStore, StoreMethods> {
   private readonly runs = new Map<string, RunRecord>();
   private readonly attempts = new Map<string, JobAttemptRecord>();
-  private readonly deadLetters = new Map<string, string>();
+  private readonly deadLetters = new Map<string, { claimedAt: string; sentAt?: string }>();
   /** Every write that changed a record, in order. */
   readonly writes: StoreWrite[] = [];
 
@@ -103,9 +105,27 @@ export class MemoryRecordStore implements Pick<RecordStore, StoreMethods> {
     return this.requireRun(runId);
   }
 
+  async markRunStartFailed(runId: string, at: string, message: string): Promise<RunRecord> {
+    const existing = this.runs.get(runId);
+    if (existing?.status === RunStatus.PENDING) {
+      this.putRun('markRunStartFailed', {
+        ...existing,
+        status: RunStatus.FAILED,
+        completedAt: at,
+        jobs: {},
+        error: { code: RUN_START_FAILED, message },
+        transitions: [...existing.transitions, { status: RunStatus.FAILED, at }],
+      });
+    }
+    return this.requireRun(runId);
+  }
+
   async markRunRunning(run: Omit<RunRecord, 'status' | 'transitions' | 'queuedAt'>, at: string): Promise<RunRecord> {
-    const existing = this.runs.get(run.runId);
-    if (!existing || existing.status === RunStatus.PENDING) {
+    const found = this.runs.get(run.runId);
+    const startFailed = found?.status === RunStatus.FAILED && found.error?.code === RUN_START_FAILED;
+    if (!found || found.status === RunStatus.PENDING || startFailed) {
+      // REMOVE error, completedAt, durationMs, jobs
+      const { error: _e, completedAt: _c, durationMs: _d, jobs: _j, ...existing } = found ?? ({} as Partial<RunRecord>);
       const record: RunRecord = {
         // if_not_exists: kept when the record has them
         queuedAt: at,
@@ -119,7 +139,7 @@ export class MemoryRecordStore implements Pick<RecordStore, StoreMethods> {
         pipelineId: run.pipelineId,
         status: RunStatus.RUNNING,
         startedAt: at,
-        transitions: [...(existing?.transitions ?? []), { status: RunStatus.RUNNING, at }],
+        transitions: [...(existing.transitions ?? []), { status: RunStatus.RUNNING, at }],
       };
       this.putRun('markRunRunning', record);
     }
@@ -175,6 +195,7 @@ export class MemoryRecordStore implements Pick<RecordStore, StoreMethods> {
       ...defined({
         status: closure.status,
         completedAt: closure.at,
+        durationMs: closure.durationMs,
         errorCode: closure.errorCode,
         errorMessage: closure.errorMessage,
         errorCategory: closure.errorCategory,
@@ -194,18 +215,19 @@ export class MemoryRecordStore implements Pick<RecordStore, StoreMethods> {
 
   async claimDeadLetter(runId: string, jobId: string, at: string): Promise<boolean> {
     const key = deadLetterKey(runId, jobId);
-    if (this.deadLetters.has(key)) return false;
-    this.deadLetters.set(key, at);
+    if (this.deadLetters.get(key)?.sentAt !== undefined) return false;
+    this.deadLetters.set(key, { claimedAt: at });
     this.writes.push({ op: 'claimDeadLetter', key });
     return true;
   }
 
-  async releaseDeadLetter(runId: string, jobId: string): Promise<void> {
+  async markDeadLetterSent(runId: string, jobId: string, at: string): Promise<void> {
     const key = deadLetterKey(runId, jobId);
-    if (this.deadLetters.delete(key)) this.writes.push({ op: 'releaseDeadLetter', key });
+    this.deadLetters.set(key, { claimedAt: this.deadLetters.get(key)?.claimedAt ?? at, sentAt: at });
+    this.writes.push({ op: 'markDeadLetterSent', key });
   }
 
-  /** The jobs of a run whose dead letter is claimed, in key order. */
+  /** The jobs of a run whose dead letter is claimed (sent or not), in key order. */
   deadLetterClaims(runId: string): string[] {
     const prefix = `RUN#${runId}|DLQ#`;
     return [...this.deadLetters.keys()].filter((key) => key.startsWith(prefix)).map((key) => key.slice(prefix.length)).sort();
