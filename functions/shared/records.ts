@@ -175,6 +175,12 @@ export class RecordStore {
     this.retentionSeconds = options.retentionDays * 86_400;
   }
 
+  /** A conditional update of a run; answers the run as it stands after it, updated or not. */
+  private async updateRun(runId: string, parts: Parameters<typeof update>[0]): Promise<RunRecord> {
+    await conditionally(this.doc.send(new UpdateCommand({ TableName: this.table, Key: runKey(runId), ...update(parts) })));
+    return this.requireRun(runId);
+  }
+
   private expiresAt(at: string): number {
     return Math.floor(Date.parse(at) / 1000) + this.retentionSeconds;
   }
@@ -209,22 +215,13 @@ export class RecordStore {
 
   /** A run whose execution could not be started, FAILED with RUN_START_FAILED, becomes PENDING again. */
   async reopenRun(runId: string, at: string): Promise<RunRecord> {
-    await conditionally(
-      this.doc.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: runKey(runId),
-          ...update({
-            set: { status: RunStatus.PENDING },
-            append: { transitions: [{ status: RunStatus.PENDING, at }] },
-            // The start failure is no longer the run's outcome.
-            remove: ['error', 'completedAt', 'durationMs', 'jobs'],
-            condition: { expression: '#status = :failed AND #error.#code = :startFailed', names: ['status', 'error', 'code'], values: { ':failed': RunStatus.FAILED, ':startFailed': RUN_START_FAILED } },
-          }),
-        }),
-      ),
-    );
-    return this.requireRun(runId);
+    return this.updateRun(runId, {
+      set: { status: RunStatus.PENDING },
+      append: { transitions: [{ status: RunStatus.PENDING, at }] },
+      // The start failure is no longer the run's outcome.
+      remove: ['error', 'completedAt', 'durationMs', 'jobs'],
+      condition: { expression: '#status = :failed AND #error.#code = :startFailed', names: ['status', 'error', 'code'], values: { ':failed': RunStatus.FAILED, ':startFailed': RUN_START_FAILED } },
+    });
   }
 
   /**
@@ -232,20 +229,11 @@ export class RecordStore {
    * Only a PENDING run: one that is already RUNNING has an execution whatever that call said.
    */
   async markRunStartFailed(runId: string, at: string, message: string): Promise<RunRecord> {
-    await conditionally(
-      this.doc.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: runKey(runId),
-          ...update({
-            set: { status: RunStatus.FAILED, completedAt: at, jobs: {}, error: { code: RUN_START_FAILED, message } },
-            append: { transitions: [{ status: RunStatus.FAILED, at }] },
-            condition: { expression: '#status = :pending', names: ['status'], values: { ':pending': RunStatus.PENDING } },
-          }),
-        }),
-      ),
-    );
-    return this.requireRun(runId);
+    return this.updateRun(runId, {
+      set: { status: RunStatus.FAILED, completedAt: at, jobs: {}, error: { code: RUN_START_FAILED, message } },
+      append: { transitions: [{ status: RunStatus.FAILED, at }] },
+      condition: { expression: '#status = :pending', names: ['status'], values: { ':pending': RunStatus.PENDING } },
+    });
   }
 
   /**
@@ -254,26 +242,17 @@ export class RecordStore {
    * whose execution did start after all (the start call timed out, say) becomes RUNNING too.
    */
   async markRunRunning(run: Omit<RunRecord, 'status' | 'transitions' | 'queuedAt'>, at: string): Promise<RunRecord> {
-    await conditionally(
-      this.doc.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: runKey(run.runId),
-          ...update({
-            set: { status: RunStatus.RUNNING, startedAt: at, executionArn: run.executionArn, definitionVersion: run.definitionVersion, graph: run.graph, runId: run.runId, pipelineId: run.pipelineId, kind: 'run', gsi1pk: `PIPELINE#${run.pipelineId}` },
-            setIfAbsent: { queuedAt: at, trigger: run.trigger, parameters: run.parameters, scheduledTime: run.scheduledTime, gsi1sk: `${at}#${run.runId}`, expiresAt: this.expiresAt(at) },
-            append: { transitions: [{ status: RunStatus.RUNNING, at }] },
-            remove: ['error', 'completedAt', 'durationMs', 'jobs'],
-            condition: {
-              expression: 'attribute_not_exists(pk) OR #status = :pending OR (#status = :failed AND #error.#code = :startFailed)',
-              names: ['status', 'error', 'code'],
-              values: { ':pending': RunStatus.PENDING, ':failed': RunStatus.FAILED, ':startFailed': RUN_START_FAILED },
-            },
-          }),
-        }),
-      ),
-    );
-    return this.requireRun(run.runId);
+    return this.updateRun(run.runId, {
+      set: { status: RunStatus.RUNNING, startedAt: at, executionArn: run.executionArn, definitionVersion: run.definitionVersion, graph: run.graph, runId: run.runId, pipelineId: run.pipelineId, kind: 'run', gsi1pk: `PIPELINE#${run.pipelineId}` },
+      setIfAbsent: { queuedAt: at, trigger: run.trigger, parameters: run.parameters, scheduledTime: run.scheduledTime, gsi1sk: `${at}#${run.runId}`, expiresAt: this.expiresAt(at) },
+      append: { transitions: [{ status: RunStatus.RUNNING, at }] },
+      remove: ['error', 'completedAt', 'durationMs', 'jobs'],
+      condition: {
+        expression: 'attribute_not_exists(pk) OR #status = :pending OR (#status = :failed AND #error.#code = :startFailed)',
+        names: ['status', 'error', 'code'],
+        values: { ':pending': RunStatus.PENDING, ':failed': RunStatus.FAILED, ':startFailed': RUN_START_FAILED },
+      },
+    });
   }
 
   /** Non-terminal → SUCCEEDED/FAILED, with the per-job summary. A second call leaves the first result. */
@@ -283,20 +262,11 @@ export class RecordStore {
   ): Promise<RunRecord> {
     const current = await this.requireRun(runId);
     const startedAt = current.startedAt ?? current.queuedAt;
-    await conditionally(
-      this.doc.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: runKey(runId),
-          ...update({
-            set: { status: outcome.status, completedAt: outcome.at, durationMs: Math.max(0, Date.parse(outcome.at) - Date.parse(startedAt)), jobs: outcome.jobs, error: outcome.error },
-            append: { transitions: [{ status: outcome.status, at: outcome.at }] },
-            condition: whileNotTerminal,
-          }),
-        }),
-      ),
-    );
-    return this.requireRun(runId);
+    return this.updateRun(runId, {
+      set: { status: outcome.status, completedAt: outcome.at, durationMs: Math.max(0, Date.parse(outcome.at) - Date.parse(startedAt)), jobs: outcome.jobs, error: outcome.error },
+      append: { transitions: [{ status: outcome.status, at: outcome.at }] },
+      condition: whileNotTerminal,
+    });
   }
 
   async getRun(runId: string): Promise<RunRecord | undefined> {
