@@ -54,7 +54,7 @@ export class PhiPipeline extends Construct {
 
     const substitutions: Record<string, string> = {};
     for (const [key, target] of Object.entries(plan.stateMachine.substitutions)) {
-      substitutions[key] = target === 'recorder' ? platform.recorder.functionArn : functions.get(target)!.functionArn;
+      substitutions[key] = 'recorder' in target ? platform.recorder.functionArn : functions.get(target.jobId)!.functionArn;
     }
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
       stateMachineName: plan.stateMachine.name,

@@ -27,6 +27,9 @@ export interface AslStateMachine {
 
 export const RECORDER_ARN_KEY = 'RecorderFunctionArn';
 
+/** Whose function ARN a placeholder stands for: the platform's recorder, or one job's. */
+export type SubstitutionTarget = { readonly recorder: true } | { readonly jobId: string };
+
 /** The substitution key for a job's function ARN: by position, since job ids may differ only in `-`/`_`. */
 export function jobFunctionKey(index: number): string {
   return `JobFunctionArn${index}`;
@@ -63,7 +66,7 @@ function recorderTask(payload: Record<string, unknown>, extra: Record<string, un
   };
 }
 
-/** The states of one job's branch, starting at `Run <job>`. */
+/** The states of one job's branch, starting at `<job>: run`. */
 export function jobBranch(job: ResolvedJob, functionKey: string): { StartAt: string; States: Record<string, AslState> } {
   const names = {
     run: stateNames.run(job.id),
@@ -140,7 +143,7 @@ export interface AslInput {
   readonly layers: readonly (readonly string[])[];
 }
 
-export function renderStateMachine(input: AslInput): { definition: AslStateMachine; substitutions: Record<string, string> } {
+export function renderStateMachine(input: AslInput): { definition: AslStateMachine; substitutions: Record<string, SubstitutionTarget> } {
   const keyOf = new Map(input.jobs.map((job, i) => [job.id, jobFunctionKey(i)]));
   const byId = new Map(input.jobs.map((job) => [job.id, job]));
   const graph = Object.fromEntries(input.jobs.map((job) => [job.id, [...job.dependsOn]]));
@@ -184,8 +187,8 @@ export function renderStateMachine(input: AslInput): { definition: AslStateMachi
   );
   states[stateNames.runFailed] = { Type: 'Fail', Error: 'PhiRunFailed', Cause: `a job of pipeline ${input.pipelineId} failed` };
 
-  const substitutions: Record<string, string> = { [RECORDER_ARN_KEY]: 'recorder' };
-  input.jobs.forEach((job, i) => (substitutions[jobFunctionKey(i)] = job.id));
+  const substitutions: Record<string, SubstitutionTarget> = { [RECORDER_ARN_KEY]: { recorder: true } };
+  input.jobs.forEach((job, i) => (substitutions[jobFunctionKey(i)] = { jobId: job.id }));
   return {
     definition: { Comment: `Phi pipeline ${input.pipelineId} (definition ${input.definitionVersion})`, StartAt: stateNames.recordStarted, States: states },
     substitutions,

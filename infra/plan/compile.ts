@@ -8,7 +8,7 @@ import { canonicalJson } from '../model/canonical.ts';
 import type { JobRuntimeConfig } from '../model/contract.ts';
 import { JOB_DEFAULTS, RETRY_DEFAULTS, type Job, type Pipeline } from '../model/pipeline.ts';
 import { ProblemCode, type Problem } from '../model/problems.ts';
-import { renderStateMachine } from './asl.ts';
+import { renderStateMachine, type SubstitutionTarget } from './asl.ts';
 import { criticalPath, executionLayers, findCycles } from './graph.ts';
 import { stateMachineName } from './names.ts';
 import { compileSchedule, type CompiledSchedule } from './schedule.ts';
@@ -176,7 +176,7 @@ export const RESOURCES = { perJob: 4, perStack: 4, perSchedule: 3 } as const;
 
 function estimate(
   definition: object,
-  substitutions: Record<string, string>,
+  substitutions: Record<string, SubstitutionTarget>,
   jobs: readonly ResolvedJob[],
   layerCount: number,
   scheduled: boolean,

@@ -1,5 +1,5 @@
 import type { JitterStrategy, Parameters } from '../model/pipeline.ts';
-import type { AslStateMachine } from './asl.ts';
+import type { AslStateMachine, SubstitutionTarget } from './asl.ts';
 import type { CompiledSchedule } from './schedule.ts';
 
 /** A retry policy with every default applied. */
@@ -59,8 +59,8 @@ export interface PipelinePlan {
   readonly stateMachine: {
     readonly name: string;
     readonly definition: AslStateMachine;
-    /** Placeholder key in the definition → `recorder` or the id of the job whose function ARN goes there. */
-    readonly substitutions: Readonly<Record<string, string>>;
+    /** Placeholder key in the definition → whose function ARN goes there. */
+    readonly substitutions: Readonly<Record<string, SubstitutionTarget>>;
   };
 }
 

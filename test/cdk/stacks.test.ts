@@ -203,3 +203,24 @@ describe('pipeline stacks', () => {
     }
   });
 });
+
+describe('a job named like a Phi part', () => {
+  it('gets its own function ARN in the state machine, not the recorder’s', async () => {
+    const { mkdtempSync, writeFileSync, mkdirSync } = await import('node:fs');
+    const os = await import('node:os');
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'phi-cdk-'));
+    mkdirSync(path.join(dir, 'h'));
+    writeFileSync(path.join(dir, 'h', 'x.ts'), 'export const handler = () => ({});\n');
+    writeFileSync(path.join(dir, 'p.ts'), "export default { id: 'named', jobs: { recorder: { handler: './h/x.ts' }, failed: { handler: './h/x.ts', dependsOn: ['recorder'] } } };\n");
+    const result = await planDefinitions(dir, new Date('2026-11-22T12:00:00Z'));
+    expect(result.problems).toEqual([]);
+    const stacks = buildApp(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), result.plan);
+    const template = Template.fromStack(stacks.pipelines[0]!);
+    const [machine] = Object.values(template.findResources('AWS::StepFunctions::StateMachine'));
+    const substitutions = machine!.Properties.DefinitionSubstitutions as Record<string, unknown>;
+    const jobFunctions = Object.keys(template.findResources('AWS::Lambda::Function'));
+    // JobFunctionArn1 is the job "recorder" (ids in order: failed, recorder): its own function, in this stack.
+    expect(JSON.stringify(substitutions.JobFunctionArn1)).toContain(jobFunctions.find((id) => id.includes('Jobrecorder'))!);
+    expect(JSON.stringify(substitutions.RecorderFunctionArn)).toContain('Fn::ImportValue');
+  });
+});

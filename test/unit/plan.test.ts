@@ -198,12 +198,12 @@ describe('the shipped definitions', () => {
 
   it('numbers one function placeholder per enabled job, in job id order, plus the recorder', () => {
     expect(pipelineOf(plan, 'etl-fanout').stateMachine.substitutions).toStrictEqual({
-      RecorderFunctionArn: 'recorder',
-      JobFunctionArn0: 'ingest',
-      JobFunctionArn1: 'publish',
-      JobFunctionArn2: 'transform-aggregate',
-      JobFunctionArn3: 'transform-clean',
-      JobFunctionArn4: 'transform-enrich',
+      RecorderFunctionArn: { recorder: true },
+      JobFunctionArn0: { jobId: 'ingest' },
+      JobFunctionArn1: { jobId: 'publish' },
+      JobFunctionArn2: { jobId: 'transform-aggregate' },
+      JobFunctionArn3: { jobId: 'transform-clean' },
+      JobFunctionArn4: { jobId: 'transform-enrich' },
     });
   });
 
@@ -279,7 +279,7 @@ describe('resolved defaults', () => {
     expect(pipeline.layers).toStrictEqual([['a'], ['c']]);
     expect(jobOf(pipeline, 'b')).toMatchObject({ enabled: false, layer: -1 });
     expect(pipeline.criticalPath).toStrictEqual(['a', 'c']);
-    expect(pipeline.stateMachine.substitutions).toStrictEqual({ RecorderFunctionArn: 'recorder', JobFunctionArn0: 'a', JobFunctionArn1: 'c' });
+    expect(pipeline.stateMachine.substitutions).toStrictEqual({ RecorderFunctionArn: { recorder: true }, JobFunctionArn0: { jobId: 'a' }, JobFunctionArn1: { jobId: 'c' } });
     expect(Object.keys(pipeline.stateMachine.definition.States)).not.toContain('Layer 3');
     expect(statesOf(pipeline.stateMachine.definition).map((s) => s.name).filter((name) => name.startsWith('b:'))).toStrictEqual([]);
     // The graph the run records holds the enabled jobs only.
@@ -451,7 +451,7 @@ describe('the state machine definition (contract with Step Functions)', () => {
       },
     };
     expect(pipeline.stateMachine.definition).toStrictEqual(expected);
-    expect(pipeline.stateMachine.substitutions).toStrictEqual({ RecorderFunctionArn: 'recorder', JobFunctionArn0: 'extract', JobFunctionArn1: 'publish' });
+    expect(pipeline.stateMachine.substitutions).toStrictEqual({ RecorderFunctionArn: { recorder: true }, JobFunctionArn0: { jobId: 'extract' }, JobFunctionArn1: { jobId: 'publish' } });
     expect(pipeline.stateMachine.name).toBe('phi-nightly-report');
   });
 
