@@ -19,7 +19,7 @@ import {
   type TaskPayload,
   type TaskResult,
 } from '../../infra/model/contract.ts';
-import { canonicalJson } from '../../infra/model/canonical.ts';
+import { canonicalJson, jsonBytes } from '../../infra/model/canonical.ts';
 import type { Logger } from '../shared/log.ts';
 import type { RecordStore } from '../shared/records.ts';
 import type { TaskContext, TaskHandler } from './index.ts';
@@ -109,7 +109,7 @@ export async function runTask(config: JobRuntimeConfig, payload: TaskPayload, ha
   try {
     const returned = await handler(ctx);
     const parsed = OutputsSchema.safeParse(returned ?? {});
-    const bytes = parsed.success ? Buffer.byteLength(JSON.stringify(parsed.data)) : 0;
+    const bytes = parsed.success ? jsonBytes(parsed.data) : 0;
     if (!parsed.success) error = { code: ExecErrorCode.INVALID_OUTPUT, message: `the handler returned ${Array.isArray(returned) ? 'an array' : typeof returned}, not a JSON object of outputs`, category: ErrorCategory.PERMANENT };
     else if (bytes > MAX_OUTPUTS_BYTES) error = { code: ExecErrorCode.INVALID_OUTPUT, message: `the handler returned ${bytes} bytes of outputs; at most ${MAX_OUTPUTS_BYTES} are kept: store large results (in S3) and return their key`, category: ErrorCategory.PERMANENT };
     else outputs = parsed.data;

@@ -10,7 +10,7 @@
 import { PhiClient } from '../cli/client.ts';
 import { waitForDeadLetter } from '../cli/deadletters.ts';
 import { formatRunView } from '../cli/format.ts';
-import { deployLocal, emulatorEnv, installEmulator, startEmulator, stopEmulator } from './emulator.ts';
+import { DEFAULT_ENDPOINT, deployLocal, emulatorEnv, installEmulator, startEmulator, stopEmulator } from './emulator.ts';
 
 const say = (line: string): void => console.log(line);
 
@@ -61,7 +61,7 @@ async function main(step: string | undefined): Promise<void> {
       return;
     }
     case 'deploy': {
-      const endpoint = process.env.AWS_ENDPOINT_URL ?? 'http://127.0.0.1:4566';
+      const endpoint = process.env.AWS_ENDPOINT_URL ?? DEFAULT_ENDPOINT;
       deployLocal(endpoint);
       return;
     }

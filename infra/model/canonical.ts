@@ -9,3 +9,8 @@ export function canonicalJson(value: unknown): string {
   }
   return JSON.stringify(value);
 }
+
+/** Bytes of a value's JSON: what every size limit (payloads, environment, items) is counted in. */
+export function jsonBytes(value: unknown): number {
+  return Buffer.byteLength(JSON.stringify(value));
+}

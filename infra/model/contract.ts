@@ -5,6 +5,7 @@
  * these schemas at every boundary. Pure: schemas and constants only.
  */
 import { z } from 'zod';
+import { jsonBytes } from './canonical.ts';
 import { ParametersSchema } from './pipeline.ts';
 
 export const RunStatus = {
@@ -252,7 +253,7 @@ export const MAX_RUN_PARAMETERS_BYTES = 32 * 1024;
 /** Control API: `POST /pipelines/{id}/runs` body. */
 export const StartRunRequestSchema = z
   .object({
-    parameters: ParametersSchema.refine((p) => Buffer.byteLength(JSON.stringify(p)) <= MAX_RUN_PARAMETERS_BYTES, {
+    parameters: ParametersSchema.refine((p) => jsonBytes(p) <= MAX_RUN_PARAMETERS_BYTES, {
       message: `run parameters are at most ${MAX_RUN_PARAMETERS_BYTES} bytes of JSON; pass a reference (an S3 key) to larger inputs`,
     }).optional(),
     idempotencyKey: z.string().min(1).max(256).optional(),

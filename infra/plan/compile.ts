@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
-import { canonicalJson } from '../model/canonical.ts';
+import { canonicalJson, jsonBytes } from '../model/canonical.ts';
 import type { JobRuntimeConfig } from '../model/contract.ts';
 import { JOB_DEFAULTS, RETRY_DEFAULTS, type Job, type Pipeline } from '../model/pipeline.ts';
 import { ProblemCode, type Problem } from '../model/problems.ts';
@@ -142,7 +142,7 @@ function compilePipeline(file: string, pipeline: Pipeline, now: Date): { plan?: 
     at(undefined, 'jobs', ProblemCode.LIMIT_003_STACK_RESOURCES, `the pipeline's stack would hold ${estimates.stackResources} resources; CloudFormation takes at most ${LIMITS.stackResources}`, 'split the pipeline into smaller pipelines');
   }
   for (const job of enabledJobs) {
-    const bytes = Buffer.byteLength(JSON.stringify(jobRuntimeConfig(pipeline.id, definitionVersion, job)));
+    const bytes = jsonBytes(jobRuntimeConfig(pipeline.id, definitionVersion, job));
     if (bytes > LIMITS.jobConfigBytes) {
       at(job.id, `jobs.${job.id}.parameters`, ProblemCode.LIMIT_004_JOB_CONFIG_SIZE, `job "${job.id}" carries ${bytes} bytes of configuration (its parameters merged with the pipeline's); a Lambda function's environment holds 4 KB`, 'keep parameters small: put large values in S3 or SSM and pass their key');
     }
