@@ -7,7 +7,7 @@ export default defineConfig({
   resolve: {
     alias: [
       { find: /^phi\/runtime$/, replacement: root('./functions/runtime/index.ts') },
-      { find: /^phi$/, replacement: root('./infra/model/index.ts') },
+      { find: /^phi$/, replacement: root('./lib/model/index.ts') },
     ],
   },
   test: {

@@ -6,10 +6,10 @@
 import { App, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { PhiPipeline } from './constructs/pipeline.ts';
 import { PhiPlatform } from './constructs/platform.ts';
-import { DEFAULT_DEFINITIONS_DIR, planDefinitions } from './load.ts';
-import { PhiValidationError } from './model/problems.ts';
-import { PLATFORM_STACK, pipelineStackName } from './plan/names.ts';
-import type { Plan } from './plan/types.ts';
+import { DEFAULT_DEFINITIONS_DIR, planDefinitions } from '../lib/load/load.ts';
+import { PhiValidationError } from '../lib/model/problems.ts';
+import { PLATFORM_STACK, pipelineStackName } from '../lib/model/names.ts';
+import type { Plan } from '../lib/plan/types.ts';
 
 
 export interface PhiAppOptions {

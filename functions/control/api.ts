@@ -5,20 +5,12 @@
  * Errors answer `{ error: { code, message, issues? } }` with a stable code.
  */
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { StartRunRequestSchema, TriggerType, type RunView } from '../../infra/model/contract.ts';
-import { formatPath } from '../../infra/model/problems.ts';
-import type { RecordStore } from '../shared/records.ts';
-import { latestByJob, recordStoreFromEnv } from '../shared/records.ts';
+import { ApiErrorCode, StartRunRequestSchema, TriggerType, type RunView } from '../../lib/model/contract/index.ts';
+import { formatPath } from '../../lib/model/problems.ts';
+import type { RecordStore } from '../shared/records/store.ts';
+import { recordStoreFromEnv } from '../shared/records/env.ts';
+import { latestByJob } from '../shared/records/store.ts';
 import { IdempotencyConflictError, startRun, triggerDepsFromEnv, UnknownPipelineError, type TriggerDeps } from './trigger.ts';
-
-export const ApiErrorCode = {
-  INVALID_JSON: 'API_001_INVALID_JSON',
-  INVALID_REQUEST: 'API_002_INVALID_REQUEST',
-  PIPELINE_NOT_FOUND: 'API_003_PIPELINE_NOT_FOUND',
-  RUN_NOT_FOUND: 'API_004_RUN_NOT_FOUND',
-  IDEMPOTENCY_CONFLICT: 'API_005_IDEMPOTENCY_CONFLICT',
-  ROUTE_NOT_FOUND: 'API_006_ROUTE_NOT_FOUND',
-} as const;
 
 export interface ApiDeps {
   readonly trigger: TriggerDeps;

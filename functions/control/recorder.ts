@@ -29,9 +29,11 @@ import {
   type RecorderEvent,
   type RunInput,
   type RunRecord,
-} from '../../infra/model/contract.ts';
+} from '../../lib/model/contract/index.ts';
+import { ConfigurationError } from '../../lib/model/errors.ts';
 import { createLogger, type Logger } from '../shared/log.ts';
-import { latestByJob, recordStoreFromEnv, type RecordStore } from '../shared/records.ts';
+import { recordStoreFromEnv } from '../shared/records/env.ts';
+import { latestByJob, type RecordStore } from '../shared/records/store.ts';
 
 export interface RecorderDeps {
   readonly store: Pick<RecordStore, 'markRunRunning' | 'finishRun' | 'requireRun' | 'listAttempts' | 'closeAttempt' | 'claimDeadLetter' | 'markDeadLetterSent'>;
@@ -171,7 +173,7 @@ export async function record(event: RecorderEvent, deps: RecorderDeps): Promise<
 let lambdaDeps: RecorderDeps | undefined;
 function depsFromEnv(): RecorderDeps {
   const queueUrl = process.env.PHI_DLQ_URL;
-  if (!queueUrl) throw new Error('PHI_DLQ_URL is not set');
+  if (!queueUrl) throw new ConfigurationError('PHI_DLQ_URL');
   const sqs = new SQSClient({});
   return {
     store: recordStoreFromEnv(),

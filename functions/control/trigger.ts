@@ -7,11 +7,14 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { z } from 'zod';
-import { canonicalJson } from '../../infra/model/canonical.ts';
-import { RunStatus, TriggerType, type RunInput, type RunRecord } from '../../infra/model/contract.ts';
-import type { Parameters } from '../../infra/model/pipeline.ts';
+import { canonicalJson } from '../../lib/model/canonical.ts';
+import { ApiErrorCode, RUN_START_FAILED, RunStatus, TriggerType, type RunInput, type RunRecord } from '../../lib/model/contract/index.ts';
+import { ConfigurationError, PhiError } from '../../lib/model/errors.ts';
+import { executionArnFor } from '../../lib/model/names.ts';
+import type { Parameters } from '../../lib/model/pipeline.ts';
 import { createLogger, type Logger } from '../shared/log.ts';
-import { RUN_START_FAILED, recordStoreFromEnv, type RecordStore } from '../shared/records.ts';
+import { recordStoreFromEnv } from '../shared/records/env.ts';
+import type { RecordStore } from '../shared/records/store.ts';
 
 export interface RunRequest {
   readonly pipelineId: string;
@@ -31,17 +34,17 @@ export interface TriggerDeps {
   readonly now?: () => Date;
 }
 
-export class UnknownPipelineError extends Error {
-  override readonly name = 'UnknownPipelineError';
-  readonly code = 'API_003_PIPELINE_NOT_FOUND';
+/** A run was asked of a pipeline this deployment does not have. Nothing was started. */
+export class UnknownPipelineError extends PhiError {
+  constructor(readonly pipelineId: string) {
+    super(ApiErrorCode.PIPELINE_NOT_FOUND, `pipeline "${pipelineId}" is not deployed`);
+  }
 }
 
 /** An idempotency key came back with other parameters than the run it started. Nothing was started. */
-export class IdempotencyConflictError extends Error {
-  override readonly name = 'IdempotencyConflictError';
-  readonly code = 'API_005_IDEMPOTENCY_CONFLICT';
+export class IdempotencyConflictError extends PhiError {
   constructor(readonly run: RunRecord) {
-    super(`idempotency key "${run.idempotencyKey}" already started run ${run.runId} with other parameters`);
+    super(ApiErrorCode.IDEMPOTENCY_CONFLICT, `idempotency key "${run.idempotencyKey}" already started run ${run.runId} with other parameters`);
   }
 }
 
@@ -56,11 +59,9 @@ export function runIdFor(req: RunRequest, now: Date): string {
   return `m-${compactTime(now.toISOString())}-${randomBytes(6).toString('hex')}`;
 }
 
-export const executionArnFor = (stateMachineArn: string, runId: string): string => `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${runId}`;
-
 export async function startRun(req: RunRequest, deps: TriggerDeps): Promise<{ created: boolean; run: RunRecord }> {
   const stateMachineArn = deps.stateMachines.get(req.pipelineId);
-  if (!stateMachineArn) throw new UnknownPipelineError(`pipeline "${req.pipelineId}" is not deployed`);
+  if (!stateMachineArn) throw new UnknownPipelineError(req.pipelineId);
   const now = (deps.now ?? (() => new Date()))();
   const runId = runIdFor(req, now);
   const { created, run: stored } = await deps.store.createRun({
@@ -103,7 +104,7 @@ export async function startRun(req: RunRequest, deps: TriggerDeps): Promise<{ cr
 export function stateMachinesFromEnv(env: NodeJS.ProcessEnv = process.env): Map<string, string> {
   const ids = z.array(z.string()).parse(JSON.parse(env.PHI_PIPELINES ?? '[]'));
   const prefix = env.PHI_STATE_MACHINE_ARN_PREFIX;
-  if (!prefix) throw new Error('PHI_STATE_MACHINE_ARN_PREFIX is not set');
+  if (!prefix) throw new ConfigurationError('PHI_STATE_MACHINE_ARN_PREFIX');
   return new Map(ids.map((id) => [id, `${prefix}${id}`]));
 }
 

@@ -18,17 +18,18 @@ import {
   type JobRuntimeConfig,
   type TaskPayload,
   type TaskResult,
-} from '../../infra/model/contract.ts';
-import { canonicalJson, jsonBytes } from '../../infra/model/canonical.ts';
+} from '../../lib/model/contract/index.ts';
+import { canonicalJson, jsonBytes } from '../../lib/model/canonical.ts';
+import { PhiError } from '../../lib/model/errors.ts';
 import type { Logger } from '../shared/log.ts';
-import type { RecordStore } from '../shared/records.ts';
+import type { RecordStore } from '../shared/records/store.ts';
 import type { TaskContext, TaskHandler } from './index.ts';
 
 /** The error thrown to Step Functions for a transient failure. Its message is the `ErrorInfo` as JSON. */
-export class PhiTransientError extends Error {
+export class PhiTransientError extends PhiError {
   override readonly name = TRANSIENT_ERROR_NAME;
   constructor(readonly info: ErrorInfo) {
-    super(JSON.stringify(info));
+    super(info.code, JSON.stringify(info));
   }
 }
 

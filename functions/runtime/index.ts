@@ -7,12 +7,13 @@
  *     return { rows: 1200 };   // outputs, recorded with the attempt
  *   };
  */
-import type { ErrorCategory, TriggerType } from '../../infra/model/contract.ts';
-import type { JsonValue, Parameters } from '../../infra/model/pipeline.ts';
+import type { ErrorCategory, TriggerType } from '../../lib/model/contract/index.ts';
+import type { JsonValue, Parameters } from '../../lib/model/pipeline.ts';
+import { PhiError } from '../../lib/model/errors.ts';
 import type { Logger } from '../shared/log.ts';
 
 export type { Logger } from '../shared/log.ts';
-export type { JsonValue, Parameters } from '../../infra/model/pipeline.ts';
+export type { JsonValue, Parameters } from '../../lib/model/pipeline.ts';
 
 export interface TaskContext {
   readonly pipelineId: string;
@@ -41,15 +42,15 @@ export type TaskHandler = (ctx: TaskContext) => Promise<Outputs | void> | Output
  * `retryableErrors` / `nonRetryableErrors` lists say otherwise. A thrown error without a code is
  * `EXEC_001_HANDLER_ERROR` and transient.
  */
-export class JobError extends Error {
+export class JobError extends PhiError {
   override name = 'JobError';
   constructor(
-    readonly code: string,
+    code: string,
     message: string,
     readonly category?: ErrorCategory,
     options?: { cause?: unknown },
   ) {
-    super(message, options);
+    super(code, message, options);
   }
 }
 

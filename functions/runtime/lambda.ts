@@ -3,9 +3,9 @@
  * job's own handler file (see the pipeline construct), so one entry serves every job.
  */
 import { handler as userHandler } from 'phi-user-handler';
-import { ErrorCategory, ExecErrorCode, JobRuntimeConfigSchema, JobStatus, TaskPayloadSchema, type TaskResult } from '../../infra/model/contract.ts';
+import { ErrorCategory, ExecErrorCode, JobRuntimeConfigSchema, JobStatus, TaskPayloadSchema, type TaskResult } from '../../lib/model/contract/index.ts';
 import { createLogger } from '../shared/log.ts';
-import { recordStoreFromEnv } from '../shared/records.ts';
+import { recordStoreFromEnv } from '../shared/records/env.ts';
 import { runTask } from './core.ts';
 
 const config = JobRuntimeConfigSchema.parse(JSON.parse(process.env.PHI_JOB ?? '{}'));

@@ -11,17 +11,30 @@ export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.
 export const functionEntry = (relative: string): string => path.join(PROJECT_ROOT, 'functions', relative);
 
 export interface PhiFunctionProps {
-  /** Path of the entry file under `functions/`. */
+  /** Absolute path of the entry file (see `functionEntry`). */
   readonly entry: string;
+  /** The function's description in the Lambda console (256 characters at most). */
   readonly description: string;
+  /** Environment variables (4 KB in all). */
   readonly environment: Record<string, string>;
-  /** @default 30 seconds */
+  /**
+   * How long one invocation may run.
+   * @default Duration.seconds(30)
+   */
   readonly timeout?: Duration;
-  /** @default 256 */
+  /**
+   * Memory in MB (Lambda scales CPU with it).
+   * @default 256
+   */
   readonly memoryMb?: number;
-  /** Extra esbuild arguments, e.g. the alias binding a job's handler. */
+  /**
+   * Extra esbuild arguments, e.g. the alias binding a job's handler.
+   * @default - none
+   */
   readonly esbuildArgs?: Record<string, string>;
+  /** How long the function's log group keeps its lines. */
   readonly logRetention: logs.RetentionDays;
+  /** What happens to the log group when the stack is deleted. */
   readonly removalPolicy: RemovalPolicy;
 }
 

@@ -3,33 +3,63 @@
  * handler), the Standard state machine the plan wrote, and the schedule. No decisions here: every
  * value comes from the `PipelinePlan`.
  */
-import { Duration } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { RECORD_ACTIONS } from '../../functions/shared/records.ts';
-import { jobRuntimeConfig } from '../plan/compile.ts';
-import type { PipelinePlan } from '../plan/types.ts';
+import { RECORD_ACTIONS } from '../../lib/model/contract/index.ts';
+import type { PipelinePlan } from '../../lib/plan/types.ts';
 import { functionEntry, phiFunction } from './function.ts';
-import type { PhiPlatform } from './platform.ts';
+
+/**
+ * What a pipeline needs of the shared platform. `PhiPlatform` is one; so is a set of resources a user
+ * imports into an app of their own (`Table.fromTableName`, `Function.fromFunctionArn`, …).
+ */
+export interface IPhiPlatform {
+  /** The records table the job runtime writes its attempts to. */
+  readonly table: dynamodb.ITable;
+  /** The recorder the state machine calls at the run's start, at each job's final failure and at the run's end. */
+  readonly recorder: lambda.IFunction;
+  /** The function the pipeline's schedules invoke to start a run. */
+  readonly scheduleTrigger: lambda.IFunction;
+  /** Days a record is kept (DynamoDB TTL); the job runtime stamps its attempts with it. */
+  readonly recordRetentionDays: number;
+  /** What happens to log groups when the stack is deleted. */
+  readonly removalPolicy: RemovalPolicy;
+}
 
 export interface PhiPipelineProps {
+  /**
+   * The pipeline's plan, from `compilePlan` (or `phi plan --json`): the jobs, the state machine
+   * definition and its substitutions, the schedules.
+   */
   readonly plan: PipelinePlan;
-  readonly platform: PhiPlatform;
+  /** The platform the pipeline records into and is started by. */
+  readonly platform: IPhiPlatform;
+  /**
+   * How long the job functions' and the state machine's logs are kept.
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
 }
 
 export class PhiPipeline extends Construct {
+  /** The Standard state machine that runs the pipeline: one execution per run, named by the run id. */
   readonly stateMachine: sfn.StateMachine;
+  /** The function of each enabled job, by job id. */
   readonly jobFunctions: ReadonlyMap<string, NodejsFunction>;
+  /** The pipeline's EventBridge Scheduler schedules (none for a pipeline started only by hand). */
   readonly schedules: readonly scheduler.CfnSchedule[];
 
   constructor(scope: Construct, id: string, props: PhiPipelineProps) {
     super(scope, id);
     const { plan, platform } = props;
-    const common = { logRetention: logs.RetentionDays.ONE_MONTH, removalPolicy: platform.removalPolicy };
+    const common = { logRetention: props.logRetention ?? logs.RetentionDays.ONE_MONTH, removalPolicy: platform.removalPolicy };
 
     const functions = new Map<string, NodejsFunction>();
     for (const job of plan.jobs.filter((j) => j.enabled)) {
@@ -40,7 +70,7 @@ export class PhiPipeline extends Construct {
         timeout: Duration.seconds(job.timeoutSeconds),
         memoryMb: job.memoryMb,
         environment: {
-          PHI_JOB: JSON.stringify(jobRuntimeConfig(plan.id, plan.definitionVersion, job)),
+          PHI_JOB: JSON.stringify(job.runtime),
           PHI_TABLE_NAME: platform.table.tableName,
           PHI_RETENTION_DAYS: String(platform.recordRetentionDays),
         },

@@ -13,12 +13,16 @@ import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { RECORD_ACTIONS, RECORD_KEYS } from '../../functions/shared/records.ts';
-import { stateMachineName } from '../plan/names.ts';
+import { RECORD_ACTIONS, RECORD_KEYS } from '../../lib/model/contract/index.ts';
+import { stateMachineName } from '../../lib/model/names.ts';
 import { functionEntry, phiFunction } from './function.ts';
+import type { IPhiPlatform } from './pipeline.ts';
 
 export interface PhiPlatformProps {
-  /** Ids of the pipelines deployed beside this platform: the control API starts runs of these only. */
+  /**
+   * Ids of the pipelines deployed beside this platform: the control API and the schedule trigger start
+   * runs of these only (their state machines are named by `stateMachineName`).
+   */
   readonly pipelineIds: readonly string[];
   /**
    * Days run and attempt records are kept (DynamoDB TTL).
@@ -35,13 +39,20 @@ export interface PhiPlatformProps {
 /** Spec Rule 15: dead letters are kept 7 days (168 hours). */
 export const DEAD_LETTER_RETENTION = Duration.days(7);
 
-export class PhiPlatform extends Construct {
+export class PhiPlatform extends Construct implements IPhiPlatform {
+  /** Run and attempt records, and dead-letter claims (layout: `lib/model/contract/storage.ts`). */
   readonly table: dynamodb.Table;
+  /** One message per permanently failed job (`DeadLetterMessage`). */
   readonly deadLetterQueue: sqs.Queue;
+  /** In alarm while a dead letter waits. */
   readonly deadLetterAlarm: cloudwatch.Alarm;
+  /** Records run starts, job failures (with their dead letter) and run ends; closes runs that end otherwise. */
   readonly recorder: NodejsFunction;
+  /** Starts one run per scheduled time. */
   readonly scheduleTrigger: NodejsFunction;
+  /** The control API's function. */
   readonly apiHandler: NodejsFunction;
+  /** The control API: IAM-signed requests only. */
   readonly api: apigateway.RestApi;
   readonly recordRetentionDays: number;
   readonly removalPolicy: RemovalPolicy;

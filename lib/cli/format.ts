@@ -1,5 +1,5 @@
 /** Text the CLI shows people. JSON output (`--json`) bypasses all of it. */
-import type { RunView } from '../model/contract.ts';
+import type { RunView } from '../model/contract/index.ts';
 import type { Problem } from '../model/problems.ts';
 import type { Plan } from '../plan/types.ts';
 

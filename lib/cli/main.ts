@@ -4,13 +4,15 @@
  */
 import { parseArgs } from 'node:util';
 import * as path from 'node:path';
-import { DEFAULT_DEFINITIONS_DIR, planDefinitions } from '../load.ts';
-import { RunStatus } from '../model/contract.ts';
+import { DEFAULT_DEFINITIONS_DIR, planDefinitions } from '../load/load.ts';
+import { RunStatus } from '../model/contract/index.ts';
 import type { Parameters } from '../model/pipeline.ts';
 import type { Problem } from '../model/problems.ts';
 import { GRAPH_FORMATS, renderGraph, type GraphFormat } from '../plan/render.ts';
 import type { Plan } from '../plan/types.ts';
-import { ApiError, PhiClient } from './client.ts';
+import { PhiClient } from '../client/client.ts';
+import { ApiError } from '../client/errors.ts';
+import { PhiError } from '../model/errors.ts';
 import { formatPlan, formatProblems, formatRunView } from './format.ts';
 
 const USAGE = `phi — serverless pipelines on AWS Step Functions
@@ -61,7 +63,12 @@ function parseParams(pairs: readonly string[], json: string | undefined): Parame
   return params;
 }
 
-class UsageError extends Error {}
+/** The command line itself is wrong: exit 2 with the usage. */
+class UsageError extends PhiError {
+  constructor(message: string) {
+    super('CLI_000_USAGE', message);
+  }
+}
 
 export async function main(argv: readonly string[], out: Out = (t) => process.stdout.write(`${t}\n`), err: Out = (t) => process.stderr.write(`${t}\n`)): Promise<number> {
   const [command, ...rest] = argv;

@@ -7,24 +7,10 @@ import { Sha256 } from '@aws-crypto/sha256-js';
 import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { z } from 'zod';
-import { RunRecordSchema, RunViewSchema, TERMINAL_RUN_STATUSES, type RunRecord, type RunView, type StartRunRequest } from '../model/contract.ts';
+import { ErrorBodySchema, RunViewSchema, StartRunResponseSchema, TERMINAL_RUN_STATUSES, type RunRecord, type RunView, type StartRunRequest } from '../model/contract/index.ts';
+import { ApiError, ClientError, ClientErrorCode } from './errors.ts';
 import { platformOutputs, requireOutput } from './platform.ts';
 
-
-export class ApiError extends Error {
-  override readonly name = 'ApiError';
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly body: unknown,
-  ) {
-    super(`${status} ${code}: ${message}`);
-  }
-}
-
-const StartRunResponseSchema = z.object({ created: z.boolean(), run: RunRecordSchema });
-const ErrorBodySchema = z.object({ error: z.object({ code: z.string(), message: z.string() }).passthrough() });
 
 export interface ClientOptions {
   readonly region?: string;
@@ -81,7 +67,7 @@ export class PhiClient {
     const { status, body: answer } = await this.request(method, path, body);
     if (status >= 400) {
       const err = ErrorBodySchema.safeParse(answer);
-      throw new ApiError(status, err.success ? err.data.error.code : 'HTTP_ERROR', err.success ? err.data.error.message : JSON.stringify(answer), answer);
+      throw new ApiError(status, err.success ? err.data.error.code : ClientErrorCode.HTTP_ERROR, err.success ? err.data.error.message : JSON.stringify(answer), answer);
     }
     return schema.parse(answer);
   }
@@ -106,7 +92,7 @@ export class PhiClient {
         options.onChange?.(view);
       }
       if (TERMINAL_RUN_STATUSES.includes(view.run.status)) return view;
-      if (Date.now() > deadline) throw new Error(`run ${runId} is still ${view.run.status} after ${options.timeoutMs} ms`);
+      if (Date.now() > deadline) throw new ClientError(ClientErrorCode.WAIT_TIMEOUT, `run ${runId} is still ${view.run.status} after ${options.timeoutMs} ms`);
       await new Promise((r) => setTimeout(r, options.intervalMs ?? 500));
     }
   }

@@ -1,6 +1,7 @@
 /** Reading Phi's dead-letter queue (found through the platform stack's outputs). */
 import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { DeadLetterMessageSchema, type DeadLetterMessage } from '../model/contract.ts';
+import { DeadLetterMessageSchema, type DeadLetterMessage } from '../model/contract/index.ts';
+import { ClientError, ClientErrorCode } from './errors.ts';
 import { platformOutputs, requireOutput } from './platform.ts';
 
 export async function deadLetterQueueUrl(): Promise<string> {
@@ -33,5 +34,5 @@ export async function waitForDeadLetter(runId: string, timeoutMs = 30_000): Prom
     const found = (await peekDeadLetters(queueUrl, 1)).find((m) => m.runId === runId);
     if (found) return found;
   }
-  throw new Error(`no dead letter for run ${runId} within ${timeoutMs} ms`);
+  throw new ClientError(ClientErrorCode.NO_DEAD_LETTER, `no dead letter for run ${runId} within ${timeoutMs} ms`);
 }

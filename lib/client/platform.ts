@@ -1,6 +1,7 @@
 /** The deployed platform, found through its stack's outputs (AWS, or the emulator at AWS_ENDPOINT_URL). */
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
-import { PLATFORM_STACK } from '../plan/names.ts';
+import { ClientError, ClientErrorCode } from './errors.ts';
+import { PLATFORM_STACK } from '../model/names.ts';
 
 /** The outputs of the PhiPlatform stack: ApiUrl, ApiId, TableName, DeadLetterQueueUrl, … */
 export async function platformOutputs(options: { region?: string; endpoint?: string } = {}): Promise<Record<string, string>> {
@@ -12,6 +13,6 @@ export async function platformOutputs(options: { region?: string; endpoint?: str
 /** One output, or an error that says Phi is not deployed where the credentials point. */
 export function requireOutput(outputs: Record<string, string>, key: string): string {
   const value = outputs[key];
-  if (!value) throw new Error(`stack ${PLATFORM_STACK} has no ${key} output: is Phi deployed in this account and region?`);
+  if (!value) throw new ClientError(ClientErrorCode.NOT_DEPLOYED, `stack ${PLATFORM_STACK} has no ${key} output: is Phi deployed in this account and region?`);
   return value;
 }

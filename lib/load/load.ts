@@ -6,10 +6,10 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { PipelineSchema } from './model/pipeline.ts';
-import { ProblemCode, formatPath, type Problem } from './model/problems.ts';
-import { compilePlan, type LoadedPipeline } from './plan/compile.ts';
-import type { Plan } from './plan/types.ts';
+import { PipelineSchema } from '../model/pipeline.ts';
+import { ProblemCode, formatPath, type Problem } from '../model/problems.ts';
+import { compilePlan, type LoadedPipeline } from '../plan/compile.ts';
+import type { Plan } from '../plan/types.ts';
 
 export const DEFAULT_DEFINITIONS_DIR = 'definitions';
 
@@ -89,7 +89,7 @@ function hintFor(code: string): string {
     case 'invalid_type':
       return 'give the field a value of the type shown';
     default:
-      return 'see the field documentation in infra/model/pipeline.ts';
+      return 'see the field documentation in lib/model/pipeline.ts';
   }
 }
 

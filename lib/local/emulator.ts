@@ -7,7 +7,11 @@
 import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { PROJECT_ROOT } from '../constructs/function.ts';
+import { fileURLToPath } from 'node:url';
+import { PhiError } from '../model/errors.ts';
+
+/** The project root: where `.venv/`, `.phi/` and `node_modules/` live. */
+const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 export const MINISTACK_VERSION = '1.5.33';
 export const DEFAULT_ENDPOINT = 'http://127.0.0.1:4566';
@@ -16,9 +20,18 @@ const VENV = path.join(PROJECT_ROOT, '.venv');
 const PID_FILE = path.join(STATE_DIR, 'emulator.pid');
 export const EMULATOR_LOG = path.join(STATE_DIR, 'emulator.log');
 
-export class EmulatorError extends Error {
-  override readonly name = 'EmulatorError';
-}
+export const EmulatorErrorCode = {
+  /** A tool the emulator needs (python3, pip, cdklocal) could not run or failed. */
+  COMMAND_FAILED: 'EMU_001_COMMAND_FAILED',
+  /** AWS_ENDPOINT_URL is set but nothing answers there. */
+  NOT_ANSWERING: 'EMU_002_NOT_ANSWERING',
+  /** MiniStack was started but did not come up. */
+  START_FAILED: 'EMU_003_START_FAILED',
+  /** The demo saw an outcome other than the one it shows. */
+  DEMO_FAILED: 'EMU_004_DEMO_FAILED',
+} as const;
+
+export class EmulatorError extends PhiError {}
 
 /** The environment every AWS client and cdklocal needs to talk to the emulator. */
 export function emulatorEnv(endpoint: string, base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
@@ -50,10 +63,10 @@ export async function isHealthy(endpoint: string): Promise<boolean> {
 
 function run(command: string, args: string[], options: { env?: NodeJS.ProcessEnv; quiet?: boolean } = {}): SpawnSyncReturns<string> {
   const result = spawnSync(command, args, { cwd: PROJECT_ROOT, env: options.env ?? process.env, encoding: 'utf8', stdio: options.quiet ? 'pipe' : 'inherit' });
-  if (result.error) throw new EmulatorError(`${command} could not run: ${result.error.message}`);
+  if (result.error) throw new EmulatorError(EmulatorErrorCode.COMMAND_FAILED, `${command} could not run: ${result.error.message}`);
   if (result.status !== 0) {
     const output = options.quiet ? `\n${(result.stdout ?? '').slice(-3000)}${(result.stderr ?? '').slice(-3000)}` : '';
-    throw new EmulatorError(`${command} ${args.join(' ')} exited ${result.status}${output}`);
+    throw new EmulatorError(EmulatorErrorCode.COMMAND_FAILED, `${command} ${args.join(' ')} exited ${result.status}${output}`);
   }
   return result;
 }
@@ -79,7 +92,7 @@ export interface EmulatorHandle {
 export async function startEmulator(log: (line: string) => void = console.log): Promise<EmulatorHandle> {
   const external = process.env.AWS_ENDPOINT_URL;
   if (external) {
-    if (!(await isHealthy(external))) throw new EmulatorError(`AWS_ENDPOINT_URL=${external} is set, but no emulator answers there`);
+    if (!(await isHealthy(external))) throw new EmulatorError(EmulatorErrorCode.NOT_ANSWERING, `AWS_ENDPOINT_URL=${external} is set, but no emulator answers there`);
     log(`using the emulator at ${external}`);
     return { endpoint: external, started: false };
   }
@@ -116,7 +129,7 @@ export async function startEmulator(log: (line: string) => void = console.log): 
   }
   const tail = existsSync(EMULATOR_LOG) ? readFileSync(EMULATOR_LOG, 'utf8').slice(-2000) : '(no log)';
   stopEmulator();
-  throw new EmulatorError(`MiniStack did not come up at ${DEFAULT_ENDPOINT} within 60 s. Its log:\n${tail}`);
+  throw new EmulatorError(EmulatorErrorCode.START_FAILED, `MiniStack did not come up at ${DEFAULT_ENDPOINT} within 60 s. Its log:\n${tail}`);
 }
 
 /** Stops the emulator this project started (the pid file says which); leaves any other alone. */

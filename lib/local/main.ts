@@ -7,10 +7,11 @@
  *   demo      all of it, end to end: up, deploy, a market-data run through the control API, a failing
  *             run and its dead letter, down
  */
-import { PhiClient } from '../cli/client.ts';
-import { waitForDeadLetter } from '../cli/deadletters.ts';
+import { PhiClient } from '../client/client.ts';
+import { waitForDeadLetter } from '../client/dead-letters.ts';
 import { formatRunView } from '../cli/format.ts';
-import { DEFAULT_ENDPOINT, deployLocal, emulatorEnv, installEmulator, startEmulator, stopEmulator } from './emulator.ts';
+import { PhiError } from '../model/errors.ts';
+import { DEFAULT_ENDPOINT, deployLocal, EmulatorError, EmulatorErrorCode, emulatorEnv, installEmulator, startEmulator, stopEmulator } from './emulator.ts';
 
 const say = (line: string): void => console.log(line);
 
@@ -34,7 +35,7 @@ async function demo(): Promise<void> {
     const view = await client.waitForRun(run.runId, { onChange: (v) => say(formatRunView(v, { brief: true })) });
     say('\nfinal records (GET /runs/{runId}):');
     say(formatRunView(view));
-    if (view.run.status !== 'SUCCEEDED') throw new Error(`the market-data run ended ${view.run.status}`);
+    if (view.run.status !== 'SUCCEEDED') throw new EmulatorError(EmulatorErrorCode.DEMO_FAILED, `the market-data run ended ${view.run.status}`);
 
     say('\n== failure-drill with { corruptInput: true }: a permanent failure');
     const failing = await client.startRun('failure-drill', { parameters: { corruptInput: true } });
@@ -43,7 +44,7 @@ async function demo(): Promise<void> {
     const letter = await waitForDeadLetter(failing.run.runId);
     say('\nits dead-letter message:');
     say(JSON.stringify(letter, null, 2));
-    if (failed.run.status !== 'FAILED') throw new Error(`the failing run ended ${failed.run.status}`);
+    if (failed.run.status !== 'FAILED') throw new EmulatorError(EmulatorErrorCode.DEMO_FAILED, `the failing run ended ${failed.run.status}`);
     say(`\ndemo finished in ${Math.round((Date.now() - started) / 1000)} s`);
   } finally {
     if (emulator.started) stopEmulator(say);
@@ -72,7 +73,7 @@ async function main(step: string | undefined): Promise<void> {
       await demo();
       return;
     default:
-      throw new Error(`unknown step "${step}": install | up | deploy | down | demo`);
+      throw new PhiError('CLI_000_USAGE', `unknown step "${step}": install | up | deploy | down | demo`);
   }
 }
 

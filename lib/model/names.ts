@@ -8,3 +8,6 @@ export const pipelineStackName = (pipelineId: string): string => `Phi-${pipeline
 
 /** A pipeline's state machine: the control API derives its ARN from this. */
 export const stateMachineName = (pipelineId: string): string => `phi-${pipelineId}`;
+
+/** A run's execution ARN: its state machine's ARN, as an execution, named by the run id. */
+export const executionArnFor = (stateMachineArn: string, runId: string): string => `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${runId}`;

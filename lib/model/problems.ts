@@ -3,6 +3,7 @@
  * pipeline and job it belongs to, the field path, a message and a hint. Validation collects them all
  * instead of stopping at the first (see `phi validate`).
  */
+import { PhiError } from './errors.ts';
 
 /** Stable problem codes. The prefix names the area, the number never changes meaning. */
 export const ProblemCode = {
@@ -64,10 +65,10 @@ export function formatPath(path: readonly PropertyKey[]): string {
 }
 
 /** Thrown where a caller needs an exception instead of a list (the CDK app, the CLI's plan). */
-export class PhiValidationError extends Error {
-  override readonly name = 'PhiValidationError';
+export class PhiValidationError extends PhiError {
   constructor(readonly problems: readonly Problem[]) {
     super(
+      'DEF_000_INVALID_DEFINITIONS',
       `${problems.length} problem(s) in the definitions:\n` +
         problems.map((p) => `  ${p.code} ${p.pipeline ?? p.file ?? ''} ${p.path}: ${p.message}`).join('\n'),
     );

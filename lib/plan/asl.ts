@@ -13,22 +13,10 @@
  * (exact DAG) can place it anywhere.
  * @see https://states-language.net/spec.html
  */
-import { JOB_FAILED_ERROR_NAME, JobStatus, RunStatus } from '../model/contract.ts';
-import type { ResolvedJob } from './types.ts';
-
-/** A state of the subset of ASL Phi writes. */
-export type AslState = Readonly<Record<string, unknown>> & { readonly Type: string };
-export interface AslStateMachine {
-  readonly Comment: string;
-  readonly StartAt: string;
-  readonly TimeoutSeconds?: number;
-  readonly States: Readonly<Record<string, AslState>>;
-}
+import { JOB_FAILED_ERROR_NAME, JobStatus, RunStatus } from '../model/contract/index.ts';
+import type { AslState, AslStateMachine, ResolvedJob, SubstitutionTarget } from './types.ts';
 
 export const RECORDER_ARN_KEY = 'RecorderFunctionArn';
-
-/** Whose function ARN a placeholder stands for: the platform's recorder, or one job's. */
-export type SubstitutionTarget = { readonly recorder: true } | { readonly jobId: string };
 
 /** The substitution key for a job's function ARN: by position, since job ids may differ only in `-`/`_`. */
 export function jobFunctionKey(index: number): string {

@@ -5,14 +5,14 @@
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import { canonicalJson, jsonBytes } from '../model/canonical.ts';
-import type { JobRuntimeConfig } from '../model/contract.ts';
+import type { JobRuntimeConfig } from '../model/contract/index.ts';
 import { JOB_DEFAULTS, RETRY_DEFAULTS, type Job, type Pipeline } from '../model/pipeline.ts';
 import { ProblemCode, type Problem } from '../model/problems.ts';
-import { renderStateMachine, type SubstitutionTarget } from './asl.ts';
+import { renderStateMachine } from './asl.ts';
 import { criticalPath, executionLayers, findCycles } from './graph.ts';
-import { stateMachineName } from './names.ts';
-import { compileSchedule, type CompiledSchedule } from './schedule.ts';
-import type { Plan, PipelinePlan, PlanEstimates, ResolvedJob, ResolvedRetry } from './types.ts';
+import { stateMachineName } from '../model/names.ts';
+import { compileSchedule, type CompiledSchedule } from './schedule/index.ts';
+import type { Plan, PipelinePlan, PlanEstimates, ResolvedJob, ResolvedRetry, SubstitutionTarget } from './types.ts';
 
 /** A definition file's validated default export. */
 export interface LoadedPipeline {
@@ -41,7 +41,7 @@ export function compilePlan(loaded: readonly LoadedPipeline[], now: Date): { pla
 }
 
 /** What a job's function knows of its job (its `PHI_JOB` environment variable). */
-export function jobRuntimeConfig(pipelineId: string, definitionVersion: string, job: ResolvedJob): JobRuntimeConfig {
+function jobRuntimeConfig(pipelineId: string, definitionVersion: string, job: Omit<ResolvedJob, 'layer' | 'runtime'>): JobRuntimeConfig {
   return {
     pipelineId,
     jobId: job.id,
@@ -125,10 +125,10 @@ function compilePipeline(file: string, pipeline: Pipeline, now: Date): { plan?: 
   const enabledNodes = nodes.filter((n) => pipeline.jobs[n.id]!.enabled !== false);
   const layers = executionLayers(enabledNodes);
   const layerOf = new Map(layers.flatMap((layer, i) => layer.map((id) => [id, i] as const)));
-  const jobs: ResolvedJob[] = resolved.map((job) => ({ ...job, layer: layerOf.get(job.id) ?? -1 }));
+  const definitionVersion = createHash('sha256').update(canonicalJson(pipeline)).digest('hex').slice(0, 16);
+  const jobs: ResolvedJob[] = resolved.map((job) => ({ ...job, layer: layerOf.get(job.id) ?? -1, runtime: jobRuntimeConfig(pipeline.id, definitionVersion, job) }));
   const enabledJobs = jobs.filter((j) => j.enabled);
   const critical = criticalPath(enabledNodes);
-  const definitionVersion = createHash('sha256').update(canonicalJson(pipeline)).digest('hex').slice(0, 16);
   const { definition, substitutions } = renderStateMachine({ pipelineId: pipeline.id, definitionVersion, jobs: enabledJobs, layers });
   const estimates = estimate(definition, substitutions, enabledJobs, layers.length, schedules.length > 0, critical.weight);
 
@@ -142,7 +142,7 @@ function compilePipeline(file: string, pipeline: Pipeline, now: Date): { plan?: 
     at(undefined, 'jobs', ProblemCode.LIMIT_003_STACK_RESOURCES, `the pipeline's stack would hold ${estimates.stackResources} resources; CloudFormation takes at most ${LIMITS.stackResources}`, 'split the pipeline into smaller pipelines');
   }
   for (const job of enabledJobs) {
-    const bytes = jsonBytes(jobRuntimeConfig(pipeline.id, definitionVersion, job));
+    const bytes = jsonBytes(job.runtime);
     if (bytes > LIMITS.jobConfigBytes) {
       at(job.id, `jobs.${job.id}.parameters`, ProblemCode.LIMIT_004_JOB_CONFIG_SIZE, `job "${job.id}" carries ${bytes} bytes of configuration (its parameters merged with the pipeline's); a Lambda function's environment holds 4 KB`, 'keep parameters small: put large values in S3 or SSM and pass their key');
     }

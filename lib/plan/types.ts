@@ -1,6 +1,19 @@
+/** The plan's types: what the compiler produces and the CDK constructs render. */
+import type { JobRuntimeConfig } from '../model/contract/index.ts';
 import type { JitterStrategy, Parameters } from '../model/pipeline.ts';
-import type { AslStateMachine, SubstitutionTarget } from './asl.ts';
-import type { CompiledSchedule } from './schedule.ts';
+import type { CompiledSchedule } from './schedule/index.ts';
+
+/** A state of the subset of ASL Phi writes. */
+export type AslState = Readonly<Record<string, unknown>> & { readonly Type: string };
+export interface AslStateMachine {
+  readonly Comment: string;
+  readonly StartAt: string;
+  readonly TimeoutSeconds?: number;
+  readonly States: Readonly<Record<string, AslState>>;
+}
+
+/** Whose function ARN a placeholder stands for: the platform's recorder, or one job's. */
+export type SubstitutionTarget = { readonly recorder: true } | { readonly jobId: string };
 
 /** A retry policy with every default applied. */
 export interface ResolvedRetry {
@@ -28,6 +41,8 @@ export interface ResolvedJob {
   readonly enabled: boolean;
   /** 0-based execution layer (disabled jobs: -1). */
   readonly layer: number;
+  /** What the job's function knows of its job at run time. */
+  readonly runtime: JobRuntimeConfig;
 }
 
 export interface PlanEstimates {

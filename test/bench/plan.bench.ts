@@ -8,10 +8,10 @@
 import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type JobAttemptRecord, type JobRuntimeConfig, type TaskPayload } from '../../infra/model/contract.ts';
-import { PipelineSchema, type Pipeline } from '../../infra/model/pipeline.ts';
-import { compilePlan } from '../../infra/plan/compile.ts';
-import { findCycles } from '../../infra/plan/graph.ts';
+import { type JobAttemptRecord, type JobRuntimeConfig, type TaskPayload } from '../../lib/model/contract/index.ts';
+import { PipelineSchema, type Pipeline } from '../../lib/model/pipeline.ts';
+import { compilePlan } from '../../lib/plan/compile.ts';
+import { findCycles } from '../../lib/plan/graph.ts';
 import { createLogger } from '../../functions/shared/log.ts';
 import { runTask } from '../../functions/runtime/core.ts';
 

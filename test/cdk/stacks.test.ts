@@ -6,10 +6,10 @@ import * as path from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { RECORD_ACTIONS } from '../../functions/shared/records.ts';
+import { RECORD_ACTIONS } from '../../lib/model/contract/index.ts';
 import { buildApp } from '../../infra/app.ts';
-import { planDefinitions } from '../../infra/load.ts';
-import type { Plan, PipelinePlan } from '../../infra/plan/types.ts';
+import { planDefinitions } from '../../lib/load/load.ts';
+import type { Plan, PipelinePlan } from '../../lib/plan/types.ts';
 
 const DEFINITIONS = path.resolve(__dirname, '../../definitions');
 

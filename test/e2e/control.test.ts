@@ -9,7 +9,8 @@
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { ListExecutionsCommand, SFNClient, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { PhiClient } from '../../infra/cli/client.ts';
+import type { PhiClient } from '../../lib/client/client.ts';
+import { executionArnFor } from '../../lib/model/names.ts';
 import { phiClient, platformOutputs, stateMachineArn, useEmulator } from './support.ts';
 
 let client: PhiClient;
@@ -60,7 +61,7 @@ describe('control API refusals', () => {
 describe('executions that end outside their own recorder steps', () => {
   it('closes the run record FAILED when an execution is aborted (via the aws.states status-change event)', async () => {
     const { run } = await client.startRun('failure-drill', { parameters: { transientFailures: 10 } });
-    const executionArn = `${stateMachineArn('failure-drill').replace(':stateMachine:', ':execution:')}:${run.runId}`;
+    const executionArn = executionArnFor(stateMachineArn('failure-drill'), run.runId);
     const until = async (done: () => Promise<boolean>): Promise<void> => {
       const deadline = Date.now() + 15_000;
       while (!(await done()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));

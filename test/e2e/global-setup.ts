@@ -3,7 +3,7 @@
  * or the deploy fails, setup throws and the run fails with the reason.
  */
 import type { TestProject } from 'vitest/node';
-import { deployLocal, startEmulator, stopEmulator } from '../../infra/local/emulator.ts';
+import { deployLocal, startEmulator, stopEmulator } from '../../lib/local/emulator.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {

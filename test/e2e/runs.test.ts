@@ -12,9 +12,10 @@
  */
 import { ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { PhiClient } from '../../infra/cli/client.ts';
-import { deadLetterQueueUrl, peekDeadLetters, waitForDeadLetter } from '../../infra/cli/deadletters.ts';
-import { planDefinitions } from '../../infra/load.ts';
+import type { PhiClient } from '../../lib/client/client.ts';
+import { deadLetterQueueUrl, peekDeadLetters, waitForDeadLetter } from '../../lib/client/dead-letters.ts';
+import { planDefinitions } from '../../lib/load/load.ts';
+import { executionArnFor } from '../../lib/model/names.ts';
 import { phiClient, stateMachineArn, useEmulator } from './support.ts';
 
 let client: PhiClient;
@@ -37,7 +38,7 @@ describe('a successful run', () => {
     expect(view.run).toMatchObject({ pipelineId: 'market-data', status: 'SUCCEEDED', trigger: 'API', parameters: { lookbackDays: 5 }, definitionVersion: market.definitionVersion });
     expect(view.run.transitions.map((t) => t.status)).toEqual(['PENDING', 'RUNNING', 'SUCCEEDED']);
     expect(isOrdered(view.run.queuedAt, view.run.startedAt, view.run.completedAt)).toBe(true);
-    expect(view.run.executionArn).toBe(`${stateMachineArn('market-data').replace(':stateMachine:', ':execution:')}:${run.runId}`);
+    expect(view.run.executionArn).toBe(executionArnFor(stateMachineArn('market-data'), run.runId));
     expect(view.run.jobs).toEqual({
       'ingest-market-data': { status: 'SUCCEEDED', attempts: 1 },
       'build-scenarios': { status: 'SUCCEEDED', attempts: 1 },

@@ -1,8 +1,8 @@
 /** What the e2e tests share: clients pointed at the emulator the global setup started and deployed to. */
 import { inject } from 'vitest';
-import { PhiClient } from '../../infra/cli/client.ts';
-import { emulatorEnv } from '../../infra/local/emulator.ts';
-import { platformOutputs as readPlatformOutputs } from '../../infra/cli/platform.ts';
+import { PhiClient } from '../../lib/client/client.ts';
+import { emulatorEnv } from '../../lib/local/emulator.ts';
+import { platformOutputs as readPlatformOutputs } from '../../lib/client/platform.ts';
 
 export function useEmulator(): string {
   const endpoint = inject('endpoint');

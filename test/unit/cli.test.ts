@@ -4,8 +4,8 @@
  */
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { PhiClient } from '../../infra/cli/client.ts';
-import { ExitCode, main } from '../../infra/cli/main.ts';
+import { PhiClient } from '../../lib/client/client.ts';
+import { ExitCode, main } from '../../lib/cli/main.ts';
 import { removeDefinitionDirs, writeDefinitionDir } from './support/temp-definitions.ts';
 
 const DEFINITIONS_DIR = fileURLToPath(new URL('../../definitions/', import.meta.url));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { criticalPath, executionLayers, findCycles, type GraphNode } from '../../infra/plan/graph.ts';
+import { criticalPath, executionLayers, findCycles, type GraphNode } from '../../lib/plan/graph.ts';
 
 /** A job `id` that depends on `dependsOn`, with an attempt duration of `weight` seconds. */
 const job = (id: string, dependsOn: readonly string[] = [], weight = 1): GraphNode => ({ id, dependsOn, weight });

@@ -5,11 +5,11 @@
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { planDefinitions } from '../../infra/load.ts';
-import type { Problem } from '../../infra/model/problems.ts';
-import { RecorderEventSchema } from '../../infra/model/contract.ts';
-import type { AslState, AslStateMachine } from '../../infra/plan/asl.ts';
-import type { PipelinePlan, Plan, ResolvedJob } from '../../infra/plan/types.ts';
+import { planDefinitions } from '../../lib/load/load.ts';
+import type { Problem } from '../../lib/model/problems.ts';
+import { RecorderEventSchema } from '../../lib/model/contract/index.ts';
+import type { AslState, AslStateMachine } from '../../lib/plan/types.ts';
+import type { PipelinePlan, Plan, ResolvedJob } from '../../lib/plan/types.ts';
 import { removeDefinitionDirs, writeDefinitionDir, type DefinitionDirSpec } from './support/temp-definitions.ts';
 
 const DEFINITIONS_DIR = fileURLToPath(new URL('../../definitions/', import.meta.url));
@@ -227,6 +227,7 @@ describe('resolved defaults', () => {
         retry: { maxAttempts: 3, initialDelaySeconds: 60, backoffMultiplier: 2, maxDelaySeconds: 3600, jitter: 'FULL', retryableErrors: [], nonRetryableErrors: [] },
         enabled: true,
         layer: 0,
+        runtime: { pipelineId: 'bare', jobId: 'only', parameters: {}, maxAttempts: 3, retryableErrors: [], nonRetryableErrors: [], definitionVersion: pipeline.definitionVersion },
       },
     ]);
   });

@@ -20,7 +20,7 @@ import {
   type RunInput,
   type RunRecord,
   type TaskResult,
-} from '../../infra/model/contract.ts';
+} from '../../lib/model/contract/index.ts';
 import { errorFromOutcome, fromStatusChange, record, type RecorderDeps } from '../../functions/control/recorder.ts';
 import { PhiTransientError, runTask } from '../../functions/runtime/core.ts';
 import { PermanentError, TransientError, type TaskHandler } from '../../functions/runtime/index.ts';

@@ -4,8 +4,9 @@
  * same suite passing for both keeps the test double faithful to the product.
  */
 import { describe, expect, it } from 'vitest';
-import { ErrorCategory, JobStatus, RunStatus, type JobAttemptRecord, type RunRecord } from '../../infra/model/contract.ts';
-import { latestByJob, RECORD_ACTIONS, RUN_START_FAILED, RecordError, type RecordStore } from '../../functions/shared/records.ts';
+import { ErrorCategory, JobStatus, RunStatus, type JobAttemptRecord, type RunRecord } from '../../lib/model/contract/index.ts';
+import { RECORD_ACTIONS, RUN_START_FAILED } from '../../lib/model/contract/index.ts';
+import { latestByJob, RecordError, type RecordStore } from '../../functions/shared/records/store.ts';
 import { FakeDynamo, recordStoreOver } from './support/fake-dynamo.ts';
 import { MemoryRecordStore, type StoreMethods } from './support/memory-store.ts';
 

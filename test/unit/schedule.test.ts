@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ProblemCode } from '../../infra/model/problems.ts';
+import { ProblemCode } from '../../lib/model/problems.ts';
 import {
   compileSchedule,
   formatInZone,
@@ -8,7 +8,7 @@ import {
   type CompiledSchedule,
   type ScheduleProblem,
   type ScheduleResult,
-} from '../../infra/plan/schedule.ts';
+} from '../../lib/plan/schedule/index.ts';
 
 /** Sunday 2026-11-22, 07:00 in New York. */
 const NOW = new Date('2026-11-22T12:00:00Z');
@@ -246,8 +246,11 @@ describe('compileSchedule', () => {
     it.each([
       ['a date that never occurs (30 February)', '0 0 30 2 *'],
       ['a date that never occurs (31 April)', '0 0 31 4 *'],
-    ])('returns a result instead of throwing for %s: "%s"', (_, cron) => {
-      expect(() => compileSchedule({ cron }, NOW)).not.toThrow();
+    ])('refuses %s as SCHED_001 at cron ("never fires"), returned rather than thrown: "%s"', (_, cron) => {
+      expect(compileSchedule({ cron }, NOW)).toStrictEqual({
+        ok: false,
+        problems: [{ code: ProblemCode.SCHED_001_INVALID_CRON, field: 'cron', message: `"${cron}" never fires: no day in the next five years matches it`, hint: expect.stringContaining('30 February') }],
+      });
     });
 
     it('compiles a day-of-week naming Sunday twice ("0,7") to SUN', () => {

@@ -14,10 +14,12 @@ import {
   type JobAttemptRecord,
   type RunRecord,
   type RunView,
-} from '../../infra/model/contract.ts';
-import { ApiErrorCode, route, type ApiDeps } from '../../functions/control/api.ts';
-import { executionArnFor, runIdFor, startRun, UnknownPipelineError, type TriggerDeps } from '../../functions/control/trigger.ts';
-import { RUN_START_FAILED } from '../../functions/shared/records.ts';
+} from '../../lib/model/contract/index.ts';
+import { route, type ApiDeps } from '../../functions/control/api.ts';
+import { runIdFor, startRun, UnknownPipelineError, type TriggerDeps } from '../../functions/control/trigger.ts';
+import { ApiErrorCode } from '../../lib/model/contract/index.ts';
+import { executionArnFor } from '../../lib/model/names.ts';
+import { RUN_START_FAILED } from '../../lib/model/contract/index.ts';
 import { captureLogs, clock, MemoryRecordStore } from './support/memory-store.ts';
 
 const PIPELINE = 'daily-sales';

@@ -1,13 +1,13 @@
 /**
  * Validation through the public surface: definition files in a directory → `planDefinitions` → problems.
  * Every problem code has a test here; the LIMIT_* thresholds are derived from the estimate formulas in
- * infra/plan/compile.ts.
+ * lib/plan/compile.ts.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { planDefinitions } from '../../infra/load.ts';
-import { ProblemCode, type Problem } from '../../infra/model/problems.ts';
-import { jobRuntimeConfig, LIMITS } from '../../infra/plan/compile.ts';
-import type { Plan } from '../../infra/plan/types.ts';
+import { planDefinitions } from '../../lib/load/load.ts';
+import { ProblemCode, type Problem } from '../../lib/model/problems.ts';
+import { LIMITS } from '../../lib/plan/compile.ts';
+import type { Plan } from '../../lib/plan/types.ts';
 import { removeDefinitionDirs, writeDefinitionDir, type DefinitionDirSpec } from './support/temp-definitions.ts';
 
 const NOW = new Date('2026-11-22T12:00:00Z');
@@ -338,8 +338,9 @@ describe('SCHED_*: schedules', () => {
         'b.ts': pipeline('other', { a: task({ dependsOn: ['ghost'] }) }),
       },
     });
-    await expect(result).resolves.toBeDefined();
-    expect(codes((await result).problems)).toContain(ProblemCode.DEP_001_MISSING_UPSTREAM);
+    const { problems } = await result;
+    expect(problems).toContainEqual(expect.objectContaining({ code: ProblemCode.SCHED_001_INVALID_CRON, pipeline: 'never', path: 'schedule.cron', message: expect.stringContaining('never fires') }));
+    expect(problems).toContainEqual(expect.objectContaining({ code: ProblemCode.DEP_001_MISSING_UPSTREAM, pipeline: 'other', job: 'a' }));
   });
 
   it('reports a schedule AWS cannot express as SCHED_003_UNSUPPORTED at schedule.cron', async () => {
@@ -397,7 +398,7 @@ describe('LIMIT_*: AWS limits', () => {
       const result = await plan({ definitions: { 'p.ts': pipeline('orders', { [jobId]: task({ parameters: { blob: 'b'.repeat(n) } }) }) } });
       expect(result.problems).toStrictEqual([]);
       const p = result.plan.pipelines[0]!;
-      return Buffer.byteLength(JSON.stringify(jobRuntimeConfig(p.id, p.definitionVersion, p.jobs[0]!)));
+      return Buffer.byteLength(JSON.stringify(p.jobs[0]!.runtime));
     }
 
     it('is 3,500 bytes', () => {

@@ -3,53 +3,35 @@
  * changes only move forward: a run is created PENDING once, becomes RUNNING once, and becomes terminal
  * once; an attempt leaves RUNNING once. A repeated or late write is a no-op. Everything read back is
  * parsed with the contract's schemas.
- *
- * Keys: `pk = RUN#<runId>`; `sk = RUN` for the run, `JOB#<jobId>#<attempt, 3 digits>` for attempts,
- * `DLQ#<jobId>` for the claim that a job's dead letter was sent.
- * Runs also carry `gsi1pk = PIPELINE#<pipelineId>`, `gsi1sk = <queuedAt>#<runId>` for history by pipeline.
- * `expiresAt` (epoch seconds) is the table's TTL attribute.
+ * Keys and the table layout: `lib/model/contract/storage.ts`; expressions: `update-expression.ts`.
  */
-import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import {
   ErrorCategory,
   JobAttemptRecordSchema,
   JobStatus,
+  recordKeys,
+  RUN_START_FAILED,
   RunRecordSchema,
   RunStatus,
+  STORAGE_FIELDS,
+  attemptPrefix,
+  runPartition,
   type JobAttemptRecord,
   type JobSummary,
   type RunRecord,
-} from '../../infra/model/contract.ts';
+} from '../../../lib/model/contract/index.ts';
+import { PhiError } from '../../../lib/model/errors.ts';
+import { conditionally, update } from './update-expression.ts';
 
-export const RECORD_KEYS = { partition: 'pk', sort: 'sk', ttl: 'expiresAt', historyIndex: 'history', historyPartition: 'gsi1pk', historySort: 'gsi1sk' } as const;
-
-/** The DynamoDB actions each user of the records needs: the constructs grant exactly these. */
-export const RECORD_ACTIONS = {
-  /** The task runtime: writes its attempts. */
-  runtime: ['dynamodb:PutItem', 'dynamodb:UpdateItem'],
-  /** The recorder: run starts and ends, attempt closing, dead-letter claims. */
-  recorder: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
-  /** The trigger and the control API: create runs, read them with their attempts. */
-  control: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
-} as const;
-
-const runKey = (runId: string) => ({ pk: `RUN#${runId}`, sk: 'RUN' });
-const attemptKey = (runId: string, jobId: string, attempt: number) => ({ pk: `RUN#${runId}`, sk: `JOB#${jobId}#${String(attempt).padStart(3, '0')}` });
-const deadLetterKey = (runId: string, jobId: string) => ({ pk: `RUN#${runId}`, sk: `DLQ#${jobId}` });
-const STORAGE_FIELDS = ['pk', 'sk', 'gsi1pk', 'gsi1sk', 'expiresAt', 'kind'] as const;
-
-/** The code a run gets when its execution could not be started; a later start of the same run reopens it. */
-export const RUN_START_FAILED = 'RUN_START_FAILED';
-
-export class RecordError extends Error {
-  override readonly name = 'RecordError';
+export class RecordError extends PhiError {
   constructor(
-    readonly code: 'REC_001_NOT_FOUND' | 'REC_002_CORRUPT',
+    override readonly code: 'REC_001_NOT_FOUND' | 'REC_002_CORRUPT',
     message: string,
     options?: { cause?: unknown },
   ) {
-    super(message, options);
+    super(code, message, options);
   }
 }
 
@@ -69,70 +51,6 @@ function parseAttempt(item: Record<string, unknown>): JobAttemptRecord {
   const parsed = JobAttemptRecordSchema.safeParse(strip(item));
   if (!parsed.success) throw new RecordError('REC_002_CORRUPT', `attempt record ${String(item.sk)} does not match the schema: ${parsed.error.message}`);
   return parsed.data;
-}
-
-const isConditionFailure = (err: unknown): err is ConditionalCheckFailedException =>
-  err instanceof ConditionalCheckFailedException || (err as { name?: string }).name === 'ConditionalCheckFailedException';
-
-/** Runs a conditional write; `false` when its condition did not hold (the write was a no-op). */
-async function conditionally(write: Promise<unknown>): Promise<boolean> {
-  try {
-    await write;
-    return true;
-  } catch (err) {
-    if (isConditionFailure(err)) return false;
-    throw err;
-  }
-}
-
-/**
- * An update from named parts, every attribute name aliased (DynamoDB reserves hundreds of words:
- * status, trigger, parameters, …), with an optional condition written over the same names as `#name`.
- */
-function update(parts: {
-  set?: Record<string, unknown>;
-  setIfAbsent?: Record<string, unknown>;
-  append?: Record<string, unknown[]>;
-  remove?: readonly string[];
-  condition?: { expression: string; names: readonly string[]; values?: Record<string, unknown> };
-}): { UpdateExpression: string; ExpressionAttributeNames: Record<string, string>; ExpressionAttributeValues: Record<string, unknown>; ConditionExpression?: string } {
-  const names: Record<string, string> = {};
-  const values: Record<string, unknown> = {};
-  const clauses: string[] = [];
-  let n = 0;
-  const slot = (field: string, value: unknown): [string, string] => {
-    const i = n++;
-    names[`#f${i}`] = field;
-    values[`:v${i}`] = value;
-    return [`#f${i}`, `:v${i}`];
-  };
-  for (const [field, value] of Object.entries(parts.set ?? {})) {
-    if (value === undefined) continue;
-    const [name, val] = slot(field, value);
-    clauses.push(`${name} = ${val}`);
-  }
-  for (const [field, value] of Object.entries(parts.setIfAbsent ?? {})) {
-    if (value === undefined) continue;
-    const [name, val] = slot(field, value);
-    clauses.push(`${name} = if_not_exists(${name}, ${val})`);
-  }
-  for (const [field, value] of Object.entries(parts.append ?? {})) {
-    const [name, val] = slot(field, value);
-    values[':empty'] = [];
-    clauses.push(`${name} = list_append(if_not_exists(${name}, :empty), ${val})`);
-  }
-  const removed = (parts.remove ?? []).map((field) => {
-    names[`#r${field}`] = field;
-    return `#r${field}`;
-  });
-  const condition = parts.condition;
-  for (const name of condition?.names ?? []) names[`#${name}`] = name;
-  return {
-    UpdateExpression: `SET ${clauses.join(', ')}${removed.length > 0 ? ` REMOVE ${removed.join(', ')}` : ''}`,
-    ExpressionAttributeNames: names,
-    ExpressionAttributeValues: { ...values, ...condition?.values },
-    ...(condition ? { ConditionExpression: condition.expression } : {}),
-  };
 }
 
 const whileRunning = { expression: '#status = :running', names: ['status'], values: { ':running': JobStatus.RUNNING } };
@@ -177,7 +95,7 @@ export class RecordStore {
 
   /** A conditional update of a run; answers the run as it stands after it, updated or not. */
   private async updateRun(runId: string, parts: Parameters<typeof update>[0]): Promise<RunRecord> {
-    await conditionally(this.doc.send(new UpdateCommand({ TableName: this.table, Key: runKey(runId), ...update(parts) })));
+    await conditionally(this.doc.send(new UpdateCommand({ TableName: this.table, Key: recordKeys.run(runId), ...update(parts) })));
     return this.requireRun(runId);
   }
 
@@ -192,7 +110,7 @@ export class RecordStore {
       this.doc.send(
         new PutCommand({
           TableName: this.table,
-          Item: { ...runKey(run.runId), kind: 'run', gsi1pk: `PIPELINE#${run.pipelineId}`, gsi1sk: `${run.queuedAt}#${run.runId}`, expiresAt: this.expiresAt(run.queuedAt), ...record },
+          Item: { ...recordKeys.run(run.runId), kind: 'run', ...recordKeys.history(run.pipelineId, run.queuedAt, run.runId), expiresAt: this.expiresAt(run.queuedAt), ...record },
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
       ),
@@ -206,7 +124,7 @@ export class RecordStore {
       this.doc.send(
         new UpdateCommand({
           TableName: this.table,
-          Key: runKey(runId),
+          Key: recordKeys.run(runId),
           ...update({ set: { executionArn }, condition: { expression: 'attribute_exists(pk) AND attribute_not_exists(#executionArn)', names: ['executionArn'] } }),
         }),
       ),
@@ -242,9 +160,10 @@ export class RecordStore {
    * whose execution did start after all (the start call timed out, say) becomes RUNNING too.
    */
   async markRunRunning(run: Omit<RunRecord, 'status' | 'transitions' | 'queuedAt'>, at: string): Promise<RunRecord> {
+    const history = recordKeys.history(run.pipelineId, at, run.runId);
     return this.updateRun(run.runId, {
-      set: { status: RunStatus.RUNNING, startedAt: at, executionArn: run.executionArn, definitionVersion: run.definitionVersion, graph: run.graph, runId: run.runId, pipelineId: run.pipelineId, kind: 'run', gsi1pk: `PIPELINE#${run.pipelineId}` },
-      setIfAbsent: { queuedAt: at, trigger: run.trigger, parameters: run.parameters, scheduledTime: run.scheduledTime, gsi1sk: `${at}#${run.runId}`, expiresAt: this.expiresAt(at) },
+      set: { status: RunStatus.RUNNING, startedAt: at, executionArn: run.executionArn, definitionVersion: run.definitionVersion, graph: run.graph, runId: run.runId, pipelineId: run.pipelineId, kind: 'run', gsi1pk: history.gsi1pk },
+      setIfAbsent: { queuedAt: at, trigger: run.trigger, parameters: run.parameters, scheduledTime: run.scheduledTime, gsi1sk: history.gsi1sk, expiresAt: this.expiresAt(at) },
       append: { transitions: [{ status: RunStatus.RUNNING, at }] },
       remove: ['error', 'completedAt', 'durationMs', 'jobs'],
       condition: {
@@ -270,7 +189,7 @@ export class RecordStore {
   }
 
   async getRun(runId: string): Promise<RunRecord | undefined> {
-    const out = await this.doc.send(new GetCommand({ TableName: this.table, Key: runKey(runId), ConsistentRead: true }));
+    const out = await this.doc.send(new GetCommand({ TableName: this.table, Key: recordKeys.run(runId), ConsistentRead: true }));
     return out.Item ? parseRun(out.Item) : undefined;
   }
 
@@ -281,7 +200,7 @@ export class RecordStore {
   }
 
   private attemptItem(record: JobAttemptRecord): Record<string, unknown> {
-    return { ...attemptKey(record.runId, record.jobId, record.attempt), kind: 'attempt', expiresAt: this.expiresAt(record.startedAt), ...record };
+    return { ...recordKeys.attempt(record.runId, record.jobId, record.attempt), kind: 'attempt', expiresAt: this.expiresAt(record.startedAt), ...record };
   }
 
   /** Writes an attempt's record as it starts (RUNNING). A repeated delivery of the same attempt overwrites it. */
@@ -314,7 +233,7 @@ export class RecordStore {
       this.doc.send(
         new UpdateCommand({
           TableName: this.table,
-          Key: attemptKey(runId, jobId, attempt),
+          Key: recordKeys.attempt(runId, jobId, attempt),
           ...update({
             set: { status: closure.status, completedAt: closure.at, durationMs: closure.durationMs, errorCode: closure.errorCode, errorMessage: closure.errorMessage, errorCategory: closure.errorCategory, willRetry: closure.willRetry },
             append: { transitions: [{ status: closure.status, at: closure.at }] },
@@ -334,7 +253,7 @@ export class RecordStore {
         new QueryCommand({
           TableName: this.table,
           KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-          ExpressionAttributeValues: { ':pk': `RUN#${runId}`, ':prefix': jobId === undefined ? 'JOB#' : `JOB#${jobId}#` },
+          ExpressionAttributeValues: { ':pk': runPartition(runId), ':prefix': attemptPrefix(jobId) },
           ConsistentRead: true,
           ...(start ? { ExclusiveStartKey: start } : {}),
         }),
@@ -355,7 +274,7 @@ export class RecordStore {
       this.doc.send(
         new PutCommand({
           TableName: this.table,
-          Item: { ...deadLetterKey(runId, jobId), kind: 'dead-letter', claimedAt: at, expiresAt: this.expiresAt(at) },
+          Item: { ...recordKeys.deadLetter(runId, jobId), kind: 'dead-letter', claimedAt: at, expiresAt: this.expiresAt(at) },
           ConditionExpression: 'attribute_not_exists(pk) OR attribute_not_exists(sentAt)',
         }),
       ),
@@ -364,13 +283,6 @@ export class RecordStore {
 
   /** Marks a claimed dead letter sent. */
   async markDeadLetterSent(runId: string, jobId: string, at: string): Promise<void> {
-    await this.doc.send(new UpdateCommand({ TableName: this.table, Key: deadLetterKey(runId, jobId), ...update({ set: { sentAt: at } }) }));
+    await this.doc.send(new UpdateCommand({ TableName: this.table, Key: recordKeys.deadLetter(runId, jobId), ...update({ set: { sentAt: at } }) }));
   }
-}
-
-/** The store for a Lambda function, from its environment. */
-export function recordStoreFromEnv(env: NodeJS.ProcessEnv = process.env): RecordStore {
-  const tableName = env.PHI_TABLE_NAME;
-  if (!tableName) throw new Error('PHI_TABLE_NAME is not set');
-  return new RecordStore({ tableName, retentionDays: Number(env.PHI_RETENTION_DAYS ?? '90') });
 }

@@ -14,7 +14,7 @@
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { vi } from 'vitest';
-import { RecordStore } from '../../../functions/shared/records.ts';
+import { RecordStore } from '../../../functions/shared/records/store.ts';
 
 type Item = Record<string, unknown>;
 type Names = Readonly<Record<string, string>>;

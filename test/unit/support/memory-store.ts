@@ -28,9 +28,10 @@ import {
   type JobAttemptRecord,
   type JobSummary,
   type RunRecord,
-} from '../../../infra/model/contract.ts';
+} from '../../../lib/model/contract/index.ts';
 import { createLogger, type Logger } from '../../../functions/shared/log.ts';
-import { RecordError, RUN_START_FAILED, type AttemptClosure, type RecordStore } from '../../../functions/shared/records.ts';
+import { RUN_START_FAILED } from '../../../lib/model/contract/index.ts';
+import { RecordError, type AttemptClosure, type RecordStore } from '../../../functions/shared/records/store.ts';
 
 export type StoreMethods =
   | 'createRun'

@@ -1,0 +1,61 @@
+/** The durable records: one per run, one per attempt of each job. Parsed with these schemas when read back. */
+import { z } from 'zod';
+import { ParametersSchema } from '../pipeline.ts';
+import { ErrorCategory, JobStatus, RunStatus, TriggerType } from './status.ts';
+import { IsoTimeSchema, OutputsSchema } from './task.ts';
+
+export const TransitionSchema = z.object({ status: z.string(), at: IsoTimeSchema });
+
+export const JobSummarySchema = z.object({
+  status: z.enum(JobStatus),
+  attempts: z.number().int().min(0),
+  errorCode: z.string().optional(),
+  reason: z.string().optional(),
+});
+export type JobSummary = z.infer<typeof JobSummarySchema>;
+
+/** The durable record of one run. */
+export const RunRecordSchema = z.object({
+  runId: z.string(),
+  pipelineId: z.string(),
+  status: z.enum(RunStatus),
+  trigger: z.enum(TriggerType),
+  scheduledTime: IsoTimeSchema.optional(),
+  idempotencyKey: z.string().optional(),
+  parameters: ParametersSchema,
+  definitionVersion: z.string().optional(),
+  executionArn: z.string().optional(),
+  queuedAt: IsoTimeSchema,
+  startedAt: IsoTimeSchema.optional(),
+  completedAt: IsoTimeSchema.optional(),
+  durationMs: z.number().optional(),
+  transitions: z.array(TransitionSchema),
+  /** The enabled jobs and their dependencies (job id → upstream ids), from the run's start. */
+  graph: z.record(z.string(), z.array(z.string())).optional(),
+  jobs: z.record(z.string(), JobSummarySchema).optional(),
+  error: z.object({ code: z.string(), message: z.string(), jobId: z.string().optional() }).optional(),
+});
+export type RunRecord = z.infer<typeof RunRecordSchema>;
+
+/** The durable record of one attempt of one job. */
+export const JobAttemptRecordSchema = z.object({
+  runId: z.string(),
+  pipelineId: z.string(),
+  jobId: z.string(),
+  attempt: z.number().int().min(1),
+  status: z.enum(JobStatus),
+  definitionVersion: z.string(),
+  parameters: ParametersSchema,
+  startedAt: IsoTimeSchema,
+  completedAt: IsoTimeSchema.optional(),
+  durationMs: z.number().optional(),
+  transitions: z.array(TransitionSchema),
+  errorCode: z.string().optional(),
+  errorMessage: z.string().optional(),
+  errorCategory: z.enum(ErrorCategory).optional(),
+  willRetry: z.boolean().optional(),
+  outputs: OutputsSchema.optional(),
+  /** SHA-256 of the outputs' canonical JSON. */
+  outputChecksum: z.string().optional(),
+});
+export type JobAttemptRecord = z.infer<typeof JobAttemptRecordSchema>;

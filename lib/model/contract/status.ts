@@ -1,0 +1,56 @@
+/** The statuses, reasons, trigger kinds and error codes every record, payload and answer speaks in. */
+
+export const RunStatus = {
+  PENDING: 'PENDING',
+  RUNNING: 'RUNNING',
+  SUCCEEDED: 'SUCCEEDED',
+  FAILED: 'FAILED',
+} as const;
+export type RunStatus = (typeof RunStatus)[keyof typeof RunStatus];
+export const TERMINAL_RUN_STATUSES: readonly RunStatus[] = [RunStatus.SUCCEEDED, RunStatus.FAILED];
+
+export const JobStatus = {
+  RUNNING: 'RUNNING',
+  SUCCEEDED: 'SUCCEEDED',
+  FAILED: 'FAILED',
+  /** Never ran: an upstream job failed (reason `UPSTREAM_FAILED`), or the run ended first (`RUN_ENDED`). */
+  SKIPPED: 'SKIPPED',
+  /** Was running when its run ended; its result is not used (reason `RUN_ENDED`). */
+  CANCELLED: 'CANCELLED',
+} as const;
+export type JobStatus = (typeof JobStatus)[keyof typeof JobStatus];
+
+/** Why a job of a finished run has no result of its own. */
+export const SkipReason = {
+  /** An upstream job failed. */
+  UPSTREAM_FAILED: 'UPSTREAM_FAILED',
+  /** The run ended (another job failed, or the execution was stopped) before this job finished. */
+  RUN_ENDED: 'RUN_ENDED',
+} as const;
+
+export const TriggerType = {
+  SCHEDULE: 'SCHEDULE',
+  API: 'API',
+  MANUAL: 'MANUAL',
+  EVENT: 'EVENT',
+  UPSTREAM: 'UPSTREAM',
+} as const;
+export type TriggerType = (typeof TriggerType)[keyof typeof TriggerType];
+
+export const ErrorCategory = { TRANSIENT: 'TRANSIENT', PERMANENT: 'PERMANENT' } as const;
+export type ErrorCategory = (typeof ErrorCategory)[keyof typeof ErrorCategory];
+
+/** Error codes Phi itself assigns, beside the codes a user's handler throws. */
+export const ExecErrorCode = {
+  /** The handler threw an error that carries no code of its own. */
+  HANDLER_ERROR: 'EXEC_001_HANDLER_ERROR',
+  /** An attempt ran past its timeout (Step Functions' `States.Timeout`, Lambda's `Sandbox.Timedout`). */
+  TIMEOUT: 'EXEC_002_TIMEOUT',
+  /** The handler returned something that is not a JSON object of outputs. */
+  INVALID_OUTPUT: 'EXEC_003_INVALID_OUTPUT',
+  /** The task failed outside the handler (runtime crash, Lambda service error). */
+  TASK_FAILED: 'EXEC_004_TASK_FAILED',
+} as const;
+
+/** The code a run gets when its execution could not be started; a later start of the same run reopens it. */
+export const RUN_START_FAILED = 'RUN_START_FAILED';
