@@ -3,6 +3,7 @@ import { inject } from 'vitest';
 import { PhiClient } from '../../lib/client/client.ts';
 import { emulatorEnv } from '../../lib/local/emulator.ts';
 import { platformOutputs as readPlatformOutputs } from '../../lib/client/platform.ts';
+import { stateMachineName } from '../../lib/model/names.ts';
 
 export function useEmulator(): string {
   const endpoint = inject('endpoint');
@@ -22,4 +23,4 @@ export async function platformOutputs(): Promise<Record<string, string>> {
   return readPlatformOutputs();
 }
 
-export const stateMachineArn = (pipelineId: string): string => `arn:aws:states:${process.env.AWS_REGION ?? 'us-east-1'}:000000000000:stateMachine:phi-${pipelineId}`;
+export const stateMachineArn = (pipelineId: string): string => `arn:aws:states:${process.env.AWS_REGION ?? 'us-east-1'}:000000000000:stateMachine:${stateMachineName(pipelineId)}`;

@@ -30,7 +30,7 @@ import {
   type RunRecord,
 } from '../../../lib/model/contract/index.ts';
 import { createLogger, type Logger } from '../../../functions/shared/log.ts';
-import { RUN_START_FAILED } from '../../../lib/model/contract/index.ts';
+import { attemptPrefix, recordKeys, RUN_START_FAILED, runPartition } from '../../../lib/model/contract/index.ts';
 import { RecordError, type AttemptClosure, type RecordStore } from '../../../functions/shared/records/store.ts';
 
 export type StoreMethods =
@@ -59,8 +59,9 @@ export interface StoreWrite {
 const copy = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
 
 /** The real store's keys (`pk|sk`), so that listAttempts selects and orders exactly as a DynamoDB query would. */
-const attemptKey = (runId: string, jobId: string, attempt: number): string => `RUN#${runId}|JOB#${jobId}#${String(attempt).padStart(3, '0')}`;
-const deadLetterKey = (runId: string, jobId: string): string => `RUN#${runId}|DLQ#${jobId}`;
+const joined = ({ pk, sk }: { pk: string; sk: string }): string => `${pk}|${sk}`;
+const attemptKey = (runId: string, jobId: string, attempt: number): string => joined(recordKeys.attempt(runId, jobId, attempt));
+const deadLetterKey = (runId: string, jobId: string): string => joined(recordKeys.deadLetter(runId, jobId));
 
 /** The object without its undefined fields (an update's `SET` skips them). */
 const defined = <T extends object>(o: T): Partial<T> => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
@@ -74,7 +75,7 @@ export class MemoryRecordStore implements Pick<RecordStore, StoreMethods> {
 
   private putRun(op: StoreMethods, record: RunRecord): void {
     this.runs.set(record.runId, RunRecordSchema.parse(copy(record)));
-    this.writes.push({ op, key: `RUN#${record.runId}` });
+    this.writes.push({ op, key: runPartition(record.runId) });
   }
 
   private putAttempt(op: StoreMethods, record: JobAttemptRecord): void {
@@ -207,7 +208,7 @@ export class MemoryRecordStore implements Pick<RecordStore, StoreMethods> {
   }
 
   async listAttempts(runId: string, jobId?: string): Promise<JobAttemptRecord[]> {
-    const prefix = `RUN#${runId}|JOB#${jobId === undefined ? '' : `${jobId}#`}`;
+    const prefix = `${runPartition(runId)}|${attemptPrefix(jobId)}`;
     return [...this.attempts.entries()]
       .filter(([key]) => key.startsWith(prefix))
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
@@ -230,7 +231,7 @@ export class MemoryRecordStore implements Pick<RecordStore, StoreMethods> {
 
   /** The jobs of a run whose dead letter is claimed (sent or not), in key order. */
   deadLetterClaims(runId: string): string[] {
-    const prefix = `RUN#${runId}|DLQ#`;
+    const prefix = `${runPartition(runId)}|DLQ#`;
     return [...this.deadLetters.keys()].filter((key) => key.startsWith(prefix)).map((key) => key.slice(prefix.length)).sort();
   }
 
