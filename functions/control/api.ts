@@ -14,7 +14,7 @@ import { IdempotencyConflictError, startRun, triggerDepsFromEnv, UnknownPipeline
 
 export interface ApiDeps {
   readonly trigger: TriggerDeps;
-  readonly store: Pick<RecordStore, 'getRun' | 'listAttempts'>;
+  readonly store: Pick<RecordStore, 'getRun' | 'listAttempts' | 'listJobStates'>;
 }
 
 
@@ -29,10 +29,13 @@ const failure = (statusCode: number, code: string, message: string, extra: Recor
 export async function viewRun(runId: string, store: ApiDeps['store']): Promise<RunView | undefined> {
   const run = await store.getRun(runId);
   if (!run) return undefined;
-  const attempts = await store.listAttempts(runId);
+  const [attempts, states] = await Promise.all([store.listAttempts(runId), store.listJobStates(runId)]);
+  const ended = new Map(states.filter((s) => s.status !== undefined).map((s) => [s.jobId, s.status!]));
   const jobs: RunView['jobs'] = {};
-  for (const [jobId, latest] of latestByJob(attempts)) jobs[jobId] = { status: latest.status, attempts: attempts.filter((a) => a.jobId === jobId) };
-  // Jobs that never ran have no attempts, only their place in the run's summary.
+  // A job's status: how it ended, else its latest attempt's.
+  for (const [jobId, latest] of latestByJob(attempts)) jobs[jobId] = { status: ended.get(jobId) ?? latest.status, attempts: attempts.filter((a) => a.jobId === jobId) };
+  // Jobs that never ran have no attempts, only their end (skipped) or their place in the run's summary.
+  for (const [jobId, status] of ended) jobs[jobId] ??= { status, attempts: [] };
   for (const [jobId, summary] of Object.entries(run.jobs ?? {})) jobs[jobId] ??= { status: summary.status, attempts: [] };
   return { run, jobs };
 }

@@ -1,9 +1,13 @@
 /**
- * The task runtime's core: runs one attempt of one job's handler, records it, and answers the state
- * machine. Adapters (the Lambda entry, tests) supply the records store and the clock.
+ * The task runtime's core: everything a job's function does for one job of one run. Adapters (the
+ * Lambda entry, tests) supply the stores, the clock and the senders.
  *
- * Permanent failures are returned as `{ status: FAILED }` so Step Functions never retries them;
- * transient failures are thrown as `PhiTransientError` so the state's Retry policy applies.
+ * - `runAttempt` (the state machine's `run`): decides from its upstreams' outcomes whether the job runs
+ *   or is skipped, runs one attempt of the handler with its upstreams' outputs, records it, and on
+ *   success releases its dependents. Every failure is recorded and then thrown as `PhiTaskError`.
+ * - `attemptFailed` (the state machine's `failed`, after it caught that error or any other): decides
+ *   whether to retry and after what delay (the job's retry policy: Rules 8-11), or fails the job for
+ *   good: its one dead letter, its end, its dependents released.
  */
 import { createHash } from 'node:crypto';
 import {
@@ -12,120 +16,187 @@ import {
   JobStatus,
   MAX_OUTPUTS_BYTES,
   OutputsSchema,
-  TRANSIENT_ERROR_NAME,
+  SkipReason,
+  TASK_ERROR_NAME,
+  TERMINAL_RUN_STATUSES,
+  type DeadLetterMessage,
   type ErrorInfo,
+  type FailedTaskPayload,
   type JobAttemptRecord,
-  type JobRuntimeConfig,
-  type TaskPayload,
+  type JobManifest,
+  type PipelineManifest,
+  type ResolvedRetry,
+  type RetryDecision,
+  type RunTaskPayload,
   type TaskResult,
+  type UpstreamOutcome,
 } from '../../lib/model/contract/index.ts';
 import { canonicalJson, jsonBytes } from '../../lib/model/canonical.ts';
 import { PhiError } from '../../lib/model/errors.ts';
+import { sendDeadLetterOnce, type DeadLetterDeps } from '../shared/dead-letters.ts';
+import { decide } from '../shared/dependencies.ts';
+import { errorFromCaught } from '../shared/failures.ts';
 import type { Logger } from '../shared/log.ts';
 import type { RecordStore } from '../shared/records/store.ts';
-import type { TaskContext, TaskHandler } from './index.ts';
+import { releaseDependents, type ReleaseDeps } from '../shared/release.ts';
+import type { Outputs, TaskContext, TaskHandler } from './index.ts';
 
-/** The error thrown to Step Functions for a transient failure. Its message is the `ErrorInfo` as JSON. */
-export class PhiTransientError extends PhiError {
-  override readonly name = TRANSIENT_ERROR_NAME;
+/** The error an attempt's failure is thrown as. Its message is the `ErrorInfo` as JSON, read back by `attemptFailed`. */
+export class PhiTaskError extends PhiError {
+  override readonly name = TASK_ERROR_NAME;
   constructor(readonly info: ErrorInfo) {
     super(info.code, JSON.stringify(info));
   }
 }
 
-export type AttemptStore = Pick<RecordStore, 'startAttempt' | 'finishAttempt' | 'closeAttempt'>;
+export type RuntimeStore = Pick<
+  RecordStore,
+  'startAttempt' | 'finishAttempt' | 'closeAttempt' | 'listAttempts' | 'getAttempts' | 'getRun' | 'getJobState' | 'endJob' | 'recordUpstreamEnded' | 'claimReady' | 'claimDeadLetter' | 'markDeadLetterSent'
+>;
 
 export interface RuntimeDeps {
-  readonly store: AttemptStore;
+  readonly store: RuntimeStore;
   readonly log: Logger;
+  readonly sendToken: ReleaseDeps['sendToken'];
+  readonly sendDeadLetter: DeadLetterDeps['sendDeadLetter'];
   readonly now?: () => Date;
+  /** Draws the jitter of a retry delay: [0, 1). @default Math.random */
+  readonly random?: () => number;
 }
+
+/** The user's handler, or why it could not be loaded. */
+export type LoadedHandler = { readonly handler: TaskHandler } | { readonly error: string };
 
 /**
  * Classifies a thrown error (spec Rule 10). The job's lists win: a code in `nonRetryableErrors` is
  * permanent; when `retryableErrors` is not empty, only its codes are transient. Otherwise the error's
  * own category, and an error without one is transient (DEFAULT_ERROR_CATEGORY).
  */
-export function classifyError(err: unknown, config: Pick<JobRuntimeConfig, 'retryableErrors' | 'nonRetryableErrors'>): ErrorInfo {
+export function classifyError(err: unknown, retry: Pick<ResolvedRetry, 'retryableErrors' | 'nonRetryableErrors'>): ErrorInfo {
   const e = (typeof err === 'object' && err !== null ? err : {}) as { code?: unknown; message?: unknown; category?: unknown };
   const code = typeof e.code === 'string' && e.code !== '' ? e.code : ExecErrorCode.HANDLER_ERROR;
   const message = typeof e.message === 'string' ? e.message : String(err);
   let category: ErrorCategory;
-  if (config.nonRetryableErrors.includes(code)) category = ErrorCategory.PERMANENT;
-  else if (config.retryableErrors.length > 0) category = config.retryableErrors.includes(code) ? ErrorCategory.TRANSIENT : ErrorCategory.PERMANENT;
+  if (retry.nonRetryableErrors.includes(code)) category = ErrorCategory.PERMANENT;
+  else if (retry.retryableErrors.length > 0) category = retry.retryableErrors.includes(code) ? ErrorCategory.TRANSIENT : ErrorCategory.PERMANENT;
   else if (e.category === ErrorCategory.PERMANENT || e.category === ErrorCategory.TRANSIENT) category = e.category;
   else category = ErrorCategory.TRANSIENT;
   return { code, message, category };
 }
 
+/**
+ * The delay before attempt `attempt + 1` (Rules 8 and 9): the initial delay times the multiplier for
+ * each earlier retry, capped at the maximum; `FULL` jitter draws it uniformly between 0 and that.
+ */
+export function retryDelaySeconds(retry: ResolvedRetry, attempt: number, random: () => number = Math.random): number {
+  const computed = Math.min(retry.maxDelaySeconds, retry.initialDelaySeconds * retry.backoffMultiplier ** (attempt - 1));
+  return Math.round(retry.jitter === 'FULL' ? random() * computed : computed);
+}
+
 export const checksum = (outputs: unknown): string => createHash('sha256').update(canonicalJson(outputs)).digest('hex');
 
-export async function runTask(config: JobRuntimeConfig, payload: TaskPayload, handler: TaskHandler, deps: RuntimeDeps): Promise<TaskResult> {
+function jobOf(manifest: PipelineManifest, jobId: string): JobManifest {
+  const job = Object.prototype.hasOwnProperty.call(manifest.jobs, jobId) ? manifest.jobs[jobId] : undefined;
+  // A misrouted payload is a compiler/deployment mismatch: retrying cannot mend it.
+  if (!job) throw new PhiTaskError({ code: ExecErrorCode.TASK_FAILED, message: `job ${jobId} is not one of the jobs of pipeline ${manifest.pipelineId} this function runs`, category: ErrorCategory.PERMANENT });
+  return job;
+}
+
+/** Ends the job (once) and releases its dependents with how it ended. */
+async function endJob(manifest: PipelineManifest, job: JobManifest, runId: string, jobId: string, outcome: UpstreamOutcome & { errorCode?: string }, deps: RuntimeDeps): Promise<void> {
   const now = deps.now ?? (() => new Date());
-  const attempt = payload.retryCount + 1;
-  const parameters = { ...config.parameters, ...payload.run.parameters };
-  const log = deps.log.child({ pipelineId: config.pipelineId, runId: payload.run.runId, jobId: config.jobId, attempt });
+  await deps.store.endJob(runId, jobId, { ...outcome, at: now().toISOString() });
+  // Released whether or not this call ended it: a repeated end (a redelivery) finishes what a crash interrupted.
+  await releaseDependents({ store: deps.store, sendToken: deps.sendToken, log: deps.log, now }, runId, jobId, { status: outcome.status, attempt: outcome.attempt, ...(outcome.reason ? { reason: outcome.reason } : {}) }, job.dependents);
+}
+
+/** The outputs of each upstream that succeeded, by job id. */
+async function upstreamOutputs(runId: string, outcomes: Readonly<Record<string, UpstreamOutcome>>, store: RuntimeStore): Promise<Record<string, Outputs>> {
+  const keys = Object.entries(outcomes)
+    .filter(([, o]) => o.status === JobStatus.SUCCEEDED && o.attempt > 0)
+    .map(([jobId, o]) => ({ runId, jobId, attempt: o.attempt }));
+  const outputs: Record<string, Outputs> = {};
+  for (const attempt of await store.getAttempts(keys)) outputs[attempt.jobId] = (attempt.outputs ?? {}) as Outputs;
+  return outputs;
+}
+
+export async function runAttempt(manifest: PipelineManifest, payload: RunTaskPayload, loaded: LoadedHandler, deps: RuntimeDeps): Promise<TaskResult> {
+  const now = deps.now ?? (() => new Date());
+  const { run, jobId, attempt } = payload;
+  const job = jobOf(manifest, jobId);
+  const log = deps.log.child({ pipelineId: manifest.pipelineId, runId: run.runId, jobId, attempt });
+
+  const [state, current] = await Promise.all([deps.store.getJobState(run.runId, jobId), deps.store.getRun(run.runId)]);
+  // A repeated delivery of an ended job answers as it ended, and runs nothing again.
+  if (state?.status === JobStatus.SUCCEEDED || state?.status === JobStatus.SKIPPED) return { status: state.status, attempt: state.attempt ?? 0 };
+  if (state?.status !== undefined) throw new PhiTaskError({ code: state.errorCode ?? ExecErrorCode.TASK_FAILED, message: `job ${jobId} already ended ${state.status}`, category: ErrorCategory.PERMANENT });
+  if (current && TERMINAL_RUN_STATUSES.includes(current.status)) {
+    await endJob(manifest, job, run.runId, jobId, { status: JobStatus.SKIPPED, reason: SkipReason.RUN_ENDED, attempt: 0 }, deps);
+    return { status: JobStatus.SKIPPED, attempt: 0 };
+  }
+
+  const outcomes = state?.upstream ?? {};
+  const outputs = job.upstream.length > 0 ? await upstreamOutputs(run.runId, outcomes, deps.store) : {};
+  if (attempt === 1 && job.upstream.length > 0) {
+    const decision = decide(job.upstream, outcomes, outputs);
+    if (!decision.run) {
+      log.info('job skipped', { reason: decision.reason });
+      await endJob(manifest, job, run.runId, jobId, { status: JobStatus.SKIPPED, reason: decision.reason, attempt: 0 }, deps);
+      return { status: JobStatus.SKIPPED, attempt: 0 };
+    }
+  }
+
+  const parameters = { ...job.parameters, ...run.parameters };
   const startedAt = now().toISOString();
   const base: JobAttemptRecord = {
-    runId: payload.run.runId,
-    pipelineId: config.pipelineId,
-    jobId: config.jobId,
+    runId: run.runId,
+    pipelineId: manifest.pipelineId,
+    jobId,
     attempt,
     status: JobStatus.RUNNING,
-    definitionVersion: config.definitionVersion,
+    definitionVersion: manifest.definitionVersion,
     parameters,
     startedAt,
     transitions: [{ status: JobStatus.RUNNING, at: startedAt }],
   };
-  if (attempt > 1) {
-    // The previous attempt failed; if its invocation ended without recording that (a timeout or a
-    // crash), its record is still RUNNING and is closed here.
-    await deps.store.closeAttempt(base.runId, config.jobId, attempt - 1, {
-      status: JobStatus.FAILED,
-      at: startedAt,
-      errorCode: ExecErrorCode.TASK_FAILED,
-      errorMessage: `attempt ${attempt - 1} ended without a result (timeout, crash or lost invocation); attempt ${attempt} started`,
-      errorCategory: ErrorCategory.TRANSIENT,
-      willRetry: true,
-    });
-  }
   await deps.store.startAttempt(base);
-  log.info('attempt started', { maxAttempts: config.maxAttempts });
+  log.info('attempt started', { maxAttempts: job.retry.maxAttempts });
 
   const ctx: TaskContext = {
-    pipelineId: config.pipelineId,
-    runId: payload.run.runId,
-    jobId: config.jobId,
+    pipelineId: manifest.pipelineId,
+    runId: run.runId,
+    jobId,
     attempt,
-    maxAttempts: config.maxAttempts,
-    trigger: payload.run.trigger,
-    ...(payload.run.scheduledTime ? { scheduledTime: payload.run.scheduledTime } : {}),
+    maxAttempts: job.retry.maxAttempts,
+    trigger: run.trigger,
+    ...(run.scheduledTime ? { scheduledTime: run.scheduledTime } : {}),
     executionArn: payload.executionArn,
     parameters,
+    upstream: outputs,
     log,
   };
 
   let error: ErrorInfo | undefined;
-  let outputs: Record<string, unknown> = {};
-  try {
-    const returned = await handler(ctx);
-    const parsed = OutputsSchema.safeParse(returned ?? {});
-    const bytes = parsed.success ? jsonBytes(parsed.data) : 0;
-    if (!parsed.success) error = { code: ExecErrorCode.INVALID_OUTPUT, message: `the handler returned ${Array.isArray(returned) ? 'an array' : typeof returned}, not a JSON object of outputs`, category: ErrorCategory.PERMANENT };
-    else if (bytes > MAX_OUTPUTS_BYTES) error = { code: ExecErrorCode.INVALID_OUTPUT, message: `the handler returned ${bytes} bytes of outputs; at most ${MAX_OUTPUTS_BYTES} are kept: store large results (in S3) and return their key`, category: ErrorCategory.PERMANENT };
-    else outputs = parsed.data;
-  } catch (err) {
-    error = classifyError(err, config);
+  let result: Outputs = {};
+  if ('error' in loaded) {
+    error = { code: ExecErrorCode.HANDLER_LOAD_FAILED, message: loaded.error, category: ErrorCategory.PERMANENT };
+  } else {
+    try {
+      const returned = await loaded.handler(ctx);
+      const parsed = OutputsSchema.safeParse(returned ?? {});
+      const bytes = parsed.success ? jsonBytes(parsed.data) : 0;
+      if (!parsed.success) error = { code: ExecErrorCode.INVALID_OUTPUT, message: `the handler returned ${Array.isArray(returned) ? 'an array' : typeof returned}, not a JSON object of outputs`, category: ErrorCategory.PERMANENT };
+      else if (bytes > MAX_OUTPUTS_BYTES) error = { code: ExecErrorCode.INVALID_OUTPUT, message: `the handler returned ${bytes} bytes of outputs; at most ${MAX_OUTPUTS_BYTES} are kept: store large results (in S3) and return their key`, category: ErrorCategory.PERMANENT };
+      else result = parsed.data as Outputs;
+    } catch (err) {
+      error = classifyError(err, job.retry);
+    }
   }
 
   const completedAt = now().toISOString();
-  const finished = {
-    ...base,
-    completedAt,
-    durationMs: Date.parse(completedAt) - Date.parse(startedAt),
-  };
+  const finished = { ...base, completedAt, durationMs: Date.parse(completedAt) - Date.parse(startedAt) };
   if (error) {
-    const willRetry = error.category === ErrorCategory.TRANSIENT && attempt < config.maxAttempts;
+    const willRetry = error.category === ErrorCategory.TRANSIENT && attempt < job.retry.maxAttempts;
     await deps.store.finishAttempt({
       ...finished,
       status: JobStatus.FAILED,
@@ -136,16 +207,63 @@ export async function runTask(config: JobRuntimeConfig, payload: TaskPayload, ha
       willRetry,
     });
     log.error('attempt failed', { errorCode: error.code, errorMessage: error.message, errorCategory: error.category, willRetry });
-    if (error.category === ErrorCategory.TRANSIENT) throw new PhiTransientError(error);
-    return { status: JobStatus.FAILED, attempt, error };
+    throw new PhiTaskError(error);
   }
   await deps.store.finishAttempt({
     ...finished,
     status: JobStatus.SUCCEEDED,
     transitions: [...base.transitions, { status: JobStatus.SUCCEEDED, at: completedAt }],
-    outputs: outputs as JobAttemptRecord['outputs'],
-    outputChecksum: checksum(outputs),
+    outputs: result,
+    outputChecksum: checksum(result),
   });
   log.info('attempt succeeded', { durationMs: finished.durationMs });
+  await endJob(manifest, job, run.runId, jobId, { status: JobStatus.SUCCEEDED, attempt }, deps);
   return { status: JobStatus.SUCCEEDED, attempt };
+}
+
+export async function attemptFailed(manifest: PipelineManifest, payload: FailedTaskPayload, deps: RuntimeDeps): Promise<RetryDecision> {
+  const now = (deps.now ?? (() => new Date()))().toISOString();
+  const { run, jobId, attempt } = payload;
+  const job = jobOf(manifest, jobId);
+  const log = deps.log.child({ pipelineId: manifest.pipelineId, runId: run.runId, jobId, attempt });
+  const state = await deps.store.getJobState(run.runId, jobId);
+  if (state?.status !== undefined) return { retry: false, delaySeconds: 0, attempt };
+
+  const caught = errorFromCaught(payload.caught);
+  const [record] = await deps.store.listAttempts(run.runId, jobId).then((all) => all.filter((a) => a.attempt === attempt));
+  // The handler's own failures were recorded (and classified) by the attempt; anything else is what Step Functions saw.
+  const error: ErrorInfo = record?.status === JobStatus.FAILED && record.errorCode && record.errorCategory ? { code: record.errorCode, message: record.errorMessage ?? '', category: record.errorCategory } : caught;
+  const retry = error.category === ErrorCategory.TRANSIENT && attempt < job.retry.maxAttempts;
+  if (record?.status === JobStatus.RUNNING) {
+    // The invocation ended without recording its end (a timeout, a crash).
+    await deps.store.closeAttempt(run.runId, jobId, attempt, { status: JobStatus.FAILED, at: now, durationMs: Date.parse(now) - Date.parse(record.startedAt), errorCode: error.code, errorMessage: error.message, errorCategory: error.category, willRetry: retry });
+  } else if (!record) {
+    // The function never ran the attempt (the invocation itself failed): the attempt still gets its record.
+    await deps.store.startAttempt({ runId: run.runId, pipelineId: manifest.pipelineId, jobId, attempt, status: JobStatus.RUNNING, definitionVersion: manifest.definitionVersion, parameters: { ...job.parameters, ...run.parameters }, startedAt: now, transitions: [{ status: JobStatus.RUNNING, at: now }] });
+    await deps.store.closeAttempt(run.runId, jobId, attempt, { status: JobStatus.FAILED, at: now, durationMs: 0, errorCode: error.code, errorMessage: error.message, errorCategory: error.category, willRetry: retry });
+  }
+  if (retry) {
+    const delaySeconds = retryDelaySeconds(job.retry, attempt, deps.random);
+    log.info('attempt will be retried', { errorCode: error.code, delaySeconds });
+    return { retry: true, delaySeconds, attempt: attempt + 1 };
+  }
+
+  const message: DeadLetterMessage = {
+    kind: 'phi.job.failed',
+    pipelineId: manifest.pipelineId,
+    runId: run.runId,
+    jobId,
+    attempts: attempt,
+    errorCode: error.code,
+    errorMessage: error.message,
+    errorCategory: error.category,
+    parameters: record?.parameters ?? { ...job.parameters, ...run.parameters },
+    executionArn: payload.executionArn,
+    trigger: run.trigger,
+    ...(run.scheduledTime ? { scheduledTime: run.scheduledTime } : {}),
+    failedAt: now,
+  };
+  if (await sendDeadLetterOnce({ store: deps.store, sendDeadLetter: deps.sendDeadLetter }, message)) log.error('job failed permanently', { errorCode: error.code, attempts: attempt });
+  await endJob(manifest, job, run.runId, jobId, { status: JobStatus.FAILED, attempt, errorCode: error.code }, deps);
+  return { retry: false, delaySeconds: 0, attempt };
 }

@@ -4,7 +4,7 @@
  *   export const handler: TaskHandler = async (ctx) => {
  *     ctx.log.info('fetching', { date: ctx.parameters.date });
  *     if (rateLimited) throw new TransientError('RATE_LIMITED', 'the feed asked us to slow down');
- *     return { rows: 1200 };   // outputs, recorded with the attempt
+ *     return { rows: 1200 };   // outputs, recorded with the attempt and handed to dependents as ctx.upstream[jobId]
  *   };
  */
 import type { ErrorCategory, TriggerType } from '../../lib/model/contract/index.ts';
@@ -28,6 +28,11 @@ export interface TaskContext {
   readonly executionArn: string;
   /** Pipeline parameters < job parameters < the run's overrides. */
   readonly parameters: Parameters;
+  /**
+   * The outputs of each upstream job that succeeded, by job id (an upstream that failed or was
+   * skipped, which a COMPLETION dependency lets this job run after, has none).
+   */
+  readonly upstream: Readonly<Record<string, Outputs>>;
   /** Structured logger; every line carries the pipeline, run, job and attempt. */
   readonly log: Logger;
 }

@@ -1,24 +1,32 @@
 /**
- * The Lambda entry every job's function is built from. The bundler binds `phi-user-handler` to the
- * job's own handler file (see the pipeline construct), so one entry serves every job.
+ * The Lambda entry every job function is built from. The bundler binds `phi-user-handler` to the
+ * handler file its jobs share and `phi-pipeline-manifest` to the pipeline's manifest (see the pipeline
+ * construct), so one entry serves every job of every pipeline.
  */
-import { handler as userHandler } from 'phi-user-handler';
-import { ErrorCategory, ExecErrorCode, JobRuntimeConfigSchema, JobStatus, TaskPayloadSchema, type TaskResult } from '../../lib/model/contract/index.ts';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import manifestJson from 'phi-pipeline-manifest';
+import { PipelineManifestSchema, TaskPayloadSchema, type RetryDecision, type TaskResult } from '../../lib/model/contract/index.ts';
+import { deadLetterSenderFromEnv } from '../shared/dead-letters.ts';
 import { createLogger } from '../shared/log.ts';
 import { recordStoreFromEnv } from '../shared/records/env.ts';
-import { runTask } from './core.ts';
+import { sendTaskToken } from '../shared/release.ts';
+import { attemptFailed, runAttempt, type LoadedHandler, type RuntimeDeps } from './core.ts';
 
-const config = JobRuntimeConfigSchema.parse(JSON.parse(process.env.PHI_JOB ?? '{}'));
-const store = recordStoreFromEnv();
+const manifest = PipelineManifestSchema.parse(manifestJson);
 const log = createLogger({ component: 'task-runtime' });
+const deps: RuntimeDeps = { store: recordStoreFromEnv(), log, sendToken: sendTaskToken(new SFNClient({}), log), sendDeadLetter: deadLetterSenderFromEnv() };
 
-export async function handler(event: unknown): Promise<TaskResult> {
-  const payload = TaskPayloadSchema.safeParse(event);
-  const problem = !payload.success ? payload.error.message : payload.data.jobId !== config.jobId ? `payload for job ${payload.data.jobId} reached job ${config.jobId}'s function` : undefined;
-  if (problem !== undefined || !payload.success) {
-    // A malformed or misrouted payload is a compiler/runtime mismatch: retrying cannot mend it.
-    log.error('invalid task payload', { pipelineId: config.pipelineId, jobId: config.jobId, problem });
-    return { status: JobStatus.FAILED, attempt: 1, error: { code: ExecErrorCode.TASK_FAILED, message: `invalid task payload: ${problem}`, category: ErrorCategory.PERMANENT } };
-  }
-  return runTask(config, payload.data, userHandler, { store, log });
+/** The handler module, loaded once; a module that throws as it loads fails each attempt permanently instead of crashing the function. */
+let loaded: Promise<LoadedHandler> | undefined;
+function loadHandler(): Promise<LoadedHandler> {
+  loaded ??= import('phi-user-handler').then(
+    (mod: { handler?: unknown }) => (typeof mod.handler === 'function' ? { handler: mod.handler as Extract<LoadedHandler, { handler: unknown }>['handler'] } : { error: 'the handler file exports no function named `handler`' }),
+    (err: unknown) => ({ error: `the handler file could not be loaded: ${(err as Error).message ?? String(err)}` }),
+  );
+  return loaded;
+}
+
+export async function handler(event: unknown): Promise<TaskResult | RetryDecision> {
+  const payload = TaskPayloadSchema.parse(event);
+  return payload.action === 'run' ? runAttempt(manifest, payload, await loadHandler(), deps) : attemptFailed(manifest, payload, deps);
 }

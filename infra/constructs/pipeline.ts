@@ -1,12 +1,15 @@
 /**
- * One pipeline, rendered from its plan: a function per enabled job (the task runtime around the job's
- * handler), the Standard state machine the plan wrote, and the schedule. No decisions here: every
- * value comes from the `PipelinePlan`.
+ * One pipeline, rendered from its plan: its job functions (the task runtime around a handler file,
+ * shared by the jobs that use it), the Standard state machine the plan wrote, and the schedules. No
+ * decisions here: every value comes from the `PipelinePlan`.
  */
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { ArnFormat, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
@@ -14,7 +17,10 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { RECORD_ACTIONS } from '../../lib/model/contract/index.ts';
 import type { PipelinePlan } from '../../lib/plan/types.ts';
-import { functionEntry, phiFunction } from './function.ts';
+import { functionEntry, phiFunction, PROJECT_ROOT } from './function.ts';
+
+/** Where the pipelines' manifests are written at synth, for the bundler to read. */
+const MANIFEST_DIR = path.join(PROJECT_ROOT, '.phi', 'manifests');
 
 /**
  * What a pipeline needs of the shared platform. `PhiPlatform` is one; so is a set of resources a user
@@ -23,7 +29,9 @@ import { functionEntry, phiFunction } from './function.ts';
 export interface IPhiPlatform {
   /** The records table the job runtime writes its attempts to. */
   readonly table: dynamodb.ITable;
-  /** The recorder the state machine calls at the run's start, at each job's final failure and at the run's end. */
+  /** Where a job that fails for good leaves its dead letter. */
+  readonly deadLetterQueue: sqs.IQueue;
+  /** The recorder the state machine calls at the run's start and end, and for a job its function could not close. */
   readonly recorder: lambda.IFunction;
   /** The function the pipeline's schedules invoke to start a run. */
   readonly scheduleTrigger: lambda.IFunction;
@@ -51,7 +59,7 @@ export interface PhiPipelineProps {
 export class PhiPipeline extends Construct {
   /** The Standard state machine that runs the pipeline: one execution per run, named by the run id. */
   readonly stateMachine: sfn.StateMachine;
-  /** The function of each enabled job, by job id. */
+  /** The job functions, by their key in the plan (`f0`, `f1`, …): one per handler file, memory and timeout. */
   readonly jobFunctions: ReadonlyMap<string, NodejsFunction>;
   /** The pipeline's EventBridge Scheduler schedules (none for a pipeline started only by hand). */
   readonly schedules: readonly scheduler.CfnSchedule[];
@@ -61,30 +69,37 @@ export class PhiPipeline extends Construct {
     const { plan, platform } = props;
     const common = { logRetention: props.logRetention ?? logs.RetentionDays.ONE_MONTH, removalPolicy: platform.removalPolicy };
 
+    // What every job function knows of the pipeline, bundled into each of them.
+    const manifestFile = path.join(MANIFEST_DIR, `${plan.id}-${plan.definitionVersion}.json`);
+    mkdirSync(MANIFEST_DIR, { recursive: true });
+    writeFileSync(manifestFile, JSON.stringify(plan.manifest));
+
     const functions = new Map<string, NodejsFunction>();
-    for (const job of plan.jobs.filter((j) => j.enabled)) {
-      const fn = phiFunction(this, `Job-${job.id}`, {
+    for (const fnPlan of plan.functions) {
+      const handler = path.relative(PROJECT_ROOT, fnPlan.handlerPath);
+      const fn = phiFunction(this, `Jobs-${fnPlan.key}`, {
         ...common,
         entry: functionEntry('runtime/lambda.ts'),
-        description: `Phi ${plan.id}/${job.id}${job.description ? `: ${job.description}` : ''}`.slice(0, 256),
-        timeout: Duration.seconds(job.timeoutSeconds),
-        memoryMb: job.memoryMb,
+        description: `Phi ${plan.id}: ${handler} for ${fnPlan.jobs.length === 1 ? `job ${fnPlan.jobs[0]}` : `${fnPlan.jobs.length} jobs`}`.slice(0, 256),
+        timeout: Duration.seconds(fnPlan.timeoutSeconds),
+        memoryMb: fnPlan.memoryMb,
         environment: {
-          PHI_JOB: JSON.stringify(job.runtime),
           PHI_TABLE_NAME: platform.table.tableName,
           PHI_RETENTION_DAYS: String(platform.recordRetentionDays),
+          PHI_DLQ_URL: platform.deadLetterQueue.queueUrl,
         },
-        // The one runtime entry, bound to this job's handler file.
-        esbuildArgs: { '--alias:phi-user-handler': job.handlerPath },
+        // The one runtime entry, bound to these jobs' handler file and to the pipeline's manifest.
+        esbuildArgs: { '--alias:phi-user-handler': fnPlan.handlerPath, '--alias:phi-pipeline-manifest': manifestFile },
       });
       platform.table.grant(fn, ...RECORD_ACTIONS.runtime);
-      functions.set(job.id, fn);
+      platform.deadLetterQueue.grantSendMessages(fn);
+      functions.set(fnPlan.key, fn);
     }
     this.jobFunctions = functions;
 
     const substitutions: Record<string, string> = {};
     for (const [key, target] of Object.entries(plan.stateMachine.substitutions)) {
-      substitutions[key] = 'recorder' in target ? platform.recorder.functionArn : functions.get(target.jobId)!.functionArn;
+      substitutions[key] = 'recorder' in target ? platform.recorder.functionArn : 'table' in target ? platform.table.tableName : functions.get(target.function)!.functionArn;
     }
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
       stateMachineName: plan.stateMachine.name,
@@ -97,8 +112,19 @@ export class PhiPipeline extends Construct {
         includeExecutionData: true,
       },
     });
-    // The definition is a string, so its task permissions are granted here.
+    // The definition is a string, so its task permissions are granted here: the Lambda calls, the gate's
+    // own DynamoDB write, and the Distributed Map's child executions of this very state machine.
     for (const fn of [...functions.values(), platform.recorder]) fn.grantInvoke(this.stateMachine);
+    platform.table.grant(this.stateMachine, ...RECORD_ACTIONS.stateMachine);
+    const stack = Stack.of(this);
+    const ownArn = stack.formatArn({ service: 'states', resource: 'stateMachine', resourceName: plan.stateMachine.name, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+    const childExecutions = stack.formatArn({ service: 'states', resource: 'execution', resourceName: `${plan.stateMachine.name}/*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+    this.stateMachine.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [ownArn] }));
+    this.stateMachine.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:DescribeExecution', 'states:StopExecution'], resources: [childExecutions] }));
+    // Job functions wake the jobs they release (SendTaskSuccess on the tokens of this state machine's executions).
+    for (const fn of functions.values()) {
+      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:SendTaskSuccess'], resources: [ownArn, `${ownArn}/*`] }));
+    }
 
     this.schedules = plan.schedules.map((schedule, i) => {
       const role = new iam.Role(this, `ScheduleRole${i}`, { assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com') });

@@ -108,6 +108,8 @@ export class PhiPlatform extends Construct implements IPhiPlatform {
     });
     this.table.grant(this.recorder, ...RECORD_ACTIONS.recorder);
     this.deadLetterQueue.grantSendMessages(this.recorder);
+    // It releases the dependents of a job it closes in the job function's place.
+    this.recorder.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:SendTaskSuccess'], resources: [`${stateMachineArnPrefix}*`] }));
     // An execution that ends without its own last step (aborted, timed out) still closes its run record.
     new events.Rule(this, 'ExecutionEnded', {
       description: 'Phi: close the run record of an execution that ended outside its own recorder steps',

@@ -1,6 +1,7 @@
 /** Text the CLI shows people. JSON output (`--json`) bypasses all of it. */
 import type { RunView } from '../model/contract/index.ts';
 import type { Problem } from '../model/problems.ts';
+import { LIMITS } from '../plan/compile.ts';
 import type { Plan } from '../plan/types.ts';
 
 export function formatProblems(problems: readonly Problem[]): string {
@@ -28,11 +29,16 @@ export function formatPlan(plan: Plan): string {
     const disabled = p.jobs.filter((j) => !j.enabled).map((j) => j.id);
     if (disabled.length > 0) lines.push(`  disabled: ${disabled.join(', ')}`);
     lines.push(`  critical path: ${p.criticalPath.join(' → ')}  (≤ ${p.estimates.criticalPathSeconds}s per attempt chain)`);
+    lines.push(`  functions: ${p.functions.length} for ${p.jobs.filter((j) => j.enabled).length} jobs (one per handler, memory and timeout)`);
     const e = p.estimates;
-    lines.push(
-      `  estimates: definition ${e.definitionBytes} B, history events ${e.historyEvents.expected} (worst ${e.historyEvents.worstCase}), ` +
-        `${e.stateTransitions} state transitions per run, ${e.stackResources} stack resources`,
-    );
+    const of = (value: number, limit: number): string => `${value.toLocaleString('en-US')} of ${limit.toLocaleString('en-US')} (${((100 * value) / limit).toFixed(1)} %)`;
+    lines.push('  estimates against their limits:');
+    lines.push(`    definition bytes       ${of(e.definitionBytes, LIMITS.definitionBytes)}`);
+    lines.push(`    state payload bytes    ${of(e.payloadBytes, LIMITS.payloadBytes)}`);
+    lines.push(`    history events         run ${of(e.historyEvents.run, LIMITS.historyEvents)}; per job ${e.historyEvents.perJob.expected}, worst ${of(e.historyEvents.perJob.worstCase, LIMITS.historyEvents)}`);
+    lines.push(`    stack resources        ${of(e.stackResources, LIMITS.stackResources)}`);
+    lines.push(`    jobs waiting at once   ${of(p.jobs.filter((j) => j.enabled).length, LIMITS.jobsPerRun)}`);
+    lines.push(`  state transitions per run: ${e.stateTransitions.perRun} (${e.stateTransitions.perJob} per job)`);
     lines.push('');
   }
   return lines.join('\n').trimEnd();

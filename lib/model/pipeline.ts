@@ -68,13 +68,47 @@ export const JobIdSchema = z
   .string()
   .regex(/^[a-z][a-z0-9_-]{0,39}$/, 'a job id is 1-40 lowercase letters, digits, `-` or `_`, starting with a letter');
 
+/** What an upstream job must have done for its dependent to run. */
+export const DependencyType = {
+  /** The upstream succeeded (spec Rule 2). */
+  SUCCESS: 'SUCCESS',
+  /** The upstream ended, whatever its outcome: succeeded, failed, cancelled or skipped. */
+  COMPLETION: 'COMPLETION',
+  /** The upstream succeeded and its outputs satisfy `condition`. */
+  DATA_READY: 'DATA_READY',
+} as const;
+export type DependencyType = (typeof DependencyType)[keyof typeof DependencyType];
+
+/**
+ * One dependency (spec: Dependency). A plain job id in `dependsOn` means `{ job, on: 'SUCCESS' }`.
+ * - `condition`: for `DATA_READY`, an expression over the upstream's outputs, e.g. `rows > 0` or
+ *   `status == "ok" && files[0] != null` (the language: `lib/model/condition.ts`).
+ * - `skipOnUpstreamSkip`: when the upstream was skipped (not for a failure), skip this job too
+ *   (reason `UPSTREAM_SKIPPED`); when false, a skipped upstream counts as satisfied for `SUCCESS` and
+ *   `COMPLETION` (a `DATA_READY` edge has no outputs to test, so its job is skipped, `CONDITION_FALSE`).
+ *   An upstream skipped because something before it failed counts as failed. @default true
+ */
+export const DependencySchema = z
+  .object({
+    job: z.string(),
+    on: z.enum(DependencyType).optional(),
+    condition: z.string().optional(),
+    skipOnUpstreamSkip: z.boolean().optional(),
+  })
+  .strict();
+export type DependencyInput = z.input<typeof DependencySchema>;
+
 export const JobSchema = z
   .object({
     /** Path to a TypeScript file exporting `handler`, relative to the definition file. */
     handler: z.string().min(1),
     description: z.string().optional(),
-    /** Jobs that must succeed before this one starts (spec Rule 2, `require_all: true`). @default [] */
-    dependsOn: z.array(z.string()).optional(),
+    /**
+     * The jobs this one waits for (spec Rule 2, `require_all: true`): job ids (they must succeed) or
+     * `{ job, on, condition?, skipOnUpstreamSkip? }`. The job starts as soon as all of them have ended
+     * as required, whatever the rest of the pipeline is doing. @default []
+     */
+    dependsOn: z.array(z.union([z.string(), DependencySchema])).optional(),
     /** Job parameters: override the pipeline's, overridden by a run's. @default {} */
     parameters: ParametersSchema.optional(),
     /** Maximum time for one attempt (Rule 12). Lambda's limit is 900. @default pipeline defaults, else 300 */
@@ -148,6 +182,7 @@ export const PipelineSchema = z
 export type PipelineInput = z.input<typeof PipelineSchema>;
 export type Pipeline = z.output<typeof PipelineSchema>;
 export type Job = z.output<typeof JobSchema>;
+export type Dependency = z.output<typeof DependencySchema>;
 export type RetryPolicy = z.output<typeof RetryPolicySchema>;
 export type Schedule = z.output<typeof ScheduleSchema>;
 

@@ -21,6 +21,10 @@ export const ProblemCode = {
   DEP_002_CYCLE_DETECTED: 'DEP_002_CYCLE_DETECTED',
   /** An enabled job depends on a disabled one, which never runs. */
   DEP_003_DISABLED_UPSTREAM: 'DEP_003_DISABLED_UPSTREAM',
+  /** A dependency's condition does not parse, is missing on `DATA_READY`, or is given on another type. */
+  DEP_004_INVALID_CONDITION: 'DEP_004_INVALID_CONDITION',
+  /** A job lists the same upstream job twice. */
+  DEP_005_DUPLICATE_DEPENDENCY: 'DEP_005_DUPLICATE_DEPENDENCY',
   /** A cron expression is not valid Unix cron. */
   SCHED_001_INVALID_CRON: 'SCHED_001_INVALID_CRON',
   /** A timezone is not an IANA timezone name. */
@@ -33,8 +37,12 @@ export const ProblemCode = {
   LIMIT_002_HISTORY_EVENTS: 'LIMIT_002_HISTORY_EVENTS',
   /** The pipeline's stack would exceed CloudFormation's 500 resources. */
   LIMIT_003_STACK_RESOURCES: 'LIMIT_003_STACK_RESOURCES',
-  /** A job's configuration (its merged parameters) would not fit Lambda's 4 KB of environment. */
+  /** A job's merged parameters are too large to keep in every attempt record. */
   LIMIT_004_JOB_CONFIG_SIZE: 'LIMIT_004_JOB_CONFIG_SIZE',
+  /** A run would pass more than Step Functions' 256 KiB between states. */
+  LIMIT_005_STATE_PAYLOAD: 'LIMIT_005_STATE_PAYLOAD',
+  /** More jobs than a run can wait on at once (a Distributed Map's 10,000 child executions). */
+  LIMIT_006_JOBS_PER_RUN: 'LIMIT_006_JOBS_PER_RUN',
 } as const;
 export type ProblemCode = (typeof ProblemCode)[keyof typeof ProblemCode];
 

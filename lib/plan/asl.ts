@@ -1,124 +1,152 @@
 /**
  * Renders a pipeline into an Amazon States Language document. Everything about the state machine is
- * decided here, from the plan; the CDK construct only substitutes function ARNs for the
+ * decided here, from the plan; the CDK construct only substitutes ARNs and the table's name for the
  * `${...}` placeholders listed in `substitutions`.
  *
- * Shape (one run):
- *   Record run started → Layer 1 (Parallel: one branch per job) → … → Layer n → Record run succeeded
- *   any layer failing → Record run failed → Run failed
- * A job's branch: `<job>: run` (Retry per its policy) → `<job>: check` (a returned permanent failure)
- * → `<job>: succeeded`; a permanent failure, or Catch after retries, → `<job>: record failure`
- * (records, DLQ) → `<job>: failed`. Job ids hold no `:` or space, so job states never share a name
- * with each other or with the run's own states. The branch is self-contained so a later scheduler
- * (exact DAG) can place it anywhere.
+ * Shape (one run, one execution):
+ *   Record run started → Jobs (Distributed Map: one child execution per job, all at once) →
+ *   Record run finished → Succeed, or Fail when a job failed
+ * A job's iteration (its child execution):
+ *   Has upstream? ─no─→ Run attempt ─ok─→ (end)
+ *        └yes→ Wait for upstream (its task token stored in the job's state item; released when the
+ *              last of its upstreams ends, by whoever ended it) → Run attempt
+ *   Run attempt ─error→ Attempt failed (the job's function decides: retry after a delay, or close
+ *   the job for good) → Back off → Run attempt, or (end)
+ * So a job starts as soon as its own upstreams have ended, never waiting for a layer, and a failure
+ * ends only its own job: its dependents decide for themselves (skip, or run after a COMPLETION edge).
+ * Every failure path ends the iteration normally, so one job never cancels another.
  * @see https://states-language.net/spec.html
+ * @see https://docs.aws.amazon.com/step-functions/latest/dg/state-map-distributed.html
  */
-import { JOB_FAILED_ERROR_NAME, JobStatus, RunStatus } from '../model/contract/index.ts';
-import type { AslState, AslStateMachine, ResolvedJob, SubstitutionTarget } from './types.ts';
+import { JOB_STATE_ATTRIBUTES, KEY_PREFIX, RunStatus } from '../model/contract/index.ts';
+import type { AslState, AslStateMachine, FunctionPlan, ResolvedJob, SubstitutionTarget } from './types.ts';
 
 export const RECORDER_ARN_KEY = 'RecorderFunctionArn';
-
-/** The substitution key for a job's function ARN: by position, since job ids may differ only in `-`/`_`. */
-export function jobFunctionKey(index: number): string {
-  return `JobFunctionArn${index}`;
-}
+export const TABLE_NAME_KEY = 'RecordsTableName';
+/** The substitution key for a job function's ARN. */
+export const functionArnKey = (functionKey: string): string => `JobFunctionArn_${functionKey}`;
 
 const placeholder = (key: string): string => `\${${key}}`;
 
-/** Retries for Phi's own recorder calls: Lambda throttling and service errors are passing. */
-const RECORDER_RETRY = [{ ErrorEquals: ['States.ALL'], IntervalSeconds: 1, BackoffRate: 2, MaxAttempts: 3 }];
+/** Retries for Phi's own Lambda calls (the recorder, a job function deciding on a failure): throttling and service errors pass. */
+const SERVICE_RETRY = [{ ErrorEquals: ['States.ALL'], IntervalSeconds: 1, BackoffRate: 2, MaxAttempts: 4 }];
+/** Errors of a Lambda invocation that happen before the handler runs: retried without spending an attempt. */
+const LAMBDA_SERVICE_ERRORS = ['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.TooManyRequestsException'];
 
 /** Seconds an invocation may take beyond the handler's own timeout before Step Functions gives up on it. */
 export const TASK_TIMEOUT_MARGIN_SECONDS = 30;
 
+/** The most child executions a Distributed Map runs at once: every job of a run must be able to wait at the same time. */
+export const MAX_JOBS_PER_RUN = 10_000;
+
 export const stateNames = {
   recordStarted: 'Record run started',
-  recordSucceeded: 'Record run succeeded',
-  recordFailed: 'Record run failed',
+  jobs: 'Jobs',
+  recordFinished: 'Record run finished',
+  recordMapFailed: 'Record run failed',
+  outcome: 'Run outcome',
+  runSucceeded: 'Run succeeded',
   runFailed: 'Run failed',
-  layer: (n: number) => `Layer ${n + 1}`,
-  run: (job: string) => `${job}: run`,
-  check: (job: string) => `${job}: check`,
-  succeeded: (job: string) => `${job}: succeeded`,
-  recordFailure: (job: string) => `${job}: record failure`,
-  fail: (job: string) => `${job}: failed`,
-};
+  hasUpstream: 'Has upstream?',
+  waitForUpstream: 'Wait for upstream',
+  runAttempt: 'Run attempt',
+  attemptFailed: 'Attempt failed',
+  retry: 'Retry?',
+  backOff: 'Back off',
+  jobDone: 'Job done',
+  abandon: 'Abandon job',
+} as const;
 
-function recorderTask(payload: Record<string, unknown>, extra: Record<string, unknown>): AslState {
-  return {
-    Type: 'Task',
-    Resource: 'arn:aws:states:::lambda:invoke',
-    Parameters: { FunctionName: placeholder(RECORDER_ARN_KEY), Payload: payload },
-    Retry: RECORDER_RETRY,
-    ...extra,
-  };
+/** One job as its iteration sees it: `id`, its function's index in `functions`, how many upstreams it waits for. */
+export interface JobItem {
+  readonly id: string;
+  readonly f: number;
+  readonly up: number;
 }
 
-/** The states of one job's branch, starting at `<job>: run`. */
-export function jobBranch(job: ResolvedJob, functionKey: string): { StartAt: string; States: Record<string, AslState> } {
-  const names = {
-    run: stateNames.run(job.id),
-    check: stateNames.check(job.id),
-    succeeded: stateNames.succeeded(job.id),
-    recordFailure: stateNames.recordFailure(job.id),
-    fail: stateNames.fail(job.id),
-  };
-  const { retry } = job;
+function lambdaTask(functionName: Record<string, string>, payload: Record<string, unknown>, extra: Record<string, unknown>): AslState {
+  return { Type: 'Task', Resource: 'arn:aws:states:::lambda:invoke', Parameters: { ...functionName, Payload: payload }, ...extra };
+}
+
+const recorderTask = (payload: Record<string, unknown>, extra: Record<string, unknown>): AslState =>
+  lambdaTask({ FunctionName: placeholder(RECORDER_ARN_KEY) }, payload, { Retry: SERVICE_RETRY, ...extra });
+
+/** The job function of this iteration, by its index in the run's list of functions. */
+const JOB_FUNCTION = { 'FunctionName.$': 'States.ArrayGetItem($.functions, $.job.f)' };
+
+const jobPayload = (action: 'run' | 'failed', extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+  action,
+  'run.$': '$.run',
+  'jobId.$': '$.job.id',
+  'attempt.$': '$.next.attempt',
+  'executionArn.$': '$.executionArn',
+  ...extra,
+});
+
+/** The states of one job's iteration. */
+export function jobIteration(runTimeoutSeconds: number): { StartAt: string; States: Record<string, AslState> } {
+  const n = stateNames;
   return {
-    StartAt: names.run,
+    StartAt: n.hasUpstream,
     States: {
-      [names.run]: {
-        Type: 'Task',
-        Resource: 'arn:aws:states:::lambda:invoke',
-        Parameters: {
-          FunctionName: placeholder(functionKey),
-          Payload: {
-            'run.$': '$.run',
-            jobId: job.id,
-            'retryCount.$': '$$.State.RetryCount',
-            'executionArn.$': '$$.Execution.Id',
-          },
-        },
-        TimeoutSeconds: job.timeoutSeconds + TASK_TIMEOUT_MARGIN_SECONDS,
-        ResultSelector: { 'result.$': '$.Payload' },
-        ResultPath: '$.job',
-        // Only transient failures are thrown (permanent ones are returned), so every error that reaches
-        // here is retryable: the job's own transient errors, timeouts, and Lambda service errors.
-        ...(retry.maxAttempts > 1
-          ? {
-              Retry: [
-                {
-                  ErrorEquals: ['States.ALL'],
-                  IntervalSeconds: retry.initialDelaySeconds,
-                  BackoffRate: retry.backoffMultiplier,
-                  MaxDelaySeconds: retry.maxDelaySeconds,
-                  JitterStrategy: retry.jitter,
-                  MaxAttempts: retry.maxAttempts - 1,
-                },
-              ],
-            }
-          : {}),
-        Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.job', Next: names.recordFailure }],
-        Next: names.check,
-      },
-      [names.check]: {
+      [n.hasUpstream]: {
         Type: 'Choice',
-        Choices: [{ Variable: '$.job.result.status', StringEquals: JobStatus.FAILED, Next: names.recordFailure }],
-        Default: names.succeeded,
+        Choices: [{ Variable: '$.job.up', NumericGreaterThan: 0, Next: n.waitForUpstream }],
+        Default: n.runAttempt,
       },
-      [names.succeeded]: { Type: 'Succeed' },
-      [names.recordFailure]: recorderTask(
-        {
-          action: 'jobFailed',
-          'run.$': '$.run',
-          jobId: job.id,
-          maxAttempts: retry.maxAttempts,
-          'outcome.$': '$.job',
-          'executionArn.$': '$$.Execution.Id',
+      // Stores this iteration's task token in the job's state item unless every upstream has ended
+      // already (then the condition fails and the job runs at once). Whoever ends the last upstream
+      // marks the item ready and, finding the token, releases it: exactly one of the two happens.
+      [n.waitForUpstream]: {
+        Type: 'Task',
+        Resource: 'arn:aws:states:::aws-sdk:dynamodb:updateItem.waitForTaskToken',
+        Parameters: {
+          TableName: placeholder(TABLE_NAME_KEY),
+          Key: {
+            pk: { 'S.$': `States.Format('${KEY_PREFIX.run}{}', $.run.runId)` },
+            sk: { 'S.$': `States.Format('${KEY_PREFIX.jobState}{}', $.job.id)` },
+          },
+          UpdateExpression: 'SET #token = :token',
+          ConditionExpression: 'attribute_not_exists(#ready)',
+          ExpressionAttributeNames: { '#token': JOB_STATE_ATTRIBUTES.token, '#ready': JOB_STATE_ATTRIBUTES.ready },
+          ExpressionAttributeValues: { ':token': { 'S.$': '$$.Task.Token' } },
         },
-        { ResultPath: null, Next: names.fail },
+        ResultPath: null,
+        Retry: [{ ErrorEquals: ['DynamoDb.ProvisionedThroughputExceededException', 'DynamoDb.ThrottlingException', 'DynamoDb.InternalServerErrorException', 'DynamoDb.RequestLimitExceeded'], IntervalSeconds: 1, BackoffRate: 2, MaxAttempts: 6 }],
+        Catch: [
+          { ErrorEquals: ['DynamoDb.ConditionalCheckFailedException'], ResultPath: null, Next: n.runAttempt },
+          { ErrorEquals: ['States.ALL'], ResultPath: '$.caught', Next: n.abandon },
+        ],
+        Next: n.runAttempt,
+      },
+      [n.runAttempt]: lambdaTask(JOB_FUNCTION, jobPayload('run'), {
+        TimeoutSeconds: runTimeoutSeconds,
+        // The iteration's output is kept by the Map: keep it to the job's status.
+        ResultSelector: { 'status.$': '$.Payload.status' },
+        ResultPath: '$.result',
+        OutputPath: '$.result',
+        Retry: [{ ErrorEquals: LAMBDA_SERVICE_ERRORS, IntervalSeconds: 1, BackoffRate: 2, MaxAttempts: 3 }],
+        Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.caught', Next: n.attemptFailed }],
+        End: true,
+      }),
+      [n.attemptFailed]: lambdaTask(JOB_FUNCTION, jobPayload('failed', { 'caught.$': '$.caught' }), {
+        ResultSelector: { 'retry.$': '$.Payload.retry', 'delaySeconds.$': '$.Payload.delaySeconds', 'attempt.$': '$.Payload.attempt' },
+        ResultPath: '$.next',
+        Retry: SERVICE_RETRY,
+        Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.abandoned', Next: n.abandon }],
+        Next: n.retry,
+      }),
+      [n.retry]: {
+        Type: 'Choice',
+        Choices: [{ Variable: '$.next.retry', BooleanEquals: true, Next: n.backOff }],
+        Default: n.jobDone,
+      },
+      [n.backOff]: { Type: 'Wait', SecondsPath: '$.next.delaySeconds', Next: n.runAttempt },
+      [n.abandon]: recorderTask(
+        { action: 'jobAbandoned', 'run.$': '$.run', 'jobId.$': '$.job.id', 'attempt.$': '$.next.attempt', 'caught.$': '$.caught', 'executionArn.$': '$.executionArn' },
+        { ResultPath: null, Next: n.jobDone },
       ),
-      [names.fail]: { Type: 'Fail', Error: JOB_FAILED_ERROR_NAME, Cause: `job ${job.id} failed` },
+      [n.jobDone]: { Type: 'Succeed', OutputPath: '$.next' },
     },
   };
 }
@@ -126,59 +154,69 @@ export function jobBranch(job: ResolvedJob, functionKey: string): { StartAt: str
 export interface AslInput {
   readonly pipelineId: string;
   readonly definitionVersion: string;
-  /** Enabled jobs, in the order their function keys are numbered. */
+  /** Enabled jobs. */
   readonly jobs: readonly ResolvedJob[];
-  readonly layers: readonly (readonly string[])[];
+  readonly functions: readonly FunctionPlan[];
 }
 
-export function renderStateMachine(input: AslInput): { definition: AslStateMachine; substitutions: Record<string, SubstitutionTarget> } {
-  const keyOf = new Map(input.jobs.map((job, i) => [job.id, jobFunctionKey(i)]));
-  const byId = new Map(input.jobs.map((job) => [job.id, job]));
+export function renderStateMachine(input: AslInput): { definition: AslStateMachine; substitutions: Record<string, SubstitutionTarget>; items: JobItem[] } {
+  const n = stateNames;
+  const functionIndex = new Map(input.functions.map((fn, i) => [fn.key, i]));
+  const items: JobItem[] = input.jobs.map((job) => ({ id: job.id, f: functionIndex.get(job.function ?? '') ?? 0, up: job.dependsOn.length }));
   const graph = Object.fromEntries(input.jobs.map((job) => [job.id, [...job.dependsOn]]));
-  const states: Record<string, AslState> = {};
+  const runTimeoutSeconds = Math.max(0, ...input.functions.map((fn) => fn.timeoutSeconds)) + TASK_TIMEOUT_MARGIN_SECONDS;
 
-  states[stateNames.recordStarted] = recorderTask(
-    {
-      action: 'runStarted',
-      'run.$': '$',
-      definitionVersion: input.definitionVersion,
-      graph,
-      'executionArn.$': '$$.Execution.Id',
-    },
-    // The recorder answers with the validated run input: the state from here on is `{ run }`.
-    { ResultSelector: { 'run.$': '$.Payload' }, ResultPath: '$', Next: input.layers.length > 0 ? stateNames.layer(0) : stateNames.recordSucceeded },
-  );
-
-  input.layers.forEach((layer, n) => {
-    states[stateNames.layer(n)] = {
-      Type: 'Parallel',
-      Branches: layer.map((id) => jobBranch(byId.get(id)!, keyOf.get(id)!)),
+  const states: Record<string, AslState> = {
+    [n.recordStarted]: recorderTask(
+      { action: 'runStarted', 'run.$': '$', definitionVersion: input.definitionVersion, graph, 'executionArn.$': '$$.Execution.Id' },
+      // The recorder answers with the validated run input; the jobs and their functions are the plan's.
+      {
+        ResultSelector: { 'run.$': '$.Payload', jobs: items, functions: input.functions.map((fn) => placeholder(functionArnKey(fn.key))) },
+        ResultPath: '$',
+        Next: n.jobs,
+      },
+    ),
+    [n.jobs]: {
+      Type: 'Map',
+      Label: 'Jobs',
+      ItemsPath: '$.jobs',
+      ItemSelector: {
+        'run.$': '$.run',
+        'job.$': '$$.Map.Item.Value',
+        'functions.$': '$.functions',
+        'executionArn.$': '$$.Execution.Id',
+        next: { retry: false, delaySeconds: 0, attempt: 1 },
+      },
+      ItemProcessor: { ProcessorConfig: { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' }, ...jobIteration(runTimeoutSeconds) },
+      // Every job waits at the same time; a job iteration never fails, but should one, the others go on.
+      MaxConcurrency: Math.max(1, Math.min(items.length, MAX_JOBS_PER_RUN)),
+      ToleratedFailurePercentage: 100,
       ResultPath: null,
-      Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: stateNames.recordFailed }],
-      Next: n + 1 < input.layers.length ? stateNames.layer(n + 1) : stateNames.recordSucceeded,
-    };
-  });
-
-  states[stateNames.recordSucceeded] = recorderTask(
-    { action: 'runFinished', status: RunStatus.SUCCEEDED, 'run.$': '$.run', 'executionArn.$': '$$.Execution.Id' },
-    { ResultPath: null, End: true },
-  );
-  states[stateNames.recordFailed] = recorderTask(
-    {
-      action: 'runFinished',
-      status: RunStatus.FAILED,
-      'run.$': '$.run',
-      'caught.$': '$.failure',
-      'executionArn.$': '$$.Execution.Id',
+      Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.caught', Next: n.recordMapFailed }],
+      Next: n.recordFinished,
     },
-    { ResultPath: null, Next: stateNames.runFailed },
-  );
-  states[stateNames.runFailed] = { Type: 'Fail', Error: 'PhiRunFailed', Cause: `a job of pipeline ${input.pipelineId} failed` };
+    [n.recordFinished]: recorderTask(
+      { action: 'runFinished', 'run.$': '$.run', 'executionArn.$': '$$.Execution.Id' },
+      { ResultSelector: { 'status.$': '$.Payload.status' }, ResultPath: '$.outcome', Next: n.outcome },
+    ),
+    [n.recordMapFailed]: recorderTask(
+      { action: 'runFinished', 'run.$': '$.run', 'caught.$': '$.caught', 'executionArn.$': '$$.Execution.Id' },
+      { ResultSelector: { 'status.$': '$.Payload.status' }, ResultPath: '$.outcome', Next: n.outcome },
+    ),
+    [n.outcome]: {
+      Type: 'Choice',
+      Choices: [{ Variable: '$.outcome.status', StringEquals: RunStatus.SUCCEEDED, Next: n.runSucceeded }],
+      Default: n.runFailed,
+    },
+    [n.runSucceeded]: { Type: 'Succeed' },
+    [n.runFailed]: { Type: 'Fail', Error: 'PhiRunFailed', Cause: `a job of pipeline ${input.pipelineId} failed` },
+  };
 
-  const substitutions: Record<string, SubstitutionTarget> = { [RECORDER_ARN_KEY]: { recorder: true } };
-  input.jobs.forEach((job, i) => (substitutions[jobFunctionKey(i)] = { jobId: job.id }));
+  const substitutions: Record<string, SubstitutionTarget> = { [RECORDER_ARN_KEY]: { recorder: true }, [TABLE_NAME_KEY]: { table: true } };
+  for (const fn of input.functions) substitutions[functionArnKey(fn.key)] = { function: fn.key };
   return {
-    definition: { Comment: `Phi pipeline ${input.pipelineId} (definition ${input.definitionVersion})`, StartAt: stateNames.recordStarted, States: states },
+    definition: { Comment: `Phi pipeline ${input.pipelineId} (definition ${input.definitionVersion})`, StartAt: n.recordStarted, States: states },
     substitutions,
+    items,
   };
 }

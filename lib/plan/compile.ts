@@ -5,14 +5,15 @@
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import { canonicalJson, jsonBytes } from '../model/canonical.ts';
-import type { JobRuntimeConfig } from '../model/contract/index.ts';
-import { JOB_DEFAULTS, RETRY_DEFAULTS, type Job, type Pipeline } from '../model/pipeline.ts';
-import { ProblemCode, type Problem } from '../model/problems.ts';
-import { renderStateMachine } from './asl.ts';
-import { criticalPath, executionLayers, findCycles } from './graph.ts';
+import { parseCondition } from '../model/condition.ts';
+import { MAX_RUN_PARAMETERS_BYTES, type JobManifest, type PipelineManifest, type ResolvedDependency } from '../model/contract/index.ts';
 import { stateMachineName } from '../model/names.ts';
+import { DependencyType, JOB_DEFAULTS, RETRY_DEFAULTS, type Job, type Pipeline } from '../model/pipeline.ts';
+import { ProblemCode, type Problem } from '../model/problems.ts';
+import { MAX_JOBS_PER_RUN, renderStateMachine } from './asl.ts';
+import { criticalPath, executionLayers, findCycles } from './graph.ts';
 import { compileSchedule, type CompiledSchedule } from './schedule/index.ts';
-import type { Plan, PipelinePlan, PlanEstimates, ResolvedJob, ResolvedRetry, SubstitutionTarget } from './types.ts';
+import type { FunctionPlan, Plan, PipelinePlan, PlanEstimates, ResolvedJob, ResolvedRetry, SubstitutionTarget } from './types.ts';
 
 /** A definition file's validated default export. */
 export interface LoadedPipeline {
@@ -22,12 +23,15 @@ export interface LoadedPipeline {
 
 export const LIMITS = {
   definitionBytes: 1_048_576,
-  /** Lambda holds 4 KB of environment; the rest of a job function's variables take well under 500 bytes. */
-  jobConfigBytes: 3_500,
+  /** A job's parameters are kept in every attempt record (DynamoDB items hold 400 KB, outputs and errors too). */
+  jobParametersBytes: 64 * 1024,
   historyEvents: 25_000,
   stackResources: 500,
+  /** Step Functions' state payload. */
+  payloadBytes: 262_144,
+  /** Every job of a run waits at once, each in a child execution of one Distributed Map. */
+  jobsPerRun: MAX_JOBS_PER_RUN,
 } as const;
-
 
 export function compilePlan(loaded: readonly LoadedPipeline[], now: Date): { plan: Plan; problems: Problem[] } {
   const problems: Problem[] = [];
@@ -40,17 +44,10 @@ export function compilePlan(loaded: readonly LoadedPipeline[], now: Date): { pla
   return { plan: { generatedAt: now.toISOString(), pipelines }, problems };
 }
 
-/** What a job's function knows of its job (its `PHI_JOB` environment variable). */
-function jobRuntimeConfig(pipelineId: string, definitionVersion: string, job: Omit<ResolvedJob, 'layer' | 'runtime'>): JobRuntimeConfig {
-  return {
-    pipelineId,
-    jobId: job.id,
-    parameters: job.parameters,
-    maxAttempts: job.retry.maxAttempts,
-    retryableErrors: [...job.retry.retryableErrors],
-    nonRetryableErrors: [...job.retry.nonRetryableErrors],
-    definitionVersion,
-  };
+/** A `dependsOn` entry with its defaults applied: a plain id waits for the job's success. */
+export function resolveDependency(entry: string | NonNullable<Job['dependsOn']>[number]): ResolvedDependency {
+  if (typeof entry === 'string') return { job: entry, on: DependencyType.SUCCESS, skipOnUpstreamSkip: true };
+  return { job: entry.job, on: entry.on ?? DependencyType.SUCCESS, ...(entry.condition !== undefined ? { condition: entry.condition } : {}), skipOnUpstreamSkip: entry.skipOnUpstreamSkip ?? true };
 }
 
 /** Job < pipeline defaults < the spec's defaults, field by field (a field written `undefined` is unset). */
@@ -73,27 +70,54 @@ function compilePipeline(file: string, pipeline: Pipeline, now: Date): { plan?: 
   const at = (job: string | undefined, fieldPath: string, code: Problem['code'], message: string, hint: string, extra: Partial<Problem> = {}): void => {
     problems.push({ code, pipeline: pipeline.id, ...(job ? { job } : {}), file, path: fieldPath, message, hint, ...extra });
   };
+  const declared = (id: string): Job | undefined => (Object.prototype.hasOwnProperty.call(pipeline.jobs, id) ? pipeline.jobs[id] : undefined);
 
   const ids = Object.keys(pipeline.jobs).sort();
+  const dependenciesOf = new Map<string, ResolvedDependency[]>();
   for (const id of ids) {
     const job = pipeline.jobs[id]!;
-    (job.dependsOn ?? []).forEach((dep, i) => {
-      const upstream = pipeline.jobs[dep];
+    const seen = new Set<string>();
+    const dependencies: ResolvedDependency[] = [];
+    (job.dependsOn ?? []).forEach((entry, i) => {
+      const dep = resolveDependency(entry);
+      const where = `jobs.${id}.dependsOn[${i}]`;
+      const upstream = declared(dep.job);
       if (!upstream) {
-        at(id, `jobs.${id}.dependsOn[${i}]`, ProblemCode.DEP_001_MISSING_UPSTREAM, `job "${id}" depends on "${dep}", which pipeline "${pipeline.id}" does not declare`, `declare a job "${dep}" or remove it from dependsOn; declared jobs: ${ids.join(', ')}`);
-      } else if (upstream.enabled === false && job.enabled !== false) {
-        at(id, `jobs.${id}.dependsOn[${i}]`, ProblemCode.DEP_003_DISABLED_UPSTREAM, `job "${id}" depends on "${dep}", which is disabled and never runs`, `enable "${dep}", disable "${id}" too, or remove the dependency`);
+        at(id, typeof entry === 'string' ? where : `${where}.job`, ProblemCode.DEP_001_MISSING_UPSTREAM, `job "${id}" depends on "${dep.job}", which pipeline "${pipeline.id}" does not declare`, `declare a job "${dep.job}" or remove it from dependsOn; declared jobs: ${ids.join(', ')}`);
+        return;
       }
+      if (upstream.enabled === false && job.enabled !== false) {
+        at(id, where, ProblemCode.DEP_003_DISABLED_UPSTREAM, `job "${id}" depends on "${dep.job}", which is disabled and never runs`, `enable "${dep.job}", disable "${id}" too, or remove the dependency`);
+      }
+      if (seen.has(dep.job)) {
+        at(id, where, ProblemCode.DEP_005_DUPLICATE_DEPENDENCY, `job "${id}" depends on "${dep.job}" more than once`, 'keep one entry per upstream job; combine conditions with && and ||');
+        return;
+      }
+      seen.add(dep.job);
+      if (dep.on === DependencyType.DATA_READY) {
+        if (dep.condition === undefined) {
+          at(id, `${where}.condition`, ProblemCode.DEP_004_INVALID_CONDITION, `job "${id}" waits for "${dep.job}" on DATA_READY without a condition`, 'give the condition its outputs must satisfy, e.g. "rows > 0", or use on: "SUCCESS"');
+        } else {
+          const parsed = parseCondition(dep.condition);
+          if (!parsed.ok) at(id, `${where}.condition`, ProblemCode.DEP_004_INVALID_CONDITION, `the condition "${dep.condition}" of job "${id}" on "${dep.job}" is not valid: ${parsed.error.message}`, 'a condition compares the upstream\'s outputs: rows > 0, status == "ok" && !partial (see lib/model/condition.ts)');
+        }
+      } else if (dep.condition !== undefined) {
+        at(id, `${where}.condition`, ProblemCode.DEP_004_INVALID_CONDITION, `job "${id}" gives a condition on "${dep.job}", but only a DATA_READY dependency has one (this one is ${dep.on})`, 'add on: "DATA_READY", or remove the condition');
+      }
+      dependencies.push(dep);
     });
+    dependenciesOf.set(id, dependencies);
   }
 
-  // Every default applied once, here; the layer is known once the graph is.
+  // Every default applied once, here; the layer and the function are known once the graph is.
   const resolved = ids.map((id) => {
     const job = pipeline.jobs[id]!;
+    const dependencies = dependenciesOf.get(id) ?? [];
     return {
       id,
       ...(job.description !== undefined ? { description: job.description } : {}),
-      dependsOn: job.dependsOn ?? [],
+      dependsOn: dependencies.map((d) => d.job),
+      dependencies,
       handlerPath: path.resolve(path.dirname(file), job.handler),
       parameters: { ...pipeline.parameters, ...job.parameters },
       timeoutSeconds: job.timeoutSeconds ?? pipeline.defaults?.timeoutSeconds ?? JOB_DEFAULTS.timeoutSeconds,
@@ -106,6 +130,10 @@ function compilePipeline(file: string, pipeline: Pipeline, now: Date): { plan?: 
     if (job.retry.maxDelaySeconds < job.retry.initialDelaySeconds) {
       const own = pipeline.jobs[job.id]!.retry?.maxDelaySeconds !== undefined ? `jobs.${job.id}.retry` : 'defaults.retry';
       at(job.id, `${own}.maxDelaySeconds`, ProblemCode.DEF_001_INVALID_FIELD, `RetryPolicy.maxDelaySeconds (${job.retry.maxDelaySeconds}) cannot be less than its initialDelaySeconds (${job.retry.initialDelaySeconds}) for job "${job.id}"`, 'raise maxDelaySeconds or lower initialDelaySeconds');
+    }
+    const bytes = jsonBytes(job.parameters);
+    if (bytes > LIMITS.jobParametersBytes) {
+      at(job.id, `jobs.${job.id}.parameters`, ProblemCode.LIMIT_004_JOB_CONFIG_SIZE, `job "${job.id}" carries ${bytes} bytes of parameters (merged with the pipeline's); every attempt record keeps them, so at most ${LIMITS.jobParametersBytes}`, 'keep parameters small: put large values in S3 or SSM and pass their key');
     }
   }
 
@@ -126,26 +154,33 @@ function compilePipeline(file: string, pipeline: Pipeline, now: Date): { plan?: 
   const layers = executionLayers(enabledNodes);
   const layerOf = new Map(layers.flatMap((layer, i) => layer.map((id) => [id, i] as const)));
   const definitionVersion = createHash('sha256').update(canonicalJson(pipeline)).digest('hex').slice(0, 16);
-  const jobs: ResolvedJob[] = resolved.map((job) => ({ ...job, layer: layerOf.get(job.id) ?? -1, runtime: jobRuntimeConfig(pipeline.id, definitionVersion, job) }));
+  const functions = groupFunctions(resolved.filter((j) => j.enabled));
+  const functionOf = new Map(functions.flatMap((fn) => fn.jobs.map((id) => [id, fn.key] as const)));
+  const jobs: ResolvedJob[] = resolved.map((job) => {
+    const fn = functionOf.get(job.id);
+    return { ...job, layer: layerOf.get(job.id) ?? -1, ...(fn !== undefined ? { function: fn } : {}) };
+  });
   const enabledJobs = jobs.filter((j) => j.enabled);
+  const manifest = buildManifest(pipeline.id, definitionVersion, enabledJobs);
   const critical = criticalPath(enabledNodes);
-  const { definition, substitutions } = renderStateMachine({ pipelineId: pipeline.id, definitionVersion, jobs: enabledJobs, layers });
-  const estimates = estimate(definition, substitutions, enabledJobs, layers.length, schedules.length > 0, critical.weight);
+  const { definition, substitutions, items } = renderStateMachine({ pipelineId: pipeline.id, definitionVersion, jobs: enabledJobs, functions });
+  const estimates = estimate(definition, substitutions, items, enabledJobs, functions.length, schedules.length > 0, critical.weight);
 
+  if (enabledJobs.length > LIMITS.jobsPerRun) {
+    at(undefined, 'jobs', ProblemCode.LIMIT_006_JOBS_PER_RUN, `the pipeline has ${enabledJobs.length} enabled jobs; a run waits on all of them at once, and a Distributed Map runs at most ${LIMITS.jobsPerRun} child executions at a time`, 'split the pipeline into smaller pipelines chained by their runs');
+  }
   if (estimates.definitionBytes > LIMITS.definitionBytes) {
     at(undefined, 'jobs', ProblemCode.LIMIT_001_DEFINITION_SIZE, `the state machine definition would be ${estimates.definitionBytes} bytes; Step Functions takes at most ${LIMITS.definitionBytes}`, 'split the pipeline into smaller pipelines chained by their runs');
   }
-  if (estimates.historyEvents.worstCase > LIMITS.historyEvents) {
-    at(undefined, 'jobs', ProblemCode.LIMIT_002_HISTORY_EVENTS, `a run could write ${estimates.historyEvents.worstCase} history events; a Standard execution holds at most ${LIMITS.historyEvents}`, 'lower retry.maxAttempts or split the pipeline into smaller pipelines');
+  const history = Math.max(estimates.historyEvents.run, estimates.historyEvents.perJob.worstCase);
+  if (history > LIMITS.historyEvents) {
+    at(undefined, 'jobs', ProblemCode.LIMIT_002_HISTORY_EVENTS, `an execution of a run could write ${history} history events; a Standard execution holds at most ${LIMITS.historyEvents}`, 'lower retry.maxAttempts or split the pipeline into smaller pipelines');
   }
   if (estimates.stackResources > LIMITS.stackResources) {
-    at(undefined, 'jobs', ProblemCode.LIMIT_003_STACK_RESOURCES, `the pipeline's stack would hold ${estimates.stackResources} resources; CloudFormation takes at most ${LIMITS.stackResources}`, 'split the pipeline into smaller pipelines');
+    at(undefined, 'jobs', ProblemCode.LIMIT_003_STACK_RESOURCES, `the pipeline's stack would hold ${estimates.stackResources} resources; CloudFormation takes at most ${LIMITS.stackResources}`, 'share handler files between jobs (jobs with the same handler, memory and timeout share a function), or split the pipeline');
   }
-  for (const job of enabledJobs) {
-    const bytes = jsonBytes(job.runtime);
-    if (bytes > LIMITS.jobConfigBytes) {
-      at(job.id, `jobs.${job.id}.parameters`, ProblemCode.LIMIT_004_JOB_CONFIG_SIZE, `job "${job.id}" carries ${bytes} bytes of configuration (its parameters merged with the pipeline's); a Lambda function's environment holds 4 KB`, 'keep parameters small: put large values in S3 or SSM and pass their key');
-    }
+  if (estimates.payloadBytes > LIMITS.payloadBytes) {
+    at(undefined, 'jobs', ProblemCode.LIMIT_005_STATE_PAYLOAD, `a run would pass ${estimates.payloadBytes} bytes between states (its job list and graph, with run parameters at their ${MAX_RUN_PARAMETERS_BYTES}-byte limit); Step Functions passes at most ${LIMITS.payloadBytes}`, 'split the pipeline into smaller pipelines chained by their runs');
   }
   if (problems.length > 0) return { problems };
 
@@ -159,6 +194,8 @@ function compilePipeline(file: string, pipeline: Pipeline, now: Date): { plan?: 
       file,
       schedules,
       jobs,
+      functions,
+      manifest,
       layers,
       criticalPath: critical.path,
       estimates,
@@ -167,34 +204,74 @@ function compilePipeline(file: string, pipeline: Pipeline, now: Date): { plan?: 
   };
 }
 
-/** History events Step Functions writes per state, on the success path. */
-const EVENTS = { execution: 2, task: 5, retry: 3, choice: 2, succeed: 2, parallel: 4 } as const;
+/** One function per distinct (handler file, memory, timeout), numbered in the order of their first job. */
+function groupFunctions(jobs: readonly Omit<ResolvedJob, 'layer' | 'function'>[]): FunctionPlan[] {
+  const groups = new Map<string, { handlerPath: string; memoryMb: number; timeoutSeconds: number; jobs: string[] }>();
+  for (const job of jobs) {
+    const key = JSON.stringify([job.handlerPath, job.memoryMb, job.timeoutSeconds]);
+    const group = groups.get(key) ?? groups.set(key, { handlerPath: job.handlerPath, memoryMb: job.memoryMb, timeoutSeconds: job.timeoutSeconds, jobs: [] }).get(key)!;
+    group.jobs.push(job.id);
+  }
+  return [...groups.values()].map((group, i) => ({ key: `f${i}`, ...group }));
+}
+
+function buildManifest(pipelineId: string, definitionVersion: string, jobs: readonly ResolvedJob[]): PipelineManifest {
+  const dependents = new Map<string, { job: string; upstreamCount: number }[]>();
+  for (const job of jobs) {
+    for (const up of job.dependsOn) (dependents.get(up) ?? dependents.set(up, []).get(up)!).push({ job: job.id, upstreamCount: job.dependsOn.length });
+  }
+  const entries = jobs.map((job): [string, JobManifest] => [
+    job.id,
+    { parameters: job.parameters, retry: { ...job.retry, retryableErrors: [...job.retry.retryableErrors], nonRetryableErrors: [...job.retry.nonRetryableErrors] }, upstream: [...job.dependencies], dependents: dependents.get(job.id) ?? [] },
+  ]);
+  return { pipelineId, definitionVersion, jobs: Object.fromEntries(entries) };
+}
+
+/**
+ * History events Step Functions writes, on the success path: an execution's start and end, a Task
+ * (entered, scheduled, started, succeeded, exited), a callback Task (one more: submitted), a Choice or
+ * a Succeed (entered, exited), a Distributed Map in its parent (entered, map run started and
+ * succeeded, exited); per retry of a job: the failed run, the decision, the choice, the wait.
+ */
+const EVENTS = { execution: 2, task: 5, callback: 6, choice: 2, succeed: 2, map: 4, retry: 4 + 5 + 2 + 2 } as const;
 /** Length of a Lambda function ARN with a 64-character name, what a placeholder is replaced by at most. */
-const MAX_FUNCTION_ARN_LENGTH = 140;
-/** CloudFormation resources: per job (function, role, policy, log group); per stack (state machine, role, policy, log group); per schedule (schedule, role, policy). */
-export const RESOURCES = { perJob: 4, perStack: 4, perSchedule: 3 } as const;
+const MAX_ARN_LENGTH = 140;
+/** CloudFormation resources: per function (function, role, policy, log group); per stack (state machine, role, policy, log group); per schedule (schedule, role, policy). */
+export const RESOURCES = { perFunction: 4, perStack: 4, perSchedule: 3 } as const;
+/** State transitions of a run outside its jobs: record started, the Map, record finished, the outcome, succeed. */
+const RUN_TRANSITIONS = 5;
 
 function estimate(
   definition: object,
   substitutions: Record<string, SubstitutionTarget>,
+  items: readonly object[],
   jobs: readonly ResolvedJob[],
-  layerCount: number,
+  functionCount: number,
   scheduled: boolean,
   criticalPathSeconds: number,
 ): PlanEstimates {
   const text = JSON.stringify(definition);
   let definitionBytes = Buffer.byteLength(text);
   for (const [, key = ''] of text.matchAll(/\$\{(\w+)\}/g)) {
-    if (key in substitutions) definitionBytes += MAX_FUNCTION_ARN_LENGTH - key.length - 3;
+    if (key in substitutions) definitionBytes += MAX_ARN_LENGTH - key.length - 3;
   }
-  const recorderCalls = 2;
-  const expected = EVENTS.execution + recorderCalls * EVENTS.task + layerCount * EVENTS.parallel + jobs.length * (EVENTS.task + EVENTS.choice + EVENTS.succeed);
-  const retries = jobs.reduce((sum, j) => sum + (j.retry.maxAttempts - 1) * EVENTS.retry, 0);
+  const gated = jobs.filter((j) => j.dependsOn.length > 0).length;
+  const jobTransitions = gated * 3 + (jobs.length - gated) * 2;
+  const expectedPerJob = EVENTS.execution + EVENTS.choice + (gated > 0 ? EVENTS.callback : 0) + EVENTS.task;
+  const maxAttempts = Math.max(1, ...jobs.map((j) => j.retry.maxAttempts));
+  // The largest state: the run's job list and function ARNs beside the run (parameters at their limit);
+  // the recorder's start call carries the graph instead.
+  const graphBytes = jsonBytes(Object.fromEntries(jobs.map((j) => [j.id, j.dependsOn])));
+  const itemsBytes = jsonBytes(items) + functionCount * MAX_ARN_LENGTH;
   return {
     definitionBytes,
-    historyEvents: { expected, worstCase: expected + retries },
-    stateTransitions: recorderCalls + layerCount + jobs.length * 3,
-    stackResources: RESOURCES.perStack + jobs.length * RESOURCES.perJob + (scheduled ? RESOURCES.perSchedule : 0),
+    historyEvents: {
+      run: EVENTS.execution + 2 * EVENTS.task + EVENTS.map + EVENTS.choice + EVENTS.succeed,
+      perJob: { expected: expectedPerJob, worstCase: expectedPerJob + (maxAttempts - 1) * EVENTS.retry + EVENTS.task },
+    },
+    stateTransitions: { perRun: RUN_TRANSITIONS + jobTransitions, perJob: jobs.length === 0 ? 0 : Math.round((jobTransitions / jobs.length) * 100) / 100 },
+    payloadBytes: Math.max(itemsBytes, graphBytes) + MAX_RUN_PARAMETERS_BYTES + 1024,
+    stackResources: RESOURCES.perStack + functionCount * RESOURCES.perFunction + (scheduled ? RESOURCES.perSchedule : 0),
     criticalPathSeconds,
   };
 }

@@ -1,7 +1,9 @@
 /** The plan's types: what the compiler produces and the CDK constructs render. */
-import type { JobRuntimeConfig } from '../model/contract/index.ts';
-import type { JitterStrategy, Parameters } from '../model/pipeline.ts';
+import type { PipelineManifest, ResolvedDependency, ResolvedRetry } from '../model/contract/index.ts';
+import type { Parameters } from '../model/pipeline.ts';
 import type { CompiledSchedule } from './schedule/index.ts';
+
+export type { ResolvedRetry } from '../model/contract/index.ts';
 
 /** A state of the subset of ASL Phi writes. */
 export type AslState = Readonly<Record<string, unknown>> & { readonly Type: string };
@@ -12,25 +14,17 @@ export interface AslStateMachine {
   readonly States: Readonly<Record<string, AslState>>;
 }
 
-/** Whose function ARN a placeholder stands for: the platform's recorder, or one job's. */
-export type SubstitutionTarget = { readonly recorder: true } | { readonly jobId: string };
-
-/** A retry policy with every default applied. */
-export interface ResolvedRetry {
-  readonly maxAttempts: number;
-  readonly initialDelaySeconds: number;
-  readonly backoffMultiplier: number;
-  readonly maxDelaySeconds: number;
-  readonly jitter: JitterStrategy;
-  readonly retryableErrors: readonly string[];
-  readonly nonRetryableErrors: readonly string[];
-}
+/** What a placeholder in the definition stands for: the recorder's ARN, a job function's ARN, or the records table's name. */
+export type SubstitutionTarget = { readonly recorder: true } | { readonly function: string } | { readonly table: true };
 
 /** A job with every default applied and its handler path resolved. */
 export interface ResolvedJob {
   readonly id: string;
   readonly description?: string;
+  /** The ids of the jobs it waits for. */
   readonly dependsOn: readonly string[];
+  /** How it waits for each of them (same order as `dependsOn`). */
+  readonly dependencies: readonly ResolvedDependency[];
   /** Absolute path of the handler file. */
   readonly handlerPath: string;
   /** Pipeline parameters merged with the job's: `{ ...pipeline, ...job }`. */
@@ -39,19 +33,39 @@ export interface ResolvedJob {
   readonly memoryMb: number;
   readonly retry: ResolvedRetry;
   readonly enabled: boolean;
-  /** 0-based execution layer (disabled jobs: -1). */
+  /** 0-based execution layer (disabled jobs: -1); for people only: no job ever waits for a layer. */
   readonly layer: number;
-  /** What the job's function knows of its job at run time. */
-  readonly runtime: JobRuntimeConfig;
+  /** The key of the function that runs it (disabled jobs have none). */
+  readonly function?: string;
+}
+
+/**
+ * One Lambda function of the pipeline: every enabled job with the same handler file, memory and
+ * timeout shares one, so a pipeline's stack grows with its distinct handlers, not with its jobs.
+ */
+export interface FunctionPlan {
+  /** `f0`, `f1`, …: the same for the same definitions. */
+  readonly key: string;
+  readonly handlerPath: string;
+  readonly memoryMb: number;
+  readonly timeoutSeconds: number;
+  /** The jobs it runs. */
+  readonly jobs: readonly string[];
 }
 
 export interface PlanEstimates {
   /** Bytes of the state machine definition (Step Functions' limit: 1,048,576). */
   readonly definitionBytes: number;
-  /** History events of a run where every job succeeds first time, and where every job uses every attempt. */
-  readonly historyEvents: { readonly expected: number; readonly worstCase: number };
-  /** State transitions of a run where every job succeeds first time (the Standard workflow price unit). */
-  readonly stateTransitions: number;
+  /**
+   * History events (limit 25,000 per execution): of the run's own execution, and of one job's child
+   * execution (each job runs in a child execution of the jobs' Distributed Map) where it succeeds
+   * first time and where it uses every attempt (the largest over the jobs).
+   */
+  readonly historyEvents: { readonly run: number; readonly perJob: { readonly expected: number; readonly worstCase: number } };
+  /** State transitions when every job succeeds first time (the Standard workflow price unit): in all, and per job on average. */
+  readonly stateTransitions: { readonly perRun: number; readonly perJob: number };
+  /** The largest state payload of a run, with run parameters at their limit (Step Functions' limit: 262,144). */
+  readonly payloadBytes: number;
   /** CloudFormation resources of the pipeline's stack (limit: 500). */
   readonly stackResources: number;
   /** Sum of the attempt timeouts along the critical path, in seconds. */
@@ -68,13 +82,17 @@ export interface PipelinePlan {
   readonly file: string;
   readonly schedules: readonly CompiledSchedule[];
   readonly jobs: readonly ResolvedJob[];
+  /** The job functions: one per distinct (handler, memory, timeout) among the enabled jobs. */
+  readonly functions: readonly FunctionPlan[];
+  /** What the job functions know of the pipeline (bundled into each of them). */
+  readonly manifest: PipelineManifest;
   readonly layers: readonly (readonly string[])[];
   readonly criticalPath: readonly string[];
   readonly estimates: PlanEstimates;
   readonly stateMachine: {
     readonly name: string;
     readonly definition: AslStateMachine;
-    /** Placeholder key in the definition → whose function ARN goes there. */
+    /** Placeholder key in the definition → what goes there (an ARN, the table's name). */
     readonly substitutions: Readonly<Record<string, SubstitutionTarget>>;
   };
 }

@@ -6,11 +6,15 @@
  * Keys and the table layout: `lib/model/contract/storage.ts`; expressions: `update-expression.ts`.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import {
   ErrorCategory,
+  JOB_STATE_ATTRIBUTES,
   JobAttemptRecordSchema,
+  JobStateRecordSchema,
   JobStatus,
+  KEY_PREFIX,
+  UpstreamOutcomeSchema,
   recordKeys,
   RUN_START_FAILED,
   RunRecordSchema,
@@ -19,11 +23,13 @@ import {
   attemptPrefix,
   runPartition,
   type JobAttemptRecord,
+  type JobStateRecord,
   type JobSummary,
+  type UpstreamOutcome,
   type RunRecord,
 } from '../../../lib/model/contract/index.ts';
 import { PhiError } from '../../../lib/model/errors.ts';
-import { conditionally, update } from './update-expression.ts';
+import { conditionally, isConditionFailure, update } from './update-expression.ts';
 
 export class RecordError extends PhiError {
   constructor(
@@ -51,6 +57,37 @@ function parseAttempt(item: Record<string, unknown>): JobAttemptRecord {
   const parsed = JobAttemptRecordSchema.safeParse(strip(item));
   if (!parsed.success) throw new RecordError('REC_002_CORRUPT', `attempt record ${String(item.sk)} does not match the schema: ${parsed.error.message}`);
   return parsed.data;
+}
+
+/** A job-state item as stored (a string set of ended upstreams, one `up:<id>` attribute each) → its record. */
+function parseJobState(item: Record<string, unknown>): JobStateRecord {
+  const upstream: Record<string, UpstreamOutcome> = {};
+  for (const [name, value] of Object.entries(item)) {
+    if (!name.startsWith(JOB_STATE_ATTRIBUTES.upstreamPrefix)) continue;
+    const outcome = UpstreamOutcomeSchema.safeParse(value);
+    if (!outcome.success) throw new RecordError('REC_002_CORRUPT', `job state ${String(item.sk)} holds a malformed ${name}: ${outcome.error.message}`);
+    upstream[name.slice(JOB_STATE_ATTRIBUTES.upstreamPrefix.length)] = outcome.data;
+  }
+  const sk = String(item.sk ?? '');
+  const parsed = JobStateRecordSchema.safeParse({
+    runId: String(item.pk ?? '').slice(KEY_PREFIX.run.length),
+    jobId: sk.slice(KEY_PREFIX.jobState.length),
+    upstream,
+    ready: item[JOB_STATE_ATTRIBUTES.ready] === true,
+    ...(typeof item[JOB_STATE_ATTRIBUTES.token] === 'string' ? { token: item[JOB_STATE_ATTRIBUTES.token] } : {}),
+    ...Object.fromEntries(['status', 'reason', 'attempt', 'errorCode', 'completedAt'].filter((f) => item[f] !== undefined).map((f) => [f, item[f]])),
+  });
+  if (!parsed.success) throw new RecordError('REC_002_CORRUPT', `job state ${sk} does not match the schema: ${parsed.error.message}`);
+  return parsed.data;
+}
+
+/** How a job ended, as its own job-state item keeps it. */
+export interface JobEnd {
+  readonly status: JobStatus;
+  readonly at: string;
+  readonly attempt: number;
+  readonly reason?: string;
+  readonly errorCode?: string;
 }
 
 const whileRunning = { expression: '#status = :running', names: ['status'], values: { ':running': JobStatus.RUNNING } };
@@ -244,8 +281,101 @@ export class RecordStore {
     );
   }
 
+  /** A job's state in a run (its upstreams' outcomes, its gate, its end), or undefined before anything touched it. */
+  async getJobState(runId: string, jobId: string): Promise<JobStateRecord | undefined> {
+    const out = await this.doc.send(new GetCommand({ TableName: this.table, Key: recordKeys.jobState(runId, jobId), ConsistentRead: true }));
+    return out.Item ? parseJobState(out.Item) : undefined;
+  }
+
+  /** Every job state of a run. */
+  async listJobStates(runId: string): Promise<JobStateRecord[]> {
+    return (await this.queryRun(runId, KEY_PREFIX.jobState)).map(parseJobState);
+  }
+
+  /**
+   * Records on a dependent's state that one of its upstreams ended, and how (a repeat is harmless).
+   * Answers how many of its upstreams have ended so far, and its state after the write.
+   */
+  async recordUpstreamEnded(runId: string, dependent: string, upstream: string, outcome: UpstreamOutcome, at: string): Promise<{ ended: number; state: JobStateRecord }> {
+    const out = await this.doc.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: recordKeys.jobState(runId, dependent),
+        ...update({
+          set: { [`${JOB_STATE_ATTRIBUTES.upstreamPrefix}${upstream}`]: outcome, kind: 'job-state' },
+          setIfAbsent: { expiresAt: this.expiresAt(at) },
+          add: { [JOB_STATE_ATTRIBUTES.done]: new Set([upstream]) },
+        }),
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
+    const item = (out.Attributes ?? {}) as Record<string, unknown>;
+    const done = item[JOB_STATE_ATTRIBUTES.done];
+    return { ended: done instanceof Set ? done.size : 0, state: parseJobState(item) };
+  }
+
+  /**
+   * Marks a job ready (every upstream has ended), once: `claimed` for the one caller that did, with the
+   * task token its iteration is waiting on, if it is waiting already. A later caller gets `claimed: false`.
+   */
+  async claimReady(runId: string, jobId: string): Promise<{ claimed: boolean; token?: string }> {
+    try {
+      const out = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: recordKeys.jobState(runId, jobId),
+          ...update({ set: { [JOB_STATE_ATTRIBUTES.ready]: true }, condition: { expression: `attribute_not_exists(#${JOB_STATE_ATTRIBUTES.ready})`, names: [JOB_STATE_ATTRIBUTES.ready] } }),
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      const token = out.Attributes?.[JOB_STATE_ATTRIBUTES.token];
+      return { claimed: true, ...(typeof token === 'string' ? { token } : {}) };
+    } catch (err) {
+      if (isConditionFailure(err)) return { claimed: false };
+      throw err;
+    }
+  }
+
+  /** Records how a job ended, once: the first end wins and later ones are no-ops (`false`). */
+  async endJob(runId: string, jobId: string, end: JobEnd): Promise<boolean> {
+    return conditionally(
+      this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: recordKeys.jobState(runId, jobId),
+          ...update({
+            set: { status: end.status, completedAt: end.at, attempt: end.attempt, reason: end.reason, errorCode: end.errorCode, kind: 'job-state' },
+            setIfAbsent: { expiresAt: this.expiresAt(end.at) },
+            condition: { expression: 'attribute_not_exists(#status)', names: ['status'] },
+          }),
+        }),
+      ),
+    );
+  }
+
+  /** The given attempts that exist (at most 100 a call, DynamoDB's batch size). */
+  async getAttempts(keys: readonly { runId: string; jobId: string; attempt: number }[]): Promise<JobAttemptRecord[]> {
+    const found: JobAttemptRecord[] = [];
+    for (let i = 0; i < keys.length; i += 100) {
+      let request: Record<string, { Keys: Record<string, unknown>[]; ConsistentRead: boolean }> | undefined = {
+        [this.table]: { Keys: keys.slice(i, i + 100).map((k) => recordKeys.attempt(k.runId, k.jobId, k.attempt)), ConsistentRead: true },
+      };
+      while (request && Object.keys(request).length > 0) {
+        const out = await this.doc.send(new BatchGetCommand({ RequestItems: request }));
+        found.push(...(out.Responses?.[this.table] ?? []).map(parseAttempt));
+        request = out.UnprocessedKeys as typeof request;
+      }
+    }
+    return found;
+  }
+
   /** Every attempt of a run (or of one of its jobs), in job then attempt order. */
   async listAttempts(runId: string, jobId?: string): Promise<JobAttemptRecord[]> {
+    return (await this.queryRun(runId, attemptPrefix(jobId))).map(parseAttempt);
+  }
+
+  /** Every item of a run whose sort key starts with `prefix`, in key order. */
+  private async queryRun(runId: string, prefix: string): Promise<Record<string, unknown>[]> {
     const items: Record<string, unknown>[] = [];
     let start: Record<string, unknown> | undefined;
     do {
@@ -253,7 +383,7 @@ export class RecordStore {
         new QueryCommand({
           TableName: this.table,
           KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-          ExpressionAttributeValues: { ':pk': runPartition(runId), ':prefix': attemptPrefix(jobId) },
+          ExpressionAttributeValues: { ':pk': runPartition(runId), ':prefix': prefix },
           ConsistentRead: true,
           ...(start ? { ExclusiveStartKey: start } : {}),
         }),
@@ -261,7 +391,7 @@ export class RecordStore {
       items.push(...(out.Items ?? []));
       start = out.LastEvaluatedKey;
     } while (start);
-    return items.map(parseAttempt);
+    return items;
   }
 
   /**

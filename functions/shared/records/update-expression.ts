@@ -27,6 +27,8 @@ export function update(parts: {
   set?: Record<string, unknown>;
   setIfAbsent?: Record<string, unknown>;
   append?: Record<string, unknown[]>;
+  /** `ADD`: a number to add, or a set of strings to join (the attribute is created when absent). */
+  add?: Record<string, number | ReadonlySet<string>>;
   remove?: readonly string[];
   condition?: { expression: string; names: readonly string[]; values?: Record<string, unknown> };
 }): { UpdateExpression: string; ExpressionAttributeNames: Record<string, string>; ExpressionAttributeValues: Record<string, unknown>; ConditionExpression?: string } {
@@ -55,6 +57,11 @@ export function update(parts: {
     values[':empty'] = [];
     clauses.push(`${name} = list_append(if_not_exists(${name}, :empty), ${val})`);
   }
+  const added: string[] = [];
+  for (const [field, value] of Object.entries(parts.add ?? {})) {
+    const [name, val] = slot(field, value);
+    added.push(`${name} ${val}`);
+  }
   const removed = (parts.remove ?? []).map((field) => {
     names[`#r${field}`] = field;
     return `#r${field}`;
@@ -62,7 +69,7 @@ export function update(parts: {
   const condition = parts.condition;
   for (const name of condition?.names ?? []) names[`#${name}`] = name;
   return {
-    UpdateExpression: `SET ${clauses.join(', ')}${removed.length > 0 ? ` REMOVE ${removed.join(', ')}` : ''}`,
+    UpdateExpression: [clauses.length > 0 ? `SET ${clauses.join(', ')}` : '', added.length > 0 ? `ADD ${added.join(', ')}` : '', removed.length > 0 ? `REMOVE ${removed.join(', ')}` : ''].filter(Boolean).join(' '),
     ExpressionAttributeNames: names,
     ExpressionAttributeValues: { ...values, ...condition?.values },
     ...(condition ? { ConditionExpression: condition.expression } : {}),

@@ -1,6 +1,5 @@
 /** What the state machine and EventBridge send the recorder. */
 import { z } from 'zod';
-import { RunStatus } from './status.ts';
 import { CaughtErrorSchema, RunInputSchema } from './task.ts';
 
 export const RecorderEventSchema = z.discriminatedUnion('action', [
@@ -13,19 +12,25 @@ export const RecorderEventSchema = z.discriminatedUnion('action', [
     graph: z.record(z.string(), z.array(z.string())),
   }),
   z.object({
-    action: z.literal('jobFailed'),
+    /**
+     * A job's own function could not close its job (it could not be invoked, or failed while deciding):
+     * the recorder fails the job in its place, sends its dead letter and releases its dependents.
+     */
+    action: z.literal('jobAbandoned'),
     run: RunInputSchema,
     jobId: z.string(),
+    attempt: z.number().int().min(1),
     executionArn: z.string(),
-    maxAttempts: z.number().int(),
-    /** `$.job` as the branch left it: `{ result }` (the job's own answer) or what Catch caught (`{ Error, Cause }`). */
-    outcome: z.unknown(),
+    caught: CaughtErrorSchema,
   }),
   z.object({
+    /**
+     * Every job has ended (`caught` absent), or the jobs' Map itself failed (`caught`): the run is
+     * closed, SUCCEEDED when no job failed, with its per-job summary.
+     */
     action: z.literal('runFinished'),
     run: RunInputSchema,
     executionArn: z.string(),
-    status: z.enum([RunStatus.SUCCEEDED, RunStatus.FAILED]),
     caught: CaughtErrorSchema.optional(),
   }),
 ]);

@@ -37,6 +37,35 @@ export const RunRecordSchema = z.object({
 });
 export type RunRecord = z.infer<typeof RunRecordSchema>;
 
+/** How an upstream job ended, as its dependents see it. */
+export const UpstreamOutcomeSchema = z.object({
+  status: z.enum(JobStatus),
+  reason: z.string().optional(),
+  /** The attempt whose outputs count (a succeeded job's last). */
+  attempt: z.number().int().min(0),
+});
+export type UpstreamOutcome = z.infer<typeof UpstreamOutcomeSchema>;
+
+/**
+ * The state of one job of one run: how its upstreams ended (filled as they end), whether they all
+ * have (`ready`, set once by whoever completed the last of them), the task token its Map iteration
+ * waits on, and, once it has ended, its own terminal status.
+ */
+export const JobStateRecordSchema = z.object({
+  runId: z.string(),
+  jobId: z.string(),
+  upstream: z.record(z.string(), UpstreamOutcomeSchema),
+  ready: z.boolean(),
+  token: z.string().optional(),
+  /** Terminal once set; set once. */
+  status: z.enum(JobStatus).optional(),
+  reason: z.string().optional(),
+  attempt: z.number().int().min(0).optional(),
+  errorCode: z.string().optional(),
+  completedAt: IsoTimeSchema.optional(),
+});
+export type JobStateRecord = z.infer<typeof JobStateRecordSchema>;
+
 /** The durable record of one attempt of one job. */
 export const JobAttemptRecordSchema = z.object({
   runId: z.string(),

@@ -13,20 +13,27 @@ export const JobStatus = {
   RUNNING: 'RUNNING',
   SUCCEEDED: 'SUCCEEDED',
   FAILED: 'FAILED',
-  /** Never ran: an upstream job failed (reason `UPSTREAM_FAILED`), or the run ended first (`RUN_ENDED`). */
+  /** Never ran; its `reason` (a `SkipReason`) says why. */
   SKIPPED: 'SKIPPED',
-  /** Was running when its run ended; its result is not used (reason `RUN_ENDED`). */
+  /** Was running when its run was stopped; its result is not used (reason `RUN_ENDED`). */
   CANCELLED: 'CANCELLED',
 } as const;
 export type JobStatus = (typeof JobStatus)[keyof typeof JobStatus];
+/** The statuses a job ends in. */
+export const TERMINAL_JOB_STATUSES: readonly JobStatus[] = [JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.SKIPPED, JobStatus.CANCELLED];
 
-/** Why a job of a finished run has no result of its own. */
+/** Why a job of a run has no result of its own. */
 export const SkipReason = {
-  /** An upstream job failed. */
+  /** An upstream it needed failed (or was skipped because something before it failed). */
   UPSTREAM_FAILED: 'UPSTREAM_FAILED',
-  /** The run ended (another job failed, or the execution was stopped) before this job finished. */
+  /** An upstream was skipped (a condition was false before it), and `skipOnUpstreamSkip` holds. */
+  UPSTREAM_SKIPPED: 'UPSTREAM_SKIPPED',
+  /** A `DATA_READY` dependency's condition was false over its upstream's outputs. */
+  CONDITION_FALSE: 'CONDITION_FALSE',
+  /** The run ended (its execution was stopped, aborted or timed out) before this job finished. */
   RUN_ENDED: 'RUN_ENDED',
 } as const;
+export type SkipReason = (typeof SkipReason)[keyof typeof SkipReason];
 
 export const TriggerType = {
   SCHEDULE: 'SCHEDULE',
@@ -50,6 +57,10 @@ export const ExecErrorCode = {
   INVALID_OUTPUT: 'EXEC_003_INVALID_OUTPUT',
   /** The task failed outside the handler (runtime crash, Lambda service error). */
   TASK_FAILED: 'EXEC_004_TASK_FAILED',
+  /** The handler's module could not be loaded (it throws at import, or exports no `handler` function). */
+  HANDLER_LOAD_FAILED: 'EXEC_005_HANDLER_LOAD_FAILED',
+  /** The job's function could not even record its failure; the recorder closed the job in its place. */
+  ABANDONED: 'EXEC_006_ABANDONED',
 } as const;
 
 /** The code a run gets when its execution could not be started; a later start of the same run reopens it. */

@@ -4,7 +4,8 @@
  * builds its keys from here, the platform construct its table and its grants.
  *
  * Keys: `pk = RUN#<runId>`; `sk = RUN` for the run, `JOB#<jobId>#<attempt, 3 digits>` for attempts,
- * `DLQ#<jobId>` for the claim that a job's dead letter was sent.
+ * `STATE#<jobId>` for a job's state (its upstreams' outcomes, its gate, its end), `DLQ#<jobId>` for
+ * the claim that a job's dead letter was sent.
  * Runs also carry `gsi1pk = PIPELINE#<pipelineId>`, `gsi1sk = <queuedAt>#<runId>` for history by pipeline.
  * `expiresAt` (epoch seconds) is the table's TTL attribute.
  */
@@ -14,7 +15,16 @@ export const RECORD_KEYS = { partition: 'pk', sort: 'sk', ttl: 'expiresAt', hist
 /** Attributes that place an item in the table; they are not part of the record a reader gets. */
 export const STORAGE_FIELDS = ['pk', 'sk', 'gsi1pk', 'gsi1sk', 'expiresAt', 'kind'] as const;
 
-export const runPartition = (runId: string): string => `RUN#${runId}`;
+/** Key prefixes, for the state machine's own DynamoDB calls (`States.Format`). */
+export const KEY_PREFIX = { run: 'RUN#', jobState: 'STATE#' } as const;
+
+/**
+ * Attributes of a job-state item that the state machine writes itself (the gate) or that are not a
+ * plain field: `done` (string set of ended upstreams), `up:<jobId>` (each upstream's outcome).
+ */
+export const JOB_STATE_ATTRIBUTES = { token: 'token', ready: 'ready', done: 'done', upstreamPrefix: 'up:' } as const;
+
+export const runPartition = (runId: string): string => `${KEY_PREFIX.run}${runId}`;
 /** The sort-key prefix of a run's attempts, or of one job's. */
 export const attemptPrefix = (jobId?: string): string => (jobId === undefined ? 'JOB#' : `JOB#${jobId}#`);
 
@@ -22,16 +32,19 @@ export const recordKeys = {
   run: (runId: string) => ({ pk: runPartition(runId), sk: 'RUN' }),
   attempt: (runId: string, jobId: string, attempt: number) => ({ pk: runPartition(runId), sk: `${attemptPrefix(jobId)}${String(attempt).padStart(3, '0')}` }),
   deadLetter: (runId: string, jobId: string) => ({ pk: runPartition(runId), sk: `DLQ#${jobId}` }),
+  jobState: (runId: string, jobId: string) => ({ pk: runPartition(runId), sk: `${KEY_PREFIX.jobState}${jobId}` }),
   /** The history index's keys of a run. */
   history: (pipelineId: string, queuedAt: string, runId: string) => ({ gsi1pk: `PIPELINE#${pipelineId}`, gsi1sk: `${queuedAt}#${runId}` }),
 } as const;
 
 /** The DynamoDB actions each user of the records needs: the constructs grant exactly these. */
 export const RECORD_ACTIONS = {
-  /** The task runtime: writes its attempts. */
-  runtime: ['dynamodb:PutItem', 'dynamodb:UpdateItem'],
-  /** The recorder: run starts and ends, attempt closing, dead-letter claims. */
+  /** The task runtime: its job's state and its dependents', its attempts, its upstreams' outputs, dead-letter claims. */
+  runtime: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+  /** The recorder: run starts and ends, job states, attempt closing, dead-letter claims. */
   recorder: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+  /** The state machine itself: the gate of each job (its task token). */
+  stateMachine: ['dynamodb:UpdateItem'],
   /** The trigger and the control API: create runs, read them with their attempts. */
   control: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
 } as const;

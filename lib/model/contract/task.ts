@@ -4,13 +4,11 @@
  */
 import { z } from 'zod';
 import { jsonBytes } from '../canonical.ts';
-import { ParametersSchema } from '../pipeline.ts';
+import { DependencyType, ParametersSchema } from '../pipeline.ts';
 import { ErrorCategory, JobStatus, TriggerType } from './status.ts';
 
-/** The Lambda error name under which the runtime throws a transient failure, for Step Functions to retry. */
-export const TRANSIENT_ERROR_NAME = 'PhiTransientError';
-/** The error a job branch ends with after its failure has been recorded. */
-export const JOB_FAILED_ERROR_NAME = 'PhiJobFailed';
+/** The Lambda error name under which the runtime throws an attempt's failure. */
+export const TASK_ERROR_NAME = 'PhiTaskError';
 
 /**
  * Outputs are recorded with the attempt, so they stay well under DynamoDB's 400 KB item; pass a
@@ -41,15 +39,32 @@ export const RunInputSchema = z.object({
 });
 export type RunInput = z.infer<typeof RunInputSchema>;
 
-/** What the state machine passes to a job's Lambda function. */
-export const TaskPayloadSchema = z.object({
+/** `{ Error, Cause }`: what a Catch hands on after a state failed. */
+export const CaughtErrorSchema = z.object({ Error: z.string(), Cause: z.string().optional() });
+export type CaughtError = z.infer<typeof CaughtErrorSchema>;
+
+const JobTaskBase = {
   run: RunInputSchema,
   jobId: z.string().min(1),
-  /** `$$.State.RetryCount`: 0 on the first attempt. */
-  retryCount: z.number().int().min(0),
+  /** 1 on the first attempt: the state machine counts attempts, the job's function decides retries. */
+  attempt: z.number().int().min(1),
+  /** The run's execution (the parent of the job's Map iteration). */
   executionArn: z.string().min(1),
-});
+};
+
+/**
+ * What the state machine passes to a job's Lambda function:
+ * - `run`: run one attempt (or skip the job when its dependencies say so);
+ * - `failed`: the attempt failed (`caught` is what Step Functions caught): decide whether to retry,
+ *   and when not, fail the job for good (its dead letter, its dependents released).
+ */
+export const TaskPayloadSchema = z.discriminatedUnion('action', [
+  z.object({ action: z.literal('run'), ...JobTaskBase }),
+  z.object({ action: z.literal('failed'), ...JobTaskBase, caught: CaughtErrorSchema }),
+]);
 export type TaskPayload = z.infer<typeof TaskPayloadSchema>;
+export type RunTaskPayload = Extract<TaskPayload, { action: 'run' }>;
+export type FailedTaskPayload = Extract<TaskPayload, { action: 'failed' }>;
 
 export const ErrorInfoSchema = z.object({
   code: z.string(),
@@ -61,29 +76,66 @@ export type ErrorInfo = z.infer<typeof ErrorInfoSchema>;
 export const OutputsSchema = ParametersSchema;
 
 /**
- * What a job's Lambda function returns. A permanent failure is returned, not thrown, so that Step
- * Functions never retries it whatever name the error reaches it under; a transient failure is thrown
- * (as `PhiTransientError`) so that the state's Retry policy applies.
+ * What a job's function answers a `run`: the job succeeded, or was skipped (its dependencies say so).
+ * Every failure is thrown (as `PhiTaskError`, whose message is the `ErrorInfo`), caught by the state
+ * machine and handed back as a `failed` task: retries never depend on the error's name, which an
+ * emulator may not pass through.
  */
-export const TaskResultSchema = z.discriminatedUnion('status', [
+export const TaskResultSchema = z.object({
   // Outputs stay in the attempt record: Step Functions state carries only what it routes on.
-  z.object({ status: z.literal(JobStatus.SUCCEEDED), attempt: z.number().int() }),
-  z.object({ status: z.literal(JobStatus.FAILED), attempt: z.number().int(), error: ErrorInfoSchema }),
-]);
+  status: z.enum([JobStatus.SUCCEEDED, JobStatus.SKIPPED]),
+  attempt: z.number().int().min(0),
+});
 export type TaskResult = z.infer<typeof TaskResultSchema>;
 
-/** What a Catch hands on: Step Functions' `{ Error, Cause }`. */
-export const CaughtErrorSchema = z.object({ Error: z.string(), Cause: z.string().optional() });
+/** What a job's function answers a `failed`: retry after `delaySeconds` as `attempt`, or not (the job is closed). */
+export const RetryDecisionSchema = z.object({
+  retry: z.boolean(),
+  delaySeconds: z.number().int().min(0),
+  attempt: z.number().int().min(1),
+});
+export type RetryDecision = z.infer<typeof RetryDecisionSchema>;
 
-/** What a job's Lambda function knows about its job, from its environment (`PHI_JOB`). */
-export const JobRuntimeConfigSchema = z.object({
-  pipelineId: z.string(),
-  jobId: z.string(),
-  /** Pipeline parameters merged with the job's (run overrides come with each payload). */
-  parameters: ParametersSchema,
+/** A retry policy with every default applied (spec RetryPolicy, Rules 8-11). */
+export const ResolvedRetrySchema = z.object({
   maxAttempts: z.number().int().min(1),
+  initialDelaySeconds: z.number().int().min(0),
+  backoffMultiplier: z.number().min(1),
+  maxDelaySeconds: z.number().int().min(0),
+  jitter: z.enum(['NONE', 'FULL']),
   retryableErrors: z.array(z.string()),
   nonRetryableErrors: z.array(z.string()),
-  definitionVersion: z.string(),
 });
-export type JobRuntimeConfig = z.infer<typeof JobRuntimeConfigSchema>;
+export type ResolvedRetry = z.infer<typeof ResolvedRetrySchema>;
+
+/** One dependency with its defaults applied. */
+export const ResolvedDependencySchema = z.object({
+  job: z.string(),
+  on: z.enum(DependencyType),
+  condition: z.string().optional(),
+  skipOnUpstreamSkip: z.boolean(),
+});
+export type ResolvedDependency = z.infer<typeof ResolvedDependencySchema>;
+
+/** What a job's function knows of one job it serves. */
+export const JobManifestSchema = z.object({
+  /** Pipeline parameters merged with the job's (run overrides come with each payload). */
+  parameters: ParametersSchema,
+  retry: ResolvedRetrySchema,
+  /** What the job waits for. */
+  upstream: z.array(ResolvedDependencySchema),
+  /** The jobs that wait for it, each with how many upstreams it waits for in all. */
+  dependents: z.array(z.object({ job: z.string(), upstreamCount: z.number().int().min(1) })),
+});
+export type JobManifest = z.infer<typeof JobManifestSchema>;
+
+/**
+ * What every job function of a pipeline knows of the pipeline: bundled into the function at synth
+ * (one function may serve many jobs), written by the plan compiler.
+ */
+export const PipelineManifestSchema = z.object({
+  pipelineId: z.string(),
+  definitionVersion: z.string(),
+  jobs: z.record(z.string(), JobManifestSchema),
+});
+export type PipelineManifest = z.infer<typeof PipelineManifestSchema>;
