@@ -15,7 +15,10 @@
  *  - startAttempt overwrites; finishAttempt writes only when the attempt is absent or RUNNING;
  *  - closeAttempt closes an attempt only when it exists and is RUNNING (with durationMs when given);
  *  - listAttempts lists a run's attempts (or one job's), in the sort-key order of a DynamoDB query;
- *  - claimDeadLetter is true unless the job's dead letter is marked sent; markDeadLetterSent marks it.
+ *  - claimDeadLetter is true unless the job's dead letter is marked sent; markDeadLetterSent marks it;
+ *  - job states: recordUpstreamEnded keeps each upstream's outcome (a repeat overwrites it) and counts
+ *    them; claimReady marks a job ready once (with its token, if registered); endJob keeps the first end;
+ *    registerToken is the state machine's gate (a token is kept only while the job is not ready).
  * Like DynamoDB with `removeUndefinedValues`, undefined fields are dropped, and every record is parsed
  * with the contract's schemas on the way in and copied on the way out (callers never share state with it).
  *
@@ -30,8 +33,8 @@ import {
   type RunRecord,
 } from '../../../lib/model/contract/index.ts';
 import { createLogger, type Logger } from '../../../functions/shared/log.ts';
-import { attemptPrefix, recordKeys, RUN_START_FAILED, runPartition } from '../../../lib/model/contract/index.ts';
-import { RecordError, type AttemptClosure, type RecordStore } from '../../../functions/shared/records/store.ts';
+import { attemptPrefix, JobStateRecordSchema, KEY_PREFIX, recordKeys, RUN_START_FAILED, runPartition, type JobStateRecord, type UpstreamOutcome } from '../../../lib/model/contract/index.ts';
+import { RecordError, type AttemptClosure, type JobEnd, type RecordStore } from '../../../functions/shared/records/store.ts';
 
 export type StoreMethods =
   | 'createRun'
@@ -47,7 +50,13 @@ export type StoreMethods =
   | 'closeAttempt'
   | 'listAttempts'
   | 'claimDeadLetter'
-  | 'markDeadLetterSent';
+  | 'markDeadLetterSent'
+  | 'getAttempts'
+  | 'getJobState'
+  | 'listJobStates'
+  | 'recordUpstreamEnded'
+  | 'claimReady'
+  | 'endJob';
 
 /** One write that changed the store (a conditional write that did not apply is not one). */
 export interface StoreWrite {
@@ -70,6 +79,7 @@ export class MemoryRecordStore implements Pick<RecordStore, StoreMethods> {
   private readonly runs = new Map<string, RunRecord>();
   private readonly attempts = new Map<string, JobAttemptRecord>();
   private readonly deadLetters = new Map<string, { claimedAt: string; sentAt?: string }>();
+  private readonly jobStates = new Map<string, JobStateRecord>();
   /** Every write that changed a record, in order. */
   readonly writes: StoreWrite[] = [];
 
@@ -227,6 +237,68 @@ export class MemoryRecordStore implements Pick<RecordStore, StoreMethods> {
     const key = deadLetterKey(runId, jobId);
     this.deadLetters.set(key, { claimedAt: this.deadLetters.get(key)?.claimedAt ?? at, sentAt: at });
     this.writes.push({ op: 'markDeadLetterSent', key });
+  }
+
+  async getAttempts(keys: readonly { runId: string; jobId: string; attempt: number }[]): Promise<JobAttemptRecord[]> {
+    return keys.flatMap((k) => {
+      const found = this.attempts.get(attemptKey(k.runId, k.jobId, k.attempt));
+      return found ? [copy(found)] : [];
+    });
+  }
+
+  private jobState(runId: string, jobId: string): JobStateRecord {
+    return this.jobStates.get(joined(recordKeys.jobState(runId, jobId))) ?? { runId, jobId, upstream: {}, ready: false };
+  }
+
+  private putJobState(op: StoreMethods, state: JobStateRecord): void {
+    const key = joined(recordKeys.jobState(state.runId, state.jobId));
+    this.jobStates.set(key, JobStateRecordSchema.parse(copy(state)));
+    this.writes.push({ op, key });
+  }
+
+  async getJobState(runId: string, jobId: string): Promise<JobStateRecord | undefined> {
+    const found = this.jobStates.get(joined(recordKeys.jobState(runId, jobId)));
+    return found ? copy(found) : undefined;
+  }
+
+  async listJobStates(runId: string): Promise<JobStateRecord[]> {
+    const prefix = `${runPartition(runId)}|${KEY_PREFIX.jobState}`;
+    return [...this.jobStates.entries()]
+      .filter(([key]) => key.startsWith(prefix))
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([, state]) => copy(state));
+  }
+
+  async recordUpstreamEnded(runId: string, dependent: string, upstream: string, outcome: UpstreamOutcome): Promise<{ ended: number; state: JobStateRecord }> {
+    const state = this.jobState(runId, dependent);
+    const next = { ...state, upstream: { ...state.upstream, [upstream]: outcome } };
+    this.putJobState('recordUpstreamEnded', next);
+    return { ended: Object.keys(next.upstream).length, state: copy(next) };
+  }
+
+  async claimReady(runId: string, jobId: string): Promise<{ claimed: boolean; token?: string }> {
+    const state = this.jobState(runId, jobId);
+    if (state.ready) return { claimed: false };
+    this.putJobState('claimReady', { ...state, ready: true });
+    return { claimed: true, ...(state.token !== undefined ? { token: state.token } : {}) };
+  }
+
+  async endJob(runId: string, jobId: string, end: JobEnd): Promise<boolean> {
+    const state = this.jobState(runId, jobId);
+    if (state.status !== undefined) return false;
+    this.putJobState('endJob', { ...state, ...defined({ status: end.status, completedAt: end.at, attempt: end.attempt, reason: end.reason, errorCode: end.errorCode }) });
+    return true;
+  }
+
+  /**
+   * What the state machine's gate does ("Wait for upstream"): stores the iteration's task token unless
+   * the job is ready already (`false`: the iteration does not wait).
+   */
+  registerToken(runId: string, jobId: string, token: string): boolean {
+    const state = this.jobState(runId, jobId);
+    if (state.ready) return false;
+    this.putJobState('claimReady', { ...state, token });
+    return true;
   }
 
   /** The jobs of a run whose dead letter is claimed (sent or not), in key order. */
