@@ -36,7 +36,7 @@ import { releaseDependents, sendTaskToken, type ReleaseDeps } from '../shared/re
 export interface RecorderDeps {
   readonly store: Pick<
     RecordStore,
-    'markRunRunning' | 'finishRun' | 'requireRun' | 'listAttempts' | 'listJobStates' | 'closeAttempt' | 'endJob' | 'recordUpstreamEnded' | 'claimReady' | 'claimDeadLetter' | 'markDeadLetterSent'
+    'markRunRunning' | 'finishRun' | 'requireRun' | 'listAttempts' | 'listJobStates' | 'getJobState' | 'closeAttempt' | 'endJob' | 'recordUpstreamEnded' | 'claimReady' | 'markWoken' | 'claimDeadLetter' | 'markDeadLetterSent'
   >;
   readonly sendDeadLetter: (message: DeadLetterMessage) => Promise<void>;
   readonly sendToken: ReleaseDeps['sendToken'];
@@ -70,14 +70,18 @@ export async function record(event: RecorderEvent, deps: RecorderDeps): Promise<
       if (last?.status === JobStatus.RUNNING) {
         await deps.store.closeAttempt(run.runId, jobId, last.attempt, { status: JobStatus.FAILED, at: now, durationMs: Date.parse(now) - Date.parse(last.startedAt), errorCode: error.code, errorMessage: error.message, errorCategory: error.category, willRetry: false });
       }
-      const ended = await deps.store.endJob(run.runId, jobId, { status: JobStatus.FAILED, at: now, attempt: last?.attempt ?? attempt, errorCode: error.code });
-      if (ended) {
-        await sendDeadLetterOnce(deps, {
+      const attempts = Math.max(last?.attempt ?? 0, attempt);
+      await deps.store.endJob(run.runId, jobId, { status: JobStatus.FAILED, at: now, attempt: attempts, errorCode: error.code });
+      // The first end wins: the job's own function may have ended it already (and sent its dead letter).
+      const end: { status?: JobSummary['status']; attempt?: number; reason?: string } = (await deps.store.getJobState(run.runId, jobId)) ?? { status: JobStatus.FAILED, attempt: attempts };
+      if (end.status === JobStatus.FAILED) {
+        // Sent on every delivery until it has been: a send that failed is retried with the step.
+        const sent = await sendDeadLetterOnce(deps, {
           kind: 'phi.job.failed',
           pipelineId: run.pipelineId,
           runId: run.runId,
           jobId,
-          attempts: last?.attempt ?? attempt,
+          attempts,
           errorCode: error.code,
           errorMessage: error.message,
           errorCategory: error.category,
@@ -87,11 +91,12 @@ export async function record(event: RecorderEvent, deps: RecorderDeps): Promise<
           ...(run.scheduledTime ? { scheduledTime: run.scheduledTime } : {}),
           failedAt: now,
         });
-        log.error('job abandoned', { jobId, errorCode: caught.code });
+        if (sent) log.error('job abandoned', { jobId, errorCode: caught.code });
       }
       const graph = (await deps.store.requireRun(run.runId)).graph ?? {};
-      await releaseDependents({ store: deps.store, sendToken: deps.sendToken, log, now: clock }, run.runId, jobId, { status: JobStatus.FAILED, attempt: last?.attempt ?? attempt }, dependentsIn(graph, jobId));
-      return { jobId, status: JobStatus.FAILED };
+      const status = end.status ?? JobStatus.FAILED;
+      await releaseDependents({ store: deps.store, sendToken: deps.sendToken, log, now: clock }, run.runId, jobId, { status, attempt: end.attempt ?? attempts, ...(end.reason ? { reason: end.reason } : {}) }, dependentsIn(graph, jobId));
+      return { jobId, status };
     }
     case 'runFinished': {
       const run = await deps.store.requireRun(event.run.runId);
@@ -109,6 +114,12 @@ export async function record(event: RecorderEvent, deps: RecorderDeps): Promise<
           jobs[jobId] = { status: state.status, attempts: attempt?.attempt ?? state.attempt ?? 0, ...(state.errorCode ? { errorCode: state.errorCode } : {}), ...(state.reason ? { reason: state.reason } : {}) };
           if (state.status === JobStatus.FAILED && (!firstFailure || (state.completedAt ?? '') < firstFailure.at)) {
             firstFailure = { jobId, at: state.completedAt ?? now, code: state.errorCode ?? attempt?.errorCode ?? ExecErrorCode.TASK_FAILED, message: attempt?.errorMessage ?? '' };
+          }
+        } else if (attempt?.status === JobStatus.SUCCEEDED || (attempt?.status === JobStatus.FAILED && attempt.willRetry !== true)) {
+          // Its attempt ended for good, but its function could not record the job's end (a crash between the two).
+          jobs[jobId] = { status: attempt.status, attempts: attempt.attempt, ...(attempt.status === JobStatus.FAILED && attempt.errorCode ? { errorCode: attempt.errorCode } : {}) };
+          if (attempt.status === JobStatus.FAILED && (!firstFailure || (attempt.completedAt ?? '') < firstFailure.at)) {
+            firstFailure = { jobId, at: attempt.completedAt ?? now, code: attempt.errorCode ?? ExecErrorCode.TASK_FAILED, message: attempt.errorMessage ?? '' };
           }
         } else if (attempt && (attempt.status === JobStatus.RUNNING || attempt.willRetry === true)) {
           // Running, or between two attempts, as the run ended (its execution was stopped): its result is not used.

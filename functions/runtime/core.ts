@@ -51,7 +51,7 @@ export class PhiTaskError extends PhiError {
 
 export type RuntimeStore = Pick<
   RecordStore,
-  'startAttempt' | 'finishAttempt' | 'closeAttempt' | 'listAttempts' | 'getAttempts' | 'getRun' | 'getJobState' | 'endJob' | 'recordUpstreamEnded' | 'claimReady' | 'claimDeadLetter' | 'markDeadLetterSent'
+  'startAttempt' | 'finishAttempt' | 'closeAttempt' | 'getAttempts' | 'getRun' | 'getJobState' | 'endJob' | 'recordUpstreamEnded' | 'claimReady' | 'markWoken' | 'claimDeadLetter' | 'markDeadLetterSent'
 >;
 
 export interface RuntimeDeps {
@@ -102,13 +102,24 @@ function jobOf(manifest: PipelineManifest, jobId: string): JobManifest {
   return job;
 }
 
-/** Ends the job (once) and releases its dependents with how it ended. */
-async function endJob(manifest: PipelineManifest, job: JobManifest, runId: string, jobId: string, outcome: UpstreamOutcome & { errorCode?: string }, deps: RuntimeDeps): Promise<void> {
+/** Ends the job (the first end wins) and releases its dependents with how it did end. */
+async function endJob(job: JobManifest, runId: string, jobId: string, outcome: UpstreamOutcome & { errorCode?: string }, deps: RuntimeDeps): Promise<void> {
   const now = deps.now ?? (() => new Date());
-  await deps.store.endJob(runId, jobId, { ...outcome, at: now().toISOString() });
-  // Released whether or not this call ended it: a repeated end (a redelivery) finishes what a crash interrupted.
-  await releaseDependents({ store: deps.store, sendToken: deps.sendToken, log: deps.log, now }, runId, jobId, { status: outcome.status, attempt: outcome.attempt, ...(outcome.reason ? { reason: outcome.reason } : {}) }, job.dependents);
+  const ended = await deps.store.endJob(runId, jobId, { ...outcome, at: now().toISOString() });
+  const actual = ended ? outcome : await deps.store.getJobState(runId, jobId);
+  if (actual?.status === undefined) return;
+  await release(job, runId, jobId, { status: actual.status, attempt: actual.attempt ?? 0, ...(actual.reason ? { reason: actual.reason } : {}) }, deps);
 }
+
+/**
+ * Releases the dependents of an ended job. Done again on a repeated delivery: it finishes what a crash
+ * between the job's end and its release interrupted (each dependent counts each upstream once).
+ */
+async function release(job: JobManifest, runId: string, jobId: string, outcome: UpstreamOutcome, deps: RuntimeDeps): Promise<void> {
+  await releaseDependents({ store: deps.store, sendToken: deps.sendToken, log: deps.log, ...(deps.now ? { now: deps.now } : {}) }, runId, jobId, outcome, job.dependents);
+}
+
+const outcomeOf = (state: { status?: UpstreamOutcome['status']; attempt?: number; reason?: string }): UpstreamOutcome => ({ status: state.status ?? JobStatus.FAILED, attempt: state.attempt ?? 0, ...(state.reason ? { reason: state.reason } : {}) });
 
 /** The outputs of each upstream that succeeded, by job id. */
 async function upstreamOutputs(runId: string, outcomes: Readonly<Record<string, UpstreamOutcome>>, store: RuntimeStore): Promise<Record<string, Outputs>> {
@@ -127,12 +138,18 @@ export async function runAttempt(manifest: PipelineManifest, payload: RunTaskPay
   const log = deps.log.child({ pipelineId: manifest.pipelineId, runId: run.runId, jobId, attempt });
 
   const [state, current] = await Promise.all([deps.store.getJobState(run.runId, jobId), deps.store.getRun(run.runId)]);
-  // A repeated delivery of an ended job answers as it ended, and runs nothing again.
-  if (state?.status === JobStatus.SUCCEEDED || state?.status === JobStatus.SKIPPED) return { status: state.status, attempt: state.attempt ?? 0 };
-  if (state?.status !== undefined) throw new PhiTaskError({ code: state.errorCode ?? ExecErrorCode.TASK_FAILED, message: `job ${jobId} already ended ${state.status}`, category: ErrorCategory.PERMANENT });
+  // A repeated delivery of an ended job answers as it ended and runs nothing again (its release is completed).
+  if (state?.status !== undefined) {
+    await release(job, run.runId, jobId, outcomeOf(state), deps);
+    if (state.status === JobStatus.SUCCEEDED || state.status === JobStatus.SKIPPED) return { status: state.status, attempt: state.attempt ?? 0 };
+    throw new PhiTaskError({ code: state.errorCode ?? ExecErrorCode.TASK_FAILED, message: `job ${jobId} already ended ${state.status}`, category: ErrorCategory.PERMANENT });
+  }
   if (current && TERMINAL_RUN_STATUSES.includes(current.status)) {
-    await endJob(manifest, job, run.runId, jobId, { status: JobStatus.SKIPPED, reason: SkipReason.RUN_ENDED, attempt: 0 }, deps);
-    return { status: JobStatus.SKIPPED, attempt: 0 };
+    // The run was closed (its execution stopped) while this job waited: it does not start now.
+    const status = attempt > 1 ? JobStatus.CANCELLED : JobStatus.SKIPPED;
+    await endJob(job, run.runId, jobId, { status, reason: SkipReason.RUN_ENDED, attempt: attempt - 1 }, deps);
+    log.info('job not started: its run has ended', { status });
+    return { status: JobStatus.SKIPPED, attempt: attempt - 1 };
   }
 
   const outcomes = state?.upstream ?? {};
@@ -141,7 +158,7 @@ export async function runAttempt(manifest: PipelineManifest, payload: RunTaskPay
     const decision = decide(job.upstream, outcomes, outputs);
     if (!decision.run) {
       log.info('job skipped', { reason: decision.reason });
-      await endJob(manifest, job, run.runId, jobId, { status: JobStatus.SKIPPED, reason: decision.reason, attempt: 0 }, deps);
+      await endJob(job, run.runId, jobId, { status: JobStatus.SKIPPED, reason: decision.reason, attempt: 0 }, deps);
       return { status: JobStatus.SKIPPED, attempt: 0 };
     }
   }
@@ -217,7 +234,7 @@ export async function runAttempt(manifest: PipelineManifest, payload: RunTaskPay
     outputChecksum: checksum(result),
   });
   log.info('attempt succeeded', { durationMs: finished.durationMs });
-  await endJob(manifest, job, run.runId, jobId, { status: JobStatus.SUCCEEDED, attempt }, deps);
+  await endJob(job, run.runId, jobId, { status: JobStatus.SUCCEEDED, attempt }, deps);
   return { status: JobStatus.SUCCEEDED, attempt };
 }
 
@@ -227,10 +244,18 @@ export async function attemptFailed(manifest: PipelineManifest, payload: FailedT
   const job = jobOf(manifest, jobId);
   const log = deps.log.child({ pipelineId: manifest.pipelineId, runId: run.runId, jobId, attempt });
   const state = await deps.store.getJobState(run.runId, jobId);
-  if (state?.status !== undefined) return { retry: false, delaySeconds: 0, attempt };
+  if (state?.status !== undefined) {
+    await release(job, run.runId, jobId, outcomeOf(state), deps);
+    return { retry: false, delaySeconds: 0, attempt };
+  }
 
   const caught = errorFromCaught(payload.caught);
-  const [record] = await deps.store.listAttempts(run.runId, jobId).then((all) => all.filter((a) => a.attempt === attempt));
+  const [record] = await deps.store.getAttempts([{ runId: run.runId, jobId, attempt }]);
+  if (record?.status === JobStatus.SUCCEEDED) {
+    // The attempt succeeded and was recorded, but its invocation failed before the job's end was.
+    await endJob(job, run.runId, jobId, { status: JobStatus.SUCCEEDED, attempt }, deps);
+    return { retry: false, delaySeconds: 0, attempt };
+  }
   // The handler's own failures were recorded (and classified) by the attempt; anything else is what Step Functions saw.
   const error: ErrorInfo = record?.status === JobStatus.FAILED && record.errorCode && record.errorCategory ? { code: record.errorCode, message: record.errorMessage ?? '', category: record.errorCategory } : caught;
   const retry = error.category === ErrorCategory.TRANSIENT && attempt < job.retry.maxAttempts;
@@ -264,6 +289,6 @@ export async function attemptFailed(manifest: PipelineManifest, payload: FailedT
     failedAt: now,
   };
   if (await sendDeadLetterOnce({ store: deps.store, sendDeadLetter: deps.sendDeadLetter }, message)) log.error('job failed permanently', { errorCode: error.code, attempts: attempt });
-  await endJob(manifest, job, run.runId, jobId, { status: JobStatus.FAILED, attempt, errorCode: error.code }, deps);
+  await endJob(job, run.runId, jobId, { status: JobStatus.FAILED, attempt, errorCode: error.code }, deps);
   return { retry: false, delaySeconds: 0, attempt };
 }

@@ -2,7 +2,9 @@
  * Releasing a job's dependents when it ends. Each dependent's state item collects how its upstreams
  * ended; the caller whose write completes the set marks the dependent ready, once (a conditional
  * write decides, whatever runs concurrently), and wakes the dependent's Map iteration if it is
- * already waiting on its task token. An iteration that arrives later finds the item ready and does
+ * already waiting on its task token. A redelivered release of the same upstream (its first send
+ * failed) sends again until the send is recorded; a token sent twice is harmless (the second finds
+ * the task gone). An iteration that arrives later finds the item ready and does
  * not wait (see `lib/plan/asl.ts`, "Wait for upstream"). Whether the woken job runs or is skipped is
  * decided by the job itself, from the outcomes collected here.
  */
@@ -12,7 +14,7 @@ import type { Logger } from './log.ts';
 import type { RecordStore } from './records/store.ts';
 
 export interface ReleaseDeps {
-  readonly store: Pick<RecordStore, 'recordUpstreamEnded' | 'claimReady'>;
+  readonly store: Pick<RecordStore, 'recordUpstreamEnded' | 'claimReady' | 'markWoken'>;
   /** Resumes the Map iteration waiting on `token`. */
   readonly sendToken: (token: string) => Promise<void>;
   readonly log: Logger;
@@ -30,11 +32,16 @@ export async function releaseDependents(deps: ReleaseDeps, runId: string, jobId:
   const at = (deps.now ?? (() => new Date()))().toISOString();
   const released = await Promise.all(
     dependents.map(async (dependent) => {
-      const { ended, state } = await deps.store.recordUpstreamEnded(runId, dependent.job, jobId, outcome, at);
-      if (ended < dependent.upstreamCount || state.ready) return undefined;
-      const { claimed, token } = await deps.store.claimReady(runId, dependent.job);
+      const { ended } = await deps.store.recordUpstreamEnded(runId, dependent.job, jobId, outcome, at);
+      // Ready already, by another upstream's end: that one wakes it. By this one's (a redelivery after a
+      // failed send): the claim below lets it send again.
+      if (ended < dependent.upstreamCount) return undefined;
+      const { claimed, token } = await deps.store.claimReady(runId, dependent.job, jobId);
       if (!claimed) return undefined;
-      if (token !== undefined) await deps.sendToken(token);
+      if (token !== undefined) {
+        await deps.sendToken(token);
+        await deps.store.markWoken(runId, dependent.job);
+      }
       deps.log.info('dependent released', { jobId, dependent: dependent.job, waiting: token !== undefined });
       return dependent.job;
     }),

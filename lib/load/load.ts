@@ -6,6 +6,7 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import type { z } from 'zod';
 import { PipelineSchema } from '../model/pipeline.ts';
 import { ProblemCode, formatPath, type Problem } from '../model/problems.ts';
 import { compilePlan, type LoadedPipeline } from '../plan/compile.ts';
@@ -46,10 +47,7 @@ export async function loadDefinitions(dir: string): Promise<{ pipelines: LoadedP
     const rawId = typeof exported === 'object' && exported !== null && typeof (exported as { id?: unknown }).id === 'string' ? (exported as { id: string }).id : undefined;
     const parsed = PipelineSchema.safeParse(exported);
     if (!parsed.success) {
-      // An unknown-keys issue names several fields at once: one problem each, at the field's own path.
-      const issues = parsed.error.issues.flatMap((issue): { path: PropertyKey[]; message: string; code: string }[] =>
-        issue.code === 'unrecognized_keys' ? issue.keys.map((key) => ({ code: issue.code, path: [...issue.path, key], message: `unknown field "${key}"` })) : [issue],
-      );
+      const issues = parsed.error.issues.flatMap((issue) => flattenIssue(issue, []));
       for (const issue of issues) {
         const job = issue.path[0] === 'jobs' && typeof issue.path[1] === 'string' ? issue.path[1] : undefined;
         problems.push({
@@ -80,6 +78,23 @@ export async function loadDefinitions(dir: string): Promise<{ pipelines: LoadedP
     pipelines.push({ file, pipeline });
   }
   return { pipelines, problems };
+}
+
+type FlatIssue = { path: PropertyKey[]; message: string; code: string };
+
+/**
+ * One problem per field: an unknown-keys issue names several fields at once (one problem each, at the
+ * field's own path); a union's issue (a `dependsOn` entry: an id or an object) is the issues of the
+ * alternative the value was meant as, the one whose type it has.
+ */
+function flattenIssue(issue: z.core.$ZodIssue, prefix: PropertyKey[]): FlatIssue[] {
+  const path = [...prefix, ...issue.path];
+  if (issue.code === 'unrecognized_keys') return issue.keys.map((key) => ({ code: issue.code, path: [...path, key], message: `unknown field "${key}"` }));
+  if (issue.code === 'invalid_union') {
+    const meant = issue.errors.find((branch) => branch.length > 0 && !branch.some((i) => i.code === 'invalid_type' && i.path.length === 0));
+    if (meant) return meant.flatMap((i) => flattenIssue(i, path));
+  }
+  return [{ code: issue.code, path, message: issue.message }];
 }
 
 function hintFor(code: string): string {

@@ -22,7 +22,7 @@ async function demo(): Promise<void> {
     Object.assign(process.env, emulatorEnv(emulator.endpoint));
     say('\n== deploying the example pipelines with cdklocal');
     deployLocal(emulator.endpoint, { quiet: true });
-    say('deployed: PhiPlatform, Phi-etl-fanout, Phi-failure-drill, Phi-market-data');
+    say('deployed: PhiPlatform, Phi-dag-drill, Phi-etl-fanout, Phi-failure-drill, Phi-market-data');
 
     const client = await PhiClient.connect();
     say(`control API: ${client.baseUrl}`);

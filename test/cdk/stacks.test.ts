@@ -131,29 +131,37 @@ describe('pipeline stacks', () => {
     }
   });
 
-  it('give every enabled job its own function with its timeout, memory and runtime config', () => {
-    const market = planOf('market-data');
-    const template = pipelines.get('market-data')!;
-    template.resourceCountIs('AWS::Lambda::Function', market.jobs.length);
-    for (const job of market.jobs) {
-      template.hasResourceProperties('AWS::Lambda::Function', {
-        Runtime: 'nodejs22.x',
-        Timeout: job.timeoutSeconds,
-        MemorySize: job.memoryMb,
-        Environment: {
-          Variables: Match.objectLike({
-            PHI_JOB: JSON.stringify({
-              pipelineId: 'market-data',
-              jobId: job.id,
-              parameters: job.parameters,
-              maxAttempts: job.retry.maxAttempts,
-              retryableErrors: job.retry.retryableErrors,
-              nonRetryableErrors: job.retry.nonRetryableErrors,
-              definitionVersion: market.definitionVersion,
-            }),
-          }),
-        },
-      });
+  it('give each of the plan’s functions its own Lambda, with its timeout and memory, shared by its jobs', () => {
+    for (const p of plan.pipelines) {
+      const template = pipelines.get(p.id)!;
+      template.resourceCountIs('AWS::Lambda::Function', p.functions.length);
+      for (const fn of p.functions) {
+        template.hasResourceProperties('AWS::Lambda::Function', {
+          Runtime: 'nodejs22.x',
+          Timeout: fn.timeoutSeconds,
+          MemorySize: fn.memoryMb,
+          Description: Match.stringLikeRegexp(fn.jobs.length === 1 ? `job ${fn.jobs[0]}` : `${fn.jobs.length} jobs`),
+          Environment: { Variables: Match.objectLike({ PHI_TABLE_NAME: Match.anyValue(), PHI_DLQ_URL: Match.anyValue(), PHI_RETENTION_DAYS: '90' }) },
+        });
+      }
+    }
+    // etl-fanout's three transforms share one function
+    expect(planOf('etl-fanout').functions.map((f) => f.jobs.length)).toStrictEqual([1, 1, 3]);
+  });
+
+  it('let the state machine write only the records table, start only its own child executions, and the job functions wake only its tasks', () => {
+    const template = pipelines.get('etl-fanout')!;
+    const [machine] = Object.values(template.findResources('AWS::StepFunctions::StateMachine'));
+    const roleRef = (machine!.Properties.RoleArn as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+    const statements = statementsOfRole(template, roleRef);
+    const byAction = (action: string) => statements.filter((st) => [st.Action].flat().includes(action)).map((st) => JSON.stringify(st.Resource));
+    expect(byAction('dynamodb:UpdateItem').join()).toMatch(/PlatformRecords/);
+    expect(byAction('states:StartExecution').join()).toMatch(/stateMachine:phi-etl-fanout"/);
+    expect(byAction('states:DescribeExecution').join()).toMatch(/execution:phi-etl-fanout\/\*/);
+    const roles = Object.values(template.findResources('AWS::Lambda::Function')).map((f) => (f.Properties.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0]);
+    for (const role of roles) {
+      const send = statementsOfRole(template, role).filter((st) => [st.Action].flat().includes('states:SendTaskSuccess'));
+      expect(JSON.stringify(send.map((st) => st.Resource))).toMatch(/stateMachine:phi-etl-fanout"/);
     }
   });
 
@@ -180,18 +188,19 @@ describe('pipeline stacks', () => {
     expect([...imported]).toEqual([expect.stringMatching(/Recorder/)]);
   });
 
-  it('give each job function exactly dynamodb:PutItem and dynamodb:UpdateItem on the records table, and nothing else', () => {
+  it('give each job function exactly the records actions of the runtime, the dead-letter send and the token release, and nothing else', () => {
     for (const p of plan.pipelines) {
       const template = pipelines.get(p.id)!;
       const jobRoles = Object.values(template.findResources('AWS::Lambda::Function')).map((f) => (f.Properties.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0]);
-      expect(jobRoles).toHaveLength(p.jobs.filter((j) => j.enabled).length);
+      expect(jobRoles).toHaveLength(p.functions.length);
       for (const role of jobRoles) {
         const statements = statementsOfRole(template, role);
-        const actions = [...new Set(statements.flatMap((s) => [s.Action].flat()))].sort();
-        expect({ pipeline: p.id, role, actions }).toStrictEqual({ pipeline: p.id, role, actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem'] });
-        expect([...RECORD_ACTIONS.runtime].sort()).toStrictEqual(actions);
+        const dynamo = [...new Set(statements.flatMap((s) => [s.Action].flat()).filter((a) => a.startsWith('dynamodb:')))].sort();
+        const others = [...new Set(statements.flatMap((s) => [s.Action].flat()).filter((a) => !a.startsWith('dynamodb:')))].sort();
+        expect({ pipeline: p.id, role, dynamo }).toStrictEqual({ pipeline: p.id, role, dynamo: [...RECORD_ACTIONS.runtime].sort() });
+        expect({ pipeline: p.id, role, others }).toStrictEqual({ pipeline: p.id, role, others: ['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage', 'states:SendTaskSuccess'] });
         // on the records table (imported from the platform stack) and its indexes only
-        expect(JSON.stringify(statements.map((s) => s.Resource))).toMatch(/PlatformRecords/);
+        expect(JSON.stringify(statements.filter((s) => [s.Action].flat().some((a) => a.startsWith('dynamodb:'))).map((s) => s.Resource))).toMatch(/PlatformRecords/);
       }
     }
   });
@@ -219,8 +228,9 @@ describe('a job named like a Phi part', () => {
     const [machine] = Object.values(template.findResources('AWS::StepFunctions::StateMachine'));
     const substitutions = machine!.Properties.DefinitionSubstitutions as Record<string, unknown>;
     const jobFunctions = Object.keys(template.findResources('AWS::Lambda::Function'));
-    // JobFunctionArn1 is the job "recorder" (ids in order: failed, recorder): its own function, in this stack.
-    expect(JSON.stringify(substitutions.JobFunctionArn1)).toContain(jobFunctions.find((id) => id.includes('Jobrecorder'))!);
+    // The jobs "failed" and "recorder" share one function, in this stack.
+    expect(jobFunctions).toHaveLength(1);
+    expect(JSON.stringify(substitutions.JobFunctionArn_f0)).toContain(jobFunctions[0]!);
     expect(JSON.stringify(substitutions.RecorderFunctionArn)).toContain('Fn::ImportValue');
   });
 });

@@ -69,7 +69,7 @@ describe('phi validate', () => {
   it('exits 0 and names the pipelines when the shipped definitions are valid', async () => {
     const run = await phi('validate', '--definitions', DEFINITIONS_DIR);
     expect(run.code).toBe(ExitCode.OK);
-    expect(run.stdout).toBe('✓ 3 pipeline(s) valid: etl-fanout, failure-drill, market-data');
+    expect(run.stdout).toBe('✓ 4 pipeline(s) valid: dag-drill, etl-fanout, failure-drill, market-data');
   });
 
   it('--json exits 1 and lists every problem with code, pipeline, job, path, message and hint', async () => {
@@ -105,7 +105,7 @@ describe('phi plan', () => {
     expect(run.code).toBe(ExitCode.OK);
     const json = parse<PlanJson>(run.stdout);
     expect(json.problems).toStrictEqual([]);
-    expect(json.pipelines.map((p) => p.id)).toStrictEqual(['etl-fanout', 'failure-drill', 'market-data']);
+    expect(json.pipelines.map((p) => p.id)).toStrictEqual(['dag-drill', 'etl-fanout', 'failure-drill', 'market-data']);
 
     const market = json.pipelines.find((p) => p.id === 'market-data');
     expect(market?.schedules).toHaveLength(1);
@@ -125,9 +125,10 @@ describe('phi plan', () => {
     expect(etl?.criticalPath).toStrictEqual(['ingest', 'transform-aggregate', 'publish']);
     expect(etl?.estimates).toStrictEqual({
       definitionBytes: expect.any(Number),
-      historyEvents: { expected: 69, worstCase: 84 },
-      stateTransitions: 20,
-      stackResources: 27,
+      historyEvents: { run: 20, perJob: { expected: 15, worstCase: 33 } },
+      stateTransitions: { perRun: 19, perJob: 2.8 },
+      payloadBytes: expect.any(Number),
+      stackResources: 19,
       criticalPathSeconds: 180,
     });
     expect(json.pipelines.find((p) => p.id === 'failure-drill')?.schedules).toStrictEqual([]);
@@ -218,7 +219,7 @@ describe('phi graph', () => {
     const run = await phi('graph', 'no-such-pipeline', '--definitions', DEFINITIONS_DIR);
     expect(run.code).toBe(ExitCode.FAILED);
     expect(run.stdout).toBe('');
-    expect(run.stderr).toBe('no pipeline "no-such-pipeline"; pipelines: etl-fanout, failure-drill, market-data');
+    expect(run.stderr).toBe('no pipeline "no-such-pipeline"; pipelines: dag-drill, etl-fanout, failure-drill, market-data');
   });
 
   it('exits 1 with the pipeline’s own problems when it does not compile', async () => {

@@ -3,7 +3,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { PhiTransientError } from '../../functions/runtime/core.ts';
+import { PhiTaskError } from '../../functions/runtime/core.ts';
 import { JobError, PermanentError, TransientError } from '../../functions/runtime/index.ts';
 import { IdempotencyConflictError, UnknownPipelineError } from '../../functions/control/trigger.ts';
 import { RecordError } from '../../functions/shared/records/store.ts';
@@ -27,7 +27,7 @@ describe('PhiError', () => {
     [new ClientError(ClientErrorCode.WAIT_TIMEOUT, 'still running'), 'ClientError', 'CLI_002_WAIT_TIMEOUT'],
     [new EmulatorError(EmulatorErrorCode.START_FAILED, 'no'), 'EmulatorError', 'EMU_003_START_FAILED'],
     [new ConfigurationError('PHI_TABLE_NAME'), 'ConfigurationError', 'CFG_001_MISSING_SETTING'],
-    [new PhiTransientError({ code: 'RATE_LIMITED', message: 'slow down', category: ErrorCategory.TRANSIENT }), 'PhiTransientError', 'RATE_LIMITED'],
+    [new PhiTaskError({ code: 'RATE_LIMITED', message: 'slow down', category: ErrorCategory.TRANSIENT }), 'PhiTaskError', 'RATE_LIMITED'],
     [new TransientError('RATE_LIMITED', 'slow down'), 'TransientError', 'RATE_LIMITED'],
     [new PermanentError('BAD_INPUT', 'no'), 'PermanentError', 'BAD_INPUT'],
     [new JobError('FEED_EMPTY', 'nothing yet'), 'JobError', 'FEED_EMPTY'],

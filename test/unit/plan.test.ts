@@ -49,13 +49,15 @@ const task = { handler: './handlers/task.ts' } as const;
 
 type States = Readonly<Record<string, AslState>>;
 
-/** Every state of a definition with the scope it is in: the top level, or a Parallel branch. */
+/** Every state of a definition with the scope it is in: the top level, a Parallel branch or a Map's iteration. */
 function statesOf(definition: AslStateMachine): { name: string; state: AslState; scope: States }[] {
   const all: { name: string; state: AslState; scope: States }[] = [];
   const visit = (scope: States): void => {
     for (const [name, state] of Object.entries(scope)) {
       all.push({ name, state, scope });
       for (const branch of (state.Branches ?? []) as { States: States }[]) visit(branch.States);
+      const processor = state.ItemProcessor as { States: States } | undefined;
+      if (processor) visit(processor.States);
     }
   };
   visit(definition.States);
@@ -78,7 +80,7 @@ describe('the shipped definitions', () => {
   });
 
   it('plans every shipped pipeline, sorted by id, stamped with now', () => {
-    expect(plan.pipelines.map((p) => p.id)).toStrictEqual(['etl-fanout', 'failure-drill', 'market-data']);
+    expect(plan.pipelines.map((p) => p.id)).toStrictEqual(['dag-drill', 'etl-fanout', 'failure-drill', 'market-data']);
     expect(plan.generatedAt).toBe('2026-11-22T12:00:00.000Z');
   });
 
@@ -186,24 +188,63 @@ describe('the shipped definitions', () => {
     expect(pipelineOf(plan, 'etl-fanout').version).toBeUndefined();
   });
 
-  it('estimates history events, transitions, resources and size for etl-fanout', () => {
-    // 5 jobs, 3 layers, maxAttempts 2, one schedule (see compile.ts `estimate`):
-    //   expected events  = 2 + 2×5 + 3×4 + 5×9 = 69; worst case adds 5 × (2−1) × 3 = 15 → 84
-    //   transitions      = 2 recorder calls + 3 layers + 5 × 3 = 20
-    //   stack resources  = 4 + 5×4 + 3 (schedule) = 27
+  it('estimates history events, transitions, payload, resources and size for etl-fanout', () => {
+    // 5 jobs: ingest waits for nothing, 4 wait; 3 functions (ingest, transform ×3, publish); one schedule:
+    //   run's own events   = 2 (execution) + 2 recorder tasks × 5 + 4 (the Map) + 2 (choice) + 2 (succeed) = 20
+    //   per job            = 2 (child execution) + 2 (choice) + 6 (the gate, a callback task) + 5 (the run) = 15;
+    //                        worst, maxAttempts 2: one retry (4 + 5 + 2 + 2 = 13) and the abandon step (5) → 33
+    //   transitions        = 5 for the run + 4 gated jobs × 3 + 1 root × 2 = 19, 2.8 a job
+    //   stack resources    = 4 (state machine) + 3 functions × 4 + 3 (schedule) = 19
     const { estimates } = pipelineOf(plan, 'etl-fanout');
-    expect(estimates).toMatchObject({ historyEvents: { expected: 69, worstCase: 84 }, stateTransitions: 20, stackResources: 27, criticalPathSeconds: 180 });
+    expect(estimates).toMatchObject({
+      historyEvents: { run: 20, perJob: { expected: 15, worstCase: 33 } },
+      stateTransitions: { perRun: 19, perJob: 2.8 },
+      stackResources: 19,
+      criticalPathSeconds: 180,
+    });
     expect(estimates.definitionBytes).toBeGreaterThan(JSON.stringify(pipelineOf(plan, 'etl-fanout').stateMachine.definition).length);
+    // the job list and the graph beside run parameters at their 32 KiB limit
+    expect(estimates.payloadBytes).toBeGreaterThan(32 * 1024);
+    expect(estimates.payloadBytes).toBeLessThan(40 * 1024);
   });
 
-  it('numbers one function placeholder per enabled job, in job id order, plus the recorder', () => {
-    expect(pipelineOf(plan, 'etl-fanout').stateMachine.substitutions).toStrictEqual({
+  it('shares one function between the jobs with the same handler, memory and timeout, numbered by their first job', () => {
+    const etl = pipelineOf(plan, 'etl-fanout');
+    expect(etl.functions.map((f) => [f.key, path.relative(DEFINITIONS_DIR, f.handlerPath), f.memoryMb, f.timeoutSeconds, f.jobs])).toStrictEqual([
+      ['f0', 'handlers/etl/ingest.ts', 512, 60, ['ingest']],
+      ['f1', 'handlers/etl/publish.ts', 512, 60, ['publish']],
+      ['f2', 'handlers/etl/transform.ts', 512, 60, ['transform-aggregate', 'transform-clean', 'transform-enrich']],
+    ]);
+    expect(etl.jobs.map((j) => [j.id, j.function])).toStrictEqual([
+      ['ingest', 'f0'],
+      ['publish', 'f1'],
+      ['transform-aggregate', 'f2'],
+      ['transform-clean', 'f2'],
+      ['transform-enrich', 'f2'],
+    ]);
+    expect(etl.stateMachine.substitutions).toStrictEqual({
       RecorderFunctionArn: { recorder: true },
-      JobFunctionArn0: { jobId: 'ingest' },
-      JobFunctionArn1: { jobId: 'publish' },
-      JobFunctionArn2: { jobId: 'transform-aggregate' },
-      JobFunctionArn3: { jobId: 'transform-clean' },
-      JobFunctionArn4: { jobId: 'transform-enrich' },
+      RecordsTableName: { table: true },
+      JobFunctionArn_f0: { function: 'f0' },
+      JobFunctionArn_f1: { function: 'f1' },
+      JobFunctionArn_f2: { function: 'f2' },
+    });
+  });
+
+  it('gives the job functions a manifest of every enabled job: parameters, retry, upstreams and dependents', () => {
+    const etl = pipelineOf(plan, 'etl-fanout');
+    const retry = { maxAttempts: 2, initialDelaySeconds: 10, backoffMultiplier: 2, maxDelaySeconds: 3600, jitter: 'FULL', retryableErrors: [], nonRetryableErrors: [] };
+    const on = (job: string) => ({ job, on: 'SUCCESS', skipOnUpstreamSkip: true });
+    expect(etl.manifest).toStrictEqual({
+      pipelineId: 'etl-fanout',
+      definitionVersion: etl.definitionVersion,
+      jobs: {
+        ingest: { parameters: { source: 'orders' }, retry, upstream: [], dependents: ['transform-aggregate', 'transform-clean', 'transform-enrich'].map((job) => ({ job, upstreamCount: 1 })) },
+        publish: { parameters: { source: 'orders' }, retry, upstream: [on('transform-clean'), on('transform-enrich'), on('transform-aggregate')], dependents: [] },
+        'transform-aggregate': { parameters: { source: 'orders', step: 'aggregate' }, retry, upstream: [on('ingest')], dependents: [{ job: 'publish', upstreamCount: 3 }] },
+        'transform-clean': { parameters: { source: 'orders', step: 'clean' }, retry, upstream: [on('ingest')], dependents: [{ job: 'publish', upstreamCount: 3 }] },
+        'transform-enrich': { parameters: { source: 'orders', step: 'enrich' }, retry, upstream: [on('ingest')], dependents: [{ job: 'publish', upstreamCount: 3 }] },
+      },
     });
   });
 
@@ -227,7 +268,8 @@ describe('resolved defaults', () => {
         retry: { maxAttempts: 3, initialDelaySeconds: 60, backoffMultiplier: 2, maxDelaySeconds: 3600, jitter: 'FULL', retryableErrors: [], nonRetryableErrors: [] },
         enabled: true,
         layer: 0,
-        runtime: { pipelineId: 'bare', jobId: 'only', parameters: {}, maxAttempts: 3, retryableErrors: [], nonRetryableErrors: [], definitionVersion: pipeline.definitionVersion },
+        dependencies: [],
+        function: 'f0',
       },
     ]);
   });
@@ -280,28 +322,28 @@ describe('resolved defaults', () => {
     expect(pipeline.layers).toStrictEqual([['a'], ['c']]);
     expect(jobOf(pipeline, 'b')).toMatchObject({ enabled: false, layer: -1 });
     expect(pipeline.criticalPath).toStrictEqual(['a', 'c']);
-    expect(pipeline.stateMachine.substitutions).toStrictEqual({ RecorderFunctionArn: { recorder: true }, JobFunctionArn0: { jobId: 'a' }, JobFunctionArn1: { jobId: 'c' } });
-    expect(Object.keys(pipeline.stateMachine.definition.States)).not.toContain('Layer 3');
-    expect(statesOf(pipeline.stateMachine.definition).map((s) => s.name).filter((name) => name.startsWith('b:'))).toStrictEqual([]);
-    // The graph the run records holds the enabled jobs only.
-    const started = pipeline.stateMachine.definition.States['Record run started'] as unknown as { Parameters: { Payload: { graph: unknown } } };
+    expect(pipeline.functions.map((f) => f.jobs)).toStrictEqual([['a', 'c']]);
+    expect(jobOf(pipeline, 'b').function).toBeUndefined();
+    expect(Object.keys(pipeline.manifest.jobs)).toStrictEqual(['a', 'c']);
+    // The graph the run records and the jobs its Map runs hold the enabled jobs only.
+    const started = pipeline.stateMachine.definition.States['Record run started'] as unknown as { Parameters: { Payload: { graph: unknown } }; ResultSelector: { jobs: unknown } };
     expect(started.Parameters.Payload.graph).toStrictEqual({ a: [], c: ['a'] });
+    expect(started.ResultSelector.jobs).toStrictEqual([
+      { id: 'a', f: 0, up: 0 },
+      { id: 'c', f: 0, up: 1 },
+    ]);
   });
 });
 
 describe('the state machine definition (contract with Step Functions)', () => {
-  const RECORDER_RETRY = [{ ErrorEquals: ['States.ALL'], IntervalSeconds: 1, BackoffRate: 2, MaxAttempts: 3 }];
+  const SERVICE_RETRY = [{ ErrorEquals: ['States.ALL'], IntervalSeconds: 1, BackoffRate: 2, MaxAttempts: 4 }];
   let pipeline: PipelinePlan;
   beforeAll(async () => {
-    // GIVEN two jobs: extract (4 attempts, explicit backoff, no jitter), then publish (1 attempt, defaults)
+    // GIVEN two jobs: extract (45 s), then publish (the default 300 s), both with the one handler
     pipeline = await planOne({
       id: 'nightly-report',
       jobs: {
-        extract: {
-          ...task,
-          timeoutSeconds: 45,
-          retry: { maxAttempts: 4, initialDelaySeconds: 5, backoffMultiplier: 3, maxDelaySeconds: 100, jitter: 'NONE' },
-        },
+        extract: { ...task, timeoutSeconds: 45, retry: { maxAttempts: 4, initialDelaySeconds: 5, backoffMultiplier: 3, maxDelaySeconds: 100, jitter: 'NONE' } },
         publish: { ...task, dependsOn: ['extract'], retry: { maxAttempts: 1 } },
       },
     });
@@ -309,227 +351,181 @@ describe('the state machine definition (contract with Step Functions)', () => {
 
   it('is exactly the expected Amazon States Language document', () => {
     const version = pipeline.definitionVersion;
+    const recorder = (payload: Record<string, unknown>, extra: Record<string, unknown>) => ({
+      Type: 'Task',
+      Resource: 'arn:aws:states:::lambda:invoke',
+      Parameters: { FunctionName: '${RecorderFunctionArn}', Payload: payload },
+      Retry: SERVICE_RETRY,
+      ...extra,
+    });
+    const jobFunction = { 'FunctionName.$': 'States.ArrayGetItem($.functions, $.job.f)' };
+    const jobPayload = { 'run.$': '$.run', 'jobId.$': '$.job.id', 'attempt.$': '$.next.attempt', 'executionArn.$': '$.executionArn' };
     const expected: AslStateMachine = {
       Comment: `Phi pipeline nightly-report (definition ${version})`,
       StartAt: 'Record run started',
       States: {
-        'Record run started': {
-          Type: 'Task',
-          Resource: 'arn:aws:states:::lambda:invoke',
-          Parameters: {
-            FunctionName: '${RecorderFunctionArn}',
-            // the job graph (enabled job → its upstream jobs), kept on the run record for its end
-            Payload: { action: 'runStarted', 'run.$': '$', definitionVersion: version, graph: { extract: [], publish: ['extract'] }, 'executionArn.$': '$$.Execution.Id' },
+        'Record run started': recorder(
+          { action: 'runStarted', 'run.$': '$', definitionVersion: version, graph: { extract: [], publish: ['extract'] }, 'executionArn.$': '$$.Execution.Id' },
+          {
+            ResultSelector: {
+              'run.$': '$.Payload',
+              jobs: [
+                { id: 'extract', f: 0, up: 0 },
+                { id: 'publish', f: 1, up: 1 },
+              ],
+              functions: ['${JobFunctionArn_f0}', '${JobFunctionArn_f1}'],
+            },
+            ResultPath: '$',
+            Next: 'Jobs',
           },
-          Retry: RECORDER_RETRY,
-          ResultSelector: { 'run.$': '$.Payload' },
-          ResultPath: '$',
-          Next: 'Layer 1',
-        },
-        'Layer 1': {
-          Type: 'Parallel',
-          Branches: [
-            {
-              StartAt: 'extract: run',
-              States: {
-                'extract: run': {
-                  Type: 'Task',
-                  Resource: 'arn:aws:states:::lambda:invoke',
-                  Parameters: {
-                    FunctionName: '${JobFunctionArn0}',
-                    Payload: { 'run.$': '$.run', jobId: 'extract', 'retryCount.$': '$$.State.RetryCount', 'executionArn.$': '$$.Execution.Id' },
-                  },
-                  // the handler's 45 s plus a 30 s margin
-                  TimeoutSeconds: 75,
-                  ResultSelector: { 'result.$': '$.Payload' },
-                  ResultPath: '$.job',
-                  // 4 attempts = the first + 3 retries
-                  Retry: [{ ErrorEquals: ['States.ALL'], IntervalSeconds: 5, BackoffRate: 3, MaxDelaySeconds: 100, JitterStrategy: 'NONE', MaxAttempts: 3 }],
-                  Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.job', Next: 'extract: record failure' }],
-                  Next: 'extract: check',
+        ),
+        Jobs: {
+          Type: 'Map',
+          Label: 'Jobs',
+          ItemsPath: '$.jobs',
+          ItemSelector: { 'run.$': '$.run', 'job.$': '$$.Map.Item.Value', 'functions.$': '$.functions', 'executionArn.$': '$$.Execution.Id', next: { retry: false, delaySeconds: 0, attempt: 1 } },
+          ItemProcessor: {
+            ProcessorConfig: { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' },
+            StartAt: 'Has upstream?',
+            States: {
+              'Has upstream?': { Type: 'Choice', Choices: [{ Variable: '$.job.up', NumericGreaterThan: 0, Next: 'Wait for upstream' }], Default: 'Run attempt' },
+              'Wait for upstream': {
+                Type: 'Task',
+                Resource: 'arn:aws:states:::aws-sdk:dynamodb:updateItem.waitForTaskToken',
+                Parameters: {
+                  TableName: '${RecordsTableName}',
+                  Key: { pk: { 'S.$': "States.Format('RUN#{}', $.run.runId)" }, sk: { 'S.$': "States.Format('STATE#{}', $.job.id)" } },
+                  UpdateExpression: 'SET #token = :token',
+                  ConditionExpression: 'attribute_not_exists(#ready)',
+                  ExpressionAttributeNames: { '#token': 'token', '#ready': 'ready' },
+                  ExpressionAttributeValues: { ':token': { 'S.$': '$$.Task.Token' } },
                 },
-                'extract: check': {
-                  Type: 'Choice',
-                  Choices: [{ Variable: '$.job.result.status', StringEquals: 'FAILED', Next: 'extract: record failure' }],
-                  Default: 'extract: succeeded',
-                },
-                'extract: succeeded': { Type: 'Succeed' },
-                'extract: record failure': {
-                  Type: 'Task',
-                  Resource: 'arn:aws:states:::lambda:invoke',
-                  Parameters: {
-                    FunctionName: '${RecorderFunctionArn}',
-                    Payload: { action: 'jobFailed', 'run.$': '$.run', jobId: 'extract', maxAttempts: 4, 'outcome.$': '$.job', 'executionArn.$': '$$.Execution.Id' },
-                  },
-                  Retry: RECORDER_RETRY,
-                  ResultPath: null,
-                  Next: 'extract: failed',
-                },
-                'extract: failed': { Type: 'Fail', Error: 'PhiJobFailed', Cause: 'job extract failed' },
+                ResultPath: null,
+                Retry: [{ ErrorEquals: ['DynamoDb.ProvisionedThroughputExceededException', 'DynamoDb.ThrottlingException', 'DynamoDb.InternalServerErrorException', 'DynamoDb.RequestLimitExceeded'], IntervalSeconds: 1, BackoffRate: 2, MaxAttempts: 6 }],
+                Catch: [
+                  { ErrorEquals: ['DynamoDb.ConditionalCheckFailedException'], ResultPath: null, Next: 'Run attempt' },
+                  { ErrorEquals: ['States.ALL'], ResultPath: '$.caught', Next: 'Abandon job' },
+                ],
+                Next: 'Run attempt',
               },
-            },
-          ],
-          ResultPath: null,
-          Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: 'Record run failed' }],
-          Next: 'Layer 2',
-        },
-        'Layer 2': {
-          Type: 'Parallel',
-          Branches: [
-            {
-              StartAt: 'publish: run',
-              States: {
-                // maxAttempts 1: no Retry at all
-                'publish: run': {
-                  Type: 'Task',
-                  Resource: 'arn:aws:states:::lambda:invoke',
-                  Parameters: {
-                    FunctionName: '${JobFunctionArn1}',
-                    Payload: { 'run.$': '$.run', jobId: 'publish', 'retryCount.$': '$$.State.RetryCount', 'executionArn.$': '$$.Execution.Id' },
-                  },
-                  // the default 300 s plus the 30 s margin
-                  TimeoutSeconds: 330,
-                  ResultSelector: { 'result.$': '$.Payload' },
-                  ResultPath: '$.job',
-                  Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.job', Next: 'publish: record failure' }],
-                  Next: 'publish: check',
-                },
-                'publish: check': {
-                  Type: 'Choice',
-                  Choices: [{ Variable: '$.job.result.status', StringEquals: 'FAILED', Next: 'publish: record failure' }],
-                  Default: 'publish: succeeded',
-                },
-                'publish: succeeded': { Type: 'Succeed' },
-                'publish: record failure': {
-                  Type: 'Task',
-                  Resource: 'arn:aws:states:::lambda:invoke',
-                  Parameters: {
-                    FunctionName: '${RecorderFunctionArn}',
-                    Payload: { action: 'jobFailed', 'run.$': '$.run', jobId: 'publish', maxAttempts: 1, 'outcome.$': '$.job', 'executionArn.$': '$$.Execution.Id' },
-                  },
-                  Retry: RECORDER_RETRY,
-                  ResultPath: null,
-                  Next: 'publish: failed',
-                },
-                'publish: failed': { Type: 'Fail', Error: 'PhiJobFailed', Cause: 'job publish failed' },
+              'Run attempt': {
+                Type: 'Task',
+                Resource: 'arn:aws:states:::lambda:invoke',
+                Parameters: { ...jobFunction, Payload: { action: 'run', ...jobPayload } },
+                // the longest job timeout (300 s) and the margin
+                TimeoutSeconds: 330,
+                ResultSelector: { 'status.$': '$.Payload.status' },
+                ResultPath: '$.result',
+                OutputPath: '$.result',
+                Retry: [{ ErrorEquals: ['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.TooManyRequestsException'], IntervalSeconds: 1, BackoffRate: 2, MaxAttempts: 3 }],
+                Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.caught', Next: 'Attempt failed' }],
+                End: true,
               },
-            },
-          ],
-          ResultPath: null,
-          Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: 'Record run failed' }],
-          Next: 'Record run succeeded',
-        },
-        'Record run succeeded': {
-          Type: 'Task',
-          Resource: 'arn:aws:states:::lambda:invoke',
-          Parameters: {
-            FunctionName: '${RecorderFunctionArn}',
-            // no job list: the recorder reads the graph from the run record
-            Payload: { action: 'runFinished', status: 'SUCCEEDED', 'run.$': '$.run', 'executionArn.$': '$$.Execution.Id' },
-          },
-          Retry: RECORDER_RETRY,
-          ResultPath: null,
-          End: true,
-        },
-        'Record run failed': {
-          Type: 'Task',
-          Resource: 'arn:aws:states:::lambda:invoke',
-          Parameters: {
-            FunctionName: '${RecorderFunctionArn}',
-            Payload: {
-              action: 'runFinished',
-              status: 'FAILED',
-              'run.$': '$.run',
-              'caught.$': '$.failure',
-              'executionArn.$': '$$.Execution.Id',
+              'Attempt failed': {
+                Type: 'Task',
+                Resource: 'arn:aws:states:::lambda:invoke',
+                Parameters: { ...jobFunction, Payload: { action: 'failed', ...jobPayload, 'caught.$': '$.caught' } },
+                ResultSelector: { 'retry.$': '$.Payload.retry', 'delaySeconds.$': '$.Payload.delaySeconds', 'attempt.$': '$.Payload.attempt' },
+                ResultPath: '$.next',
+                Retry: SERVICE_RETRY,
+                Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.abandoned', Next: 'Abandon job' }],
+                Next: 'Retry?',
+              },
+              'Retry?': { Type: 'Choice', Choices: [{ Variable: '$.next.retry', BooleanEquals: true, Next: 'Back off' }], Default: 'Job done' },
+              'Back off': { Type: 'Wait', SecondsPath: '$.next.delaySeconds', Next: 'Run attempt' },
+              'Abandon job': recorder(
+                { action: 'jobAbandoned', 'run.$': '$.run', 'jobId.$': '$.job.id', 'attempt.$': '$.next.attempt', 'caught.$': '$.caught', 'executionArn.$': '$.executionArn' },
+                { ResultPath: null, Next: 'Job done' },
+              ),
+              'Job done': { Type: 'Succeed', OutputPath: '$.next' },
             },
           },
-          Retry: RECORDER_RETRY,
+          MaxConcurrency: 2,
+          ToleratedFailurePercentage: 100,
           ResultPath: null,
-          Next: 'Run failed',
+          Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.caught', Next: 'Record run failed' }],
+          Next: 'Record run finished',
         },
+        'Record run finished': recorder(
+          { action: 'runFinished', 'run.$': '$.run', 'executionArn.$': '$$.Execution.Id' },
+          { ResultSelector: { 'status.$': '$.Payload.status' }, ResultPath: '$.outcome', Next: 'Run outcome' },
+        ),
+        'Record run failed': recorder(
+          { action: 'runFinished', 'run.$': '$.run', 'caught.$': '$.caught', 'executionArn.$': '$$.Execution.Id' },
+          { ResultSelector: { 'status.$': '$.Payload.status' }, ResultPath: '$.outcome', Next: 'Run outcome' },
+        ),
+        'Run outcome': { Type: 'Choice', Choices: [{ Variable: '$.outcome.status', StringEquals: 'SUCCEEDED', Next: 'Run succeeded' }], Default: 'Run failed' },
+        'Run succeeded': { Type: 'Succeed' },
         'Run failed': { Type: 'Fail', Error: 'PhiRunFailed', Cause: 'a job of pipeline nightly-report failed' },
       },
     };
     expect(pipeline.stateMachine.definition).toStrictEqual(expected);
-    expect(pipeline.stateMachine.substitutions).toStrictEqual({ RecorderFunctionArn: { recorder: true }, JobFunctionArn0: { jobId: 'extract' }, JobFunctionArn1: { jobId: 'publish' } });
+    expect(pipeline.stateMachine.substitutions).toStrictEqual({ RecorderFunctionArn: { recorder: true }, RecordsTableName: { table: true }, JobFunctionArn_f0: { function: 'f0' }, JobFunctionArn_f1: { function: 'f1' } });
     expect(pipeline.stateMachine.name).toBe('phi-nightly-report');
   });
 
-  it('estimates the definition size with every placeholder replaced by a 140-character ARN', () => {
-    // ${RecorderFunctionArn} appears 5 times (run started/succeeded/failed, 2 job failures), each job's once.
+  it('estimates the definition size with every placeholder replaced by a 140-character value', () => {
+    // ${RecorderFunctionArn} appears 4 times (run started, finished, failed; abandon), the table once, each function once.
     const text = JSON.stringify(pipeline.stateMachine.definition);
-    const recorderGrowth = 5 * (140 - 'RecorderFunctionArn'.length - 3);
-    const jobGrowth = 2 * (140 - 'JobFunctionArn0'.length - 3);
-    expect(pipeline.estimates.definitionBytes).toBe(Buffer.byteLength(text) + recorderGrowth + jobGrowth);
+    const growth = (key: string, times: number): number => times * (140 - key.length - 3);
+    expect(pipeline.estimates.definitionBytes).toBe(Buffer.byteLength(text) + growth('RecorderFunctionArn', 4) + growth('RecordsTableName', 1) + growth('JobFunctionArn_f0', 1) + growth('JobFunctionArn_f1', 1));
   });
 
   it('estimates history events, transitions, resources and the critical path for two sequential jobs', () => {
-    // expected = 2 + 2×5 + 2 layers×4 + 2 jobs×9 = 38; worst adds (4−1)×3 + (1−1)×3 = 9 → 47
+    // per job: 15 events; worst, 4 attempts: 3 retries × 13 + the abandon step 5 → 59
     expect(pipeline.estimates).toMatchObject({
-      historyEvents: { expected: 38, worstCase: 47 },
-      stateTransitions: 2 + 2 + 2 * 3,
+      historyEvents: { run: 20, perJob: { expected: 15, worstCase: 15 + 3 * 13 + 5 } },
+      stateTransitions: { perRun: 5 + 2 + 3, perJob: 2.5 },
+      // two functions: the same handler, but other timeouts
       stackResources: 4 + 2 * 4,
       criticalPathSeconds: 45 + 300,
     });
   });
 
-  it('runs a fan-out layer as one Parallel branch per job, in job id order', async () => {
-    const fan = await planOne({
-      id: 'fan',
-      jobs: { root: task, zeta: { ...task, dependsOn: ['root'] }, alpha: { ...task, dependsOn: ['root'] }, mid: { ...task, dependsOn: ['root'] } },
-    });
-    const layer2 = fan.stateMachine.definition.States['Layer 2'];
-    expect(layer2?.Type).toBe('Parallel');
-    const branches = layer2?.Branches as readonly { StartAt: string }[];
-    expect(branches.map((b) => b.StartAt)).toStrictEqual(['alpha: run', 'mid: run', 'zeta: run']);
-    expect(layer2?.Next).toBe('Record run succeeded');
+  it('runs every job at once in one Distributed Map, whatever the graph’s shape, each waiting for its own upstreams only', async () => {
+    // a → c, b → c, b → d: no series-parallel nesting can run d as soon as b ends and c only after a and b
+    const dag = await planOne({ id: 'not-series-parallel', jobs: { a: task, b: task, c: { ...task, dependsOn: ['a', 'b'] }, d: { ...task, dependsOn: ['b'] } } });
+    const started = dag.stateMachine.definition.States['Record run started'] as unknown as { ResultSelector: { jobs: unknown } };
+    expect(started.ResultSelector.jobs).toStrictEqual([
+      { id: 'a', f: 0, up: 0 },
+      { id: 'b', f: 0, up: 0 },
+      { id: 'c', f: 0, up: 2 },
+      { id: 'd', f: 0, up: 1 },
+    ]);
+    expect(dag.stateMachine.definition.States.Jobs).toMatchObject({ Type: 'Map', MaxConcurrency: 4, ToleratedFailurePercentage: 100 });
+    expect(Object.keys(dag.stateMachine.definition.States)).toStrictEqual(['Record run started', 'Jobs', 'Record run finished', 'Record run failed', 'Run outcome', 'Run succeeded', 'Run failed']);
+    expect(dag.manifest.jobs.b!.dependents).toStrictEqual([
+      { job: 'c', upstreamCount: 2 },
+      { job: 'd', upstreamCount: 1 },
+    ]);
+  });
+
+  it('has a definition whose size does not grow with the graph beyond one short item a job', async () => {
+    const jobs = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`j${i}`, { ...task, ...(i > 0 ? { dependsOn: [`j${i - 1}`] } : {}) }]));
+    const small = await planOne({ id: 'small', jobs: jobs(10) });
+    const large = await planOne({ id: 'large', jobs: jobs(110) });
+    // 100 more jobs: an item ({"id":"j10","f":0,"up":1}) and a graph entry ("j10":["j9"]) each
+    expect((large.estimates.definitionBytes - small.estimates.definitionBytes) / 100).toBeLessThan(60);
   });
 });
 
 describe('state names', () => {
-  it('are unique across the whole definition, Parallel branches included, even for jobs named like the run’s own states', async () => {
-    // Under the old `Run <job>` names a job "failed" had a state "Run failed", the run's own Fail state.
-    const pipeline = await planOne({
-      id: 'clashing-names',
-      jobs: {
-        run: task,
-        failed: { ...task, dependsOn: ['run'] },
-        check: { ...task, dependsOn: ['run'] },
-        succeeded: { ...task, dependsOn: ['failed', 'check'] },
-        record: task,
-        layer: { ...task, dependsOn: ['succeeded'] },
-        'run-failed': { ...task, dependsOn: ['record'] },
-      },
-    });
-    const states = statesOf(pipeline.stateMachine.definition);
-    const names = states.map((s) => s.name);
-
-    const counts = new Map<string, number>();
-    for (const name of names) counts.set(name, (counts.get(name) ?? 0) + 1);
-    expect([...counts].filter(([, n]) => n > 1)).toStrictEqual([]);
-    // 4 run states + 4 layers + 5 states for each of the 7 jobs.
-    expect(names).toHaveLength(4 + 4 + 7 * 5);
-
-    // The run's own states are still what they were, and the job "failed" has its own.
-    const byName = new Map(states.map((s) => [s.name, s.state]));
-    expect(byName.get('Run failed')).toStrictEqual({ Type: 'Fail', Error: 'PhiRunFailed', Cause: 'a job of pipeline clashing-names failed' });
-    expect(byName.get('failed: run')).toMatchObject({ Type: 'Task', Next: 'failed: check' });
-    expect(byName.get('run: failed')).toStrictEqual({ Type: 'Fail', Error: 'PhiJobFailed', Cause: 'job run failed' });
-    expect(byName.get('run-failed: run')).toMatchObject({ Type: 'Task' });
-    for (const job of ['run', 'failed', 'check', 'succeeded', 'record', 'layer', 'run-failed']) {
-      for (const step of ['run', 'check', 'succeeded', 'record failure', 'failed']) expect(names).toContain(`${job}: ${step}`);
-    }
-  });
-
-  it('leads every transition to a state of its own scope (a branch never names a state outside it)', async () => {
+  it('leads every transition to a state of its own scope (a Map’s iteration never names a state outside it)', async () => {
     const pipeline = await planOne({ id: 'scoped', jobs: { run: task, failed: { ...task, dependsOn: ['run'] }, other: { ...task, dependsOn: ['run'] } } });
     const definition = pipeline.stateMachine.definition;
     expect(Object.keys(definition.States)).toContain(definition.StartAt);
     for (const { name, state, scope } of statesOf(definition)) {
       for (const target of targetsOf(state)) expect({ from: name, to: target, found: target in scope }).toStrictEqual({ from: name, to: target, found: true });
-      for (const branch of (state.Branches ?? []) as { StartAt: string; States: States }[]) expect(Object.keys(branch.States)).toContain(branch.StartAt);
+      const processor = state.ItemProcessor as { StartAt: string; States: States } | undefined;
+      if (processor) expect(Object.keys(processor.States)).toContain(processor.StartAt);
     }
+  });
+
+  it('never depend on job ids: a job named like a state changes nothing but the data', async () => {
+    const named = await planOne({ id: 'named', jobs: { 'run-failed': task, jobs: { ...task, dependsOn: ['run-failed'] } } });
+    const plain = await planOne({ id: 'named', jobs: { a: task, b: { ...task, dependsOn: ['a'] } } });
+    const names = (p: PipelinePlan) => statesOf(p.stateMachine.definition).map((s) => s.name);
+    expect(names(named)).toStrictEqual(names(plain));
   });
 });
 
@@ -539,8 +535,9 @@ describe('the recorder payloads (contract with the recorder)', () => {
     const values: Record<string, unknown> = {
       'run.$': { runId: 'k-1', pipelineId: 'orders', trigger: 'API', parameters: {} },
       'executionArn.$': 'arn:aws:states:us-east-1:123456789012:execution:phi-orders:k-1',
-      'caught.$': { Error: 'PhiJobFailed', Cause: 'job load failed' },
-      'outcome.$': { Error: 'States.Timeout' },
+      'caught.$': { Error: 'States.Timeout' },
+      'jobId.$': 'load',
+      'attempt.$': 2,
     };
     return Object.fromEntries(
       Object.entries(payload).map(([key, value]) => {
@@ -551,7 +548,7 @@ describe('the recorder payloads (contract with the recorder)', () => {
     );
   }
 
-  it('parse as recorder events: runStarted with the enabled jobs’ graph, runFinished without a job list', async () => {
+  it('parse as recorder events: runStarted with the enabled jobs’ graph, jobAbandoned, runFinished with and without what was caught', async () => {
     const pipeline = await planOne({
       id: 'orders',
       jobs: { extract: task, load: { ...task, dependsOn: ['extract'] }, audit: { ...task, dependsOn: ['extract', 'load'] }, off: { ...task, enabled: false } },
@@ -562,17 +559,15 @@ describe('the recorder payloads (contract with the recorder)', () => {
 
     expect(payloads.map((p) => [p.name, p.event.action])).toStrictEqual([
       ['Record run started', 'runStarted'],
-      // one per job, layer by layer
-      ['extract: record failure', 'jobFailed'],
-      ['load: record failure', 'jobFailed'],
-      ['audit: record failure', 'jobFailed'],
-      ['Record run succeeded', 'runFinished'],
+      ['Abandon job', 'jobAbandoned'],
+      ['Record run finished', 'runFinished'],
       ['Record run failed', 'runFinished'],
     ]);
     const started = payloads[0]!.event;
     expect(started).toMatchObject({ action: 'runStarted', definitionVersion: pipeline.definitionVersion, graph: { extract: [], load: ['extract'], audit: ['extract', 'load'] } });
     expect(Object.keys((started as { graph: object }).graph).sort()).toStrictEqual(['audit', 'extract', 'load']);
-    for (const { event } of payloads.filter((p) => p.event.action === 'runFinished')) expect(JSON.stringify(event)).not.toContain('jobIds');
+    expect(payloads[2]!.event).not.toHaveProperty('caught');
+    expect(payloads[3]!.event).toMatchObject({ caught: { Error: 'States.Timeout' } });
   });
 });
 

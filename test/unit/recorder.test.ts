@@ -1,7 +1,9 @@
 /**
- * The recorder's core (`record`, `errorFromOutcome`) against the in-memory record store and a
- * capturing dead-letter sender. Attempts are written by the real runtime core (`runTask`), so the
- * recorder reads exactly what the runtime leaves.
+ * The recorder's core (`record`, `fromStatusChange`) against the in-memory record store, a capturing
+ * dead-letter sender and a capturing `sendToken`. The state a run's jobs leave (attempts, job ends,
+ * upstream outcomes, task tokens at the gate) is written with the store's own methods, as the jobs'
+ * functions and the state machine's gate write it; the recorder then only starts runs, abandons jobs
+ * and finishes runs.
  */
 import { describe, expect, it } from 'vitest';
 import {
@@ -10,20 +12,21 @@ import {
   ExecErrorCode,
   JobStatus,
   RecorderEventSchema,
+  RUN_START_FAILED,
   RunStatus,
   SkipReason,
-  TRANSIENT_ERROR_NAME,
+  TASK_ERROR_NAME,
+  type CaughtError,
   type DeadLetterMessage,
   type ErrorInfo,
   type JobAttemptRecord,
+  type JobStateRecord,
   type RecorderEvent,
   type RunInput,
   type RunRecord,
-  type TaskResult,
 } from '../../lib/model/contract/index.ts';
-import { errorFromOutcome, fromStatusChange, record, type RecorderDeps } from '../../functions/control/recorder.ts';
-import { PhiTransientError, runTask } from '../../functions/runtime/core.ts';
-import { PermanentError, TransientError, type TaskHandler } from '../../functions/runtime/index.ts';
+import { fromStatusChange, record, type RecorderDeps } from '../../functions/control/recorder.ts';
+import { PhiTaskError } from '../../functions/runtime/core.ts';
 import { captureLogs, clock, MemoryRecordStore } from './support/memory-store.ts';
 
 const PIPELINE = 'daily-sales';
@@ -32,6 +35,11 @@ const EXECUTION_ARN = `arn:aws:states:us-east-1:123456789012:execution:phi-daily
 const QUEUED = '2024-05-01T09:59:59.000Z';
 const STARTED = '2024-05-01T10:00:00.000Z';
 const FINISHED = '2024-05-01T10:05:00.000Z';
+/** An instant of the run's day, `hh:mm:ss`. */
+const at = (time: string): string => `2024-05-01T${time}.000Z`;
+
+/** The parameters a job's function merges for its attempts (the job's own, then the run's). */
+const ATTEMPT_PARAMETERS = { region: 'eu-west-1', date: '2024-04-30' };
 
 const runInput = (overrides: Partial<RunInput> = {}): RunInput => ({
   runId: RUN_ID,
@@ -48,10 +56,16 @@ interface Harness {
   store: MemoryRecordStore;
   /** The dead letters that were sent. */
   sent: DeadLetterMessage[];
-  /** Every send attempted, failed ones included. */
+  /** Every dead-letter send attempted, failed ones included. */
   sendCalls: number;
-  /** How many coming sends fail (SQS throttling, an outage) without sending. */
+  /** How many coming dead-letter sends fail (SQS throttling, an outage) without sending. */
   failSends: number;
+  /** The task tokens that were sent (the Map iterations woken). */
+  tokens: string[];
+  /** Every token send attempted, failed ones included. */
+  tokenCalls: number;
+  /** How many coming token sends fail (Step Functions throttling) without sending. */
+  failTokens: number;
   lines: ReturnType<typeof captureLogs>['lines'];
   deps: (now: string) => RecorderDeps;
 }
@@ -64,6 +78,9 @@ function harness(): Harness {
     sent: [],
     sendCalls: 0,
     failSends: 0,
+    tokens: [],
+    tokenCalls: 0,
+    failTokens: 0,
     lines,
     deps: (now) => ({
       store,
@@ -77,51 +94,18 @@ function harness(): Harness {
         }
         h.sent.push(structuredClone(message));
       },
+      sendToken: async (token) => {
+        h.tokenCalls++;
+        if (h.failTokens > 0) {
+          h.failTokens--;
+          throw Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' });
+        }
+        h.tokens.push(token);
+      },
     }),
   };
   return h;
 }
-
-/** Runs one attempt of a job through the real runtime core; answers its result or what it threw. */
-async function attempt(
-  store: MemoryRecordStore,
-  opts: { jobId: string; handler: TaskHandler; retryCount?: number; maxAttempts?: number; run?: RunInput; at?: [string, string] },
-): Promise<TaskResult | PhiTransientError> {
-  const { log } = captureLogs();
-  const [start, end] = opts.at ?? [STARTED, '2024-05-01T10:00:01.000Z'];
-  try {
-    return await runTask(
-      {
-        pipelineId: PIPELINE,
-        jobId: opts.jobId,
-        parameters: { region: 'eu-west-1', date: 'from-config' },
-        maxAttempts: opts.maxAttempts ?? 3,
-        retryableErrors: [],
-        nonRetryableErrors: [],
-        definitionVersion: 'def-1',
-      },
-      { run: opts.run ?? runInput(), jobId: opts.jobId, retryCount: opts.retryCount ?? 0, executionArn: EXECUTION_ARN },
-      opts.handler,
-      { store, log, now: clock(start, end) },
-    );
-  } catch (err) {
-    if (err instanceof PhiTransientError) return err;
-    throw err;
-  }
-}
-
-const fail =
-  (err: Error): TaskHandler =>
-  () => {
-    throw err;
-  };
-const succeed: TaskHandler = () => ({ ok: true });
-
-/** What Step Functions' Catch hands on for a Lambda function error: `{ Error, Cause }`, Cause being Lambda's error JSON. */
-const caughtLambdaError = (errorName: string, err: { name: string; message: string }) => ({
-  Error: errorName,
-  Cause: JSON.stringify({ errorType: err.name, errorMessage: err.message, trace: [] }),
-});
 
 type Graph = Record<string, string[]>;
 
@@ -137,21 +121,93 @@ async function startedRun(h: Harness, graph: Graph = GRAPH, input: RunInput = ru
   await record(runStarted(graph, { run: input }), h.deps(STARTED));
 }
 
-const runFinished = (status: 'SUCCEEDED' | 'FAILED', extra: Record<string, unknown> = {}): RecorderEvent =>
-  event({ action: 'runFinished', run: runInput(), executionArn: EXECUTION_ARN, status, ...extra });
+/** The run's last step (`caught` absent), or the step after the jobs' Map failed (`caught`). */
+const runFinished = (extra: Record<string, unknown> = {}): RecorderEvent => event({ action: 'runFinished', run: runInput(), executionArn: EXECUTION_ARN, ...extra });
 
-/** Starts an attempt that never finishes (its invocation hangs, then times out or is stopped). */
-async function hangingAttempt(store: MemoryRecordStore, jobId: string, opts: { retryCount?: number; at?: [string, string] } = {}): Promise<void> {
-  const never = new Promise<never>(() => undefined);
-  void attempt(store, { jobId, handler: () => never, ...opts });
-  await new Promise((resolve) => setTimeout(resolve, 0));
+/** The iteration's "Abandon job" step: the job's function could not close the job. */
+const jobAbandoned = (jobId: string, caught: CaughtError, extra: Record<string, unknown> = {}): RecorderEvent =>
+  event({ action: 'jobAbandoned', run: runInput(), jobId, attempt: 1, executionArn: EXECUTION_ARN, caught, ...extra });
+
+/** What Step Functions' Catch hands on for a Lambda function error: `{ Error, Cause }`, Cause being Lambda's error JSON. */
+const caughtLambdaError = (errorName: string, err: { name: string; message: string }): CaughtError => ({
+  Error: errorName,
+  Cause: JSON.stringify({ errorType: err.name, errorMessage: err.message, trace: [] }),
+});
+
+/** The message the recorder gives an abandoned job: what the caught error says. */
+const abandonedMessage = (code: string, message: string): string => `the job's function could not close it: ${code}: ${message}`;
+
+/** An attempt as its job's function starts it: RUNNING. */
+async function startAttempt(h: Harness, jobId: string, attempt: number, startedAt: string): Promise<JobAttemptRecord> {
+  const started: JobAttemptRecord = {
+    runId: RUN_ID,
+    pipelineId: PIPELINE,
+    jobId,
+    attempt,
+    status: JobStatus.RUNNING,
+    definitionVersion: 'def-1',
+    parameters: ATTEMPT_PARAMETERS,
+    startedAt,
+    transitions: [{ status: JobStatus.RUNNING, at: startedAt }],
+  };
+  await h.store.startAttempt(started);
+  return started;
 }
 
-const jobFailed = (jobId: string, outcome: unknown, extra: Partial<{ run: RunInput; maxAttempts: number }> = {}): RecorderEvent =>
-  event({ action: 'jobFailed', run: runInput(), jobId, executionArn: EXECUTION_ARN, maxAttempts: 3, outcome, ...extra });
+/** An attempt its job's function ran to success. */
+async function succeededAttempt(h: Harness, jobId: string, attempt: number, [startedAt, completedAt]: [string, string]): Promise<void> {
+  const started = await startAttempt(h, jobId, attempt, startedAt);
+  await h.store.finishAttempt({
+    ...started,
+    status: JobStatus.SUCCEEDED,
+    completedAt,
+    durationMs: Date.parse(completedAt) - Date.parse(startedAt),
+    transitions: [...started.transitions, { status: JobStatus.SUCCEEDED, at: completedAt }],
+    outputs: { rows: 1 },
+  });
+}
+
+/** An attempt that failed, as its job's function records it (with whether it will be retried). */
+async function failedAttempt(h: Harness, jobId: string, attempt: number, [startedAt, completedAt]: [string, string], error: ErrorInfo, willRetry: boolean): Promise<void> {
+  const started = await startAttempt(h, jobId, attempt, startedAt);
+  await h.store.finishAttempt({
+    ...started,
+    status: JobStatus.FAILED,
+    completedAt,
+    durationMs: Date.parse(completedAt) - Date.parse(startedAt),
+    transitions: [...started.transitions, { status: JobStatus.FAILED, at: completedAt }],
+    errorCode: error.code,
+    errorMessage: error.message,
+    errorCategory: error.category,
+    willRetry,
+  });
+}
+
+/** A job its function ran to success on its last attempt (the earlier ones failed and were retried). */
+async function jobSucceeded(h: Harness, jobId: string, opts: { attempts?: number; at?: [string, string] } = {}): Promise<void> {
+  const attempts = opts.attempts ?? 1;
+  const [start, end] = opts.at ?? [at('10:00:01'), at('10:01:00')];
+  for (let n = 1; n < attempts; n++) await failedAttempt(h, jobId, n, [start, start], { code: 'RATE_LIMITED', message: 'slow down', category: ErrorCategory.TRANSIENT }, true);
+  await succeededAttempt(h, jobId, attempts, [start, end]);
+  await h.store.endJob(RUN_ID, jobId, { status: JobStatus.SUCCEEDED, at: end, attempt: attempts });
+}
+
+/** A job its function failed for good: its last attempt FAILED (no retry) and its end. */
+async function jobFailed(h: Harness, jobId: string, error: ErrorInfo, opts: { at?: [string, string] } = {}): Promise<void> {
+  const [start, end] = opts.at ?? [at('10:00:01'), at('10:01:00')];
+  await failedAttempt(h, jobId, 1, [start, end], error, false);
+  await h.store.endJob(RUN_ID, jobId, { status: JobStatus.FAILED, at: end, attempt: 1, errorCode: error.code });
+}
+
+/** A job its function skipped (its dependencies said so): no attempt, an end with its reason. */
+async function jobSkipped(h: Harness, jobId: string, reason: SkipReason, when: string = at('10:01:00')): Promise<void> {
+  await h.store.endJob(RUN_ID, jobId, { status: JobStatus.SKIPPED, at: when, attempt: 0, reason });
+}
+
+const badInput: ErrorInfo = { code: 'BAD_INPUT', message: 'no data for 2024-04-30', category: ErrorCategory.PERMANENT };
 
 describe('record: runStarted', () => {
-  it('marks a PENDING run RUNNING, keeping the job graph, and answers the run input', async () => {
+  it('marks a PENDING run RUNNING with its execution, definition version and job graph, and answers the run input', async () => {
     const h = harness();
     await h.store.createRun({ runId: RUN_ID, pipelineId: PIPELINE, trigger: 'API', parameters: { date: '2024-04-30' }, queuedAt: QUEUED });
 
@@ -173,11 +229,7 @@ describe('record: runStarted', () => {
         { status: RunStatus.PENDING, at: QUEUED },
         { status: RunStatus.RUNNING, at: STARTED },
       ],
-    });
-  });
-
-  it('refuses a runStarted event without the job graph (the recorder reads it back when the run ends)', () => {
-    expect(RecorderEventSchema.safeParse({ action: 'runStarted', run: runInput(), executionArn: EXECUTION_ARN, definitionVersion: 'def-1' }).success).toBe(false);
+    } satisfies RunRecord);
   });
 
   it('answers the validated input with default parameters, the state the machine carries on with', async () => {
@@ -188,298 +240,107 @@ describe('record: runStarted', () => {
 
   it('creates the record RUNNING for a run started without the trigger (no record yet)', async () => {
     const h = harness();
-    await record(runStarted(GRAPH, { run: runInput({ trigger: 'MANUAL' }) }), h.deps(STARTED));
-    expect(await h.store.getRun(RUN_ID)).toMatchObject({
+    await record(runStarted(GRAPH, { run: runInput({ trigger: 'MANUAL', scheduledTime: '2024-05-01T10:00:00Z' }) }), h.deps(STARTED));
+    expect(await h.store.getRun(RUN_ID)).toEqual({
+      runId: RUN_ID,
+      pipelineId: PIPELINE,
       status: RunStatus.RUNNING,
       trigger: 'MANUAL',
-      graph: GRAPH,
+      scheduledTime: '2024-05-01T10:00:00Z',
+      parameters: { date: '2024-04-30' },
       queuedAt: STARTED,
       startedAt: STARTED,
+      executionArn: EXECUTION_ARN,
+      definitionVersion: 'def-1',
+      graph: GRAPH,
       transitions: [{ status: RunStatus.RUNNING, at: STARTED }],
-    });
+    } satisfies RunRecord);
+  });
+
+  it('reopens a run whose first start failed (RUN_START_FAILED): RUNNING again, without the start error', async () => {
+    const h = harness();
+    await h.store.createRun({ runId: RUN_ID, pipelineId: PIPELINE, trigger: 'API', parameters: { date: '2024-04-30' }, queuedAt: QUEUED });
+    await h.store.markRunStartFailed(RUN_ID, at('09:59:59'), 'StartExecution was throttled');
+    expect((await h.store.requireRun(RUN_ID)).error?.code).toBe(RUN_START_FAILED);
+
+    await record(runStarted(), h.deps(STARTED));
+
+    const run = await h.store.requireRun(RUN_ID);
+    expect(run).toMatchObject({ status: RunStatus.RUNNING, startedAt: STARTED, executionArn: EXECUTION_ARN, graph: GRAPH });
+    expect(run).not.toHaveProperty('error');
+    expect(run).not.toHaveProperty('jobs');
+    expect(run).not.toHaveProperty('completedAt');
+    expect(run.transitions.map((t) => t.status)).toEqual([RunStatus.PENDING, RunStatus.FAILED, RunStatus.RUNNING]);
   });
 
   it('is a no-op when repeated: the run keeps one RUNNING transition, its first start time and its graph', async () => {
     const h = harness();
     await startedRun(h);
-    await record(runStarted({ other: [] }), h.deps('2024-05-01T10:00:09.000Z'));
-    const run = await h.store.requireRun(RUN_ID);
-    expect(run.startedAt).toBe(STARTED);
-    expect(run.graph).toEqual(GRAPH);
-    expect(run.transitions.map((t) => t.status)).toEqual([RunStatus.PENDING, RunStatus.RUNNING]);
+    const before = await h.store.requireRun(RUN_ID);
+
+    const answer = await record(runStarted({ other: [] }, { definitionVersion: 'def-2' }), h.deps(at('10:00:09')));
+
+    expect(answer).toEqual(runInput());
+    expect(await h.store.requireRun(RUN_ID)).toEqual(before);
   });
 
-  it('logs with the pipelineId and runId', async () => {
+  it('logs with the pipelineId, runId and action', async () => {
     const h = harness();
     await startedRun(h);
-    expect(h.lines.find((l) => l.message === 'run started')).toMatchObject({ level: 'INFO', pipelineId: PIPELINE, runId: RUN_ID, action: 'runStarted', executionArn: EXECUTION_ARN });
-  });
-});
-
-describe('errorFromOutcome', () => {
-  const info: ErrorInfo = { code: 'RATE_LIMITED', message: 'the feed asked us to slow down', category: ErrorCategory.TRANSIENT };
-
-  it('reads a returned permanent failure, with its attempt', () => {
-    const error: ErrorInfo = { code: 'BAD_INPUT', message: 'no such date', category: ErrorCategory.PERMANENT };
-    expect(errorFromOutcome({ result: { status: JobStatus.FAILED, attempt: 2, error } })).toEqual({ error, attempt: 2 });
-  });
-
-  it('reads the same ErrorInfo from a PhiTransientError caught in AWS form and in the emulator’s Runtime.HandlerError form', () => {
-    const thrown = new PhiTransientError(info);
-    const aws = caughtLambdaError(TRANSIENT_ERROR_NAME, thrown);
-    const emulator = caughtLambdaError('Runtime.HandlerError', thrown);
-    expect(aws).toEqual({
-      Error: 'PhiTransientError',
-      Cause: JSON.stringify({ errorType: 'PhiTransientError', errorMessage: JSON.stringify(info), trace: [] }),
-    });
-    expect(errorFromOutcome(aws)).toEqual({ error: info });
-    expect(errorFromOutcome(emulator)).toEqual({ error: info });
-  });
-
-  it.each(['States.Timeout', 'Sandbox.Timedout'])('reads %s as EXEC_002_TIMEOUT, transient', (name) => {
-    const causes = [undefined, '', JSON.stringify({ errorType: name, errorMessage: 'Task timed out after 3.00 seconds' })];
-    for (const Cause of causes) {
-      const { error } = errorFromOutcome(Cause === undefined ? { Error: name } : { Error: name, Cause });
-      expect(error).toEqual({ code: ExecErrorCode.TIMEOUT, message: expect.stringContaining(name), category: ErrorCategory.TRANSIENT });
-    }
-  });
-
-  it('reads an unknown Catch error as EXEC_004_TASK_FAILED naming the error and its message', () => {
-    expect(errorFromOutcome(caughtLambdaError('Lambda.ServiceException', { name: 'ServiceException', message: 'Rate exceeded' }))).toEqual({
-      error: { code: ExecErrorCode.TASK_FAILED, message: 'Lambda.ServiceException: Rate exceeded', category: ErrorCategory.TRANSIENT },
-    });
-    expect(errorFromOutcome({ Error: 'Runtime.ExitError', Cause: 'RequestId: 1 Error: Runtime exited with error: signal: killed' })).toEqual({
-      error: { code: ExecErrorCode.TASK_FAILED, message: 'Runtime.ExitError: RequestId: 1 Error: Runtime exited with error: signal: killed', category: ErrorCategory.TRANSIENT },
-    });
-  });
-
-  it('reads an unrecognised outcome as EXEC_004_TASK_FAILED', () => {
-    expect(errorFromOutcome({ something: 'else' }).error).toMatchObject({ code: ExecErrorCode.TASK_FAILED, message: expect.stringContaining('unrecognised task outcome') });
-    expect(errorFromOutcome(null).error.code).toBe(ExecErrorCode.TASK_FAILED);
-  });
-});
-
-describe('record: jobFailed', () => {
-  it('sends exactly one dead-letter message for a returned permanent failure, with the attempt’s merged parameters', async () => {
-    const h = harness();
-    await startedRun(h);
-    const run = runInput({ parameters: { date: '2024-04-30', dryRun: true } });
-    const result = await attempt(h.store, { jobId: 'transform', handler: fail(new PermanentError('BAD_INPUT', 'no data for 2024-04-30')), run });
-    expect(result).toMatchObject({ status: JobStatus.FAILED });
-    const attemptBefore = await h.store.listAttempts(RUN_ID);
-    const writesBefore = h.store.writes.length;
-
-    const answer = await record(jobFailed('transform', { result }, { run }), h.deps(FINISHED));
-
-    expect(h.sent).toHaveLength(1);
-    const message = DeadLetterMessageSchema.parse(h.sent[0]);
-    expect(message).toEqual({
-      kind: 'phi.job.failed',
+    expect(h.lines.find((l) => l.message === 'run started')).toMatchObject({
+      level: 'INFO',
+      component: 'recorder',
       pipelineId: PIPELINE,
       runId: RUN_ID,
-      jobId: 'transform',
-      attempts: 1,
-      errorCode: 'BAD_INPUT',
-      errorMessage: 'no data for 2024-04-30',
-      errorCategory: ErrorCategory.PERMANENT,
-      parameters: { region: 'eu-west-1', date: '2024-04-30', dryRun: true },
+      action: 'runStarted',
       executionArn: EXECUTION_ARN,
-      trigger: 'API',
-      failedAt: FINISHED,
-    });
-    expect(answer).toEqual(message);
-    // The runtime closed the attempt already: the recorder leaves it as it was (closeAttempt only from
-    // RUNNING); its writes are the claim of the job's dead letter and, once sent, its mark.
-    expect(await h.store.listAttempts(RUN_ID)).toEqual(attemptBefore);
-    expect(h.store.writes.slice(writesBefore)).toEqual([
-      { op: 'claimDeadLetter', key: `RUN#${RUN_ID}|DLQ#transform` },
-      { op: 'markDeadLetterSent', key: `RUN#${RUN_ID}|DLQ#transform` },
-    ]);
-  });
-
-  it('reports the same error for a Catch outcome in AWS form and in the emulator’s form', async () => {
-    const messages: DeadLetterMessage[] = [];
-    for (const errorName of [TRANSIENT_ERROR_NAME, 'Runtime.HandlerError']) {
-      const h = harness();
-      await startedRun(h);
-      let thrown: TaskResult | PhiTransientError | undefined;
-      for (let retryCount = 0; retryCount < 3; retryCount++) {
-        thrown = await attempt(h.store, { jobId: 'extract', retryCount, handler: fail(new TransientError('RATE_LIMITED', 'slow down')) });
-      }
-      expect(thrown).toBeInstanceOf(PhiTransientError);
-      await record(jobFailed('extract', caughtLambdaError(errorName, thrown as PhiTransientError)), h.deps(FINISHED));
-      expect(h.sent).toHaveLength(1);
-      messages.push(DeadLetterMessageSchema.parse(h.sent[0]));
-    }
-    expect(messages[0]).toMatchObject({ jobId: 'extract', attempts: 3, errorCode: 'RATE_LIMITED', errorMessage: 'slow down', errorCategory: ErrorCategory.TRANSIENT });
-    expect(messages[1]).toEqual(messages[0]);
-  });
-
-  it('closes a RUNNING last attempt FAILED with EXEC_002_TIMEOUT on States.Timeout, and dead-letters the timeout', async () => {
-    const h = harness();
-    await startedRun(h);
-    await attempt(h.store, { jobId: 'extract', retryCount: 0, handler: fail(new TransientError('RATE_LIMITED', 'slow down')) });
-    // Attempt 2 starts and never finishes: Step Functions times the task out.
-    const never = new Promise<never>(() => undefined);
-    void attempt(h.store, { jobId: 'extract', retryCount: 1, handler: () => never, at: ['2024-05-01T10:01:00.000Z', '2024-05-01T10:02:00.000Z'] });
-    await new Promise((resolve) => setTimeout(resolve, 0));
-    const [first, second] = await h.store.listAttempts(RUN_ID);
-    expect(second).toMatchObject({ attempt: 2, status: JobStatus.RUNNING });
-
-    await record(jobFailed('extract', { Error: 'States.Timeout', Cause: '' }), h.deps(FINISHED));
-
-    const [firstAfter, secondAfter] = await h.store.listAttempts(RUN_ID);
-    expect(firstAfter).toEqual(first);
-    // The recorder knows when the attempt started, so the closed attempt has its duration.
-    expect(secondAfter).toEqual({
-      ...(second as JobAttemptRecord),
-      status: JobStatus.FAILED,
-      completedAt: FINISHED,
-      durationMs: Date.parse(FINISHED) - Date.parse('2024-05-01T10:01:00.000Z'),
-      transitions: [
-        { status: JobStatus.RUNNING, at: '2024-05-01T10:01:00.000Z' },
-        { status: JobStatus.FAILED, at: FINISHED },
-      ],
-      errorCode: ExecErrorCode.TIMEOUT,
-      errorMessage: expect.stringContaining('States.Timeout'),
-      errorCategory: ErrorCategory.TRANSIENT,
-      willRetry: false,
-    });
-    expect(h.sent).toHaveLength(1);
-    expect(h.sent[0]).toMatchObject({ jobId: 'extract', attempts: 2, errorCode: ExecErrorCode.TIMEOUT, errorCategory: ErrorCategory.TRANSIENT });
-  });
-
-  it('keeps the timeout when the timed-out attempt’s own finish arrives late (an attempt is finished once)', async () => {
-    const h = harness();
-    await startedRun(h);
-    let release: (outputs: { late: boolean }) => void = () => undefined;
-    const handler: TaskHandler = () => new Promise((resolve) => (release = resolve));
-    const late = attempt(h.store, { jobId: 'extract', handler, at: ['2024-05-01T10:01:00.000Z', '2024-05-01T10:06:00.000Z'] });
-    await new Promise((resolve) => setTimeout(resolve, 0));
-
-    await record(jobFailed('extract', { Error: 'States.Timeout' }), h.deps(FINISHED));
-    const closed = await h.store.listAttempts(RUN_ID);
-    release({ late: true });
-    await expect(late).resolves.toMatchObject({ status: JobStatus.SUCCEEDED });
-
-    expect(await h.store.listAttempts(RUN_ID)).toEqual(closed);
-    expect(closed).toEqual([expect.objectContaining({ status: JobStatus.FAILED, errorCode: ExecErrorCode.TIMEOUT, completedAt: FINISHED })]);
-  });
-
-  it('reports an unknown Catch error as EXEC_004_TASK_FAILED, and closes a RUNNING attempt with it', async () => {
-    const h = harness();
-    await startedRun(h);
-    const never = new Promise<never>(() => undefined);
-    void attempt(h.store, { jobId: 'extract', handler: () => never });
-    await new Promise((resolve) => setTimeout(resolve, 0));
-
-    await record(jobFailed('extract', caughtLambdaError('Lambda.Unknown', { name: 'Unknown', message: 'the function crashed' })), h.deps(FINISHED));
-
-    expect(h.sent).toHaveLength(1);
-    expect(h.sent[0]).toMatchObject({ errorCode: ExecErrorCode.TASK_FAILED, errorMessage: 'Lambda.Unknown: the function crashed', attempts: 1 });
-    expect(await h.store.listAttempts(RUN_ID)).toEqual([expect.objectContaining({ status: JobStatus.FAILED, errorCode: ExecErrorCode.TASK_FAILED, willRetry: false })]);
-  });
-
-  it('dead-letters a job that never recorded an attempt with the run’s parameters, maxAttempts and the scheduled time', async () => {
-    const h = harness();
-    const run = runInput({ trigger: 'SCHEDULE', scheduledTime: '2024-05-01T10:00:00Z' });
-    await record(jobFailed('extract', { Error: 'Lambda.TooManyRequestsException', Cause: 'Rate exceeded' }, { run, maxAttempts: 4 }), h.deps(FINISHED));
-    expect(h.sent).toHaveLength(1);
-    expect(DeadLetterMessageSchema.parse(h.sent[0])).toMatchObject({
-      attempts: 4,
-      parameters: { date: '2024-04-30' },
-      trigger: 'SCHEDULE',
-      scheduledTime: '2024-05-01T10:00:00Z',
-      errorCode: ExecErrorCode.TASK_FAILED,
     });
   });
+});
 
-  it('closes only the failed job’s own RUNNING attempt, not that of another job (even one whose id begins the same)', async () => {
-    const h = harness();
-    await startedRun(h, { extract: [], 'extract-eu': [] });
-    await hangingAttempt(h.store, 'extract-eu');
-    await hangingAttempt(h.store, 'extract');
+describe('RecorderEventSchema', () => {
+  const valid = { action: 'runStarted', run: runInput(), executionArn: EXECUTION_ARN, definitionVersion: 'def-1', graph: GRAPH };
 
-    await record(jobFailed('extract', { Error: 'States.Timeout' }), h.deps(FINISHED));
-
-    expect((await h.store.listAttempts(RUN_ID)).map((a) => [a.jobId, a.status])).toEqual([
-      ['extract', JobStatus.FAILED],
-      ['extract-eu', JobStatus.RUNNING],
-    ]);
-    expect(h.sent).toEqual([expect.objectContaining({ jobId: 'extract', attempts: 1, errorCode: ExecErrorCode.TIMEOUT })]);
+  it('accepts the three actions the state machine sends', () => {
+    expect(RecorderEventSchema.safeParse(valid).success).toBe(true);
+    expect(RecorderEventSchema.safeParse({ action: 'jobAbandoned', run: runInput(), jobId: 'extract', attempt: 2, executionArn: EXECUTION_ARN, caught: { Error: 'States.Timeout' } }).success).toBe(true);
+    expect(RecorderEventSchema.safeParse({ action: 'runFinished', run: runInput(), executionArn: EXECUTION_ARN }).success).toBe(true);
+    expect(RecorderEventSchema.safeParse({ action: 'runFinished', run: runInput(), executionArn: EXECUTION_ARN, caught: { Error: 'States.ExceedToleratedFailureThreshold', Cause: 'x' } }).success).toBe(true);
   });
 
-  it('sends no second dead letter when its step is retried: the job’s dead letter is claimed once', async () => {
-    const h = harness();
-    await startedRun(h);
-    const result = await attempt(h.store, { jobId: 'transform', handler: fail(new PermanentError('BAD_INPUT', 'no data')) });
-
-    const first = await record(jobFailed('transform', { result }), h.deps(FINISHED));
-    const retried = await record(jobFailed('transform', { result }), h.deps('2024-05-01T10:05:02.000Z'));
-
-    expect(h.sent).toEqual([first]);
-    expect(h.sendCalls).toBe(1);
-    expect(retried).toEqual({ ...(first as DeadLetterMessage), failedAt: '2024-05-01T10:05:02.000Z' });
-    expect(h.lines.filter((l) => l.message === 'job failed permanently')).toHaveLength(1);
-    expect(h.lines.find((l) => l.message === 'dead letter already sent')).toMatchObject({ level: 'WARN', runId: RUN_ID, jobId: 'transform' });
+  it('refuses a runStarted event without the job graph (the recorder reads it back when the run ends)', () => {
+    const { graph: _graph, ...withoutGraph } = valid;
+    expect(RecorderEventSchema.safeParse(withoutGraph).success).toBe(false);
+    expect(RecorderEventSchema.safeParse({ ...valid, graph: { load: 'extract' } }).success).toBe(false);
   });
 
-  it('rethrows when the send fails, and the retried step sends the one dead letter', async () => {
-    const h = harness();
-    await startedRun(h);
-    const result = await attempt(h.store, { jobId: 'transform', handler: fail(new PermanentError('BAD_INPUT', 'no data')) });
-    h.failSends = 1;
-
-    await expect(record(jobFailed('transform', { result }), h.deps(FINISHED))).rejects.toThrow('SQS is unavailable');
-    expect(h.sent).toEqual([]);
-    expect(h.lines.find((l) => l.message === 'job failed permanently')).toBeUndefined();
-
-    // Step Functions retries the step (RECORDER_RETRY): this time the message goes out, once.
-    await record(jobFailed('transform', { result }), h.deps('2024-05-01T10:05:01.000Z'));
-    await record(jobFailed('transform', { result }), h.deps('2024-05-01T10:05:02.000Z'));
-    expect(h.sent).toEqual([expect.objectContaining({ jobId: 'transform', errorCode: 'BAD_INPUT', failedAt: '2024-05-01T10:05:01.000Z' })]);
-    expect(h.sendCalls).toBe(2);
-    expect(h.store.deadLetterClaims(RUN_ID)).toEqual(['transform']);
+  it('refuses a run input without its ids or with an unknown trigger', () => {
+    expect(RecorderEventSchema.safeParse({ ...valid, run: { pipelineId: PIPELINE, trigger: 'API' } }).success).toBe(false);
+    expect(RecorderEventSchema.safeParse({ ...valid, run: runInput({ runId: '' }) }).success).toBe(false);
+    expect(RecorderEventSchema.safeParse({ ...valid, run: { ...runInput(), trigger: 'CRON' } }).success).toBe(false);
   });
 
-  it('sends one dead letter for each failed job of a run', async () => {
-    const h = harness();
-    await startedRun(h, { orders: [], customers: [] });
-    const orders = await attempt(h.store, { jobId: 'orders', handler: fail(new PermanentError('SCHEMA_DRIFT', 'new column')) });
-    const customers = await attempt(h.store, { jobId: 'customers', handler: fail(new PermanentError('BAD_INPUT', 'no customers')) });
-    await record(jobFailed('orders', { result: orders }), h.deps(FINISHED));
-    await record(jobFailed('customers', { result: customers }), h.deps(FINISHED));
-    await record(jobFailed('orders', { result: orders }), h.deps(FINISHED));
-    expect(h.sent.map((m) => [m.jobId, m.errorCode])).toEqual([
-      ['orders', 'SCHEMA_DRIFT'],
-      ['customers', 'BAD_INPUT'],
-    ]);
+  it('refuses a jobAbandoned event without its caught error or with an attempt below 1', () => {
+    const abandoned = { action: 'jobAbandoned', run: runInput(), jobId: 'extract', attempt: 1, executionArn: EXECUTION_ARN, caught: { Error: 'States.Timeout' } };
+    const { caught: _caught, ...withoutCaught } = abandoned;
+    expect(RecorderEventSchema.safeParse(withoutCaught).success).toBe(false);
+    expect(RecorderEventSchema.safeParse({ ...abandoned, attempt: 0 }).success).toBe(false);
+    expect(RecorderEventSchema.safeParse({ ...abandoned, caught: { Cause: 'no name' } }).success).toBe(false);
   });
 
-  it('logs the permanent failure with pipelineId, runId and jobId', async () => {
-    const h = harness();
-    const result = await attempt(h.store, { jobId: 'transform', handler: fail(new PermanentError('BAD_INPUT', 'x')) });
-    await record(jobFailed('transform', { result }), h.deps(FINISHED));
-    expect(h.lines.find((l) => l.message === 'job failed permanently')).toMatchObject({
-      level: 'ERROR',
-      pipelineId: PIPELINE,
-      runId: RUN_ID,
-      jobId: 'transform',
-      errorCode: 'BAD_INPUT',
-      attempts: 1,
-    });
+  it('refuses the old recorder’s jobFailed action', () => {
+    expect(RecorderEventSchema.safeParse({ action: 'jobFailed', run: runInput(), jobId: 'extract', executionArn: EXECUTION_ARN, maxAttempts: 3, outcome: {} }).success).toBe(false);
   });
 });
 
 describe('record: runFinished', () => {
-  it('finishes a SUCCEEDED run with a per-job summary of each job’s last attempt', async () => {
+  it('finishes a run SUCCEEDED when no job failed, with a per-job summary of each job’s end and latest attempt', async () => {
     const h = harness();
     await startedRun(h);
-    await attempt(h.store, { jobId: 'extract', retryCount: 0, handler: fail(new TransientError('RATE_LIMITED', 'slow down')) });
-    await attempt(h.store, { jobId: 'extract', retryCount: 1, handler: succeed });
-    await attempt(h.store, { jobId: 'load', handler: succeed });
+    await jobSucceeded(h, 'extract', { attempts: 2 });
+    await jobSucceeded(h, 'load', { at: [at('10:02:00'), at('10:03:00')] });
 
-    const answer = await record(runFinished('SUCCEEDED'), h.deps(FINISHED));
+    const answer = await record(runFinished(), h.deps(FINISHED));
 
     const expected: RunRecord = {
       runId: RUN_ID,
@@ -506,36 +367,76 @@ describe('record: runFinished', () => {
     };
     expect(answer).toEqual(expected);
     expect(await h.store.getRun(RUN_ID)).toEqual(expected);
-    expect(h.lines.find((l) => l.message === 'run finished')).toMatchObject({ pipelineId: PIPELINE, runId: RUN_ID, status: RunStatus.SUCCEEDED });
+    expect(h.lines.find((l) => l.message === 'run finished')).toMatchObject({ level: 'INFO', pipelineId: PIPELINE, runId: RUN_ID, action: 'runFinished', status: RunStatus.SUCCEEDED });
   });
 
-  it('takes the jobs from the graph kept on the run record, not from the event (an old event’s jobIds are ignored)', async () => {
+  it('still succeeds when jobs were skipped by their own conditions, summarising each with its reason', async () => {
     const h = harness();
-    await startedRun(h);
-    await attempt(h.store, { jobId: 'extract', handler: succeed });
-    await attempt(h.store, { jobId: 'load', handler: succeed });
-    const finished = (await record(runFinished('SUCCEEDED', { jobIds: ['extract', 'load', 'ghost'] }), h.deps(FINISHED))) as RunRecord;
-    expect(Object.keys(finished.jobs ?? {}).sort()).toEqual(['extract', 'load']);
+    await startedRun(h, { extract: [], load: ['extract'], report: ['load'] });
+    await jobSucceeded(h, 'extract');
+    await jobSkipped(h, 'load', SkipReason.CONDITION_FALSE);
+    await jobSkipped(h, 'report', SkipReason.UPSTREAM_SKIPPED);
+
+    const finished = (await record(runFinished(), h.deps(FINISHED))) as RunRecord;
+
+    expect(finished.status).toBe(RunStatus.SUCCEEDED);
+    expect(finished.jobs).toEqual({
+      extract: { status: JobStatus.SUCCEEDED, attempts: 1 },
+      load: { status: JobStatus.SKIPPED, attempts: 0, reason: SkipReason.CONDITION_FALSE },
+      report: { status: JobStatus.SKIPPED, attempts: 0, reason: SkipReason.UPSTREAM_SKIPPED },
+    });
+    expect(finished).not.toHaveProperty('error');
   });
 
-  it('finishes a FAILED run: jobs downstream of a failure are SKIPPED (UPSTREAM_FAILED), transitively, and run.error names the first failed job', async () => {
+  it('counts a job’s attempts from its latest attempt record, or from its end when it has no attempt record', async () => {
+    const h = harness();
+    await startedRun(h, { extract: [], load: [] });
+    // extract ended on attempt 1, but a later attempt was recorded after its end (a late duplicate): the latest counts.
+    await jobSucceeded(h, 'extract');
+    await succeededAttempt(h, 'extract', 2, [at('10:02:00'), at('10:02:30')]);
+    // load ended on attempt 2 without any attempt record.
+    await h.store.endJob(RUN_ID, 'load', { status: JobStatus.SUCCEEDED, at: at('10:03:00'), attempt: 2 });
+
+    const finished = (await record(runFinished(), h.deps(FINISHED))) as RunRecord;
+
+    expect(finished.jobs).toEqual({
+      extract: { status: JobStatus.SUCCEEDED, attempts: 2 },
+      load: { status: JobStatus.SUCCEEDED, attempts: 2 },
+    });
+  });
+
+  it('finishes a run FAILED when a job failed: run.error names the first job to fail (by its end), its code and its last attempt’s message', async () => {
     const h = harness();
     // extract → orders, customers → load → report
     await startedRun(h, { extract: [], orders: ['extract'], customers: ['extract'], load: ['orders', 'customers'], report: ['load'] });
-    await attempt(h.store, { jobId: 'extract', handler: succeed });
-    // Two jobs of one layer fail; "orders" (listed first) fails after "customers".
-    await attempt(h.store, { jobId: 'orders', handler: fail(new PermanentError('SCHEMA_DRIFT', 'orders.csv has a new column')), at: ['2024-05-01T10:01:00.000Z', '2024-05-01T10:03:00.000Z'] });
-    await attempt(h.store, {
-      jobId: 'customers',
-      handler: fail(new PermanentError('BAD_INPUT', 'no customers for 2024-04-30')),
-      at: ['2024-05-01T10:01:00.000Z', '2024-05-01T10:02:00.000Z'],
-    });
+    await jobSucceeded(h, 'extract');
+    // Two jobs fail side by side; "orders" (listed later) fails before "customers".
+    await jobFailed(h, 'customers', { code: 'BAD_INPUT', message: 'no customers for 2024-04-30', category: ErrorCategory.PERMANENT }, { at: [at('10:01:00'), at('10:03:00')] });
+    await jobFailed(h, 'orders', { code: 'SCHEMA_DRIFT', message: 'orders.csv has a new column', category: ErrorCategory.PERMANENT }, { at: [at('10:01:00'), at('10:02:00')] });
+    // Their dependents' functions skipped them.
+    await jobSkipped(h, 'load', SkipReason.UPSTREAM_FAILED, at('10:03:01'));
+    await jobSkipped(h, 'report', SkipReason.UPSTREAM_FAILED, at('10:03:02'));
 
-    const finished = await record(runFinished('FAILED', { caught: { Error: 'PhiJobFailed', Cause: 'job customers failed' } }), h.deps(FINISHED));
+    const finished = await record(runFinished(), h.deps(FINISHED));
 
-    expect(finished).toMatchObject({
+    const expected: RunRecord = {
+      runId: RUN_ID,
+      pipelineId: PIPELINE,
       status: RunStatus.FAILED,
+      trigger: 'API',
+      parameters: { date: '2024-04-30' },
+      queuedAt: QUEUED,
+      startedAt: STARTED,
       completedAt: FINISHED,
+      durationMs: 300_000,
+      executionArn: EXECUTION_ARN,
+      definitionVersion: 'def-1',
+      graph: { extract: [], orders: ['extract'], customers: ['extract'], load: ['orders', 'customers'], report: ['load'] },
+      transitions: [
+        { status: RunStatus.PENDING, at: QUEUED },
+        { status: RunStatus.RUNNING, at: STARTED },
+        { status: RunStatus.FAILED, at: FINISHED },
+      ],
       jobs: {
         extract: { status: JobStatus.SUCCEEDED, attempts: 1 },
         orders: { status: JobStatus.FAILED, attempts: 1, errorCode: 'SCHEMA_DRIFT' },
@@ -543,138 +444,624 @@ describe('record: runFinished', () => {
         load: { status: JobStatus.SKIPPED, attempts: 0, reason: SkipReason.UPSTREAM_FAILED },
         report: { status: JobStatus.SKIPPED, attempts: 0, reason: SkipReason.UPSTREAM_FAILED },
       },
-      error: { code: 'BAD_INPUT', message: 'no customers for 2024-04-30', jobId: 'customers' },
-    });
-    expect(await h.store.getRun(RUN_ID)).toEqual(finished);
+      error: { code: 'SCHEMA_DRIFT', message: 'orders.csv has a new column', jobId: 'orders' },
+    };
+    expect(finished).toEqual(expected);
+    expect(await h.store.getRun(RUN_ID)).toEqual(expected);
+    expect(h.lines.find((l) => l.message === 'run finished')).toMatchObject({ runId: RUN_ID, status: RunStatus.FAILED });
   });
 
-  it('tells the two kinds of SKIPPED apart: UPSTREAM_FAILED below a failed job, RUN_ENDED for an independent job of a later layer', async () => {
+  it('names the job’s last attempt’s message, not an earlier one', async () => {
     const h = harness();
-    // Layer 1: a, b. Layer 2: c (after a), d (after b). Layer 3: e (after c), f (after d).
-    await startedRun(h, { a: [], b: [], c: ['a'], d: ['b'], e: ['c'], f: ['d'] });
-    await attempt(h.store, { jobId: 'a', handler: succeed });
-    await attempt(h.store, { jobId: 'b', handler: fail(new PermanentError('BAD_INPUT', 'b cannot run')) });
+    await startedRun(h, { extract: [] });
+    await failedAttempt(h, 'extract', 1, [at('10:00:01'), at('10:00:02')], { code: 'RATE_LIMITED', message: 'slow down', category: ErrorCategory.TRANSIENT }, true);
+    await failedAttempt(h, 'extract', 2, [at('10:01:00'), at('10:01:30')], { code: 'RATE_LIMITED', message: 'still too fast', category: ErrorCategory.TRANSIENT }, false);
+    await h.store.endJob(RUN_ID, 'extract', { status: JobStatus.FAILED, at: at('10:01:30'), attempt: 2, errorCode: 'RATE_LIMITED' });
 
-    // Layer 1 fails because of b: the run ends before layer 2.
-    const finished = (await record(runFinished('FAILED', { caught: { Error: 'PhiJobFailed', Cause: 'job b failed' } }), h.deps(FINISHED))) as RunRecord;
+    const finished = (await record(runFinished(), h.deps(FINISHED))) as RunRecord;
+
+    expect(finished.jobs).toEqual({ extract: { status: JobStatus.FAILED, attempts: 2, errorCode: 'RATE_LIMITED' } });
+    expect(finished.error).toEqual({ code: 'RATE_LIMITED', message: 'still too fast', jobId: 'extract' });
+  });
+
+  it('names a failed job’s error even when the jobs’ Map failed too (caught): the job’s failure is the run’s error', async () => {
+    const h = harness();
+    await startedRun(h);
+    await jobFailed(h, 'extract', badInput);
+    await jobSkipped(h, 'load', SkipReason.UPSTREAM_FAILED);
+
+    const finished = (await record(runFinished({ caught: { Error: 'States.ExceedToleratedFailureThreshold', Cause: 'the Map failed' } }), h.deps(FINISHED))) as RunRecord;
 
     expect(finished.status).toBe(RunStatus.FAILED);
-    expect(finished.jobs).toEqual({
-      a: { status: JobStatus.SUCCEEDED, attempts: 1 },
-      b: { status: JobStatus.FAILED, attempts: 1, errorCode: 'BAD_INPUT' },
-      c: { status: JobStatus.SKIPPED, attempts: 0, reason: SkipReason.RUN_ENDED },
-      d: { status: JobStatus.SKIPPED, attempts: 0, reason: SkipReason.UPSTREAM_FAILED },
-      e: { status: JobStatus.SKIPPED, attempts: 0, reason: SkipReason.RUN_ENDED },
-      f: { status: JobStatus.SKIPPED, attempts: 0, reason: SkipReason.UPSTREAM_FAILED },
-    });
+    expect(finished.error).toEqual({ code: 'BAD_INPUT', message: 'no data for 2024-04-30', jobId: 'extract' });
   });
 
-  it('closes an attempt still RUNNING as the run ends CANCELLED (RUN_ENDED) and summarises its job CANCELLED', async () => {
+  it('closes an attempt still RUNNING as the run ends CANCELLED (RUN_ENDED) and summarises its job CANCELLED; the failed job stays the run’s error', async () => {
     const h = harness();
     // orders and customers run side by side; customers fails while orders' second attempt still runs.
     await startedRun(h, { orders: [], customers: [], load: ['orders', 'customers'] });
-    await attempt(h.store, { jobId: 'orders', handler: fail(new TransientError('RATE_LIMITED', 'slow down')) });
-    await hangingAttempt(h.store, 'orders', { retryCount: 1, at: ['2024-05-01T10:02:00.000Z', '2024-05-01T10:09:00.000Z'] });
-    await attempt(h.store, { jobId: 'customers', handler: fail(new PermanentError('BAD_INPUT', 'no customers')) });
-    const [ordersFirst, ordersSecond] = await h.store.listAttempts(RUN_ID, 'orders');
-    expect(ordersSecond).toMatchObject({ attempt: 2, status: JobStatus.RUNNING });
+    await failedAttempt(h, 'orders', 1, [at('10:00:01'), at('10:00:02')], { code: 'RATE_LIMITED', message: 'slow down', category: ErrorCategory.TRANSIENT }, true);
+    const ordersSecond = await startAttempt(h, 'orders', 2, at('10:02:00'));
+    await jobFailed(h, 'customers', { code: 'BAD_INPUT', message: 'no customers', category: ErrorCategory.PERMANENT });
+    const [ordersFirst] = await h.store.listAttempts(RUN_ID, 'orders');
 
-    const finished = (await record(runFinished('FAILED', { caught: { Error: 'PhiJobFailed', Cause: 'job customers failed' } }), h.deps(FINISHED))) as RunRecord;
+    const finished = (await record(runFinished({ caught: { Error: 'EXECUTION_ABORTED', Cause: 'stopped by an operator' } }), h.deps(FINISHED))) as RunRecord;
 
+    expect(finished.status).toBe(RunStatus.FAILED);
     expect(finished.jobs).toEqual({
       customers: { status: JobStatus.FAILED, attempts: 1, errorCode: 'BAD_INPUT' },
       orders: { status: JobStatus.CANCELLED, attempts: 2, reason: SkipReason.RUN_ENDED },
-      load: { status: JobStatus.SKIPPED, attempts: 0, reason: SkipReason.UPSTREAM_FAILED },
+      load: { status: JobStatus.SKIPPED, attempts: 0, reason: SkipReason.RUN_ENDED },
     });
     // The cancelled job is not the run's error: the failed one is.
     expect(finished.error).toEqual({ code: 'BAD_INPUT', message: 'no customers', jobId: 'customers' });
-    const [first, second] = await h.store.listAttempts(RUN_ID, 'orders');
-    expect(first).toEqual(ordersFirst);
-    expect(second).toEqual({
-      ...(ordersSecond as JobAttemptRecord),
-      status: JobStatus.CANCELLED,
-      completedAt: FINISHED,
-      durationMs: Date.parse(FINISHED) - Date.parse('2024-05-01T10:02:00.000Z'),
-      errorCode: SkipReason.RUN_ENDED,
-      errorMessage: expect.any(String),
-      transitions: [
-        { status: JobStatus.RUNNING, at: '2024-05-01T10:02:00.000Z' },
-        { status: JobStatus.CANCELLED, at: FINISHED },
-      ],
-    });
-    expect(second).not.toHaveProperty('willRetry');
+    expect(await h.store.listAttempts(RUN_ID, 'orders')).toEqual([
+      ordersFirst,
+      {
+        ...ordersSecond,
+        status: JobStatus.CANCELLED,
+        completedAt: FINISHED,
+        durationMs: Date.parse(FINISHED) - Date.parse(at('10:02:00')),
+        errorCode: SkipReason.RUN_ENDED,
+        errorMessage: 'the run ended while this attempt ran',
+        transitions: [
+          { status: JobStatus.RUNNING, at: at('10:02:00') },
+          { status: JobStatus.CANCELLED, at: FINISHED },
+        ],
+      } satisfies JobAttemptRecord,
+    ]);
   });
 
-  it('closes the run of an aborted execution (from EventBridge): the running job CANCELLED, the jobs after it SKIPPED (RUN_ENDED)', async () => {
-    const h = harness();
-    await startedRun(h);
-    await hangingAttempt(h.store, 'extract');
-    const aborted = fromStatusChange({
-      source: 'aws.states',
-      'detail-type': 'Step Functions Execution Status Change',
-      detail: { executionArn: EXECUTION_ARN, status: 'ABORTED', input: JSON.stringify(runInput()), error: null, cause: null },
-    });
-
-    const finished = (await record(aborted!, h.deps(FINISHED))) as RunRecord;
-
-    expect(finished).toMatchObject({
-      status: RunStatus.FAILED,
-      jobs: {
-        extract: { status: JobStatus.CANCELLED, attempts: 1, reason: SkipReason.RUN_ENDED },
-        load: { status: JobStatus.SKIPPED, attempts: 0, reason: SkipReason.RUN_ENDED },
-      },
-      error: { code: 'EXECUTION_ABORTED' },
-    });
-    expect((await h.store.listAttempts(RUN_ID)).map((a) => a.status)).toEqual([JobStatus.CANCELLED]);
-  });
-
-  it('puts the caught error in run.error when no job attempt failed; the jobs that never ran are SKIPPED (RUN_ENDED)', async () => {
+  it('summarises a job stopped between two attempts (its latest FAILED, to be retried, no end) CANCELLED (RUN_ENDED), leaving that attempt as it was', async () => {
     const h = harness();
     await startedRun(h, { extract: [] });
-    const finished = await record(runFinished('FAILED', { caught: { Error: 'States.Runtime', Cause: 'an ASL path did not resolve' } }), h.deps(FINISHED));
+    await failedAttempt(h, 'extract', 1, [at('10:00:01'), at('10:00:02')], { code: 'RATE_LIMITED', message: 'slow down', category: ErrorCategory.TRANSIENT }, true);
+    const attempts = await h.store.listAttempts(RUN_ID);
+
+    const finished = (await record(runFinished({ caught: { Error: 'EXECUTION_TIMED_OUT', Cause: 'the execution timed out' } }), h.deps(FINISHED))) as RunRecord;
+
+    expect(finished.jobs).toEqual({ extract: { status: JobStatus.CANCELLED, attempts: 1, reason: SkipReason.RUN_ENDED } });
+    // No job failed for good: the run's error is what ended it.
+    expect(finished.error).toEqual({ code: 'EXECUTION_TIMED_OUT', message: 'the execution timed out' });
+    expect(await h.store.listAttempts(RUN_ID)).toEqual(attempts);
+  });
+
+  it('fails a run that ends with a job never started, even with no failed job and nothing caught: the job is SKIPPED (RUN_ENDED)', async () => {
+    const h = harness();
+    await startedRun(h, { extract: [], load: ['extract'], report: [] });
+    await jobSucceeded(h, 'extract');
+    await jobSucceeded(h, 'report');
+
+    const finished = (await record(runFinished(), h.deps(FINISHED))) as RunRecord;
+
+    expect(finished.status).toBe(RunStatus.FAILED);
+    expect(finished.jobs).toEqual({
+      extract: { status: JobStatus.SUCCEEDED, attempts: 1 },
+      load: { status: JobStatus.SKIPPED, attempts: 0, reason: SkipReason.RUN_ENDED },
+      report: { status: JobStatus.SUCCEEDED, attempts: 1 },
+    });
+    expect(finished.error).toEqual({ code: ExecErrorCode.TASK_FAILED, message: 'the run ended before all of its jobs' });
+  });
+
+  it('fails a run whose jobs’ Map failed (caught) though every job succeeded, with the caught error as run.error', async () => {
+    const h = harness();
+    await startedRun(h);
+    await jobSucceeded(h, 'extract');
+    await jobSucceeded(h, 'load');
+
+    const finished = (await record(runFinished({ caught: { Error: 'States.Runtime', Cause: 'an ASL path did not resolve' } }), h.deps(FINISHED))) as RunRecord;
+
     expect(finished).toMatchObject({
       status: RunStatus.FAILED,
-      jobs: { extract: { status: JobStatus.SKIPPED, attempts: 0, reason: SkipReason.RUN_ENDED } },
+      jobs: { extract: { status: JobStatus.SUCCEEDED, attempts: 1 }, load: { status: JobStatus.SUCCEEDED, attempts: 1 } },
       error: { code: 'States.Runtime', message: 'an ASL path did not resolve' },
     });
+    expect(finished.error).not.toHaveProperty('jobId');
+  });
+
+  it('names the caught error without a Cause by its Error alone', async () => {
+    const h = harness();
+    await startedRun(h, { extract: [] });
+    const finished = (await record(runFinished({ caught: { Error: 'States.Runtime' } }), h.deps(FINISHED))) as RunRecord;
+    expect(finished.jobs).toEqual({ extract: { status: JobStatus.SKIPPED, attempts: 0, reason: SkipReason.RUN_ENDED } });
+    expect(finished.error).toEqual({ code: 'States.Runtime', message: 'the run ended before all of its jobs' });
+  });
+
+  it('takes the jobs from the graph kept on the run record, not from the event or from records of other jobs', async () => {
+    const h = harness();
+    await startedRun(h);
+    await jobSucceeded(h, 'extract');
+    await jobSucceeded(h, 'load');
+    // A job that is not in this run's graph (a stray record) is no part of its summary.
+    await jobFailed(h, 'ghost', badInput);
+
+    // An old event's jobIds and status are not the contract any more: they are dropped.
+    const finished = (await record(runFinished({ jobIds: ['extract', 'load', 'ghost'], status: 'FAILED' }), h.deps(FINISHED))) as RunRecord;
+
+    expect(finished.status).toBe(RunStatus.SUCCEEDED);
+    expect(finished.jobs).toEqual({ extract: { status: JobStatus.SUCCEEDED, attempts: 1 }, load: { status: JobStatus.SUCCEEDED, attempts: 1 } });
   });
 
   it('summarises the jobs that have attempts when the run record has no graph (a run started before graphs were kept)', async () => {
     const h = harness();
     await h.store.markRunRunning({ runId: RUN_ID, pipelineId: PIPELINE, trigger: 'API', parameters: {}, executionArn: EXECUTION_ARN, definitionVersion: 'def-0' }, STARTED);
-    await attempt(h.store, { jobId: 'load', handler: succeed });
-    await attempt(h.store, { jobId: 'extract', handler: succeed });
-    const finished = (await record(runFinished('SUCCEEDED'), h.deps(FINISHED))) as RunRecord;
+    await jobSucceeded(h, 'load');
+    await jobSucceeded(h, 'extract');
+    const finished = (await record(runFinished(), h.deps(FINISHED))) as RunRecord;
     expect(finished.graph).toBeUndefined();
+    expect(finished.status).toBe(RunStatus.SUCCEEDED);
     expect(finished.jobs).toEqual({ extract: { status: JobStatus.SUCCEEDED, attempts: 1 }, load: { status: JobStatus.SUCCEEDED, attempts: 1 } });
   });
 
   it('leaves a terminal run untouched: the first result stays, a later finish writes nothing and cancels nothing', async () => {
     const h = harness();
     await startedRun(h);
-    await attempt(h.store, { jobId: 'extract', handler: fail(new PermanentError('BAD_INPUT', 'x')) });
-    const first = await record(runFinished('FAILED'), h.deps(FINISHED));
-    // A late attempt (a retried invocation) starts after the run ended.
-    await hangingAttempt(h.store, 'load', { at: ['2024-05-01T10:08:00.000Z', '2024-05-01T10:08:30.000Z'] });
+    await jobFailed(h, 'extract', badInput);
+    await jobSkipped(h, 'load', SkipReason.UPSTREAM_FAILED);
+    const first = await record(runFinished(), h.deps(FINISHED));
+    // A late attempt (a redelivered invocation) starts after the run ended.
+    await startAttempt(h, 'late', 1, at('10:08:00'));
     const writes = h.store.writes.length;
 
-    const again = await record(runFinished('SUCCEEDED'), h.deps('2024-05-01T10:09:00.000Z'));
-    const repeated = await record(runFinished('FAILED', { caught: { Error: 'EXECUTION_ABORTED', Cause: 'stopped' } }), h.deps('2024-05-01T10:10:00.000Z'));
-    const restarted = await record(runStarted(GRAPH, { definitionVersion: 'def-2' }), h.deps('2024-05-01T10:11:00.000Z'));
+    const again = await record(runFinished(), h.deps(at('10:09:00')));
+    const caught = await record(runFinished({ caught: { Error: 'EXECUTION_ABORTED', Cause: 'stopped' } }), h.deps(at('10:10:00')));
+    const restarted = await record(runStarted(GRAPH, { definitionVersion: 'def-2' }), h.deps(at('10:11:00')));
 
     expect(restarted).toEqual(runInput());
     expect(again).toEqual(first);
-    expect(repeated).toEqual(first);
+    expect(caught).toEqual(first);
     expect(h.store.writes.length).toBe(writes);
-    expect((await h.store.listAttempts(RUN_ID, 'load')).map((a) => a.status)).toEqual([JobStatus.RUNNING]);
+    expect((await h.store.listAttempts(RUN_ID, 'late')).map((a) => a.status)).toEqual([JobStatus.RUNNING]);
     const stored = await h.store.requireRun(RUN_ID);
     expect(stored).toEqual(first);
     expect(stored).toMatchObject({ status: RunStatus.FAILED, completedAt: FINISHED, definitionVersion: 'def-1' });
     expect(stored.transitions.map((t) => t.status)).toEqual([RunStatus.PENDING, RunStatus.RUNNING, RunStatus.FAILED]);
   });
 
+  it('keeps a SUCCEEDED result when EventBridge reports the execution later (its status change is a second finish)', async () => {
+    const h = harness();
+    await startedRun(h);
+    await jobSucceeded(h, 'extract');
+    await jobSucceeded(h, 'load');
+    const first = await record(runFinished(), h.deps(FINISHED));
+
+    const late = fromStatusChange({
+      source: 'aws.states',
+      'detail-type': 'Step Functions Execution Status Change',
+      detail: { executionArn: EXECUTION_ARN, status: 'FAILED', input: JSON.stringify(runInput()), error: 'States.Runtime', cause: 'after the last step' },
+    });
+    expect(late).toBeDefined();
+
+    expect(await record(late as RecorderEvent, h.deps(at('10:06:00')))).toEqual(first);
+    expect(await h.store.requireRun(RUN_ID)).toMatchObject({ status: RunStatus.SUCCEEDED, completedAt: FINISHED });
+  });
+
   it('refuses to finish a run that has no record (REC_001_NOT_FOUND)', async () => {
     const h = harness();
-    await expect(record(runFinished('SUCCEEDED'), h.deps(FINISHED))).rejects.toMatchObject({ name: 'RecordError', code: 'REC_001_NOT_FOUND' });
+    await expect(record(runFinished(), h.deps(FINISHED))).rejects.toMatchObject({ name: 'RecordError', code: 'REC_001_NOT_FOUND' });
+  });
+});
+
+describe('record: jobAbandoned', () => {
+  /** The run's graph: extract → load; extract, other → report. */
+  const ABANDON_GRAPH: Graph = { extract: [], other: [], load: ['extract'], report: ['extract', 'other'] };
+
+  it('fails the job in its function’s place: its RUNNING attempt closed FAILED (EXEC_006_ABANDONED), its end, one dead letter', async () => {
+    const h = harness();
+    await startedRun(h);
+    await failedAttempt(h, 'extract', 1, [at('10:00:01'), at('10:00:02')], { code: 'RATE_LIMITED', message: 'slow down', category: ErrorCategory.TRANSIENT }, true);
+    // Attempt 2 never finishes: Step Functions times the task out, and the function deciding on it fails too.
+    const second = await startAttempt(h, 'extract', 2, at('10:01:00'));
+    const [first] = await h.store.listAttempts(RUN_ID);
+
+    const answer = await record(jobAbandoned('extract', { Error: 'States.Timeout', Cause: '' }, { attempt: 2 }), h.deps(FINISHED));
+
+    expect(answer).toEqual({ jobId: 'extract', status: JobStatus.FAILED });
+    const message = abandonedMessage(ExecErrorCode.TIMEOUT, 'the attempt timed out (States.Timeout)');
+    expect(await h.store.listAttempts(RUN_ID, 'extract')).toEqual([
+      first,
+      {
+        ...second,
+        status: JobStatus.FAILED,
+        completedAt: FINISHED,
+        // The recorder knows when the attempt started, so the closed attempt has its duration.
+        durationMs: Date.parse(FINISHED) - Date.parse(at('10:01:00')),
+        transitions: [
+          { status: JobStatus.RUNNING, at: at('10:01:00') },
+          { status: JobStatus.FAILED, at: FINISHED },
+        ],
+        errorCode: ExecErrorCode.ABANDONED,
+        errorMessage: message,
+        errorCategory: ErrorCategory.TRANSIENT,
+        willRetry: false,
+      } satisfies JobAttemptRecord,
+    ]);
+    expect(await h.store.getJobState(RUN_ID, 'extract')).toEqual({
+      runId: RUN_ID,
+      jobId: 'extract',
+      upstream: {},
+      ready: false,
+      status: JobStatus.FAILED,
+      completedAt: FINISHED,
+      attempt: 2,
+      errorCode: ExecErrorCode.ABANDONED,
+    } satisfies JobStateRecord);
+    expect(h.sent).toEqual([
+      {
+        kind: 'phi.job.failed',
+        pipelineId: PIPELINE,
+        runId: RUN_ID,
+        jobId: 'extract',
+        attempts: 2,
+        errorCode: ExecErrorCode.ABANDONED,
+        errorMessage: message,
+        errorCategory: ErrorCategory.TRANSIENT,
+        parameters: ATTEMPT_PARAMETERS,
+        executionArn: EXECUTION_ARN,
+        trigger: 'API',
+        failedAt: FINISHED,
+      } satisfies DeadLetterMessage,
+    ]);
+    expect(DeadLetterMessageSchema.safeParse(h.sent[0]).success).toBe(true);
+    expect(h.store.deadLetterClaims(RUN_ID)).toEqual(['extract']);
+  });
+
+  it('sends exactly one dead letter when the step is delivered twice, and leaves the job’s first end', async () => {
+    const h = harness();
+    await startedRun(h);
+    await startAttempt(h, 'extract', 1, at('10:01:00'));
+    const abandoned = jobAbandoned('extract', { Error: 'States.Timeout' });
+
+    await record(abandoned, h.deps(FINISHED));
+    const attempts = await h.store.listAttempts(RUN_ID);
+    const state = await h.store.getJobState(RUN_ID, 'extract');
+    const again = await record(abandoned, h.deps(at('10:05:02')));
+
+    expect(again).toEqual({ jobId: 'extract', status: JobStatus.FAILED });
+    expect(h.sendCalls).toBe(1);
+    expect(h.sent).toEqual([
+      {
+        kind: 'phi.job.failed',
+        pipelineId: PIPELINE,
+        runId: RUN_ID,
+        jobId: 'extract',
+        attempts: 1,
+        errorCode: ExecErrorCode.ABANDONED,
+        errorMessage: abandonedMessage(ExecErrorCode.TIMEOUT, 'the attempt timed out (States.Timeout)'),
+        errorCategory: ErrorCategory.TRANSIENT,
+        parameters: ATTEMPT_PARAMETERS,
+        executionArn: EXECUTION_ARN,
+        trigger: 'API',
+        failedAt: FINISHED,
+      } satisfies DeadLetterMessage,
+    ]);
+    expect(await h.store.listAttempts(RUN_ID)).toEqual(attempts);
+    expect(await h.store.getJobState(RUN_ID, 'extract')).toEqual(state);
+    expect(h.lines.filter((l) => l.message === 'job abandoned')).toHaveLength(1);
+  });
+
+  it('names the caught error in the job’s message: the runtime’s ErrorInfo, read alike from AWS and from an emulator', async () => {
+    const info: ErrorInfo = { code: 'RATE_LIMITED', message: 'the feed asked us to slow down', category: ErrorCategory.TRANSIENT };
+    const thrown = new PhiTaskError(info);
+    const messages: string[] = [];
+    for (const errorName of [TASK_ERROR_NAME, 'Runtime.HandlerError']) {
+      const h = harness();
+      await startedRun(h);
+      await record(jobAbandoned('extract', caughtLambdaError(errorName, thrown)), h.deps(FINISHED));
+      expect(h.sent).toHaveLength(1);
+      messages.push(h.sent[0]?.errorMessage ?? '');
+    }
+    expect(messages).toEqual([abandonedMessage('RATE_LIMITED', 'the feed asked us to slow down'), abandonedMessage('RATE_LIMITED', 'the feed asked us to slow down')]);
+  });
+
+  it.each([
+    ['an unknown Lambda error', caughtLambdaError('Lambda.Unknown', { name: 'Unknown', message: 'the function crashed' }), abandonedMessage(ExecErrorCode.TASK_FAILED, 'Lambda.Unknown: the function crashed')],
+    ['a runtime exit', { Error: 'Runtime.ExitError', Cause: 'RequestId: 1 Error: Runtime exited with error: signal: killed' }, abandonedMessage(ExecErrorCode.TASK_FAILED, 'Runtime.ExitError: RequestId: 1 Error: Runtime exited with error: signal: killed')],
+    ['Lambda’s Sandbox.Timedout', { Error: 'Sandbox.Timedout', Cause: JSON.stringify({ errorType: 'Sandbox.Timedout', errorMessage: 'Task timed out after 3.00 seconds' }) }, abandonedMessage(ExecErrorCode.TIMEOUT, 'the attempt timed out (Sandbox.Timedout)')],
+  ])('names %s in the job’s message, and closes a RUNNING attempt with it', async (_name, caught, message) => {
+    const h = harness();
+    await startedRun(h);
+    await startAttempt(h, 'extract', 1, at('10:01:00'));
+
+    await record(jobAbandoned('extract', caught), h.deps(FINISHED));
+
+    expect(h.sent).toEqual([expect.objectContaining({ errorCode: ExecErrorCode.ABANDONED, errorMessage: message, attempts: 1 })]);
+    expect(await h.store.listAttempts(RUN_ID)).toEqual([
+      expect.objectContaining({ status: JobStatus.FAILED, errorCode: ExecErrorCode.ABANDONED, errorMessage: message, errorCategory: ErrorCategory.TRANSIENT, willRetry: false }),
+    ]);
+  });
+
+  it('fails a job that never recorded an attempt (its gate failed) with the event’s attempt, the run’s parameters and its scheduled time', async () => {
+    const h = harness();
+    const run = runInput({ trigger: 'SCHEDULE', scheduledTime: '2024-05-01T10:00:00Z' });
+    await startedRun(h, GRAPH, run);
+
+    await record(jobAbandoned('load', { Error: 'DynamoDb.InternalServerErrorException', Cause: 'Internal server error' }, { run }), h.deps(FINISHED));
+
+    expect(h.sent).toEqual([
+      {
+        kind: 'phi.job.failed',
+        pipelineId: PIPELINE,
+        runId: RUN_ID,
+        jobId: 'load',
+        attempts: 1,
+        errorCode: ExecErrorCode.ABANDONED,
+        errorMessage: abandonedMessage(ExecErrorCode.TASK_FAILED, 'DynamoDb.InternalServerErrorException: Internal server error'),
+        errorCategory: ErrorCategory.TRANSIENT,
+        parameters: { date: '2024-04-30' },
+        executionArn: EXECUTION_ARN,
+        trigger: 'SCHEDULE',
+        scheduledTime: '2024-05-01T10:00:00Z',
+        failedAt: FINISHED,
+      } satisfies DeadLetterMessage,
+    ]);
+    // No attempt is made up for it.
+    expect(await h.store.listAttempts(RUN_ID)).toEqual([]);
+    expect(await h.store.getJobState(RUN_ID, 'load')).toMatchObject({ status: JobStatus.FAILED, attempt: 1, errorCode: ExecErrorCode.ABANDONED, completedAt: FINISHED });
+  });
+
+  it('leaves an attempt its function already closed (FAILED, to be retried) as it was, and ends the job on that attempt', async () => {
+    const h = harness();
+    await startedRun(h);
+    await failedAttempt(h, 'extract', 1, [at('10:00:01'), at('10:00:02')], { code: 'RATE_LIMITED', message: 'slow down', category: ErrorCategory.TRANSIENT }, true);
+    const attempts = await h.store.listAttempts(RUN_ID);
+
+    await record(jobAbandoned('extract', caughtLambdaError('Lambda.Unknown', { name: 'Error', message: 'the function crashed while deciding' })), h.deps(FINISHED));
+
+    expect(await h.store.listAttempts(RUN_ID)).toEqual(attempts);
+    expect(await h.store.getJobState(RUN_ID, 'extract')).toMatchObject({ status: JobStatus.FAILED, attempt: 1, errorCode: ExecErrorCode.ABANDONED });
+    expect(h.sent).toEqual([expect.objectContaining({ jobId: 'extract', attempts: 1, errorCode: ExecErrorCode.ABANDONED, parameters: ATTEMPT_PARAMETERS })]);
+  });
+
+  it('closes only the abandoned job’s own RUNNING attempt, not that of another job (even one whose id begins the same)', async () => {
+    const h = harness();
+    await startedRun(h, { extract: [], 'extract-eu': [] });
+    await startAttempt(h, 'extract-eu', 1, at('10:01:00'));
+    await startAttempt(h, 'extract', 1, at('10:01:00'));
+
+    await record(jobAbandoned('extract', { Error: 'States.Timeout' }), h.deps(FINISHED));
+
+    expect((await h.store.listAttempts(RUN_ID)).map((a) => [a.jobId, a.status])).toEqual([
+      ['extract', JobStatus.FAILED],
+      ['extract-eu', JobStatus.RUNNING],
+    ]);
+    expect(await h.store.getJobState(RUN_ID, 'extract-eu')).toBeUndefined();
+    expect(h.sent).toEqual([expect.objectContaining({ jobId: 'extract', attempts: 1, errorCode: ExecErrorCode.ABANDONED })]);
+  });
+
+  it('leaves a job its function had ended FAILED as it ended: no second dead letter, its own error kept', async () => {
+    const h = harness();
+    await startedRun(h);
+    // The job's function failed the job for good (and sent its dead letter), then could not answer.
+    await jobFailed(h, 'extract', badInput);
+    await h.store.claimDeadLetter(RUN_ID, 'extract', at('10:01:00'));
+    await h.store.markDeadLetterSent(RUN_ID, 'extract', at('10:01:00'));
+    const attempts = await h.store.listAttempts(RUN_ID);
+    const state = await h.store.getJobState(RUN_ID, 'extract');
+
+    await record(jobAbandoned('extract', caughtLambdaError('Lambda.Unknown', { name: 'Error', message: 'crashed' })), h.deps(FINISHED));
+
+    expect(h.sendCalls).toBe(0);
+    expect(await h.store.listAttempts(RUN_ID)).toEqual(attempts);
+    expect(await h.store.getJobState(RUN_ID, 'extract')).toEqual(state);
+    expect(h.lines.find((l) => l.message === 'job abandoned')).toBeUndefined();
+  });
+
+  it('releases its dependents from the run’s graph: each whose upstreams have all ended is made ready and its waiting iteration woken, once', async () => {
+    const h = harness();
+    await startedRun(h, ABANDON_GRAPH);
+    // load waits at its gate; report waits too, and its other upstream has ended already.
+    expect(h.store.registerToken(RUN_ID, 'load', 'token-load')).toBe(true);
+    expect(h.store.registerToken(RUN_ID, 'report', 'token-report')).toBe(true);
+    await jobSucceeded(h, 'other');
+    await h.store.recordUpstreamEnded(RUN_ID, 'report', 'other', { status: JobStatus.SUCCEEDED, attempt: 1 });
+    await startAttempt(h, 'extract', 1, at('10:01:00'));
+
+    const abandoned = jobAbandoned('extract', { Error: 'States.Timeout' });
+    await record(abandoned, h.deps(FINISHED));
+    await record(abandoned, h.deps(at('10:05:02')));
+
+    expect(h.tokens).toEqual(['token-load', 'token-report']);
+    expect(h.tokenCalls).toBe(2);
+    expect(await h.store.getJobState(RUN_ID, 'load')).toEqual({
+      runId: RUN_ID,
+      jobId: 'load',
+      upstream: { extract: { status: JobStatus.FAILED, attempt: 1 } },
+      ready: true,
+      token: 'token-load',
+    } satisfies JobStateRecord);
+    expect(await h.store.getJobState(RUN_ID, 'report')).toEqual({
+      runId: RUN_ID,
+      jobId: 'report',
+      upstream: { other: { status: JobStatus.SUCCEEDED, attempt: 1 }, extract: { status: JobStatus.FAILED, attempt: 1 } },
+      ready: true,
+      token: 'token-report',
+    } satisfies JobStateRecord);
+    expect(h.lines.filter((l) => l.message === 'dependent released').map((l) => [l.dependent, l.waiting, l.runId, l.action])).toEqual([
+      ['load', true, RUN_ID, 'jobAbandoned'],
+      ['report', true, RUN_ID, 'jobAbandoned'],
+    ]);
+  });
+
+  it('records its end on a dependent that still waits for another upstream, without making it ready', async () => {
+    const h = harness();
+    await startedRun(h, ABANDON_GRAPH);
+    expect(h.store.registerToken(RUN_ID, 'report', 'token-report')).toBe(true);
+
+    await record(jobAbandoned('extract', { Error: 'States.Timeout' }, { attempt: 3 }), h.deps(FINISHED));
+
+    expect(h.tokens).toEqual([]);
+    expect(await h.store.getJobState(RUN_ID, 'report')).toEqual({
+      runId: RUN_ID,
+      jobId: 'report',
+      upstream: { extract: { status: JobStatus.FAILED, attempt: 3 } },
+      ready: false,
+      token: 'token-report',
+    } satisfies JobStateRecord);
+  });
+
+  it('makes ready a dependent whose iteration has not reached its gate yet: no token is sent, and the gate then does not wait', async () => {
+    const h = harness();
+    await startedRun(h);
+
+    await record(jobAbandoned('extract', { Error: 'States.Timeout' }), h.deps(FINISHED));
+
+    expect(h.tokenCalls).toBe(0);
+    expect(await h.store.getJobState(RUN_ID, 'load')).toEqual({ runId: RUN_ID, jobId: 'load', upstream: { extract: { status: JobStatus.FAILED, attempt: 1 } }, ready: true } satisfies JobStateRecord);
+    expect(h.store.registerToken(RUN_ID, 'load', 'token-load')).toBe(false);
+  });
+
+  it('rethrows when the dead letter cannot be sent, so that Step Functions retries the step', async () => {
+    const h = harness();
+    await startedRun(h);
+    await startAttempt(h, 'extract', 1, at('10:01:00'));
+    h.failSends = 1;
+
+    await expect(record(jobAbandoned('extract', { Error: 'States.Timeout' }), h.deps(FINISHED))).rejects.toThrow('SQS is unavailable');
+
+    expect(h.sent).toEqual([]);
+    expect(h.lines.find((l) => l.message === 'job abandoned')).toBeUndefined();
+  });
+
+  it('sends the one dead letter when the step is retried after a failed send', async () => {
+    const h = harness();
+    await startedRun(h);
+    await startAttempt(h, 'extract', 1, at('10:01:00'));
+    h.failSends = 1;
+    await expect(record(jobAbandoned('extract', { Error: 'States.Timeout' }), h.deps(FINISHED))).rejects.toThrow('SQS is unavailable');
+
+    // Step Functions retries the step (SERVICE_RETRY): this time the message goes out, once.
+    await record(jobAbandoned('extract', { Error: 'States.Timeout' }), h.deps(at('10:05:01')));
+    await record(jobAbandoned('extract', { Error: 'States.Timeout' }), h.deps(at('10:05:02')));
+
+    expect(h.sent).toEqual([expect.objectContaining({ jobId: 'extract', errorCode: ExecErrorCode.ABANDONED })]);
+    expect(h.sendCalls).toBe(2);
+  });
+
+  it('rethrows when a waiting dependent cannot be woken, so that Step Functions retries the step', async () => {
+    const h = harness();
+    await startedRun(h);
+    expect(h.store.registerToken(RUN_ID, 'load', 'token-load')).toBe(true);
+    h.failTokens = 1;
+
+    await expect(record(jobAbandoned('extract', { Error: 'States.Timeout' }), h.deps(FINISHED))).rejects.toThrow('Rate exceeded');
+    expect(h.tokens).toEqual([]);
+  });
+
+  it('wakes the waiting dependent when the step is retried after a failed token send', async () => {
+    const h = harness();
+    await startedRun(h);
+    expect(h.store.registerToken(RUN_ID, 'load', 'token-load')).toBe(true);
+    h.failTokens = 1;
+    await expect(record(jobAbandoned('extract', { Error: 'States.Timeout' }), h.deps(FINISHED))).rejects.toThrow('Rate exceeded');
+
+    await record(jobAbandoned('extract', { Error: 'States.Timeout' }), h.deps(at('10:05:01')));
+
+    expect(h.tokens).toEqual(['token-load']);
+  });
+
+  it('releases the dependents of a job that had ended with how it ended, not FAILED', async () => {
+    const h = harness();
+    await startedRun(h);
+    await jobSucceeded(h, 'extract');
+
+    await record(jobAbandoned('extract', caughtLambdaError('Lambda.Unknown', { name: 'Error', message: 'crashed' })), h.deps(FINISHED));
+
+    expect(h.sendCalls).toBe(0);
+    expect(await h.store.getJobState(RUN_ID, 'extract')).toMatchObject({ status: JobStatus.SUCCEEDED });
+    expect((await h.store.getJobState(RUN_ID, 'load'))?.upstream).toEqual({ extract: { status: JobStatus.SUCCEEDED, attempt: 1 } });
+  });
+
+  it('is counted as the job’s failure when the run finishes', async () => {
+    const h = harness();
+    await startedRun(h);
+    await startAttempt(h, 'extract', 1, at('10:01:00'));
+    await record(jobAbandoned('extract', { Error: 'States.Timeout' }), h.deps(at('10:04:00')));
+    await jobSkipped(h, 'load', SkipReason.UPSTREAM_FAILED, at('10:04:30'));
+
+    const finished = (await record(runFinished(), h.deps(FINISHED))) as RunRecord;
+
+    expect(finished.status).toBe(RunStatus.FAILED);
+    expect(finished.jobs).toEqual({
+      extract: { status: JobStatus.FAILED, attempts: 1, errorCode: ExecErrorCode.ABANDONED },
+      load: { status: JobStatus.SKIPPED, attempts: 0, reason: SkipReason.UPSTREAM_FAILED },
+    });
+    expect(finished.error).toEqual({ code: ExecErrorCode.ABANDONED, message: abandonedMessage(ExecErrorCode.TIMEOUT, 'the attempt timed out (States.Timeout)'), jobId: 'extract' });
+  });
+
+  it('logs the abandoned job with pipelineId, runId, action, jobId and the caught error’s code', async () => {
+    const h = harness();
+    await startedRun(h);
+    await record(jobAbandoned('extract', { Error: 'States.Timeout' }), h.deps(FINISHED));
+    expect(h.lines.find((l) => l.message === 'job abandoned')).toMatchObject({
+      level: 'ERROR',
+      component: 'recorder',
+      pipelineId: PIPELINE,
+      runId: RUN_ID,
+      action: 'jobAbandoned',
+      jobId: 'extract',
+      errorCode: ExecErrorCode.TIMEOUT,
+    });
+  });
+});
+
+describe('fromStatusChange', () => {
+  const change = (status: string, detail: Record<string, unknown> = {}): Record<string, unknown> => ({
+    version: '0',
+    source: 'aws.states',
+    'detail-type': 'Step Functions Execution Status Change',
+    detail: { executionArn: EXECUTION_ARN, stateMachineArn: 'arn:aws:states:us-east-1:123456789012:stateMachine:phi-daily-sales', status, input: JSON.stringify(runInput()), error: null, cause: null, ...detail },
+  });
+
+  it.each(['FAILED', 'TIMED_OUT', 'ABORTED'])('turns an execution that ended %s into a runFinished of its run, caught EXECUTION_<status>', (status) => {
+    expect(fromStatusChange(change(status))).toEqual({
+      action: 'runFinished',
+      run: runInput(),
+      executionArn: EXECUTION_ARN,
+      caught: { Error: `EXECUTION_${status}`, Cause: `the execution ended ${status}` },
+    } satisfies RecorderEvent);
+  });
+
+  it('carries the execution’s cause, or else its error, as the Cause', () => {
+    expect(fromStatusChange(change('FAILED', { error: 'States.Runtime', cause: 'an ASL path did not resolve' }))).toMatchObject({ caught: { Error: 'EXECUTION_FAILED', Cause: 'an ASL path did not resolve' } });
+    expect(fromStatusChange(change('FAILED', { error: 'States.Runtime' }))).toMatchObject({ caught: { Error: 'EXECUTION_FAILED', Cause: 'States.Runtime' } });
+  });
+
+  it('reads the run from the execution’s input, with its defaults', () => {
+    const event = fromStatusChange(change('ABORTED', { input: JSON.stringify({ runId: RUN_ID, pipelineId: PIPELINE, trigger: 'MANUAL' }) }));
+    expect(event?.run).toEqual({ runId: RUN_ID, pipelineId: PIPELINE, trigger: 'MANUAL', parameters: {} });
+  });
+
+  it('is undefined for anything else: other statuses, other sources and detail types, the recorder’s own events', () => {
+    expect(fromStatusChange(change('SUCCEEDED'))).toBeUndefined();
+    expect(fromStatusChange(change('RUNNING'))).toBeUndefined();
+    expect(fromStatusChange({ ...change('FAILED'), source: 'aws.lambda' })).toBeUndefined();
+    expect(fromStatusChange({ ...change('FAILED'), 'detail-type': 'Step Functions Map Run Status Change' })).toBeUndefined();
+    expect(fromStatusChange({ action: 'runFinished', run: runInput(), executionArn: EXECUTION_ARN })).toBeUndefined();
+    expect(fromStatusChange(runStarted())).toBeUndefined();
+    expect(fromStatusChange(null)).toBeUndefined();
+    expect(fromStatusChange('ABORTED')).toBeUndefined();
+  });
+
+  it('closes the run of an aborted execution: the running job CANCELLED, the job after it SKIPPED (RUN_ENDED), run.error the abort', async () => {
+    const h = harness();
+    await startedRun(h);
+    await startAttempt(h, 'extract', 1, at('10:01:00'));
+    const aborted = fromStatusChange(change('ABORTED'));
+    expect(aborted).toBeDefined();
+
+    const finished = (await record(aborted as RecorderEvent, h.deps(FINISHED))) as RunRecord;
+
+    expect(finished).toMatchObject({
+      status: RunStatus.FAILED,
+      completedAt: FINISHED,
+      jobs: {
+        extract: { status: JobStatus.CANCELLED, attempts: 1, reason: SkipReason.RUN_ENDED },
+        load: { status: JobStatus.SKIPPED, attempts: 0, reason: SkipReason.RUN_ENDED },
+      },
+      error: { code: 'EXECUTION_ABORTED', message: 'the execution ended ABORTED' },
+    });
+    expect((await h.store.listAttempts(RUN_ID)).map((a) => a.status)).toEqual([JobStatus.CANCELLED]);
+    expect(h.lines.find((l) => l.message === 'run finished')).toMatchObject({ pipelineId: PIPELINE, runId: RUN_ID, action: 'runFinished', status: RunStatus.FAILED });
   });
 });

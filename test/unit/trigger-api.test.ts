@@ -561,6 +561,25 @@ describe('route: GET /runs/{runId}', () => {
     expect(view.run.graph).toEqual({ extract: [], load: ['extract'] });
   });
 
+  it('shows a job skipped while its run goes on by its end (with no attempts), before the run’s summary exists', async () => {
+    const w = world();
+    const { run } = await startRun({ pipelineId: PIPELINE, trigger: 'API', idempotencyKey: 'k' }, w.trigger);
+    await w.store.markRunRunning({ ...run, graph: { extract: [], load: ['extract'], report: [] } }, '2024-05-01T10:00:30.000Z');
+    await w.store.startAttempt(attemptRecord('extract', 1, JobStatus.FAILED, { runId: run.runId, errorCode: 'BAD', errorCategory: ErrorCategory.PERMANENT, willRetry: false }));
+    await w.store.endJob(run.runId, 'extract', { status: JobStatus.FAILED, at: '2024-05-01T10:01:00.000Z', attempt: 1, errorCode: 'BAD' });
+    await w.store.endJob(run.runId, 'load', { status: JobStatus.SKIPPED, at: '2024-05-01T10:01:01.000Z', attempt: 0, reason: 'UPSTREAM_FAILED' });
+    await w.store.startAttempt(attemptRecord('report', 1, JobStatus.RUNNING, { runId: run.runId }));
+
+    const view = RunViewSchema.parse(bodyOf<RunView>(await route(getRun(run.runId), w.api)));
+
+    expect(view.run.status).toBe(RunStatus.RUNNING);
+    expect(Object.fromEntries(Object.entries(view.jobs).map(([id, j]) => [id, [j.status, j.attempts.length]]))).toEqual({
+      extract: [JobStatus.FAILED, 1],
+      load: [JobStatus.SKIPPED, 0],
+      report: [JobStatus.RUNNING, 1],
+    });
+  });
+
   it('answers 404 API_004_RUN_NOT_FOUND for an unknown run', async () => {
     const w = world();
     const res = await route(getRun('m-nope'), w.api);

@@ -356,71 +356,53 @@ describe('SCHED_*: schedules', () => {
 });
 
 describe('LIMIT_*: AWS limits', () => {
-  /*
-   * History events (compile.ts `estimate`), per run:
-   *   expected  = 2 (execution) + 2 × 5 (recorder tasks) + layers × 4 (Parallel) + jobs × (5 task + 2 choice + 2 succeed)
-   *   worstCase = expected + Σ (maxAttempts − 1) × 3 (retry)
-   * n independent jobs (one layer) with maxAttempts 10: worstCase = 16 + 9n + 27n = 16 + 36n.
-   *   n = 694 → 25,000 (at the limit, allowed); n = 695 → 25,036 (over the limit).
-   * Stack resources: 4 per stack + 4 per job + 3 per schedule; the limit is 500.
-   */
-  const historyWorstCase = (jobs: number, layers: number, maxAttempts: number): number =>
-    2 + 2 * 5 + layers * 4 + jobs * (5 + 2 + 2) + jobs * (maxAttempts - 1) * 3;
+  /** `count` jobs, each with a timeout of its own (so each needs a function of its own). */
+  const distinctFunctions = (count: number): Record<string, JobSpec> =>
+    Object.fromEntries(Array.from({ length: count }, (_, i) => [`j${String(i).padStart(3, '0')}`, task({ timeoutSeconds: i + 1 })]));
+  /** `count` jobs, job i depending on the `fanIn` jobs before it (ids 40 characters long). */
+  const denseGraph = (count: number, fanIn: number): Record<string, JobSpec> => {
+    const id = (i: number): string => `job-${String(i).padStart(5, '0')}`.padEnd(40, 'x');
+    return Object.fromEntries(Array.from({ length: count }, (_, i) => [id(i), task({ dependsOn: Array.from({ length: Math.min(i, fanIn) }, (_, k) => id(i - 1 - k)) })]));
+  };
 
-  it('reports LIMIT_002_HISTORY_EVENTS when every job using every attempt could exceed 25,000 events', async () => {
-    expect(historyWorstCase(695, 1, 10)).toBe(25_036);
-    const problems = await problemsOf({ 'p.ts': pipeline('huge', independentJobs(695, 10)) });
-    const limit = problems.find((p) => p.code === ProblemCode.LIMIT_002_HISTORY_EVENTS);
-    expect(limit).toMatchObject({ code: ProblemCode.LIMIT_002_HISTORY_EVENTS, pipeline: 'huge', path: 'jobs' });
-    expect(limit?.message).toContain('25036');
-    expect(limit?.hint).toContain('maxAttempts');
-  });
-
-  it('accepts exactly 25,000 worst-case history events', async () => {
-    expect(historyWorstCase(694, 1, 10)).toBe(25_000);
-    const problems = await problemsOf({ 'p.ts': pipeline('huge', independentJobs(694, 10)) });
-    expect(codes(problems)).not.toContain(ProblemCode.LIMIT_002_HISTORY_EVENTS);
-    // So many jobs are over CloudFormation's resource limit anyway.
-    expect(codes(problems)).toContain(ProblemCode.LIMIT_003_STACK_RESOURCES);
+  it('keeps every execution far under 25,000 history events: a job using all 10 attempts writes 137 in its own', async () => {
+    // per job: 15 events (9 without upstreams: no gate), 13 more a retry, and the abandon step: 15 + 9 × 13 + 5 = 137
+    const independent = await plan({ definitions: { 'p.ts': pipeline('retrying', independentJobs(300, 10)) }, handlers: [HANDLER] });
+    expect(independent.problems).toStrictEqual([]);
+    expect(independent.plan.pipelines[0]!.estimates.historyEvents).toStrictEqual({ run: 20, perJob: { expected: 9, worstCase: 9 + 9 * 13 + 5 } });
+    const chained = await plan({ definitions: { 'p.ts': pipeline('retrying', { a: task({ retry: { maxAttempts: 10 } }), b: task({ dependsOn: ['a'], retry: { maxAttempts: 10 } }) }) }, handlers: [HANDLER] });
+    expect(chained.plan.pipelines[0]!.estimates.historyEvents).toStrictEqual({ run: 20, perJob: { expected: 15, worstCase: 137 } });
   });
 
   it('reports LIMIT_003_STACK_RESOURCES past 500 resources, counting the schedule’s', async () => {
-    // 124 jobs: 4 + 124 × 4 = 500 resources, at the limit; a schedule adds 3.
-    expect((await problemsOf({ 'p.ts': pipeline('wide', independentJobs(124, 1)) }))).toStrictEqual([]);
-    const problem = await onlyProblem({ 'p.ts': pipeline('wide', independentJobs(124, 1), { schedule: { rate: '1 day' } }) });
+    // 124 functions: 4 + 124 × 4 = 500 resources, at the limit; a schedule adds 3.
+    expect(await problemsOf({ 'p.ts': pipeline('wide', distinctFunctions(124)) })).toStrictEqual([]);
+    const problem = await onlyProblem({ 'p.ts': pipeline('wide', distinctFunctions(124), { schedule: { rate: '1 day' } }) });
     expect(problem).toMatchObject({ code: ProblemCode.LIMIT_003_STACK_RESOURCES, pipeline: 'wide', path: 'jobs' });
     expect(problem.message).toContain('503');
   });
 
-  describe('LIMIT_004_JOB_CONFIG_SIZE: a job’s configuration over 3,500 bytes (Lambda’s 4 KB environment)', () => {
-    /** The bytes of the job's PHI_JOB, as the pipeline's plan gives it, when its parameter `blob` is `n` characters. */
-    async function configBytes(n: number, jobId = 'x'): Promise<number> {
-      const result = await plan({ definitions: { 'p.ts': pipeline('orders', { [jobId]: task({ parameters: { blob: 'b'.repeat(n) } }) }) } });
-      expect(result.problems).toStrictEqual([]);
-      const p = result.plan.pipelines[0]!;
-      return Buffer.byteLength(JSON.stringify(p.jobs[0]!.runtime));
-    }
+  it('shares functions, so a thousand jobs of one handler fit one stack', async () => {
+    const result = await plan({ definitions: { 'p.ts': pipeline('many', independentJobs(1000, 1, 4)) }, handlers: [HANDLER] });
+    expect(result.problems).toStrictEqual([]);
+    expect(result.plan.pipelines[0]!.estimates.stackResources).toBe(4 + 4);
+  });
 
-    it('is 3,500 bytes', () => {
-      expect(LIMITS.jobConfigBytes).toBe(3_500);
-    });
+  describe('LIMIT_004_JOB_CONFIG_SIZE: a job’s merged parameters over 64 KiB (kept in every attempt record)', () => {
+    /** A parameter object of exactly `bytes` bytes of JSON: `{"blob":"…"}`. */
+    const parametersOf = (bytes: number, char = 'b') => ({ blob: char.repeat(bytes - '{"blob":""}'.length) });
 
-    it('accepts a configuration of exactly 3,500 bytes and reports one byte more at jobs.<id>.parameters', async () => {
-      const overhead = await configBytes(0);
-      const fits = LIMITS.jobConfigBytes - overhead;
-      expect(await configBytes(fits)).toBe(LIMITS.jobConfigBytes);
-
-      expect(await problemsOf({ 'p.ts': pipeline('orders', { x: task({ parameters: { blob: 'b'.repeat(fits) } }) }) })).toStrictEqual([]);
-      const problem = await onlyProblem({ 'p.ts': pipeline('orders', { x: task({ parameters: { blob: 'b'.repeat(fits + 1) } }) }) });
+    it('accepts exactly 65,536 bytes and reports one byte more at jobs.<id>.parameters', async () => {
+      expect(LIMITS.jobParametersBytes).toBe(64 * 1024);
+      expect(await problemsOf({ 'p.ts': pipeline('orders', { x: task({ parameters: parametersOf(65_536) }) }) })).toStrictEqual([]);
+      const problem = await onlyProblem({ 'p.ts': pipeline('orders', { x: task({ parameters: parametersOf(65_537) }) }) });
       expect(problem).toMatchObject({ code: ProblemCode.LIMIT_004_JOB_CONFIG_SIZE, pipeline: 'orders', job: 'x', path: 'jobs.x.parameters' });
-      expect(problem.message).toContain('3501');
+      expect(problem.message).toContain('65537');
       expect(problem.hint).toContain('S3');
     });
 
-    it('counts the pipeline’s parameters merged in, for every enabled job, and not a disabled one', async () => {
-      const problems = await problemsOf({
-        'p.ts': pipeline('orders', { a: task(), b: task({ dependsOn: ['a'] }), off: task({ enabled: false }) }, { parameters: { blob: 'b'.repeat(3_500) } }),
-      });
+    it('counts the pipeline’s parameters merged in, for every job', async () => {
+      const problems = await problemsOf({ 'p.ts': pipeline('orders', { a: task(), b: task({ dependsOn: ['a'] }) }, { parameters: parametersOf(70_000) }) });
       expect(problems.map((p) => [p.code, p.job, p.path])).toStrictEqual([
         [ProblemCode.LIMIT_004_JOB_CONFIG_SIZE, 'a', 'jobs.a.parameters'],
         [ProblemCode.LIMIT_004_JOB_CONFIG_SIZE, 'b', 'jobs.b.parameters'],
@@ -428,22 +410,93 @@ describe('LIMIT_*: AWS limits', () => {
     });
 
     it('counts bytes, not characters', async () => {
-      const overhead = await configBytes(0);
-      // Half as many two-byte characters as would fit in bytes, plus one: over in bytes, far under in characters.
-      const n = Math.floor((LIMITS.jobConfigBytes - overhead) / 2) + 1;
-      const problem = await onlyProblem({ 'p.ts': pipeline('orders', { x: task({ parameters: { blob: 'é'.repeat(n) } }) }) });
+      // 33,000 two-byte characters: under the limit in characters, over it in bytes.
+      const problem = await onlyProblem({ 'p.ts': pipeline('orders', { x: task({ parameters: { blob: 'é'.repeat(33_000) } }) }) });
       expect(problem.code).toBe(ProblemCode.LIMIT_004_JOB_CONFIG_SIZE);
     });
   });
 
+  it('reports LIMIT_005_STATE_PAYLOAD when the run’s graph and parameters would pass more than 256 KiB between states', async () => {
+    // 150 jobs each waiting for up to 60 others: 7,170 edges of 40-character ids, about 310 KB of graph
+    const problems = await problemsOf({ 'p.ts': pipeline('dense', denseGraph(150, 60)) });
+    expect(problems.map((p) => [p.code, p.path])).toStrictEqual([[ProblemCode.LIMIT_005_STATE_PAYLOAD, 'jobs']]);
+    expect(problems[0]!.message).toContain('262144');
+  });
+
   it('reports LIMIT_001_DEFINITION_SIZE when the state machine definition would exceed 1 MB', async () => {
-    // Long job ids make each branch about 2 KB; 600 of them are well over 1,048,576 bytes.
-    const jobs: Record<string, JobSpec> = {};
-    for (let i = 0; i < 600; i++) jobs[`job-${String(i).padStart(4, '0')}`.padEnd(40, 'x')] = task({ retry: { maxAttempts: 1 } });
-    const problems = await problemsOf({ 'p.ts': pipeline('verbose', jobs) });
+    // 26,950 edges of 40-character ids: over a megabyte of graph in the definition
+    const problems = await problemsOf({ 'p.ts': pipeline('verbose', denseGraph(320, 100)) });
     const limit = problems.find((p) => p.code === ProblemCode.LIMIT_001_DEFINITION_SIZE);
     expect(limit).toMatchObject({ pipeline: 'verbose', path: 'jobs' });
     expect(limit?.message).toContain('1048576');
+  });
+
+  it('reports LIMIT_006_JOBS_PER_RUN past 10,000 enabled jobs, which could not all wait at once', async () => {
+    const problems = await problemsOf({ 'p.ts': pipeline('enormous', independentJobs(10_001, 1, 5)) });
+    expect(codes(problems)).toContain(ProblemCode.LIMIT_006_JOBS_PER_RUN);
+    expect(problems.find((p) => p.code === ProblemCode.LIMIT_006_JOBS_PER_RUN)?.message).toContain('10001');
+  });
+});
+
+describe('dependency forms', () => {
+  it('accepts every form: a plain id, SUCCESS, COMPLETION and DATA_READY with a condition, skipOnUpstreamSkip', async () => {
+    const result = await plan({
+      definitions: {
+        'p.ts': pipeline('forms', {
+          a: task(),
+          b: task({ dependsOn: ['a', { job: 'c', on: 'COMPLETION' }] }),
+          c: task({ dependsOn: [{ job: 'a', on: 'DATA_READY', condition: 'rows > 0 && status == "ok"', skipOnUpstreamSkip: false }] }),
+          d: task({ dependsOn: [{ job: 'a' }] }),
+        }),
+      },
+      handlers: [HANDLER],
+    });
+    expect(result.problems).toStrictEqual([]);
+    const jobs = result.plan.pipelines[0]!.jobs;
+    expect(jobs.map((j) => [j.id, j.dependsOn, j.dependencies])).toStrictEqual([
+      ['a', [], []],
+      ['b', ['a', 'c'], [{ job: 'a', on: 'SUCCESS', skipOnUpstreamSkip: true }, { job: 'c', on: 'COMPLETION', skipOnUpstreamSkip: true }]],
+      ['c', ['a'], [{ job: 'a', on: 'DATA_READY', condition: 'rows > 0 && status == "ok"', skipOnUpstreamSkip: false }]],
+      ['d', ['a'], [{ job: 'a', on: 'SUCCESS', skipOnUpstreamSkip: true }]],
+    ]);
+  });
+
+  it('reports DEP_004_INVALID_CONDITION for a condition that does not parse, naming where', async () => {
+    const problem = await onlyProblem({ 'p.ts': pipeline('orders', { a: task(), b: task({ dependsOn: [{ job: 'a', on: 'DATA_READY', condition: 'rows > && ok' }] }) }) });
+    expect(problem).toMatchObject({ code: ProblemCode.DEP_004_INVALID_CONDITION, pipeline: 'orders', job: 'b', path: 'jobs.b.dependsOn[0].condition' });
+    expect(problem.message).toContain('character 7');
+  });
+
+  it('reports DEP_004_INVALID_CONDITION for DATA_READY without a condition, and a condition on another type', async () => {
+    const problems = await problemsOf({
+      'p.ts': pipeline('orders', { a: task(), b: task({ dependsOn: [{ job: 'a', on: 'DATA_READY' }] }), c: task({ dependsOn: [{ job: 'a', condition: 'rows > 0' }] }) }),
+    });
+    expect(problems.map((p) => [p.code, p.job, p.path])).toStrictEqual([
+      [ProblemCode.DEP_004_INVALID_CONDITION, 'b', 'jobs.b.dependsOn[0].condition'],
+      [ProblemCode.DEP_004_INVALID_CONDITION, 'c', 'jobs.c.dependsOn[0].condition'],
+    ]);
+  });
+
+  it('reports DEP_005_DUPLICATE_DEPENDENCY for the same upstream listed twice, in any form', async () => {
+    const problem = await onlyProblem({ 'p.ts': pipeline('orders', { a: task(), b: task({ dependsOn: ['a', { job: 'a', on: 'COMPLETION' }] }) }) });
+    expect(problem).toMatchObject({ code: ProblemCode.DEP_005_DUPLICATE_DEPENDENCY, job: 'b', path: 'jobs.b.dependsOn[1]' });
+  });
+
+  it('reports DEP_001_MISSING_UPSTREAM at the object’s job field, and never takes an inherited property for a job', async () => {
+    const problems = await problemsOf({ 'p.ts': pipeline('orders', { a: task({ dependsOn: [{ job: 'ghost' }, 'constructor', 'toString'] }) }) });
+    expect(problems.map((p) => [p.code, p.path])).toStrictEqual([
+      [ProblemCode.DEP_001_MISSING_UPSTREAM, 'jobs.a.dependsOn[0].job'],
+      [ProblemCode.DEP_001_MISSING_UPSTREAM, 'jobs.a.dependsOn[1]'],
+      [ProblemCode.DEP_001_MISSING_UPSTREAM, 'jobs.a.dependsOn[2]'],
+    ]);
+  });
+
+  it('refuses unknown fields of a dependency and a type that is not one of the three', async () => {
+    const problems = await problemsOf({ 'p.ts': pipeline('orders', { a: task(), b: task({ dependsOn: [{ job: 'a', on: 'ALWAYS', when: 'x' }] }) }) });
+    expect(problems.map((p) => [p.code, p.path])).toStrictEqual([
+      [ProblemCode.DEF_001_INVALID_FIELD, 'jobs.b.dependsOn[0].on'],
+      [ProblemCode.DEF_001_INVALID_FIELD, 'jobs.b.dependsOn[0].when'],
+    ]);
   });
 });
 

@@ -315,16 +315,21 @@ export class RecordStore {
   }
 
   /**
-   * Marks a job ready (every upstream has ended), once: `claimed` for the one caller that did, with the
-   * task token its iteration is waiting on, if it is waiting already. A later caller gets `claimed: false`.
+   * Marks a job ready (every upstream has ended), once, on behalf of the upstream `by` whose end
+   * completed the set: `claimed` for that caller, with the task token its iteration is waiting on, if it
+   * is waiting already. A repeat of the same upstream's release is `claimed` again until the token has
+   * been delivered (`markWoken`), so a send that failed is sent again; any other caller gets `false`.
    */
-  async claimReady(runId: string, jobId: string): Promise<{ claimed: boolean; token?: string }> {
+  async claimReady(runId: string, jobId: string, by: string): Promise<{ claimed: boolean; token?: string }> {
     try {
       const out = await this.doc.send(
         new UpdateCommand({
           TableName: this.table,
           Key: recordKeys.jobState(runId, jobId),
-          ...update({ set: { [JOB_STATE_ATTRIBUTES.ready]: true }, condition: { expression: `attribute_not_exists(#${JOB_STATE_ATTRIBUTES.ready})`, names: [JOB_STATE_ATTRIBUTES.ready] } }),
+          ...update({
+            set: { [JOB_STATE_ATTRIBUTES.ready]: true, readyBy: by },
+            condition: { expression: 'attribute_not_exists(#ready) OR (#readyBy = :by AND attribute_not_exists(#woken))', names: ['ready', 'readyBy', 'woken'], values: { ':by': by } },
+          }),
           ReturnValues: 'ALL_NEW',
         }),
       );
@@ -334,6 +339,11 @@ export class RecordStore {
       if (isConditionFailure(err)) return { claimed: false };
       throw err;
     }
+  }
+
+  /** Notes that the job's waiting iteration has been sent its token. */
+  async markWoken(runId: string, jobId: string): Promise<void> {
+    await this.doc.send(new UpdateCommand({ TableName: this.table, Key: recordKeys.jobState(runId, jobId), ...update({ set: { woken: true } }) }));
   }
 
   /** Records how a job ended, once: the first end wins and later ones are no-ops (`false`). */

@@ -17,7 +17,8 @@
  *  - listAttempts lists a run's attempts (or one job's), in the sort-key order of a DynamoDB query;
  *  - claimDeadLetter is true unless the job's dead letter is marked sent; markDeadLetterSent marks it;
  *  - job states: recordUpstreamEnded keeps each upstream's outcome (a repeat overwrites it) and counts
- *    them; claimReady marks a job ready once (with its token, if registered); endJob keeps the first end;
+ *    them; claimReady marks a job ready once (with its token, if registered), again for the same
+ *    upstream until markWoken; endJob keeps the first end;
  *    registerToken is the state machine's gate (a token is kept only while the job is not ready).
  * Like DynamoDB with `removeUndefinedValues`, undefined fields are dropped, and every record is parsed
  * with the contract's schemas on the way in and copied on the way out (callers never share state with it).
@@ -56,6 +57,7 @@ export type StoreMethods =
   | 'listJobStates'
   | 'recordUpstreamEnded'
   | 'claimReady'
+  | 'markWoken'
   | 'endJob';
 
 /** One write that changed the store (a conditional write that did not apply is not one). */
@@ -276,11 +278,23 @@ export class MemoryRecordStore implements Pick<RecordStore, StoreMethods> {
     return { ended: Object.keys(next.upstream).length, state: copy(next) };
   }
 
-  async claimReady(runId: string, jobId: string): Promise<{ claimed: boolean; token?: string }> {
+  private readonly readyBy = new Map<string, { by: string; woken: boolean }>();
+
+  async claimReady(runId: string, jobId: string, by: string): Promise<{ claimed: boolean; token?: string }> {
     const state = this.jobState(runId, jobId);
-    if (state.ready) return { claimed: false };
+    const key = joined(recordKeys.jobState(runId, jobId));
+    const claim = this.readyBy.get(key);
+    if (state.ready && (claim?.by !== by || claim.woken)) return { claimed: false };
+    this.readyBy.set(key, { by, woken: false });
     this.putJobState('claimReady', { ...state, ready: true });
     return { claimed: true, ...(state.token !== undefined ? { token: state.token } : {}) };
+  }
+
+  async markWoken(runId: string, jobId: string): Promise<void> {
+    const key = joined(recordKeys.jobState(runId, jobId));
+    const claim = this.readyBy.get(key);
+    if (claim) this.readyBy.set(key, { ...claim, woken: true });
+    this.writes.push({ op: 'markWoken', key });
   }
 
   async endJob(runId: string, jobId: string, end: JobEnd): Promise<boolean> {

@@ -1,0 +1,96 @@
+/**
+ * Exact DAG semantics on the local emulator, through the shipped `dag-drill` pipeline (see
+ * definitions/dag-drill.ts): a → c, b → c, b → d, d →(COMPLETION) e, b →(DATA_READY rows > 0) f,
+ * c → g, f → g. Run parameters set each job's duration, failure and data; the records say what ran when.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { PhiClient } from '../../lib/client/client.ts';
+import { deadLetterQueueUrl, peekDeadLetters, waitForDeadLetter } from '../../lib/client/dead-letters.ts';
+import type { RunView } from '../../lib/model/contract/index.ts';
+import type { Parameters } from '../../lib/model/pipeline.ts';
+import { phiClient, useEmulator } from './support.ts';
+
+let client: PhiClient;
+beforeAll(async () => {
+  useEmulator();
+  client = await phiClient();
+});
+
+async function drill(parameters: Parameters): Promise<RunView> {
+  const { run } = await client.startRun('dag-drill', { parameters });
+  return client.waitForRun(run.runId, { timeoutMs: 60_000 });
+}
+
+const attempt = (view: RunView, job: string) => {
+  const found = view.jobs[job]?.attempts[0];
+  if (!found) throw new Error(`job ${job} has no attempt: ${JSON.stringify(view.jobs[job])}`);
+  return found;
+};
+const ms = (iso: string | undefined): number => Date.parse(iso ?? '');
+
+describe('a DAG that is not series-parallel', () => {
+  it('starts each job as soon as its own upstreams end: d runs while a still does, and the run takes its critical path', async () => {
+    // a and d take 4 s, b and c 1 s: layer by layer d would wait for a (8 s); the DAG needs 5 s.
+    const view = await drill({ sleepMs: { a: 4000, b: 1000, c: 1000, d: 4000 } });
+
+    expect(view.run.status).toBe('SUCCEEDED');
+    expect(ms(attempt(view, 'd').startedAt)).toBeLessThan(ms(attempt(view, 'a').completedAt));
+    expect(ms(attempt(view, 'd').startedAt)).toBeGreaterThanOrEqual(ms(attempt(view, 'b').completedAt));
+    expect(ms(attempt(view, 'c').startedAt)).toBeGreaterThanOrEqual(Math.max(ms(attempt(view, 'a').completedAt), ms(attempt(view, 'b').completedAt)));
+    // 5 s of work on the critical path; the emulator adds its own start-up and Phi its gating
+    expect(view.run.durationMs).toBeLessThan(6_500);
+  });
+
+  it('hands each job its upstreams’ outputs', async () => {
+    const view = await drill({ rows: 7 });
+    expect(attempt(view, 'c').outputs).toEqual({ rows: 1, upstream: ['a', 'b'], upstreamRows: 8 });
+    expect(attempt(view, 'f').outputs).toEqual({ rows: 1, upstream: ['b'], upstreamRows: 7 });
+    expect(attempt(view, 'a').outputs).toEqual({ rows: 1, upstream: [], upstreamRows: 0 });
+  });
+});
+
+describe('failure isolation', () => {
+  it('skips only the failed job’s dependents: every independent branch runs to its end, then the run fails with one dead letter', async () => {
+    const view = await drill({ fail: ['a'], sleepMs: { d: 500 } });
+
+    expect(view.run.status).toBe('FAILED');
+    expect(view.run.jobs).toEqual({
+      a: { status: 'FAILED', attempts: 1, errorCode: 'DRILL_FAILURE' },
+      b: { status: 'SUCCEEDED', attempts: 1 },
+      c: { status: 'SKIPPED', attempts: 0, reason: 'UPSTREAM_FAILED' },
+      d: { status: 'SUCCEEDED', attempts: 1 },
+      e: { status: 'SUCCEEDED', attempts: 1 },
+      f: { status: 'SUCCEEDED', attempts: 1 },
+      // its upstream c was skipped because a failed
+      g: { status: 'SKIPPED', attempts: 0, reason: 'UPSTREAM_FAILED' },
+    });
+    expect(view.run.error).toEqual({ code: 'DRILL_FAILURE', message: 'job a fails on purpose', jobId: 'a' });
+    expect(view.jobs.c).toEqual({ status: 'SKIPPED', attempts: [] });
+    const letter = await waitForDeadLetter(view.run.runId);
+    expect(letter).toMatchObject({ jobId: 'a', errorCode: 'DRILL_FAILURE', errorCategory: 'PERMANENT', attempts: 1 });
+    expect((await peekDeadLetters(await deadLetterQueueUrl())).filter((m) => m.runId === view.run.runId)).toHaveLength(1);
+  });
+});
+
+describe('dependency forms', () => {
+  it('runs a COMPLETION dependent after its upstream failed, and skips a SUCCESS dependent', async () => {
+    const view = await drill({ fail: ['d'] });
+    expect(view.run.status).toBe('FAILED');
+    expect(view.run.jobs?.d).toEqual({ status: 'FAILED', attempts: 1, errorCode: 'DRILL_FAILURE' });
+    expect(view.run.jobs?.e).toEqual({ status: 'SUCCEEDED', attempts: 1 });
+    // e ran with no outputs from d, which failed
+    expect(attempt(view, 'e').outputs).toEqual({ rows: 1, upstream: [], upstreamRows: 0 });
+    expect(view.run.jobs?.g).toEqual({ status: 'SUCCEEDED', attempts: 1 });
+  });
+
+  it('runs a DATA_READY dependent when its condition holds over the upstream’s outputs, and skips it (and what needs it) when not', async () => {
+    const holds = await drill({ rows: 3 });
+    expect(holds.run.jobs?.f).toEqual({ status: 'SUCCEEDED', attempts: 1 });
+
+    const fails = await drill({ rows: 0 });
+    expect(fails.run.status).toBe('SUCCEEDED');
+    expect(fails.run.jobs?.f).toEqual({ status: 'SKIPPED', attempts: 0, reason: 'CONDITION_FALSE' });
+    expect(fails.run.jobs?.g).toEqual({ status: 'SKIPPED', attempts: 0, reason: 'UPSTREAM_SKIPPED' });
+    expect(fails.run.jobs?.c).toEqual({ status: 'SUCCEEDED', attempts: 1 });
+  });
+});
