@@ -136,18 +136,20 @@ export async function runAttempt(manifest: PipelineManifest, payload: RunTaskPay
   const { run, jobId, attempt } = payload;
   const job = jobOf(manifest, jobId);
   const log = deps.log.child({ pipelineId: manifest.pipelineId, runId: run.runId, jobId, attempt });
+  // Every line logged for this attempt, the releases of its dependents too, carries the run and the job.
+  const scoped: RuntimeDeps = { ...deps, log };
 
   const [state, current] = await Promise.all([deps.store.getJobState(run.runId, jobId), deps.store.getRun(run.runId)]);
   // A repeated delivery of an ended job answers as it ended and runs nothing again (its release is completed).
   if (state?.status !== undefined) {
-    await release(job, run.runId, jobId, outcomeOf(state), deps);
+    await release(job, run.runId, jobId, outcomeOf(state), scoped);
     if (state.status === JobStatus.SUCCEEDED || state.status === JobStatus.SKIPPED) return { status: state.status, attempt: state.attempt ?? 0 };
     throw new PhiTaskError({ code: state.errorCode ?? ExecErrorCode.TASK_FAILED, message: `job ${jobId} already ended ${state.status}`, category: ErrorCategory.PERMANENT });
   }
   if (current && TERMINAL_RUN_STATUSES.includes(current.status)) {
     // The run was closed (its execution stopped) while this job waited: it does not start now.
     const status = attempt > 1 ? JobStatus.CANCELLED : JobStatus.SKIPPED;
-    await endJob(job, run.runId, jobId, { status, reason: SkipReason.RUN_ENDED, attempt: attempt - 1 }, deps);
+    await endJob(job, run.runId, jobId, { status, reason: SkipReason.RUN_ENDED, attempt: attempt - 1 }, scoped);
     log.info('job not started: its run has ended', { status });
     return { status: JobStatus.SKIPPED, attempt: attempt - 1 };
   }
@@ -158,7 +160,7 @@ export async function runAttempt(manifest: PipelineManifest, payload: RunTaskPay
     const decision = decide(job.upstream, outcomes, outputs);
     if (!decision.run) {
       log.info('job skipped', { reason: decision.reason });
-      await endJob(job, run.runId, jobId, { status: JobStatus.SKIPPED, reason: decision.reason, attempt: 0 }, deps);
+      await endJob(job, run.runId, jobId, { status: JobStatus.SKIPPED, reason: decision.reason, attempt: 0 }, scoped);
       return { status: JobStatus.SKIPPED, attempt: 0 };
     }
   }
@@ -234,7 +236,7 @@ export async function runAttempt(manifest: PipelineManifest, payload: RunTaskPay
     outputChecksum: checksum(result),
   });
   log.info('attempt succeeded', { durationMs: finished.durationMs });
-  await endJob(job, run.runId, jobId, { status: JobStatus.SUCCEEDED, attempt }, deps);
+  await endJob(job, run.runId, jobId, { status: JobStatus.SUCCEEDED, attempt }, scoped);
   return { status: JobStatus.SUCCEEDED, attempt };
 }
 
@@ -243,9 +245,11 @@ export async function attemptFailed(manifest: PipelineManifest, payload: FailedT
   const { run, jobId, attempt } = payload;
   const job = jobOf(manifest, jobId);
   const log = deps.log.child({ pipelineId: manifest.pipelineId, runId: run.runId, jobId, attempt });
+  // Every line logged for this attempt, the releases of its dependents too, carries the run and the job.
+  const scoped: RuntimeDeps = { ...deps, log };
   const state = await deps.store.getJobState(run.runId, jobId);
   if (state?.status !== undefined) {
-    await release(job, run.runId, jobId, outcomeOf(state), deps);
+    await release(job, run.runId, jobId, outcomeOf(state), scoped);
     return { retry: false, delaySeconds: 0, attempt };
   }
 
@@ -253,7 +257,7 @@ export async function attemptFailed(manifest: PipelineManifest, payload: FailedT
   const [record] = await deps.store.getAttempts([{ runId: run.runId, jobId, attempt }]);
   if (record?.status === JobStatus.SUCCEEDED) {
     // The attempt succeeded and was recorded, but its invocation failed before the job's end was.
-    await endJob(job, run.runId, jobId, { status: JobStatus.SUCCEEDED, attempt }, deps);
+    await endJob(job, run.runId, jobId, { status: JobStatus.SUCCEEDED, attempt }, scoped);
     return { retry: false, delaySeconds: 0, attempt };
   }
   // The handler's own failures were recorded (and classified) by the attempt; anything else is what Step Functions saw.
@@ -289,6 +293,6 @@ export async function attemptFailed(manifest: PipelineManifest, payload: FailedT
     failedAt: now,
   };
   if (await sendDeadLetterOnce({ store: deps.store, sendDeadLetter: deps.sendDeadLetter }, message)) log.error('job failed permanently', { errorCode: error.code, attempts: attempt });
-  await endJob(job, run.runId, jobId, { status: JobStatus.FAILED, attempt, errorCode: error.code }, deps);
+  await endJob(job, run.runId, jobId, { status: JobStatus.FAILED, attempt, errorCode: error.code }, scoped);
   return { retry: false, delaySeconds: 0, attempt };
 }
