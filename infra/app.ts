@@ -1,12 +1,12 @@
 /**
  * The CDK app: the platform stack and one stack per pipeline, built from the definitions directory
- * (`PHI_DEFINITIONS_DIR`, default `definitions/`). Refuses to synthesize when any definition has a
+ * (`PHI_DEFINITIONS_DIR`, default `definitions/`; several directories separated by `:`). Refuses to synthesize when any definition has a
  * problem, with the same list `phi validate` prints.
  */
 import { App, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { PhiPipeline } from './constructs/pipeline.ts';
 import { PhiPlatform } from './constructs/platform.ts';
-import { DEFAULT_DEFINITIONS_DIR, planDefinitions } from '../lib/load/load.ts';
+import { DEFAULT_DEFINITIONS_DIR, definitionDirs, planDefinitions } from '../lib/load/load.ts';
 import { PhiValidationError } from '../lib/model/problems.ts';
 import { PLATFORM_STACK, pipelineStackName } from '../lib/model/names.ts';
 import type { Plan } from '../lib/plan/types.ts';
@@ -36,8 +36,7 @@ export function buildApp(app: App, plan: Plan, options: PhiAppOptions = {}): { p
 
 if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
   const app = new App();
-  const dir = process.env.PHI_DEFINITIONS_DIR ?? DEFAULT_DEFINITIONS_DIR;
-  const { plan, problems } = await planDefinitions(dir);
+  const { plan, problems } = await planDefinitions(definitionDirs(process.env.PHI_DEFINITIONS_DIR ?? DEFAULT_DEFINITIONS_DIR));
   if (problems.length > 0) throw new PhiValidationError(problems);
   const removal = app.node.tryGetContext('phi:removalPolicy');
   buildApp(app, plan, removal === 'destroy' ? { removalPolicy: RemovalPolicy.DESTROY } : {});

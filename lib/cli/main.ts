@@ -4,7 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import * as path from 'node:path';
-import { DEFAULT_DEFINITIONS_DIR, planDefinitions } from '../load/load.ts';
+import { DEFAULT_DEFINITIONS_DIR, definitionDirs, planDefinitions } from '../load/load.ts';
 import { RunStatus } from '../model/contract/index.ts';
 import type { Parameters } from '../model/pipeline.ts';
 import type { Problem } from '../model/problems.ts';
@@ -26,17 +26,17 @@ Against a deployment (AWS credentials; AWS_ENDPOINT_URL for a local emulator):
   phi run <pipeline> [--param key=value ...] [--params JSON] [--idempotency-key KEY] [--wait] [--json]
   phi status <runId> [--watch] [--json]
 
---definitions defaults to $PHI_DEFINITIONS_DIR, else ./${DEFAULT_DEFINITIONS_DIR}.`;
+--definitions defaults to $PHI_DEFINITIONS_DIR, else ./${DEFAULT_DEFINITIONS_DIR}; several directories are separated by "${path.delimiter}".`;
 
 /** Exit codes: 0 ok, 1 the definitions or the run failed, 2 usage or a connection error. */
 export const ExitCode = { OK: 0, FAILED: 1, USAGE: 2 } as const;
 
 type Out = (text: string) => void;
 
-const definitionsDir = (flag: string | undefined): string => path.resolve(flag ?? process.env.PHI_DEFINITIONS_DIR ?? DEFAULT_DEFINITIONS_DIR);
+const definitionsDir = (flag: string | undefined): string[] => definitionDirs(flag ?? process.env.PHI_DEFINITIONS_DIR ?? DEFAULT_DEFINITIONS_DIR).map((dir) => path.resolve(dir));
 
-async function loadPlan(dir: string): Promise<{ plan: Plan; problems: Problem[] }> {
-  return planDefinitions(dir, new Date());
+async function loadPlan(dirs: readonly string[]): Promise<{ plan: Plan; problems: Problem[] }> {
+  return planDefinitions(dirs, new Date());
 }
 
 function parseParams(pairs: readonly string[], json: string | undefined): Parameters {

@@ -22,15 +22,25 @@ export function definitionFiles(dir: string): string[] {
     .sort();
 }
 
-export async function loadDefinitions(dir: string): Promise<{ pipelines: LoadedPipeline[]; problems: Problem[] }> {
+/** Directories named in one setting: several are separated by the platform's path delimiter (`:`, `;` on Windows). */
+export function definitionDirs(setting: string): string[] {
+  return setting.split(path.delimiter).filter((dir) => dir !== '');
+}
+
+/** Loads every definition file of one directory or several; a pipeline id must be unique across all of them. */
+export async function loadDefinitions(dirs: string | readonly string[]): Promise<{ pipelines: LoadedPipeline[]; problems: Problem[] }> {
   const problems: Problem[] = [];
   const pipelines: LoadedPipeline[] = [];
-  if (!existsSync(dir)) {
-    problems.push({ code: ProblemCode.DEF_003_LOAD_FAILED, file: dir, path: '', message: `the definitions directory ${dir} does not exist`, hint: 'pass --definitions DIR (or set PHI_DEFINITIONS_DIR) to a directory of pipeline files' });
-    return { pipelines, problems };
+  const files: string[] = [];
+  for (const dir of typeof dirs === 'string' ? [dirs] : dirs) {
+    if (!existsSync(dir)) {
+      problems.push({ code: ProblemCode.DEF_003_LOAD_FAILED, file: dir, path: '', message: `the definitions directory ${dir} does not exist`, hint: 'pass --definitions DIR (or set PHI_DEFINITIONS_DIR) to a directory of pipeline files' });
+      continue;
+    }
+    files.push(...definitionFiles(dir));
   }
   const seen = new Map<string, string>();
-  for (const file of definitionFiles(dir)) {
+  for (const file of files) {
     const rel = path.relative(process.cwd(), file);
     let exported: unknown;
     try {
@@ -109,8 +119,8 @@ function hintFor(code: string): string {
 }
 
 /** Loads and compiles: the plan of every pipeline without problems, and every problem found. */
-export async function planDefinitions(dir: string, now: Date = new Date()): Promise<{ plan: Plan; problems: Problem[] }> {
-  const loaded = await loadDefinitions(dir);
+export async function planDefinitions(dirs: string | readonly string[], now: Date = new Date()): Promise<{ plan: Plan; problems: Problem[] }> {
+  const loaded = await loadDefinitions(dirs);
   const compiled = compilePlan(loaded.pipelines, now);
   return { plan: compiled.plan, problems: [...loaded.problems, ...compiled.problems] };
 }
