@@ -3,10 +3,15 @@
  * evaluates its conditional writes) and against the `MemoryRecordStore` the other unit tests use: the
  * same suite passing for both keeps the test double faithful to the product.
  */
+import { BatchGetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
-import { ErrorCategory, JobStatus, RunStatus, type JobAttemptRecord, type RunRecord } from '../../lib/model/contract/index.ts';
+import { ErrorCategory, JobStatus, RunStatus, SkipReason, type JobAttemptRecord, type RunRecord, type UpstreamOutcome } from '../../lib/model/contract/index.ts';
 import { RECORD_ACTIONS, RUN_START_FAILED } from '../../lib/model/contract/index.ts';
 import { latestByJob, RecordError, type RecordStore } from '../../functions/shared/records/store.ts';
+import type { ApiDeps } from '../../functions/control/api.ts';
+import type { RecorderDeps } from '../../functions/control/recorder.ts';
+import type { TriggerDeps } from '../../functions/control/trigger.ts';
+import type { RuntimeStore } from '../../functions/runtime/core.ts';
 import { FakeDynamo, recordStoreOver } from './support/fake-dynamo.ts';
 import { MemoryRecordStore, type StoreMethods } from './support/memory-store.ts';
 
@@ -281,6 +286,181 @@ describe.each(stores)('record store rules: %s', (_name, make) => {
   });
 });
 
+const ENDED: UpstreamOutcome = { status: JobStatus.SUCCEEDED, attempt: 2 };
+const FAILED_UP: UpstreamOutcome = { status: JobStatus.FAILED, attempt: 3 };
+const SKIPPED_UP: UpstreamOutcome = { status: JobStatus.SKIPPED, reason: SkipReason.UPSTREAM_FAILED, attempt: 0 };
+
+/**
+ * What the state machine's "Wait for upstream" state sends (`lib/plan/asl.ts`), resolved for a job of
+ * RUN: its task token kept unless the job is ready. `release.test.ts` derives it from the ASL itself.
+ */
+const gateCommand = (jobId: string, token: string): UpdateCommand =>
+  new UpdateCommand({
+    TableName: 'phi-records',
+    Key: { pk: `RUN#${RUN}`, sk: `STATE#${jobId}` },
+    UpdateExpression: 'SET #token = :token',
+    ConditionExpression: 'attribute_not_exists(#ready)',
+    ExpressionAttributeNames: { '#token': 'token', '#ready': 'ready' },
+    ExpressionAttributeValues: { ':token': token },
+  });
+
+/** A store and its gate: registers a job's task token, answering whether its iteration waits or runs at once. */
+type Gated = { store: Store; register: (jobId: string, token: string) => Promise<'waits' | 'runs'> };
+
+const gatedStores: [string, () => Gated][] = [
+  [
+    'RecordStore over a DynamoDB in memory',
+    () => {
+      const dynamo = new FakeDynamo();
+      return {
+        store: recordStoreOver(dynamo),
+        register: (jobId, token) =>
+          dynamo.send(gateCommand(jobId, token)).then(
+            () => 'waits' as const,
+            (err: unknown) => {
+              if ((err as { name?: string }).name === 'ConditionalCheckFailedException') return 'runs' as const;
+              throw err;
+            },
+          ),
+      };
+    },
+  ],
+  [
+    'MemoryRecordStore',
+    () => {
+      const store = new MemoryRecordStore();
+      return { store, register: async (jobId, token) => (store.registerToken(RUN, jobId, token) ? 'waits' : 'runs') };
+    },
+  ],
+];
+
+describe.each(gatedStores)('job states: %s', (_name, make) => {
+  it('answers undefined for a job nothing touched, then its upstreams’ outcomes, its token and whether it is ready', async () => {
+    const { store, register } = make();
+    expect(await store.getJobState(RUN, 'load')).toBeUndefined();
+    expect(await register('load', 'token-1')).toBe('waits');
+    await store.recordUpstreamEnded(RUN, 'load', 'extract', ENDED, STARTED);
+    await store.recordUpstreamEnded(RUN, 'load', 'extract-eu', SKIPPED_UP, LATER);
+    expect(await store.getJobState(RUN, 'load')).toEqual({
+      runId: RUN,
+      jobId: 'load',
+      upstream: { extract: ENDED, 'extract-eu': SKIPPED_UP },
+      ready: false,
+      token: 'token-1',
+    });
+    await store.claimReady(RUN, 'load', 'extract-eu');
+    expect(await store.getJobState(RUN, 'load')).toMatchObject({ ready: true, token: 'token-1' });
+    // Another job's or another run's state is its own.
+    expect(await store.getJobState(RUN, 'extract')).toBeUndefined();
+    expect(await store.getJobState(OTHER_RUN, 'load')).toBeUndefined();
+  });
+
+  it('counts the distinct upstreams that ended: a repeated end of one is harmless, counted once with its outcome', async () => {
+    const { store } = make();
+    const first = await store.recordUpstreamEnded(RUN, 'load', 'extract', ENDED, STARTED);
+    expect(first).toEqual({ ended: 1, state: { runId: RUN, jobId: 'load', upstream: { extract: ENDED }, ready: false } });
+    const second = await store.recordUpstreamEnded(RUN, 'load', 'extract-eu', FAILED_UP, STARTED);
+    expect(second).toEqual({ ended: 2, state: { runId: RUN, jobId: 'load', upstream: { extract: ENDED, 'extract-eu': FAILED_UP }, ready: false } });
+    const repeat = await store.recordUpstreamEnded(RUN, 'load', 'extract', ENDED, LATER);
+    expect(repeat).toEqual(second);
+    // The count is per dependent.
+    expect((await store.recordUpstreamEnded(RUN, 'report', 'extract', ENDED, STARTED)).ended).toBe(1);
+  });
+
+  it('answers the state it wrote as ready once the job was claimed, so a late caller claims nothing', async () => {
+    const { store } = make();
+    await store.recordUpstreamEnded(RUN, 'load', 'extract', ENDED, STARTED);
+    expect(await store.claimReady(RUN, 'load', 'extract')).toEqual({ claimed: true });
+    const late = await store.recordUpstreamEnded(RUN, 'load', 'extract', ENDED, LATER);
+    expect(late).toEqual({ ended: 1, state: { runId: RUN, jobId: 'load', upstream: { extract: ENDED }, ready: true } });
+  });
+
+  it('claims a waiting job ready for the upstream that completed it, with its token: again for that one until the send is recorded, never for another', async () => {
+    const { store, register } = make();
+    expect(await register('load', 'token-1')).toBe('waits');
+    await store.recordUpstreamEnded(RUN, 'load', 'extract', ENDED, STARTED);
+    await store.recordUpstreamEnded(RUN, 'load', 'extract-eu', ENDED, STARTED);
+    expect(await store.claimReady(RUN, 'load', 'extract-eu')).toEqual({ claimed: true, token: 'token-1' });
+    expect(await store.claimReady(RUN, 'load', 'extract')).toEqual({ claimed: false });
+    // A redelivery of the claimer's release, its send not recorded: it may send again.
+    expect(await store.claimReady(RUN, 'load', 'extract-eu')).toEqual({ claimed: true, token: 'token-1' });
+    await store.markWoken(RUN, 'load');
+    expect(await store.claimReady(RUN, 'load', 'extract-eu')).toEqual({ claimed: false });
+    expect(await store.claimReady(RUN, 'load', 'extract')).toEqual({ claimed: false });
+    // Once it is ready, the gate lets an iteration through at once and keeps no new token.
+    expect(await register('load', 'token-2')).toBe('runs');
+    expect(await store.getJobState(RUN, 'load')).toMatchObject({ ready: true, token: 'token-1' });
+  });
+
+  it('claims a job that does not wait yet ready, without a token, for its claimer only; its gate then does not wait', async () => {
+    const { store, register } = make();
+    await store.recordUpstreamEnded(RUN, 'load', 'extract', ENDED, STARTED);
+    expect(await store.claimReady(RUN, 'load', 'extract')).toEqual({ claimed: true });
+    expect(await store.claimReady(RUN, 'load', 'other')).toEqual({ claimed: false });
+    expect(await register('load', 'token-1')).toBe('runs');
+    const state = await store.getJobState(RUN, 'load');
+    expect(state).toEqual({ runId: RUN, jobId: 'load', upstream: { extract: ENDED }, ready: true });
+  });
+
+  it('ends a job once: the first end wins, kept beside its upstreams’ outcomes', async () => {
+    const { store } = make();
+    await store.recordUpstreamEnded(RUN, 'load', 'extract', FAILED_UP, STARTED);
+    expect(await store.endJob(RUN, 'load', { status: JobStatus.SKIPPED, at: STARTED, attempt: 0, reason: SkipReason.UPSTREAM_FAILED })).toBe(true);
+    expect(await store.endJob(RUN, 'load', { status: JobStatus.FAILED, at: LATER, attempt: 2, errorCode: 'X' })).toBe(false);
+    expect(await store.getJobState(RUN, 'load')).toEqual({
+      runId: RUN,
+      jobId: 'load',
+      upstream: { extract: FAILED_UP },
+      ready: false,
+      status: JobStatus.SKIPPED,
+      reason: SkipReason.UPSTREAM_FAILED,
+      attempt: 0,
+      completedAt: STARTED,
+    });
+    // A job with no state yet (no upstream) gets one; its error code is kept.
+    expect(await store.endJob(RUN, 'extract', { status: JobStatus.FAILED, at: LATER, attempt: 3, errorCode: 'X' })).toBe(true);
+    expect(await store.getJobState(RUN, 'extract')).toEqual({ runId: RUN, jobId: 'extract', upstream: {}, ready: false, status: JobStatus.FAILED, attempt: 3, errorCode: 'X', completedAt: LATER });
+  });
+
+  it('gets the attempts that exist among more than a batch of keys, nothing for the missing ones', async () => {
+    const { store } = make();
+    const present = Array.from({ length: 130 }, (_, i) => attempt(`job-${String(i).padStart(3, '0')}`, 1 + (i % 3), JobStatus.SUCCEEDED));
+    for (const a of present) await store.startAttempt(a);
+    await store.startAttempt(attempt('job-000', 1, JobStatus.SUCCEEDED, OTHER_RUN));
+    // 130 present, 120 missing (other attempts of the same jobs, jobs without attempts, another run's): 250 keys.
+    const keys = [
+      ...present.map((a) => ({ runId: RUN, jobId: a.jobId, attempt: a.attempt })),
+      ...present.slice(0, 60).map((a) => ({ runId: RUN, jobId: a.jobId, attempt: a.attempt + 10 })),
+      ...Array.from({ length: 59 }, (_, i) => ({ runId: RUN, jobId: `missing-${i}`, attempt: 1 })),
+      { runId: OTHER_RUN, jobId: 'job-001', attempt: 1 },
+    ];
+    expect(keys).toHaveLength(250);
+    const found = await store.getAttempts(keys);
+    // DynamoDB answers a batch in no particular order.
+    const order = (a: JobAttemptRecord): string => `${a.runId} ${a.jobId} ${a.attempt}`;
+    expect(found.map(order).sort()).toEqual(present.map(order).sort());
+    expect(found.find((a) => a.jobId === 'job-007')).toEqual(present[7]);
+    expect(await store.getAttempts([])).toEqual([]);
+    expect(await store.getAttempts([{ runId: RUN, jobId: 'missing', attempt: 1 }])).toEqual([]);
+  });
+
+  it('lists a run’s job states in job order, across pages, without its run, attempts, dead letters or other runs', async () => {
+    const { store, register } = make();
+    await store.createRun(newRun());
+    await store.startAttempt(attempt('extract', 1));
+    await store.claimDeadLetter(RUN, 'extract', LATER);
+    for (const job of ['report', 'load', 'load-eu']) await store.recordUpstreamEnded(RUN, job, 'extract', ENDED, STARTED);
+    await register('notify', 'token-1');
+    await store.endJob(RUN, 'extract', { status: JobStatus.SUCCEEDED, at: LATER, attempt: 1 });
+    await store.recordUpstreamEnded(OTHER_RUN, 'load', 'extract', ENDED, STARTED);
+    const states = await store.listJobStates(RUN);
+    expect(states.map((s) => s.jobId)).toEqual(['extract', 'load', 'load-eu', 'notify', 'report']);
+    expect(states[0]).toEqual({ runId: RUN, jobId: 'extract', upstream: {}, ready: false, status: JobStatus.SUCCEEDED, attempt: 1, completedAt: LATER });
+    expect(states[3]).toEqual({ runId: RUN, jobId: 'notify', upstream: {}, ready: false, token: 'token-1' });
+    expect(await store.listJobStates(`${RUN}0`)).toEqual([]);
+  });
+});
+
 describe('RecordStore against DynamoDB', () => {
   it('keys runs, attempts and claims under the run, with TTL and the history index, and reads them back without storage fields', async () => {
     const dynamo = new FakeDynamo();
@@ -314,41 +494,145 @@ describe('RecordStore against DynamoDB', () => {
     await expect(store.listAttempts(RUN)).rejects.toMatchObject({ name: 'RecordError', code: 'REC_002_CORRUPT' });
   });
 
+  it('keeps a job state as one item: a string set of the ended upstreams, an up:<id> attribute each, its kind and TTL', async () => {
+    const dynamo = new FakeDynamo();
+    const store = recordStoreOver(dynamo, 2);
+    await store.recordUpstreamEnded(RUN, 'load', 'extract', ENDED, STARTED);
+    await store.recordUpstreamEnded(RUN, 'load', 'extract-eu', SKIPPED_UP, LATER);
+    await store.recordUpstreamEnded(RUN, 'load', 'extract', ENDED, LATER);
+    expect(dynamo.table).toEqual([
+      {
+        pk: `RUN#${RUN}`,
+        sk: 'STATE#load',
+        kind: 'job-state',
+        // The first write's retention: a later one does not extend it.
+        expiresAt: Date.parse(STARTED) / 1000 + 2 * 86_400,
+        done: new Set(['extract', 'extract-eu']),
+        'up:extract': ENDED,
+        'up:extract-eu': SKIPPED_UP,
+      },
+    ]);
+  });
+
+  it('reads back a job state the gate alone wrote (only a token), and refuses a malformed up:<id> with REC_002_CORRUPT', async () => {
+    const dynamo = new FakeDynamo();
+    const store = recordStoreOver(dynamo);
+    await dynamo.send(gateCommand('load', 'token-1'));
+    expect(await store.getJobState(RUN, 'load')).toEqual({ runId: RUN, jobId: 'load', upstream: {}, ready: false, token: 'token-1' });
+    await dynamo.send(new PutCommand({ TableName: 'phi-records', Item: { pk: `RUN#${RUN}`, sk: 'STATE#report', 'up:extract': { status: 'LOST', attempt: 1 } } }));
+    await expect(store.getJobState(RUN, 'report')).rejects.toMatchObject({ name: 'RecordError', code: 'REC_002_CORRUPT' });
+    await expect(store.listJobStates(RUN)).rejects.toMatchObject({ name: 'RecordError', code: 'REC_002_CORRUPT' });
+  });
+
+  it('passes on a claim that fails for another reason than the condition (throttling), and the job stays unclaimed', async () => {
+    const dynamo = new FakeDynamo();
+    const store = recordStoreOver(dynamo);
+    await store.recordUpstreamEnded(RUN, 'load', 'extract', ENDED, STARTED);
+    dynamo.failures.push(Object.assign(new Error('Rate exceeded'), { name: 'ProvisionedThroughputExceededException' }));
+    await expect(store.claimReady(RUN, 'load', 'extract')).rejects.toThrow('Rate exceeded');
+    expect(await store.claimReady(RUN, 'load', 'other')).toEqual({ claimed: true });
+  });
+
+  it('gets attempts in consistent batches of at most 100 keys, asking again for the keys DynamoDB left unprocessed', async () => {
+    const dynamo = new FakeDynamo();
+    const store = recordStoreOver(dynamo);
+    for (let i = 0; i < 205; i++) await store.startAttempt(attempt(`job-${String(i).padStart(3, '0')}`, 1));
+    const keys = Array.from({ length: 210 }, (_, i) => ({ runId: RUN, jobId: `job-${String(i).padStart(3, '0')}`, attempt: 1 }));
+    // DynamoDB may answer part of a batch, handing back the rest as UnprocessedKeys: here every other request.
+    const send = dynamo.send;
+    const asked: { keys: number; consistent: unknown }[] = [];
+    Object.assign(dynamo, {
+      send: async (command: unknown): Promise<Record<string, unknown>> => {
+        if (!(command instanceof BatchGetCommand)) return send(command);
+        const request = command.input.RequestItems?.['phi-records'];
+        const batch = request?.Keys ?? [];
+        asked.push({ keys: batch.length, consistent: request?.ConsistentRead });
+        if (asked.length % 2 === 0) return send(command);
+        const half = Math.floor(batch.length / 2);
+        const out = await send(new BatchGetCommand({ RequestItems: { 'phi-records': { ...request, Keys: batch.slice(0, half) } } }));
+        return { ...out, UnprocessedKeys: { 'phi-records': { ...request, Keys: batch.slice(half) } } };
+      },
+    });
+    const found = await store.getAttempts(keys);
+    expect(found.map((a) => a.jobId).sort()).toEqual(keys.slice(0, 205).map((k) => k.jobId));
+    // 100 keys (50 left unprocessed, asked again), 100 (likewise), 10 (5).
+    expect(asked).toEqual([100, 50, 100, 50, 10, 5].map((n) => ({ keys: n, consistent: true })));
+  });
+
   /** The IAM action each document-client command needs. */
-  const ACTION: Record<string, string> = { PutCommand: 'dynamodb:PutItem', UpdateCommand: 'dynamodb:UpdateItem', GetCommand: 'dynamodb:GetItem', QueryCommand: 'dynamodb:Query', DeleteCommand: 'dynamodb:DeleteItem' };
+  const ACTION: Record<string, string> = {
+    PutCommand: 'dynamodb:PutItem',
+    UpdateCommand: 'dynamodb:UpdateItem',
+    GetCommand: 'dynamodb:GetItem',
+    QueryCommand: 'dynamodb:Query',
+    DeleteCommand: 'dynamodb:DeleteItem',
+    BatchGetCommand: 'dynamodb:BatchGetItem',
+  };
   const actionsOf = (dynamo: FakeDynamo): string[] => [...new Set(dynamo.sent.map((s) => ACTION[s.command] ?? s.command))].sort();
 
-  it('needs no more than RECORD_ACTIONS grants each of its users', async () => {
-    // The task runtime (runtime/core.ts AttemptStore).
-    const runtime = new FakeDynamo();
-    const r = recordStoreOver(runtime);
-    await r.startAttempt(attempt('extract', 1));
-    await r.finishAttempt(attempt('extract', 1, JobStatus.SUCCEEDED));
-    await r.closeAttempt(RUN, 'extract', 1, { status: JobStatus.FAILED, at: LATER, errorCode: 'X', errorMessage: 'x' });
-    expect(actionsOf(runtime)).toEqual([...RECORD_ACTIONS.runtime].sort());
+  /**
+   * Every store method a user calls, each called as that user would (in an order that makes each
+   * conditional write apply): typed over the user's own store type, so a method it starts to call
+   * fails to compile here until it is exercised.
+   */
+  type Calls<M extends keyof RecordStore> = Record<M, (store: RecordStore) => Promise<unknown>>;
+  const closure = { status: JobStatus.FAILED, at: LATER, errorCode: 'X', errorMessage: 'x' } as const;
+  const jobEnd = { status: JobStatus.SUCCEEDED, at: LATER, attempt: 1 } as const;
 
-    // The trigger and the control API.
-    const control = new FakeDynamo();
-    const c = recordStoreOver(control);
-    await c.createRun(newRun());
-    await c.createRun(newRun());
-    await c.finishRun(RUN, startFailed);
-    await c.reopenRun(RUN, LATER);
-    await c.attachExecution(RUN, ARN);
-    await c.getRun(RUN);
-    await c.listAttempts(RUN);
-    expect(actionsOf(control)).toEqual([...RECORD_ACTIONS.control].sort());
+  const runtimeCalls: Calls<keyof RuntimeStore> = {
+    getRun: (s) => s.getRun(RUN),
+    getJobState: (s) => s.getJobState(RUN, 'load'),
+    getAttempts: (s) => s.getAttempts([{ runId: RUN, jobId: 'extract', attempt: 1 }]),
+    startAttempt: (s) => s.startAttempt(attempt('load', 1)),
+    finishAttempt: (s) => s.finishAttempt(attempt('load', 1, JobStatus.SUCCEEDED)),
+    closeAttempt: (s) => s.closeAttempt(RUN, 'load', 1, closure),
+    endJob: (s) => s.endJob(RUN, 'load', jobEnd),
+    recordUpstreamEnded: (s) => s.recordUpstreamEnded(RUN, 'report', 'load', ENDED, LATER),
+    claimReady: (s) => s.claimReady(RUN, 'report', 'load'),
+    markWoken: (s) => s.markWoken(RUN, 'report'),
+    claimDeadLetter: (s) => s.claimDeadLetter(RUN, 'load', LATER),
+    markDeadLetterSent: (s) => s.markDeadLetterSent(RUN, 'load', LATER),
+  };
 
-    // The recorder.
-    const recorder = new FakeDynamo();
-    const rec = recordStoreOver(recorder);
-    await rec.markRunRunning(running(), STARTED);
-    await rec.listAttempts(RUN, 'extract');
-    await rec.closeAttempt(RUN, 'extract', 1, { status: JobStatus.CANCELLED, at: LATER, errorCode: 'RUN_ENDED', errorMessage: 'x' });
-    await rec.claimDeadLetter(RUN, 'extract', LATER);
-    await rec.markDeadLetterSent(RUN, 'extract', LATER);
-    await rec.finishRun(RUN, { status: RunStatus.SUCCEEDED, at: LATER, jobs: {} });
-    expect(actionsOf(recorder)).toEqual([...RECORD_ACTIONS.recorder].sort());
+  const recorderCalls: Calls<keyof RecorderDeps['store']> = {
+    markRunRunning: (s) => s.markRunRunning(running(), STARTED),
+    requireRun: (s) => s.requireRun(RUN),
+    listAttempts: (s) => s.listAttempts(RUN, 'extract'),
+    listJobStates: (s) => s.listJobStates(RUN),
+    getJobState: (s) => s.getJobState(RUN, 'extract'),
+    closeAttempt: (s) => s.closeAttempt(RUN, 'extract', 1, { ...closure, status: JobStatus.CANCELLED, errorCode: 'RUN_ENDED' }),
+    endJob: (s) => s.endJob(RUN, 'extract', { ...jobEnd, status: JobStatus.FAILED }),
+    recordUpstreamEnded: (s) => s.recordUpstreamEnded(RUN, 'load', 'extract', FAILED_UP, LATER),
+    claimReady: (s) => s.claimReady(RUN, 'load', 'extract'),
+    markWoken: (s) => s.markWoken(RUN, 'load'),
+    claimDeadLetter: (s) => s.claimDeadLetter(RUN, 'extract', LATER),
+    markDeadLetterSent: (s) => s.markDeadLetterSent(RUN, 'extract', LATER),
+    finishRun: (s) => s.finishRun(RUN, { status: RunStatus.SUCCEEDED, at: LATER, jobs: {} }),
+  };
+
+  /** The trigger and the control API. */
+  const controlCalls: Calls<keyof TriggerDeps['store'] | keyof ApiDeps['store']> = {
+    createRun: (s) => s.createRun(newRun()),
+    attachExecution: (s) => s.attachExecution(RUN, ARN),
+    requireRun: (s) => s.requireRun(RUN),
+    markRunStartFailed: (s) => s.markRunStartFailed(RUN, STARTED, 'Rate exceeded'),
+    reopenRun: (s) => s.reopenRun(RUN, LATER),
+    getRun: (s) => s.getRun(RUN),
+    listAttempts: (s) => s.listAttempts(RUN),
+    listJobStates: (s) => s.listJobStates(RUN),
+  };
+
+  it.each([
+    ['the task runtime', runtimeCalls, RECORD_ACTIONS.runtime],
+    ['the recorder', recorderCalls, RECORD_ACTIONS.recorder],
+    ['the trigger and the control API', controlCalls, RECORD_ACTIONS.control],
+  ] as [string, Readonly<Record<string, (store: RecordStore) => Promise<unknown>>>, readonly string[]][])('needs exactly the DynamoDB actions RECORD_ACTIONS grants %s', async (_user, calls, granted) => {
+    const dynamo = new FakeDynamo();
+    const store = recordStoreOver(dynamo);
+    await store.startAttempt(attempt('extract', 1));
+    dynamo.sent.splice(0);
+    for (const call of Object.values(calls)) await call(store);
+    expect(actionsOf(dynamo)).toEqual([...granted].sort());
   });
 });
 
