@@ -2,20 +2,41 @@
  * The control API behind API Gateway (IAM auth; API Gateway itself refuses unsigned requests):
  *   POST /pipelines/{id}/runs  { parameters?, idempotencyKey? } → 201 a new run, 200 the existing one
  *   GET  /runs/{runId}          → the run with its jobs and their attempts
+ *   POST /runs/{runId}/cancel   { job?, scope?, reason? } → 200 the run (the whole run, or a job and its scope)
  * Errors answer `{ error: { code, message, issues? } }` with a stable code.
  */
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { ApiErrorCode, StartRunRequestSchema, TriggerType, type RunView } from '../../lib/model/contract/index.ts';
+import { ApiErrorCode, CancelRequestSchema, StartRunRequestSchema, TriggerType, type RunView } from '../../lib/model/contract/index.ts';
 import { formatPath } from '../../lib/model/problems.ts';
 import type { RecordStore } from '../shared/records/store.ts';
 import { recordStoreFromEnv } from '../shared/records/env.ts';
-import { latestByJob } from '../shared/records/store.ts';
+import { latestByJob, RecordError } from '../shared/records/store.ts';
+import { cancel, cancelDepsFromEnv, JobNotFoundError, RunEndedError, type CancelDeps } from './cancel.ts';
 import { IdempotencyConflictError, startRun, triggerDepsFromEnv, UnknownPipelineError, type TriggerDeps } from './trigger.ts';
 
 export interface ApiDeps {
   readonly trigger: TriggerDeps;
   readonly store: Pick<RecordStore, 'getRun' | 'listAttempts' | 'listJobStates'>;
+  readonly cancel: CancelDeps;
 }
+
+/** The caller, as API Gateway's IAM authorization identified it. */
+function callerOf(event: Pick<APIGatewayProxyEvent, 'requestContext'>): string {
+  const identity = event.requestContext?.identity;
+  return identity?.userArn ?? identity?.caller ?? identity?.accessKey ?? 'unknown caller';
+}
+
+/** The JSON body, or the answer to a body that is not JSON. */
+function bodyOf(event: Pick<APIGatewayProxyEvent, 'body'>): { body: unknown } | { error: APIGatewayProxyResult } {
+  try {
+    return { body: event.body ? JSON.parse(event.body) : {} };
+  } catch (err) {
+    return { error: failure(400, ApiErrorCode.INVALID_JSON, `the body is not JSON: ${(err as Error).message}`) };
+  }
+}
+
+const invalid = (message: string, issues: readonly { path: PropertyKey[]; message: string; code: string }[]): APIGatewayProxyResult =>
+  failure(400, ApiErrorCode.INVALID_REQUEST, message, { issues: issues.map((i) => ({ path: formatPath(i.path), message: i.message, code: i.code })) });
 
 
 const json = (statusCode: number, body: unknown): APIGatewayProxyResult => ({
@@ -40,22 +61,14 @@ export async function viewRun(runId: string, store: ApiDeps['store']): Promise<R
   return { run, jobs };
 }
 
-export async function route(event: Pick<APIGatewayProxyEvent, 'httpMethod' | 'resource' | 'pathParameters' | 'body'>, deps: ApiDeps): Promise<APIGatewayProxyResult> {
+export async function route(event: Pick<APIGatewayProxyEvent, 'httpMethod' | 'resource' | 'pathParameters' | 'body'> & Partial<Pick<APIGatewayProxyEvent, 'requestContext'>>, deps: ApiDeps): Promise<APIGatewayProxyResult> {
   const key = `${event.httpMethod} ${event.resource}`;
   if (key === 'POST /pipelines/{id}/runs') {
     const pipelineId = event.pathParameters?.id ?? '';
-    let body: unknown;
-    try {
-      body = event.body ? JSON.parse(event.body) : {};
-    } catch (err) {
-      return failure(400, ApiErrorCode.INVALID_JSON, `the body is not JSON: ${(err as Error).message}`);
-    }
-    const parsed = StartRunRequestSchema.safeParse(body);
-    if (!parsed.success) {
-      return failure(400, ApiErrorCode.INVALID_REQUEST, 'the body does not match { parameters?, idempotencyKey? }', {
-        issues: parsed.error.issues.map((i) => ({ path: formatPath(i.path), message: i.message, code: i.code })),
-      });
-    }
+    const read = bodyOf(event);
+    if ('error' in read) return read.error;
+    const parsed = StartRunRequestSchema.safeParse(read.body);
+    if (!parsed.success) return invalid('the body does not match { parameters?, idempotencyKey? }', parsed.error.issues);
     const request = parsed.data;
     try {
       const { created, run } = await startRun({ pipelineId, trigger: TriggerType.API, ...request }, deps.trigger);
@@ -63,6 +76,22 @@ export async function route(event: Pick<APIGatewayProxyEvent, 'httpMethod' | 're
     } catch (err) {
       if (err instanceof UnknownPipelineError) return failure(404, ApiErrorCode.PIPELINE_NOT_FOUND, err.message, { pipelines: [...deps.trigger.stateMachines.keys()] });
       if (err instanceof IdempotencyConflictError) return failure(409, ApiErrorCode.IDEMPOTENCY_CONFLICT, err.message, { run: err.run });
+      throw err;
+    }
+  }
+  if (key === 'POST /runs/{runId}/cancel') {
+    const runId = event.pathParameters?.runId ?? '';
+    const read = bodyOf(event);
+    if ('error' in read) return read.error;
+    const parsed = CancelRequestSchema.safeParse(read.body);
+    if (!parsed.success) return invalid('the body does not match { job?, scope?, reason? }', parsed.error.issues);
+    try {
+      const run = await cancel(runId, { ...parsed.data, by: callerOf({ requestContext: event.requestContext as APIGatewayProxyEvent['requestContext'] }) }, deps.cancel);
+      return json(200, { run });
+    } catch (err) {
+      if (err instanceof RecordError && err.code === 'REC_001_NOT_FOUND') return failure(404, ApiErrorCode.RUN_NOT_FOUND, `run "${runId}" does not exist`);
+      if (err instanceof RunEndedError) return failure(409, ApiErrorCode.RUN_ENDED, err.message, { run: err.run });
+      if (err instanceof JobNotFoundError) return failure(404, ApiErrorCode.JOB_NOT_FOUND, err.message);
       throw err;
     }
   }
@@ -76,6 +105,6 @@ export async function route(event: Pick<APIGatewayProxyEvent, 'httpMethod' | 're
 
 let deps: ApiDeps | undefined;
 export async function handler(event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> {
-  deps ??= { trigger: triggerDepsFromEnv('control-api'), store: recordStoreFromEnv() };
+  deps ??= { trigger: triggerDepsFromEnv('control-api'), store: recordStoreFromEnv(), cancel: cancelDepsFromEnv() };
   return route(event, deps);
 }

@@ -107,6 +107,9 @@ export async function record(event: RecorderEvent, deps: RecorderDeps): Promise<
       const graph = run.graph ?? Object.fromEntries([...latest.keys()].map((id) => [id, []]));
       const jobs: Record<string, JobSummary> = {};
       let firstFailure: { jobId: string; at: string; code: string; message: string } | undefined;
+      const runCancel = (run.cancellations ?? []).find((c) => c.job === undefined);
+      // Why a job without an end has none: the run was cancelled, or it ended otherwise.
+      const cut = runCancel ? SkipReason.RUN_CANCELLED : SkipReason.RUN_ENDED;
       for (const jobId of Object.keys(graph).sort()) {
         const state = ended.get(jobId);
         const attempt = latest.get(jobId);
@@ -124,24 +127,36 @@ export async function record(event: RecorderEvent, deps: RecorderDeps): Promise<
         } else if (attempt && (attempt.status === JobStatus.RUNNING || attempt.willRetry === true)) {
           // Running, or between two attempts, as the run ended (its execution was stopped): its result is not used.
           if (attempt.status === JobStatus.RUNNING) {
-            await deps.store.closeAttempt(run.runId, jobId, attempt.attempt, { status: JobStatus.CANCELLED, at: now, durationMs: Date.parse(now) - Date.parse(attempt.startedAt), errorCode: SkipReason.RUN_ENDED, errorMessage: 'the run ended while this attempt ran' });
+            await deps.store.closeAttempt(run.runId, jobId, attempt.attempt, { status: JobStatus.CANCELLED, at: now, durationMs: Date.parse(now) - Date.parse(attempt.startedAt), errorCode: cut, errorMessage: 'the run ended while this attempt ran' });
           }
-          jobs[jobId] = { status: JobStatus.CANCELLED, attempts: attempt.attempt, reason: SkipReason.RUN_ENDED };
+          jobs[jobId] = { status: JobStatus.CANCELLED, attempts: attempt.attempt, reason: cut };
         } else {
-          jobs[jobId] = { status: JobStatus.SKIPPED, attempts: attempt?.attempt ?? 0, reason: SkipReason.RUN_ENDED };
+          jobs[jobId] = { status: JobStatus.SKIPPED, attempts: attempt?.attempt ?? 0, reason: cut };
+        }
+        // The job's own end agrees with the summary: a job still running elsewhere cannot end it otherwise
+        // later, and when something else ended it first (the job itself, a cancel, a concurrent close of
+        // the run), the summary takes that end.
+        const summary = jobs[jobId]!;
+        if (!state?.status && !(await deps.store.endJob(run.runId, jobId, { status: summary.status, at: now, attempt: summary.attempts, ...(summary.reason ? { reason: summary.reason } : {}), ...(summary.errorCode ? { errorCode: summary.errorCode } : {}) }))) {
+          const actual = await deps.store.getJobState(run.runId, jobId);
+          if (actual?.status) jobs[jobId] = { status: actual.status, attempts: Math.max(summary.attempts, actual.attempt ?? 0), ...(actual.errorCode ? { errorCode: actual.errorCode } : {}), ...(actual.reason ? { reason: actual.reason } : {}) };
         }
       }
       const failed = Object.values(jobs).some((j) => j.status === JobStatus.FAILED);
       const incomplete = Object.values(jobs).some((j) => j.reason === SkipReason.RUN_ENDED);
-      const status = event.caught === undefined && !failed && !incomplete ? RunStatus.SUCCEEDED : RunStatus.FAILED;
-      // A run that failed because a job did names that job's error; one that ended otherwise (aborted,
-      // timed out, the jobs' Map failing) names what ended it.
+      const jobCancel = (run.cancellations ?? []).find((c) => c.job !== undefined);
+      const status = runCancel || (jobCancel && !failed) ? RunStatus.CANCELLED : event.caught === undefined && !failed && !incomplete ? RunStatus.SUCCEEDED : RunStatus.FAILED;
+      // A run that failed because a job did names that job's error; one cancelled names who cancelled
+      // it; one that ended otherwise (aborted, timed out, the jobs' Map failing) names what ended it.
+      const cancel = runCancel ?? jobCancel;
       const error =
         status === RunStatus.SUCCEEDED
           ? undefined
-          : firstFailure
-            ? { code: firstFailure.code, message: firstFailure.message, jobId: firstFailure.jobId }
-            : { code: event.caught?.Error ?? ExecErrorCode.TASK_FAILED, message: event.caught?.Cause ?? 'the run ended before all of its jobs' };
+          : status === RunStatus.CANCELLED && cancel
+            ? { code: cancel.job ? SkipReason.JOB_CANCELLED : SkipReason.RUN_CANCELLED, message: `cancelled by ${cancel.by} at ${cancel.at}${cancel.reason ? `: ${cancel.reason}` : ''}`, ...(cancel.job ? { jobId: cancel.job } : {}) }
+            : firstFailure
+              ? { code: firstFailure.code, message: firstFailure.message, jobId: firstFailure.jobId }
+              : { code: event.caught?.Error ?? ExecErrorCode.TASK_FAILED, message: event.caught?.Cause ?? 'the run ended before all of its jobs' };
       const finished = await deps.store.finishRun(run.runId, { status, at: now, jobs, ...(error ? { error } : {}) });
       log.info('run finished', { status: finished.status });
       return finished;

@@ -177,6 +177,7 @@ export async function runAttempt(manifest: PipelineManifest, payload: RunTaskPay
     parameters,
     startedAt,
     transitions: [{ status: JobStatus.RUNNING, at: startedAt }],
+    ...(payload.taskExecutionArn ? { taskExecutionArn: payload.taskExecutionArn } : {}),
   };
   await deps.store.startAttempt(base);
   log.info('attempt started', { maxAttempts: job.retry.maxAttempts });

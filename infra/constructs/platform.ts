@@ -143,9 +143,13 @@ export class PhiPlatform extends Construct implements IPhiPlatform {
     this.apiHandler = phiFunction(this, 'ControlApi', {
       ...common,
       entry: functionEntry('control/api.ts'),
-      description: 'Phi: control API (start runs, read runs)',
-      environment: triggerEnv,
+      description: 'Phi: control API (start, read and cancel runs)',
+      environment: { ...triggerEnv, PHI_DLQ_URL: this.deadLetterQueue.queueUrl },
     });
+    // Cancelling stops executions (a run's, or a job's own child execution) and releases the cancelled jobs' dependents.
+    this.apiHandler.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:StopExecution'], resources: [stack.formatArn({ service: 'states', resource: 'execution', resourceName: `${stateMachineName('')}*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME })] }));
+    this.apiHandler.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:SendTaskSuccess'], resources: [`${stateMachineArnPrefix}*`] }));
+    this.deadLetterQueue.grantSendMessages(this.apiHandler);
     for (const fn of [this.scheduleTrigger, this.apiHandler]) {
       this.table.grant(fn, ...RECORD_ACTIONS.control);
       fn.addToRolePolicy(startExecutions);
@@ -159,7 +163,9 @@ export class PhiPlatform extends Construct implements IPhiPlatform {
     });
     const integration = new apigateway.LambdaIntegration(this.apiHandler);
     this.api.root.addResource('pipelines').addResource('{id}').addResource('runs').addMethod('POST', integration);
-    this.api.root.addResource('runs').addResource('{runId}').addMethod('GET', integration);
+    const run = this.api.root.addResource('runs').addResource('{runId}');
+    run.addMethod('GET', integration);
+    run.addResource('cancel').addMethod('POST', integration);
 
     new CfnOutput(stack, 'ApiUrl', { value: this.api.url, description: 'Phi control API (IAM-signed requests)' });
     new CfnOutput(stack, 'ApiId', { value: this.api.restApiId });

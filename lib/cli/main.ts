@@ -5,7 +5,7 @@
 import { parseArgs } from 'node:util';
 import * as path from 'node:path';
 import { DEFAULT_DEFINITIONS_DIR, definitionDirs, planDefinitions } from '../load/load.ts';
-import { RunStatus } from '../model/contract/index.ts';
+import { CancelScope, RunStatus } from '../model/contract/index.ts';
 import type { Parameters } from '../model/pipeline.ts';
 import type { Problem } from '../model/problems.ts';
 import { GRAPH_FORMATS, renderGraph, type GraphFormat } from '../plan/render.ts';
@@ -25,6 +25,7 @@ Offline:
 Against a deployment (AWS credentials; AWS_ENDPOINT_URL for a local emulator):
   phi run <pipeline> [--param key=value ...] [--params JSON] [--idempotency-key KEY] [--wait] [--json]
   phi status <runId> [--watch] [--json]
+  phi cancel <runId> [--job J [--scope JOB|IMMEDIATE_DEPENDENTS|ALL_DOWNSTREAM]] [--reason TEXT] [--json]
 
 --definitions defaults to $PHI_DEFINITIONS_DIR, else ./${DEFAULT_DEFINITIONS_DIR}; several directories are separated by "${path.delimiter}".`;
 
@@ -85,6 +86,9 @@ export async function main(argv: readonly string[], out: Out = (t) => process.st
         'idempotency-key': { type: 'string' },
         wait: { type: 'boolean', default: false },
         watch: { type: 'boolean', default: false },
+        job: { type: 'string' },
+        scope: { type: 'string' },
+        reason: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -147,6 +151,18 @@ export async function main(argv: readonly string[], out: Out = (t) => process.st
         const client = await PhiClient.connect();
         const view = values.watch ? await client.waitForRun(runId, { onChange: (v) => values.json || out(formatRunView(v, { brief: true })) }) : await client.getRun(runId);
         out(values.json ? JSON.stringify(view, null, 2) : formatRunView(view));
+        return ExitCode.OK;
+      }
+      case 'cancel': {
+        const runId = positionals[0];
+        if (!runId) throw new UsageError('phi cancel needs a run id');
+        const scope = values.scope;
+        if (scope !== undefined && !(Object.values(CancelScope) as string[]).includes(scope)) throw new UsageError(`--scope is one of ${Object.values(CancelScope).join(', ')}`);
+        if (scope !== undefined && values.job === undefined) throw new UsageError('--scope needs --job');
+        const client = await PhiClient.connect();
+        const run = await client.cancelRun(runId, { ...(values.job ? { job: values.job } : {}), ...(scope ? { scope: scope as CancelScope } : {}), ...(values.reason ? { reason: values.reason } : {}) });
+        const last = run.cancellations?.at(-1);
+        out(values.json ? JSON.stringify(run, null, 2) : `${values.job ? `cancelled ${last?.jobs.length ?? 0} job(s) of` : 'cancelled'} run ${run.runId}${last?.jobs.length ? ` (${last.jobs.join(', ')})` : ''}; the run is ${run.status}`);
         return ExitCode.OK;
       }
       default:

@@ -7,7 +7,7 @@ import { Sha256 } from '@aws-crypto/sha256-js';
 import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { z } from 'zod';
-import { ErrorBodySchema, RunViewSchema, StartRunResponseSchema, TERMINAL_RUN_STATUSES, type RunRecord, type RunView, type StartRunRequest } from '../model/contract/index.ts';
+import { CancelResponseSchema, ErrorBodySchema, RunViewSchema, StartRunResponseSchema, TERMINAL_RUN_STATUSES, type CancelRequest, type RunRecord, type RunView, type StartRunRequest } from '../model/contract/index.ts';
 import { ApiError, ClientError, ClientErrorCode } from './errors.ts';
 import { platformOutputs, requireOutput } from './platform.ts';
 
@@ -74,6 +74,11 @@ export class PhiClient {
 
   startRun(pipelineId: string, request: StartRunRequest = {}): Promise<{ created: boolean; run: RunRecord }> {
     return this.call('POST', `/pipelines/${encodeURIComponent(pipelineId)}/runs`, StartRunResponseSchema, request);
+  }
+
+  /** Cancels a run, or one of its jobs and the dependents `scope` takes (spec Rule 16). */
+  cancelRun(runId: string, request: CancelRequest = {}): Promise<RunRecord> {
+    return this.call('POST', `/runs/${encodeURIComponent(runId)}/cancel`, CancelResponseSchema, request).then((r) => r.run);
   }
 
   getRun(runId: string): Promise<RunView> {

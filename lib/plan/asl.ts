@@ -46,6 +46,7 @@ export const stateNames = {
   recordMapFailed: 'Record run failed',
   outcome: 'Run outcome',
   runSucceeded: 'Run succeeded',
+  runCancelled: 'Run cancelled',
   runFailed: 'Run failed',
   hasUpstream: 'Has upstream?',
   waitForUpstream: 'Wait for upstream',
@@ -80,6 +81,7 @@ const jobPayload = (action: 'run' | 'failed', extra: Record<string, unknown> = {
   'jobId.$': '$.job.id',
   'attempt.$': '$.next.attempt',
   'executionArn.$': '$.executionArn',
+  'taskExecutionArn.$': '$$.Execution.Id',
   ...extra,
 });
 
@@ -205,10 +207,14 @@ export function renderStateMachine(input: AslInput): { definition: AslStateMachi
     ),
     [n.outcome]: {
       Type: 'Choice',
-      Choices: [{ Variable: '$.outcome.status', StringEquals: RunStatus.SUCCEEDED, Next: n.runSucceeded }],
+      Choices: [
+        { Variable: '$.outcome.status', StringEquals: RunStatus.SUCCEEDED, Next: n.runSucceeded },
+        { Variable: '$.outcome.status', StringEquals: RunStatus.CANCELLED, Next: n.runCancelled },
+      ],
       Default: n.runFailed,
     },
     [n.runSucceeded]: { Type: 'Succeed' },
+    [n.runCancelled]: { Type: 'Fail', Error: 'PhiRunCancelled', Cause: `a run of pipeline ${input.pipelineId} was cancelled` },
     [n.runFailed]: { Type: 'Fail', Error: 'PhiRunFailed', Cause: `a job of pipeline ${input.pipelineId} failed` },
   };
 

@@ -79,7 +79,10 @@ describe('platform stack', () => {
     expect(verbs.sort()).toEqual([
       ['GET', 'AWS_IAM'],
       ['POST', 'AWS_IAM'],
+      ['POST', 'AWS_IAM'],
     ]);
+    // POST /pipelines/{id}/runs, GET /runs/{runId}, POST /runs/{runId}/cancel
+    expect(Object.values(platform.findResources('AWS::ApiGateway::Resource')).map((r) => r.Properties.PathPart).sort()).toEqual(['cancel', 'pipelines', 'runs', 'runs', '{id}', '{runId}']);
   });
 
   it('closes the run record of any Phi execution that is aborted, times out or fails', () => {

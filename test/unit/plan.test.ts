@@ -359,7 +359,7 @@ describe('the state machine definition (contract with Step Functions)', () => {
       ...extra,
     });
     const jobFunction = { 'FunctionName.$': 'States.ArrayGetItem($.functions, $.job.f)' };
-    const jobPayload = { 'run.$': '$.run', 'jobId.$': '$.job.id', 'attempt.$': '$.next.attempt', 'executionArn.$': '$.executionArn' };
+    const jobPayload = { 'run.$': '$.run', 'jobId.$': '$.job.id', 'attempt.$': '$.next.attempt', 'executionArn.$': '$.executionArn', 'taskExecutionArn.$': '$$.Execution.Id' };
     const expected: AslStateMachine = {
       Comment: `Phi pipeline nightly-report (definition ${version})`,
       StartAt: 'Record run started',
@@ -454,8 +454,16 @@ describe('the state machine definition (contract with Step Functions)', () => {
           { action: 'runFinished', 'run.$': '$.run', 'caught.$': '$.caught', 'executionArn.$': '$$.Execution.Id' },
           { ResultSelector: { 'status.$': '$.Payload.status' }, ResultPath: '$.outcome', Next: 'Run outcome' },
         ),
-        'Run outcome': { Type: 'Choice', Choices: [{ Variable: '$.outcome.status', StringEquals: 'SUCCEEDED', Next: 'Run succeeded' }], Default: 'Run failed' },
+        'Run outcome': {
+          Type: 'Choice',
+          Choices: [
+            { Variable: '$.outcome.status', StringEquals: 'SUCCEEDED', Next: 'Run succeeded' },
+            { Variable: '$.outcome.status', StringEquals: 'CANCELLED', Next: 'Run cancelled' },
+          ],
+          Default: 'Run failed',
+        },
         'Run succeeded': { Type: 'Succeed' },
+        'Run cancelled': { Type: 'Fail', Error: 'PhiRunCancelled', Cause: 'a run of pipeline nightly-report was cancelled' },
         'Run failed': { Type: 'Fail', Error: 'PhiRunFailed', Cause: 'a job of pipeline nightly-report failed' },
       },
     };
@@ -493,7 +501,7 @@ describe('the state machine definition (contract with Step Functions)', () => {
       { id: 'd', f: 0, up: 1 },
     ]);
     expect(dag.stateMachine.definition.States.Jobs).toMatchObject({ Type: 'Map', MaxConcurrency: 4, ToleratedFailurePercentage: 100 });
-    expect(Object.keys(dag.stateMachine.definition.States)).toStrictEqual(['Record run started', 'Jobs', 'Record run finished', 'Record run failed', 'Run outcome', 'Run succeeded', 'Run failed']);
+    expect(Object.keys(dag.stateMachine.definition.States)).toStrictEqual(['Record run started', 'Jobs', 'Record run finished', 'Record run failed', 'Run outcome', 'Run succeeded', 'Run cancelled', 'Run failed']);
     expect(dag.manifest.jobs.b!.dependents).toStrictEqual([
       { job: 'c', upstreamCount: 2 },
       { job: 'd', upstreamCount: 1 },

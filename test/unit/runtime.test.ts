@@ -556,10 +556,11 @@ describe('runAttempt: skipping a job its upstreams rule out', () => {
   }
 
   it.each([
-    { upstream: 'FAILED', outcome: { status: JobStatus.FAILED, attempt: 3 } },
-    { upstream: 'CANCELLED', outcome: { status: JobStatus.CANCELLED, attempt: 1, reason: SkipReason.RUN_ENDED } },
-    { upstream: 'SKIPPED because its own upstream failed', outcome: { status: JobStatus.SKIPPED, attempt: 0, reason: SkipReason.UPSTREAM_FAILED } },
-  ])('skips UPSTREAM_FAILED when a SUCCESS upstream ended $upstream: the job ends SKIPPED and its dependents are released SKIPPED', async ({ outcome }) => {
+    { upstream: 'FAILED', outcome: { status: JobStatus.FAILED, attempt: 3 }, reason: SkipReason.UPSTREAM_FAILED },
+    { upstream: 'SKIPPED because its own upstream failed', outcome: { status: JobStatus.SKIPPED, attempt: 0, reason: SkipReason.UPSTREAM_FAILED }, reason: SkipReason.UPSTREAM_FAILED },
+    { upstream: 'CANCELLED by an operator', outcome: { status: JobStatus.CANCELLED, attempt: 1, reason: SkipReason.JOB_CANCELLED }, reason: SkipReason.UPSTREAM_CANCELLED },
+    { upstream: 'SKIPPED by a cancel', outcome: { status: JobStatus.SKIPPED, attempt: 0, reason: SkipReason.JOB_CANCELLED }, reason: SkipReason.UPSTREAM_CANCELLED },
+  ])('skips $reason when a SUCCESS upstream ended $upstream: the job ends SKIPPED and its dependents are released SKIPPED', async ({ outcome, reason }) => {
     const { h, result, calls } = await skipped(chain('extract'), outcome);
 
     expect(result).toStrictEqual({ status: JobStatus.SKIPPED, attempt: 0 });
@@ -571,14 +572,14 @@ describe('runAttempt: skipping a job its upstreams rule out', () => {
       upstream: { extract: outcome },
       ready: false,
       status: JobStatus.SKIPPED,
-      reason: SkipReason.UPSTREAM_FAILED,
+      reason,
       attempt: 0,
       completedAt: T0,
     } satisfies JobStateRecord);
     expect(await h.store.getJobState(RUN_ID, 'publish')).toStrictEqual({
       runId: RUN_ID,
       jobId: 'publish',
-      upstream: { report: { status: JobStatus.SKIPPED, reason: SkipReason.UPSTREAM_FAILED, attempt: 0 } },
+      upstream: { report: { status: JobStatus.SKIPPED, reason, attempt: 0 } },
       ready: true,
       token: 'tok-publish',
     } satisfies JobStateRecord);

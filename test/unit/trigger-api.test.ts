@@ -16,6 +16,7 @@ import {
   type RunView,
 } from '../../lib/model/contract/index.ts';
 import { route, type ApiDeps } from '../../functions/control/api.ts';
+import type { CancelDeps } from '../../functions/control/cancel.ts';
 import { runIdFor, startRun, UnknownPipelineError, type TriggerDeps } from '../../functions/control/trigger.ts';
 import { ApiErrorCode } from '../../lib/model/contract/index.ts';
 import { executionArnFor } from '../../lib/model/names.ts';
@@ -74,8 +75,19 @@ function world(...instants: string[]) {
     log,
     now: clock(...(instants.length > 0 ? instants : [NOW])),
   };
-  const api: ApiDeps = { trigger, store };
-  return { store, sfn, trigger, api, lines };
+  const stopped: { executionArn: string; cause: string }[] = [];
+  const tokens: string[] = [];
+  const sendToken = async (token: string): Promise<void> => void tokens.push(token);
+  const cancel: CancelDeps = {
+    store,
+    recorder: { store, log, sendToken, sendDeadLetter: async () => {}, now: trigger.now! },
+    stopExecution: async (executionArn, cause) => void stopped.push({ executionArn, cause }),
+    sendToken,
+    log,
+    now: trigger.now!,
+  };
+  const api: ApiDeps = { trigger, store, cancel };
+  return { store, sfn, trigger, api, lines, stopped, tokens };
 }
 
 type RouteEvent = Pick<APIGatewayProxyEvent, 'httpMethod' | 'resource' | 'pathParameters' | 'body'>;
@@ -601,5 +613,106 @@ describe('route: anything else', () => {
     expect(bodyOf<ErrorBody>(res).error).toEqual({ code: ApiErrorCode.ROUTE_NOT_FOUND, message: `no route ${httpMethod} ${resource}` });
     expect(w.sfn.calls).toEqual([]);
     expect(w.store.writes).toEqual([]);
+  });
+});
+
+describe('route: POST /runs/{runId}/cancel (spec Rule 16)', () => {
+  const EXECUTION = 'arn:aws:states:us-east-1:123456789012:execution:phi-daily-sales:run';
+  const cancelRun = (runId: string, body: unknown, userArn = 'arn:aws:iam::123456789012:user/ops'): RouteEvent & Pick<APIGatewayProxyEvent, 'requestContext'> => ({
+    httpMethod: 'POST',
+    resource: '/runs/{runId}/cancel',
+    pathParameters: { runId },
+    body: body === undefined ? null : JSON.stringify(body),
+    requestContext: { identity: { userArn } } as unknown as APIGatewayProxyEvent['requestContext'],
+  });
+  /** A RUNNING run of `graph`, with job `running` in its first attempt. */
+  async function runningRun(w: ReturnType<typeof world>, graph: Record<string, string[]>, running?: string, taskExecutionArn?: string) {
+    const { run } = await startRun({ pipelineId: PIPELINE, trigger: 'API', idempotencyKey: 'k' }, w.trigger);
+    await w.store.markRunRunning({ ...run, executionArn: EXECUTION, graph }, '2024-05-01T10:00:30.000Z');
+    if (running) {
+      await w.store.startAttempt({ runId: run.runId, pipelineId: PIPELINE, jobId: running, attempt: 1, status: JobStatus.RUNNING, definitionVersion: 'd', parameters: {}, startedAt: '2024-05-01T10:00:40.000Z', transitions: [{ status: JobStatus.RUNNING, at: '2024-05-01T10:00:40.000Z' }], ...(taskExecutionArn ? { taskExecutionArn } : {}) });
+    }
+    return run.runId;
+  }
+
+  it('cancels a whole run: records who and when, stops its execution, closes it CANCELLED with running jobs CANCELLED and the rest SKIPPED', async () => {
+    const w = world();
+    const runId = await runningRun(w, { extract: [], load: ['extract'] }, 'extract');
+
+    const res = await route(cancelRun(runId, { reason: 'bad input' }), w.api);
+
+    expect(res.statusCode).toBe(200);
+    const { run } = bodyOf<{ run: RunRecord }>(res);
+    expect(run).toMatchObject({
+      status: RunStatus.CANCELLED,
+      cancellations: [{ by: 'arn:aws:iam::123456789012:user/ops', at: NOW, reason: 'bad input', jobs: ['extract', 'load'] }],
+      jobs: { extract: { status: JobStatus.CANCELLED, attempts: 1, reason: 'RUN_CANCELLED' }, load: { status: JobStatus.SKIPPED, attempts: 0, reason: 'RUN_CANCELLED' } },
+      error: { code: 'RUN_CANCELLED', message: `cancelled by arn:aws:iam::123456789012:user/ops at ${NOW}: bad input` },
+    });
+    expect(w.stopped).toEqual([{ executionArn: EXECUTION, cause: 'cancelled by arn:aws:iam::123456789012:user/ops: bad input' }]);
+    expect((await w.store.listAttempts(runId))[0]).toMatchObject({ status: JobStatus.CANCELLED, errorCode: 'RUN_CANCELLED' });
+    // each job's own end agrees, so a job still running elsewhere cannot end otherwise later
+    expect((await w.store.listJobStates(runId)).map((s) => [s.jobId, s.status, s.reason])).toEqual([
+      ['extract', JobStatus.CANCELLED, 'RUN_CANCELLED'],
+      ['load', JobStatus.SKIPPED, 'RUN_CANCELLED'],
+    ]);
+  });
+
+  it('answers 409 API_007_RUN_ENDED for a run that has ended, stopping nothing', async () => {
+    const w = world();
+    const runId = await runningRun(w, { extract: [] });
+    await route(cancelRun(runId, {}), w.api);
+    const again = await route(cancelRun(runId, {}), w.api);
+    expect(again.statusCode).toBe(409);
+    expect(bodyOf<ErrorBody>(again).error.code).toBe(ApiErrorCode.RUN_ENDED);
+    expect(w.stopped).toHaveLength(1);
+  });
+
+  it('answers 404 for an unknown run or job, and 400 for a scope without a job or an unknown scope', async () => {
+    const w = world();
+    const runId = await runningRun(w, { extract: [] });
+    expect(bodyOf<ErrorBody>(await route(cancelRun('m-nope', {}), w.api)).error.code).toBe(ApiErrorCode.RUN_NOT_FOUND);
+    expect(bodyOf<ErrorBody>(await route(cancelRun(runId, { job: 'constructor' }), w.api)).error.code).toBe(ApiErrorCode.JOB_NOT_FOUND);
+    for (const body of [{ scope: 'ALL_DOWNSTREAM' }, { job: 'extract', scope: 'EVERYTHING' }, { job: 'extract', colour: 'red' }]) {
+      const res = await route(cancelRun(runId, body), w.api);
+      expect({ body, status: res.statusCode, code: bodyOf<ErrorBody>(res).error.code }).toEqual({ body, status: 400, code: ApiErrorCode.INVALID_REQUEST });
+    }
+    expect(w.stopped).toEqual([]);
+  });
+
+  // a → b → c, a → d
+  const graph = { a: [], b: ['a'], c: ['b'], d: ['a'] };
+  it.each([
+    ['JOB', ['b']],
+    ['IMMEDIATE_DEPENDENTS', ['b', 'c']],
+    ['ALL_DOWNSTREAM', ['b', 'c']],
+  ] as const)('cancels job b with scope %s: ends %j, keeps the run going, and releases the cancelled jobs’ dependents', async (scope, ended) => {
+    const w = world();
+    const runId = await runningRun(w, graph, 'b', 'arn:aws:states:us-east-1:123456789012:execution:phi-daily-sales/Jobs:b-child');
+    w.store.registerToken(runId, 'c', 'tok-c');
+
+    const res = await route(cancelRun(runId, { job: 'b', scope }), w.api);
+
+    expect(res.statusCode).toBe(200);
+    const { run } = bodyOf<{ run: RunRecord }>(res);
+    expect(run.status).toBe(RunStatus.RUNNING);
+    expect(run.cancellations).toEqual([{ by: 'arn:aws:iam::123456789012:user/ops', at: NOW, job: 'b', scope, jobs: ended }]);
+    const states = Object.fromEntries((await w.store.listJobStates(runId)).filter((s) => s.status).map((s) => [s.jobId, [s.status, s.reason]]));
+    expect(states).toEqual(Object.fromEntries(ended.map((id) => [id, [id === 'b' ? JobStatus.CANCELLED : JobStatus.SKIPPED, 'JOB_CANCELLED']])));
+    // b was running in its own child execution: stopped; its attempt closed
+    expect(w.stopped.map((s) => s.executionArn)).toEqual(['arn:aws:states:us-east-1:123456789012:execution:phi-daily-sales/Jobs:b-child']);
+    expect((await w.store.listAttempts(runId, 'b'))[0]).toMatchObject({ status: JobStatus.CANCELLED, errorCode: 'JOB_CANCELLED' });
+    // c, waiting on b, is woken (it then finds itself ended, or decides UPSTREAM_CANCELLED)
+    expect(w.tokens).toEqual(['tok-c']);
+    expect((await w.store.getJobState(runId, 'c'))?.upstream).toEqual({ b: { status: JobStatus.CANCELLED, attempt: 1, reason: 'JOB_CANCELLED' } });
+  });
+
+  it('cancels from a job the whole of its downstream with ALL_DOWNSTREAM, and never stops the run’s own execution for one job', async () => {
+    const w = world();
+    // On an emulator a job's iteration may report the run's execution as its own.
+    const runId = await runningRun(w, graph, 'a', EXECUTION);
+    const { run } = bodyOf<{ run: RunRecord }>(await route(cancelRun(runId, { job: 'a', scope: 'ALL_DOWNSTREAM' }), w.api));
+    expect(run.cancellations?.[0]?.jobs).toEqual(['a', 'b', 'd', 'c']);
+    expect(w.stopped).toEqual([]);
   });
 });

@@ -22,6 +22,7 @@ import {
   STORAGE_FIELDS,
   attemptPrefix,
   runPartition,
+  type Cancellation,
   type JobAttemptRecord,
   type JobStateRecord,
   type JobSummary,
@@ -214,7 +215,7 @@ export class RecordStore {
   /** Non-terminal → SUCCEEDED/FAILED, with the per-job summary. A second call leaves the first result. */
   async finishRun(
     runId: string,
-    outcome: { status: typeof RunStatus.SUCCEEDED | typeof RunStatus.FAILED; at: string; jobs: Record<string, JobSummary>; error?: RunRecord['error'] },
+    outcome: { status: typeof RunStatus.SUCCEEDED | typeof RunStatus.FAILED | typeof RunStatus.CANCELLED; at: string; jobs: Record<string, JobSummary>; error?: RunRecord['error'] },
   ): Promise<RunRecord> {
     const current = await this.requireRun(runId);
     const startedAt = current.startedAt ?? current.queuedAt;
@@ -223,6 +224,13 @@ export class RecordStore {
       append: { transitions: [{ status: outcome.status, at: outcome.at }] },
       condition: whileNotTerminal,
     });
+  }
+
+  /** Keeps a cancel on a run that has not ended; `false` when it had (nothing is written). */
+  async recordCancellation(runId: string, cancellation: Cancellation): Promise<boolean> {
+    return conditionally(
+      this.doc.send(new UpdateCommand({ TableName: this.table, Key: recordKeys.run(runId), ...update({ append: { cancellations: [cancellation] }, condition: whileNotTerminal }) })),
+    );
   }
 
   async getRun(runId: string): Promise<RunRecord | undefined> {

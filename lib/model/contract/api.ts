@@ -1,6 +1,6 @@
 /** The control API's bodies and error codes, shared by the API function and its client. */
 import { z } from 'zod';
-import { JobStatus } from './status.ts';
+import { CancelScope, JobStatus } from './status.ts';
 import { JobAttemptRecordSchema, RunRecordSchema } from './records.ts';
 import { RunParametersSchema } from './task.ts';
 
@@ -11,7 +11,25 @@ export const ApiErrorCode = {
   RUN_NOT_FOUND: 'API_004_RUN_NOT_FOUND',
   IDEMPOTENCY_CONFLICT: 'API_005_IDEMPOTENCY_CONFLICT',
   ROUTE_NOT_FOUND: 'API_006_ROUTE_NOT_FOUND',
+  /** The run has ended: there is nothing left to cancel. */
+  RUN_ENDED: 'API_007_RUN_ENDED',
+  /** The job to cancel is not one of the run's. */
+  JOB_NOT_FOUND: 'API_008_JOB_NOT_FOUND',
 } as const;
+
+/** `POST /runs/{runId}/cancel` body: the whole run, or `job` and the dependents `scope` takes. */
+export const CancelRequestSchema = z
+  .object({
+    job: z.string().min(1).max(64).optional(),
+    scope: z.enum(CancelScope).optional(),
+    reason: z.string().max(1000).optional(),
+  })
+  .strict()
+  .refine((r) => r.scope === undefined || r.job !== undefined, { message: 'a scope needs the job it starts from', path: ['scope'] });
+export type CancelRequest = z.infer<typeof CancelRequestSchema>;
+
+/** `POST /runs/{runId}/cancel` answer: the run as the cancel left it. */
+export const CancelResponseSchema = z.object({ run: RunRecordSchema });
 
 /** `POST /pipelines/{id}/runs` body. */
 export const StartRunRequestSchema = z

@@ -1,7 +1,7 @@
 /** The durable records: one per run, one per attempt of each job. Parsed with these schemas when read back. */
 import { z } from 'zod';
 import { ParametersSchema } from '../pipeline.ts';
-import { ErrorCategory, JobStatus, RunStatus, TriggerType } from './status.ts';
+import { CancelScope, ErrorCategory, JobStatus, RunStatus, TriggerType } from './status.ts';
 import { IsoTimeSchema, OutputsSchema } from './task.ts';
 
 export const TransitionSchema = z.object({ status: z.string(), at: IsoTimeSchema });
@@ -13,6 +13,18 @@ export const JobSummarySchema = z.object({
   reason: z.string().optional(),
 });
 export type JobSummary = z.infer<typeof JobSummarySchema>;
+
+/** One cancel asked of a run: the whole run (no `job`), or one job and the dependents its scope takes. */
+export const CancellationSchema = z.object({
+  by: z.string(),
+  at: IsoTimeSchema,
+  reason: z.string().optional(),
+  job: z.string().optional(),
+  scope: z.enum(CancelScope).optional(),
+  /** The jobs it ended. */
+  jobs: z.array(z.string()),
+});
+export type Cancellation = z.infer<typeof CancellationSchema>;
 
 /** The durable record of one run. */
 export const RunRecordSchema = z.object({
@@ -34,6 +46,8 @@ export const RunRecordSchema = z.object({
   graph: z.record(z.string(), z.array(z.string())).optional(),
   jobs: z.record(z.string(), JobSummarySchema).optional(),
   error: z.object({ code: z.string(), message: z.string(), jobId: z.string().optional() }).optional(),
+  /** Every cancel asked of the run: who (the caller's IAM identity), when, and what. */
+  cancellations: z.array(CancellationSchema).optional(),
 });
 export type RunRecord = z.infer<typeof RunRecordSchema>;
 
@@ -86,5 +100,7 @@ export const JobAttemptRecordSchema = z.object({
   outputs: OutputsSchema.optional(),
   /** SHA-256 of the outputs' canonical JSON. */
   outputChecksum: z.string().optional(),
+  /** The job's child execution that ran the attempt (stopped when the job alone is cancelled). */
+  taskExecutionArn: z.string().optional(),
 });
 export type JobAttemptRecord = z.infer<typeof JobAttemptRecordSchema>;

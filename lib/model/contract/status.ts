@@ -5,9 +5,11 @@ export const RunStatus = {
   RUNNING: 'RUNNING',
   SUCCEEDED: 'SUCCEEDED',
   FAILED: 'FAILED',
+  /** Cancelled by an operator: the whole run, or one of its jobs (and the dependents they chose) with nothing failing. */
+  CANCELLED: 'CANCELLED',
 } as const;
 export type RunStatus = (typeof RunStatus)[keyof typeof RunStatus];
-export const TERMINAL_RUN_STATUSES: readonly RunStatus[] = [RunStatus.SUCCEEDED, RunStatus.FAILED];
+export const TERMINAL_RUN_STATUSES: readonly RunStatus[] = [RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED];
 
 export const JobStatus = {
   RUNNING: 'RUNNING',
@@ -32,7 +34,24 @@ export const SkipReason = {
   CONDITION_FALSE: 'CONDITION_FALSE',
   /** The run ended (its execution was stopped, aborted or timed out) before this job finished. */
   RUN_ENDED: 'RUN_ENDED',
+  /** The run was cancelled before this job finished (spec Rule 16). */
+  RUN_CANCELLED: 'RUN_CANCELLED',
+  /** This job was cancelled, on its own or as a dependent of a cancelled job in the cancel's scope (Rule 16). */
+  JOB_CANCELLED: 'JOB_CANCELLED',
+  /** An upstream it needed was cancelled (it lies beyond the cancel's scope). */
+  UPSTREAM_CANCELLED: 'UPSTREAM_CANCELLED',
 } as const;
+
+/** Which dependents a job's cancel takes along (spec Rule 16, `cancel_scope`). */
+export const CancelScope = {
+  /** The job alone. */
+  JOB: 'JOB',
+  /** The job and the jobs that wait for it directly. */
+  IMMEDIATE_DEPENDENTS: 'IMMEDIATE_DEPENDENTS',
+  /** The job and every job downstream of it. */
+  ALL_DOWNSTREAM: 'ALL_DOWNSTREAM',
+} as const;
+export type CancelScope = (typeof CancelScope)[keyof typeof CancelScope];
 export type SkipReason = (typeof SkipReason)[keyof typeof SkipReason];
 
 export const TriggerType = {

@@ -50,6 +50,8 @@ const JobTaskBase = {
   attempt: z.number().int().min(1),
   /** The run's execution (the parent of the job's Map iteration). */
   executionArn: z.string().min(1),
+  /** The job's own child execution, where the state machine has one of its own: what stops the job alone. */
+  taskExecutionArn: z.string().min(1).optional(),
 };
 
 /**

@@ -34,7 +34,7 @@ import {
   type RunRecord,
 } from '../../../lib/model/contract/index.ts';
 import { createLogger, type Logger } from '../../../functions/shared/log.ts';
-import { attemptPrefix, JobStateRecordSchema, KEY_PREFIX, recordKeys, RUN_START_FAILED, runPartition, type JobStateRecord, type UpstreamOutcome } from '../../../lib/model/contract/index.ts';
+import { attemptPrefix, TERMINAL_RUN_STATUSES, type Cancellation, JobStateRecordSchema, KEY_PREFIX, recordKeys, RUN_START_FAILED, runPartition, type JobStateRecord, type UpstreamOutcome } from '../../../lib/model/contract/index.ts';
 import { RecordError, type AttemptClosure, type JobEnd, type RecordStore } from '../../../functions/shared/records/store.ts';
 
 export type StoreMethods =
@@ -58,6 +58,7 @@ export type StoreMethods =
   | 'recordUpstreamEnded'
   | 'claimReady'
   | 'markWoken'
+  | 'recordCancellation'
   | 'endJob';
 
 /** One write that changed the store (a conditional write that did not apply is not one). */
@@ -312,6 +313,13 @@ export class MemoryRecordStore implements Pick<RecordStore, StoreMethods> {
     const state = this.jobState(runId, jobId);
     if (state.ready) return false;
     this.putJobState('claimReady', { ...state, token });
+    return true;
+  }
+
+  async recordCancellation(runId: string, cancellation: Cancellation): Promise<boolean> {
+    const existing = this.runs.get(runId);
+    if (!existing || TERMINAL_RUN_STATUSES.includes(existing.status)) return false;
+    this.putRun('recordCancellation', { ...existing, cancellations: [...(existing.cancellations ?? []), cancellation] });
     return true;
   }
 
