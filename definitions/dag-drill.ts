@@ -10,6 +10,7 @@
  *  - `{ "sleepMs": { "a": 4000 } }`: a job sleeps that long. `d` starts as soon as `b` ends, whatever `a` does.
  *  - `{ "fail": ["a"] }`: those jobs fail permanently; only their dependents are skipped.
  *  - `{ "rows": 0 }`: `b` outputs no rows, so `f`'s condition is false and `f` (and `g` after it) skip.
+ *  - `{ "blobBytes": { "b": 300000 } }`: `b` outputs that many characters; its dependents count them.
  * Every job returns how many rows it saw upstream, so the data flow shows in the records.
  */
 import { definePipeline } from 'phi';
@@ -19,7 +20,7 @@ const step = './handlers/drill/step.ts';
 export default definePipeline({
   id: 'dag-drill',
   description: 'Exact DAG semantics on demand: durations, failures and data per job',
-  parameters: { sleepMs: {}, fail: [], rows: 1 },
+  parameters: { sleepMs: {}, fail: [], rows: 1, blobBytes: {} },
   defaults: { timeoutSeconds: 30, retry: { maxAttempts: 1 } },
   jobs: {
     a: { handler: step },

@@ -14,6 +14,7 @@ import {
   ErrorCategory,
   ExecErrorCode,
   JobStatus,
+  MAX_INLINE_OUTPUTS_BYTES,
   MAX_OUTPUTS_BYTES,
   OutputsSchema,
   SkipReason,
@@ -36,6 +37,7 @@ import { PhiError } from '../../lib/model/errors.ts';
 import { sendDeadLetterOnce, type DeadLetterDeps } from '../shared/dead-letters.ts';
 import { decide } from '../shared/dependencies.ts';
 import { errorFromCaught } from '../shared/failures.ts';
+import { outputsKey, type OutputStore } from '../shared/outputs.ts';
 import type { Logger } from '../shared/log.ts';
 import type { RecordStore } from '../shared/records/store.ts';
 import { releaseDependents, type ReleaseDeps } from '../shared/release.ts';
@@ -59,6 +61,8 @@ export interface RuntimeDeps {
   readonly log: Logger;
   readonly sendToken: ReleaseDeps['sendToken'];
   readonly sendDeadLetter: DeadLetterDeps['sendDeadLetter'];
+  /** Where outputs too large for the attempt record go. */
+  readonly outputs: OutputStore;
   readonly now?: () => Date;
   /** Draws the jitter of a retry delay: [0, 1). @default Math.random */
   readonly random?: () => number;
@@ -121,13 +125,17 @@ async function release(job: JobManifest, runId: string, jobId: string, outcome: 
 
 const outcomeOf = (state: { status?: UpstreamOutcome['status']; attempt?: number; reason?: string }): UpstreamOutcome => ({ status: state.status ?? JobStatus.FAILED, attempt: state.attempt ?? 0, ...(state.reason ? { reason: state.reason } : {}) });
 
-/** The outputs of each upstream that succeeded, by job id. */
-async function upstreamOutputs(runId: string, outcomes: Readonly<Record<string, UpstreamOutcome>>, store: RuntimeStore): Promise<Record<string, Outputs>> {
+/** The outputs of each upstream that succeeded, by job id: from its attempt record, or the outputs bucket. */
+async function upstreamOutputs(runId: string, outcomes: Readonly<Record<string, UpstreamOutcome>>, deps: RuntimeDeps): Promise<Record<string, Outputs>> {
   const keys = Object.entries(outcomes)
     .filter(([, o]) => o.status === JobStatus.SUCCEEDED && o.attempt > 0)
     .map(([jobId, o]) => ({ runId, jobId, attempt: o.attempt }));
   const outputs: Record<string, Outputs> = {};
-  for (const attempt of await store.getAttempts(keys)) outputs[attempt.jobId] = (attempt.outputs ?? {}) as Outputs;
+  await Promise.all(
+    (await deps.store.getAttempts(keys)).map(async (attempt) => {
+      outputs[attempt.jobId] = attempt.outputsRef ? (OutputsSchema.parse(JSON.parse(await deps.outputs.get(attempt.outputsRef))) as Outputs) : ((attempt.outputs ?? {}) as Outputs);
+    }),
+  );
   return outputs;
 }
 
@@ -155,7 +163,7 @@ export async function runAttempt(manifest: PipelineManifest, payload: RunTaskPay
   }
 
   const outcomes = state?.upstream ?? {};
-  const outputs = job.upstream.length > 0 ? await upstreamOutputs(run.runId, outcomes, deps.store) : {};
+  const outputs = job.upstream.length > 0 ? await upstreamOutputs(run.runId, outcomes, deps) : {};
   if (attempt === 1 && job.upstream.length > 0) {
     const decision = decide(job.upstream, outcomes, outputs);
     if (!decision.run) {
@@ -206,7 +214,7 @@ export async function runAttempt(manifest: PipelineManifest, payload: RunTaskPay
       const parsed = OutputsSchema.safeParse(returned ?? {});
       const bytes = parsed.success ? jsonBytes(parsed.data) : 0;
       if (!parsed.success) error = { code: ExecErrorCode.INVALID_OUTPUT, message: `the handler returned ${Array.isArray(returned) ? 'an array' : typeof returned}, not a JSON object of outputs`, category: ErrorCategory.PERMANENT };
-      else if (bytes > MAX_OUTPUTS_BYTES) error = { code: ExecErrorCode.INVALID_OUTPUT, message: `the handler returned ${bytes} bytes of outputs; at most ${MAX_OUTPUTS_BYTES} are kept: store large results (in S3) and return their key`, category: ErrorCategory.PERMANENT };
+      else if (bytes > MAX_OUTPUTS_BYTES) error = { code: ExecErrorCode.INVALID_OUTPUT, message: `the handler returned ${bytes} bytes of outputs; at most ${MAX_OUTPUTS_BYTES} are kept: store large results yourself (in S3) and return their key`, category: ErrorCategory.PERMANENT };
       else result = parsed.data as Outputs;
     } catch (err) {
       error = classifyError(err, job.retry);
@@ -229,11 +237,14 @@ export async function runAttempt(manifest: PipelineManifest, payload: RunTaskPay
     log.error('attempt failed', { errorCode: error.code, errorMessage: error.message, errorCategory: error.category, willRetry });
     throw new PhiTaskError(error);
   }
+  // Small outputs stay in the record; larger ones go to the outputs bucket, the record keeping where.
+  const json = JSON.stringify(result);
+  const kept = Buffer.byteLength(json) > MAX_INLINE_OUTPUTS_BYTES ? { outputsRef: await deps.outputs.put(outputsKey(base), json) } : { outputs: result };
   await deps.store.finishAttempt({
     ...finished,
     status: JobStatus.SUCCEEDED,
     transitions: [...base.transitions, { status: JobStatus.SUCCEEDED, at: completedAt }],
-    outputs: result,
+    ...kept,
     outputChecksum: checksum(result),
   });
   log.info('attempt succeeded', { durationMs: finished.durationMs });

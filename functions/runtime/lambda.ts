@@ -8,13 +8,14 @@ import manifestJson from 'phi-pipeline-manifest';
 import { PipelineManifestSchema, TaskPayloadSchema, type RetryDecision, type TaskResult } from '../../lib/model/contract/index.ts';
 import { deadLetterSenderFromEnv } from '../shared/dead-letters.ts';
 import { createLogger } from '../shared/log.ts';
+import { outputStoreFromEnv } from '../shared/outputs.ts';
 import { recordStoreFromEnv } from '../shared/records/env.ts';
 import { sendTaskToken } from '../shared/release.ts';
 import { attemptFailed, runAttempt, type LoadedHandler, type RuntimeDeps } from './core.ts';
 
 const manifest = PipelineManifestSchema.parse(manifestJson);
 const log = createLogger({ component: 'task-runtime' });
-const deps: RuntimeDeps = { store: recordStoreFromEnv(), log, sendToken: sendTaskToken(new SFNClient({}), log), sendDeadLetter: deadLetterSenderFromEnv() };
+const deps: RuntimeDeps = { store: recordStoreFromEnv(), log, sendToken: sendTaskToken(new SFNClient({}), log), sendDeadLetter: deadLetterSenderFromEnv(), outputs: outputStoreFromEnv() };
 
 /** The handler module, loaded once; a module that throws as it loads fails each attempt permanently instead of crashing the function. */
 let loaded: Promise<LoadedHandler> | undefined;

@@ -9,6 +9,7 @@ import { ArnFormat, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -29,6 +30,8 @@ const MANIFEST_DIR = path.join(PROJECT_ROOT, '.phi', 'manifests');
 export interface IPhiPlatform {
   /** The records table the job runtime writes its attempts to. */
   readonly table: dynamodb.ITable;
+  /** Where job outputs too large for their attempt record are kept. */
+  readonly outputsBucket: s3.IBucket;
   /** Where a job that fails for good leaves its dead letter. */
   readonly deadLetterQueue: sqs.IQueue;
   /** The recorder the state machine calls at the run's start and end, and for a job its function could not close. */
@@ -87,12 +90,15 @@ export class PhiPipeline extends Construct {
           PHI_TABLE_NAME: platform.table.tableName,
           PHI_RETENTION_DAYS: String(platform.recordRetentionDays),
           PHI_DLQ_URL: platform.deadLetterQueue.queueUrl,
+          PHI_OUTPUTS_BUCKET: platform.outputsBucket.bucketName,
         },
         // The one runtime entry, bound to these jobs' handler file and to the pipeline's manifest.
         esbuildArgs: { '--alias:phi-user-handler': fnPlan.handlerPath, '--alias:phi-pipeline-manifest': manifestFile },
       });
       platform.table.grant(fn, ...RECORD_ACTIONS.runtime);
       platform.deadLetterQueue.grantSendMessages(fn);
+      // Its jobs' large outputs, written and read back by their dependents: no listing, no deleting.
+      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject'], resources: [platform.outputsBucket.arnForObjects('outputs/*')] }));
       functions.set(fnPlan.key, fn);
     }
     this.jobFunctions = functions;

@@ -11,6 +11,7 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { RECORD_ACTIONS, RECORD_KEYS } from '../../lib/model/contract/index.ts';
@@ -42,6 +43,8 @@ export const DEAD_LETTER_RETENTION = Duration.days(7);
 export class PhiPlatform extends Construct implements IPhiPlatform {
   /** Run and attempt records, and dead-letter claims (layout: `lib/model/contract/storage.ts`). */
   readonly table: dynamodb.Table;
+  /** Job outputs too large for their attempt record (encrypted, TLS only, expiring with the records). */
+  readonly outputsBucket: s3.Bucket;
   /** One message per permanently failed job (`DeadLetterMessage`). */
   readonly deadLetterQueue: sqs.Queue;
   /** In alarm while a dead letter waits. */
@@ -78,6 +81,14 @@ export class PhiPlatform extends Construct implements IPhiPlatform {
       indexName: RECORD_KEYS.historyIndex,
       partitionKey: { name: RECORD_KEYS.historyPartition, type: dynamodb.AttributeType.STRING },
       sortKey: { name: RECORD_KEYS.historySort, type: dynamodb.AttributeType.STRING },
+    });
+
+    this.outputsBucket = new s3.Bucket(this, 'Outputs', {
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      lifecycleRules: [{ id: 'expire-with-the-records', expiration: Duration.days(this.recordRetentionDays) }],
+      removalPolicy: this.removalPolicy,
     });
 
     this.deadLetterQueue = new sqs.Queue(this, 'DeadLetters', {
@@ -171,6 +182,7 @@ export class PhiPlatform extends Construct implements IPhiPlatform {
     new CfnOutput(stack, 'ApiId', { value: this.api.restApiId });
     new CfnOutput(stack, 'TableName', { value: this.table.tableName });
     new CfnOutput(stack, 'DeadLetterQueueUrl', { value: this.deadLetterQueue.queueUrl });
+    new CfnOutput(stack, 'OutputsBucketName', { value: this.outputsBucket.bucketName });
     new CfnOutput(stack, 'ScheduleTriggerArn', { value: this.scheduleTrigger.functionArn });
     new CfnOutput(stack, 'RecorderArn', { value: this.recorder.functionArn });
   }

@@ -14,7 +14,7 @@ import { compilePlan } from '../../lib/plan/compile.ts';
 import { findCycles } from '../../lib/plan/graph.ts';
 import { createLogger } from '../../functions/shared/log.ts';
 import { runAttempt } from '../../functions/runtime/core.ts';
-import { MemoryRecordStore } from '../unit/support/memory-store.ts';
+import { MemoryOutputStore, MemoryRecordStore } from '../unit/support/memory-store.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const rows: [string, string, string][] = [];
@@ -112,7 +112,7 @@ for (let i = 0; i < 20; i++) {
   busy(handlerMs);
   bare.push(performance.now() - start);
   start = performance.now();
-  await runAttempt(manifest, payload, { handler: () => (busy(handlerMs), { ok: true }) }, { store, log: silent, sendToken: async () => {}, sendDeadLetter: async () => {} });
+  await runAttempt(manifest, payload, { handler: () => (busy(handlerMs), { ok: true }) }, { store, log: silent, sendToken: async () => {}, sendDeadLetter: async () => {}, outputs: new MemoryOutputStore() });
   wrapped.push(performance.now() - start);
 }
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;

@@ -85,6 +85,17 @@ describe('platform stack', () => {
     expect(Object.values(platform.findResources('AWS::ApiGateway::Resource')).map((r) => r.Properties.PathPart).sort()).toEqual(['cancel', 'pipelines', 'runs', 'runs', '{id}', '{runId}']);
   });
 
+  it('keep large outputs in an encrypted, TLS-only, private bucket whose objects expire with the records', () => {
+    platform.hasResourceProperties('AWS::S3::Bucket', {
+      BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+      PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+      LifecycleConfiguration: { Rules: [{ Id: 'expire-with-the-records', ExpirationInDays: 90, Status: 'Enabled' }] },
+    });
+    platform.hasResourceProperties('AWS::S3::BucketPolicy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Action: 's3:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+    });
+  });
+
   it('closes the run record of any Phi execution that is aborted, times out or fails', () => {
     platform.hasResourceProperties('AWS::Events::Rule', {
       EventPattern: {
@@ -201,7 +212,10 @@ describe('pipeline stacks', () => {
         const dynamo = [...new Set(statements.flatMap((s) => [s.Action].flat()).filter((a) => a.startsWith('dynamodb:')))].sort();
         const others = [...new Set(statements.flatMap((s) => [s.Action].flat()).filter((a) => !a.startsWith('dynamodb:')))].sort();
         expect({ pipeline: p.id, role, dynamo }).toStrictEqual({ pipeline: p.id, role, dynamo: [...RECORD_ACTIONS.runtime].sort() });
-        expect({ pipeline: p.id, role, others }).toStrictEqual({ pipeline: p.id, role, others: ['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage', 'states:SendTaskSuccess'] });
+        expect({ pipeline: p.id, role, others }).toStrictEqual({ pipeline: p.id, role, others: ['s3:GetObject', 's3:PutObject', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage', 'states:SendTaskSuccess'] });
+        // large outputs: only the objects under outputs/ of the platform's bucket
+        const s3 = statements.filter((s) => [s.Action].flat().some((a) => a.startsWith('s3:')));
+        expect(JSON.stringify(s3.map((s) => s.Resource))).toMatch(/PlatformOutputs.*\/outputs\/\*/);
         // on the records table (imported from the platform stack) and its indexes only
         expect(JSON.stringify(statements.filter((s) => [s.Action].flat().some((a) => a.startsWith('dynamodb:'))).map((s) => s.Resource))).toMatch(/PlatformRecords/);
       }

@@ -49,6 +49,19 @@ describe('a DAG that is not series-parallel', () => {
   });
 });
 
+describe('large outputs', () => {
+  it('keeps outputs over 256 KiB in the outputs bucket and hands them downstream as the same object', async () => {
+    const view = await drill({ blobBytes: { b: 300_000 } });
+    expect(view.run.status).toBe('SUCCEEDED');
+    const b = attempt(view, 'b');
+    expect(b.outputs).toBeUndefined();
+    expect(b.outputsRef).toMatchObject({ key: `outputs/dag-drill/${view.run.runId}/b/1.json`, bytes: expect.any(Number) });
+    expect(b.outputsRef!.bytes).toBeGreaterThan(300_000);
+    // c, d and f each received b's 300,000-character blob
+    for (const job of ['c', 'd', 'f']) expect(attempt(view, job).outputs).toMatchObject({ upstreamBlobBytes: 300_000 });
+  });
+});
+
 describe('failure isolation', () => {
   it('skips only the failed job’s dependents: every independent branch runs to its end, then the run fails with one dead letter', async () => {
     const view = await drill({ fail: ['a'], sleepMs: { d: 500 } });

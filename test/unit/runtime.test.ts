@@ -14,6 +14,7 @@ import {
   ErrorInfoSchema,
   ExecErrorCode,
   JobStatus,
+  MAX_INLINE_OUTPUTS_BYTES,
   MAX_OUTPUTS_BYTES,
   PipelineManifestSchema,
   RetryDecisionSchema,
@@ -42,7 +43,7 @@ import { DependencyType, PipelineSchema } from '../../lib/model/pipeline.ts';
 import { compilePlan } from '../../lib/plan/compile.ts';
 import { attemptFailed, checksum, classifyError, PhiTaskError, retryDelaySeconds, runAttempt, type LoadedHandler, type RuntimeDeps } from '../../functions/runtime/core.ts';
 import { JobError, PermanentError, TransientError, type Outputs, type Parameters, type TaskContext, type TaskHandler } from '../../functions/runtime/index.ts';
-import { captureLogs, clock, MemoryRecordStore, type LogLine } from './support/memory-store.ts';
+import { captureLogs, clock, MemoryOutputStore, MemoryRecordStore, type LogLine } from './support/memory-store.ts';
 
 const T0 = '2024-05-01T10:00:00.000Z';
 const T1 = '2024-05-01T10:00:02.500Z';
@@ -145,6 +146,8 @@ interface Harness {
   /** Every dead letter sent. */
   readonly letters: DeadLetterMessage[];
   readonly lines: LogLine[];
+  /** The outputs bucket. */
+  readonly outputs: MemoryOutputStore;
   /** How many coming token sends fail (Step Functions throttling) without sending. */
   failTokenSends: number;
   /** The runtime's dependencies over this harness, with a fresh clock answering `instants` (T0, then T1). */
@@ -155,15 +158,18 @@ function harness(store = new MemoryRecordStore()): Harness {
   const { log, lines } = captureLogs({ component: 'task-runtime' });
   const tokens: string[] = [];
   const letters: DeadLetterMessage[] = [];
+  const outputs = new MemoryOutputStore();
   const h: Harness = {
     store,
     tokens,
     letters,
     lines,
+    outputs,
     failTokenSends: 0,
     deps: ({ instants = [T0, T1], random } = {}) => ({
       store,
       log,
+      outputs,
       now: clock(...instants),
       ...(random ? { random } : {}),
       sendToken: async (token) => {
@@ -1081,18 +1087,41 @@ describe('runAttempt: a handler that returns something other than a JSON object'
   });
 });
 
-describe('runAttempt: outputs over MAX_OUTPUTS_BYTES', () => {
+describe('runAttempt: large outputs', () => {
   /** Outputs whose JSON, `{"blob":"…"}`, is exactly `bytes` bytes of ASCII. */
   const outputsOf = (bytes: number): Outputs => ({ blob: 'x'.repeat(bytes - '{"blob":""}'.length) });
 
-  it('keeps outputs of exactly 32 KiB, the limit the README documents', async () => {
-    expect(MAX_OUTPUTS_BYTES).toBe(32 * 1024);
+  it('keeps outputs of exactly 32 KiB in the attempt record, the limit the README documents', async () => {
     const h = harness();
     const outputs = outputsOf(32 * 1024);
     await expect(runAttempt(single(), runPayload(), use(() => outputs), h.deps())).resolves.toStrictEqual({ status: JobStatus.SUCCEEDED, attempt: 1 });
-    const kept = (await onlyAttempt(h.store)).outputs;
-    expect(kept).toEqual(outputs);
-    expect(Buffer.byteLength(JSON.stringify(kept))).toBe(32 * 1024);
+    const record = await onlyAttempt(h.store);
+    expect(record.outputs).toEqual(outputs);
+    expect(record.outputsRef).toBeUndefined();
+    expect(Buffer.byteLength(JSON.stringify(record.outputs))).toBe(32 * 1024);
+    expect(h.outputs.objects.size).toBe(0);
+  });
+
+  it('keeps larger outputs (here 300 KB, over Step Functions’ 256 KiB too) in the outputs bucket, the record holding where, their size and checksum', async () => {
+    const h = harness();
+    const outputs = outputsOf(300_000);
+    await runAttempt(single(), runPayload(), use(() => outputs), h.deps());
+    const record = await onlyAttempt(h.store);
+    expect(record.outputs).toBeUndefined();
+    expect(record.outputsRef).toEqual({ bucket: 'phi-outputs', key: `outputs/${record.pipelineId}/${RUN_ID}/${record.jobId}/1.json`, bytes: 300_000 });
+    expect(JSON.parse(h.outputs.objects.get(record.outputsRef!.key)!)).toEqual(outputs);
+    expect(record.outputChecksum).toBe(checksum(outputs));
+  });
+
+  it('hands a dependent the same object, whether its upstream’s outputs were kept in the record or the bucket', async () => {
+    const h = harness();
+    const manifest = pipeline({ small: {}, large: {}, report: { upstream: ['small', 'large'] } });
+    const big = outputsOf(100_000);
+    await runAttempt(manifest, runPayload('small'), use(() => ({ rows: 3 })), h.deps());
+    await runAttempt(manifest, runPayload('large'), use(() => big), h.deps());
+    let seen: unknown;
+    await runAttempt(manifest, runPayload('report'), use((ctx) => void (seen = ctx.upstream)), h.deps());
+    expect(seen).toEqual({ small: { rows: 3 }, large: big });
   });
 
   it('fails permanently with EXEC_003_INVALID_OUTPUT one byte over, naming both sizes, keeping no outputs and not retrying', async () => {
@@ -1107,12 +1136,12 @@ describe('runAttempt: outputs over MAX_OUTPUTS_BYTES', () => {
   });
 
   it('counts UTF-8 bytes, not characters', async () => {
-    // 16,400 two-byte characters: under the limit in characters, over it in bytes.
+    // 16,400 two-byte characters: under the record's limit in characters, over it in bytes.
     const outputs = { blob: 'é'.repeat(16_400) };
-    expect(JSON.stringify(outputs).length).toBeLessThan(MAX_OUTPUTS_BYTES);
+    expect(JSON.stringify(outputs).length).toBeLessThan(MAX_INLINE_OUTPUTS_BYTES);
     const h = harness();
-    const err = await taskError(runAttempt(single(), runPayload(), use(() => outputs), h.deps()));
-    expect(err.info).toMatchObject({ code: ExecErrorCode.INVALID_OUTPUT, category: ErrorCategory.PERMANENT });
+    await runAttempt(single(), runPayload(), use(() => outputs), h.deps());
+    expect((await onlyAttempt(h.store)).outputsRef?.bytes).toBe(Buffer.byteLength(JSON.stringify(outputs)));
   });
 });
 

@@ -97,7 +97,10 @@ export const JobAttemptRecordSchema = z.object({
   errorMessage: z.string().optional(),
   errorCategory: z.enum(ErrorCategory).optional(),
   willRetry: z.boolean().optional(),
+  /** The outputs, when they are small (`MAX_INLINE_OUTPUTS_BYTES`); else `outputsRef`. */
   outputs: OutputsSchema.optional(),
+  /** Where larger outputs are kept: an object of the platform's outputs bucket, with their size. */
+  outputsRef: z.object({ bucket: z.string(), key: z.string(), bytes: z.number().int().min(0) }).optional(),
   /** SHA-256 of the outputs' canonical JSON. */
   outputChecksum: z.string().optional(),
   /** The job's child execution that ran the attempt (stopped when the job alone is cancelled). */

@@ -11,10 +11,13 @@ import { ErrorCategory, JobStatus, TriggerType } from './status.ts';
 export const TASK_ERROR_NAME = 'PhiTaskError';
 
 /**
- * Outputs are recorded with the attempt, so they stay well under DynamoDB's 400 KB item; pass a
- * reference (an S3 key) to anything larger.
+ * Outputs up to this size are kept in the attempt record itself (well under DynamoDB's 400 KB item);
+ * larger ones are written to the platform's outputs bucket and the record keeps a reference. Either
+ * way a dependent's `ctx.upstream` holds the same object.
  */
-export const MAX_OUTPUTS_BYTES = 32 * 1024;
+export const MAX_INLINE_OUTPUTS_BYTES = 32 * 1024;
+/** The most a job may return: what a Lambda function can hold and hand on comfortably (a reference to anything larger, please). */
+export const MAX_OUTPUTS_BYTES = 16 * 1024 * 1024;
 /**
  * Run parameters travel in the execution input, every task payload and every record: kept small so
  * none of Step Functions' 256 KiB payloads, EventBridge's events or DynamoDB's 400 KB items overflow.

@@ -34,6 +34,7 @@ import {
   type RunRecord,
 } from '../../../lib/model/contract/index.ts';
 import { createLogger, type Logger } from '../../../functions/shared/log.ts';
+import type { OutputStore, OutputsRef } from '../../../functions/shared/outputs.ts';
 import { attemptPrefix, TERMINAL_RUN_STATUSES, type Cancellation, JobStateRecordSchema, KEY_PREFIX, recordKeys, RUN_START_FAILED, runPartition, type JobStateRecord, type UpstreamOutcome } from '../../../lib/model/contract/index.ts';
 import { RecordError, type AttemptClosure, type JobEnd, type RecordStore } from '../../../functions/shared/records/store.ts';
 
@@ -352,4 +353,21 @@ export function captureLogs(base: Readonly<Record<string, unknown>> = {}): { log
     lines.push(JSON.parse(line) as LogLine);
   });
   return { log, lines };
+}
+
+/** The outputs bucket in memory: every object put, by key. */
+export class MemoryOutputStore implements OutputStore {
+  readonly objects = new Map<string, string>();
+  constructor(readonly bucket = 'phi-outputs') {}
+
+  async put(key: string, json: string): Promise<OutputsRef> {
+    this.objects.set(key, json);
+    return { bucket: this.bucket, key, bytes: Buffer.byteLength(json) };
+  }
+
+  async get(ref: OutputsRef): Promise<string> {
+    const json = this.objects.get(ref.key);
+    if (json === undefined || ref.bucket !== this.bucket) throw new Error(`NoSuchKey: ${ref.bucket}/${ref.key}`);
+    return json;
+  }
 }
