@@ -16,6 +16,9 @@ export function formatProblems(problems: readonly Problem[]): string {
   return lines.join('\n');
 }
 
+/** Step Functions Standard workflows: $0.025 per 1,000 state transitions (us-east-1). */
+const STANDARD_PRICE_PER_TRANSITION = 0.025 / 1000;
+
 export function formatPlan(plan: Plan): string {
   const lines: string[] = [];
   for (const p of plan.pipelines) {
@@ -38,7 +41,7 @@ export function formatPlan(plan: Plan): string {
     lines.push(`    history events         run ${of(e.historyEvents.run, LIMITS.historyEvents)}; per job ${e.historyEvents.perJob.expected}, worst ${of(e.historyEvents.perJob.worstCase, LIMITS.historyEvents)}`);
     lines.push(`    stack resources        ${of(e.stackResources, LIMITS.stackResources)}`);
     lines.push(`    jobs waiting at once   ${of(p.jobs.filter((j) => j.enabled).length, LIMITS.jobsPerRun)}`);
-    lines.push(`  state transitions per run: ${e.stateTransitions.perRun} (${e.stateTransitions.perJob} per job)`);
+    lines.push(`  state transitions per run: ${e.stateTransitions.perRun} (${e.stateTransitions.perJob} per job), $${((e.stateTransitions.perRun * STANDARD_PRICE_PER_TRANSITION) || 0).toFixed(5)} per run at Step Functions Standard prices`);
     lines.push('');
   }
   return lines.join('\n').trimEnd();
@@ -56,10 +59,18 @@ export function formatRunView(view: RunView, { brief = false } = {}): string {
     `  parameters ${JSON.stringify(run.parameters)}`,
   ];
   if (run.error) lines.push(`  error ${run.error.code}${run.error.jobId ? ` in ${run.error.jobId}` : ''}: ${run.error.message}`);
+  for (const c of run.cancellations ?? []) lines.push(`  cancelled ${c.job ? `job ${c.job} (${c.scope ?? 'JOB'})` : 'the run'} by ${c.by} at ${c.at}${c.reason ? `: ${c.reason}` : ''}`);
   for (const [id, job] of Object.entries(view.jobs)) {
-    lines.push(`  ${id}: ${job.status}`);
+    const reason = run.jobs?.[id]?.reason;
+    lines.push(`  ${id}: ${job.status}${reason ? ` (${reason})` : ''}`);
     for (const a of job.attempts) {
-      const detail = a.errorCode ? `${a.errorCode} (${a.errorCategory}${a.willRetry ? ', will retry' : ''}): ${a.errorMessage}` : a.outputs ? `outputs ${JSON.stringify(a.outputs)}` : '';
+      const detail = a.errorCode
+        ? `${a.errorCode} (${a.errorCategory ?? a.status}${a.willRetry ? ', will retry' : ''}): ${a.errorMessage}`
+        : a.outputsRef
+          ? `outputs in s3://${a.outputsRef.bucket}/${a.outputsRef.key} (${a.outputsRef.bytes} bytes)`
+          : a.outputs
+            ? `outputs ${JSON.stringify(a.outputs)}`
+            : '';
       lines.push(`    attempt ${a.attempt} ${a.status} ${a.durationMs ?? '-'} ms  ${detail}`);
     }
   }

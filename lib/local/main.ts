@@ -4,8 +4,8 @@
  *   up        start it on 127.0.0.1:4566 (or use AWS_ENDPOINT_URL's)
  *   deploy    bootstrap and deploy every stack into it
  *   down      stop the emulator this project started
- *   demo      all of it, end to end: up, deploy, a market-data run through the control API, a failing
- *             run and its dead letter, down
+ *   demo      all of it, end to end: up, deploy, a market-data run through the control API, a DAG run
+ *             with one failing branch and its dead letter, down
  */
 import { PhiClient } from '../client/client.ts';
 import { waitForDeadLetter } from '../client/dead-letters.ts';
@@ -37,8 +37,9 @@ async function demo(): Promise<void> {
     say(formatRunView(view));
     if (view.run.status !== 'SUCCEEDED') throw new EmulatorError(EmulatorErrorCode.DEMO_FAILED, `the market-data run ended ${view.run.status}`);
 
-    say('\n== failure-drill with { corruptInput: true }: a permanent failure');
-    const failing = await client.startRun('failure-drill', { parameters: { corruptInput: true } });
+    say('\n== dag-drill: a → c, b → c, b → d, d →(COMPLETION) e, b →(DATA_READY rows > 0) f, c → g, f → g');
+    say('   with a failing permanently and b, d taking 2 s: only c and g (which need a) are skipped');
+    const failing = await client.startRun('dag-drill', { parameters: { fail: ['a'], sleepMs: { b: 2000, d: 2000 } } });
     const failed = await client.waitForRun(failing.run.runId, { onChange: (v) => say(formatRunView(v, { brief: true })) });
     say(formatRunView(failed));
     const letter = await waitForDeadLetter(failing.run.runId);
