@@ -3,20 +3,26 @@
  *   POST /pipelines/{id}/runs  { parameters?, idempotencyKey? } → 201 a new run, 200 the existing one
  *   GET  /runs/{runId}          → the run with its jobs and their attempts
  *   POST /runs/{runId}/cancel   { job?, scope?, reason? } → 200 the run (the whole run, or a job and its scope)
+ *   GET  /pipelines/{id}/durations?runs=N → each job's median and p95 over the last N succeeded runs
  * Errors answer `{ error: { code, message, issues? } }` with a stable code.
  */
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { z } from 'zod';
 import { ApiErrorCode, CancelRequestSchema, StartRunRequestSchema, TriggerType, type RunView } from '../../lib/model/contract/index.ts';
 import { formatPath } from '../../lib/model/problems.ts';
 import type { RecordStore } from '../shared/records/store.ts';
 import { recordStoreFromEnv } from '../shared/records/env.ts';
 import { latestByJob, RecordError } from '../shared/records/store.ts';
 import { cancel, cancelDepsFromEnv, JobNotFoundError, RunEndedError, type CancelDeps } from './cancel.ts';
+import { MAX_OBSERVED_RUNS, observedDurations } from './durations.ts';
+
+/** `?runs=N`: how many of the latest succeeded runs to learn from. */
+const DurationsQuerySchema = z.object({ runs: z.coerce.number().int().min(1).max(MAX_OBSERVED_RUNS).default(20) }).strict();
 import { IdempotencyConflictError, startRun, triggerDepsFromEnv, UnknownPipelineError, type TriggerDeps } from './trigger.ts';
 
 export interface ApiDeps {
   readonly trigger: TriggerDeps;
-  readonly store: Pick<RecordStore, 'getRun' | 'listAttempts' | 'listJobStates'>;
+  readonly store: Pick<RecordStore, 'getRun' | 'listAttempts' | 'listJobStates' | 'listRuns'>;
   readonly cancel: CancelDeps;
 }
 
@@ -61,7 +67,7 @@ export async function viewRun(runId: string, store: ApiDeps['store']): Promise<R
   return { run, jobs };
 }
 
-export async function route(event: Pick<APIGatewayProxyEvent, 'httpMethod' | 'resource' | 'pathParameters' | 'body'> & Partial<Pick<APIGatewayProxyEvent, 'requestContext'>>, deps: ApiDeps): Promise<APIGatewayProxyResult> {
+export async function route(event: Pick<APIGatewayProxyEvent, 'httpMethod' | 'resource' | 'pathParameters' | 'body'> & Partial<Pick<APIGatewayProxyEvent, 'requestContext' | 'queryStringParameters'>>, deps: ApiDeps): Promise<APIGatewayProxyResult> {
   const key = `${event.httpMethod} ${event.resource}`;
   if (key === 'POST /pipelines/{id}/runs') {
     const pipelineId = event.pathParameters?.id ?? '';
@@ -94,6 +100,13 @@ export async function route(event: Pick<APIGatewayProxyEvent, 'httpMethod' | 're
       if (err instanceof JobNotFoundError) return failure(404, ApiErrorCode.JOB_NOT_FOUND, err.message);
       throw err;
     }
+  }
+  if (key === 'GET /pipelines/{id}/durations') {
+    const pipelineId = event.pathParameters?.id ?? '';
+    if (!deps.trigger.stateMachines.has(pipelineId)) return failure(404, ApiErrorCode.PIPELINE_NOT_FOUND, `pipeline "${pipelineId}" is not deployed`);
+    const runs = DurationsQuerySchema.safeParse(event.queryStringParameters ?? {});
+    if (!runs.success) return invalid('the query does not match ?runs=1..100', runs.error.issues);
+    return json(200, await observedDurations(pipelineId, runs.data.runs, deps.store));
   }
   if (key === 'GET /runs/{runId}') {
     const runId = event.pathParameters?.runId ?? '';

@@ -173,7 +173,9 @@ export class PhiPlatform extends Construct implements IPhiPlatform {
       cloudWatchRole: false,
     });
     const integration = new apigateway.LambdaIntegration(this.apiHandler);
-    this.api.root.addResource('pipelines').addResource('{id}').addResource('runs').addMethod('POST', integration);
+    const pipeline = this.api.root.addResource('pipelines').addResource('{id}');
+    pipeline.addResource('runs').addMethod('POST', integration);
+    pipeline.addResource('durations').addMethod('GET', integration);
     const run = this.api.root.addResource('runs').addResource('{runId}');
     run.addMethod('GET', integration);
     run.addResource('cancel').addMethod('POST', integration);

@@ -2,6 +2,7 @@
 import type { RunView } from '../model/contract/index.ts';
 import type { Problem } from '../model/problems.ts';
 import { LIMITS } from '../plan/compile.ts';
+import type { ObservedPlan } from '../plan/observed.ts';
 import type { Plan } from '../plan/types.ts';
 
 export function formatProblems(problems: readonly Problem[]): string {
@@ -42,6 +43,26 @@ export function formatPlan(plan: Plan): string {
     lines.push(`    stack resources        ${of(e.stackResources, LIMITS.stackResources)}`);
     lines.push(`    jobs waiting at once   ${of(p.jobs.filter((j) => j.enabled).length, LIMITS.jobsPerRun)}`);
     lines.push(`  state transitions per run: ${e.stateTransitions.perRun} (${e.stateTransitions.perJob} per job), $${((e.stateTransitions.perRun * STANDARD_PRICE_PER_TRANSITION) || 0).toFixed(5)} per run at Step Functions Standard prices`);
+    lines.push('');
+  }
+  return lines.join('\n').trimEnd();
+}
+
+const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
+
+export function formatObserved(observed: readonly ObservedPlan[]): string {
+  const lines: string[] = [];
+  for (const o of observed) {
+    lines.push(`${o.pipelineId}: observed over the last ${o.runs} succeeded run(s)`);
+    if (o.runs === 0) {
+      lines.push('  no succeeded run yet: nothing observed', '');
+      continue;
+    }
+    lines.push(`  expected makespan ${seconds(o.median.ms)} (median), ${seconds(o.p95.ms)} (p95)`);
+    lines.push(`  critical path (median): ${o.median.path.join(' → ')}`);
+    if (o.p95.path.join() !== o.median.path.join()) lines.push(`  critical path (p95):    ${o.p95.path.join(' → ')}`);
+    for (const s of o.savings) lines.push(`    ${s.job} taking no time would save ${seconds(s.ms)}`);
+    if (o.unobserved.length > 0) lines.push(`  never succeeded in those runs (weighed with their timeout): ${o.unobserved.join(', ')}`);
     lines.push('');
   }
   return lines.join('\n').trimEnd();

@@ -13,13 +13,15 @@ import type { Plan } from '../plan/types.ts';
 import { PhiClient } from '../client/client.ts';
 import { ApiError } from '../client/errors.ts';
 import { PhiError } from '../model/errors.ts';
-import { formatPlan, formatProblems, formatRunView } from './format.ts';
+import { observedCriticalPath, type ObservedPlan } from '../plan/observed.ts';
+import { formatObserved, formatPlan, formatProblems, formatRunView } from './format.ts';
 
 const USAGE = `phi — serverless pipelines on AWS Step Functions
 
 Offline:
   phi validate [--definitions DIR] [--json]         check every definition; exit 1 listing every problem
   phi plan     [--definitions DIR] [--json]         schedules, layers, critical path, estimates
+  phi plan --observed [--runs N]                    and the critical path as the last N runs went (reads the deployment)
   phi graph <pipeline> [--format mermaid|dot|ascii] [--definitions DIR]
 
 Against a deployment (AWS credentials; AWS_ENDPOINT_URL for a local emulator):
@@ -89,6 +91,8 @@ export async function main(argv: readonly string[], out: Out = (t) => process.st
         job: { type: 'string' },
         scope: { type: 'string' },
         reason: { type: 'string' },
+        observed: { type: 'boolean', default: false },
+        runs: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -106,9 +110,17 @@ export async function main(argv: readonly string[], out: Out = (t) => process.st
       }
       case 'plan': {
         const { plan, problems } = await loadPlan(definitionsDir(values.definitions));
-        if (values.json) out(JSON.stringify({ ...plan, problems }, null, 2));
+        let observed: ObservedPlan[] | undefined;
+        if (values.observed) {
+          const runs = Number(values.runs ?? 20);
+          if (!Number.isInteger(runs) || runs < 1 || runs > 100) throw new UsageError('--runs is a whole number from 1 to 100');
+          const client = await PhiClient.connect();
+          observed = await Promise.all(plan.pipelines.map(async (p) => observedCriticalPath(p, await client.durations(p.id, runs))));
+        }
+        if (values.json) out(JSON.stringify({ ...plan, ...(observed ? { observed } : {}), problems }, null, 2));
         else {
           out(formatPlan(plan));
+          if (observed) out(formatObserved(observed));
           if (problems.length > 0) out(formatProblems(problems));
         }
         return problems.length === 0 ? ExitCode.OK : ExitCode.FAILED;

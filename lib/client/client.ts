@@ -7,7 +7,7 @@ import { Sha256 } from '@aws-crypto/sha256-js';
 import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { z } from 'zod';
-import { CancelResponseSchema, ErrorBodySchema, RunViewSchema, StartRunResponseSchema, TERMINAL_RUN_STATUSES, type CancelRequest, type RunRecord, type RunView, type StartRunRequest } from '../model/contract/index.ts';
+import { CancelResponseSchema, DurationsResponseSchema, ErrorBodySchema, type DurationsResponse, RunViewSchema, StartRunResponseSchema, TERMINAL_RUN_STATUSES, type CancelRequest, type RunRecord, type RunView, type StartRunRequest } from '../model/contract/index.ts';
 import { ApiError, ClientError, ClientErrorCode } from './errors.ts';
 import { platformOutputs, requireOutput } from './platform.ts';
 
@@ -79,6 +79,11 @@ export class PhiClient {
   /** Cancels a run, or one of its jobs and the dependents `scope` takes (spec Rule 16). */
   cancelRun(runId: string, request: CancelRequest = {}): Promise<RunRecord> {
     return this.call('POST', `/runs/${encodeURIComponent(runId)}/cancel`, CancelResponseSchema, request).then((r) => r.run);
+  }
+
+  /** Each job's observed durations (median, p95) over the pipeline's last `runs` succeeded runs. */
+  durations(pipelineId: string, runs = 20): Promise<DurationsResponse> {
+    return this.call('GET', `/pipelines/${encodeURIComponent(pipelineId)}/durations?runs=${runs}`, DurationsResponseSchema);
   }
 
   getRun(runId: string): Promise<RunView> {

@@ -8,6 +8,8 @@ import type { PhiClient } from '../../lib/client/client.ts';
 import { deadLetterQueueUrl, peekDeadLetters, waitForDeadLetter } from '../../lib/client/dead-letters.ts';
 import type { RunView } from '../../lib/model/contract/index.ts';
 import type { Parameters } from '../../lib/model/pipeline.ts';
+import { main } from '../../lib/cli/main.ts';
+import type { ObservedPlan } from '../../lib/plan/observed.ts';
 import { phiClient, useEmulator } from './support.ts';
 
 let client: PhiClient;
@@ -105,5 +107,22 @@ describe('dependency forms', () => {
     expect(fails.run.jobs?.f).toEqual({ status: 'SKIPPED', attempts: 0, reason: 'CONDITION_FALSE' });
     expect(fails.run.jobs?.g).toEqual({ status: 'SKIPPED', attempts: 0, reason: 'UPSTREAM_SKIPPED' });
     expect(fails.run.jobs?.c).toEqual({ status: 'SUCCEEDED', attempts: 1 });
+  });
+});
+
+describe('phi plan --observed', () => {
+  it('weighs the plan with the durations of the latest succeeded runs, read from the deployment', async () => {
+    // a run whose b → d chain is clearly the longest
+    await drill({ sleepMs: { b: 1500, d: 1500 } });
+    const printed: string[] = [];
+    const code = await main(['plan', '--observed', '--runs', '1', '--json'], (t) => printed.push(t), (t) => printed.push(t));
+    expect(code).toBe(0);
+    const output = JSON.parse(printed.join('\n')) as { observed: ObservedPlan[] };
+    const observed = output.observed.find((o) => o.pipelineId === 'dag-drill')!;
+    expect(observed.runs).toBe(1);
+    expect(observed.median.path).toEqual(['b', 'd', 'e']);
+    expect(observed.median.ms).toBeGreaterThanOrEqual(3000);
+    expect(observed.median.ms).toBeLessThan(4000);
+    expect(observed.unobserved).toEqual([]);
   });
 });

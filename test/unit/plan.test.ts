@@ -10,6 +10,7 @@ import type { Problem } from '../../lib/model/problems.ts';
 import { RecorderEventSchema } from '../../lib/model/contract/index.ts';
 import type { AslState, AslStateMachine } from '../../lib/plan/types.ts';
 import type { PipelinePlan, Plan, ResolvedJob } from '../../lib/plan/types.ts';
+import { observedCriticalPath } from '../../lib/plan/observed.ts';
 import { removeDefinitionDirs, writeDefinitionDir, type DefinitionDirSpec } from './support/temp-definitions.ts';
 
 const DEFINITIONS_DIR = fileURLToPath(new URL('../../definitions/', import.meta.url));
@@ -624,5 +625,45 @@ describe('definitionVersion', () => {
     ['a job added', { ...base, jobs: { ...base.jobs, c: { handler: './handlers/a.ts' } } }],
   ])('changes when %s changes', async (_, changed) => {
     expect(await versionOf(changed)).not.toBe(await versionOf(base));
+  });
+});
+
+describe('the observed critical path (phi plan --observed)', () => {
+  it('weighs the graph with median and p95 durations, names the jobs never observed, and what each critical job would save', async () => {
+    // a → c, b → c, b → d; the timeouts (300 s) would make every chain look alike
+    const dag = await planOne({ id: 'observed', jobs: { a: task, b: task, c: { ...task, dependsOn: ['a', 'b'] }, d: { ...task, dependsOn: ['b'] } } });
+    const observed = observedCriticalPath(dag, {
+      runs: 12,
+      jobs: {
+        a: { samples: 12, medianMs: 4_000, p95Ms: 4_500 },
+        b: { samples: 12, medianMs: 1_000, p95Ms: 6_000 },
+        c: { samples: 12, medianMs: 1_000, p95Ms: 1_200 },
+      },
+    });
+    expect(observed).toStrictEqual({
+      pipelineId: 'observed',
+      runs: 12,
+      median: { path: ['b', 'd'], ms: 1_000 + 300_000 },
+      p95: { path: ['b', 'd'], ms: 6_000 + 300_000 },
+      unobserved: ['d'],
+      // b out: d alone (300 s) still the longest; d out: a → c (5 s) is
+      savings: [
+        { job: 'b', ms: 1_000 },
+        { job: 'd', ms: 301_000 - 5_000 },
+      ],
+    });
+  });
+
+  it('follows the observed durations where they move the critical path', async () => {
+    const dag = await planOne({ id: 'observed', jobs: { a: task, b: task, c: { ...task, dependsOn: ['a', 'b'] }, d: { ...task, dependsOn: ['b'] } } });
+    const all = { a: { samples: 3, medianMs: 4_000, p95Ms: 4_000 }, b: { samples: 3, medianMs: 1_000, p95Ms: 9_000 }, c: { samples: 3, medianMs: 1_000, p95Ms: 1_000 }, d: { samples: 3, medianMs: 500, p95Ms: 500 } };
+    const observed = observedCriticalPath(dag, { runs: 3, jobs: all });
+    expect(observed.median).toStrictEqual({ path: ['a', 'c'], ms: 5_000 });
+    expect(observed.p95).toStrictEqual({ path: ['b', 'c'], ms: 10_000 });
+    expect(observed.unobserved).toStrictEqual([]);
+    expect(observed.savings).toStrictEqual([
+      { job: 'a', ms: 5_000 - 2_000 },
+      { job: 'c', ms: 5_000 - 4_000 },
+    ]);
   });
 });

@@ -57,6 +57,15 @@ const stores: [string, () => Store][] = [
 
 describe.each(stores)('record store rules: %s', (_name, make) => {
   describe('runs', () => {
+    it('lists a pipeline’s runs newest first, at most the limit, across pages, and no other pipeline’s', async () => {
+      const store = make();
+      for (let i = 0; i < 5; i++) await store.createRun({ ...newRun(`m-${i}`), queuedAt: `2024-05-0${i + 1}T10:00:00.000Z` });
+      await store.createRun({ ...newRun('other'), pipelineId: 'other-pipeline' });
+      expect((await store.listRuns('daily-sales', 3)).map((r) => r.runId)).toEqual(['m-4', 'm-3', 'm-2']);
+      expect((await store.listRuns('daily-sales', 100)).map((r) => r.runId)).toEqual(['m-4', 'm-3', 'm-2', 'm-1', 'm-0']);
+      expect(await store.listRuns('nobody', 10)).toEqual([]);
+    });
+
     it('creates a run PENDING once; a second create answers the stored record, not its own', async () => {
       const store = make();
       const first = await store.createRun(newRun());
@@ -620,6 +629,7 @@ describe('RecordStore against DynamoDB', () => {
     getRun: (s) => s.getRun(RUN),
     listAttempts: (s) => s.listAttempts(RUN),
     listJobStates: (s) => s.listJobStates(RUN),
+    listRuns: (s) => s.listRuns('daily-sales', 20),
   };
 
   it.each([

@@ -716,3 +716,43 @@ describe('route: POST /runs/{runId}/cancel (spec Rule 16)', () => {
     expect(w.stopped).toEqual([]);
   });
 });
+
+describe('route: GET /pipelines/{id}/durations', () => {
+  const durations = (id: string, runs?: string): RouteEvent & Pick<APIGatewayProxyEvent, 'queryStringParameters'> => ({
+    httpMethod: 'GET',
+    resource: '/pipelines/{id}/durations',
+    pathParameters: { id },
+    body: null,
+    queryStringParameters: runs === undefined ? null : { runs },
+  });
+  /** A finished run of PIPELINE whose jobs' successful attempts took the given milliseconds. */
+  async function finishedRun(w: ReturnType<typeof world>, key: string, status: 'SUCCEEDED' | 'FAILED', ms: Record<string, number>): Promise<void> {
+    const { run } = await startRun({ pipelineId: PIPELINE, trigger: 'API', idempotencyKey: key }, w.trigger);
+    for (const [jobId, d] of Object.entries(ms)) {
+      await w.store.startAttempt({ runId: run.runId, pipelineId: PIPELINE, jobId, attempt: 1, status: JobStatus.SUCCEEDED, definitionVersion: 'd', parameters: {}, startedAt: NOW, completedAt: NOW, durationMs: d, transitions: [] });
+    }
+    await w.store.finishRun(run.runId, { status, at: NOW, jobs: {} });
+  }
+
+  it('answers each job’s median and p95 over the last N succeeded runs, failed runs left out', async () => {
+    const w = world();
+    for (let i = 1; i <= 10; i++) await finishedRun(w, `k${i}`, 'SUCCEEDED', { extract: i * 100, load: 50 });
+    await finishedRun(w, 'bad', 'FAILED', { extract: 99_999 });
+
+    const res = await route(durations(PIPELINE, '20'), w.api);
+
+    expect(res.statusCode).toBe(200);
+    expect(bodyOf(res)).toEqual({
+      pipelineId: PIPELINE,
+      runs: 10,
+      jobs: { extract: { samples: 10, medianMs: 500, p95Ms: 1000 }, load: { samples: 10, medianMs: 50, p95Ms: 50 } },
+    });
+  });
+
+  it('answers 404 for a pipeline not deployed and 400 for runs outside 1..100', async () => {
+    const w = world();
+    expect((await route(durations('no-such'), w.api)).statusCode).toBe(404);
+    for (const runs of ['0', '101', 'many']) expect({ runs, status: (await route(durations(PIPELINE, runs), w.api)).statusCode }).toEqual({ runs, status: 400 });
+    expect(bodyOf((await route(durations(PIPELINE), w.api)))).toEqual({ pipelineId: PIPELINE, runs: 0, jobs: {} });
+  });
+});

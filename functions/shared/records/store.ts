@@ -10,6 +10,7 @@ import { BatchGetCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryC
 import {
   ErrorCategory,
   JOB_STATE_ATTRIBUTES,
+  RECORD_KEYS,
   JobAttemptRecordSchema,
   JobStateRecordSchema,
   JobStatus,
@@ -224,6 +225,29 @@ export class RecordStore {
       append: { transitions: [{ status: outcome.status, at: outcome.at }] },
       condition: whileNotTerminal,
     });
+  }
+
+  /** A pipeline's runs, newest first (by when they were queued), at most `limit` (the history index). */
+  async listRuns(pipelineId: string, limit: number): Promise<RunRecord[]> {
+    const runs: RunRecord[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const out = await this.doc.send(
+        new QueryCommand({
+          TableName: this.table,
+          IndexName: RECORD_KEYS.historyIndex,
+          KeyConditionExpression: '#pk = :pk',
+          ExpressionAttributeNames: { '#pk': RECORD_KEYS.historyPartition },
+          ExpressionAttributeValues: { ':pk': recordKeys.history(pipelineId, '', '').gsi1pk },
+          ScanIndexForward: false,
+          Limit: limit - runs.length,
+          ...(start ? { ExclusiveStartKey: start } : {}),
+        }),
+      );
+      runs.push(...(out.Items ?? []).map(parseRun));
+      start = out.LastEvaluatedKey;
+    } while (start && runs.length < limit);
+    return runs;
   }
 
   /** Keeps a cancel on a run that has not ended; `false` when it had (nothing is written). */

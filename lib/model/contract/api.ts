@@ -50,5 +50,18 @@ export const RunViewSchema = z.object({
 });
 export type RunView = z.infer<typeof RunViewSchema>;
 
+/** How long one job's successful attempts took in a pipeline's recent runs, in milliseconds. */
+export const JobDurationsSchema = z.object({ samples: z.number().int().min(1), medianMs: z.number().min(0), p95Ms: z.number().min(0) });
+export type JobDurations = z.infer<typeof JobDurationsSchema>;
+
+/** `GET /pipelines/{id}/durations?runs=N`: the observed durations of each job over the pipeline's last N succeeded runs. */
+export const DurationsResponseSchema = z.object({
+  pipelineId: z.string(),
+  /** The runs the samples come from. */
+  runs: z.number().int().min(0),
+  jobs: z.record(z.string(), JobDurationsSchema),
+});
+export type DurationsResponse = z.infer<typeof DurationsResponseSchema>;
+
 /** Every error answer: `{ error: { code, message, … } }`. */
 export const ErrorBodySchema = z.object({ error: z.object({ code: z.string(), message: z.string() }).passthrough() });

@@ -521,6 +521,24 @@ export class FakeDynamo {
       });
       return { Responses: { [table]: found }, UnprocessedKeys: {} };
     }
+    if (command instanceof QueryCommand && input.IndexName !== undefined) {
+      // The records table's one index, `history`: partition gsi1pk, sort gsi1sk; eventually consistent only.
+      checkParameters('Query', input, ['TableName', 'IndexName', 'KeyConditionExpression', 'ExpressionAttributeNames', 'ExpressionAttributeValues', 'ScanIndexForward', 'Limit', 'ExclusiveStartKey']);
+      if (input.IndexName !== 'history') throw new Error(`fake DynamoDB: no index ${String(input.IndexName)} (this table has "history")`);
+      const keyCondition = input.KeyConditionExpression as string;
+      checkAllUsed([keyCondition], names, values);
+      const m = /^(\S+) = (:\w+)$/.exec(keyCondition);
+      if (!m || expr.path(m[1]!).join('.') !== 'gsi1pk') throw new Error(`fake DynamoDB: unsupported key condition "${keyCondition}" on the history index`);
+      const sortKey = (item: Item): string => `${String(item.gsi1sk)}\u0000${String(item.pk)}\u0000${String(item.sk)}`;
+      const ordered = this.table.filter((item) => item.gsi1sk !== undefined && expr.condition(keyCondition, item)).sort((a, b) => byteOrder(sortKey(a), sortKey(b)));
+      if (input.ScanIndexForward === false) ordered.reverse();
+      const start = input.ExclusiveStartKey as Item | undefined;
+      const from = start ? ordered.findIndex((item) => sortKey(item) === sortKey(start)) + 1 : 0;
+      const size = Math.min(this.pageSize, typeof input.Limit === 'number' ? input.Limit : Infinity);
+      const page = ordered.slice(from, from + size);
+      const last = page.at(-1);
+      return { Items: page, ...(from + page.length < ordered.length && last ? { LastEvaluatedKey: { pk: last.pk, sk: last.sk, gsi1pk: last.gsi1pk, gsi1sk: last.gsi1sk } } : {}) };
+    }
     if (command instanceof QueryCommand) {
       checkParameters('Query', input, ['TableName', 'KeyConditionExpression', 'ExpressionAttributeNames', 'ExpressionAttributeValues', 'ConsistentRead', 'ExclusiveStartKey']);
       const keyCondition = input.KeyConditionExpression as string;

@@ -60,6 +60,7 @@ export type StoreMethods =
   | 'claimReady'
   | 'markWoken'
   | 'recordCancellation'
+  | 'listRuns'
   | 'endJob';
 
 /** One write that changed the store (a conditional write that did not apply is not one). */
@@ -315,6 +316,14 @@ export class MemoryRecordStore implements Pick<RecordStore, StoreMethods> {
     if (state.ready) return false;
     this.putJobState('claimReady', { ...state, token });
     return true;
+  }
+
+  async listRuns(pipelineId: string, limit: number): Promise<RunRecord[]> {
+    return [...this.runs.values()]
+      .filter((r) => r.pipelineId === pipelineId)
+      .sort((a, b) => (`${b.queuedAt}#${b.runId}` < `${a.queuedAt}#${a.runId}` ? -1 : 1))
+      .slice(0, limit)
+      .map((r) => copy(r));
   }
 
   async recordCancellation(runId: string, cancellation: Cancellation): Promise<boolean> {
