@@ -78,11 +78,12 @@ describe('platform stack', () => {
     const verbs = Object.values(methods).map((m) => [m.Properties.HttpMethod, m.Properties.AuthorizationType]);
     expect(verbs.sort()).toEqual([
       ['GET', 'AWS_IAM'],
+      ['GET', 'AWS_IAM'],
       ['POST', 'AWS_IAM'],
       ['POST', 'AWS_IAM'],
     ]);
-    // POST /pipelines/{id}/runs, GET /runs/{runId}, POST /runs/{runId}/cancel
-    expect(Object.values(platform.findResources('AWS::ApiGateway::Resource')).map((r) => r.Properties.PathPart).sort()).toEqual(['cancel', 'pipelines', 'runs', 'runs', '{id}', '{runId}']);
+    // POST /pipelines/{id}/runs, GET /pipelines/{id}/durations, GET /runs/{runId}, POST /runs/{runId}/cancel
+    expect(Object.values(platform.findResources('AWS::ApiGateway::Resource')).map((r) => r.Properties.PathPart).sort()).toEqual(['cancel', 'durations', 'pipelines', 'runs', 'runs', '{id}', '{runId}']);
   });
 
   it('keep large outputs in an encrypted, TLS-only, private bucket whose objects expire with the records', () => {
