@@ -98,9 +98,48 @@ function cyclePathWithin(component: Set<string>, edges: Map<string, string[]>): 
   return [start, start];
 }
 
+/** A binary min-heap of job ids (sorted by code unit, as `Array.prototype.sort` sorts them). */
+class IdHeap {
+  private readonly items: string[] = [];
+  get size(): number {
+    return this.items.length;
+  }
+  push(id: string): void {
+    const items = this.items;
+    items.push(id);
+    for (let i = items.length - 1; i > 0; ) {
+      const parent = (i - 1) >> 1;
+      if (items[parent]! <= id) break;
+      items[i] = items[parent]!;
+      items[parent] = id;
+      i = parent;
+    }
+  }
+  pop(): string | undefined {
+    const items = this.items;
+    const top = items[0];
+    const last = items.pop();
+    if (items.length > 0 && last !== undefined) {
+      items[0] = last;
+      for (let i = 0; ; ) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < items.length && items[l]! < items[m]!) m = l;
+        if (r < items.length && items[r]! < items[m]!) m = r;
+        if (m === i) break;
+        [items[i], items[m]] = [items[m]!, items[i]!];
+        i = m;
+      }
+    }
+    return top;
+  }
+}
+
 /**
  * The jobs of an acyclic graph in dependency order (Kahn's algorithm, smallest id first among the
- * ready ones): every job after all of its dependencies. Iterative, so any depth is fine.
+ * ready ones, kept in a heap: O((V + E) log V)): every job after all of its dependencies. Iterative,
+ * so any depth is fine.
  */
 export function topologicalOrder(nodes: readonly GraphNode[]): GraphNode[] {
   const byId = new Map(nodes.map((n) => [n.id, n]));
@@ -111,20 +150,16 @@ export function topologicalOrder(nodes: readonly GraphNode[]): GraphNode[] {
     waiting.set(n.id, deps.length);
     for (const d of deps) (dependents.get(d) ?? dependents.set(d, []).get(d)!).push(n.id);
   }
-  const ready = [...byId.keys()].filter((id) => waiting.get(id) === 0).sort().reverse();
+  const ready = new IdHeap();
+  for (const [id, count] of waiting) if (count === 0) ready.push(id);
   const order: GraphNode[] = [];
-  while (ready.length > 0) {
+  while (ready.size > 0) {
     const id = ready.pop()!;
     order.push(byId.get(id)!);
-    const released: string[] = [];
     for (const next of dependents.get(id) ?? []) {
       const left = waiting.get(next)! - 1;
       waiting.set(next, left);
-      if (left === 0) released.push(next);
-    }
-    if (released.length > 0) {
-      ready.push(...released);
-      ready.sort().reverse();
+      if (left === 0) ready.push(next);
     }
   }
   return order;
