@@ -66,7 +66,8 @@ describe('executions that end outside their own recorder steps', () => {
       const deadline = Date.now() + 15_000;
       while (!(await done()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     };
-    await until(async () => (await client.getRun(run.runId)).run.status === 'RUNNING');
+    // stopped once its first job has begun failing and retrying
+    await until(async () => ((await client.getRun(run.runId)).jobs['check-source']?.attempts.length ?? 0) > 0);
     await new SFNClient({}).send(new StopExecutionCommand({ executionArn, error: 'Operator', cause: 'stopped by the e2e test' }));
 
     // EventBridge delivers the status change to the recorder; nothing in the state machine runs again.
@@ -75,6 +76,16 @@ describe('executions that end outside their own recorder steps', () => {
     expect(view.run.status).toBe('FAILED');
     expect(view.run.error).toMatchObject({ code: 'EXECUTION_ABORTED' });
     expect(view.run.transitions.map((t) => t.status)).toEqual(['PENDING', 'RUNNING', 'FAILED']);
+    // every job closed: check-source between retries (CANCELLED), load never started (SKIPPED)
+    expect(view.run.jobs).toEqual({
+      'check-source': { status: 'CANCELLED', attempts: expect.any(Number), reason: 'RUN_ENDED' },
+      load: { status: 'SKIPPED', attempts: 0, reason: 'RUN_ENDED' },
+    });
+    // and stays so: the emulator's worker may still try another attempt, which finds the run ended
+    await new Promise((r) => setTimeout(r, 2500));
+    const later = await client.getRun(run.runId);
+    expect(Object.fromEntries(Object.entries(later.jobs).map(([id, j]) => [id, j.status]))).toEqual({ 'check-source': 'CANCELLED', load: 'SKIPPED' });
+    expect(later.jobs['check-source']!.attempts.every((a) => a.status !== 'RUNNING')).toBe(true);
   });
 });
 
