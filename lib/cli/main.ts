@@ -11,7 +11,7 @@ import type { Problem } from '../model/problems.ts';
 import { GRAPH_FORMATS, renderGraph, type GraphFormat } from '../plan/render.ts';
 import type { Plan } from '../plan/types.ts';
 import { PhiClient } from '../client/client.ts';
-import { ApiError } from '../client/errors.ts';
+import { ApiError, ClientError, ClientErrorCode } from '../client/errors.ts';
 import { PhiError } from '../model/errors.ts';
 import { observedCriticalPath, type ObservedPlan } from '../plan/observed.ts';
 import { formatObserved, formatPlan, formatProblems, formatRunView } from './format.ts';
@@ -25,8 +25,8 @@ Offline:
   phi graph <pipeline> [--format mermaid|dot|ascii] [--definitions DIR]
 
 Against a deployment (AWS credentials; AWS_ENDPOINT_URL for a local emulator):
-  phi run <pipeline> [--param key=value ...] [--params JSON] [--idempotency-key KEY] [--wait] [--json]
-  phi status <runId> [--watch] [--json]
+  phi run <pipeline> [--param key=value ...] [--params JSON] [--idempotency-key KEY] [--wait [--timeout SECONDS]] [--json]
+  phi status <runId> [--watch [--timeout SECONDS]] [--json]
   phi cancel <runId> [--job J [--scope JOB|IMMEDIATE_DEPENDENTS|ALL_DOWNSTREAM]] [--reason TEXT] [--json]
 
 --definitions defaults to $PHI_DEFINITIONS_DIR, else ./${DEFAULT_DEFINITIONS_DIR}; several directories are separated by "${path.delimiter}".`;
@@ -67,6 +67,24 @@ function parseParams(pairs: readonly string[], json: string | undefined): Parame
 }
 
 /** The command line itself is wrong: exit 2 with the usage. */
+/** When nothing else says how long a run may take (its pipeline is not in the definitions at hand). */
+const DEFAULT_WAIT_SECONDS = 3600;
+
+/**
+ * How long `--wait` and `--watch` wait: `--timeout SECONDS`, else the pipeline's worst case from its
+ * plan (every job of the heaviest chain using every attempt), with a minute's slack.
+ */
+async function waitTimeoutMs(flag: string | undefined, definitions: string | undefined, pipelineId: string): Promise<number> {
+  if (flag !== undefined) {
+    const seconds = Number(flag);
+    if (!Number.isFinite(seconds) || seconds <= 0) throw new UsageError('--timeout takes a number of seconds above 0');
+    return seconds * 1000;
+  }
+  const { plan } = await loadPlan(definitionsDir(definitions)).catch(() => ({ plan: { pipelines: [] as Plan['pipelines'] } }));
+  const pipeline = plan.pipelines.find((p) => p.id === pipelineId);
+  return ((pipeline?.estimates.worstCaseRunSeconds ?? DEFAULT_WAIT_SECONDS) + 60) * 1000;
+}
+
 class UsageError extends PhiError {
   constructor(message: string) {
     super('CLI_000_USAGE', message);
@@ -92,6 +110,7 @@ export async function main(argv: readonly string[], out: Out = (t) => process.st
         scope: { type: 'string' },
         reason: { type: 'string' },
         observed: { type: 'boolean', default: false },
+        timeout: { type: 'string' },
         runs: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -152,7 +171,8 @@ export async function main(argv: readonly string[], out: Out = (t) => process.st
           return ExitCode.OK;
         }
         if (!values.json) out(`${created ? 'started' : 'already started'} run ${run.runId}`);
-        const view = await client.waitForRun(run.runId, { onChange: (v) => values.json || out(formatRunView(v, { brief: true })) });
+        const timeoutMs = await waitTimeoutMs(values.timeout, values.definitions, id);
+        const view = await client.waitForRun(run.runId, { timeoutMs, onChange: (v) => values.json || out(formatRunView(v, { brief: true })) });
         if (values.json) out(JSON.stringify(view, null, 2));
         else out(formatRunView(view));
         return view.run.status === RunStatus.SUCCEEDED ? ExitCode.OK : ExitCode.FAILED;
@@ -161,7 +181,9 @@ export async function main(argv: readonly string[], out: Out = (t) => process.st
         const runId = positionals[0];
         if (!runId) throw new UsageError('phi status needs a run id');
         const client = await PhiClient.connect();
-        const view = values.watch ? await client.waitForRun(runId, { onChange: (v) => values.json || out(formatRunView(v, { brief: true })) }) : await client.getRun(runId);
+        const view = values.watch
+          ? await client.waitForRun(runId, { timeoutMs: await waitTimeoutMs(values.timeout, values.definitions, (await client.getRun(runId)).run.pipelineId), onChange: (v) => values.json || out(formatRunView(v, { brief: true })) })
+          : await client.getRun(runId);
         out(values.json ? JSON.stringify(view, null, 2) : formatRunView(view));
         return ExitCode.OK;
       }
@@ -184,6 +206,10 @@ export async function main(argv: readonly string[], out: Out = (t) => process.st
     if (e instanceof UsageError || (e as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
       err(`phi: ${(e as Error).message}\n\n${USAGE}`);
       return ExitCode.USAGE;
+    }
+    if (e instanceof ClientError && e.code === ClientErrorCode.WAIT_TIMEOUT) {
+      err(`phi: ${e.code}: ${e.message}; it goes on (phi status <runId> --watch, or phi cancel <runId>)`);
+      return ExitCode.FAILED;
     }
     if (e instanceof ApiError) {
       err(`phi: ${e.message}`);

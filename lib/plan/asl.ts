@@ -159,6 +159,8 @@ export interface AslInput {
   /** Enabled jobs. */
   readonly jobs: readonly ResolvedJob[];
   readonly functions: readonly FunctionPlan[];
+  /** The execution's timeout: beyond it Step Functions ends the run (and its record is closed). */
+  readonly timeoutSeconds: number;
 }
 
 export function renderStateMachine(input: AslInput): { definition: AslStateMachine; substitutions: Record<string, SubstitutionTarget>; items: JobItem[] } {
@@ -221,7 +223,7 @@ export function renderStateMachine(input: AslInput): { definition: AslStateMachi
   const substitutions: Record<string, SubstitutionTarget> = { [RECORDER_ARN_KEY]: { recorder: true }, [TABLE_NAME_KEY]: { table: true } };
   for (const fn of input.functions) substitutions[functionArnKey(fn.key)] = { function: fn.key };
   return {
-    definition: { Comment: `Phi pipeline ${input.pipelineId} (definition ${input.definitionVersion})`, StartAt: n.recordStarted, States: states },
+    definition: { Comment: `Phi pipeline ${input.pipelineId} (definition ${input.definitionVersion})`, StartAt: n.recordStarted, TimeoutSeconds: input.timeoutSeconds, States: states },
     substitutions,
     items,
   };

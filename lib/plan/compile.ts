@@ -10,7 +10,7 @@ import { MAX_RUN_PARAMETERS_BYTES, type JobManifest, type PipelineManifest, type
 import { stateMachineName } from '../model/names.ts';
 import { DependencyType, JOB_DEFAULTS, RETRY_DEFAULTS, type Job, type Pipeline } from '../model/pipeline.ts';
 import { ProblemCode, type Problem } from '../model/problems.ts';
-import { MAX_JOBS_PER_RUN, renderStateMachine } from './asl.ts';
+import { MAX_JOBS_PER_RUN, renderStateMachine, TASK_TIMEOUT_MARGIN_SECONDS } from './asl.ts';
 import { criticalPath, executionLayers, findCycles } from './graph.ts';
 import { compileSchedule, type CompiledSchedule } from './schedule/index.ts';
 import type { FunctionPlan, Plan, PipelinePlan, PlanEstimates, ResolvedJob, ResolvedRetry, SubstitutionTarget } from './types.ts';
@@ -163,8 +163,9 @@ function compilePipeline(file: string, pipeline: Pipeline, now: Date): { plan?: 
   const enabledJobs = jobs.filter((j) => j.enabled);
   const manifest = buildManifest(pipeline.id, definitionVersion, enabledJobs);
   const critical = criticalPath(enabledNodes);
-  const { definition, substitutions, items } = renderStateMachine({ pipelineId: pipeline.id, definitionVersion, jobs: enabledJobs, functions });
-  const estimates = estimate(definition, substitutions, items, enabledJobs, functions.length, schedules.length > 0, critical.weight);
+  const worstCaseRunSeconds = criticalPath(enabledJobs.map((j) => ({ id: j.id, dependsOn: j.dependsOn, weight: worstCaseJobSeconds(j) }))).weight;
+  const { definition, substitutions, items } = renderStateMachine({ pipelineId: pipeline.id, definitionVersion, jobs: enabledJobs, functions, timeoutSeconds: executionTimeoutSeconds(worstCaseRunSeconds) });
+  const estimates = { ...estimate(definition, substitutions, items, enabledJobs, functions.length, schedules.length > 0, critical.weight), worstCaseRunSeconds };
 
   if (enabledJobs.length > LIMITS.jobsPerRun) {
     at(undefined, 'jobs', ProblemCode.LIMIT_006_JOBS_PER_RUN, `the pipeline has ${enabledJobs.length} enabled jobs; a run waits on all of them at once, and a Distributed Map runs at most ${LIMITS.jobsPerRun} child executions at a time`, 'split the pipeline into smaller pipelines chained by their runs');
@@ -203,6 +204,19 @@ function compilePipeline(file: string, pipeline: Pipeline, now: Date): { plan?: 
     },
   };
 }
+
+/** The longest one job can take: every attempt to its timeout (and the invocation margin), with the longest delays between. */
+export function worstCaseJobSeconds(job: Pick<ResolvedJob, 'timeoutSeconds' | 'retry'>): number {
+  let seconds = 0;
+  for (let attempt = 1; attempt <= job.retry.maxAttempts; attempt++) {
+    seconds += job.timeoutSeconds + TASK_TIMEOUT_MARGIN_SECONDS;
+    if (attempt < job.retry.maxAttempts) seconds += Math.min(job.retry.maxDelaySeconds, job.retry.initialDelaySeconds * job.retry.backoffMultiplier ** (attempt - 1));
+  }
+  return Math.ceil(seconds);
+}
+
+/** The execution's own timeout: the worst case and an hour for the recorder's steps and the emulator's slack, within Step Functions' year. */
+export const executionTimeoutSeconds = (worstCaseRunSeconds: number): number => Math.min(365 * 86_400, worstCaseRunSeconds + 3_600);
 
 /** One function per distinct (handler file, memory, timeout), numbered in the order of their first job. */
 function groupFunctions(jobs: readonly Omit<ResolvedJob, 'layer' | 'function'>[]): FunctionPlan[] {
@@ -249,7 +263,7 @@ function estimate(
   functionCount: number,
   scheduled: boolean,
   criticalPathSeconds: number,
-): PlanEstimates {
+): Omit<PlanEstimates, 'worstCaseRunSeconds'> {
   const text = JSON.stringify(definition);
   let definitionBytes = Buffer.byteLength(text);
   for (const [, key = ''] of text.matchAll(/\$\{(\w+)\}/g)) {

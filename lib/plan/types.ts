@@ -70,6 +70,12 @@ export interface PlanEstimates {
   readonly stackResources: number;
   /** Sum of the attempt timeouts along the critical path, in seconds. */
   readonly criticalPathSeconds: number;
+  /**
+   * The longest a run can take, in seconds: along the heaviest chain, every job using every attempt to
+   * its timeout with the longest retry delays between. The execution times out a while after it, so no
+   * run can stay RUNNING for ever; `phi run --wait` waits this long by default.
+   */
+  readonly worstCaseRunSeconds: number;
 }
 
 export interface PipelinePlan {

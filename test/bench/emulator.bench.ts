@@ -200,7 +200,10 @@ interface PhiRun {
 
 async function runPhi(client: PhiClient, sfn: SFNClient, dag: BenchDag, sleep: number): Promise<PhiRun> {
   const pipelineId = dag.pipelineId ?? dag.id;
-  const { run } = await client.startRun(pipelineId, { parameters: { sleepMs: dag.sleepMs(sleep) } });
+  const { run } = await client.startRun(pipelineId, { parameters: { sleepMs: dag.sleepMs(sleep) } }).catch((err: unknown) => {
+    // Deploying replaces the platform's pipelines: another process deploying to the same emulator takes ours away.
+    throw new BenchError(`starting a run of ${pipelineId} failed (${(err as Error).message}); did another process deploy to the same emulator meanwhile? Run the bench on an emulator of its own (AWS_ENDPOINT_URL)`);
+  });
   const view: RunView = await client.waitForRun(run.runId, { timeoutMs: WAIT_TIMEOUT_MS, intervalMs: 500 });
   if (view.run.status !== 'SUCCEEDED') throw new BenchError(`run ${run.runId} of ${pipelineId} ended ${view.run.status}: ${JSON.stringify(view.run.error ?? view.run.jobs)}`);
   if (!view.run.executionArn) throw new BenchError(`run ${run.runId} of ${pipelineId} has no execution ARN in its record`);

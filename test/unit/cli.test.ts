@@ -130,6 +130,8 @@ describe('phi plan', () => {
       payloadBytes: expect.any(Number),
       stackResources: 19,
       criticalPathSeconds: 180,
+      // three jobs in a row, each 2 × (60 + 30) s with a 10 s delay between
+      worstCaseRunSeconds: 3 * 190,
     });
     expect(json.pipelines.find((p) => p.id === 'failure-drill')?.schedules).toStrictEqual([]);
   });

@@ -364,6 +364,8 @@ describe('the state machine definition (contract with Step Functions)', () => {
     const expected: AslStateMachine = {
       Comment: `Phi pipeline nightly-report (definition ${version})`,
       StartAt: 'Record run started',
+      // the worst case (extract: 4 × (45 + 30) s and delays of 5, 15 and 45 s; publish: 300 + 30 s) and an hour
+      TimeoutSeconds: 4 * 75 + 5 + 15 + 45 + 330 + 3600,
       States: {
         'Record run started': recorder(
           { action: 'runStarted', 'run.$': '$', definitionVersion: version, graph: { extract: [], publish: ['extract'] }, 'executionArn.$': '$$.Execution.Id' },
