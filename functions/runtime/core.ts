@@ -25,6 +25,7 @@ import {
   type FailedTaskPayload,
   type JobAttemptRecord,
   type JobManifest,
+  type PendingEnd,
   type PipelineManifest,
   type ResolvedRetry,
   type RetryDecision,
@@ -39,7 +40,7 @@ import { decide } from '../shared/dependencies.ts';
 import { errorFromCaught } from '../shared/failures.ts';
 import { outputsKey, type OutputStore } from '../shared/outputs.ts';
 import type { Logger } from '../shared/log.ts';
-import type { RecordStore } from '../shared/records/store.ts';
+import { RecordError, type RecordStore } from '../shared/records/store.ts';
 import { releaseDependents, type ReleaseDeps } from '../shared/release.ts';
 import type { Outputs, TaskContext, TaskHandler } from './index.ts';
 
@@ -139,6 +140,31 @@ async function upstreamOutputs(runId: string, outcomes: Readonly<Record<string, 
   return outputs;
 }
 
+/** Consecutive failures of Phi's own storage a job's step may meet before the job fails for it (`INFRA_001`). */
+export const MAX_INFRA_TRIES = 8;
+
+/** Seconds before the `tries`-th retry after a storage failure: 2, 4, 8, … up to five minutes. */
+export const infraDelaySeconds = (tries: number): number => Math.min(300, 2 ** tries);
+
+/** Inline outputs carried back in a pending end stay well under Step Functions' 32,768-character error cause. */
+const MAX_PENDING_INLINE_BYTES = 16 * 1024;
+
+/** The failure of Phi's own storage, as the attempt's error: carries the attempt's end when the handler has run. */
+function infraFailure(err: unknown, pending?: PendingEnd): PhiTaskError {
+  const message = `Phi's records or outputs could not be written or read: ${(err as Error)?.message ?? String(err)}`.slice(0, 1000);
+  return new PhiTaskError({ code: ExecErrorCode.INFRA_UNAVAILABLE, message, category: ErrorCategory.INFRASTRUCTURE, ...(pending ? { pending } : {}) });
+}
+
+/** Runs `work`; an error that is not Phi's own verdict (an AWS call still failing after the SDK's retries) becomes an infrastructure failure. */
+async function guarded<T>(work: () => Promise<T>, pending?: () => Promise<PendingEnd | undefined>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    if (err instanceof PhiTaskError || err instanceof RecordError) throw err;
+    throw infraFailure(err, await pending?.().catch(() => undefined));
+  }
+}
+
 export async function runAttempt(manifest: PipelineManifest, payload: RunTaskPayload, loaded: LoadedHandler, deps: RuntimeDeps): Promise<TaskResult> {
   const now = deps.now ?? (() => new Date());
   const { run, jobId, attempt } = payload;
@@ -146,48 +172,63 @@ export async function runAttempt(manifest: PipelineManifest, payload: RunTaskPay
   const log = deps.log.child({ pipelineId: manifest.pipelineId, runId: run.runId, jobId, attempt });
   // Every line logged for this attempt, the releases of its dependents too, carries the run and the job.
   const scoped: RuntimeDeps = { ...deps, log };
-
-  const [state, current] = await Promise.all([deps.store.getJobState(run.runId, jobId), deps.store.getRun(run.runId)]);
-  // A repeated delivery of an ended job answers as it ended and runs nothing again (its release is completed).
-  if (state?.status !== undefined) {
-    await release(job, run.runId, jobId, outcomeOf(state), scoped);
-    if (state.status === JobStatus.SUCCEEDED || state.status === JobStatus.SKIPPED) return { status: state.status, attempt: state.attempt ?? 0 };
-    throw new PhiTaskError({ code: state.errorCode ?? ExecErrorCode.TASK_FAILED, message: `job ${jobId} already ended ${state.status}`, category: ErrorCategory.PERMANENT });
-  }
-  if (current && TERMINAL_RUN_STATUSES.includes(current.status)) {
-    // The run was closed (its execution stopped) while this job waited: it does not start now.
-    const status = attempt > 1 ? JobStatus.CANCELLED : JobStatus.SKIPPED;
-    await endJob(job, run.runId, jobId, { status, reason: SkipReason.RUN_ENDED, attempt: attempt - 1 }, scoped);
-    log.info('job not started: its run has ended', { status });
-    return { status: JobStatus.SKIPPED, attempt: attempt - 1 };
-  }
-
-  const outcomes = state?.upstream ?? {};
-  const outputs = job.upstream.length > 0 ? await upstreamOutputs(run.runId, outcomes, deps) : {};
-  if (attempt === 1 && job.upstream.length > 0) {
-    const decision = decide(job.upstream, outcomes, outputs);
-    if (!decision.run) {
-      log.info('job skipped', { reason: decision.reason });
-      await endJob(job, run.runId, jobId, { status: JobStatus.SKIPPED, reason: decision.reason, attempt: 0 }, scoped);
-      return { status: JobStatus.SKIPPED, attempt: 0 };
-    }
-  }
-
   const parameters = { ...job.parameters, ...run.parameters };
-  const startedAt = now().toISOString();
-  const base: JobAttemptRecord = {
-    runId: run.runId,
-    pipelineId: manifest.pipelineId,
-    jobId,
-    attempt,
-    status: JobStatus.RUNNING,
-    definitionVersion: manifest.definitionVersion,
-    parameters,
-    startedAt,
-    transitions: [{ status: JobStatus.RUNNING, at: startedAt }],
-    ...(payload.taskExecutionArn ? { taskExecutionArn: payload.taskExecutionArn } : {}),
-  };
-  await deps.store.startAttempt(base);
+
+  // Before the handler: nothing of the job's has happened yet, so a storage failure costs no attempt.
+  type Before = { readonly answer: TaskResult } | { readonly again: true } | { readonly outputs: Record<string, Outputs>; readonly base: JobAttemptRecord };
+  const before = await guarded(async (): Promise<Before> => {
+    const [state, current, [own]] = await Promise.all([deps.store.getJobState(run.runId, jobId), deps.store.getRun(run.runId), deps.store.getAttempts([{ runId: run.runId, jobId, attempt }])]);
+    // A repeated delivery of an ended job answers as it ended and runs nothing again (its release is completed).
+    if (state?.status !== undefined) {
+      await release(job, run.runId, jobId, outcomeOf(state), scoped);
+      if (state.status === JobStatus.SUCCEEDED || state.status === JobStatus.SKIPPED) return { answer: { status: state.status, attempt: state.attempt ?? 0 } };
+      throw new PhiTaskError({ code: state.errorCode ?? ExecErrorCode.TASK_FAILED, message: `job ${jobId} already ended ${state.status}`, category: ErrorCategory.PERMANENT });
+    }
+    // A repeated delivery of an attempt that ended: its end stands, and its handler does not run again.
+    if (own?.status === JobStatus.SUCCEEDED) {
+      await endJob(job, run.runId, jobId, { status: JobStatus.SUCCEEDED, attempt }, scoped);
+      return { answer: { status: JobStatus.SUCCEEDED, attempt } };
+    }
+    if (own && own.status !== JobStatus.RUNNING) throw new PhiTaskError({ code: own.errorCode ?? ExecErrorCode.TASK_FAILED, message: own.errorMessage ?? `attempt ${attempt} ended ${own.status}`, category: own.errorCategory ?? ErrorCategory.PERMANENT });
+    if (current && TERMINAL_RUN_STATUSES.includes(current.status)) {
+      // The run was closed (its execution stopped) while this job waited: it does not start now.
+      const status = attempt > 1 ? JobStatus.CANCELLED : JobStatus.SKIPPED;
+      await endJob(job, run.runId, jobId, { status, reason: SkipReason.RUN_ENDED, attempt: attempt - 1 }, scoped);
+      log.info('job not started: its run has ended', { status });
+      return { answer: { status: JobStatus.SKIPPED, attempt: attempt - 1 } };
+    }
+    const outcomes = state?.upstream ?? {};
+    const outputs = job.upstream.length > 0 ? await upstreamOutputs(run.runId, outcomes, deps) : {};
+    if (attempt === 1 && job.upstream.length > 0) {
+      const decision = decide(job.upstream, outcomes, outputs);
+      if (!decision.run) {
+        log.info('job skipped', { reason: decision.reason });
+        await endJob(job, run.runId, jobId, { status: JobStatus.SKIPPED, reason: decision.reason, attempt: 0 }, scoped);
+        return { answer: { status: JobStatus.SKIPPED, attempt: 0 } };
+      }
+    }
+    const startedAt = now().toISOString();
+    const base: JobAttemptRecord = {
+      runId: run.runId,
+      pipelineId: manifest.pipelineId,
+      jobId,
+      attempt,
+      status: JobStatus.RUNNING,
+      definitionVersion: manifest.definitionVersion,
+      parameters,
+      startedAt,
+      transitions: [{ status: JobStatus.RUNNING, at: startedAt }],
+      ...(payload.taskExecutionArn ? { taskExecutionArn: payload.taskExecutionArn } : {}),
+    };
+    // A RUNNING record (an invocation that died, delivered again) is taken over; one that ended meanwhile never is.
+    if (!(await deps.store.startAttempt(base))) return { again: true };
+    return { outputs, base };
+  });
+  // Another delivery ended this attempt between our read and our write: answer as that end says.
+  if ('again' in before) return runAttempt(manifest, payload, loaded, deps);
+  if ('answer' in before) return before.answer;
+  const { outputs, base } = before;
+  const startedAt = base.startedAt;
   log.info('attempt started', { maxAttempts: job.retry.maxAttempts });
 
   const ctx: TaskContext = {
@@ -222,58 +263,118 @@ export async function runAttempt(manifest: PipelineManifest, payload: RunTaskPay
   }
 
   const completedAt = now().toISOString();
-  const finished = { ...base, completedAt, durationMs: Date.parse(completedAt) - Date.parse(startedAt) };
   if (error) {
-    const willRetry = error.category === ErrorCategory.TRANSIENT && attempt < job.retry.maxAttempts;
-    await deps.store.finishAttempt({
-      ...finished,
-      status: JobStatus.FAILED,
-      transitions: [...base.transitions, { status: JobStatus.FAILED, at: completedAt }],
-      errorCode: error.code,
-      errorMessage: error.message,
-      errorCategory: error.category,
-      willRetry,
-    });
-    log.error('attempt failed', { errorCode: error.code, errorMessage: error.message, errorCategory: error.category, willRetry });
-    throw new PhiTaskError(error);
+    const failure = error;
+    const willRetry = failure.category === ErrorCategory.TRANSIENT && attempt < job.retry.maxAttempts;
+    await guarded(
+      () => deps.store.finishAttempt(failedRecord(base, completedAt, failure, willRetry)),
+      async () => ({ startedAt, completedAt, result: { status: JobStatus.FAILED, error: failure } }),
+    );
+    log.error('attempt failed', { errorCode: failure.code, errorMessage: failure.message, errorCategory: failure.category, willRetry });
+    throw new PhiTaskError(failure);
   }
+
   // Small outputs stay in the record; larger ones go to the outputs bucket, the record keeping where.
   const json = JSON.stringify(result);
-  const kept = Buffer.byteLength(json) > MAX_INLINE_OUTPUTS_BYTES ? { outputsRef: await deps.outputs.put(outputsKey(base), json) } : { outputs: result };
-  await deps.store.finishAttempt({
-    ...finished,
-    status: JobStatus.SUCCEEDED,
-    transitions: [...base.transitions, { status: JobStatus.SUCCEEDED, at: completedAt }],
-    ...kept,
-    outputChecksum: checksum(result),
-  });
-  log.info('attempt succeeded', { durationMs: finished.durationMs });
-  await endJob(job, run.runId, jobId, { status: JobStatus.SUCCEEDED, attempt }, scoped);
+  const outputChecksum = checksum(result);
+  let kept: Pick<JobAttemptRecord, 'outputs' | 'outputsRef'> | undefined;
+  await guarded(
+    async () => {
+      kept = Buffer.byteLength(json) > MAX_INLINE_OUTPUTS_BYTES ? { outputsRef: await deps.outputs.put(outputsKey(base), json) } : { outputs: result };
+      await deps.store.finishAttempt(succeededRecord(base, completedAt, kept, outputChecksum));
+      log.info('attempt succeeded', { durationMs: Date.parse(completedAt) - Date.parse(startedAt) });
+      await endJob(job, run.runId, jobId, { status: JobStatus.SUCCEEDED, attempt }, scoped);
+    },
+    // The handler succeeded: its end goes back to the state machine, so a store that failed never makes it run again.
+    async () => {
+      const carried = kept ?? (Buffer.byteLength(json) > MAX_PENDING_INLINE_BYTES ? { outputsRef: await deps.outputs.put(outputsKey(base), json) } : { outputs: result });
+      if (carried.outputs !== undefined && Buffer.byteLength(json) > MAX_PENDING_INLINE_BYTES) return undefined;
+      return { startedAt, completedAt, result: { status: JobStatus.SUCCEEDED, ...carried, outputChecksum } };
+    },
+  );
   return { status: JobStatus.SUCCEEDED, attempt };
 }
 
+function failedRecord(base: JobAttemptRecord, completedAt: string, error: ErrorInfo, willRetry: boolean): JobAttemptRecord {
+  return {
+    ...base,
+    status: JobStatus.FAILED,
+    completedAt,
+    durationMs: Date.parse(completedAt) - Date.parse(base.startedAt),
+    transitions: [...base.transitions, { status: JobStatus.FAILED, at: completedAt }],
+    errorCode: error.code,
+    errorMessage: error.message,
+    errorCategory: error.category,
+    willRetry,
+  };
+}
+
+function succeededRecord(base: JobAttemptRecord, completedAt: string, kept: Pick<JobAttemptRecord, 'outputs' | 'outputsRef'>, outputChecksum: string): JobAttemptRecord {
+  return {
+    ...base,
+    status: JobStatus.SUCCEEDED,
+    completedAt,
+    durationMs: Date.parse(completedAt) - Date.parse(base.startedAt),
+    transitions: [...base.transitions, { status: JobStatus.SUCCEEDED, at: completedAt }],
+    ...kept,
+    outputChecksum,
+  };
+}
+
 export async function attemptFailed(manifest: PipelineManifest, payload: FailedTaskPayload, deps: RuntimeDeps): Promise<RetryDecision> {
+  const { attempt, infraTries } = payload;
+  try {
+    return await decideAfterFailure(manifest, payload, deps);
+  } catch (err) {
+    if (err instanceof PhiTaskError || err instanceof RecordError) throw err;
+    // Phi's storage failed while deciding: the same failure is handed back after a while, a bounded number of times.
+    const tries = infraTries + 1;
+    deps.log.warn('records unavailable while closing an attempt', { pipelineId: manifest.pipelineId, runId: payload.run.runId, jobId: payload.jobId, attempt, tries, error: (err as Error)?.message });
+    if (tries > MAX_INFRA_TRIES) throw err;
+    return { retry: false, again: true, delaySeconds: infraDelaySeconds(tries), attempt, infraTries: tries };
+  }
+}
+
+async function decideAfterFailure(manifest: PipelineManifest, payload: FailedTaskPayload, deps: RuntimeDeps): Promise<RetryDecision> {
   const now = (deps.now ?? (() => new Date()))().toISOString();
   const { run, jobId, attempt } = payload;
   const job = jobOf(manifest, jobId);
   const log = deps.log.child({ pipelineId: manifest.pipelineId, runId: run.runId, jobId, attempt });
   // Every line logged for this attempt, the releases of its dependents too, carries the run and the job.
   const scoped: RuntimeDeps = { ...deps, log };
+  const done: RetryDecision = { retry: false, again: false, delaySeconds: 0, attempt, infraTries: 0 };
   const state = await deps.store.getJobState(run.runId, jobId);
   if (state?.status !== undefined) {
     await release(job, run.runId, jobId, outcomeOf(state), scoped);
-    return { retry: false, delaySeconds: 0, attempt };
+    return done;
   }
 
   const caught = errorFromCaught(payload.caught);
-  const [record] = await deps.store.getAttempts([{ runId: run.runId, jobId, attempt }]);
+  let [record] = await deps.store.getAttempts([{ runId: run.runId, jobId, attempt }]);
+  if (caught.pending && record?.status === JobStatus.RUNNING) {
+    // The attempt ended, but its store failed as it recorded the end: recorded now, as it was.
+    const { pending } = caught;
+    const end = pending.result.status === JobStatus.SUCCEEDED
+      ? succeededRecord(record, pending.completedAt, { ...(pending.result.outputs ? { outputs: pending.result.outputs } : {}), ...(pending.result.outputsRef ? { outputsRef: pending.result.outputsRef } : {}) }, pending.result.outputChecksum)
+      : failedRecord(record, pending.completedAt, pending.result.error, pending.result.error.category === ErrorCategory.TRANSIENT && attempt < job.retry.maxAttempts);
+    await deps.store.finishAttempt(end);
+    [record] = await deps.store.getAttempts([{ runId: run.runId, jobId, attempt }]);
+  }
   if (record?.status === JobStatus.SUCCEEDED) {
     // The attempt succeeded and was recorded, but its invocation failed before the job's end was.
     await endJob(job, run.runId, jobId, { status: JobStatus.SUCCEEDED, attempt }, scoped);
-    return { retry: false, delaySeconds: 0, attempt };
+    return done;
+  }
+  if (caught.category === ErrorCategory.INFRASTRUCTURE && !caught.pending) {
+    // Phi's storage failed before the handler ran: the same attempt runs again, costing none of the job's.
+    const tries = payload.infraTries + 1;
+    if (tries <= MAX_INFRA_TRIES) {
+      log.warn('records unavailable before the handler ran: the attempt runs again', { tries });
+      return { retry: true, again: false, delaySeconds: infraDelaySeconds(tries), attempt, infraTries: tries };
+    }
   }
   // The handler's own failures were recorded (and classified) by the attempt; anything else is what Step Functions saw.
-  const error: ErrorInfo = record?.status === JobStatus.FAILED && record.errorCode && record.errorCategory ? { code: record.errorCode, message: record.errorMessage ?? '', category: record.errorCategory } : caught;
+  const error: ErrorInfo = record?.status === JobStatus.FAILED && record.errorCode && record.errorCategory ? { code: record.errorCode, message: record.errorMessage ?? '', category: record.errorCategory } : { code: caught.code, message: caught.message, category: caught.category };
   const retry = error.category === ErrorCategory.TRANSIENT && attempt < job.retry.maxAttempts;
   if (record?.status === JobStatus.RUNNING) {
     // The invocation ended without recording its end (a timeout, a crash).
@@ -286,7 +387,7 @@ export async function attemptFailed(manifest: PipelineManifest, payload: FailedT
   if (retry) {
     const delaySeconds = retryDelaySeconds(job.retry, attempt, deps.random);
     log.info('attempt will be retried', { errorCode: error.code, delaySeconds });
-    return { retry: true, delaySeconds, attempt: attempt + 1 };
+    return { retry: true, again: false, delaySeconds, attempt: attempt + 1, infraTries: 0 };
   }
 
   const message: DeadLetterMessage = {
@@ -306,5 +407,5 @@ export async function attemptFailed(manifest: PipelineManifest, payload: FailedT
   };
   if (await sendDeadLetterOnce({ store: deps.store, sendDeadLetter: deps.sendDeadLetter }, message)) log.error('job failed permanently', { errorCode: error.code, attempts: attempt });
   await endJob(job, run.runId, jobId, { status: JobStatus.FAILED, attempt, errorCode: error.code }, scoped);
-  return { retry: false, delaySeconds: 0, attempt };
+  return done;
 }

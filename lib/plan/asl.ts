@@ -54,6 +54,7 @@ export const stateNames = {
   attemptFailed: 'Attempt failed',
   retry: 'Retry?',
   backOff: 'Back off',
+  backOffThenDecide: 'Back off, then decide again',
   jobDone: 'Job done',
   abandon: 'Abandon job',
 } as const;
@@ -131,8 +132,8 @@ export function jobIteration(runTimeoutSeconds: number): { StartAt: string; Stat
         Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.caught', Next: n.attemptFailed }],
         End: true,
       }),
-      [n.attemptFailed]: lambdaTask(JOB_FUNCTION, jobPayload('failed', { 'caught.$': '$.caught' }), {
-        ResultSelector: { 'retry.$': '$.Payload.retry', 'delaySeconds.$': '$.Payload.delaySeconds', 'attempt.$': '$.Payload.attempt' },
+      [n.attemptFailed]: lambdaTask(JOB_FUNCTION, jobPayload('failed', { 'caught.$': '$.caught', 'infraTries.$': '$.next.infraTries' }), {
+        ResultSelector: { 'retry.$': '$.Payload.retry', 'again.$': '$.Payload.again', 'delaySeconds.$': '$.Payload.delaySeconds', 'attempt.$': '$.Payload.attempt', 'infraTries.$': '$.Payload.infraTries' },
         ResultPath: '$.next',
         Retry: SERVICE_RETRY,
         Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.abandoned', Next: n.abandon }],
@@ -140,10 +141,15 @@ export function jobIteration(runTimeoutSeconds: number): { StartAt: string; Stat
       }),
       [n.retry]: {
         Type: 'Choice',
-        Choices: [{ Variable: '$.next.retry', BooleanEquals: true, Next: n.backOff }],
+        Choices: [
+          { Variable: '$.next.retry', BooleanEquals: true, Next: n.backOff },
+          // Phi's storage failed while closing the attempt: the same failure is handed back after a while.
+          { Variable: '$.next.again', BooleanEquals: true, Next: n.backOffThenDecide },
+        ],
         Default: n.jobDone,
       },
       [n.backOff]: { Type: 'Wait', SecondsPath: '$.next.delaySeconds', Next: n.runAttempt },
+      [n.backOffThenDecide]: { Type: 'Wait', SecondsPath: '$.next.delaySeconds', Next: n.attemptFailed },
       [n.abandon]: recorderTask(
         { action: 'jobAbandoned', 'run.$': '$.run', 'jobId.$': '$.job.id', 'attempt.$': '$.next.attempt', 'caught.$': '$.caught', 'executionArn.$': '$.executionArn' },
         { ResultPath: null, Next: n.jobDone },
@@ -189,7 +195,7 @@ export function renderStateMachine(input: AslInput): { definition: AslStateMachi
         'job.$': '$$.Map.Item.Value',
         'functions.$': '$.functions',
         'executionArn.$': '$$.Execution.Id',
-        next: { retry: false, delaySeconds: 0, attempt: 1 },
+        next: { retry: false, again: false, delaySeconds: 0, attempt: 1, infraTries: 0 },
       },
       ItemProcessor: { ProcessorConfig: { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' }, ...jobIteration(runTimeoutSeconds) },
       // Every job waits at the same time; a job iteration never fails, but should one, the others go on.

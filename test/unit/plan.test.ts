@@ -386,7 +386,7 @@ describe('the state machine definition (contract with Step Functions)', () => {
           Type: 'Map',
           Label: 'Jobs',
           ItemsPath: '$.jobs',
-          ItemSelector: { 'run.$': '$.run', 'job.$': '$$.Map.Item.Value', 'functions.$': '$.functions', 'executionArn.$': '$$.Execution.Id', next: { retry: false, delaySeconds: 0, attempt: 1 } },
+          ItemSelector: { 'run.$': '$.run', 'job.$': '$$.Map.Item.Value', 'functions.$': '$.functions', 'executionArn.$': '$$.Execution.Id', next: { retry: false, again: false, delaySeconds: 0, attempt: 1, infraTries: 0 } },
           ItemProcessor: {
             ProcessorConfig: { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' },
             StartAt: 'Has upstream?',
@@ -427,15 +427,23 @@ describe('the state machine definition (contract with Step Functions)', () => {
               'Attempt failed': {
                 Type: 'Task',
                 Resource: 'arn:aws:states:::lambda:invoke',
-                Parameters: { ...jobFunction, Payload: { action: 'failed', ...jobPayload, 'caught.$': '$.caught' } },
-                ResultSelector: { 'retry.$': '$.Payload.retry', 'delaySeconds.$': '$.Payload.delaySeconds', 'attempt.$': '$.Payload.attempt' },
+                Parameters: { ...jobFunction, Payload: { action: 'failed', ...jobPayload, 'caught.$': '$.caught', 'infraTries.$': '$.next.infraTries' } },
+                ResultSelector: { 'retry.$': '$.Payload.retry', 'again.$': '$.Payload.again', 'delaySeconds.$': '$.Payload.delaySeconds', 'attempt.$': '$.Payload.attempt', 'infraTries.$': '$.Payload.infraTries' },
                 ResultPath: '$.next',
                 Retry: SERVICE_RETRY,
                 Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.abandoned', Next: 'Abandon job' }],
                 Next: 'Retry?',
               },
-              'Retry?': { Type: 'Choice', Choices: [{ Variable: '$.next.retry', BooleanEquals: true, Next: 'Back off' }], Default: 'Job done' },
+              'Retry?': {
+                Type: 'Choice',
+                Choices: [
+                  { Variable: '$.next.retry', BooleanEquals: true, Next: 'Back off' },
+                  { Variable: '$.next.again', BooleanEquals: true, Next: 'Back off, then decide again' },
+                ],
+                Default: 'Job done',
+              },
               'Back off': { Type: 'Wait', SecondsPath: '$.next.delaySeconds', Next: 'Run attempt' },
+              'Back off, then decide again': { Type: 'Wait', SecondsPath: '$.next.delaySeconds', Next: 'Attempt failed' },
               'Abandon job': recorder(
                 { action: 'jobAbandoned', 'run.$': '$.run', 'jobId.$': '$.job.id', 'attempt.$': '$.next.attempt', 'caught.$': '$.caught', 'executionArn.$': '$.executionArn' },
                 { ResultPath: null, Next: 'Job done' },

@@ -41,7 +41,7 @@ import { PhiError } from '../../lib/model/errors.ts';
 import type { JobEnd } from '../../functions/shared/records/store.ts';
 import { DependencyType, PipelineSchema } from '../../lib/model/pipeline.ts';
 import { compilePlan } from '../../lib/plan/compile.ts';
-import { attemptFailed, checksum, classifyError, PhiTaskError, retryDelaySeconds, runAttempt, type LoadedHandler, type RuntimeDeps } from '../../functions/runtime/core.ts';
+import { attemptFailed, checksum, classifyError, MAX_INFRA_TRIES, PhiTaskError, retryDelaySeconds, runAttempt, type LoadedHandler, type RuntimeDeps } from '../../functions/runtime/core.ts';
 import { JobError, PermanentError, TransientError, type Outputs, type Parameters, type TaskContext, type TaskHandler } from '../../functions/runtime/index.ts';
 import { captureLogs, clock, MemoryOutputStore, MemoryRecordStore, type LogLine } from './support/memory-store.ts';
 
@@ -1350,7 +1350,7 @@ describe('attemptFailed: retrying', () => {
     const caught = await failAttempt(h, single(), n, new TransientError('RATE_LIMITED', 'slow down'));
     const record = await onlyAttempt(h.store);
     const decision = await attemptFailed(single(), failedPayload('extract', n, caught), h.deps({ instants: [T2] }));
-    expect(decision).toStrictEqual({ retry: true, delaySeconds, attempt: n + 1 });
+    expect(decision).toStrictEqual({ retry: true, again: false, delaySeconds, attempt: n + 1, infraTries: 0 });
     expect(RetryDecisionSchema.parse(decision)).toStrictEqual(decision);
     // The attempt keeps what it recorded; the job is not over; no dead letter.
     expect(await onlyAttempt(h.store)).toStrictEqual(record);
@@ -1373,7 +1373,7 @@ describe('attemptFailed: retrying', () => {
     const h = harness();
     const manifest = single({ retry: { maxAttempts: 5, initialDelaySeconds: 60, backoffMultiplier: 10, maxDelaySeconds: 300 } });
     const caught = await failAttempt(h, manifest, 3, new Error('socket hang up'));
-    await expect(attemptFailed(manifest, failedPayload('extract', 3, caught), h.deps())).resolves.toStrictEqual({ retry: true, delaySeconds: 300, attempt: 4 });
+    await expect(attemptFailed(manifest, failedPayload('extract', 3, caught), h.deps())).resolves.toStrictEqual({ retry: true, again: false, delaySeconds: 300, attempt: 4, infraTries: 0 });
   });
 
   it.each([
@@ -1384,7 +1384,7 @@ describe('attemptFailed: retrying', () => {
     const h = harness();
     const manifest = single({ retry: { jitter: 'FULL' } });
     const caught = await failAttempt(h, manifest, 2, new Error('socket hang up'));
-    await expect(attemptFailed(manifest, failedPayload('extract', 2, caught), h.deps({ random: () => random }))).resolves.toStrictEqual({ retry: true, delaySeconds, attempt: 3 });
+    await expect(attemptFailed(manifest, failedPayload('extract', 2, caught), h.deps({ random: () => random }))).resolves.toStrictEqual({ retry: true, again: false, delaySeconds, attempt: 3, infraTries: 0 });
   });
 
   it('logs the retry with its code, its delay and the run/job/attempt fields', async () => {
@@ -1413,7 +1413,7 @@ describe('attemptFailed: retrying', () => {
     const decision = await attemptFailed(single(), failedPayload('extract', 1, caught), h.deps({ instants: [T2] }));
 
     // THEN the recorded error decides: no retry, and the dead letter carries it; the record is left as it was
-    expect(decision).toStrictEqual({ retry: false, delaySeconds: 0, attempt: 1 });
+    expect(decision).toStrictEqual({ retry: false, again: false, delaySeconds: 0, attempt: 1, infraTries: 0 });
     expect(h.letters.map((l) => [l.errorCode, l.errorMessage, l.errorCategory])).toEqual([['BAD_INPUT', 'no data for that date', ErrorCategory.PERMANENT]]);
     expect(await onlyAttempt(h.store)).toStrictEqual(record);
   });
@@ -1437,7 +1437,7 @@ describe('attemptFailed: failing the job for good', () => {
     const decision = await failAndHandle(h, 3, new TransientError('RATE_LIMITED', 'slow down'), { parameters: { date: '2024-04-30' } });
 
     // THEN no retry
-    expect(decision).toStrictEqual({ retry: false, delaySeconds: 0, attempt: 3 });
+    expect(decision).toStrictEqual({ retry: false, again: false, delaySeconds: 0, attempt: 3, infraTries: 0 });
     // AND exactly one dead letter, carrying the error, the attempts, the parameters and the run
     expect(h.letters).toEqual([
       {
@@ -1491,7 +1491,7 @@ describe('attemptFailed: failing the job for good', () => {
   it('does not retry a permanent error, even with attempts left', async () => {
     const h = harness();
     const decision = await failAndHandle(h, 1, new PermanentError('BAD_INPUT', 'no data for that date'));
-    expect(decision).toStrictEqual({ retry: false, delaySeconds: 0, attempt: 1 });
+    expect(decision).toStrictEqual({ retry: false, again: false, delaySeconds: 0, attempt: 1, infraTries: 0 });
     expect(h.letters).toEqual([expect.objectContaining({ attempts: 1, errorCode: 'BAD_INPUT', errorCategory: ErrorCategory.PERMANENT })]);
     expect(await h.store.getJobState(RUN_ID, 'extract')).toMatchObject({ status: JobStatus.FAILED, attempt: 1, errorCode: 'BAD_INPUT' });
   });
@@ -1516,7 +1516,7 @@ describe('attemptFailed: failing the job for good', () => {
 
     const again = await attemptFailed(manifest(), payload, h.deps({ instants: ['2024-05-01T11:00:00.000Z'] }));
 
-    expect(again).toStrictEqual({ retry: false, delaySeconds: 0, attempt: 3 });
+    expect(again).toStrictEqual({ retry: false, again: false, delaySeconds: 0, attempt: 3, infraTries: 0 });
     expect(h.letters).toHaveLength(1);
     expect(h.tokens).toEqual(['tok-load']);
     expect(h.store.writes.slice(writes).map((w) => w.op)).not.toContain('claimDeadLetter');
@@ -1535,7 +1535,7 @@ describe('attemptFailed: failing the job for good', () => {
     const decision = await attemptFailed(manifest(), failedPayload('extract', 3, lambdaCaught(thrown)), h.deps({ instants: [T2] }));
 
     // THEN no letter is sent, and the job is ended and its dependent released
-    expect(decision).toStrictEqual({ retry: false, delaySeconds: 0, attempt: 3 });
+    expect(decision).toStrictEqual({ retry: false, again: false, delaySeconds: 0, attempt: 3, infraTries: 0 });
     expect(h.letters).toEqual([]);
     expect(await h.store.getJobState(RUN_ID, 'extract')).toMatchObject({ status: JobStatus.FAILED, attempt: 3 });
     expect((await h.store.getJobState(RUN_ID, 'load'))?.upstream).toStrictEqual({ extract: { status: JobStatus.FAILED, attempt: 3 } });
@@ -1585,7 +1585,7 @@ describe('attemptFailed: an attempt whose invocation ended without recording its
     const decision = await attemptFailed(single(), failedPayload('extract', 1, TIMEOUT), h.deps({ instants: [T2] }));
 
     // THEN the attempt is closed FAILED, and the job retried
-    expect(decision).toStrictEqual({ retry: true, delaySeconds: 60, attempt: 2 });
+    expect(decision).toStrictEqual({ retry: true, again: false, delaySeconds: 60, attempt: 2, infraTries: 0 });
     expect(await onlyAttempt(h.store)).toStrictEqual({
       ...runningRecord(1),
       status: JobStatus.FAILED,
@@ -1607,7 +1607,7 @@ describe('attemptFailed: an attempt whose invocation ended without recording its
     const h = harness();
     await hangingAttempt(h, single(), 3);
     const decision = await attemptFailed(single(), failedPayload('extract', 3, TIMEOUT), h.deps({ instants: [T2] }));
-    expect(decision).toStrictEqual({ retry: false, delaySeconds: 0, attempt: 3 });
+    expect(decision).toStrictEqual({ retry: false, again: false, delaySeconds: 0, attempt: 3, infraTries: 0 });
     expect(await onlyAttempt(h.store)).toMatchObject({ status: JobStatus.FAILED, errorCode: ExecErrorCode.TIMEOUT, willRetry: false });
     expect(h.letters).toEqual([expect.objectContaining({ errorCode: ExecErrorCode.TIMEOUT, attempts: 3, parameters: EXTRACT_PARAMETERS })]);
     expect(await h.store.getJobState(RUN_ID, 'extract')).toMatchObject({ status: JobStatus.FAILED, errorCode: ExecErrorCode.TIMEOUT });
@@ -1630,7 +1630,7 @@ describe('attemptFailed: an attempt whose invocation ended without recording its
     const decision = await attemptFailed(single(), failedPayload('extract', 2, caught, { parameters: { dryRun: true } }), h.deps({ instants: [T2] }));
 
     // THEN it is retried, and the attempt is recorded FAILED with the caught error
-    expect(decision).toStrictEqual({ retry: true, delaySeconds: 120, attempt: 3 });
+    expect(decision).toStrictEqual({ retry: true, again: false, delaySeconds: 120, attempt: 3, infraTries: 0 });
     expect(await h.store.listAttempts(RUN_ID)).toStrictEqual([
       {
         ...runningRecord(2, T2, { ...EXTRACT_PARAMETERS, dryRun: true }),
@@ -1654,7 +1654,7 @@ describe('attemptFailed: an attempt whose invocation ended without recording its
     const info: ErrorInfo = { code: 'BAD_INPUT', message: 'no data', category: ErrorCategory.PERMANENT };
     const caught: CaughtError = { Error: 'Runtime.HandlerError', Cause: JSON.stringify({ errorType: 'Runtime.HandlerError', errorMessage: JSON.stringify(info) }) };
     const decision = await attemptFailed(single(), failedPayload('extract', 1, caught), h.deps({ instants: [T2] }));
-    expect(decision).toStrictEqual({ retry: false, delaySeconds: 0, attempt: 1 });
+    expect(decision).toStrictEqual({ retry: false, again: false, delaySeconds: 0, attempt: 1, infraTries: 0 });
     expect(await attempt(h.store, 'extract', 1)).toMatchObject({ status: JobStatus.FAILED, errorCode: 'BAD_INPUT', errorCategory: ErrorCategory.PERMANENT, willRetry: false });
     expect(h.letters).toEqual([expect.objectContaining({ errorCode: 'BAD_INPUT', errorMessage: 'no data', parameters: EXTRACT_PARAMETERS })]);
   });
@@ -1684,7 +1684,7 @@ describe('a job through retries, end to end', () => {
 
     const thrown = await taskError(runAttempt(manifest, runPayload('extract', 1), throwing(new TransientError('RATE_LIMITED', 'slow down')), h.deps()));
     const decision = await attemptFailed(manifest, failedPayload('extract', 1, lambdaCaught(thrown)), h.deps());
-    expect(decision).toStrictEqual({ retry: true, delaySeconds: 60, attempt: 2 });
+    expect(decision).toStrictEqual({ retry: true, again: false, delaySeconds: 60, attempt: 2, infraTries: 0 });
     expect(h.tokens).toEqual([]);
 
     await expect(runAttempt(manifest, runPayload('extract', decision.attempt), use(() => ({ rows: 42 })), h.deps())).resolves.toStrictEqual({ status: JobStatus.SUCCEEDED, attempt: 2 });
@@ -1728,10 +1728,14 @@ class FlakyStore extends MemoryRecordStore {
 describe('an interrupted end: the function failed after recording its attempt’s success', () => {
   const manifest = (maxAttempts = 1): PipelineManifest => pipeline({ extract: { retry: { maxAttempts } }, load: { upstream: ['extract'] } });
 
-  /** Attempt 1 of extract succeeds, then the function fails (as `store.failNext` says); answers what Step Functions caught. */
+  /**
+   * Attempt 1 of extract succeeds, then the function fails (as `store.failNext` says): an infrastructure
+   * failure carrying the attempt's end, so that its handler never runs again. Answers what Step Functions caught.
+   */
   async function interrupted(h: Harness, maxAttempts = 1): Promise<CaughtError> {
     const err = await rejection(runAttempt(manifest(maxAttempts), runPayload(), use(() => ({ rows: 1 })), h.deps()));
-    expect(err).not.toBeInstanceOf(PhiTaskError);
+    expect(err).toBeInstanceOf(PhiTaskError);
+    expect((err as PhiTaskError).info).toMatchObject({ code: 'INFRA_001_STORE_UNAVAILABLE', category: 'INFRASTRUCTURE', pending: { result: { status: JobStatus.SUCCEEDED, outputs: { rows: 1 } } } });
     return lambdaCaught(err);
   }
 
@@ -1749,7 +1753,7 @@ describe('an interrupted end: the function failed after recording its attempt’
     const decision = await attemptFailed(manifest(maxAttempts), failedPayload('extract', 1, caught), h.deps({ instants: [T2] }));
 
     // THEN the job ends as its attempt did, and nothing is retried or dead-lettered
-    expect(decision).toStrictEqual({ retry: false, delaySeconds: 0, attempt: 1 });
+    expect(decision).toStrictEqual({ retry: false, again: false, delaySeconds: 0, attempt: 1, infraTries: 0 });
     expect(h.letters).toEqual([]);
     expect(await store.getJobState(RUN_ID, 'extract')).toMatchObject({ status: JobStatus.SUCCEEDED, attempt: 1 });
     expect((await onlyAttempt(store)).status).toBe(JobStatus.SUCCEEDED);
@@ -1771,7 +1775,7 @@ describe('an interrupted end: the function failed after recording its attempt’
     const decision = await attemptFailed(manifest(), failedPayload('extract', 1, caught), h.deps({ instants: [T2] }));
 
     // THEN load is released and woken, and the job stays SUCCEEDED
-    expect(decision).toStrictEqual({ retry: false, delaySeconds: 0, attempt: 1 });
+    expect(decision).toStrictEqual({ retry: false, again: false, delaySeconds: 0, attempt: 1, infraTries: 0 });
     expect(h.tokens).toEqual(['tok-load']);
     expect((await store.getJobState(RUN_ID, 'load'))?.upstream).toStrictEqual({ extract: { status: JobStatus.SUCCEEDED, attempt: 1 } });
     expect(h.letters).toEqual([]);
@@ -1825,5 +1829,107 @@ describe('an interrupted end: the function failed after recording its attempt’
     await runAttempt(diamond, runPayload('extract'), use(() => ({ rows: 1 })), h.deps());
     // THEN the token is sent
     expect(h.tokens).toEqual(['tok-load']);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------
+// Phi's own storage failing (issue: records that never lie): never one of the job's attempts, never a
+// handler that succeeded run again
+// ---------------------------------------------------------------------------------------------------
+
+/** A store whose listed methods fail (as DynamoDB does when throttled past the SDK's retries) while it is down. */
+class DownStore extends MemoryRecordStore {
+  down = new Set<string>();
+
+  private check(method: string): void {
+    if (this.down.has(method)) throw Object.assign(new Error('Rate of requests exceeds the allowed throughput'), { name: 'ProvisionedThroughputExceededException' });
+  }
+
+  override async getJobState(runId: string, jobId: string): Promise<JobStateRecord | undefined> {
+    this.check('getJobState');
+    return super.getJobState(runId, jobId);
+  }
+
+  override async finishAttempt(record: JobAttemptRecord): Promise<void> {
+    this.check('finishAttempt');
+    return super.finishAttempt(record);
+  }
+
+  override async getAttempts(keys: readonly { runId: string; jobId: string; attempt: number }[]): Promise<JobAttemptRecord[]> {
+    this.check('getAttempts');
+    return super.getAttempts(keys);
+  }
+}
+
+describe('Phi’s storage failing', () => {
+  it('after a handler that succeeded: the attempt’s end goes back with the error, is recorded when the store answers, and the handler runs once', async () => {
+    const store = new DownStore();
+    const h = harness(store);
+    const { loaded, calls } = counting({ rows: 7 });
+    store.down.add('finishAttempt');
+
+    const err = await taskError(runAttempt(single({ retry: { maxAttempts: 1 } }), runPayload(), loaded, h.deps()));
+    expect(err.info).toMatchObject({ code: ExecErrorCode.INFRA_UNAVAILABLE, category: ErrorCategory.INFRASTRUCTURE, pending: { startedAt: T0, completedAt: T1, result: { status: JobStatus.SUCCEEDED, outputs: { rows: 7 }, outputChecksum: checksum({ rows: 7 }) } } });
+    expect((await onlyAttempt(store)).status).toBe(JobStatus.RUNNING);
+
+    store.down.clear();
+    const decision = await attemptFailed(single({ retry: { maxAttempts: 1 } }), failedPayload('extract', 1, lambdaCaught(err)), h.deps({ instants: [T2] }));
+
+    expect(decision).toStrictEqual({ retry: false, again: false, delaySeconds: 0, attempt: 1, infraTries: 0 });
+    expect(await onlyAttempt(store)).toMatchObject({ status: JobStatus.SUCCEEDED, outputs: { rows: 7 }, startedAt: T0, completedAt: T1 });
+    expect(await store.getJobState(RUN_ID, 'extract')).toMatchObject({ status: JobStatus.SUCCEEDED, attempt: 1 });
+    expect(h.letters).toEqual([]);
+    expect(calls()).toBe(1);
+  });
+
+  it('before the handler ran: the same attempt runs again after a delay, costing none of the job’s attempts', async () => {
+    const store = new DownStore();
+    const h = harness(store);
+    const { loaded, calls } = counting();
+    store.down.add('getJobState');
+    const err = await taskError(runAttempt(single({ retry: { maxAttempts: 1 } }), runPayload(), loaded, h.deps()));
+    expect(err.info).toStrictEqual({ code: ExecErrorCode.INFRA_UNAVAILABLE, message: expect.stringContaining('Rate of requests'), category: ErrorCategory.INFRASTRUCTURE });
+    expect(calls()).toBe(0);
+
+    store.down.clear();
+    const decision = await attemptFailed(single({ retry: { maxAttempts: 1 } }), { ...failedPayload('extract', 1, lambdaCaught(err)), infraTries: 2 }, h.deps());
+    expect(decision).toStrictEqual({ retry: true, again: false, delaySeconds: 8, attempt: 1, infraTries: 3 });
+    expect(await store.listAttempts(RUN_ID)).toEqual([]);
+    await runAttempt(single({ retry: { maxAttempts: 1 } }), runPayload('extract', 1), loaded, h.deps());
+    expect(calls()).toBe(1);
+    expect((await onlyAttempt(store)).status).toBe(JobStatus.SUCCEEDED);
+  });
+
+  it('while deciding: the same failure is handed back later, a bounded number of times, then the step fails for the recorder to close the job', async () => {
+    const store = new DownStore();
+    const h = harness(store);
+    const caught: CaughtError = { Error: 'States.Timeout', Cause: 'timed out' };
+    store.down.add('getJobState');
+    const decision = await attemptFailed(single(), { ...failedPayload('extract', 1, caught), infraTries: 0 }, h.deps());
+    expect(decision).toStrictEqual({ retry: false, again: true, delaySeconds: 2, attempt: 1, infraTries: 1 });
+    await expect(attemptFailed(single(), { ...failedPayload('extract', 1, caught), infraTries: MAX_INFRA_TRIES }, h.deps())).rejects.toThrow('Rate of requests');
+  });
+
+  it('a handler’s failure that could not be recorded is recorded, then decided, as it was', async () => {
+    const store = new DownStore();
+    const h = harness(store);
+    store.down.add('finishAttempt');
+    const err = await taskError(runAttempt(single(), runPayload(), throwing(new TransientError('RATE_LIMITED', 'slow down')), h.deps()));
+    expect(err.info.pending?.result).toStrictEqual({ status: JobStatus.FAILED, error: { code: 'RATE_LIMITED', message: 'slow down', category: ErrorCategory.TRANSIENT } });
+
+    store.down.clear();
+    const decision = await attemptFailed(single(), failedPayload('extract', 1, lambdaCaught(err)), h.deps({ instants: [T2] }));
+    expect(decision).toStrictEqual({ retry: true, again: false, delaySeconds: 60, attempt: 2, infraTries: 0 });
+    expect(await onlyAttempt(store)).toMatchObject({ status: JobStatus.FAILED, errorCode: 'RATE_LIMITED', errorCategory: ErrorCategory.TRANSIENT, willRetry: true, completedAt: T1 });
+  });
+
+  it('never turns an ended attempt back to RUNNING, nor runs its handler again, when the same attempt is delivered again', async () => {
+    const h = harness();
+    await taskError(runAttempt(single(), runPayload(), throwing(new PermanentError('BAD_INPUT', 'no')), h.deps()));
+    const { loaded, calls } = counting();
+    const again = await taskError(runAttempt(single(), runPayload(), loaded, h.deps()));
+    expect(again.info).toStrictEqual({ code: 'BAD_INPUT', message: 'no', category: ErrorCategory.PERMANENT });
+    expect(calls()).toBe(0);
+    expect((await onlyAttempt(h.store)).status).toBe(JobStatus.FAILED);
   });
 });

@@ -272,9 +272,23 @@ export class RecordStore {
     return { ...recordKeys.attempt(record.runId, record.jobId, record.attempt), kind: 'attempt', expiresAt: this.expiresAt(record.startedAt), ...record };
   }
 
-  /** Writes an attempt's record as it starts (RUNNING). A repeated delivery of the same attempt overwrites it. */
-  async startAttempt(record: JobAttemptRecord): Promise<void> {
-    await this.doc.send(new PutCommand({ TableName: this.table, Item: this.attemptItem(record) }));
+  /**
+   * Writes an attempt's record as it starts (RUNNING): `false`, writing nothing, when the attempt has
+   * ended already (a repeated delivery never turns an ended attempt back to RUNNING). A RUNNING record
+   * (its invocation died) is taken over.
+   */
+  async startAttempt(record: JobAttemptRecord): Promise<boolean> {
+    return conditionally(
+      this.doc.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: this.attemptItem(record),
+          ConditionExpression: 'attribute_not_exists(pk) OR #status = :running',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':running': JobStatus.RUNNING },
+        }),
+      ),
+    );
   }
 
   /** RUNNING → SUCCEEDED/FAILED, by the attempt's own invocation. An attempt closed meanwhile stays closed. */

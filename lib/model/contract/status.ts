@@ -63,7 +63,12 @@ export const TriggerType = {
 } as const;
 export type TriggerType = (typeof TriggerType)[keyof typeof TriggerType];
 
-export const ErrorCategory = { TRANSIENT: 'TRANSIENT', PERMANENT: 'PERMANENT' } as const;
+export const ErrorCategory = {
+  TRANSIENT: 'TRANSIENT',
+  PERMANENT: 'PERMANENT',
+  /** Phi's own storage failed (records, outputs): retried by Phi, never spending one of the job's attempts. */
+  INFRASTRUCTURE: 'INFRASTRUCTURE',
+} as const;
 export type ErrorCategory = (typeof ErrorCategory)[keyof typeof ErrorCategory];
 
 /** Error codes Phi itself assigns, beside the codes a user's handler throws. */
@@ -80,6 +85,8 @@ export const ExecErrorCode = {
   HANDLER_LOAD_FAILED: 'EXEC_005_HANDLER_LOAD_FAILED',
   /** The job's function could not even record its failure; the recorder closed the job in its place. */
   ABANDONED: 'EXEC_006_ABANDONED',
+  /** Phi's records or outputs could not be read or written, even after its retries. */
+  INFRA_UNAVAILABLE: 'INFRA_001_STORE_UNAVAILABLE',
 } as const;
 
 /** The code a run gets when its execution could not be started; a later start of the same run reopens it. */

@@ -46,6 +46,9 @@ export type RunInput = z.infer<typeof RunInputSchema>;
 export const CaughtErrorSchema = z.object({ Error: z.string(), Cause: z.string().optional() });
 export type CaughtError = z.infer<typeof CaughtErrorSchema>;
 
+/** How many times Phi's own storage failed this job's current step and was retried (never one of the job's attempts). */
+const InfraTriesSchema = z.number().int().min(0).default(0);
+
 const JobTaskBase = {
   run: RunInputSchema,
   jobId: z.string().min(1),
@@ -65,20 +68,38 @@ const JobTaskBase = {
  */
 export const TaskPayloadSchema = z.discriminatedUnion('action', [
   z.object({ action: z.literal('run'), ...JobTaskBase }),
-  z.object({ action: z.literal('failed'), ...JobTaskBase, caught: CaughtErrorSchema }),
+  z.object({ action: z.literal('failed'), ...JobTaskBase, caught: CaughtErrorSchema, infraTries: InfraTriesSchema }),
 ]);
 export type TaskPayload = z.infer<typeof TaskPayloadSchema>;
 export type RunTaskPayload = Extract<TaskPayload, { action: 'run' }>;
 export type FailedTaskPayload = Extract<TaskPayload, { action: 'failed' }>;
 
+export const OutputsSchema = ParametersSchema;
+
+/** An attempt's end that could not be recorded (its store failed): carried back to the job's function, which records it later. */
+export const PendingEndSchema = z.object({
+  startedAt: IsoTimeSchema,
+  completedAt: IsoTimeSchema,
+  result: z.discriminatedUnion('status', [
+    z.object({
+      status: z.literal(JobStatus.SUCCEEDED),
+      outputs: OutputsSchema.optional(),
+      outputsRef: z.object({ bucket: z.string(), key: z.string(), bytes: z.number().int().min(0) }).optional(),
+      outputChecksum: z.string(),
+    }),
+    z.object({ status: z.literal(JobStatus.FAILED), error: z.object({ code: z.string(), message: z.string(), category: z.enum(ErrorCategory) }) }),
+  ]),
+});
+export type PendingEnd = z.infer<typeof PendingEndSchema>;
+
 export const ErrorInfoSchema = z.object({
   code: z.string(),
   message: z.string(),
   category: z.enum(ErrorCategory),
+  /** For an infrastructure failure after the handler ran: how the attempt ended, to record once the store answers. */
+  pending: PendingEndSchema.optional(),
 });
 export type ErrorInfo = z.infer<typeof ErrorInfoSchema>;
-
-export const OutputsSchema = ParametersSchema;
 
 /**
  * What a job's function answers a `run`: the job succeeded, or was skipped (its dependencies say so).
@@ -93,11 +114,17 @@ export const TaskResultSchema = z.object({
 });
 export type TaskResult = z.infer<typeof TaskResultSchema>;
 
-/** What a job's function answers a `failed`: retry after `delaySeconds` as `attempt`, or not (the job is closed). */
+/**
+ * What a job's function answers a `failed`: after `delaySeconds`, run `attempt` (`retry`), or decide
+ * again (`again`: Phi's storage failed, the same failure is handed back once it may answer), or
+ * neither (the job is closed). `infraTries` counts the storage failures of this step so far.
+ */
 export const RetryDecisionSchema = z.object({
   retry: z.boolean(),
+  again: z.boolean(),
   delaySeconds: z.number().int().min(0),
   attempt: z.number().int().min(1),
+  infraTries: z.number().int().min(0),
 });
 export type RetryDecision = z.infer<typeof RetryDecisionSchema>;
 

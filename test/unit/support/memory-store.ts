@@ -12,7 +12,7 @@
  *  - reopenRun moves a run back to PENDING only when it is FAILED with error code RUN_START_FAILED, removing
  *    error, completedAt, durationMs and jobs and appending a PENDING transition;
  *  - attachExecution sets the execution ARN once, on an existing run;
- *  - startAttempt overwrites; finishAttempt writes only when the attempt is absent or RUNNING;
+ *  - startAttempt and finishAttempt write only when the attempt is absent or RUNNING (startAttempt answers whether it wrote);
  *  - closeAttempt closes an attempt only when it exists and is RUNNING (with durationMs when given);
  *  - listAttempts lists a run's attempts (or one job's), in the sort-key order of a DynamoDB query;
  *  - claimDeadLetter is true unless the job's dead letter is marked sent; markDeadLetterSent marks it;
@@ -194,8 +194,11 @@ export class MemoryRecordStore implements Pick<RecordStore, StoreMethods> {
     return run;
   }
 
-  async startAttempt(record: JobAttemptRecord): Promise<void> {
+  async startAttempt(record: JobAttemptRecord): Promise<boolean> {
+    const existing = this.attempts.get(attemptKey(record.runId, record.jobId, record.attempt));
+    if (existing && existing.status !== 'RUNNING') return false;
     this.putAttempt('startAttempt', record);
+    return true;
   }
 
   async finishAttempt(record: JobAttemptRecord): Promise<void> {
