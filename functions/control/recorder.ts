@@ -36,7 +36,7 @@ import { releaseDependents, sendTaskToken, type ReleaseDeps } from '../shared/re
 export interface RecorderDeps {
   readonly store: Pick<
     RecordStore,
-    'markRunRunning' | 'finishRun' | 'requireRun' | 'listAttempts' | 'listJobStates' | 'getJobState' | 'closeAttempt' | 'endJob' | 'recordUpstreamEnded' | 'claimReady' | 'markWoken' | 'claimDeadLetter' | 'markDeadLetterSent'
+    'markRunRunning' | 'finishRun' | 'requireRun' | 'listAttempts' | 'listJobStates' | 'getJobState' | 'closeAttempt' | 'endJob' | 'recordUpstreamEnded' | 'claimReady' | 'markWoken' | 'claimDeadLetter' | 'releaseDeadLetterClaim' | 'markDeadLetterSent'
   >;
   readonly sendDeadLetter: (message: DeadLetterMessage) => Promise<void>;
   readonly sendToken: ReleaseDeps['sendToken'];

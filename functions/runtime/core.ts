@@ -54,7 +54,7 @@ export class PhiTaskError extends PhiError {
 
 export type RuntimeStore = Pick<
   RecordStore,
-  'startAttempt' | 'finishAttempt' | 'closeAttempt' | 'getAttempts' | 'getRun' | 'getJobState' | 'endJob' | 'recordUpstreamEnded' | 'claimReady' | 'markWoken' | 'claimDeadLetter' | 'markDeadLetterSent'
+  'startAttempt' | 'finishAttempt' | 'closeAttempt' | 'getAttempts' | 'getRun' | 'getJobState' | 'endJob' | 'recordUpstreamEnded' | 'claimReady' | 'markWoken' | 'claimDeadLetter' | 'releaseDeadLetterClaim' | 'markDeadLetterSent'
 >;
 
 export interface RuntimeDeps {

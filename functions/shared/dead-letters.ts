@@ -1,18 +1,39 @@
 /** One dead letter per permanently failed job (spec Rule 15), however often the failure is handled. */
+import { randomUUID } from 'node:crypto';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { DeadLetterMessage } from '../../lib/model/contract/index.ts';
-import { ConfigurationError } from '../../lib/model/errors.ts';
+import { ConfigurationError, PhiError } from '../../lib/model/errors.ts';
 import type { RecordStore } from './records/store.ts';
 
 export interface DeadLetterDeps {
-  readonly store: Pick<RecordStore, 'claimDeadLetter' | 'markDeadLetterSent'>;
+  readonly store: Pick<RecordStore, 'claimDeadLetter' | 'releaseDeadLetterClaim' | 'markDeadLetterSent'>;
   readonly sendDeadLetter: (message: DeadLetterMessage) => Promise<void>;
+  readonly now?: () => Date;
 }
 
-/** Sends the job's dead letter unless it has been sent; `false` when it had been. */
-export async function sendDeadLetterOnce(deps: DeadLetterDeps, message: DeadLetterMessage): Promise<boolean> {
-  if (!(await deps.store.claimDeadLetter(message.runId, message.jobId, message.failedAt))) return false;
-  await deps.sendDeadLetter(message);
+/** Another caller's live claim holds the dead letter: this caller tries again later (its step is retried). */
+export class DeadLetterBusyError extends PhiError {
+  constructor(message: DeadLetterMessage) {
+    super('DLQ_001_CLAIM_BUSY', `the dead letter of job ${message.jobId} of run ${message.runId} is being sent by another caller; try again once its claim expires`);
+  }
+}
+
+/**
+ * Sends the job's dead letter unless it has been sent; `false` when it had been. One caller at a time
+ * holds a claim with a lease; a caller that finds another's live claim throws `DeadLetterBusyError`,
+ * and its retry sends the message if that claimant died before marking it sent.
+ */
+export async function sendDeadLetterOnce(deps: DeadLetterDeps, message: DeadLetterMessage, owner: string = randomUUID()): Promise<boolean> {
+  const claim = await deps.store.claimDeadLetter(message.runId, message.jobId, (deps.now ?? (() => new Date()))().toISOString(), owner);
+  if (claim === 'sent') return false;
+  if (claim === 'busy') throw new DeadLetterBusyError(message);
+  try {
+    await deps.sendDeadLetter(message);
+  } catch (err) {
+    // Not sent: the claim is given up, so the retry of this step may claim it at once.
+    await deps.store.releaseDeadLetterClaim(message.runId, message.jobId, owner);
+    throw err;
+  }
   await deps.store.markDeadLetterSent(message.runId, message.jobId, message.failedAt);
   return true;
 }

@@ -28,8 +28,11 @@ export const functionArnKey = (functionKey: string): string => `JobFunctionArn_$
 
 const placeholder = (key: string): string => `\${${key}}`;
 
-/** Retries for Phi's own Lambda calls (the recorder, a job function deciding on a failure): throttling and service errors pass. */
-const SERVICE_RETRY = [{ ErrorEquals: ['States.ALL'], IntervalSeconds: 1, BackoffRate: 2, MaxAttempts: 4 }];
+/**
+ * Retries for Phi's own Lambda calls (the recorder, a job function deciding on a failure): throttling
+ * and service errors pass, and 31 s of them outlast a dead-letter claim's 20 s lease.
+ */
+const SERVICE_RETRY = [{ ErrorEquals: ['States.ALL'], IntervalSeconds: 1, BackoffRate: 2, MaxAttempts: 5 }];
 /** Errors of a Lambda invocation that happen before the handler runs: retried without spending an attempt. */
 const LAMBDA_SERVICE_ERRORS = ['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.TooManyRequestsException'];
 

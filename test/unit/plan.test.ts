@@ -337,7 +337,7 @@ describe('resolved defaults', () => {
 });
 
 describe('the state machine definition (contract with Step Functions)', () => {
-  const SERVICE_RETRY = [{ ErrorEquals: ['States.ALL'], IntervalSeconds: 1, BackoffRate: 2, MaxAttempts: 4 }];
+  const SERVICE_RETRY = [{ ErrorEquals: ['States.ALL'], IntervalSeconds: 1, BackoffRate: 2, MaxAttempts: 5 }];
   let pipeline: PipelinePlan;
   beforeAll(async () => {
     // GIVEN two jobs: extract (45 s), then publish (the default 300 s), both with the one handler

@@ -834,7 +834,7 @@ describe('record: jobAbandoned', () => {
     await startedRun(h);
     // The job's function failed the job for good (and sent its dead letter), then could not answer.
     await jobFailed(h, 'extract', badInput);
-    await h.store.claimDeadLetter(RUN_ID, 'extract', at('10:01:00'));
+    await h.store.claimDeadLetter(RUN_ID, 'extract', at('10:01:00'), 'the job function');
     await h.store.markDeadLetterSent(RUN_ID, 'extract', at('10:01:00'));
     const attempts = await h.store.listAttempts(RUN_ID);
     const state = await h.store.getJobState(RUN_ID, 'extract');

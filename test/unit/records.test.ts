@@ -258,7 +258,7 @@ describe.each(stores)('record store rules: %s', (_name, make) => {
       await store.startAttempt(attempt('extract', 1));
       await store.startAttempt(attempt('extract', 1, JobStatus.RUNNING, OTHER_RUN));
       await store.createRun(newRun());
-      await store.claimDeadLetter(RUN, 'extract', LATER);
+      await store.claimDeadLetter(RUN, 'extract', LATER, 'owner');
       expect((await store.listAttempts(RUN)).map((a) => `${a.jobId}#${a.attempt}`)).toEqual(['extract#1', 'extract-eu#1', 'load#1', 'load#2', 'load#9', 'load#10']);
     });
 
@@ -275,22 +275,26 @@ describe.each(stores)('record store rules: %s', (_name, make) => {
   });
 
   describe('dead-letter claims', () => {
-    it('refuses a claim once the job’s dead letter is marked sent, per job and per run', async () => {
+    it('answers sent once the job’s dead letter is marked sent, per job and per run', async () => {
       const store = make();
-      expect(await store.claimDeadLetter(RUN, 'extract', STARTED)).toBe(true);
+      expect(await store.claimDeadLetter(RUN, 'extract', STARTED, 'a')).toBe('claimed');
       await store.markDeadLetterSent(RUN, 'extract', STARTED);
-      expect(await store.claimDeadLetter(RUN, 'extract', LATER)).toBe(false);
-      expect(await store.claimDeadLetter(RUN, 'load', LATER)).toBe(true);
-      expect(await store.claimDeadLetter(OTHER_RUN, 'extract', LATER)).toBe(true);
+      expect(await store.claimDeadLetter(RUN, 'extract', LATER, 'b')).toBe('sent');
+      expect(await store.claimDeadLetter(RUN, 'load', LATER, 'b')).toBe('claimed');
+      expect(await store.claimDeadLetter(OTHER_RUN, 'extract', LATER, 'b')).toBe('claimed');
     });
 
-    it('grants a claim again while its send never completed, so a dead letter is not lost', async () => {
+    it('lets one owner at a time hold a claim: another is busy until the lease expires, then takes over a claim whose send never completed', async () => {
       const store = make();
-      expect(await store.claimDeadLetter(RUN, 'extract', STARTED)).toBe(true);
-      // the call that claimed it died before sending
-      expect(await store.claimDeadLetter(RUN, 'extract', LATER)).toBe(true);
+      expect(await store.claimDeadLetter(RUN, 'extract', STARTED, 'first', 20)).toBe('claimed');
+      // the same owner again (its call retried) keeps it; another owner, within the lease, may not send
+      expect(await store.claimDeadLetter(RUN, 'extract', '2024-05-01T10:00:05.000Z', 'first', 20)).toBe('claimed');
+      expect(await store.claimDeadLetter(RUN, 'extract', '2024-05-01T10:00:10.000Z', 'second', 20)).toBe('busy');
+      // the first claimant died before sending: once its lease has run out, the second takes over
+      expect(await store.claimDeadLetter(RUN, 'extract', '2024-05-01T10:00:26.000Z', 'second', 20)).toBe('claimed');
+      expect(await store.claimDeadLetter(RUN, 'extract', '2024-05-01T10:00:27.000Z', 'first', 20)).toBe('busy');
       await store.markDeadLetterSent(RUN, 'extract', LATER);
-      expect(await store.claimDeadLetter(RUN, 'extract', LATER)).toBe(false);
+      expect(await store.claimDeadLetter(RUN, 'extract', LATER, 'third')).toBe('sent');
     });
   });
 });
@@ -457,7 +461,7 @@ describe.each(gatedStores)('job states: %s', (_name, make) => {
     const { store, register } = make();
     await store.createRun(newRun());
     await store.startAttempt(attempt('extract', 1));
-    await store.claimDeadLetter(RUN, 'extract', LATER);
+    await store.claimDeadLetter(RUN, 'extract', LATER, 'owner');
     for (const job of ['report', 'load', 'load-eu']) await store.recordUpstreamEnded(RUN, job, 'extract', ENDED, STARTED);
     await register('notify', 'token-1');
     await store.endJob(RUN, 'extract', { status: JobStatus.SUCCEEDED, at: LATER, attempt: 1 });
@@ -476,7 +480,7 @@ describe('RecordStore against DynamoDB', () => {
     const store = recordStoreOver(dynamo, 2);
     await store.createRun(newRun());
     await store.startAttempt(attempt('extract', 7));
-    await store.claimDeadLetter(RUN, 'extract', LATER);
+    await store.claimDeadLetter(RUN, 'extract', LATER, 'owner');
     const ttl = (at: string) => Date.parse(at) / 1000 + 2 * 86_400;
     expect(dynamo.table.map((item) => [item.pk, item.sk, item.kind, item.expiresAt])).toEqual([
       [`RUN#${RUN}`, 'DLQ#extract', 'dead-letter', ttl(LATER)],
@@ -492,8 +496,8 @@ describe('RecordStore against DynamoDB', () => {
     const dynamo = new FakeDynamo();
     const store = recordStoreOver(dynamo);
     dynamo.failures.push(Object.assign(new Error('Rate exceeded'), { name: 'ProvisionedThroughputExceededException' }));
-    await expect(store.claimDeadLetter(RUN, 'extract', LATER)).rejects.toThrow('Rate exceeded');
-    expect(await store.claimDeadLetter(RUN, 'extract', LATER)).toBe(true);
+    await expect(store.claimDeadLetter(RUN, 'extract', LATER, 'a')).rejects.toThrow('Rate exceeded');
+    expect(await store.claimDeadLetter(RUN, 'extract', LATER, 'b')).toBe('claimed');
   });
 
   it('refuses a stored record that does not match the schema with REC_002_CORRUPT', async () => {
@@ -599,7 +603,8 @@ describe('RecordStore against DynamoDB', () => {
     recordUpstreamEnded: (s) => s.recordUpstreamEnded(RUN, 'report', 'load', ENDED, LATER),
     claimReady: (s) => s.claimReady(RUN, 'report', 'load'),
     markWoken: (s) => s.markWoken(RUN, 'report'),
-    claimDeadLetter: (s) => s.claimDeadLetter(RUN, 'load', LATER),
+    claimDeadLetter: (s) => s.claimDeadLetter(RUN, 'load', LATER, 'owner'),
+    releaseDeadLetterClaim: (s) => s.releaseDeadLetterClaim(RUN, 'load', 'owner'),
     markDeadLetterSent: (s) => s.markDeadLetterSent(RUN, 'load', LATER),
   };
 
@@ -614,7 +619,8 @@ describe('RecordStore against DynamoDB', () => {
     recordUpstreamEnded: (s) => s.recordUpstreamEnded(RUN, 'load', 'extract', FAILED_UP, LATER),
     claimReady: (s) => s.claimReady(RUN, 'load', 'extract'),
     markWoken: (s) => s.markWoken(RUN, 'load'),
-    claimDeadLetter: (s) => s.claimDeadLetter(RUN, 'extract', LATER),
+    claimDeadLetter: (s) => s.claimDeadLetter(RUN, 'extract', LATER, 'owner'),
+    releaseDeadLetterClaim: (s) => s.releaseDeadLetterClaim(RUN, 'extract', 'owner'),
     markDeadLetterSent: (s) => s.markDeadLetterSent(RUN, 'extract', LATER),
     finishRun: (s) => s.finishRun(RUN, { status: RunStatus.SUCCEEDED, at: LATER, jobs: {} }),
   };

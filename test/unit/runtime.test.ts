@@ -1528,7 +1528,7 @@ describe('attemptFailed: failing the job for good', () => {
     // GIVEN the dead letter of extract was sent, then the function died before ending the job
     const h = harness();
     const thrown = await taskError(runAttempt(manifest(), runPayload('extract', 3), throwing(new Error('boom')), h.deps()));
-    await h.store.claimDeadLetter(RUN_ID, 'extract', T2);
+    await h.store.claimDeadLetter(RUN_ID, 'extract', T2, 'an earlier call');
     await h.store.markDeadLetterSent(RUN_ID, 'extract', T2);
 
     // WHEN the failure is handled (again)

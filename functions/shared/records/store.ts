@@ -95,6 +95,12 @@ export interface JobEnd {
 const whileRunning = { expression: '#status = :running', names: ['status'], values: { ':running': JobStatus.RUNNING } };
 const whileNotTerminal = { expression: '#status IN (:pending, :running)', names: ['status'], values: { ':pending': RunStatus.PENDING, ':running': RunStatus.RUNNING } };
 
+/** Seconds a dead-letter claim holds before another caller may take it over. */
+export const DEAD_LETTER_LEASE_SECONDS = 20;
+
+/** What a dead-letter claim found: the caller may send it, it has been sent, or another live claimant holds it. */
+export type DeadLetterClaim = 'claimed' | 'sent' | 'busy';
+
 /** How a RUNNING attempt is closed by someone other than its own invocation. */
 export interface AttemptClosure {
   readonly status: typeof JobStatus.FAILED | typeof JobStatus.CANCELLED;
@@ -451,17 +457,39 @@ export class RecordStore {
   }
 
   /**
-   * Claims the dead letter of a job of a run before it is sent: false once it has been sent, so a
-   * retried recorder call sends no second message. A claim whose send never completed (the call died)
-   * is claimed again, so the message is not lost.
+   * Claims the dead letter of a job of a run before it is sent, for `owner` until `at` + `leaseSeconds`
+   * (as an idempotency record's in-progress expiry): `claimed` for the one caller that may send it now
+   * (or its owner again), `sent` once it has been sent (nothing more to do), `busy` while another
+   * owner's live claim holds it (a claimant that died is taken over once its lease expires, so the
+   * message is not lost).
    */
-  async claimDeadLetter(runId: string, jobId: string, at: string): Promise<boolean> {
-    return conditionally(
+  async claimDeadLetter(runId: string, jobId: string, at: string, owner: string, leaseSeconds = DEAD_LETTER_LEASE_SECONDS): Promise<DeadLetterClaim> {
+    const now = Math.floor(Date.parse(at) / 1000);
+    const claimed = await conditionally(
       this.doc.send(
         new PutCommand({
           TableName: this.table,
-          Item: { ...recordKeys.deadLetter(runId, jobId), kind: 'dead-letter', claimedAt: at, expiresAt: this.expiresAt(at) },
-          ConditionExpression: 'attribute_not_exists(pk) OR attribute_not_exists(sentAt)',
+          Item: { ...recordKeys.deadLetter(runId, jobId), kind: 'dead-letter', claimedAt: at, claimedBy: owner, claimExpiresAt: now + leaseSeconds, expiresAt: this.expiresAt(at) },
+          ConditionExpression: 'attribute_not_exists(pk) OR (attribute_not_exists(sentAt) AND (attribute_not_exists(claimedBy) OR claimedBy = :owner OR claimExpiresAt < :now))',
+          ExpressionAttributeValues: { ':owner': owner, ':now': now },
+        }),
+      ),
+    );
+    if (claimed) return 'claimed';
+    const out = await this.doc.send(new GetCommand({ TableName: this.table, Key: recordKeys.deadLetter(runId, jobId), ConsistentRead: true }));
+    return out.Item?.sentAt !== undefined ? 'sent' : 'busy';
+  }
+
+  /** Gives up `owner`'s claim of a dead letter it could not send (nothing happens to another's, or to a sent one). */
+  async releaseDeadLetterClaim(runId: string, jobId: string, owner: string): Promise<void> {
+    await conditionally(
+      this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: recordKeys.deadLetter(runId, jobId),
+          UpdateExpression: 'REMOVE claimedBy, claimExpiresAt',
+          ConditionExpression: 'claimedBy = :owner AND attribute_not_exists(sentAt)',
+          ExpressionAttributeValues: { ':owner': owner },
         }),
       ),
     );

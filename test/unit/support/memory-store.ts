@@ -15,7 +15,8 @@
  *  - startAttempt and finishAttempt write only when the attempt is absent or RUNNING (startAttempt answers whether it wrote);
  *  - closeAttempt closes an attempt only when it exists and is RUNNING (with durationMs when given);
  *  - listAttempts lists a run's attempts (or one job's), in the sort-key order of a DynamoDB query;
- *  - claimDeadLetter is true unless the job's dead letter is marked sent; markDeadLetterSent marks it;
+ *  - claimDeadLetter claims the job's dead letter for an owner and a lease: `sent` once marked sent, `busy`
+ *    while another owner's claim is live, else `claimed`; markDeadLetterSent marks it;
  *  - job states: recordUpstreamEnded keeps each upstream's outcome (a repeat overwrites it) and counts
  *    them; claimReady marks a job ready once (with its token, if registered), again for the same
  *    upstream until markWoken; endJob keeps the first end;
@@ -36,7 +37,7 @@ import {
 import { createLogger, type Logger } from '../../../functions/shared/log.ts';
 import type { OutputStore, OutputsRef } from '../../../functions/shared/outputs.ts';
 import { attemptPrefix, TERMINAL_RUN_STATUSES, type Cancellation, JobStateRecordSchema, KEY_PREFIX, recordKeys, RUN_START_FAILED, runPartition, type JobStateRecord, type UpstreamOutcome } from '../../../lib/model/contract/index.ts';
-import { RecordError, type AttemptClosure, type JobEnd, type RecordStore } from '../../../functions/shared/records/store.ts';
+import { DEAD_LETTER_LEASE_SECONDS, RecordError, type AttemptClosure, type DeadLetterClaim, type JobEnd, type RecordStore } from '../../../functions/shared/records/store.ts';
 
 export type StoreMethods =
   | 'createRun'
@@ -60,6 +61,7 @@ export type StoreMethods =
   | 'claimReady'
   | 'markWoken'
   | 'recordCancellation'
+  | 'releaseDeadLetterClaim'
   | 'listRuns'
   | 'endJob';
 
@@ -83,7 +85,7 @@ const defined = <T extends object>(o: T): Partial<T> => Object.fromEntries(Objec
 export class MemoryRecordStore implements Pick<RecordStore, StoreMethods> {
   private readonly runs = new Map<string, RunRecord>();
   private readonly attempts = new Map<string, JobAttemptRecord>();
-  private readonly deadLetters = new Map<string, { claimedAt: string; sentAt?: string }>();
+  private readonly deadLetters = new Map<string, { claimedAt: string; claimedBy?: string; claimExpiresAt?: number; sentAt?: string }>();
   private readonly jobStates = new Map<string, JobStateRecord>();
   /** Every write that changed a record, in order. */
   readonly writes: StoreWrite[] = [];
@@ -233,12 +235,23 @@ export class MemoryRecordStore implements Pick<RecordStore, StoreMethods> {
       .map(([, record]) => copy(record));
   }
 
-  async claimDeadLetter(runId: string, jobId: string, at: string): Promise<boolean> {
+  async claimDeadLetter(runId: string, jobId: string, at: string, owner: string, leaseSeconds = DEAD_LETTER_LEASE_SECONDS): Promise<DeadLetterClaim> {
     const key = deadLetterKey(runId, jobId);
-    if (this.deadLetters.get(key)?.sentAt !== undefined) return false;
-    this.deadLetters.set(key, { claimedAt: at });
+    const existing = this.deadLetters.get(key);
+    if (existing?.sentAt !== undefined) return 'sent';
+    const now = Math.floor(Date.parse(at) / 1000);
+    if (existing && existing.claimedBy !== owner && (existing.claimExpiresAt ?? 0) >= now) return 'busy';
+    this.deadLetters.set(key, { claimedAt: at, claimedBy: owner, claimExpiresAt: now + leaseSeconds });
     this.writes.push({ op: 'claimDeadLetter', key });
-    return true;
+    return 'claimed';
+  }
+
+  async releaseDeadLetterClaim(runId: string, jobId: string, owner: string): Promise<void> {
+    const key = deadLetterKey(runId, jobId);
+    const existing = this.deadLetters.get(key);
+    if (!existing || existing.claimedBy !== owner || existing.sentAt !== undefined) return;
+    this.deadLetters.set(key, { claimedAt: existing.claimedAt });
+    this.writes.push({ op: 'releaseDeadLetterClaim', key });
   }
 
   async markDeadLetterSent(runId: string, jobId: string, at: string): Promise<void> {
