@@ -38,6 +38,8 @@ export interface IPhiPlatform {
   readonly recorder: lambda.IFunction;
   /** The function the pipeline's schedules invoke to start a run. */
   readonly scheduleTrigger: lambda.IFunction;
+  /** Where a schedule's delivery that keeps failing goes, for the sweeper to start its run. */
+  readonly deliveriesQueue: sqs.IQueue;
   /** Days a record is kept (DynamoDB TTL); the job runtime stamps its attempts with it. */
   readonly recordRetentionDays: number;
   /** What happens to log groups when the stack is deleted. */
@@ -135,6 +137,7 @@ export class PhiPipeline extends Construct {
     this.schedules = plan.schedules.map((schedule, i) => {
       const role = new iam.Role(this, `ScheduleRole${i}`, { assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com') });
       platform.scheduleTrigger.grantInvoke(role);
+      platform.deliveriesQueue.grantSendMessages(role);
       return new scheduler.CfnSchedule(this, `Schedule${i}`, {
         description: `Phi ${plan.id}: ${schedule.source}`,
         scheduleExpression: schedule.expression,
@@ -146,6 +149,8 @@ export class PhiPipeline extends Construct {
           // The trigger names the run after the scheduled time, so a repeated delivery starts no second run.
           input: JSON.stringify({ pipelineId: plan.id, scheduledTime: '<aws.scheduler.scheduled-time>' }),
           retryPolicy: { maximumEventAgeInSeconds: 3600, maximumRetryAttempts: 10 },
+          // A delivery still failing after an hour is kept, not dropped: the sweeper starts its run.
+          deadLetterConfig: { arn: platform.deliveriesQueue.queueArn },
         },
       });
     });

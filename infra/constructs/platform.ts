@@ -49,6 +49,12 @@ export class PhiPlatform extends Construct implements IPhiPlatform {
   readonly deadLetterQueue: sqs.Queue;
   /** In alarm while a dead letter waits. */
   readonly deadLetterAlarm: cloudwatch.Alarm;
+  /** Deliveries that failed at the edges (a schedule's run start, an execution's status change): the sweeper takes them. */
+  readonly deliveriesQueue: sqs.Queue;
+  /** In alarm while a failed delivery waits for the sweeper. */
+  readonly deliveriesAlarm: cloudwatch.Alarm;
+  /** Closes what could stay open for ever: runs whose execution ended or never started, failed deliveries. */
+  readonly sweeper: NodejsFunction;
   /** Records run starts, job failures (with their dead letter) and run ends; closes runs that end otherwise. */
   readonly recorder: NodejsFunction;
   /** Starts one run per scheduled time. */
@@ -105,6 +111,16 @@ export class PhiPlatform extends Construct implements IPhiPlatform {
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
 
+    this.deliveriesQueue = new sqs.Queue(this, 'FailedDeliveries', { retentionPeriod: Duration.days(14), encryption: sqs.QueueEncryption.SQS_MANAGED, enforceSSL: true });
+    this.deliveriesAlarm = new cloudwatch.Alarm(this, 'FailedDeliveriesWaiting', {
+      alarmDescription: 'Phi: a schedule delivery or an execution status change failed and waits for the sweeper',
+      metric: this.deliveriesQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+
     const records = {
       PHI_TABLE_NAME: this.table.tableName,
       PHI_RETENTION_DAYS: String(this.recordRetentionDays),
@@ -132,7 +148,8 @@ export class PhiPlatform extends Construct implements IPhiPlatform {
           stateMachineArn: events.Match.prefix(stateMachineArnPrefix),
         },
       },
-      targets: [new targets.LambdaFunction(this.recorder, { retryAttempts: 10 })],
+      // Delivered again for up to a day; what still fails waits in the deliveries queue for the sweeper.
+      targets: [new targets.LambdaFunction(this.recorder, { retryAttempts: 185, maxEventAge: Duration.hours(24), deadLetterQueue: this.deliveriesQueue })],
     });
 
     const triggerEnv = {
@@ -180,6 +197,25 @@ export class PhiPlatform extends Construct implements IPhiPlatform {
     run.addMethod('GET', integration);
     run.addResource('cancel').addMethod('POST', integration);
 
+    this.sweeper = phiFunction(this, 'Sweeper', {
+      ...common,
+      entry: functionEntry('control/sweeper.ts'),
+      description: 'Phi: closes runs whose execution ended or never started, and handles failed deliveries',
+      timeout: Duration.minutes(5),
+      environment: { ...triggerEnv, PHI_DLQ_URL: this.deadLetterQueue.queueUrl, PHI_DELIVERIES_URL: this.deliveriesQueue.queueUrl },
+    });
+    this.table.grant(this.sweeper, ...RECORD_ACTIONS.control);
+    this.sweeper.addToRolePolicy(startExecutions);
+    this.sweeper.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:DescribeExecution'], resources: [stack.formatArn({ service: 'states', resource: 'execution', resourceName: `${stateMachineName('')}*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME })] }));
+    this.sweeper.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:SendTaskSuccess'], resources: [`${stateMachineArnPrefix}*`] }));
+    this.deliveriesQueue.grantConsumeMessages(this.sweeper);
+    this.deadLetterQueue.grantSendMessages(this.sweeper);
+    new events.Rule(this, 'Sweep', {
+      description: 'Phi: the sweeper, every 15 minutes',
+      schedule: events.Schedule.rate(Duration.minutes(15)),
+      targets: [new targets.LambdaFunction(this.sweeper, { retryAttempts: 2 })],
+    });
+
     new CfnOutput(stack, 'ApiUrl', { value: this.api.url, description: 'Phi control API (IAM-signed requests)' });
     new CfnOutput(stack, 'ApiId', { value: this.api.restApiId });
     new CfnOutput(stack, 'TableName', { value: this.table.tableName });
@@ -187,5 +223,7 @@ export class PhiPlatform extends Construct implements IPhiPlatform {
     new CfnOutput(stack, 'OutputsBucketName', { value: this.outputsBucket.bucketName });
     new CfnOutput(stack, 'ScheduleTriggerArn', { value: this.scheduleTrigger.functionArn });
     new CfnOutput(stack, 'RecorderArn', { value: this.recorder.functionArn });
+    new CfnOutput(stack, 'SweeperArn', { value: this.sweeper.functionArn });
+    new CfnOutput(stack, 'FailedDeliveriesQueueUrl', { value: this.deliveriesQueue.queueUrl });
   }
 }

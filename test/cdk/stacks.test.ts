@@ -104,14 +104,23 @@ describe('platform stack', () => {
         'detail-type': ['Step Functions Execution Status Change'],
         detail: { status: ['FAILED', 'TIMED_OUT', 'ABORTED'], stateMachineArn: [{ prefix: Match.anyValue() }] },
       },
-      Targets: [Match.objectLike({ RetryPolicy: { MaximumRetryAttempts: 10 } })],
+      // delivered again for a day, then kept in the failed-deliveries queue for the sweeper
+      Targets: [Match.objectLike({ RetryPolicy: { MaximumRetryAttempts: 185, MaximumEventAgeInSeconds: 86_400 }, DeadLetterConfig: { Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('FailedDeliveries'), 'Arn'] } } })],
     });
   });
 
-  it('lets the control functions start executions of Phi state machines only', () => {
+  it('keeps failed deliveries for the sweeper, alarms while one waits, and sweeps every 15 minutes', () => {
+    platform.hasResourceProperties('AWS::SQS::Queue', { MessageRetentionPeriod: 14 * 86_400, SqsManagedSseEnabled: true });
+    platform.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmDescription: Match.stringLikeRegexp('waits for the sweeper'), Threshold: 1 });
+    platform.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(15 minutes)', Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('Sweeper'), 'Arn'] } })] });
+    // a schedule's delivery that keeps failing goes to the same queue
+    pipelines.get('market-data')!.hasResourceProperties('AWS::Scheduler::Schedule', { Target: Match.objectLike({ DeadLetterConfig: { Arn: Match.anyValue() } }) });
+  });
+
+  it('lets the control functions (trigger, API, sweeper) start executions of Phi state machines only', () => {
     const policies = Object.values(platform.findResources('AWS::IAM::Policy'));
     const startStatements = policies.flatMap((p) => p.Properties.PolicyDocument.Statement as { Action: unknown; Resource: unknown }[]).filter((s) => s.Action === 'states:StartExecution');
-    expect(startStatements).toHaveLength(2);
+    expect(startStatements).toHaveLength(3);
     for (const s of startStatements) expect(JSON.stringify(s.Resource)).toContain(':stateMachine:phi-*');
   });
 

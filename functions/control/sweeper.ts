@@ -1,0 +1,165 @@
+/**
+ * The sweeper (scheduled; bounded; idempotent): what could leave a record open for ever is closed here.
+ * 1. Deliveries that failed at the edges wait in the deliveries queue: a schedule's delivery that never
+ *    reached the trigger (its run is started now, once, as ever), a status-change event the recorder
+ *    could not take (its run is closed now). Each is deleted once handled; one it cannot read stays.
+ * 2. Runs still open after a grace period: one whose execution has ended is closed as its execution
+ *    ended; one whose execution never started (its trigger died before `StartExecution`) is closed
+ *    FAILED, `RUN_START_FAILED`, so starting it again reopens it.
+ * What it closed is counted in a metric (namespace `Phi`): `SweptRuns`, `RedeliveredEvents`.
+ */
+import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { DeleteMessageCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { z } from 'zod';
+import { RunStatus, TERMINAL_RUN_STATUSES, TriggerType, type RunInput, type RunRecord } from '../../lib/model/contract/index.ts';
+import { ConfigurationError } from '../../lib/model/errors.ts';
+import { executionArnFor } from '../../lib/model/names.ts';
+import { deadLetterSenderFromEnv } from '../shared/dead-letters.ts';
+import { createLogger, type Logger } from '../shared/log.ts';
+import { emitMetrics } from '../shared/metrics.ts';
+import { recordStoreFromEnv } from '../shared/records/env.ts';
+import type { RecordStore } from '../shared/records/store.ts';
+import { sendTaskToken } from '../shared/release.ts';
+import { fromStatusChange, record, type RecorderDeps } from './recorder.ts';
+import { ScheduledEventSchema, startRun, triggerDepsFromEnv, type TriggerDeps } from './trigger.ts';
+
+/** A message of the deliveries queue, as the sweeper reads it. */
+export interface Delivery {
+  readonly body: string;
+  /** Deletes it from the queue. */
+  readonly done: () => Promise<void>;
+}
+
+export interface SweeperDeps {
+  readonly store: Pick<RecordStore, 'listRuns' | 'markRunStartFailed'>;
+  readonly recorder: RecorderDeps;
+  readonly trigger: TriggerDeps;
+  /** The execution's status, or `undefined` when it does not exist. */
+  readonly describeExecution: (executionArn: string) => Promise<string | undefined>;
+  /** The next messages of the deliveries queue (none when it is empty). */
+  readonly receiveDeliveries: () => Promise<Delivery[]>;
+  readonly log: Logger;
+  readonly now?: () => Date;
+}
+
+export interface SweepOptions {
+  /** Runs open for less than this are left alone (their execution may be starting). @default 900 */
+  readonly graceSeconds?: number;
+  /** The most runs looked at per pipeline, newest first. @default 100 */
+  readonly runsPerPipeline?: number;
+  /** The most pages of ten deliveries read. @default 10 */
+  readonly deliveryPages?: number;
+}
+
+export interface SweepResult {
+  /** Run ids closed because their execution had ended, or never started. */
+  readonly closed: readonly string[];
+  /** Deliveries handled from the deliveries queue. */
+  readonly redelivered: number;
+  /** Deliveries left in the queue because they could not be read. */
+  readonly unreadable: number;
+}
+
+const runInputOf = (run: RunRecord): RunInput => ({ runId: run.runId, pipelineId: run.pipelineId, trigger: run.trigger, parameters: run.parameters, ...(run.scheduledTime ? { scheduledTime: run.scheduledTime } : {}) });
+
+/** Handles one failed delivery; `false` when it is neither a schedule's delivery nor a status change. */
+async function redeliver(body: unknown, deps: SweeperDeps): Promise<boolean> {
+  const scheduled = ScheduledEventSchema.safeParse(body);
+  if (scheduled.success) {
+    await startRun({ pipelineId: scheduled.data.pipelineId, trigger: TriggerType.SCHEDULE, scheduledTime: scheduled.data.scheduledTime }, deps.trigger);
+    return true;
+  }
+  const change = fromStatusChange(body);
+  if (change) {
+    await record(change, deps.recorder);
+    return true;
+  }
+  return false;
+}
+
+export async function sweep(deps: SweeperDeps, options: SweepOptions = {}): Promise<SweepResult> {
+  const now = (deps.now ?? (() => new Date()))();
+  let redelivered = 0;
+  let unreadable = 0;
+  for (let page = 0; page < (options.deliveryPages ?? 10); page++) {
+    const deliveries = await deps.receiveDeliveries();
+    if (deliveries.length === 0) break;
+    for (const delivery of deliveries) {
+      let body: unknown;
+      try {
+        body = JSON.parse(delivery.body);
+      } catch {
+        body = undefined;
+      }
+      if (body !== undefined && (await redeliver(body, deps))) {
+        await delivery.done();
+        redelivered++;
+      } else {
+        unreadable++;
+        deps.log.warn('a failed delivery the sweeper cannot read stays in the queue', { body: delivery.body.slice(0, 500) });
+      }
+    }
+  }
+
+  const closed: string[] = [];
+  const grace = (options.graceSeconds ?? 900) * 1000;
+  for (const [pipelineId, stateMachineArn] of deps.trigger.stateMachines) {
+    for (const run of await deps.store.listRuns(pipelineId, options.runsPerPipeline ?? 100)) {
+      if (TERMINAL_RUN_STATUSES.includes(run.status) || now.getTime() - Date.parse(run.startedAt ?? run.queuedAt) < grace) continue;
+      const executionArn = run.executionArn ?? executionArnFor(stateMachineArn, run.runId);
+      const status = await deps.describeExecution(executionArn);
+      if (status === 'RUNNING') continue;
+      if (status === undefined) {
+        if (run.status !== RunStatus.PENDING) continue;
+        await deps.store.markRunStartFailed(run.runId, now.toISOString(), 'its execution never started (the trigger stopped before starting it); found by the sweeper');
+      } else {
+        const caught = status === 'SUCCEEDED' ? {} : { caught: { Error: `EXECUTION_${status}`, Cause: `the execution ended ${status} without closing its run; found by the sweeper` } };
+        await record({ action: 'runFinished', run: runInputOf(run), executionArn, ...caught }, deps.recorder);
+      }
+      closed.push(run.runId);
+      deps.log.warn('run closed by the sweeper', { pipelineId, runId: run.runId, executionStatus: status ?? 'NEVER_STARTED' });
+    }
+  }
+  emitMetrics({ SweptRuns: closed.length, RedeliveredEvents: redelivered, UnreadableDeliveries: unreadable }, {}, deps.log);
+  return { closed, redelivered, unreadable };
+}
+
+/** A manual invocation may shorten the grace period (`{ "graceSeconds": 0 }`), e.g. after an outage. */
+const SweepEventSchema = z.object({ graceSeconds: z.number().int().min(0).optional() }).passthrough();
+
+let lambdaDeps: SweeperDeps | undefined;
+function depsFromEnv(): SweeperDeps {
+  const queueUrl = process.env.PHI_DELIVERIES_URL;
+  if (!queueUrl) throw new ConfigurationError('PHI_DELIVERIES_URL');
+  const log = createLogger({ component: 'sweeper' });
+  const store = recordStoreFromEnv();
+  const sfn = new SFNClient({});
+  // The queue URL's host can name the emulator differently; the client's endpoint is the one to use.
+  const sqs = new SQSClient({ useQueueUrlAsEndpoint: false });
+  const recorder: RecorderDeps = { store, log, sendToken: sendTaskToken(sfn, log), sendDeadLetter: deadLetterSenderFromEnv() };
+  const trigger = triggerDepsFromEnv('sweeper');
+  return {
+    store,
+    recorder,
+    trigger,
+    log,
+    describeExecution: async (executionArn) => {
+      try {
+        return (await sfn.send(new DescribeExecutionCommand({ executionArn }))).status;
+      } catch (err) {
+        if ((err as { name?: string }).name === 'ExecutionDoesNotExist') return undefined;
+        throw err;
+      }
+    },
+    receiveDeliveries: async () => {
+      const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, VisibilityTimeout: 300 }));
+      return Messages.map((m) => ({ body: m.Body ?? '', done: async () => void (await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: m.ReceiptHandle ?? '' }))) }));
+    },
+  };
+}
+
+export async function handler(event: unknown): Promise<SweepResult> {
+  lambdaDeps ??= depsFromEnv();
+  const options = SweepEventSchema.safeParse(event ?? {});
+  return sweep(lambdaDeps, options.success && options.data.graceSeconds !== undefined ? { graceSeconds: options.data.graceSeconds } : {});
+}
