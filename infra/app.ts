@@ -16,19 +16,22 @@ export interface PhiAppOptions {
   /** @default RemovalPolicy.RETAIN; the local emulator deploys with DESTROY. */
   readonly removalPolicy?: RemovalPolicy;
   readonly recordRetentionDays?: number;
+  /** Phi's own fault-injection switch in the job functions (context `phi:faultInjection=true`), for its e2e tests. @default false */
+  readonly faultInjection?: boolean;
 }
 
 /** Builds the stacks of a plan into `app`. */
 export function buildApp(app: App, plan: Plan, options: PhiAppOptions = {}): { platform: Stack; pipelines: Stack[] } {
   const platformStack = new Stack(app, PLATFORM_STACK, { description: 'Phi platform: records, dead letters, control API' });
+  const { faultInjection, ...platformOptions } = options;
   const platform = new PhiPlatform(platformStack, 'Platform', {
     pipelineIds: plan.pipelines.map((p) => p.id),
-    ...options,
+    ...platformOptions,
   });
   const pipelines = plan.pipelines.map((pipelinePlan) => {
     const stack = new Stack(app, pipelineStackName(pipelinePlan.id), { description: `Phi pipeline ${pipelinePlan.id}` });
     stack.addStackDependency(platformStack, 'the pipeline uses the platform table, recorder and schedule trigger');
-    new PhiPipeline(stack, 'Pipeline', { plan: pipelinePlan, platform });
+    new PhiPipeline(stack, 'Pipeline', { plan: pipelinePlan, platform, ...(faultInjection ? { faultInjection } : {}) });
     return stack;
   });
   return { platform: platformStack, pipelines };
@@ -39,6 +42,6 @@ if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).
   const { plan, problems } = await planDefinitions(definitionDirs(process.env.PHI_DEFINITIONS_DIR ?? DEFAULT_DEFINITIONS_DIR));
   if (problems.length > 0) throw new PhiValidationError(problems);
   const removal = app.node.tryGetContext('phi:removalPolicy');
-  buildApp(app, plan, removal === 'destroy' ? { removalPolicy: RemovalPolicy.DESTROY } : {});
+  buildApp(app, plan, { ...(removal === 'destroy' ? { removalPolicy: RemovalPolicy.DESTROY } : {}), ...(app.node.tryGetContext('phi:faultInjection') === 'true' ? { faultInjection: true } : {}) });
   app.synth();
 }

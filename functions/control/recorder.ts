@@ -20,6 +20,7 @@ import {
   RunStatus,
   SkipReason,
   TERMINAL_RUN_STATUSES,
+  TriggerType,
   type DeadLetterMessage,
   type JobSummary,
   type RecorderEvent,
@@ -164,6 +165,24 @@ export async function record(event: RecorderEvent, deps: RecorderDeps): Promise<
   }
 }
 
+/**
+ * The run an execution stands for: its input, or, for an input that is not a run's (an execution
+ * started by hand with other input), what its ARN says: the execution is named by the run id, its
+ * state machine `phi-<pipeline>`.
+ */
+function runOfExecution(executionArn: string, input: string): RunInput {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(input);
+  } catch {
+    parsed = undefined;
+  }
+  const run = RunInputSchema.safeParse(parsed);
+  if (run.success) return run.data;
+  const [, stateMachine = '', runId = ''] = /:execution:([^:]+):([^:]+)$/.exec(executionArn) ?? [];
+  return { runId, pipelineId: stateMachine.replace(/^phi-/, ''), trigger: TriggerType.MANUAL, parameters: {} };
+}
+
 /** Turns an execution status change into the `runFinished` it stands for. */
 export function fromStatusChange(event: unknown): RecorderEvent | undefined {
   const change = ExecutionStatusChangeSchema.safeParse(event);
@@ -171,7 +190,7 @@ export function fromStatusChange(event: unknown): RecorderEvent | undefined {
   const { detail } = change.data;
   return {
     action: 'runFinished',
-    run: RunInputSchema.parse(JSON.parse(detail.input)),
+    run: runOfExecution(detail.executionArn, detail.input),
     executionArn: detail.executionArn,
     caught: { Error: `EXECUTION_${detail.status}`, Cause: detail.cause ?? detail.error ?? `the execution ended ${detail.status}` },
   };

@@ -12,6 +12,11 @@ import { outputStoreFromEnv } from '../shared/outputs.ts';
 import { recordStoreFromEnv } from '../shared/records/env.ts';
 import { sendTaskToken } from '../shared/release.ts';
 import { attemptFailed, runAttempt, type LoadedHandler, type RuntimeDeps } from './core.ts';
+import { withStoreFaults } from './faults.ts';
+
+/** Defined `true` by the bundler only in deployments synthesized for Phi's own fault-injection tests. */
+declare const PHI_FAULT_INJECTION: boolean | undefined;
+const faultInjection = typeof PHI_FAULT_INJECTION !== 'undefined' && PHI_FAULT_INJECTION === true;
 
 const manifest = PipelineManifestSchema.parse(manifestJson);
 const log = createLogger({ component: 'task-runtime' });
@@ -29,5 +34,7 @@ function loadHandler(): Promise<LoadedHandler> {
 
 export async function handler(event: unknown): Promise<TaskResult | RetryDecision> {
   const payload = TaskPayloadSchema.parse(event);
-  return payload.action === 'run' ? runAttempt(manifest, payload, await loadHandler(), deps) : attemptFailed(manifest, payload, deps);
+  const faults = faultInjection ? payload.run.parameters.__phiFaults : undefined;
+  const callDeps = faults === undefined ? deps : { ...deps, store: withStoreFaults(deps.store, payload.run.runId, faults) };
+  return payload.action === 'run' ? runAttempt(manifest, payload, await loadHandler(), callDeps) : attemptFailed(manifest, payload, callDeps);
 }

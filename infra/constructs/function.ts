@@ -32,6 +32,11 @@ export interface PhiFunctionProps {
    * @default - none
    */
   readonly esbuildArgs?: Record<string, string>;
+  /**
+   * Constants the bundler defines (esbuild `define`), e.g. the switch of Phi's own fault-injection tests.
+   * @default - none
+   */
+  readonly define?: Record<string, string>;
   /** How long the function's log group keeps its lines. */
   readonly logRetention: logs.RetentionDays;
   /** What happens to the log group when the stack is deleted. */
@@ -62,6 +67,7 @@ export function phiFunction(scope: Construct, id: string, props: PhiFunctionProp
       target: 'node22',
       tsconfig: path.join(PROJECT_ROOT, 'tsconfig.json'),
       ...(props.esbuildArgs ? { esbuildArgs: props.esbuildArgs } : {}),
+      ...(props.define ? { define: props.define } : {}),
     },
   });
 }

@@ -59,6 +59,12 @@ export interface PhiPipelineProps {
    * @default logs.RetentionDays.ONE_MONTH
    */
   readonly logRetention?: logs.RetentionDays;
+  /**
+   * Compiles the job functions with Phi's own fault-injection switch (a run's `__phiFaults` parameter
+   * fails store calls), for Phi's end-to-end tests on an emulator. Never in production.
+   * @default false
+   */
+  readonly faultInjection?: boolean;
 }
 
 export class PhiPipeline extends Construct {
@@ -96,6 +102,7 @@ export class PhiPipeline extends Construct {
         },
         // The one runtime entry, bound to these jobs' handler file and to the pipeline's manifest.
         esbuildArgs: { '--alias:phi-user-handler': fnPlan.handlerPath, '--alias:phi-pipeline-manifest': manifestFile },
+        ...(props.faultInjection ? { define: { PHI_FAULT_INJECTION: 'true' } } : {}),
       });
       platform.table.grant(fn, ...RECORD_ACTIONS.runtime);
       platform.deadLetterQueue.grantSendMessages(fn);

@@ -151,10 +151,10 @@ export function stopEmulator(log: (line: string) => void = () => {}): boolean {
 }
 
 /** Bootstraps and deploys every stack of the app into the emulator with cdklocal. */
-export function deployLocal(endpoint: string, options: { definitionsDirs?: readonly string[]; quiet?: boolean } = {}): void {
+export function deployLocal(endpoint: string, options: { definitionsDirs?: readonly string[]; quiet?: boolean; faultInjection?: boolean } = {}): void {
   const env = emulatorEnv(endpoint, { ...process.env, ...(options.definitionsDirs ? { PHI_DEFINITIONS_DIR: options.definitionsDirs.join(path.delimiter) } : {}) });
   const cdklocal = path.join(PROJECT_ROOT, 'node_modules', '.bin', 'cdklocal');
   const account = env.CDK_DEFAULT_ACCOUNT ?? '000000000000';
   run(cdklocal, ['bootstrap', `aws://${account}/${env.AWS_REGION}`, '--ci'], { env, quiet: options.quiet ?? false });
-  run(cdklocal, ['deploy', '--all', '--require-approval', 'never', '--ci', '--progress', 'events', '--context', 'phi:removalPolicy=destroy'], { env, quiet: options.quiet ?? false });
+  run(cdklocal, ['deploy', '--all', '--require-approval', 'never', '--ci', '--progress', 'events', '--context', 'phi:removalPolicy=destroy', ...(options.faultInjection ? ['--context', 'phi:faultInjection=true'] : [])], { env, quiet: options.quiet ?? false });
 }

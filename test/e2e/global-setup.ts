@@ -24,7 +24,8 @@ export default async function setup(project: TestProject): Promise<() => void> {
   try {
     const started = Date.now();
     const scaleDir = writeGeneratedPipeline(SCALE.pipelineId, SCALE.jobs(), { dir: path.join(ROOT, '.phi', 'scale') });
-    deployLocal(emulator.endpoint, { quiet: true, definitionsDirs: [path.join(ROOT, 'definitions'), scaleDir] });
+    // With Phi's own fault-injection switch compiled into the job functions (never in a real deployment).
+    deployLocal(emulator.endpoint, { quiet: true, faultInjection: true, definitionsDirs: [path.join(ROOT, 'definitions'), scaleDir] });
     log(`deployed the example pipelines and ${SCALE.pipelineId} in ${Math.round((Date.now() - started) / 1000)} s`);
   } catch (err) {
     if (emulator.started) stopEmulator(log);

@@ -1065,3 +1065,15 @@ describe('fromStatusChange', () => {
     expect(h.lines.find((l) => l.message === 'run finished')).toMatchObject({ pipelineId: PIPELINE, runId: RUN_ID, action: 'runFinished', status: RunStatus.FAILED });
   });
 });
+
+describe('fromStatusChange: an input that is not a run’s', () => {
+  it('names the run after the execution (its name is the run id, its state machine phi-<pipeline>), so the run is still closed', () => {
+    const event = {
+      source: 'aws.states',
+      'detail-type': 'Step Functions Execution Status Change',
+      detail: { executionArn: 'arn:aws:states:us-east-1:123456789012:execution:phi-daily-sales:m-by-hand', status: 'ABORTED', input: '{"hello": "world"}' },
+    };
+    expect(fromStatusChange(event)).toMatchObject({ action: 'runFinished', run: { runId: 'm-by-hand', pipelineId: 'daily-sales', trigger: 'MANUAL', parameters: {} }, caught: { Error: 'EXECUTION_ABORTED' } });
+    expect(fromStatusChange({ ...event, detail: { ...event.detail, input: 'not json' } })).toMatchObject({ run: { runId: 'm-by-hand', pipelineId: 'daily-sales' } });
+  });
+});
