@@ -5,9 +5,18 @@
  * sees the first `n` calls of that method fail, in each worker, as a throttled DynamoDB call does.
  */
 import { z } from 'zod';
+import { PhiError } from '../../lib/model/errors.ts';
 import type { RuntimeStore } from './core.ts';
 
 const FaultsSchema = z.record(z.string(), z.number().int().min(0).max(100));
+
+/** An injected fault, named as the AWS SDK names a throttled DynamoDB call. */
+class InjectedFault extends PhiError {
+  constructor(message: string) {
+    super('TEST_001_INJECTED_FAULT', message);
+    this.name = 'ProvisionedThroughputExceededException';
+  }
+}
 
 /** Calls failed so far, by run and method, in this worker. */
 const failed = new Map<string, number>();
@@ -25,7 +34,7 @@ export function withStoreFaults(store: RuntimeStore, runId: string, spec: unknow
         const count = failed.get(key) ?? 0;
         if (count < budget) {
           failed.set(key, count + 1);
-          return Promise.reject(Object.assign(new Error(`injected fault: ${String(prop)} throttled (${count + 1} of ${budget})`), { name: 'ProvisionedThroughputExceededException' }));
+          return Promise.reject(new InjectedFault(`injected fault: ${String(prop)} throttled (${count + 1} of ${budget})`));
         }
         return (value as (...a: unknown[]) => unknown).apply(target, args);
       };
