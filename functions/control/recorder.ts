@@ -27,7 +27,7 @@ import {
   type RunInput,
   type RunRecord,
 } from '../../lib/model/contract/index.ts';
-import { deadLetterSenderFromEnv, sendDeadLetterOnce } from '../shared/dead-letters.ts';
+import { deadLetterOf, deadLetterSenderFromEnv, sendDeadLetterOnce } from '../shared/dead-letters.ts';
 import { errorFromCaught } from '../shared/failures.ts';
 import { createLogger, type Logger } from '../shared/log.ts';
 import { recordStoreFromEnv } from '../shared/records/env.ts';
@@ -77,21 +77,7 @@ export async function record(event: RecorderEvent, deps: RecorderDeps): Promise<
       const end: { status?: JobSummary['status']; attempt?: number; reason?: string } = (await deps.store.getJobState(run.runId, jobId)) ?? { status: JobStatus.FAILED, attempt: attempts };
       if (end.status === JobStatus.FAILED) {
         // Sent on every delivery until it has been: a send that failed is retried with the step.
-        const sent = await sendDeadLetterOnce(deps, {
-          kind: 'phi.job.failed',
-          pipelineId: run.pipelineId,
-          runId: run.runId,
-          jobId,
-          attempts,
-          errorCode: error.code,
-          errorMessage: error.message,
-          errorCategory: error.category,
-          parameters: last?.parameters ?? run.parameters,
-          executionArn: event.executionArn,
-          trigger: run.trigger,
-          ...(run.scheduledTime ? { scheduledTime: run.scheduledTime } : {}),
-          failedAt: now,
-        });
+        const sent = await sendDeadLetterOnce(deps, deadLetterOf(run, { jobId, attempts, error, parameters: last?.parameters ?? run.parameters, executionArn: event.executionArn, failedAt: now }));
         if (sent) log.error('job abandoned', { jobId, errorCode: caught.code });
       }
       const graph = (await deps.store.requireRun(run.runId)).graph ?? {};
@@ -100,69 +86,99 @@ export async function record(event: RecorderEvent, deps: RecorderDeps): Promise<
       return { jobId, status };
     }
     case 'runFinished': {
-      const run = await deps.store.requireRun(event.run.runId);
-      if (TERMINAL_RUN_STATUSES.includes(run.status)) return run;
-      const [attempts, states] = await Promise.all([deps.store.listAttempts(run.runId), deps.store.listJobStates(run.runId)]);
-      const latest = latestByJob(attempts);
-      const ended = new Map(states.filter((s) => s.status !== undefined).map((s) => [s.jobId, s]));
-      const graph = run.graph ?? Object.fromEntries([...latest.keys()].map((id) => [id, []]));
-      const jobs: Record<string, JobSummary> = {};
-      let firstFailure: { jobId: string; at: string; code: string; message: string } | undefined;
-      const runCancel = (run.cancellations ?? []).find((c) => c.job === undefined);
-      // Why a job without an end has none: the run was cancelled, or it ended otherwise.
-      const cut = runCancel ? SkipReason.RUN_CANCELLED : SkipReason.RUN_ENDED;
-      for (const jobId of Object.keys(graph).sort()) {
-        const state = ended.get(jobId);
-        const attempt = latest.get(jobId);
-        if (state?.status) {
-          jobs[jobId] = { status: state.status, attempts: attempt?.attempt ?? state.attempt ?? 0, ...(state.errorCode ? { errorCode: state.errorCode } : {}), ...(state.reason ? { reason: state.reason } : {}) };
-          if (state.status === JobStatus.FAILED && (!firstFailure || (state.completedAt ?? '') < firstFailure.at)) {
-            firstFailure = { jobId, at: state.completedAt ?? now, code: state.errorCode ?? attempt?.errorCode ?? ExecErrorCode.TASK_FAILED, message: attempt?.errorMessage ?? '' };
-          }
-        } else if (attempt?.status === JobStatus.SUCCEEDED || (attempt?.status === JobStatus.FAILED && attempt.willRetry !== true)) {
-          // Its attempt ended for good, but its function could not record the job's end (a crash between the two).
-          jobs[jobId] = { status: attempt.status, attempts: attempt.attempt, ...(attempt.status === JobStatus.FAILED && attempt.errorCode ? { errorCode: attempt.errorCode } : {}) };
-          if (attempt.status === JobStatus.FAILED && (!firstFailure || (attempt.completedAt ?? '') < firstFailure.at)) {
-            firstFailure = { jobId, at: attempt.completedAt ?? now, code: attempt.errorCode ?? ExecErrorCode.TASK_FAILED, message: attempt.errorMessage ?? '' };
-          }
-        } else if (attempt && (attempt.status === JobStatus.RUNNING || attempt.willRetry === true)) {
-          // Running, or between two attempts, as the run ended (its execution was stopped): its result is not used.
-          if (attempt.status === JobStatus.RUNNING) {
-            await deps.store.closeAttempt(run.runId, jobId, attempt.attempt, { status: JobStatus.CANCELLED, at: now, durationMs: Date.parse(now) - Date.parse(attempt.startedAt), errorCode: cut, errorMessage: 'the run ended while this attempt ran' });
-          }
-          jobs[jobId] = { status: JobStatus.CANCELLED, attempts: attempt.attempt, reason: cut };
-        } else {
-          jobs[jobId] = { status: JobStatus.SKIPPED, attempts: attempt?.attempt ?? 0, reason: cut };
-        }
-        // The job's own end agrees with the summary: a job still running elsewhere cannot end it otherwise
-        // later, and when something else ended it first (the job itself, a cancel, a concurrent close of
-        // the run), the summary takes that end.
-        const summary = jobs[jobId]!;
-        if (!state?.status && !(await deps.store.endJob(run.runId, jobId, { status: summary.status, at: now, attempt: summary.attempts, ...(summary.reason ? { reason: summary.reason } : {}), ...(summary.errorCode ? { errorCode: summary.errorCode } : {}) }))) {
-          const actual = await deps.store.getJobState(run.runId, jobId);
-          if (actual?.status) jobs[jobId] = { status: actual.status, attempts: Math.max(summary.attempts, actual.attempt ?? 0), ...(actual.errorCode ? { errorCode: actual.errorCode } : {}), ...(actual.reason ? { reason: actual.reason } : {}) };
-        }
+      // The summary is built from the run as read; the run is closed only while it still has that
+      // status (a start recorded meanwhile brings the graph the summary needs: it is built again).
+      for (let read = 1; ; read++) {
+        const run = await deps.store.requireRun(event.run.runId);
+        if (TERMINAL_RUN_STATUSES.includes(run.status)) return run;
+        const closed = await finishRunFrom(run, event, deps, now, log);
+        if (TERMINAL_RUN_STATUSES.includes(closed.status) || read >= 3) return closed;
       }
-      const failed = Object.values(jobs).some((j) => j.status === JobStatus.FAILED);
-      const incomplete = Object.values(jobs).some((j) => j.reason === SkipReason.RUN_ENDED);
-      const jobCancel = (run.cancellations ?? []).find((c) => c.job !== undefined);
-      const status = runCancel || (jobCancel && !failed) ? RunStatus.CANCELLED : event.caught === undefined && !failed && !incomplete ? RunStatus.SUCCEEDED : RunStatus.FAILED;
-      // A run that failed because a job did names that job's error; one cancelled names who cancelled
-      // it; one that ended otherwise (aborted, timed out, the jobs' Map failing) names what ended it.
-      const cancel = runCancel ?? jobCancel;
-      const error =
-        status === RunStatus.SUCCEEDED
-          ? undefined
-          : status === RunStatus.CANCELLED && cancel
-            ? { code: cancel.job ? SkipReason.JOB_CANCELLED : SkipReason.RUN_CANCELLED, message: `cancelled by ${cancel.by} at ${cancel.at}${cancel.reason ? `: ${cancel.reason}` : ''}`, ...(cancel.job ? { jobId: cancel.job } : {}) }
-            : firstFailure
-              ? { code: firstFailure.code, message: firstFailure.message, jobId: firstFailure.jobId }
-              : { code: event.caught?.Error ?? ExecErrorCode.TASK_FAILED, message: event.caught?.Cause ?? 'the run ended before all of its jobs' };
-      const finished = await deps.store.finishRun(run.runId, { status, at: now, jobs, ...(error ? { error } : {}) });
-      log.info('run finished', { status: finished.status });
-      return finished;
     }
   }
+}
+
+/** Closes `run` (as read, not terminal) from its jobs' records: each job's end, the summary and the dead letters. */
+async function finishRunFrom(run: RunRecord, event: Extract<RecorderEvent, { action: 'runFinished' }>, deps: RecorderDeps, now: string, log: Logger): Promise<RunRecord> {
+  const [attempts, states] = await Promise.all([deps.store.listAttempts(run.runId), deps.store.listJobStates(run.runId)]);
+  const latest = latestByJob(attempts);
+  const ended = new Map(states.filter((s) => s.status !== undefined).map((s) => [s.jobId, s]));
+  const graph = run.graph ?? Object.fromEntries([...latest.keys()].map((id) => [id, []]));
+  const jobs: Record<string, JobSummary> = {};
+  let firstFailure: { jobId: string; at: string; code: string; message: string } | undefined;
+  const runCancel = (run.cancellations ?? []).find((c) => c.job === undefined);
+  // Why a job without an end has none: the run was cancelled, or it ended otherwise.
+  const cut = runCancel ? SkipReason.RUN_CANCELLED : SkipReason.RUN_ENDED;
+  for (const jobId of Object.keys(graph).sort()) {
+    const state = ended.get(jobId);
+    const attempt = latest.get(jobId);
+    if (state?.status) {
+      jobs[jobId] = { status: state.status, attempts: attempt?.attempt ?? state.attempt ?? 0, ...(state.errorCode ? { errorCode: state.errorCode } : {}), ...(state.reason ? { reason: state.reason } : {}) };
+      if (state.status === JobStatus.FAILED && (!firstFailure || (state.completedAt ?? '') < firstFailure.at)) {
+        firstFailure = { jobId, at: state.completedAt ?? now, code: state.errorCode ?? attempt?.errorCode ?? ExecErrorCode.TASK_FAILED, message: attempt?.errorMessage ?? '' };
+      }
+    } else if (attempt?.status === JobStatus.SUCCEEDED || (attempt?.status === JobStatus.FAILED && attempt.willRetry !== true)) {
+      // Its attempt ended for good, but its function could not record the job's end (a crash between the two).
+      jobs[jobId] = { status: attempt.status, attempts: attempt.attempt, ...(attempt.status === JobStatus.FAILED && attempt.errorCode ? { errorCode: attempt.errorCode } : {}) };
+      if (attempt.status === JobStatus.FAILED && (!firstFailure || (attempt.completedAt ?? '') < firstFailure.at)) {
+        firstFailure = { jobId, at: attempt.completedAt ?? now, code: attempt.errorCode ?? ExecErrorCode.TASK_FAILED, message: attempt.errorMessage ?? '' };
+      }
+    } else if (attempt && (attempt.status === JobStatus.RUNNING || attempt.willRetry === true)) {
+      // Running, or between two attempts, as the run ended (its execution was stopped): its result is not used.
+      if (attempt.status === JobStatus.RUNNING) {
+        await deps.store.closeAttempt(run.runId, jobId, attempt.attempt, { status: JobStatus.CANCELLED, at: now, durationMs: Date.parse(now) - Date.parse(attempt.startedAt), errorCode: cut, errorMessage: 'the run ended while this attempt ran' });
+      }
+      jobs[jobId] = { status: JobStatus.CANCELLED, attempts: attempt.attempt, reason: cut };
+    } else {
+      jobs[jobId] = { status: JobStatus.SKIPPED, attempts: attempt?.attempt ?? 0, reason: cut };
+    }
+    // The job's own end agrees with the summary: a job still running elsewhere cannot end it otherwise
+    // later, and when something else ended it first (the job itself, a cancel, a concurrent close of
+    // the run), the summary takes that end.
+    const summary = jobs[jobId]!;
+    if (!state?.status) {
+      if (!(await deps.store.endJob(run.runId, jobId, { status: summary.status, at: now, attempt: summary.attempts, ...(summary.reason ? { reason: summary.reason } : {}), ...(summary.errorCode ? { errorCode: summary.errorCode } : {}) }))) {
+        const actual = await deps.store.getJobState(run.runId, jobId);
+        if (actual?.status) jobs[jobId] = { status: actual.status, attempts: Math.max(summary.attempts, actual.attempt ?? 0), ...(actual.errorCode ? { errorCode: actual.errorCode } : {}), ...(actual.reason ? { reason: actual.reason } : {}) };
+      }
+    }
+  }
+  // A run cut short: a late worker may have started an attempt after our read. It reads its job's end
+  // after writing its attempt and we read attempts after ending the jobs, so one of the two sees the
+  // other: an attempt started as the run ended is closed here, never left RUNNING.
+  if (Object.values(jobs).some((j) => j.reason === cut)) {
+    for (const late of latestByJob(await deps.store.listAttempts(run.runId)).values()) {
+      if (late.status !== JobStatus.RUNNING) continue;
+      await deps.store.closeAttempt(run.runId, late.jobId, late.attempt, { status: JobStatus.CANCELLED, at: now, durationMs: Math.max(0, Date.parse(now) - Date.parse(late.startedAt)), errorCode: cut, errorMessage: 'the run ended as this attempt started' });
+    }
+  }
+  const failed = Object.values(jobs).some((j) => j.status === JobStatus.FAILED);
+  const incomplete = Object.values(jobs).some((j) => j.reason === SkipReason.RUN_ENDED);
+  const jobCancel = (run.cancellations ?? []).find((c) => c.job !== undefined);
+  const status = runCancel || (jobCancel && !failed) ? RunStatus.CANCELLED : event.caught === undefined && !failed && !incomplete ? RunStatus.SUCCEEDED : RunStatus.FAILED;
+  // A run that failed because a job did names that job's error; one cancelled names who cancelled
+  // it; one that ended otherwise (aborted, timed out, the jobs' Map failing) names what ended it.
+  const cancel = runCancel ?? jobCancel;
+  const error =
+    status === RunStatus.SUCCEEDED
+      ? undefined
+      : status === RunStatus.CANCELLED && cancel
+        ? { code: cancel.job ? SkipReason.JOB_CANCELLED : SkipReason.RUN_CANCELLED, message: `cancelled by ${cancel.by} at ${cancel.at}${cancel.reason ? `: ${cancel.reason}` : ''}`, ...(cancel.job ? { jobId: cancel.job } : {}) }
+        : firstFailure
+          ? { code: firstFailure.code, message: firstFailure.message, jobId: firstFailure.jobId }
+          : { code: event.caught?.Error ?? ExecErrorCode.TASK_FAILED, message: event.caught?.Cause ?? 'the run ended before all of its jobs' };
+  // Every job that ended FAILED has its dead letter, whoever ended it (its own function sent it, unless
+  // it died first or the run was stopped between its attempt and its end): sent once, before the run closes.
+  for (const [jobId, job] of Object.entries(jobs)) {
+    if (job.status !== JobStatus.FAILED) continue;
+    const attempt = latest.get(jobId);
+    const failure = { code: job.errorCode ?? attempt?.errorCode ?? ExecErrorCode.TASK_FAILED, message: attempt?.errorMessage ?? '', category: attempt?.errorCategory ?? ErrorCategory.PERMANENT };
+    const failedAt = ended.get(jobId)?.completedAt ?? attempt?.completedAt ?? now;
+    await sendDeadLetterOnce(deps, deadLetterOf(run, { jobId, attempts: job.attempts, error: failure, parameters: attempt?.parameters ?? run.parameters, executionArn: event.executionArn, failedAt }));
+  }
+  const finished = await deps.store.finishRun(run.runId, { status, at: now, jobs, ...(error ? { error } : {}) }, run.status === RunStatus.PENDING ? RunStatus.PENDING : RunStatus.RUNNING);
+  log.info('run finished', { status: finished.status });
+  return finished;
 }
 
 /**

@@ -20,7 +20,6 @@ import {
   SkipReason,
   TASK_ERROR_NAME,
   TERMINAL_RUN_STATUSES,
-  type DeadLetterMessage,
   type ErrorInfo,
   type FailedTaskPayload,
   type JobAttemptRecord,
@@ -35,7 +34,7 @@ import {
 } from '../../lib/model/contract/index.ts';
 import { canonicalJson, jsonBytes } from '../../lib/model/canonical.ts';
 import { PhiError } from '../../lib/model/errors.ts';
-import { sendDeadLetterOnce, type DeadLetterDeps } from '../shared/dead-letters.ts';
+import { deadLetterOf, sendDeadLetterOnce, type DeadLetterDeps } from '../shared/dead-letters.ts';
 import { decide } from '../shared/dependencies.ts';
 import { errorFromCaught } from '../shared/failures.ts';
 import { outputsKey, type OutputStore } from '../shared/outputs.ts';
@@ -108,12 +107,14 @@ function jobOf(manifest: PipelineManifest, jobId: string): JobManifest {
 }
 
 /** Ends the job (the first end wins) and releases its dependents with how it did end. */
-async function endJob(job: JobManifest, runId: string, jobId: string, outcome: UpstreamOutcome & { errorCode?: string }, deps: RuntimeDeps): Promise<void> {
+/** Ends the job (the first end wins) and releases its dependents; answers the end that stands. */
+async function endJob(job: JobManifest, runId: string, jobId: string, outcome: UpstreamOutcome & { errorCode?: string }, deps: RuntimeDeps): Promise<JobStatus | undefined> {
   const now = deps.now ?? (() => new Date());
   const ended = await deps.store.endJob(runId, jobId, { ...outcome, at: now().toISOString() });
   const actual = ended ? outcome : await deps.store.getJobState(runId, jobId);
-  if (actual?.status === undefined) return;
+  if (actual?.status === undefined) return undefined;
   await release(job, runId, jobId, { status: actual.status, attempt: actual.attempt ?? 0, ...(actual.reason ? { reason: actual.reason } : {}) }, deps);
+  return actual.status;
 }
 
 /**
@@ -155,6 +156,11 @@ function infraFailure(err: unknown, pending?: PendingEnd): PhiTaskError {
   return new PhiTaskError({ code: ExecErrorCode.INFRA_UNAVAILABLE, message, category: ErrorCategory.INFRASTRUCTURE, ...(pending ? { pending } : {}) });
 }
 
+/** Closes an attempt that started as its job was ended by another (the run's end): it is not the job's result. */
+async function closeLate(attempt: Pick<JobAttemptRecord, 'runId' | 'jobId' | 'attempt' | 'startedAt'>, end: { status?: string; reason?: string }, store: Pick<RecordStore, 'closeAttempt'>, at: string): Promise<void> {
+  await store.closeAttempt(attempt.runId, attempt.jobId, attempt.attempt, { status: JobStatus.CANCELLED, at, durationMs: Math.max(0, Date.parse(at) - Date.parse(attempt.startedAt)), errorCode: end.reason ?? SkipReason.RUN_ENDED, errorMessage: `the job ended ${end.status ?? ''} as this attempt started` });
+}
+
 /** Runs `work`; an error that is not Phi's own verdict (an AWS call still failing after the SDK's retries) becomes an infrastructure failure. */
 async function guarded<T>(work: () => Promise<T>, pending?: () => Promise<PendingEnd | undefined>): Promise<T> {
   try {
@@ -180,6 +186,8 @@ export async function runAttempt(manifest: PipelineManifest, payload: RunTaskPay
     const [state, current, [own]] = await Promise.all([deps.store.getJobState(run.runId, jobId), deps.store.getRun(run.runId), deps.store.getAttempts([{ runId: run.runId, jobId, attempt }])]);
     // A repeated delivery of an ended job answers as it ended and runs nothing again (its release is completed).
     if (state?.status !== undefined) {
+      // Its attempt, started as the job was ended by another (the run's end), never stays RUNNING.
+      if (own?.status === JobStatus.RUNNING) await closeLate(own, state, deps.store, now().toISOString());
       await release(job, run.runId, jobId, outcomeOf(state), scoped);
       if (state.status === JobStatus.SUCCEEDED || state.status === JobStatus.SKIPPED) return { answer: { status: state.status, attempt: state.attempt ?? 0 } };
       throw new PhiTaskError({ code: state.errorCode ?? ExecErrorCode.TASK_FAILED, message: `job ${jobId} already ended ${state.status}`, category: ErrorCategory.PERMANENT });
@@ -222,6 +230,13 @@ export async function runAttempt(manifest: PipelineManifest, payload: RunTaskPay
     };
     // A RUNNING record (an invocation that died, delivered again) is taken over; one that ended meanwhile never is.
     if (!(await deps.store.startAttempt(base))) return { again: true };
+    // The run's end may have ended the job between our read and our write (it reads attempts after
+    // ending a job, so one of the two sees the other): then this attempt never runs its handler.
+    const after = await deps.store.getJobState(run.runId, jobId);
+    if (after?.status !== undefined) {
+      await closeLate(base, after, deps.store, now().toISOString());
+      return { again: true };
+    }
     return { outputs, base };
   });
   // Another delivery ended this attempt between our read and our write: answer as that end says.
@@ -390,22 +405,11 @@ async function decideAfterFailure(manifest: PipelineManifest, payload: FailedTas
     return { retry: true, again: false, delaySeconds, attempt: attempt + 1, infraTries: 0 };
   }
 
-  const message: DeadLetterMessage = {
-    kind: 'phi.job.failed',
-    pipelineId: manifest.pipelineId,
-    runId: run.runId,
-    jobId,
-    attempts: attempt,
-    errorCode: error.code,
-    errorMessage: error.message,
-    errorCategory: error.category,
-    parameters: record?.parameters ?? { ...job.parameters, ...run.parameters },
-    executionArn: payload.executionArn,
-    trigger: run.trigger,
-    ...(run.scheduledTime ? { scheduledTime: run.scheduledTime } : {}),
-    failedAt: now,
-  };
-  if (await sendDeadLetterOnce({ store: deps.store, sendDeadLetter: deps.sendDeadLetter }, message)) log.error('job failed permanently', { errorCode: error.code, attempts: attempt });
-  await endJob(job, run.runId, jobId, { status: JobStatus.FAILED, attempt, errorCode: error.code }, scoped);
+  // The job's end first: the run's end may have ended it otherwise (CANCELLED), and then it has no dead
+  // letter. A crash between the two leaves the letter to the run's end, which sends one for every job
+  // that ended FAILED.
+  if ((await endJob(job, run.runId, jobId, { status: JobStatus.FAILED, attempt, errorCode: error.code }, scoped)) !== JobStatus.FAILED) return done;
+  const message = deadLetterOf(run, { jobId, attempts: attempt, error, parameters: record?.parameters ?? { ...job.parameters, ...run.parameters }, executionArn: payload.executionArn, failedAt: now });
+  if (await sendDeadLetterOnce({ store: deps.store, sendDeadLetter: deps.sendDeadLetter, ...(deps.now ? { now: deps.now } : {}) }, message)) log.error('job failed permanently', { errorCode: error.code, attempts: attempt });
   return done;
 }

@@ -1,14 +1,37 @@
 /** One dead letter per permanently failed job (spec Rule 15), however often the failure is handled. */
 import { randomUUID } from 'node:crypto';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import type { DeadLetterMessage } from '../../lib/model/contract/index.ts';
+import type { DeadLetterMessage, ErrorInfo, RunInput } from '../../lib/model/contract/index.ts';
+import type { Parameters } from '../../lib/model/pipeline.ts';
 import { ConfigurationError, PhiError } from '../../lib/model/errors.ts';
-import type { RecordStore } from './records/store.ts';
+import { DEAD_LETTER_LEASE_SECONDS, type RecordStore } from './records/store.ts';
 
 export interface DeadLetterDeps {
   readonly store: Pick<RecordStore, 'claimDeadLetter' | 'releaseDeadLetterClaim' | 'markDeadLetterSent'>;
   readonly sendDeadLetter: (message: DeadLetterMessage) => Promise<void>;
   readonly now?: () => Date;
+}
+
+/** The dead letter of a job of `run` that failed for good with `error` after `attempts` attempts. */
+export function deadLetterOf(
+  run: Pick<RunInput, 'pipelineId' | 'runId' | 'trigger' | 'scheduledTime'>,
+  failure: { readonly jobId: string; readonly attempts: number; readonly error: Pick<ErrorInfo, 'code' | 'message' | 'category'>; readonly parameters: Parameters; readonly executionArn: string; readonly failedAt: string },
+): DeadLetterMessage {
+  return {
+    kind: 'phi.job.failed',
+    pipelineId: run.pipelineId,
+    runId: run.runId,
+    jobId: failure.jobId,
+    attempts: failure.attempts,
+    errorCode: failure.error.code,
+    errorMessage: failure.error.message,
+    errorCategory: failure.error.category,
+    parameters: failure.parameters,
+    executionArn: failure.executionArn,
+    trigger: run.trigger,
+    ...(run.scheduledTime ? { scheduledTime: run.scheduledTime } : {}),
+    failedAt: failure.failedAt,
+  };
 }
 
 /** Another caller's live claim holds the dead letter: this caller tries again later (its step is retried). */
@@ -24,9 +47,17 @@ export class DeadLetterBusyError extends PhiError {
  * and its retry sends the message if that claimant died before marking it sent.
  */
 export async function sendDeadLetterOnce(deps: DeadLetterDeps, message: DeadLetterMessage, owner: string = randomUUID()): Promise<boolean> {
-  const claim = await deps.store.claimDeadLetter(message.runId, message.jobId, (deps.now ?? (() => new Date()))().toISOString(), owner);
+  const clock = deps.now ?? (() => new Date());
+  const claimedAt = clock();
+  const claim = await deps.store.claimDeadLetter(message.runId, message.jobId, claimedAt.toISOString(), owner);
   if (claim === 'sent') return false;
   if (claim === 'busy') throw new DeadLetterBusyError(message);
+  if (clock().getTime() - claimedAt.getTime() >= (DEAD_LETTER_LEASE_SECONDS * 1000) / 2) {
+    // The claim took so long to write (throttled, retried) that its lease may run out before the send:
+    // another caller could take it over and send too. Given up, and claimed afresh by this step's retry.
+    await deps.store.releaseDeadLetterClaim(message.runId, message.jobId, owner);
+    throw new DeadLetterBusyError(message);
+  }
   try {
     await deps.sendDeadLetter(message);
   } catch (err) {

@@ -137,6 +137,17 @@ describe.each(stores)('record store rules: %s', (_name, make) => {
       expect(await store.markRunRunning(running(), '2024-05-01T10:10:00.000Z')).toEqual(first);
     });
 
+    it('finishes a run from the status its summary was built from only: a start recorded meanwhile makes it build the summary again', async () => {
+      const store = make();
+      await store.createRun(newRun());
+      // Read PENDING (no graph yet); the start lands; the summary built from the PENDING read is refused.
+      await store.markRunRunning(running(), STARTED);
+      const refused = await store.finishRun(RUN, { status: RunStatus.FAILED, at: LATER, jobs: {} }, RunStatus.PENDING);
+      expect(refused).toMatchObject({ status: RunStatus.RUNNING, graph: GRAPH });
+      const finished = await store.finishRun(RUN, { status: RunStatus.FAILED, at: LATER, jobs: {} }, RunStatus.RUNNING);
+      expect(finished.status).toBe(RunStatus.FAILED);
+    });
+
     it('reopens a run FAILED with RUN_START_FAILED: PENDING again, without its outcome, with a PENDING transition', async () => {
       const store = make();
       await store.createRun(newRun());
@@ -207,6 +218,14 @@ describe.each(stores)('record store rules: %s', (_name, make) => {
       await store.finishAttempt({ ...attempt('extract', 1, JobStatus.SUCCEEDED), completedAt: LATER });
       await store.finishAttempt(attempt('extract', 2, JobStatus.SUCCEEDED));
       expect(await store.listAttempts(RUN)).toEqual([failed, attempt('extract', 2, JobStatus.SUCCEEDED)]);
+    });
+
+    it('starts no attempt of a job that has ended: an attempt never begins after the run’s end ended its job', async () => {
+      const store = make();
+      expect(await store.startAttempt(attempt('extract', 1))).toBe(true);
+      await store.endJob(RUN, 'load', { status: JobStatus.SKIPPED, at: LATER, attempt: 0, reason: SkipReason.RUN_ENDED });
+      expect(await store.startAttempt(attempt('load', 1))).toBe(false);
+      expect((await store.listAttempts(RUN)).map((a) => a.jobId)).toEqual(['extract']);
     });
 
     it('closes a RUNNING attempt with the closure: status, time, error, and a transition (no duration)', async () => {
@@ -581,7 +600,16 @@ describe('RecordStore against DynamoDB', () => {
     DeleteCommand: 'dynamodb:DeleteItem',
     BatchGetCommand: 'dynamodb:BatchGetItem',
   };
-  const actionsOf = (dynamo: FakeDynamo): string[] => [...new Set(dynamo.sent.map((s) => ACTION[s.command] ?? s.command))].sort();
+  /** The IAM action each item of a transaction needs (a transaction has no action of its own). */
+  const TRANSACT_ACTION: Record<string, string> = { Put: 'dynamodb:PutItem', Update: 'dynamodb:UpdateItem', Delete: 'dynamodb:DeleteItem', ConditionCheck: 'dynamodb:ConditionCheckItem' };
+  const actionsOf = (dynamo: FakeDynamo): string[] =>
+    [
+      ...new Set(
+        dynamo.sent.flatMap((s) =>
+          s.command === 'TransactWriteCommand' ? ((s.input.TransactItems ?? []) as Record<string, unknown>[]).flatMap((item) => Object.keys(item).map((kind) => TRANSACT_ACTION[kind] ?? kind)) : [ACTION[s.command] ?? s.command],
+        ),
+      ),
+    ].sort();
 
   /**
    * Every store method a user calls, each called as that user would (in an order that makes each

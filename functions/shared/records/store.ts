@@ -6,7 +6,7 @@
  * Keys and the table layout: `lib/model/contract/storage.ts`; expressions: `update-expression.ts`.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { BatchGetCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import {
   ErrorCategory,
   JOB_STATE_ATTRIBUTES,
@@ -219,17 +219,22 @@ export class RecordStore {
     });
   }
 
-  /** Non-terminal → SUCCEEDED/FAILED, with the per-job summary. A second call leaves the first result. */
+  /**
+   * Non-terminal → SUCCEEDED/FAILED/CANCELLED, with the per-job summary. A second call leaves the first
+   * result. With `from`, only while the run still has the status the summary was built from (the run
+   * answered may then still be non-terminal: the caller builds its summary again).
+   */
   async finishRun(
     runId: string,
     outcome: { status: typeof RunStatus.SUCCEEDED | typeof RunStatus.FAILED | typeof RunStatus.CANCELLED; at: string; jobs: Record<string, JobSummary>; error?: RunRecord['error'] },
+    from?: typeof RunStatus.PENDING | typeof RunStatus.RUNNING,
   ): Promise<RunRecord> {
     const current = await this.requireRun(runId);
     const startedAt = current.startedAt ?? current.queuedAt;
     return this.updateRun(runId, {
       set: { status: outcome.status, completedAt: outcome.at, durationMs: Math.max(0, Date.parse(outcome.at) - Date.parse(startedAt)), jobs: outcome.jobs, error: outcome.error },
       append: { transitions: [{ status: outcome.status, at: outcome.at }] },
-      condition: whileNotTerminal,
+      condition: from ? { expression: '#status = :from', names: ['status'], values: { ':from': from } } : whileNotTerminal,
     });
   }
 
@@ -284,14 +289,23 @@ export class RecordStore {
    * (its invocation died) is taken over.
    */
   async startAttempt(record: JobAttemptRecord): Promise<boolean> {
+    // One transaction with a check that the job has no end: an attempt never starts after the run's end
+    // ended its job (which reads the attempts after ending the jobs, so it sees every attempt that did).
     return conditionally(
       this.doc.send(
-        new PutCommand({
-          TableName: this.table,
-          Item: this.attemptItem(record),
-          ConditionExpression: 'attribute_not_exists(pk) OR #status = :running',
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: { ':running': JobStatus.RUNNING },
+        new TransactWriteCommand({
+          TransactItems: [
+            { ConditionCheck: { TableName: this.table, Key: recordKeys.jobState(record.runId, record.jobId), ConditionExpression: 'attribute_not_exists(#status)', ExpressionAttributeNames: { '#status': 'status' } } },
+            {
+              Put: {
+                TableName: this.table,
+                Item: this.attemptItem(record),
+                ConditionExpression: 'attribute_not_exists(pk) OR #status = :running',
+                ExpressionAttributeNames: { '#status': 'status' },
+                ExpressionAttributeValues: { ':running': JobStatus.RUNNING },
+              },
+            },
+          ],
         }),
       ),
     );

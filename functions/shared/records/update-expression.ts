@@ -5,8 +5,12 @@
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 
-export const isConditionFailure = (err: unknown): err is ConditionalCheckFailedException =>
-  err instanceof ConditionalCheckFailedException || (err as { name?: string }).name === 'ConditionalCheckFailedException';
+/** A failed condition: of a single write, or of one item of a transaction (which then wrote nothing). */
+export const isConditionFailure = (err: unknown): boolean =>
+  err instanceof ConditionalCheckFailedException ||
+  (err as { name?: string }).name === 'ConditionalCheckFailedException' ||
+  ((err as { name?: string }).name === 'TransactionCanceledException' &&
+    ((err as { CancellationReasons?: { Code?: string }[] }).CancellationReasons ?? []).some((r) => r.Code === 'ConditionalCheckFailed'));
 
 /** Runs a conditional write; `false` when its condition did not hold (the write was a no-op). */
 export async function conditionally(write: Promise<unknown>): Promise<boolean> {

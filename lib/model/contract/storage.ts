@@ -40,7 +40,7 @@ export const recordKeys = {
 /** The DynamoDB actions each user of the records needs: the constructs grant exactly these. */
 export const RECORD_ACTIONS = {
   /** The task runtime: its job's state and its dependents', its attempts, its upstreams' outputs, dead-letter claims. */
-  runtime: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+  runtime: ['dynamodb:BatchGetItem', 'dynamodb:ConditionCheckItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
   /** The recorder: run starts and ends, job states, attempt closing, dead-letter claims. */
   recorder: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
   /** The state machine itself: the gate of each job (its task token). */

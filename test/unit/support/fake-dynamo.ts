@@ -13,7 +13,8 @@
  *  - `ReturnValues` (`ALL_OLD`, `ALL_NEW`, `UPDATED_OLD`, `UPDATED_NEW` as each command allows) and
  *    `ReturnValuesOnConditionCheckFailure: 'ALL_OLD'`;
  *  - `ProjectionExpression` of top-level attributes on Get and BatchGet;
- *  - queries: a key condition over `pk` and `sk`, in sort-key (byte) order, `pageSize` items a page.
+ *  - queries: a key condition over `pk` and `sk`, in sort-key (byte) order, `pageSize` items a page;
+ *  - transactions of `Put` and `ConditionCheck` items: all applied, or none, cancelled with a reason per item.
  * A parameter a command does not understand throws too (a `FilterExpression` silently ignored would be
  * a mis-evaluation).
  * Like DynamoDB, it refuses expression attribute names or values that no expression uses, an update
@@ -24,7 +25,7 @@
  * set, a Date) throw.
  */
 import { ConditionalCheckFailedException, DynamoDBClient, type AttributeValue } from '@aws-sdk/client-dynamodb';
-import { BatchGetCommand, DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { vi } from 'vitest';
 import { RecordStore } from '../../../functions/shared/records/store.ts';
 
@@ -463,6 +464,34 @@ export class FakeDynamo {
       if (condition && !expr.condition(condition, existing)) conditionFailed(existing, input.ReturnValuesOnConditionCheckFailure);
     };
 
+    if (command instanceof TransactWriteCommand) {
+      // All or nothing: every item's condition is checked first; one that fails cancels the whole
+      // transaction, with a reason per item as DynamoDB gives them.
+      checkParameters('TransactWrite', input, ['TransactItems']);
+      const items = input.TransactItems as Record<string, Item>[];
+      const parts = items.map((item) => {
+        const kinds = Object.keys(item);
+        if (kinds.length !== 1 || !['Put', 'ConditionCheck'].includes(kinds[0]!)) throw new Error(`fake DynamoDB: unsupported transaction item ${kinds.join(', ')}`);
+        const kind = kinds[0] as 'Put' | 'ConditionCheck';
+        const part = item[kind] as Item;
+        checkParameters(kind, part, kind === 'Put' ? ['Item', 'TableName', 'ConditionExpression', 'ExpressionAttributeNames', 'ExpressionAttributeValues'] : ['Key', 'TableName', 'ConditionExpression', 'ExpressionAttributeNames', 'ExpressionAttributeValues']);
+        const partNames = (part.ExpressionAttributeNames ?? {}) as Names;
+        const partValues = (part.ExpressionAttributeValues ?? {}) as Values;
+        const partCondition = part.ConditionExpression as string | undefined;
+        checkAllUsed([partCondition], partNames, partValues);
+        const key = kind === 'Put' ? keyOf(part.Item as Item) : keyOf(part.Key as Item, true);
+        const holds = !partCondition || new Expressions(partNames, partValues).condition(partCondition, this.items.get(key));
+        return { kind, key, part, holds };
+      });
+      if (parts.some((p) => !p.holds)) {
+        throw Object.assign(new Error('Transaction cancelled, please refer cancellation reasons for specific reasons'), {
+          name: 'TransactionCanceledException',
+          CancellationReasons: parts.map((p) => ({ Code: p.holds ? 'None' : 'ConditionalCheckFailed' })),
+        });
+      }
+      for (const p of parts) if (p.kind === 'Put') this.items.set(p.key, p.part.Item as Item);
+      return {};
+    }
     if (command instanceof PutCommand) {
       checkParameters('Put', input, ['Item', ...WRITE_PARAMETERS]);
       checkAllUsed([condition], names, values);

@@ -8,11 +8,13 @@
  *    error, completedAt, durationMs and jobs), or when it has no record (then it creates it RUNNING); it
  *    always writes the execution ARN, definition version and graph it is given;
  *  - markRunStartFailed moves a run to FAILED with RUN_START_FAILED only from PENDING;
- *  - finishRun moves a run to SUCCEEDED/FAILED only from PENDING/RUNNING; a second call keeps the first result;
+ *  - finishRun moves a run to SUCCEEDED/FAILED/CANCELLED only from PENDING/RUNNING (with `from`, only from that
+ *    status); a second call keeps the first result;
  *  - reopenRun moves a run back to PENDING only when it is FAILED with error code RUN_START_FAILED, removing
  *    error, completedAt, durationMs and jobs and appending a PENDING transition;
  *  - attachExecution sets the execution ARN once, on an existing run;
- *  - startAttempt and finishAttempt write only when the attempt is absent or RUNNING (startAttempt answers whether it wrote);
+ *  - startAttempt and finishAttempt write only when the attempt is absent or RUNNING, startAttempt also only
+ *    while the job has no end (it answers whether it wrote);
  *  - closeAttempt closes an attempt only when it exists and is RUNNING (with durationMs when given);
  *  - listAttempts lists a run's attempts (or one job's), in the sort-key order of a DynamoDB query;
  *  - claimDeadLetter claims the job's dead letter for an owner and a lease: `sent` once marked sent, `busy`
@@ -167,10 +169,11 @@ export class MemoryRecordStore implements Pick<RecordStore, StoreMethods> {
 
   async finishRun(
     runId: string,
-    outcome: { status: typeof RunStatus.SUCCEEDED | typeof RunStatus.FAILED; at: string; jobs: Record<string, JobSummary>; error?: RunRecord['error'] },
+    outcome: { status: typeof RunStatus.SUCCEEDED | typeof RunStatus.FAILED | typeof RunStatus.CANCELLED; at: string; jobs: Record<string, JobSummary>; error?: RunRecord['error'] },
+    from?: typeof RunStatus.PENDING | typeof RunStatus.RUNNING,
   ): Promise<RunRecord> {
     const current = await this.requireRun(runId);
-    if (current.status === RunStatus.PENDING || current.status === RunStatus.RUNNING) {
+    if (from ? current.status === from : current.status === RunStatus.PENDING || current.status === RunStatus.RUNNING) {
       const startedAt = current.startedAt ?? current.queuedAt;
       this.putRun('finishRun', {
         ...current,
@@ -199,6 +202,7 @@ export class MemoryRecordStore implements Pick<RecordStore, StoreMethods> {
   async startAttempt(record: JobAttemptRecord): Promise<boolean> {
     const existing = this.attempts.get(attemptKey(record.runId, record.jobId, record.attempt));
     if (existing && existing.status !== 'RUNNING') return false;
+    if (this.jobStates.get(joined(recordKeys.jobState(record.runId, record.jobId)))?.status !== undefined) return false;
     this.putAttempt('startAttempt', record);
     return true;
   }
@@ -241,10 +245,14 @@ export class MemoryRecordStore implements Pick<RecordStore, StoreMethods> {
     if (existing?.sentAt !== undefined) return 'sent';
     const now = Math.floor(Date.parse(at) / 1000);
     if (existing && existing.claimedBy !== owner && (existing.claimExpiresAt ?? 0) >= now) return 'busy';
+    if (existing?.claimedBy !== undefined && existing.claimedBy !== owner) this.deadLetterTakeovers++;
     this.deadLetters.set(key, { claimedAt: at, claimedBy: owner, claimExpiresAt: now + leaseSeconds });
     this.writes.push({ op: 'claimDeadLetter', key });
     return 'claimed';
   }
+
+  /** Claims taken over from another owner whose lease ran out (that owner may have sent the letter). */
+  deadLetterTakeovers = 0;
 
   async releaseDeadLetterClaim(runId: string, jobId: string, owner: string): Promise<void> {
     const key = deadLetterKey(runId, jobId);
