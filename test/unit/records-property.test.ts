@@ -975,10 +975,13 @@ function scenarioOf(given: Partial<Scenario>): Scenario {
   return { size: 2, storeRate: 0, storeFaults: [], sendRate: 0, sendFaults: [], invokeRate: 0, invokeFaults: [], choices: [], stopAt: null, ...given, jobs };
 }
 
-describe.runIf(process.env.PHI_PROPERTY_REPLAY !== undefined)('replay', () => {
-  it('replays PHI_PROPERTY_REPLAY', async () => {
-    const scenario = scenarioOf(JSON.parse(process.env.PHI_PROPERTY_REPLAY ?? '{}') as Partial<Scenario>);
-    const { sim, problems } = await check(scenario, emptyTotals(), { trace: true });
-    console.info([`broken: ${problems.length === 0 ? 'nothing' : ''}`, ...problems.map((p) => `  ${p}`), describeScenario(scenario), 'trace:', ...(sim.trace ?? []).map((line) => `  ${line}`)].join('\n'));
+// A debugging tool, not a test: registered only when asked for (so a normal run skips nothing).
+if (process.env.PHI_PROPERTY_REPLAY !== undefined) {
+  describe('replay', () => {
+    it('replays PHI_PROPERTY_REPLAY', async () => {
+      const scenario = scenarioOf(JSON.parse(process.env.PHI_PROPERTY_REPLAY ?? '{}') as Partial<Scenario>);
+      const { sim, problems } = await check(scenario, emptyTotals(), { trace: true });
+      console.info([`broken: ${problems.length === 0 ? 'nothing' : ''}`, ...problems.map((p) => `  ${p}`), describeScenario(scenario), 'trace:', ...(sim.trace ?? []).map((line) => `  ${line}`)].join('\n'));
+    });
   });
-});
+}
