@@ -143,9 +143,9 @@ async function finishRunFrom(run: RunRecord, event: Extract<RecorderEvent, { act
       }
     }
   }
-  // A run cut short: a late worker may have started an attempt after our read. It reads its job's end
-  // after writing its attempt and we read attempts after ending the jobs, so one of the two sees the
-  // other: an attempt started as the run ended is closed here, never left RUNNING.
+  // A run cut short: a late worker may have started an attempt after our read. An attempt starts only
+  // while its job has no end (one transaction), and we read attempts after ending the jobs: an attempt
+  // that started before its job's end is seen and closed here, never left RUNNING.
   if (Object.values(jobs).some((j) => j.reason === cut)) {
     for (const late of latestByJob(await deps.store.listAttempts(run.runId)).values()) {
       if (late.status !== JobStatus.RUNNING) continue;

@@ -106,7 +106,6 @@ function jobOf(manifest: PipelineManifest, jobId: string): JobManifest {
   return job;
 }
 
-/** Ends the job (the first end wins) and releases its dependents with how it did end. */
 /** Ends the job (the first end wins) and releases its dependents; answers the end that stands. */
 async function endJob(job: JobManifest, runId: string, jobId: string, outcome: UpstreamOutcome & { errorCode?: string }, deps: RuntimeDeps): Promise<JobStatus | undefined> {
   const now = deps.now ?? (() => new Date());
