@@ -1,5 +1,5 @@
 /** One dead letter per permanently failed job (spec Rule 15), however often the failure is handled. */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { DeadLetterMessage, ErrorInfo, RunInput } from '../../lib/model/contract/index.ts';
 import type { Parameters } from '../../lib/model/pipeline.ts';
@@ -69,7 +69,19 @@ export async function sendDeadLetterOnce(deps: DeadLetterDeps, message: DeadLett
   return true;
 }
 
-/** `sendDeadLetter` over the platform's queue (`PHI_DLQ_URL`). */
+/** How long the FIFO dead-letter queue drops a second copy of a letter (SQS's deduplication window). */
+export const DEAD_LETTER_DEDUPLICATION_SECONDS = 300;
+
+/**
+ * The letter's deduplication id (and message group) on the FIFO queue: one per job of a run, so a
+ * second send after one whose outcome was unknown (sent, then an error; a sender held past its claim's
+ * lease) is dropped by SQS within its window.
+ */
+export function deadLetterDeduplicationId(message: Pick<DeadLetterMessage, 'runId' | 'jobId'>): string {
+  return createHash('sha256').update(`${message.runId}/${message.jobId}`).digest('hex');
+}
+
+/** `sendDeadLetter` over the platform's queue (`PHI_DLQ_URL`, FIFO). */
 export function deadLetterSenderFromEnv(env: NodeJS.ProcessEnv = process.env): (message: DeadLetterMessage) => Promise<void> {
   const queueUrl = env.PHI_DLQ_URL;
   if (!queueUrl) throw new ConfigurationError('PHI_DLQ_URL');
@@ -79,6 +91,8 @@ export function deadLetterSenderFromEnv(env: NodeJS.ProcessEnv = process.env): (
       new SendMessageCommand({
         QueueUrl: queueUrl,
         MessageBody: JSON.stringify(message),
+        MessageGroupId: deadLetterDeduplicationId(message),
+        MessageDeduplicationId: deadLetterDeduplicationId(message),
         MessageAttributes: {
           pipelineId: { DataType: 'String', StringValue: message.pipelineId },
           jobId: { DataType: 'String', StringValue: message.jobId },

@@ -97,7 +97,12 @@ export class PhiPlatform extends Construct implements IPhiPlatform {
       removalPolicy: this.removalPolicy,
     });
 
+    // FIFO, deduplicated per job of a run (the sender's MessageDeduplicationId): a second copy after a
+    // send whose outcome was unknown is dropped; one message group per letter keeps none waiting on another.
     this.deadLetterQueue = new sqs.Queue(this, 'DeadLetters', {
+      fifo: true,
+      deduplicationScope: sqs.DeduplicationScope.MESSAGE_GROUP,
+      fifoThroughputLimit: sqs.FifoThroughputLimit.PER_MESSAGE_GROUP_ID,
       retentionPeriod: DEAD_LETTER_RETENTION,
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,

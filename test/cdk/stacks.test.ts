@@ -62,8 +62,14 @@ describe('platform stack', () => {
     });
   });
 
-  it('keeps dead letters for 7 days and alarms as soon as one waits', () => {
-    platform.hasResourceProperties('AWS::SQS::Queue', { MessageRetentionPeriod: 7 * 24 * 3600, SqsManagedSseEnabled: true });
+  it('keeps dead letters for 7 days, one per job of a run (FIFO, deduplicated per message group), and alarms as soon as one waits', () => {
+    platform.hasResourceProperties('AWS::SQS::Queue', {
+      MessageRetentionPeriod: 7 * 24 * 3600,
+      SqsManagedSseEnabled: true,
+      FifoQueue: true,
+      DeduplicationScope: 'messageGroup',
+      FifoThroughputLimit: 'perMessageGroupId',
+    });
     platform.hasResourceProperties('AWS::CloudWatch::Alarm', {
       MetricName: 'ApproximateNumberOfMessagesVisible',
       Namespace: 'AWS/SQS',
