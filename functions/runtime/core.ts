@@ -227,15 +227,9 @@ export async function runAttempt(manifest: PipelineManifest, payload: RunTaskPay
       transitions: [{ status: JobStatus.RUNNING, at: startedAt }],
       ...(payload.taskExecutionArn ? { taskExecutionArn: payload.taskExecutionArn } : {}),
     };
-    // A RUNNING record (an invocation that died, delivered again) is taken over; one that ended meanwhile never is.
+    // A RUNNING record (an invocation that died, delivered again) is taken over; one that ended meanwhile
+    // never is, nor is one of a job that ended meanwhile (the run's end, which then closes what started).
     if (!(await deps.store.startAttempt(base))) return { again: true };
-    // The run's end may have ended the job between our read and our write (it reads attempts after
-    // ending a job, so one of the two sees the other): then this attempt never runs its handler.
-    const after = await deps.store.getJobState(run.runId, jobId);
-    if (after?.status !== undefined) {
-      await closeLate(base, after, deps.store, now().toISOString());
-      return { again: true };
-    }
     return { outputs, base };
   });
   // Another delivery ended this attempt between our read and our write: answer as that end says.
