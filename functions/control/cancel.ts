@@ -16,7 +16,7 @@ import { SFNClient, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { deadLetterSenderFromEnv } from '../shared/dead-letters.ts';
 import { createLogger, type Logger } from '../shared/log.ts';
 import { recordStoreFromEnv } from '../shared/records/env.ts';
-import { latestByJob, type RecordStore } from '../shared/records/store.ts';
+import { cancelledAt, latestByJob, type RecordStore } from '../shared/records/store.ts';
 import { releaseDependents, sendTaskToken, type ReleaseDeps } from '../shared/release.ts';
 import { record, type RecorderDeps } from './recorder.ts';
 
@@ -103,7 +103,7 @@ export async function cancel(runId: string, request: CancelRequest, deps: Cancel
     const status = attempt ? JobStatus.CANCELLED : JobStatus.SKIPPED;
     if (!(await deps.store.endJob(runId, id, { status, at: now, attempt: attempt?.attempt ?? 0, reason: SkipReason.JOB_CANCELLED }))) continue;
     if (attempt?.status === JobStatus.RUNNING) {
-      await deps.store.closeAttempt(runId, id, attempt.attempt, { status: JobStatus.CANCELLED, at: now, durationMs: Date.parse(now) - Date.parse(attempt.startedAt), errorCode: SkipReason.JOB_CANCELLED, errorMessage: `cancelled by ${request.by}` });
+      await deps.store.closeAttempt(runId, id, attempt.attempt, cancelledAt(attempt, now, SkipReason.JOB_CANCELLED, `cancelled by ${request.by}`));
       // Only a child execution of its own: never the run's execution, which the job's iteration may share on an emulator.
       if (attempt.taskExecutionArn && attempt.taskExecutionArn !== run.executionArn) await deps.stopExecution(attempt.taskExecutionArn, `job ${id} cancelled by ${request.by}`);
     }

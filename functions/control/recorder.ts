@@ -31,7 +31,7 @@ import { deadLetterOf, deadLetterSenderFromEnv, sendDeadLetterOnce } from '../sh
 import { errorFromCaught } from '../shared/failures.ts';
 import { createLogger, type Logger } from '../shared/log.ts';
 import { recordStoreFromEnv } from '../shared/records/env.ts';
-import { latestByJob, type RecordStore } from '../shared/records/store.ts';
+import { cancelledAt, latestByJob, type RecordStore } from '../shared/records/store.ts';
 import { releaseDependents, sendTaskToken, type ReleaseDeps } from '../shared/release.ts';
 
 export interface RecorderDeps {
@@ -126,7 +126,7 @@ async function finishRunFrom(run: RunRecord, event: Extract<RecorderEvent, { act
     } else if (attempt && (attempt.status === JobStatus.RUNNING || attempt.willRetry === true)) {
       // Running, or between two attempts, as the run ended (its execution was stopped): its result is not used.
       if (attempt.status === JobStatus.RUNNING) {
-        await deps.store.closeAttempt(run.runId, jobId, attempt.attempt, { status: JobStatus.CANCELLED, at: now, durationMs: Date.parse(now) - Date.parse(attempt.startedAt), errorCode: cut, errorMessage: 'the run ended while this attempt ran' });
+        await deps.store.closeAttempt(run.runId, jobId, attempt.attempt, cancelledAt(attempt, now, cut, 'the run ended while this attempt ran'));
       }
       jobs[jobId] = { status: JobStatus.CANCELLED, attempts: attempt.attempt, reason: cut };
     } else {
@@ -149,7 +149,7 @@ async function finishRunFrom(run: RunRecord, event: Extract<RecorderEvent, { act
   if (Object.values(jobs).some((j) => j.reason === cut)) {
     for (const late of latestByJob(await deps.store.listAttempts(run.runId)).values()) {
       if (late.status !== JobStatus.RUNNING) continue;
-      await deps.store.closeAttempt(run.runId, late.jobId, late.attempt, { status: JobStatus.CANCELLED, at: now, durationMs: Math.max(0, Date.parse(now) - Date.parse(late.startedAt)), errorCode: cut, errorMessage: 'the run ended as this attempt started' });
+      await deps.store.closeAttempt(run.runId, late.jobId, late.attempt, cancelledAt(late, now, cut, 'the run ended as this attempt started'));
     }
   }
   const failed = Object.values(jobs).some((j) => j.status === JobStatus.FAILED);

@@ -39,7 +39,7 @@ import { decide } from '../shared/dependencies.ts';
 import { errorFromCaught } from '../shared/failures.ts';
 import { outputsKey, type OutputStore } from '../shared/outputs.ts';
 import type { Logger } from '../shared/log.ts';
-import { RecordError, type RecordStore } from '../shared/records/store.ts';
+import { cancelledAt, RecordError, type RecordStore } from '../shared/records/store.ts';
 import { releaseDependents, type ReleaseDeps } from '../shared/release.ts';
 import type { Outputs, TaskContext, TaskHandler } from './index.ts';
 
@@ -155,11 +155,6 @@ function infraFailure(err: unknown, pending?: PendingEnd): PhiTaskError {
   return new PhiTaskError({ code: ExecErrorCode.INFRA_UNAVAILABLE, message, category: ErrorCategory.INFRASTRUCTURE, ...(pending ? { pending } : {}) });
 }
 
-/** Closes an attempt that started as its job was ended by another (the run's end): it is not the job's result. */
-async function closeLate(attempt: Pick<JobAttemptRecord, 'runId' | 'jobId' | 'attempt' | 'startedAt'>, end: { status?: string; reason?: string }, store: Pick<RecordStore, 'closeAttempt'>, at: string): Promise<void> {
-  await store.closeAttempt(attempt.runId, attempt.jobId, attempt.attempt, { status: JobStatus.CANCELLED, at, durationMs: Math.max(0, Date.parse(at) - Date.parse(attempt.startedAt)), errorCode: end.reason ?? SkipReason.RUN_ENDED, errorMessage: `the job ended ${end.status ?? ''} as this attempt started` });
-}
-
 /** Runs `work`; an error that is not Phi's own verdict (an AWS call still failing after the SDK's retries) becomes an infrastructure failure. */
 async function guarded<T>(work: () => Promise<T>, pending?: () => Promise<PendingEnd | undefined>): Promise<T> {
   try {
@@ -186,7 +181,7 @@ export async function runAttempt(manifest: PipelineManifest, payload: RunTaskPay
     // A repeated delivery of an ended job answers as it ended and runs nothing again (its release is completed).
     if (state?.status !== undefined) {
       // Its attempt, started as the job was ended by another (the run's end), never stays RUNNING.
-      if (own?.status === JobStatus.RUNNING) await closeLate(own, state, deps.store, now().toISOString());
+      if (own?.status === JobStatus.RUNNING) await deps.store.closeAttempt(run.runId, jobId, attempt, cancelledAt(own, now().toISOString(), state.reason ?? SkipReason.RUN_ENDED, `the job ended ${state.status} as this attempt started`));
       await release(job, run.runId, jobId, outcomeOf(state), scoped);
       if (state.status === JobStatus.SUCCEEDED || state.status === JobStatus.SKIPPED) return { answer: { status: state.status, attempt: state.attempt ?? 0 } };
       throw new PhiTaskError({ code: state.errorCode ?? ExecErrorCode.TASK_FAILED, message: `job ${jobId} already ended ${state.status}`, category: ErrorCategory.PERMANENT });

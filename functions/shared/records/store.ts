@@ -113,6 +113,11 @@ export interface AttemptClosure {
   readonly willRetry?: boolean;
 }
 
+/** How an attempt its own invocation did not end is CANCELLED at `at` (a cancel, the run's end), and why. */
+export function cancelledAt(attempt: Pick<JobAttemptRecord, 'startedAt'>, at: string, errorCode: string, errorMessage: string): AttemptClosure {
+  return { status: JobStatus.CANCELLED, at, durationMs: Math.max(0, Date.parse(at) - Date.parse(attempt.startedAt)), errorCode, errorMessage };
+}
+
 /** Each job's latest attempt. */
 export function latestByJob(attempts: readonly JobAttemptRecord[]): Map<string, JobAttemptRecord> {
   const latest = new Map<string, JobAttemptRecord>();
