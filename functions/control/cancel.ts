@@ -10,15 +10,15 @@
  *   COMPLETION edge lets them run), and the rest of the run goes on. The run then ends CANCELLED unless
  *   a job failed.
  */
-import { CancelScope, JobStatus, SkipReason, TERMINAL_RUN_STATUSES, type Cancellation, type RunInput, type RunRecord } from '../../lib/model/contract/index.ts';
+import { CancelScope, JobStatus, SkipReason, TERMINAL_RUN_STATUSES, type Cancellation, type JobGraph, type RunInput, type RunRecord } from '../../lib/model/contract/index.ts';
 import { PhiError } from '../../lib/model/errors.ts';
 import { SFNClient, StopExecutionCommand } from '@aws-sdk/client-sfn';
-import { deadLetterSenderFromEnv } from '../shared/dead-letters.ts';
 import { createLogger, type Logger } from '../shared/log.ts';
 import { recordStoreFromEnv } from '../shared/records/env.ts';
 import { cancelledAt, latestByJob, type RecordStore } from '../shared/records/store.ts';
-import { releaseDependents, sendTaskToken, type ReleaseDeps } from '../shared/release.ts';
-import { record, type RecorderDeps } from './recorder.ts';
+import { graphOfRun } from '../shared/job-lists.ts';
+import { releaseDependents, type ReleaseDeps } from '../shared/release.ts';
+import { dependentsIn, record, recorderDepsFromEnv, type RecorderDeps } from './recorder.ts';
 
 export interface CancelDeps {
   readonly store: Pick<RecordStore, 'requireRun' | 'recordCancellation' | 'listAttempts' | 'listJobStates' | 'closeAttempt' | 'endJob' | 'recordUpstreamEnded' | 'claimReady' | 'markWoken'>;
@@ -56,7 +56,7 @@ export class JobNotFoundError extends PhiError {
 }
 
 /** The jobs a cancel of `jobId` with `scope` takes, `jobId` first, then downstream in breadth-first order. */
-export function jobsInScope(graph: Readonly<Record<string, readonly string[]>>, jobId: string, scope: CancelScope): string[] {
+export function jobsInScope(graph: JobGraph, jobId: string, scope: CancelScope): string[] {
   const dependents = (id: string): string[] => Object.keys(graph).filter((job) => (graph[job] ?? []).includes(id)).sort();
   if (scope === CancelScope.JOB) return [jobId];
   if (scope === CancelScope.IMMEDIATE_DEPENDENTS) return [jobId, ...dependents(jobId)];
@@ -78,7 +78,7 @@ export async function cancel(runId: string, request: CancelRequest, deps: Cancel
   const now = (deps.now ?? (() => new Date()))().toISOString();
   const run = await deps.store.requireRun(runId);
   if (TERMINAL_RUN_STATUSES.includes(run.status)) throw new RunEndedError(run);
-  const graph = run.graph ?? {};
+  const graph = await graphOfRun(run, deps.recorder.jobLists);
   const log = deps.log.child({ pipelineId: run.pipelineId, runId, cancelledBy: request.by });
 
   if (request.job === undefined) {
@@ -110,9 +110,8 @@ export async function cancel(runId: string, request: CancelRequest, deps: Cancel
     cancelled.push({ jobId: id, status, attempt: attempt?.attempt ?? 0 });
   }
   await deps.store.recordCancellation(runId, { by: request.by, at: now, job: jobId, scope, ...(request.reason ? { reason: request.reason } : {}), jobs: cancelled.map((c) => c.jobId) });
-  const dependentsOf = (id: string) => Object.entries(graph).filter(([, up]) => up.includes(id)).map(([job, up]) => ({ job, upstreamCount: up.length }));
   for (const c of cancelled) {
-    await releaseDependents({ store: deps.store, sendToken: deps.sendToken, log, ...(deps.now ? { now: deps.now } : {}) }, runId, c.jobId, { status: c.status, attempt: c.attempt, reason: SkipReason.JOB_CANCELLED }, dependentsOf(c.jobId));
+    await releaseDependents({ store: deps.store, sendToken: deps.sendToken, log, ...(deps.now ? { now: deps.now } : {}) }, runId, c.jobId, { status: c.status, attempt: c.attempt, reason: SkipReason.JOB_CANCELLED }, dependentsIn(graph, c.jobId));
   }
   log.info('jobs cancelled', { jobId, scope, jobs: cancelled.map((c) => c.jobId) });
   return deps.store.requireRun(runId);
@@ -123,11 +122,11 @@ export function cancelDepsFromEnv(): CancelDeps {
   const sfn = new SFNClient({});
   const log = createLogger({ component: 'cancel' });
   const store = recordStoreFromEnv();
-  const sendToken = sendTaskToken(sfn, log);
+  const recorder = recorderDepsFromEnv(log, store, sfn);
   return {
     store,
-    recorder: { store, log, sendToken, sendDeadLetter: deadLetterSenderFromEnv() },
-    sendToken,
+    recorder,
+    sendToken: recorder.sendToken,
     log,
     stopExecution: async (executionArn, cause) => {
       try {

@@ -19,16 +19,20 @@ import {
   RunInputSchema,
   RunStatus,
   SkipReason,
+  summaryWithin,
   TERMINAL_RUN_STATUSES,
   TriggerType,
   type DeadLetterMessage,
+  type JobGraph,
   type JobSummary,
   type RecorderEvent,
   type RunInput,
   type RunRecord,
 } from '../../lib/model/contract/index.ts';
+import { jsonBytes } from '../../lib/model/canonical.ts';
 import { deadLetterOf, deadLetterSenderFromEnv, sendDeadLetterOnce } from '../shared/dead-letters.ts';
 import { errorFromCaught } from '../shared/failures.ts';
+import { graphOfRun, jobListsFromS3, type JobLists } from '../shared/job-lists.ts';
 import { createLogger, type Logger } from '../shared/log.ts';
 import { recordStoreFromEnv } from '../shared/records/env.ts';
 import { cancelledAt, latestByJob, type RecordStore } from '../shared/records/store.ts';
@@ -41,12 +45,14 @@ export interface RecorderDeps {
   >;
   readonly sendDeadLetter: (message: DeadLetterMessage) => Promise<void>;
   readonly sendToken: ReleaseDeps['sendToken'];
+  /** Where a run's graph is read from (its job list). */
+  readonly jobLists: JobLists;
   readonly log: Logger;
   readonly now?: () => Date;
 }
 
 /** The jobs that wait for `jobId` in `graph` (job → its upstreams), each with how many upstreams it has. */
-function dependentsIn(graph: Readonly<Record<string, readonly string[]>>, jobId: string): { job: string; upstreamCount: number }[] {
+export function dependentsIn(graph: JobGraph, jobId: string): { job: string; upstreamCount: number }[] {
   return Object.entries(graph)
     .filter(([, upstream]) => upstream.includes(jobId))
     .map(([job, upstream]) => ({ job, upstreamCount: upstream.length }));
@@ -59,7 +65,7 @@ export async function record(event: RecorderEvent, deps: RecorderDeps): Promise<
   switch (event.action) {
     case 'runStarted': {
       const { run } = event;
-      await deps.store.markRunRunning({ ...run, executionArn: event.executionArn, definitionVersion: event.definitionVersion, graph: event.graph }, now);
+      await deps.store.markRunRunning({ ...run, executionArn: event.executionArn, definitionVersion: event.definitionVersion, jobList: event.jobList }, now);
       log.info('run started', { executionArn: event.executionArn });
       return run;
     }
@@ -80,7 +86,7 @@ export async function record(event: RecorderEvent, deps: RecorderDeps): Promise<
         const sent = await sendDeadLetterOnce(deps, deadLetterOf(run, { jobId, attempts, error, parameters: last?.parameters ?? run.parameters, executionArn: event.executionArn, failedAt: now }));
         if (sent) log.error('job abandoned', { jobId, errorCode: caught.code });
       }
-      const graph = (await deps.store.requireRun(run.runId)).graph ?? {};
+      const graph = await graphOfRun(await deps.store.requireRun(run.runId), deps.jobLists, [jobId]);
       const status = end.status ?? JobStatus.FAILED;
       await releaseDependents({ store: deps.store, sendToken: deps.sendToken, log, now: clock }, run.runId, jobId, { status, attempt: end.attempt ?? attempts, ...(end.reason ? { reason: end.reason } : {}) }, dependentsIn(graph, jobId));
       return { jobId, status };
@@ -103,7 +109,7 @@ async function finishRunFrom(run: RunRecord, event: Extract<RecorderEvent, { act
   const [attempts, states] = await Promise.all([deps.store.listAttempts(run.runId), deps.store.listJobStates(run.runId)]);
   const latest = latestByJob(attempts);
   const ended = new Map(states.filter((s) => s.status !== undefined).map((s) => [s.jobId, s]));
-  const graph = run.graph ?? Object.fromEntries([...latest.keys()].map((id) => [id, []]));
+  const graph = await graphOfRun(run, deps.jobLists, latest.keys());
   const jobs: Record<string, JobSummary> = {};
   let firstFailure: { jobId: string; at: string; code: string; message: string } | undefined;
   const runCancel = (run.cancellations ?? []).find((c) => c.job === undefined);
@@ -176,7 +182,9 @@ async function finishRunFrom(run: RunRecord, event: Extract<RecorderEvent, { act
     const failedAt = ended.get(jobId)?.completedAt ?? attempt?.completedAt ?? now;
     await sendDeadLetterOnce(deps, deadLetterOf(run, { jobId, attempts: job.attempts, error: failure, parameters: attempt?.parameters ?? run.parameters, executionArn: event.executionArn, failedAt }));
   }
-  const finished = await deps.store.finishRun(run.runId, { status, at: now, jobs, ...(error ? { error } : {}) }, run.status === RunStatus.PENDING ? RunStatus.PENDING : RunStatus.RUNNING);
+  // Within DynamoDB's item size whatever the number of jobs: codes and reasons stay on the jobs' states when they would not fit.
+  const { jobs: kept, compacted } = summaryWithin(jobs, jsonBytes({ ...run, jobs: undefined, error }));
+  const finished = await deps.store.finishRun(run.runId, { status, at: now, jobs: kept, ...(compacted ? { jobsCompacted: true as const } : {}), ...(error ? { error } : {}) }, run.status === RunStatus.PENDING ? RunStatus.PENDING : RunStatus.RUNNING);
   log.info('run finished', { status: finished.status });
   return finished;
 }
@@ -212,13 +220,14 @@ export function fromStatusChange(event: unknown): RecorderEvent | undefined {
   };
 }
 
-let lambdaDeps: RecorderDeps | undefined;
-function depsFromEnv(): RecorderDeps {
-  const log = createLogger({ component: 'recorder' });
-  return { store: recordStoreFromEnv(), log, sendDeadLetter: deadLetterSenderFromEnv(), sendToken: sendTaskToken(new SFNClient({}), log) };
+/** The recorder's dependencies in a Lambda function (the recorder's, the control API's, the sweeper's), from its environment. */
+export function recorderDepsFromEnv(log: Logger, store: RecorderDeps['store'] = recordStoreFromEnv(), sfn = new SFNClient({})): RecorderDeps {
+  return { store, log, sendDeadLetter: deadLetterSenderFromEnv(), sendToken: sendTaskToken(sfn, log), jobLists: jobListsFromS3() };
 }
 
+let lambdaDeps: RecorderDeps | undefined;
+
 export async function handler(event: unknown): Promise<unknown> {
-  lambdaDeps ??= depsFromEnv();
+  lambdaDeps ??= recorderDepsFromEnv(createLogger({ component: 'recorder' }));
   return record(fromStatusChange(event) ?? RecorderEventSchema.parse(event), lambdaDeps);
 }

@@ -14,13 +14,11 @@ import { z } from 'zod';
 import { RunStatus, TERMINAL_RUN_STATUSES, TriggerType, type RunInput, type RunRecord } from '../../lib/model/contract/index.ts';
 import { ConfigurationError } from '../../lib/model/errors.ts';
 import { executionArnFor } from '../../lib/model/names.ts';
-import { deadLetterSenderFromEnv } from '../shared/dead-letters.ts';
 import { createLogger, type Logger } from '../shared/log.ts';
 import { emitMetrics } from '../shared/metrics.ts';
 import { recordStoreFromEnv } from '../shared/records/env.ts';
 import type { RecordStore } from '../shared/records/store.ts';
-import { sendTaskToken } from '../shared/release.ts';
-import { fromStatusChange, record, type RecorderDeps } from './recorder.ts';
+import { fromStatusChange, record, recorderDepsFromEnv, type RecorderDeps } from './recorder.ts';
 import { ScheduledEventSchema, startRun, triggerDepsFromEnv, type TriggerDeps } from './trigger.ts';
 
 /** A message of the deliveries queue, as the sweeper reads it. */
@@ -136,7 +134,7 @@ function depsFromEnv(): SweeperDeps {
   const sfn = new SFNClient({});
   // The queue URL's host can name the emulator differently; the client's endpoint is the one to use.
   const sqs = new SQSClient({ useQueueUrlAsEndpoint: false });
-  const recorder: RecorderDeps = { store, log, sendToken: sendTaskToken(sfn, log), sendDeadLetter: deadLetterSenderFromEnv() };
+  const recorder = recorderDepsFromEnv(log, store, sfn);
   const trigger = triggerDepsFromEnv('sweeper');
   return {
     store,

@@ -12,8 +12,11 @@
 import { createHash } from 'node:crypto';
 import {
   ErrorCategory,
+  capText,
   ExecErrorCode,
   JobStatus,
+  MAX_ERROR_CODE_LENGTH,
+  MAX_ERROR_MESSAGE_LENGTH,
   MAX_INLINE_OUTPUTS_BYTES,
   MAX_OUTPUTS_BYTES,
   OutputsSchema,
@@ -71,6 +74,15 @@ export interface RuntimeDeps {
 /** The user's handler, or why it could not be loaded. */
 export type LoadedHandler = { readonly handler: TaskHandler } | { readonly error: string };
 
+/** What a thrown value says, even one whose own conversion throws. */
+function safeString(value: unknown): string {
+  try {
+    return String(value);
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
+}
+
 /**
  * Classifies a thrown error (spec Rule 10). The job's lists win: a code in `nonRetryableErrors` is
  * permanent; when `retryableErrors` is not empty, only its codes are transient. Otherwise the error's
@@ -78,8 +90,9 @@ export type LoadedHandler = { readonly handler: TaskHandler } | { readonly error
  */
 export function classifyError(err: unknown, retry: Pick<ResolvedRetry, 'retryableErrors' | 'nonRetryableErrors'>): ErrorInfo {
   const e = (typeof err === 'object' && err !== null ? err : {}) as { code?: unknown; message?: unknown; category?: unknown };
-  const code = typeof e.code === 'string' && e.code !== '' ? e.code : ExecErrorCode.HANDLER_ERROR;
-  const message = typeof e.message === 'string' ? e.message : String(err);
+  // A handler's own code and message, within what its records and its dead letter keep.
+  const code = typeof e.code === 'string' && e.code !== '' ? e.code.slice(0, MAX_ERROR_CODE_LENGTH) : ExecErrorCode.HANDLER_ERROR;
+  const message = capText(typeof e.message === 'string' ? e.message : safeString(err), MAX_ERROR_MESSAGE_LENGTH);
   let category: ErrorCategory;
   if (retry.nonRetryableErrors.includes(code)) category = ErrorCategory.PERMANENT;
   else if (retry.retryableErrors.length > 0) category = retry.retryableErrors.includes(code) ? ErrorCategory.TRANSIENT : ErrorCategory.PERMANENT;

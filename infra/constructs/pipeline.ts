@@ -13,6 +13,7 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
@@ -40,6 +41,8 @@ export interface IPhiPlatform {
   readonly scheduleTrigger: lambda.IFunction;
   /** Where a schedule's delivery that keeps failing goes, for the sweeper to start its run. */
   readonly deliveriesQueue: sqs.IQueue;
+  /** The roles of the platform functions that read a run's graph from its job list: the recorder, the control API, the sweeper. */
+  readonly jobListReaders: readonly iam.IRole[];
   /** Days a record is kept (DynamoDB TTL); the job runtime stamps its attempts with it. */
   readonly recordRetentionDays: number;
   /** What happens to log groups when the stack is deleted. */
@@ -74,6 +77,8 @@ export class PhiPipeline extends Construct {
   readonly jobFunctions: ReadonlyMap<string, NodejsFunction>;
   /** The pipeline's EventBridge Scheduler schedules (none for a pipeline started only by hand). */
   readonly schedules: readonly scheduler.CfnSchedule[];
+  /** The run's job list (each enabled job, its function, its upstreams), deployed as a file asset. */
+  readonly jobList: s3assets.Asset;
 
   constructor(scope: Construct, id: string, props: PhiPipelineProps) {
     super(scope, id);
@@ -84,6 +89,11 @@ export class PhiPipeline extends Construct {
     const manifestFile = path.join(MANIFEST_DIR, `${plan.id}-${plan.definitionVersion}.json`);
     mkdirSync(MANIFEST_DIR, { recursive: true });
     writeFileSync(manifestFile, JSON.stringify(plan.manifest));
+    // The run's job list, an object of its own: the jobs' Map reads its items from it, and the
+    // platform's recorder, control API and sweeper its graph (a content-addressed asset, never rewritten).
+    const jobListFile = path.join(MANIFEST_DIR, `${plan.id}-${plan.definitionVersion}.jobs.json`);
+    writeFileSync(jobListFile, JSON.stringify(plan.stateMachine.jobList));
+    this.jobList = new s3assets.Asset(this, 'JobList', { path: jobListFile });
 
     const functions = new Map<string, NodejsFunction>();
     for (const fnPlan of plan.functions) {
@@ -114,7 +124,11 @@ export class PhiPipeline extends Construct {
 
     const substitutions: Record<string, string> = {};
     for (const [key, target] of Object.entries(plan.stateMachine.substitutions)) {
-      substitutions[key] = 'recorder' in target ? platform.recorder.functionArn : 'table' in target ? platform.table.tableName : functions.get(target.function)!.functionArn;
+      substitutions[key] =
+        'recorder' in target ? platform.recorder.functionArn
+        : 'table' in target ? platform.table.tableName
+        : 'jobList' in target ? (target.jobList === 'bucket' ? this.jobList.s3BucketName : this.jobList.s3ObjectKey)
+        : functions.get(target.function)!.functionArn;
     }
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
       stateMachineName: plan.stateMachine.name,
@@ -131,6 +145,11 @@ export class PhiPipeline extends Construct {
     // own DynamoDB write, and the Distributed Map's child executions of this very state machine.
     for (const fn of [...functions.values(), platform.recorder]) fn.grantInvoke(this.stateMachine);
     platform.table.grant(this.stateMachine, ...RECORD_ACTIONS.stateMachine);
+    // The job list: read by the jobs' Map, and by the platform functions that need a run's graph
+    // (granted here, by the stack that owns the object, on that object only).
+    const readJobList = new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [this.jobList.bucket.arnForObjects(this.jobList.s3ObjectKey)] });
+    this.stateMachine.addToRolePolicy(readJobList);
+    new iam.Policy(this, 'JobListReaders', { roles: [...platform.jobListReaders], statements: [readJobList] });
     const stack = Stack.of(this);
     const ownArn = stack.formatArn({ service: 'states', resource: 'stateMachine', resourceName: plan.stateMachine.name, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
     const childExecutions = stack.formatArn({ service: 'states', resource: 'execution', resourceName: `${plan.stateMachine.name}/*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME });

@@ -66,6 +66,11 @@ export class PhiPlatform extends Construct implements IPhiPlatform {
   readonly recordRetentionDays: number;
   readonly removalPolicy: RemovalPolicy;
 
+  /** The recorder, the control API and the sweeper read a run's graph from its pipeline's job list. */
+  get jobListReaders(): readonly iam.IRole[] {
+    return [this.recorder.role!, this.apiHandler.role!, this.sweeper.role!];
+  }
+
   constructor(scope: Construct, id: string, props: PhiPlatformProps) {
     super(scope, id);
     this.recordRetentionDays = props.recordRetentionDays ?? 90;

@@ -42,6 +42,7 @@ export function formatPlan(plan: Plan): string {
     lines.push(`    history events         run ${of(e.historyEvents.run, LIMITS.historyEvents)}; per job ${e.historyEvents.perJob.expected}, worst ${of(e.historyEvents.perJob.worstCase, LIMITS.historyEvents)}`);
     lines.push(`    stack resources        ${of(e.stackResources, LIMITS.stackResources)}`);
     lines.push(`    jobs waiting at once   ${of(p.jobs.filter((j) => j.enabled).length, LIMITS.jobsPerRun)}`);
+    lines.push(`    run record bytes       ${of(e.runRecordBytes, LIMITS.runRecordBytes)}`);
     lines.push(`  state transitions per run: ${e.stateTransitions.perRun} (${e.stateTransitions.perJob} per job), $${((e.stateTransitions.perRun * STANDARD_PRICE_PER_TRANSITION) || 0).toFixed(5)} per run at Step Functions Standard prices`);
     lines.push('');
   }

@@ -43,6 +43,8 @@ export const ProblemCode = {
   LIMIT_005_STATE_PAYLOAD: 'LIMIT_005_STATE_PAYLOAD',
   /** More jobs than a run can wait on at once (a Distributed Map's 10,000 child executions). */
   LIMIT_006_JOBS_PER_RUN: 'LIMIT_006_JOBS_PER_RUN',
+  /** A run's record, with its per-job summary, could exceed DynamoDB's 400 KB item. */
+  LIMIT_007_RUN_RECORD_SIZE: 'LIMIT_007_RUN_RECORD_SIZE',
 } as const;
 export type ProblemCode = (typeof ProblemCode)[keyof typeof ProblemCode];
 

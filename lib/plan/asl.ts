@@ -4,8 +4,11 @@
  * `${...}` placeholders listed in `substitutions`.
  *
  * Shape (one run, one execution):
- *   Record run started → Jobs (Distributed Map: one child execution per job, all at once) →
- *   Record run finished → Succeed, or Fail when a job failed
+ *   Record run started → Jobs (Distributed Map: one child execution per job, all at once, its items
+ *   read from the job list in S3) → Record run finished → Succeed, or Fail when a job failed
+ * The job list (each job, its function, its upstreams) is an object of its own, deployed with the
+ * state machine: it is never passed between states, so neither the definition nor a state's payload
+ * grows with the number of jobs.
  * A job's iteration (its child execution):
  *   Has upstream? ─no─→ Run attempt ─ok─→ (end)
  *        └yes→ Wait for upstream (its task token stored in the job's state item; released when the
@@ -18,11 +21,14 @@
  * @see https://states-language.net/spec.html
  * @see https://docs.aws.amazon.com/step-functions/latest/dg/state-map-distributed.html
  */
-import { JOB_STATE_ATTRIBUTES, KEY_PREFIX, RunStatus } from '../model/contract/index.ts';
+import { JOB_STATE_ATTRIBUTES, KEY_PREFIX, RunStatus, type JobItem } from '../model/contract/index.ts';
 import type { AslState, AslStateMachine, FunctionPlan, ResolvedJob, SubstitutionTarget } from './types.ts';
 
 export const RECORDER_ARN_KEY = 'RecorderFunctionArn';
 export const TABLE_NAME_KEY = 'RecordsTableName';
+/** The substitution keys of where the job list is: its bucket and its object key. */
+export const JOB_LIST_BUCKET_KEY = 'JobListBucket';
+export const JOB_LIST_OBJECT_KEY = 'JobListKey';
 /** The substitution key for a job function's ARN. */
 export const functionArnKey = (functionKey: string): string => `JobFunctionArn_${functionKey}`;
 
@@ -61,13 +67,6 @@ export const stateNames = {
   jobDone: 'Job done',
   abandon: 'Abandon job',
 } as const;
-
-/** One job as its iteration sees it: `id`, its function's index in `functions`, how many upstreams it waits for. */
-export interface JobItem {
-  readonly id: string;
-  readonly f: number;
-  readonly up: number;
-}
 
 function lambdaTask(functionName: Record<string, string>, payload: Record<string, unknown>, extra: Record<string, unknown>): AslState {
   return { Type: 'Task', Resource: 'arn:aws:states:::lambda:invoke', Parameters: { ...functionName, Payload: payload }, ...extra };
@@ -175,16 +174,16 @@ export interface AslInput {
 export function renderStateMachine(input: AslInput): { definition: AslStateMachine; substitutions: Record<string, SubstitutionTarget>; items: JobItem[] } {
   const n = stateNames;
   const functionIndex = new Map(input.functions.map((fn, i) => [fn.key, i]));
-  const items: JobItem[] = input.jobs.map((job) => ({ id: job.id, f: functionIndex.get(job.function ?? '') ?? 0, up: job.dependsOn.length }));
-  const graph = Object.fromEntries(input.jobs.map((job) => [job.id, [...job.dependsOn]]));
+  const items: JobItem[] = input.jobs.map((job) => ({ id: job.id, f: functionIndex.get(job.function ?? '') ?? 0, up: job.dependsOn.length, d: [...job.dependsOn] }));
+  const jobList = { Bucket: placeholder(JOB_LIST_BUCKET_KEY), Key: placeholder(JOB_LIST_OBJECT_KEY) };
   const runTimeoutSeconds = Math.max(0, ...input.functions.map((fn) => fn.timeoutSeconds)) + TASK_TIMEOUT_MARGIN_SECONDS;
 
   const states: Record<string, AslState> = {
     [n.recordStarted]: recorderTask(
-      { action: 'runStarted', 'run.$': '$', definitionVersion: input.definitionVersion, graph, 'executionArn.$': '$$.Execution.Id' },
-      // The recorder answers with the validated run input; the jobs and their functions are the plan's.
+      { action: 'runStarted', 'run.$': '$', definitionVersion: input.definitionVersion, jobList: { bucket: jobList.Bucket, key: jobList.Key }, 'executionArn.$': '$$.Execution.Id' },
+      // The recorder answers with the validated run input; the jobs' functions are the plan's.
       {
-        ResultSelector: { 'run.$': '$.Payload', jobs: items, functions: input.functions.map((fn) => placeholder(functionArnKey(fn.key))) },
+        ResultSelector: { 'run.$': '$.Payload', functions: input.functions.map((fn) => placeholder(functionArnKey(fn.key))) },
         ResultPath: '$',
         Next: n.jobs,
       },
@@ -192,7 +191,7 @@ export function renderStateMachine(input: AslInput): { definition: AslStateMachi
     [n.jobs]: {
       Type: 'Map',
       Label: 'Jobs',
-      ItemsPath: '$.jobs',
+      ItemReader: { Resource: 'arn:aws:states:::s3:getObject', ReaderConfig: { InputType: 'JSON' }, Parameters: jobList },
       ItemSelector: {
         'run.$': '$.run',
         'job.$': '$$.Map.Item.Value',
@@ -229,7 +228,12 @@ export function renderStateMachine(input: AslInput): { definition: AslStateMachi
     [n.runFailed]: { Type: 'Fail', Error: 'PhiRunFailed', Cause: `a job of pipeline ${input.pipelineId} failed` },
   };
 
-  const substitutions: Record<string, SubstitutionTarget> = { [RECORDER_ARN_KEY]: { recorder: true }, [TABLE_NAME_KEY]: { table: true } };
+  const substitutions: Record<string, SubstitutionTarget> = {
+    [RECORDER_ARN_KEY]: { recorder: true },
+    [TABLE_NAME_KEY]: { table: true },
+    [JOB_LIST_BUCKET_KEY]: { jobList: 'bucket' },
+    [JOB_LIST_OBJECT_KEY]: { jobList: 'key' },
+  };
   for (const fn of input.functions) substitutions[functionArnKey(fn.key)] = { function: fn.key };
   return {
     definition: { Comment: `Phi pipeline ${input.pipelineId} (definition ${input.definitionVersion})`, StartAt: n.recordStarted, TimeoutSeconds: input.timeoutSeconds, States: states },

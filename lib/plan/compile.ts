@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import { canonicalJson, jsonBytes } from '../model/canonical.ts';
 import { parseCondition } from '../model/condition.ts';
-import { MAX_RUN_PARAMETERS_BYTES, type JobManifest, type PipelineManifest, type ResolvedDependency } from '../model/contract/index.ts';
+import { compactSummaryEntry, MAX_ERROR_MESSAGE_LENGTH, MAX_RECORD_BYTES, MAX_RUN_PARAMETERS_BYTES, type JobItem, type JobManifest, type PipelineManifest, type ResolvedDependency } from '../model/contract/index.ts';
 import { stateMachineName } from '../model/names.ts';
 import { DependencyType, JOB_DEFAULTS, RETRY_DEFAULTS, type Job, type Pipeline } from '../model/pipeline.ts';
 import { ProblemCode, type Problem } from '../model/problems.ts';
@@ -31,6 +31,8 @@ export const LIMITS = {
   payloadBytes: 262_144,
   /** Every job of a run waits at once, each in a child execution of one Distributed Map. */
   jobsPerRun: MAX_JOBS_PER_RUN,
+  /** A DynamoDB item: the run's record keeps its per-job summary. */
+  runRecordBytes: MAX_RECORD_BYTES,
 } as const;
 
 export function compilePlan(loaded: readonly LoadedPipeline[], now: Date): { plan: Plan; problems: Problem[] } {
@@ -164,8 +166,8 @@ function compilePipeline(file: string, pipeline: Pipeline, now: Date): { plan?: 
   const manifest = buildManifest(pipeline.id, definitionVersion, enabledJobs);
   const critical = criticalPath(enabledNodes);
   const worstCaseRunSeconds = criticalPath(enabledJobs.map((j) => ({ id: j.id, dependsOn: j.dependsOn, weight: worstCaseJobSeconds(j) }))).weight;
-  const { definition, substitutions, items } = renderStateMachine({ pipelineId: pipeline.id, definitionVersion, jobs: enabledJobs, functions, timeoutSeconds: executionTimeoutSeconds(worstCaseRunSeconds) });
-  const estimates = { ...estimate(definition, substitutions, items, enabledJobs, functions.length, schedules.length > 0, critical.weight), worstCaseRunSeconds };
+  const { definition, substitutions, items: jobList } = renderStateMachine({ pipelineId: pipeline.id, definitionVersion, jobs: enabledJobs, functions, timeoutSeconds: executionTimeoutSeconds(worstCaseRunSeconds) });
+  const estimates = { ...estimate(definition, substitutions, jobList, enabledJobs, functions.length, schedules.length > 0, critical.weight), worstCaseRunSeconds };
 
   if (enabledJobs.length > LIMITS.jobsPerRun) {
     at(undefined, 'jobs', ProblemCode.LIMIT_006_JOBS_PER_RUN, `the pipeline has ${enabledJobs.length} enabled jobs; a run waits on all of them at once, and a Distributed Map runs at most ${LIMITS.jobsPerRun} child executions at a time`, 'split the pipeline into smaller pipelines chained by their runs');
@@ -181,7 +183,10 @@ function compilePipeline(file: string, pipeline: Pipeline, now: Date): { plan?: 
     at(undefined, 'jobs', ProblemCode.LIMIT_003_STACK_RESOURCES, `the pipeline's stack would hold ${estimates.stackResources} resources; CloudFormation takes at most ${LIMITS.stackResources}`, 'share handler files between jobs (jobs with the same handler, memory and timeout share a function), or split the pipeline');
   }
   if (estimates.payloadBytes > LIMITS.payloadBytes) {
-    at(undefined, 'jobs', ProblemCode.LIMIT_005_STATE_PAYLOAD, `a run would pass ${estimates.payloadBytes} bytes between states (its job list and graph, with run parameters at their ${MAX_RUN_PARAMETERS_BYTES}-byte limit); Step Functions passes at most ${LIMITS.payloadBytes}`, 'split the pipeline into smaller pipelines chained by their runs');
+    at(undefined, 'jobs', ProblemCode.LIMIT_005_STATE_PAYLOAD, `a job's iteration would pass ${estimates.payloadBytes} bytes between states (its upstream list and the run's function ARNs, with run parameters at their ${MAX_RUN_PARAMETERS_BYTES}-byte limit); Step Functions passes at most ${LIMITS.payloadBytes}`, 'give the job fewer upstreams (join them through an intermediate job), or split the pipeline');
+  }
+  if (estimates.runRecordBytes > LIMITS.runRecordBytes) {
+    at(undefined, 'jobs', ProblemCode.LIMIT_007_RUN_RECORD_SIZE, `a run's record could hold ${estimates.runRecordBytes} bytes (its summary keeps every job's status and attempts); a DynamoDB item holds at most ${LIMITS.runRecordBytes}`, 'use shorter job ids, or split the pipeline into smaller pipelines chained by their runs');
   }
   if (problems.length > 0) return { problems };
 
@@ -200,7 +205,7 @@ function compilePipeline(file: string, pipeline: Pipeline, now: Date): { plan?: 
       layers,
       criticalPath: critical.path,
       estimates,
-      stateMachine: { name: stateMachineName(pipeline.id), definition, substitutions },
+      stateMachine: { name: stateMachineName(pipeline.id), definition, substitutions, jobList },
     },
   };
 }
@@ -250,15 +255,15 @@ function buildManifest(pipelineId: string, definitionVersion: string, jobs: read
 const EVENTS = { execution: 2, task: 5, callback: 6, choice: 2, succeed: 2, map: 4, retry: 4 + 5 + 2 + 2 } as const;
 /** Length of a Lambda function ARN with a 64-character name, what a placeholder is replaced by at most. */
 const MAX_ARN_LENGTH = 140;
-/** CloudFormation resources: per function (function, role, policy, log group); per stack (state machine, role, policy, log group); per schedule (schedule, role, policy). */
-export const RESOURCES = { perFunction: 4, perStack: 4, perSchedule: 3 } as const;
+/** CloudFormation resources: per function (function, role, policy, log group); per stack (state machine, role, policy, log group, the job list readers' policy); per schedule (schedule, role, policy). */
+export const RESOURCES = { perFunction: 4, perStack: 5, perSchedule: 3 } as const;
 /** State transitions of a run outside its jobs: record started, the Map, record finished, the outcome, succeed. */
 const RUN_TRANSITIONS = 5;
 
 function estimate(
   definition: object,
   substitutions: Record<string, SubstitutionTarget>,
-  items: readonly object[],
+  jobList: readonly JobItem[],
   jobs: readonly ResolvedJob[],
   functionCount: number,
   scheduled: boolean,
@@ -273,10 +278,13 @@ function estimate(
   const jobTransitions = gated * 3 + (jobs.length - gated) * 2;
   const expectedPerJob = EVENTS.execution + EVENTS.choice + (gated > 0 ? EVENTS.callback : 0) + EVENTS.task;
   const maxAttempts = Math.max(1, ...jobs.map((j) => j.retry.maxAttempts));
-  // The largest state: the run's job list and function ARNs beside the run (parameters at their limit);
-  // the recorder's start call carries the graph instead.
-  const graphBytes = jsonBytes(Object.fromEntries(jobs.map((j) => [j.id, j.dependsOn])));
-  const itemsBytes = jsonBytes(items) + functionCount * MAX_ARN_LENGTH;
+  // The largest state: a job's iteration, its item (with its upstream list) and the functions' ARNs
+  // beside the run (parameters at their limit). The job list itself is read from S3, never passed.
+  const itemBytes = Math.max(0, ...jobList.map((item) => jsonBytes(item)));
+  // The run's record at its end: its summary at its smallest (each job's status and attempts: the
+  // recorder leaves codes and reasons to the jobs' own states when they would not fit), a cancel
+  // naming every job, its parameters, the first failure's message, and the rest.
+  const summaryBytes = jobs.reduce((sum, j) => sum + jsonBytes(compactSummaryEntry(j.id, j.retry.maxAttempts)) + Buffer.byteLength(j.id) + 3, 0);
   return {
     definitionBytes,
     historyEvents: {
@@ -284,7 +292,8 @@ function estimate(
       perJob: { expected: expectedPerJob, worstCase: expectedPerJob + (maxAttempts - 1) * EVENTS.retry + EVENTS.task },
     },
     stateTransitions: { perRun: RUN_TRANSITIONS + jobTransitions, perJob: jobs.length === 0 ? 0 : Math.round((jobTransitions / jobs.length) * 100) / 100 },
-    payloadBytes: Math.max(itemsBytes, graphBytes) + MAX_RUN_PARAMETERS_BYTES + 1024,
+    payloadBytes: itemBytes + functionCount * MAX_ARN_LENGTH + MAX_RUN_PARAMETERS_BYTES + 1024,
+    runRecordBytes: summaryBytes + MAX_RUN_PARAMETERS_BYTES + MAX_ERROR_MESSAGE_LENGTH + 4096,
     stackResources: RESOURCES.perStack + functionCount * RESOURCES.perFunction + (scheduled ? RESOURCES.perSchedule : 0),
     criticalPathSeconds,
   };

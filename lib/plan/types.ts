@@ -1,5 +1,5 @@
 /** The plan's types: what the compiler produces and the CDK constructs render. */
-import type { PipelineManifest, ResolvedDependency, ResolvedRetry } from '../model/contract/index.ts';
+import type { JobItem, PipelineManifest, ResolvedDependency, ResolvedRetry } from '../model/contract/index.ts';
 import type { Parameters } from '../model/pipeline.ts';
 import type { CompiledSchedule } from './schedule/index.ts';
 
@@ -15,7 +15,7 @@ export interface AslStateMachine {
 }
 
 /** What a placeholder in the definition stands for: the recorder's ARN, a job function's ARN, or the records table's name. */
-export type SubstitutionTarget = { readonly recorder: true } | { readonly function: string } | { readonly table: true };
+export type SubstitutionTarget = { readonly recorder: true } | { readonly function: string } | { readonly table: true } | { readonly jobList: 'bucket' | 'key' };
 
 /** A job with every default applied and its handler path resolved. */
 export interface ResolvedJob {
@@ -66,6 +66,8 @@ export interface PlanEstimates {
   readonly stateTransitions: { readonly perRun: number; readonly perJob: number };
   /** The largest state payload of a run, with run parameters at their limit (Step Functions' limit: 262,144). */
   readonly payloadBytes: number;
+  /** The largest a run's record can grow, its per-job summary included (DynamoDB's item limit: 409,600). */
+  readonly runRecordBytes: number;
   /** CloudFormation resources of the pipeline's stack (limit: 500). */
   readonly stackResources: number;
   /** Sum of the attempt timeouts along the critical path, in seconds. */
@@ -98,8 +100,10 @@ export interface PipelinePlan {
   readonly stateMachine: {
     readonly name: string;
     readonly definition: AslStateMachine;
-    /** Placeholder key in the definition → what goes there (an ARN, the table's name). */
+    /** Placeholder key in the definition → what goes there (an ARN, the table's name, where the job list is). */
     readonly substitutions: Readonly<Record<string, SubstitutionTarget>>;
+    /** The run's job list, deployed as an object of its own (see `lib/model/contract/job-list.ts`). */
+    readonly jobList: readonly JobItem[];
   };
 }
 

@@ -2,6 +2,7 @@
  * CDK assertions on the synthesized templates of the shipped examples: the constructs render the plan,
  * and only the plan, into the resources the design names, with least-privilege permissions.
  */
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
@@ -14,6 +15,7 @@ import type { Plan, PipelinePlan } from '../../lib/plan/types.ts';
 const DEFINITIONS = path.resolve(__dirname, '../../definitions');
 
 let plan: Plan;
+let app: App;
 let platform: Template;
 const pipelines = new Map<string, Template>();
 const planOf = (id: string): PipelinePlan => plan.pipelines.find((p) => p.id === id)!;
@@ -42,7 +44,7 @@ beforeAll(async () => {
   expect(result.problems).toEqual([]);
   plan = result.plan;
   // Bundling is esbuild's job and covered by the e2e deploy; here the templates are what is asserted.
-  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
   const stacks = buildApp(app, plan);
   platform = Template.fromStack(stacks.platform);
   stacks.pipelines.forEach((stack, i) => pipelines.set(plan.pipelines[i]!.id, Template.fromStack(stack)));
@@ -192,6 +194,30 @@ describe('pipeline stacks', () => {
     for (const role of roles) {
       const send = statementsOfRole(template, role).filter((st) => [st.Action].flat().includes('states:SendTaskSuccess'));
       expect(JSON.stringify(send.map((st) => st.Resource))).toMatch(/stateMachine:phi-etl-fanout"/);
+    }
+  });
+
+  it('deploy the run’s job list as an object of its own, which only the state machine and the platform’s recorder, control API and sweeper may read', () => {
+    for (const p of plan.pipelines) {
+      const template = pipelines.get(p.id)!;
+      const [machine] = Object.values(template.findResources('AWS::StepFunctions::StateMachine'));
+      const key = (machine!.Properties.DefinitionSubstitutions as Record<string, unknown>).JobListKey as string;
+      // a content-addressed file asset holding the plan's job list
+      expect(key).toMatch(/^[0-9a-f]{64}\.json$/);
+      expect(JSON.parse(readFileSync(path.join(app.outdir, `asset.${key}`), 'utf8'))).toStrictEqual(p.stateMachine.jobList);
+      const readers = Object.values(template.findResources('AWS::IAM::Policy')).filter((policy) =>
+        (policy.Properties.PolicyDocument.Statement as Statement[]).some((st) => [st.Action].flat().includes('s3:GetObject') && JSON.stringify(st.Resource).includes(key)),
+      );
+      const roles = readers.flatMap((policy) => policy.Properties.Roles as unknown[]).map((role) => JSON.stringify(role));
+      const roleRef = (machine!.Properties.RoleArn as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+      expect(roles.filter((role) => role.includes(roleRef))).toHaveLength(1);
+      for (const fn of ['Recorder', 'ControlApi', 'Sweeper']) expect(roles.filter((role) => role.includes(`Platform${fn}ServiceRole`))).toHaveLength(1);
+      expect(roles).toHaveLength(4);
+      for (const policy of readers) {
+        for (const st of policy.Properties.PolicyDocument.Statement as Statement[]) {
+          if ([st.Action].flat().includes('s3:GetObject')) expect(JSON.stringify(st.Resource)).toMatch(new RegExp(`/${key}"\\]`));
+        }
+      }
     }
   });
 

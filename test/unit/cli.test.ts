@@ -128,7 +128,8 @@ describe('phi plan', () => {
       historyEvents: { run: 20, perJob: { expected: 15, worstCase: 33 } },
       stateTransitions: { perRun: 19, perJob: 2.8 },
       payloadBytes: expect.any(Number),
-      stackResources: 19,
+      runRecordBytes: expect.any(Number),
+      stackResources: 20,
       criticalPathSeconds: 180,
       // three jobs in a row, each 2 × (60 + 30) s with a 10 s delay between
       worstCaseRunSeconds: 3 * 190,

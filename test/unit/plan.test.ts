@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { planDefinitions } from '../../lib/load/load.ts';
 import type { Problem } from '../../lib/model/problems.ts';
-import { RecorderEventSchema } from '../../lib/model/contract/index.ts';
+import { graphOfJobList, RecorderEventSchema } from '../../lib/model/contract/index.ts';
 import type { AslState, AslStateMachine } from '../../lib/plan/types.ts';
 import type { PipelinePlan, Plan, ResolvedJob } from '../../lib/plan/types.ts';
 import { observedCriticalPath } from '../../lib/plan/observed.ts';
@@ -195,16 +195,16 @@ describe('the shipped definitions', () => {
     //   per job            = 2 (child execution) + 2 (choice) + 6 (the gate, a callback task) + 5 (the run) = 15;
     //                        worst, maxAttempts 2: one retry (4 + 5 + 2 + 2 = 13) and the abandon step (5) → 33
     //   transitions        = 5 for the run + 4 gated jobs × 3 + 1 root × 2 = 19, 2.8 a job
-    //   stack resources    = 4 (state machine) + 3 functions × 4 + 3 (schedule) = 19
+    //   stack resources    = 5 (state machine, the job list readers' policy) + 3 functions × 4 + 3 (schedule) = 20
     const { estimates } = pipelineOf(plan, 'etl-fanout');
     expect(estimates).toMatchObject({
       historyEvents: { run: 20, perJob: { expected: 15, worstCase: 33 } },
       stateTransitions: { perRun: 19, perJob: 2.8 },
-      stackResources: 19,
+      stackResources: 20,
       criticalPathSeconds: 180,
     });
     expect(estimates.definitionBytes).toBeGreaterThan(JSON.stringify(pipelineOf(plan, 'etl-fanout').stateMachine.definition).length);
-    // the job list and the graph beside run parameters at their 32 KiB limit
+    // a job's iteration (its item, the functions' ARNs) beside run parameters at their 32 KiB limit
     expect(estimates.payloadBytes).toBeGreaterThan(32 * 1024);
     expect(estimates.payloadBytes).toBeLessThan(40 * 1024);
   });
@@ -226,6 +226,8 @@ describe('the shipped definitions', () => {
     expect(etl.stateMachine.substitutions).toStrictEqual({
       RecorderFunctionArn: { recorder: true },
       RecordsTableName: { table: true },
+      JobListBucket: { jobList: 'bucket' },
+      JobListKey: { jobList: 'key' },
       JobFunctionArn_f0: { function: 'f0' },
       JobFunctionArn_f1: { function: 'f1' },
       JobFunctionArn_f2: { function: 'f2' },
@@ -326,12 +328,10 @@ describe('resolved defaults', () => {
     expect(pipeline.functions.map((f) => f.jobs)).toStrictEqual([['a', 'c']]);
     expect(jobOf(pipeline, 'b').function).toBeUndefined();
     expect(Object.keys(pipeline.manifest.jobs)).toStrictEqual(['a', 'c']);
-    // The graph the run records and the jobs its Map runs hold the enabled jobs only.
-    const started = pipeline.stateMachine.definition.States['Record run started'] as unknown as { Parameters: { Payload: { graph: unknown } }; ResultSelector: { jobs: unknown } };
-    expect(started.Parameters.Payload.graph).toStrictEqual({ a: [], c: ['a'] });
-    expect(started.ResultSelector.jobs).toStrictEqual([
-      { id: 'a', f: 0, up: 0 },
-      { id: 'c', f: 0, up: 1 },
+    // The job list (the jobs its Map runs, the graph the recorder reads) holds the enabled jobs only.
+    expect(pipeline.stateMachine.jobList).toStrictEqual([
+      { id: 'a', f: 0, up: 0, d: [] },
+      { id: 'c', f: 0, up: 1, d: ['a'] },
     ]);
   });
 });
@@ -368,14 +368,10 @@ describe('the state machine definition (contract with Step Functions)', () => {
       TimeoutSeconds: 4 * 75 + 5 + 15 + 45 + 330 + 3600,
       States: {
         'Record run started': recorder(
-          { action: 'runStarted', 'run.$': '$', definitionVersion: version, graph: { extract: [], publish: ['extract'] }, 'executionArn.$': '$$.Execution.Id' },
+          { action: 'runStarted', 'run.$': '$', definitionVersion: version, jobList: { bucket: '${JobListBucket}', key: '${JobListKey}' }, 'executionArn.$': '$$.Execution.Id' },
           {
             ResultSelector: {
               'run.$': '$.Payload',
-              jobs: [
-                { id: 'extract', f: 0, up: 0 },
-                { id: 'publish', f: 1, up: 1 },
-              ],
               functions: ['${JobFunctionArn_f0}', '${JobFunctionArn_f1}'],
             },
             ResultPath: '$',
@@ -385,7 +381,7 @@ describe('the state machine definition (contract with Step Functions)', () => {
         Jobs: {
           Type: 'Map',
           Label: 'Jobs',
-          ItemsPath: '$.jobs',
+          ItemReader: { Resource: 'arn:aws:states:::s3:getObject', ReaderConfig: { InputType: 'JSON' }, Parameters: { Bucket: '${JobListBucket}', Key: '${JobListKey}' } },
           ItemSelector: { 'run.$': '$.run', 'job.$': '$$.Map.Item.Value', 'functions.$': '$.functions', 'executionArn.$': '$$.Execution.Id', next: { retry: false, again: false, delaySeconds: 0, attempt: 1, infraTries: 0 } },
           ItemProcessor: {
             ProcessorConfig: { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' },
@@ -479,15 +475,21 @@ describe('the state machine definition (contract with Step Functions)', () => {
       },
     };
     expect(pipeline.stateMachine.definition).toStrictEqual(expected);
-    expect(pipeline.stateMachine.substitutions).toStrictEqual({ RecorderFunctionArn: { recorder: true }, RecordsTableName: { table: true }, JobFunctionArn_f0: { function: 'f0' }, JobFunctionArn_f1: { function: 'f1' } });
+    expect(pipeline.stateMachine.substitutions).toStrictEqual({ RecorderFunctionArn: { recorder: true }, RecordsTableName: { table: true }, JobListBucket: { jobList: 'bucket' }, JobListKey: { jobList: 'key' }, JobFunctionArn_f0: { function: 'f0' }, JobFunctionArn_f1: { function: 'f1' } });
+    expect(pipeline.stateMachine.jobList).toStrictEqual([
+      { id: 'extract', f: 0, up: 0, d: [] },
+      { id: 'publish', f: 1, up: 1, d: ['extract'] },
+    ]);
     expect(pipeline.stateMachine.name).toBe('phi-nightly-report');
   });
 
   it('estimates the definition size with every placeholder replaced by a 140-character value', () => {
-    // ${RecorderFunctionArn} appears 4 times (run started, finished, failed; abandon), the table once, each function once.
+    // ${RecorderFunctionArn} appears 4 times (run started, finished, failed; abandon), the table once, the job list's bucket and key twice (the recorder's, the Map's), each function once.
     const text = JSON.stringify(pipeline.stateMachine.definition);
     const growth = (key: string, times: number): number => times * (140 - key.length - 3);
-    expect(pipeline.estimates.definitionBytes).toBe(Buffer.byteLength(text) + growth('RecorderFunctionArn', 4) + growth('RecordsTableName', 1) + growth('JobFunctionArn_f0', 1) + growth('JobFunctionArn_f1', 1));
+    expect(pipeline.estimates.definitionBytes).toBe(
+      Buffer.byteLength(text) + growth('RecorderFunctionArn', 4) + growth('RecordsTableName', 1) + growth('JobListBucket', 2) + growth('JobListKey', 2) + growth('JobFunctionArn_f0', 1) + growth('JobFunctionArn_f1', 1),
+    );
   });
 
   it('estimates history events, transitions, resources and the critical path for two sequential jobs', () => {
@@ -496,7 +498,7 @@ describe('the state machine definition (contract with Step Functions)', () => {
       historyEvents: { run: 20, perJob: { expected: 15, worstCase: 15 + 3 * 13 + 5 } },
       stateTransitions: { perRun: 5 + 2 + 3, perJob: 2.5 },
       // two functions: the same handler, but other timeouts
-      stackResources: 4 + 2 * 4,
+      stackResources: 5 + 2 * 4,
       criticalPathSeconds: 45 + 300,
     });
   });
@@ -504,12 +506,11 @@ describe('the state machine definition (contract with Step Functions)', () => {
   it('runs every job at once in one Distributed Map, whatever the graph’s shape, each waiting for its own upstreams only', async () => {
     // a → c, b → c, b → d: no series-parallel nesting can run d as soon as b ends and c only after a and b
     const dag = await planOne({ id: 'not-series-parallel', jobs: { a: task, b: task, c: { ...task, dependsOn: ['a', 'b'] }, d: { ...task, dependsOn: ['b'] } } });
-    const started = dag.stateMachine.definition.States['Record run started'] as unknown as { ResultSelector: { jobs: unknown } };
-    expect(started.ResultSelector.jobs).toStrictEqual([
-      { id: 'a', f: 0, up: 0 },
-      { id: 'b', f: 0, up: 0 },
-      { id: 'c', f: 0, up: 2 },
-      { id: 'd', f: 0, up: 1 },
+    expect(dag.stateMachine.jobList).toStrictEqual([
+      { id: 'a', f: 0, up: 0, d: [] },
+      { id: 'b', f: 0, up: 0, d: [] },
+      { id: 'c', f: 0, up: 2, d: ['a', 'b'] },
+      { id: 'd', f: 0, up: 1, d: ['b'] },
     ]);
     expect(dag.stateMachine.definition.States.Jobs).toMatchObject({ Type: 'Map', MaxConcurrency: 4, ToleratedFailurePercentage: 100 });
     expect(Object.keys(dag.stateMachine.definition.States)).toStrictEqual(['Record run started', 'Jobs', 'Record run finished', 'Record run failed', 'Run outcome', 'Run succeeded', 'Run cancelled', 'Run failed']);
@@ -519,12 +520,16 @@ describe('the state machine definition (contract with Step Functions)', () => {
     ]);
   });
 
-  it('has a definition whose size does not grow with the graph beyond one short item a job', async () => {
-    const jobs = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`j${i}`, { ...task, ...(i > 0 ? { dependsOn: [`j${i - 1}`] } : {}) }]));
+  it('has a definition and a state payload that do not grow with the number of jobs: the job list is read from S3', async () => {
+    const jobs = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`j${String(i).padStart(5, '0')}`, { ...task, ...(i > 0 ? { dependsOn: [`j${String(i - 1).padStart(5, '0')}`] } : {}) }]));
     const small = await planOne({ id: 'small', jobs: jobs(10) });
-    const large = await planOne({ id: 'large', jobs: jobs(110) });
-    // 100 more jobs: an item ({"id":"j10","f":0,"up":1}) and a graph entry ("j10":["j9"]) each
-    expect((large.estimates.definitionBytes - small.estimates.definitionBytes) / 100).toBeLessThan(60);
+    const large = await planOne({ id: 'large', jobs: jobs(6000) });
+    // the same but for the digits of the Map's concurrency (one per job) and of the execution's timeout
+    expect(large.estimates.definitionBytes - small.estimates.definitionBytes).toBeLessThan(8);
+    expect(large.estimates.payloadBytes).toBe(small.estimates.payloadBytes);
+    expect(large.stateMachine.jobList).toHaveLength(6000);
+    // far past a state's 256 KiB: it is never passed between states
+    expect(Buffer.byteLength(JSON.stringify(large.stateMachine.jobList))).toBeGreaterThan(256 * 1024);
   });
 });
 
@@ -567,7 +572,7 @@ describe('the recorder payloads (contract with the recorder)', () => {
     );
   }
 
-  it('parse as recorder events: runStarted with the enabled jobs’ graph, jobAbandoned, runFinished with and without what was caught', async () => {
+  it('parse as recorder events: runStarted with where the enabled jobs’ list is, jobAbandoned, runFinished with and without what was caught', async () => {
     const pipeline = await planOne({
       id: 'orders',
       jobs: { extract: task, load: { ...task, dependsOn: ['extract'] }, audit: { ...task, dependsOn: ['extract', 'load'] }, off: { ...task, enabled: false } },
@@ -583,8 +588,8 @@ describe('the recorder payloads (contract with the recorder)', () => {
       ['Record run failed', 'runFinished'],
     ]);
     const started = payloads[0]!.event;
-    expect(started).toMatchObject({ action: 'runStarted', definitionVersion: pipeline.definitionVersion, graph: { extract: [], load: ['extract'], audit: ['extract', 'load'] } });
-    expect(Object.keys((started as { graph: object }).graph).sort()).toStrictEqual(['audit', 'extract', 'load']);
+    expect(started).toMatchObject({ action: 'runStarted', definitionVersion: pipeline.definitionVersion, jobList: { bucket: '${JobListBucket}', key: '${JobListKey}' } });
+    expect(graphOfJobList(pipeline.stateMachine.jobList)).toStrictEqual({ extract: [], load: ['extract'], audit: ['extract', 'load'] });
     expect(payloads[2]!.event).not.toHaveProperty('caught');
     expect(payloads[3]!.event).toMatchObject({ caught: { Error: 'States.Timeout' } });
   });

@@ -27,6 +27,7 @@ import {
 } from '../../lib/model/contract/index.ts';
 import { fromStatusChange, record, type RecorderDeps } from '../../functions/control/recorder.ts';
 import { PhiTaskError } from '../../functions/runtime/core.ts';
+import { MemoryJobLists } from './support/job-lists.ts';
 import { captureLogs, clock, MemoryRecordStore } from './support/memory-store.ts';
 
 const PIPELINE = 'daily-sales';
@@ -85,6 +86,7 @@ function harness(): Harness {
     deps: (now) => ({
       store,
       log,
+      jobLists: JOB_LISTS,
       now: clock(now),
       sendDeadLetter: async (message) => {
         h.sendCalls++;
@@ -112,8 +114,11 @@ type Graph = Record<string, string[]>;
 /** The default pipeline: extract → load. */
 const GRAPH: Graph = { extract: [], load: ['extract'] };
 
+/** The job lists the deploys wrote (content-addressed: every harness may share them). */
+const JOB_LISTS = new MemoryJobLists();
+
 const runStarted = (graph: Graph = GRAPH, extra: Record<string, unknown> = {}): RecorderEvent =>
-  event({ action: 'runStarted', run: runInput(), executionArn: EXECUTION_ARN, definitionVersion: 'def-1', graph, ...extra });
+  event({ action: 'runStarted', run: runInput(), executionArn: EXECUTION_ARN, definitionVersion: 'def-1', jobList: JOB_LISTS.put(graph), ...extra });
 
 /** A run the trigger queued and the state machine's first step started, with the pipeline's job graph. */
 async function startedRun(h: Harness, graph: Graph = GRAPH, input: RunInput = runInput()): Promise<void> {
@@ -224,7 +229,7 @@ describe('record: runStarted', () => {
       startedAt: STARTED,
       executionArn: EXECUTION_ARN,
       definitionVersion: 'def-1',
-      graph: GRAPH,
+      jobList: JOB_LISTS.put(GRAPH),
       transitions: [
         { status: RunStatus.PENDING, at: QUEUED },
         { status: RunStatus.RUNNING, at: STARTED },
@@ -252,7 +257,7 @@ describe('record: runStarted', () => {
       startedAt: STARTED,
       executionArn: EXECUTION_ARN,
       definitionVersion: 'def-1',
-      graph: GRAPH,
+      jobList: JOB_LISTS.put(GRAPH),
       transitions: [{ status: RunStatus.RUNNING, at: STARTED }],
     } satisfies RunRecord);
   });
@@ -266,7 +271,7 @@ describe('record: runStarted', () => {
     await record(runStarted(), h.deps(STARTED));
 
     const run = await h.store.requireRun(RUN_ID);
-    expect(run).toMatchObject({ status: RunStatus.RUNNING, startedAt: STARTED, executionArn: EXECUTION_ARN, graph: GRAPH });
+    expect(run).toMatchObject({ status: RunStatus.RUNNING, startedAt: STARTED, executionArn: EXECUTION_ARN, jobList: JOB_LISTS.put(GRAPH) });
     expect(run).not.toHaveProperty('error');
     expect(run).not.toHaveProperty('jobs');
     expect(run).not.toHaveProperty('completedAt');
@@ -299,7 +304,7 @@ describe('record: runStarted', () => {
 });
 
 describe('RecorderEventSchema', () => {
-  const valid = { action: 'runStarted', run: runInput(), executionArn: EXECUTION_ARN, definitionVersion: 'def-1', graph: GRAPH };
+  const valid = { action: 'runStarted', run: runInput(), executionArn: EXECUTION_ARN, definitionVersion: 'def-1', jobList: { bucket: 'cdk-assets', key: 'abc.json' } };
 
   it('accepts the three actions the state machine sends', () => {
     expect(RecorderEventSchema.safeParse(valid).success).toBe(true);
@@ -308,10 +313,11 @@ describe('RecorderEventSchema', () => {
     expect(RecorderEventSchema.safeParse({ action: 'runFinished', run: runInput(), executionArn: EXECUTION_ARN, caught: { Error: 'States.ExceedToleratedFailureThreshold', Cause: 'x' } }).success).toBe(true);
   });
 
-  it('refuses a runStarted event without the job graph (the recorder reads it back when the run ends)', () => {
-    const { graph: _graph, ...withoutGraph } = valid;
-    expect(RecorderEventSchema.safeParse(withoutGraph).success).toBe(false);
-    expect(RecorderEventSchema.safeParse({ ...valid, graph: { load: 'extract' } }).success).toBe(false);
+  it('refuses a runStarted event without where its job list is (the recorder reads the graph from it when the run ends)', () => {
+    const { jobList: _jobList, ...withoutJobList } = valid;
+    expect(RecorderEventSchema.safeParse(withoutJobList).success).toBe(false);
+    expect(RecorderEventSchema.safeParse({ ...valid, jobList: { bucket: 'cdk-assets' } }).success).toBe(false);
+    expect(RecorderEventSchema.safeParse({ ...valid, jobList: { bucket: '', key: 'abc.json' } }).success).toBe(false);
   });
 
   it('refuses a run input without its ids or with an unknown trigger', () => {
@@ -334,6 +340,36 @@ describe('RecorderEventSchema', () => {
 });
 
 describe('record: runFinished', () => {
+  it('keeps the run record within DynamoDB’s item size: a summary too large with codes keeps statuses and attempts, and says so', async () => {
+    // 3,000 jobs with 30-character ids, each failed with a 64-character code: about 450 KB of summary with the codes
+    const ids = Array.from({ length: 3_000 }, (_, i) => `job-${String(i).padStart(4, '0')}`.padEnd(30, 'x'));
+    const code = 'E'.repeat(64);
+    const h = harness();
+    await startedRun(h, Object.fromEntries(ids.map((id) => [id, []])));
+    for (const id of ids) await h.store.endJob(RUN_ID, id, { status: JobStatus.FAILED, at: at('10:01:00'), attempt: 1, errorCode: code });
+
+    const finished = (await record(runFinished(), h.deps(FINISHED))) as RunRecord;
+
+    expect(finished.status).toBe(RunStatus.FAILED);
+    expect(finished.jobsCompacted).toBe(true);
+    expect(Object.keys(finished.jobs ?? {})).toHaveLength(3_000);
+    expect(finished.jobs?.[ids[0]!]).toEqual({ status: JobStatus.FAILED, attempts: 1 });
+    expect(Buffer.byteLength(JSON.stringify(finished))).toBeLessThan(400 * 1024);
+    // the code is still on the job's own state, and in its dead letter
+    expect((await h.store.getJobState(RUN_ID, ids[0]!))?.errorCode).toBe(code);
+    expect(h.sent).toHaveLength(3_000);
+  });
+
+  it('keeps every code and reason in the summary when they fit', async () => {
+    const h = harness();
+    await startedRun(h);
+    await jobFailed(h, 'extract', badInput);
+    await jobSkipped(h, 'load', SkipReason.UPSTREAM_FAILED);
+    const finished = (await record(runFinished(), h.deps(FINISHED))) as RunRecord;
+    expect(finished.jobsCompacted).toBeUndefined();
+    expect(finished.jobs).toEqual({ extract: { status: JobStatus.FAILED, attempts: 1, errorCode: 'BAD_INPUT' }, load: { status: JobStatus.SKIPPED, attempts: 0, reason: SkipReason.UPSTREAM_FAILED } });
+  });
+
   it('finishes a run SUCCEEDED when no job failed, with a per-job summary of each job’s end and latest attempt', async () => {
     const h = harness();
     await startedRun(h);
@@ -354,7 +390,7 @@ describe('record: runFinished', () => {
       durationMs: 300_000,
       executionArn: EXECUTION_ARN,
       definitionVersion: 'def-1',
-      graph: GRAPH,
+      jobList: JOB_LISTS.put(GRAPH),
       transitions: [
         { status: RunStatus.PENDING, at: QUEUED },
         { status: RunStatus.RUNNING, at: STARTED },
@@ -431,7 +467,7 @@ describe('record: runFinished', () => {
       durationMs: 300_000,
       executionArn: EXECUTION_ARN,
       definitionVersion: 'def-1',
-      graph: { extract: [], orders: ['extract'], customers: ['extract'], load: ['orders', 'customers'], report: ['load'] },
+      jobList: JOB_LISTS.put({ extract: [], orders: ['extract'], customers: ['extract'], load: ['orders', 'customers'], report: ['load'] }),
       transitions: [
         { status: RunStatus.PENDING, at: QUEUED },
         { status: RunStatus.RUNNING, at: STARTED },
@@ -582,13 +618,13 @@ describe('record: runFinished', () => {
     expect(finished.jobs).toEqual({ extract: { status: JobStatus.SUCCEEDED, attempts: 1 }, load: { status: JobStatus.SUCCEEDED, attempts: 1 } });
   });
 
-  it('summarises the jobs that have attempts when the run record has no graph (a run started before graphs were kept)', async () => {
+  it('summarises the jobs that have attempts when the run record has no job list (a run whose start was never recorded)', async () => {
     const h = harness();
     await h.store.markRunRunning({ runId: RUN_ID, pipelineId: PIPELINE, trigger: 'API', parameters: {}, executionArn: EXECUTION_ARN, definitionVersion: 'def-0' }, STARTED);
     await jobSucceeded(h, 'load');
     await jobSucceeded(h, 'extract');
     const finished = (await record(runFinished(), h.deps(FINISHED))) as RunRecord;
-    expect(finished.graph).toBeUndefined();
+    expect(finished.jobList).toBeUndefined();
     expect(finished.status).toBe(RunStatus.SUCCEEDED);
     expect(finished.jobs).toEqual({ extract: { status: JobStatus.SUCCEEDED, attempts: 1 }, load: { status: JobStatus.SUCCEEDED, attempts: 1 } });
   });

@@ -45,6 +45,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
+  graphOfJobList,
   ErrorInfoSchema,
   JobStatus,
   PipelineManifestSchema,
@@ -67,10 +68,12 @@ import {
   type RetryDecision,
   type RunInput,
   type RunRecord,
+  type JobItem,
+  type JobListRef,
   type RunTaskPayload,
 } from '../../lib/model/contract/index.ts';
 import { DependencyType } from '../../lib/model/pipeline.ts';
-import { renderStateMachine, stateNames, type JobItem } from '../../lib/plan/asl.ts';
+import { renderStateMachine, stateNames } from '../../lib/plan/asl.ts';
 import type { AslState, ResolvedJob } from '../../lib/plan/types.ts';
 import { fromStatusChange, record, type RecorderDeps } from '../../functions/control/recorder.ts';
 import { attemptFailed, runAttempt, type LoadedHandler, type RuntimeDeps } from '../../functions/runtime/core.ts';
@@ -78,7 +81,11 @@ import { PermanentError, TransientError } from '../../functions/runtime/index.ts
 import { DEAD_LETTER_DEDUPLICATION_SECONDS, deadLetterDeduplicationId } from '../../functions/shared/dead-letters.ts';
 import { createLogger } from '../../functions/shared/log.ts';
 import { FaultyRecordStore, flakySender, type FaultKind, type FlakySender } from './support/faulty-store.ts';
+import { MemoryJobLists } from './support/job-lists.ts';
 import { MemoryOutputStore, MemoryRecordStore } from './support/memory-store.ts';
+
+/** The job lists the simulated deploys wrote. */
+const JOB_LISTS = new MemoryJobLists();
 
 // ---------------------------------------------------------------------------------------------------
 // Settings
@@ -190,10 +197,10 @@ interface Plan {
   readonly scripts: Readonly<Record<string, readonly Outcome[]>>;
   readonly retry: Readonly<Record<string, ResolvedRetry>>;
   readonly manifest: PipelineManifest;
-  /** The Map's items, as the state machine has them. */
+  /** The Map's items: the job list the deploy wrote. */
   readonly items: readonly JobItem[];
-  /** The graph Record run started hands the recorder. */
-  readonly graph: Record<string, string[]>;
+  /** Where that job list is, as Record run started hands it to the recorder. */
+  readonly jobList: JobListRef;
   readonly states: Readonly<Record<string, AslState>>;
   readonly iteration: Readonly<Record<string, AslState>>;
 }
@@ -244,9 +251,9 @@ function planOf(s: Scenario): Plan {
     timeoutSeconds: 3600,
   });
   const states = definition.States;
-  const started = states[stateNames.recordStarted] as unknown as { Parameters: { Payload: { graph: Record<string, string[]> } } };
   const map = states[stateNames.jobs] as unknown as { ItemProcessor: { States: Record<string, AslState> } };
-  return { ids, upstream, scripts, retry, manifest, items, graph: started.Parameters.Payload.graph, states, iteration: map.ItemProcessor.States };
+  // What the deploy writes: the job list, read by the jobs' Map and, for its graph, by the recorder.
+  return { ids, upstream, scripts, retry, manifest, items, jobList: JOB_LISTS.put(graphOfJobList(items)), states, iteration: map.ItemProcessor.States };
 }
 
 const retriersOf = (state: AslState | undefined): readonly Retrier[] => ((state?.Retry ?? []) as readonly Retrier[]);
@@ -429,7 +436,7 @@ class Simulation {
     const log = createLogger({}, () => {});
     const now = (): Date => new Date(this.time);
     this.runtimeDeps = { store: this.store, log, sendToken: this.tokens.send, sendDeadLetter: this.letters.send, outputs: new MemoryOutputStore(), now, random: () => 0.5 };
-    this.recorderDeps = { store: this.store, log, sendToken: this.tokens.send, sendDeadLetter: this.letters.send, now };
+    this.recorderDeps = { store: this.store, log, sendToken: this.tokens.send, sendDeadLetter: this.letters.send, jobLists: JOB_LISTS, now };
     this.loaded = {
       handler: async (ctx) => {
         const outcome = this.plan.scripts[ctx.jobId]?.[ctx.attempt - 1] ?? 'ok';
@@ -566,9 +573,8 @@ class Simulation {
   }
 
   private async execution(): Promise<void> {
-    const graph = this.plan.graph;
     const started = await this.lambda('Record run started', this.recorderRetry, () =>
-      record(RecorderEventSchema.parse({ action: 'runStarted', run: this.input, executionArn: EXECUTION_ARN, definitionVersion: DEFINITION_VERSION, graph }), this.recorderDeps),
+      record(RecorderEventSchema.parse({ action: 'runStarted', run: this.input, executionArn: EXECUTION_ARN, definitionVersion: DEFINITION_VERSION, jobList: this.plan.jobList }), this.recorderDeps),
     );
     if (started === STOPPED) return;
     if (!started.ok) return this.executionFails(started.caught);
@@ -737,8 +743,9 @@ async function violations(sim: Simulation): Promise<string[]> {
   for (const a of attempts) if (a.status === JobStatus.RUNNING) out.push(`(1) attempt ${a.attempt} of ${a.jobId} is RUNNING`);
   const states = new Map((await store.listJobStates(RUN_ID)).map((s) => [s.jobId, s]));
   const summary = run.jobs ?? {};
-  if (run.graph === undefined && attempts.length > 0) out.push('(1) attempts were recorded for a run whose start never was');
-  const jobsOfRun = [...new Set([...Object.keys(run.graph ?? {}), ...Object.keys(summary)])].sort();
+  if (run.jobList === undefined && attempts.length > 0) out.push('(1) attempts were recorded for a run whose start never was');
+  const graph = run.jobList ? await JOB_LISTS.graph(run.jobList) : {};
+  const jobsOfRun = [...new Set([...Object.keys(graph), ...Object.keys(summary)])].sort();
   for (const jobId of jobsOfRun) {
     const state = states.get(jobId);
     const summed = summary[jobId];
@@ -927,11 +934,11 @@ afterAll(() => {
 });
 
 describe('the simulator', () => {
-  it('follows the state machine of lib/plan/asl.ts', () => {
+  it('follows the state machine of lib/plan/asl.ts', async () => {
     const plan = planOf({ size: 2, jobs: [{ upMask: 0, completionMask: 0, maxAttempts: 1, script: ['ok'] }, { upMask: 1, completionMask: 0, maxAttempts: 1, script: ['ok'] }], storeRate: 0, storeFaults: [], sendRate: 0, sendFaults: [], invokeRate: 0, invokeFaults: [], choices: [], stopAt: null });
     const n = stateNames;
     expect(plan.items).toEqual([expect.objectContaining({ id: 'j0', up: 0 }), expect.objectContaining({ id: 'j1', up: 1 })]);
-    expect(plan.graph).toEqual({ j0: [], j1: ['j0'] });
+    expect(await JOB_LISTS.graph(plan.jobList)).toEqual({ j0: [], j1: ['j0'] });
     expect(plan.states).toMatchObject({
       [n.recordStarted]: { Next: n.jobs },
       [n.jobs]: { ToleratedFailurePercentage: 100, Next: n.recordFinished },

@@ -23,7 +23,7 @@ const QUEUED = '2024-05-01T09:59:59.000Z';
 const STARTED = '2024-05-01T10:00:00.000Z';
 const LATER = '2024-05-01T10:05:00.000Z';
 const ARN = `arn:aws:states:us-east-1:123456789012:execution:phi-daily-sales:${RUN}`;
-const GRAPH = { extract: [], load: ['extract'] };
+const JOB_LIST = { bucket: 'cdk-assets', key: '0123abcd.json' };
 
 const newRun = (runId = RUN): Omit<RunRecord, 'status' | 'transitions'> => ({
   runId,
@@ -34,7 +34,7 @@ const newRun = (runId = RUN): Omit<RunRecord, 'status' | 'transitions'> => ({
   queuedAt: QUEUED,
 });
 
-const running = (runId = RUN) => ({ runId, pipelineId: 'daily-sales', trigger: 'API', parameters: { date: '2024-04-30' }, executionArn: ARN, definitionVersion: 'def-1', graph: GRAPH }) as const;
+const running = (runId = RUN) => ({ runId, pipelineId: 'daily-sales', trigger: 'API', parameters: { date: '2024-04-30' }, executionArn: ARN, definitionVersion: 'def-1', jobList: JOB_LIST }) as const;
 
 const attempt = (jobId: string, n: number, status: JobAttemptRecord['status'] = JobStatus.RUNNING, runId = RUN): JobAttemptRecord => ({
   runId,
@@ -85,18 +85,18 @@ describe.each(stores)('record store rules: %s', (_name, make) => {
       expect((await store.requireRun(RUN)).executionArn).toBe(ARN);
     });
 
-    it('marks a PENDING run RUNNING once, keeping its job graph, execution and definition version', async () => {
+    it('marks a PENDING run RUNNING once, keeping its job list, execution and definition version', async () => {
       const store = make();
       await store.createRun(newRun());
       const run = await store.markRunRunning(running(), STARTED);
-      const again = await store.markRunRunning({ ...running(), graph: { other: [] }, definitionVersion: 'def-2' }, LATER);
+      const again = await store.markRunRunning({ ...running(), jobList: { bucket: 'cdk-assets', key: 'other.json' }, definitionVersion: 'def-2' }, LATER);
       expect(run).toEqual({
         ...newRun(),
         status: RunStatus.RUNNING,
         startedAt: STARTED,
         executionArn: ARN,
         definitionVersion: 'def-1',
-        graph: GRAPH,
+        jobList: JOB_LIST,
         transitions: [
           { status: RunStatus.PENDING, at: QUEUED },
           { status: RunStatus.RUNNING, at: STARTED },
@@ -119,7 +119,7 @@ describe.each(stores)('record store rules: %s', (_name, make) => {
         startedAt: STARTED,
         executionArn: ARN,
         definitionVersion: 'def-1',
-        graph: GRAPH,
+        jobList: JOB_LIST,
         transitions: [{ status: RunStatus.RUNNING, at: STARTED }],
       });
     });
@@ -140,10 +140,10 @@ describe.each(stores)('record store rules: %s', (_name, make) => {
     it('finishes a run from the status its summary was built from only: a start recorded meanwhile makes it build the summary again', async () => {
       const store = make();
       await store.createRun(newRun());
-      // Read PENDING (no graph yet); the start lands; the summary built from the PENDING read is refused.
+      // Read PENDING (no job list yet); the start lands; the summary built from the PENDING read is refused.
       await store.markRunRunning(running(), STARTED);
       const refused = await store.finishRun(RUN, { status: RunStatus.FAILED, at: LATER, jobs: {} }, RunStatus.PENDING);
-      expect(refused).toMatchObject({ status: RunStatus.RUNNING, graph: GRAPH });
+      expect(refused).toMatchObject({ status: RunStatus.RUNNING, jobList: JOB_LIST });
       const finished = await store.finishRun(RUN, { status: RunStatus.FAILED, at: LATER, jobs: {} }, RunStatus.RUNNING);
       expect(finished.status).toBe(RunStatus.FAILED);
     });

@@ -4,7 +4,11 @@ import { sweep, type Delivery, type SweeperDeps } from '../../functions/control/
 import type { TriggerDeps } from '../../functions/control/trigger.ts';
 import { JobStatus, RunStatus, type RunRecord } from '../../lib/model/contract/index.ts';
 import { executionArnFor } from '../../lib/model/names.ts';
+import { MemoryJobLists } from './support/job-lists.ts';
 import { captureLogs, clock, MemoryRecordStore } from './support/memory-store.ts';
+
+/** The job lists the deploys wrote. */
+const JOB_LISTS = new MemoryJobLists();
 
 const STATE_MACHINE = 'arn:aws:states:us-east-1:123456789012:stateMachine:phi-daily-sales';
 const NOW = '2024-05-01T12:00:00.000Z';
@@ -26,7 +30,7 @@ function world(executions: Record<string, string> = {}, queue: string[] = []) {
   const deps: SweeperDeps = {
     store,
     trigger,
-    recorder: { store, log, sendToken: async () => {}, sendDeadLetter: async () => {}, now: clock(NOW) },
+    recorder: { store, log, sendToken: async () => {}, sendDeadLetter: async () => {}, jobLists: JOB_LISTS, now: clock(NOW) },
     describeExecution: async (arn) => executions[arn],
     receiveDeliveries: async (): Promise<Delivery[]> => queue.splice(0, 10).map((body) => ({ body, done: async () => void deleted.push(body) })),
     log,
@@ -51,7 +55,7 @@ describe('sweep', () => {
   it('closes a RUNNING run whose execution ended without closing it, as the execution ended, every job closed', async () => {
     const w = world({ [executionArnFor(STATE_MACHINE, 'm-stuck')]: 'ABORTED' });
     const run = await pendingRun(w.store, 'm-stuck', LONG_AGO);
-    await w.store.markRunRunning({ ...run, executionArn: executionArnFor(STATE_MACHINE, 'm-stuck'), graph: { extract: [], load: ['extract'] } }, LONG_AGO);
+    await w.store.markRunRunning({ ...run, executionArn: executionArnFor(STATE_MACHINE, 'm-stuck'), jobList: JOB_LISTS.put({ extract: [], load: ['extract'] }) }, LONG_AGO);
     await w.store.startAttempt({ runId: 'm-stuck', pipelineId: 'daily-sales', jobId: 'extract', attempt: 1, status: JobStatus.RUNNING, definitionVersion: 'd', parameters: {}, startedAt: LONG_AGO, transitions: [] });
     await sweep(w.deps);
     expect(await w.store.requireRun('m-stuck')).toMatchObject({
@@ -65,7 +69,7 @@ describe('sweep', () => {
   it('leaves alone a run whose execution still runs, one within its grace period, and one that has ended', async () => {
     const w = world({ [executionArnFor(STATE_MACHINE, 'm-running')]: 'RUNNING' });
     const running = await pendingRun(w.store, 'm-running', LONG_AGO);
-    await w.store.markRunRunning({ ...running, executionArn: executionArnFor(STATE_MACHINE, 'm-running'), graph: {} }, LONG_AGO);
+    await w.store.markRunRunning({ ...running, executionArn: executionArnFor(STATE_MACHINE, 'm-running'), jobList: JOB_LISTS.put({}) }, LONG_AGO);
     await pendingRun(w.store, 'm-fresh', JUST_NOW);
     await pendingRun(w.store, 'm-done', LONG_AGO);
     await w.store.finishRun('m-done', { status: RunStatus.SUCCEEDED, at: LONG_AGO, jobs: {} });
@@ -79,7 +83,7 @@ describe('sweep', () => {
     const scheduled = { pipelineId: 'daily-sales', scheduledTime: '2024-05-01T11:00:00Z' };
     const w = world({}, [JSON.stringify(scheduled), JSON.stringify(scheduled), JSON.stringify(change), 'not json']);
     const late = await pendingRun(w.store, 'm-late', JUST_NOW);
-    await w.store.markRunRunning({ ...late, executionArn: stuckArn, graph: {} }, JUST_NOW);
+    await w.store.markRunRunning({ ...late, executionArn: stuckArn, jobList: JOB_LISTS.put({}) }, JUST_NOW);
 
     const result = await sweep(w.deps);
 

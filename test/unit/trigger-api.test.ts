@@ -21,7 +21,11 @@ import { runIdFor, startRun, UnknownPipelineError, type TriggerDeps } from '../.
 import { ApiErrorCode } from '../../lib/model/contract/index.ts';
 import { executionArnFor } from '../../lib/model/names.ts';
 import { RUN_START_FAILED } from '../../lib/model/contract/index.ts';
+import { MemoryJobLists } from './support/job-lists.ts';
 import { captureLogs, clock, MemoryRecordStore } from './support/memory-store.ts';
+
+/** The job lists the deploys wrote. */
+const JOB_LISTS = new MemoryJobLists();
 
 const PIPELINE = 'daily-sales';
 const STATE_MACHINE = 'arn:aws:states:us-east-1:123456789012:stateMachine:phi-daily-sales';
@@ -80,7 +84,7 @@ function world(...instants: string[]) {
   const sendToken = async (token: string): Promise<void> => void tokens.push(token);
   const cancel: CancelDeps = {
     store,
-    recorder: { store, log, sendToken, sendDeadLetter: async () => {}, now: trigger.now! },
+    recorder: { store, log, sendToken, sendDeadLetter: async () => {}, jobLists: JOB_LISTS, now: trigger.now! },
     stopExecution: async (executionArn, cause) => void stopped.push({ executionArn, cause }),
     sendToken,
     log,
@@ -551,7 +555,7 @@ describe('route: GET /runs/{runId}', () => {
   it('shows a job cancelled as its run ended by its last attempt (CANCELLED), and a job that never ran by its summary', async () => {
     const w = world();
     const { run } = await startRun({ pipelineId: PIPELINE, trigger: 'API', idempotencyKey: 'k' }, w.trigger);
-    await w.store.markRunRunning({ ...run, graph: { extract: [], load: ['extract'] } }, '2024-05-01T10:00:30.000Z');
+    await w.store.markRunRunning({ ...run, jobList: JOB_LISTS.put({ extract: [], load: ['extract'] }) }, '2024-05-01T10:00:30.000Z');
     await w.store.startAttempt(attemptRecord('extract', 1, JobStatus.FAILED, { runId: run.runId, errorCode: 'RATE_LIMITED', errorCategory: ErrorCategory.TRANSIENT, willRetry: true }));
     await w.store.startAttempt(attemptRecord('extract', 2, JobStatus.RUNNING, { runId: run.runId }));
     await w.store.closeAttempt(run.runId, 'extract', 2, { status: JobStatus.CANCELLED, at: '2024-05-01T10:09:00.000Z', errorCode: 'RUN_ENDED', errorMessage: 'the run ended' });
@@ -570,13 +574,13 @@ describe('route: GET /runs/{runId}', () => {
       [2, JobStatus.CANCELLED],
     ]);
     expect(view.jobs.load).toEqual({ status: JobStatus.SKIPPED, attempts: [] });
-    expect(view.run.graph).toEqual({ extract: [], load: ['extract'] });
+    expect(view.run.jobList).toEqual(JOB_LISTS.put({ extract: [], load: ['extract'] }));
   });
 
   it('shows a job skipped while its run goes on by its end (with no attempts), before the run’s summary exists', async () => {
     const w = world();
     const { run } = await startRun({ pipelineId: PIPELINE, trigger: 'API', idempotencyKey: 'k' }, w.trigger);
-    await w.store.markRunRunning({ ...run, graph: { extract: [], load: ['extract'], report: [] } }, '2024-05-01T10:00:30.000Z');
+    await w.store.markRunRunning({ ...run, jobList: JOB_LISTS.put({ extract: [], load: ['extract'], report: [] }) }, '2024-05-01T10:00:30.000Z');
     await w.store.startAttempt(attemptRecord('extract', 1, JobStatus.FAILED, { runId: run.runId, errorCode: 'BAD', errorCategory: ErrorCategory.PERMANENT, willRetry: false }));
     await w.store.endJob(run.runId, 'extract', { status: JobStatus.FAILED, at: '2024-05-01T10:01:00.000Z', attempt: 1, errorCode: 'BAD' });
     await w.store.endJob(run.runId, 'load', { status: JobStatus.SKIPPED, at: '2024-05-01T10:01:01.000Z', attempt: 0, reason: 'UPSTREAM_FAILED' });
@@ -628,7 +632,7 @@ describe('route: POST /runs/{runId}/cancel (spec Rule 16)', () => {
   /** A RUNNING run of `graph`, with job `running` in its first attempt. */
   async function runningRun(w: ReturnType<typeof world>, graph: Record<string, string[]>, running?: string, taskExecutionArn?: string) {
     const { run } = await startRun({ pipelineId: PIPELINE, trigger: 'API', idempotencyKey: 'k' }, w.trigger);
-    await w.store.markRunRunning({ ...run, executionArn: EXECUTION, graph }, '2024-05-01T10:00:30.000Z');
+    await w.store.markRunRunning({ ...run, executionArn: EXECUTION, jobList: JOB_LISTS.put(graph) }, '2024-05-01T10:00:30.000Z');
     if (running) {
       await w.store.startAttempt({ runId: run.runId, pipelineId: PIPELINE, jobId: running, attempt: 1, status: JobStatus.RUNNING, definitionVersion: 'd', parameters: {}, startedAt: '2024-05-01T10:00:40.000Z', transitions: [{ status: JobStatus.RUNNING, at: '2024-05-01T10:00:40.000Z' }], ...(taskExecutionArn ? { taskExecutionArn } : {}) });
     }

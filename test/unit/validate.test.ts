@@ -375,17 +375,17 @@ describe('LIMIT_*: AWS limits', () => {
   });
 
   it('reports LIMIT_003_STACK_RESOURCES past 500 resources, counting the schedule’s', async () => {
-    // 124 functions: 4 + 124 × 4 = 500 resources, at the limit; a schedule adds 3.
-    expect(await problemsOf({ 'p.ts': pipeline('wide', distinctFunctions(124)) })).toStrictEqual([]);
+    // 123 functions: 5 + 123 × 4 = 497 resources; a schedule adds 3, at the limit; one function more is past it.
+    expect(await problemsOf({ 'p.ts': pipeline('wide', distinctFunctions(123), { schedule: { rate: '1 day' } }) })).toStrictEqual([]);
     const problem = await onlyProblem({ 'p.ts': pipeline('wide', distinctFunctions(124), { schedule: { rate: '1 day' } }) });
     expect(problem).toMatchObject({ code: ProblemCode.LIMIT_003_STACK_RESOURCES, pipeline: 'wide', path: 'jobs' });
-    expect(problem.message).toContain('503');
+    expect(problem.message).toContain('504');
   });
 
   it('shares functions, so a thousand jobs of one handler fit one stack', async () => {
     const result = await plan({ definitions: { 'p.ts': pipeline('many', independentJobs(1000, 1, 4)) }, handlers: [HANDLER] });
     expect(result.problems).toStrictEqual([]);
-    expect(result.plan.pipelines[0]!.estimates.stackResources).toBe(4 + 4);
+    expect(result.plan.pipelines[0]!.estimates.stackResources).toBe(5 + 4);
   });
 
   describe('LIMIT_004_JOB_CONFIG_SIZE: a job’s merged parameters over 64 KiB (kept in every attempt record)', () => {
@@ -416,19 +416,44 @@ describe('LIMIT_*: AWS limits', () => {
     });
   });
 
-  it('reports LIMIT_005_STATE_PAYLOAD when the run’s graph and parameters would pass more than 256 KiB between states', async () => {
-    // 150 jobs each waiting for up to 60 others: 7,170 edges of 40-character ids, about 310 KB of graph
-    const problems = await problemsOf({ 'p.ts': pipeline('dense', denseGraph(150, 60)) });
-    expect(problems.map((p) => [p.code, p.path])).toStrictEqual([[ProblemCode.LIMIT_005_STATE_PAYLOAD, 'jobs']]);
-    expect(problems[0]!.message).toContain('262144');
+  /** `count` jobs with 40-character ids, and one more waiting for all of them. */
+  const wideFanIn = (count: number): Record<string, JobSpec> => {
+    const id = (i: number): string => `job-${String(i).padStart(5, '0')}`.padEnd(40, 'x');
+    const jobs = independentJobs(0, 1);
+    for (let i = 0; i < count; i++) jobs[id(i)] = task();
+    jobs.sink = task({ dependsOn: Array.from({ length: count }, (_, i) => id(i)) });
+    return jobs;
+  };
+
+  it('keeps the definition and the state payload the same size whatever the graph: the job list is read from S3, never passed', async () => {
+    // 26,950 edges of 40-character ids: over a megabyte of graph, which the definition once carried
+    const verbose = await plan({ definitions: { 'p.ts': pipeline('verbose', denseGraph(320, 100)) }, handlers: [HANDLER] });
+    const small = await plan({ definitions: { 'p.ts': pipeline('small', denseGraph(3, 1)) }, handlers: [HANDLER] });
+    expect(verbose.problems).toStrictEqual([]);
+    const [large, tiny] = [verbose.plan.pipelines[0]!, small.plan.pipelines[0]!];
+    // the same but for the pipeline's id and the Map's concurrency (one per job)
+    expect(Math.abs(large.estimates.definitionBytes - tiny.estimates.definitionBytes)).toBeLessThan(16);
+    // one job's iteration carries its own upstream list: 100 ids of 40 characters at most here
+    expect(large.estimates.payloadBytes - tiny.estimates.payloadBytes).toBeLessThan(100 * 43);
+    expect(Buffer.byteLength(JSON.stringify(large.stateMachine.jobList))).toBeGreaterThan(1_048_576);
   });
 
-  it('reports LIMIT_001_DEFINITION_SIZE when the state machine definition would exceed 1 MB', async () => {
-    // 26,950 edges of 40-character ids: over a megabyte of graph in the definition
-    const problems = await problemsOf({ 'p.ts': pipeline('verbose', denseGraph(320, 100)) });
-    const limit = problems.find((p) => p.code === ProblemCode.LIMIT_001_DEFINITION_SIZE);
-    expect(limit).toMatchObject({ pipeline: 'verbose', path: 'jobs' });
-    expect(limit?.message).toContain('1048576');
+  it('reports LIMIT_005_STATE_PAYLOAD when one job waits for so many upstreams that its iteration would pass more than 256 KiB', async () => {
+    // 5,500 upstream ids of 40 characters: about 236 KB in the job's own item, beside run parameters at 32 KiB
+    const problems = await problemsOf({ 'p.ts': pipeline('dense', wideFanIn(5_500)) });
+    const limit = problems.find((p) => p.code === ProblemCode.LIMIT_005_STATE_PAYLOAD);
+    expect(limit).toMatchObject({ pipeline: 'dense', path: 'jobs' });
+    expect(limit?.message).toContain('262144');
+  });
+
+  it('reports LIMIT_007_RUN_RECORD_SIZE when the run’s summary of its jobs could not fit one DynamoDB item', async () => {
+    // 4,000 jobs with 40-character ids: about 126 bytes each in the summary and a cancel listing them
+    const problems = await problemsOf({ 'p.ts': pipeline('wide', wideFanIn(4_000)) });
+    expect(problems.map((p) => [p.code, p.path])).toStrictEqual([[ProblemCode.LIMIT_007_RUN_RECORD_SIZE, 'jobs']]);
+    expect(problems[0]!.message).toContain('409600');
+    // the same jobs with short ids fit
+    const short = await problemsOf({ 'p.ts': pipeline('wide', independentJobs(4_000, 1, 4)) });
+    expect(short).toStrictEqual([]);
   });
 
   it('reports LIMIT_006_JOBS_PER_RUN past 10,000 enabled jobs, which could not all wait at once', async () => {

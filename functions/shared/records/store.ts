@@ -212,7 +212,7 @@ export class RecordStore {
   async markRunRunning(run: Omit<RunRecord, 'status' | 'transitions' | 'queuedAt'>, at: string): Promise<RunRecord> {
     const history = recordKeys.history(run.pipelineId, at, run.runId);
     return this.updateRun(run.runId, {
-      set: { status: RunStatus.RUNNING, startedAt: at, executionArn: run.executionArn, definitionVersion: run.definitionVersion, graph: run.graph, runId: run.runId, pipelineId: run.pipelineId, kind: 'run', gsi1pk: history.gsi1pk },
+      set: { status: RunStatus.RUNNING, startedAt: at, executionArn: run.executionArn, definitionVersion: run.definitionVersion, jobList: run.jobList, runId: run.runId, pipelineId: run.pipelineId, kind: 'run', gsi1pk: history.gsi1pk },
       setIfAbsent: { queuedAt: at, trigger: run.trigger, parameters: run.parameters, scheduledTime: run.scheduledTime, gsi1sk: history.gsi1sk, expiresAt: this.expiresAt(at) },
       append: { transitions: [{ status: RunStatus.RUNNING, at }] },
       remove: ['error', 'completedAt', 'durationMs', 'jobs'],
@@ -231,13 +231,13 @@ export class RecordStore {
    */
   async finishRun(
     runId: string,
-    outcome: { status: typeof RunStatus.SUCCEEDED | typeof RunStatus.FAILED | typeof RunStatus.CANCELLED; at: string; jobs: Record<string, JobSummary>; error?: RunRecord['error'] },
+    outcome: { status: typeof RunStatus.SUCCEEDED | typeof RunStatus.FAILED | typeof RunStatus.CANCELLED; at: string; jobs: Record<string, JobSummary>; jobsCompacted?: true; error?: RunRecord['error'] },
     from?: typeof RunStatus.PENDING | typeof RunStatus.RUNNING,
   ): Promise<RunRecord> {
     const current = await this.requireRun(runId);
     const startedAt = current.startedAt ?? current.queuedAt;
     return this.updateRun(runId, {
-      set: { status: outcome.status, completedAt: outcome.at, durationMs: Math.max(0, Date.parse(outcome.at) - Date.parse(startedAt)), jobs: outcome.jobs, error: outcome.error },
+      set: { status: outcome.status, completedAt: outcome.at, durationMs: Math.max(0, Date.parse(outcome.at) - Date.parse(startedAt)), jobs: outcome.jobs, jobsCompacted: outcome.jobsCompacted, error: outcome.error },
       append: { transitions: [{ status: outcome.status, at: outcome.at }] },
       condition: from ? { expression: '#status = :from', names: ['status'], values: { ':from': from } } : whileNotTerminal,
     });

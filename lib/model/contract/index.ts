@@ -7,6 +7,7 @@
  */
 export * from './status.ts';
 export * from './task.ts';
+export * from './job-list.ts';
 export * from './recorder.ts';
 export * from './records.ts';
 export * from './dead-letter.ts';

@@ -1,5 +1,6 @@
 /** What the state machine and EventBridge send the recorder. */
 import { z } from 'zod';
+import { JobListRefSchema } from './job-list.ts';
 import { CaughtErrorSchema, RunInputSchema } from './task.ts';
 
 export const RecorderEventSchema = z.discriminatedUnion('action', [
@@ -8,8 +9,8 @@ export const RecorderEventSchema = z.discriminatedUnion('action', [
     run: RunInputSchema,
     executionArn: z.string(),
     definitionVersion: z.string(),
-    /** The pipeline's enabled jobs and their dependencies, kept on the run record. */
-    graph: z.record(z.string(), z.array(z.string())),
+    /** Where the definition version's job list (its enabled jobs and their dependencies) is: kept on the run record. */
+    jobList: JobListRefSchema,
   }),
   z.object({
     /**

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { ParametersSchema } from '../pipeline.ts';
 import { CancelScope, ErrorCategory, JobStatus, RunStatus, TriggerType } from './status.ts';
 import { IsoTimeSchema, OutputsSchema } from './task.ts';
+import { JobListRefSchema } from './job-list.ts';
 
 export const TransitionSchema = z.object({ status: z.string(), at: IsoTimeSchema });
 
@@ -13,6 +14,22 @@ export const JobSummarySchema = z.object({
   reason: z.string().optional(),
 });
 export type JobSummary = z.infer<typeof JobSummarySchema>;
+
+/** DynamoDB's item size: a run's record, its summary included, stays within it. */
+export const MAX_RECORD_BYTES = 400 * 1024;
+
+/** A job's entry in a summary kept to statuses and attempts (its code and reason are on the job's own state). */
+export const compactSummaryEntry = (jobId: string, attempts: number): Record<string, JobSummary> => ({ [jobId]: { status: JobStatus.SUCCEEDED, attempts } });
+
+/**
+ * The summary a run's record keeps: every job's end, or, when codes and reasons would take the record
+ * (`otherBytes` without its summary) past `MAX_RECORD_BYTES` with a margin, statuses and attempts only.
+ */
+export function summaryWithin(jobs: Record<string, JobSummary>, otherBytes: number): { jobs: Record<string, JobSummary>; compacted: boolean } {
+  const budget = MAX_RECORD_BYTES - 16 * 1024 - otherBytes;
+  if (Buffer.byteLength(JSON.stringify(jobs)) <= budget) return { jobs, compacted: false };
+  return { jobs: Object.fromEntries(Object.entries(jobs).map(([id, j]) => [id, { status: j.status, attempts: j.attempts }])), compacted: true };
+}
 
 /** One cancel asked of a run: the whole run (no `job`), or one job and the dependents its scope takes. */
 export const CancellationSchema = z.object({
@@ -42,9 +59,11 @@ export const RunRecordSchema = z.object({
   completedAt: IsoTimeSchema.optional(),
   durationMs: z.number().optional(),
   transitions: z.array(TransitionSchema),
-  /** The enabled jobs and their dependencies (job id → upstream ids), from the run's start. */
-  graph: z.record(z.string(), z.array(z.string())).optional(),
+  /** Where the run's job list (its enabled jobs and their dependencies) is, from the run's start. */
+  jobList: JobListRefSchema.optional(),
   jobs: z.record(z.string(), JobSummarySchema).optional(),
+  /** The summary keeps statuses and attempts only, the record being within DynamoDB's item size: each job's code and reason are on its own state. */
+  jobsCompacted: z.literal(true).optional(),
   error: z.object({ code: z.string(), message: z.string(), jobId: z.string().optional() }).optional(),
   /** Every cancel asked of the run: who (the caller's IAM identity), when, and what. */
   cancellations: z.array(CancellationSchema).optional(),

@@ -24,6 +24,18 @@ export const MAX_OUTPUTS_BYTES = 16 * 1024 * 1024;
  */
 export const MAX_RUN_PARAMETERS_BYTES = 32 * 1024;
 
+/** The longest error code kept (a handler's own codes included): a run's summary holds one per job. */
+export const MAX_ERROR_CODE_LENGTH = 64;
+/** The longest error message kept in an attempt record and a dead letter. */
+export const MAX_ERROR_MESSAGE_LENGTH = 4096;
+
+/** `text` within `max` characters, saying how much was cut. */
+export function capText(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const marker = ` …[${text.length - max} more characters cut]`;
+  return text.slice(0, Math.max(0, max - marker.length)) + marker;
+}
+
 export const IsoTimeSchema = z.string().min(1);
 
 /** Run overrides, bounded in size (see `MAX_RUN_PARAMETERS_BYTES`). */

@@ -155,7 +155,7 @@ export class MemoryRecordStore implements Pick<RecordStore, StoreMethods> {
         ...defined({ scheduledTime: run.scheduledTime }),
         ...existing,
         // set: always written (when defined)
-        ...defined({ executionArn: run.executionArn, definitionVersion: run.definitionVersion, graph: run.graph }),
+        ...defined({ executionArn: run.executionArn, definitionVersion: run.definitionVersion, jobList: run.jobList }),
         runId: run.runId,
         pipelineId: run.pipelineId,
         status: RunStatus.RUNNING,
@@ -169,7 +169,7 @@ export class MemoryRecordStore implements Pick<RecordStore, StoreMethods> {
 
   async finishRun(
     runId: string,
-    outcome: { status: typeof RunStatus.SUCCEEDED | typeof RunStatus.FAILED | typeof RunStatus.CANCELLED; at: string; jobs: Record<string, JobSummary>; error?: RunRecord['error'] },
+    outcome: { status: typeof RunStatus.SUCCEEDED | typeof RunStatus.FAILED | typeof RunStatus.CANCELLED; at: string; jobs: Record<string, JobSummary>; jobsCompacted?: true; error?: RunRecord['error'] },
     from?: typeof RunStatus.PENDING | typeof RunStatus.RUNNING,
   ): Promise<RunRecord> {
     const current = await this.requireRun(runId);
@@ -181,6 +181,7 @@ export class MemoryRecordStore implements Pick<RecordStore, StoreMethods> {
         completedAt: outcome.at,
         durationMs: Math.max(0, Date.parse(outcome.at) - Date.parse(startedAt)),
         jobs: outcome.jobs,
+        ...(outcome.jobsCompacted ? { jobsCompacted: true as const } : {}),
         ...(outcome.error !== undefined ? { error: outcome.error } : {}),
         transitions: [...current.transitions, { status: outcome.status, at: outcome.at }],
       });
