@@ -1018,6 +1018,23 @@ describe('runAttempt: a handler that throws', () => {
     expect(await onlyAttempt(h.store)).toMatchObject({ errorCode: 'BAD_INPUT', errorMessage: 'no data for that date', errorCategory: ErrorCategory.PERMANENT, willRetry: false });
   });
 
+  it('keeps a permanent failure permanent, with its code, whatever the size of its message: the message is cut within the record, saying so', async () => {
+    const h = harness();
+    const err = await taskError(runAttempt(single(), runPayload(), throwing(new PermanentError('BAD_INPUT', 'x'.repeat(500_000))), h.deps()));
+    expect(err.info).toMatchObject({ code: 'BAD_INPUT', category: ErrorCategory.PERMANENT });
+    expect(err.info.message).toHaveLength(4096);
+    expect(err.info.message).toMatch(/…\[495\d{3} more characters cut\]$/);
+    expect(await onlyAttempt(h.store)).toMatchObject({ errorCode: 'BAD_INPUT', errorCategory: ErrorCategory.PERMANENT, willRetry: false });
+    const long = await taskError(runAttempt(single(), runPayload(), throwing(Object.assign(new Error('no'), { code: 'E'.repeat(500) })), harness().deps()));
+    expect(long.info.code).toBe('E'.repeat(64));
+  });
+
+  it('says what a thrown value is even when turning it into text throws', async () => {
+    const hostile = { toString: () => { throw new Error('no'); } };
+    const err = await taskError(runAttempt(single(), runPayload(), throwing(hostile), harness().deps()));
+    expect(err.info).toMatchObject({ code: 'EXEC_001_HANDLER_ERROR', message: '[object Object]' });
+  });
+
   it('classifies with the job’s lists (Rule 10): a TransientError the job lists as non-retryable is permanent', async () => {
     const h = harness();
     const err = await taskError(runAttempt(single({ retry: { nonRetryableErrors: ['RATE_LIMITED'] } }), runPayload(), throwing(new TransientError('RATE_LIMITED', 'slow down')), h.deps()));
