@@ -165,7 +165,8 @@ export class PhiPipeline extends Construct {
       platform.scheduleTrigger.grantInvoke(role);
       platform.deliveriesQueue.grantSendMessages(role);
       return new scheduler.CfnSchedule(this, `Schedule${i}`, {
-        description: `Phi ${plan.id}: ${schedule.source}`,
+        // Scheduler keeps at most 512 characters of description.
+        description: `Phi ${plan.id}: ${schedule.source}`.slice(0, 512),
         scheduleExpression: schedule.expression,
         scheduleExpressionTimezone: schedule.timezone,
         flexibleTimeWindow: { mode: 'OFF' },

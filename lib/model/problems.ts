@@ -15,6 +15,8 @@ export const ProblemCode = {
   DEF_003_LOAD_FAILED: 'DEF_003_LOAD_FAILED',
   /** Two definition files declare the same pipeline id. */
   DEF_004_DUPLICATE_PIPELINE: 'DEF_004_DUPLICATE_PIPELINE',
+  /** Every job of the pipeline is disabled: a run would run nothing and still succeed. */
+  DEF_005_NO_ENABLED_JOBS: 'DEF_005_NO_ENABLED_JOBS',
   /** A job depends on a job id the pipeline does not declare. */
   DEP_001_MISSING_UPSTREAM: 'DEP_001_MISSING_UPSTREAM',
   /** The dependency graph has a cycle; `cyclePath` lists it, first job repeated at the end. */

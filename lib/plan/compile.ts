@@ -169,6 +169,9 @@ function compilePipeline(file: string, pipeline: Pipeline, now: Date): { plan?: 
   const { definition, substitutions, items: jobList } = renderStateMachine({ pipelineId: pipeline.id, definitionVersion, jobs: enabledJobs, functions, timeoutSeconds: executionTimeoutSeconds(worstCaseRunSeconds) });
   const estimates = { ...estimate(definition, substitutions, jobList, enabledJobs, functions.length, schedules.length > 0, critical.weight), worstCaseRunSeconds };
 
+  if (enabledJobs.length === 0) {
+    at(undefined, 'jobs', ProblemCode.DEF_005_NO_ENABLED_JOBS, `every job of pipeline "${pipeline.id}" is disabled: a run would run nothing and succeed`, 'enable at least one job, or remove the pipeline');
+  }
   if (enabledJobs.length > LIMITS.jobsPerRun) {
     at(undefined, 'jobs', ProblemCode.LIMIT_006_JOBS_PER_RUN, `the pipeline has ${enabledJobs.length} enabled jobs; a run waits on all of them at once, and a Distributed Map runs at most ${LIMITS.jobsPerRun} child executions at a time`, 'split the pipeline into smaller pipelines chained by their runs');
   }

@@ -260,6 +260,22 @@ describe('compileSchedule', () => {
     });
   });
 
+  describe('within EventBridge Scheduler’s sizes', () => {
+    it('refuses a cron whose Scheduler expression would pass 256 characters (SCHED_003_UNSUPPORTED), naming the limit', () => {
+      const problems = problemsOf(compileSchedule({ cron: '0-59/1 0-23/1 1-31/1 * *' }, NOW));
+      expect(problems).toHaveLength(1);
+      expect(problems[0]).toMatchObject({ code: ProblemCode.SCHED_003_UNSUPPORTED, field: 'cron' });
+      expect(problems[0]!.message).toContain('256');
+    });
+
+    it('writes the cron it was given with single spaces, however it was padded', () => {
+      const padded = `${' '.repeat(200)}0${' '.repeat(200)}19 * * 1-5${' '.repeat(200)}`;
+      const schedule = compiled(compileSchedule({ cron: padded }, NOW));
+      expect(schedule.source).toBe('cron: 0 19 * * 1-5');
+      expect(schedule.expression).toBe(awsCron('0 19 * * 1-5'));
+    });
+  });
+
   describe('timezone', () => {
     it.each(['Mars/Olympus_Mons', 'America/Gotham', '+05:00', ''])('refuses "%s" with SCHED_002_INVALID_TIMEZONE on the timezone field', (timezone) => {
       const problems = problemsOf(compileSchedule({ cron: '0 0 * * *', timezone }, NOW));
@@ -299,7 +315,7 @@ describe('compileSchedule', () => {
       expect(schedule.timezone).toBe('UTC');
     });
 
-    it.each(['0 minutes', '-5 minutes', '1.5 hours', '2 weeks', 'minutes', '5', 'every 5 minutes', '99999999999999999 days'])(
+    it.each(['0 minutes', '-5 minutes', '1.5 hours', '2 weeks', 'minutes', '5', 'every 5 minutes', '99999999999999999 days', '99999999 days', '36501 days', '52560001 minutes'])(
       'refuses "%s" with SCHED_001_INVALID_CRON on the rate field',
       (rate) => {
         const problems = problemsOf(compileSchedule({ rate }, NOW));
@@ -307,6 +323,10 @@ describe('compileSchedule', () => {
         expect(problems[0]).toMatchObject({ code: ProblemCode.SCHED_001_INVALID_CRON, field: 'rate' });
       },
     );
+
+    it('takes a rate of up to a hundred years', () => {
+      expect(compiled(compileSchedule({ rate: '36500 days' }, NOW)).expression).toBe('rate(36500 days)');
+    });
 
     it('counts the next fire times from now, one rate apart', () => {
       expect(compiled(compileSchedule({ rate: '6 hours' }, NOW)).next).toStrictEqual([

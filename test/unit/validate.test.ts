@@ -253,6 +253,19 @@ describe('DEF_004_DUPLICATE_PIPELINE: two files declare the same id', () => {
   });
 });
 
+describe('DEF_005_NO_ENABLED_JOBS: every job is disabled', () => {
+  it('refuses the pipeline, which would run nothing and succeed, and plans the others', async () => {
+    const { plan: result, problems } = await plan({
+      definitions: {
+        'off.ts': pipeline('off', { a: task({ enabled: false }), b: task({ enabled: false, dependsOn: ['a'] }) }),
+        'on.ts': pipeline('on', { a: task(), b: task({ enabled: false }) }),
+      },
+    });
+    expect(problems.map((p) => [p.code, p.pipeline, p.path])).toStrictEqual([[ProblemCode.DEF_005_NO_ENABLED_JOBS, 'off', 'jobs']]);
+    expect(result.pipelines.map((p) => p.id)).toStrictEqual(['on']);
+  });
+});
+
 describe('DEP_001_MISSING_UPSTREAM: a job depends on an undeclared job', () => {
   it('reports it at jobs.b.dependsOn[0], listing the declared jobs in the hint', async () => {
     const problem = await onlyProblem({ 'p.ts': pipeline('orders', { a: task(), b: task({ dependsOn: ['extract'] }) }) });

@@ -121,8 +121,8 @@ const selected = (items: CronItem[], spec: FieldSpec): number[] => [...new Set(i
 
 /** Unix cron → `cron(...)` for EventBridge Scheduler, or the problem that prevents it. */
 export function translateCron(cron: string): (Translated & { selection: CronSelection }) | ScheduleProblem {
-  const source = `cron: ${cron}`;
   const fields = cron.trim().split(/\s+/);
+  const source = `cron: ${fields.join(' ')}`;
   const invalid = (message: string, hint: string): ScheduleProblem => ({ code: ProblemCode.SCHED_001_INVALID_CRON, field: 'cron', message, hint });
   const unsupported = (message: string, hint: string): ScheduleProblem => ({ code: ProblemCode.SCHED_003_UNSUPPORTED, field: 'cron', message, hint });
   const syntaxHint = 'Unix cron is "minute hour day-of-month month day-of-week", e.g. "0 19 * * 1-5", with an optional leading seconds field';

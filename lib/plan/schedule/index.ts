@@ -18,6 +18,9 @@ export * from './timezone.ts';
 
 const DEFAULT_TIMEZONE = 'UTC';
 
+/** EventBridge Scheduler's longest schedule expression. */
+export const MAX_EXPRESSION_LENGTH = 256;
+
 export function compileSchedule(schedule: Schedule, now: Date): ScheduleResult {
   const timezone = schedule.timezone ?? DEFAULT_TIMEZONE;
   const problems: ScheduleProblem[] = [];
@@ -31,6 +34,14 @@ export function compileSchedule(schedule: Schedule, now: Date): ScheduleResult {
   }
   const translated = schedule.cron !== undefined ? translateCron(schedule.cron) : schedule.rate !== undefined ? translateRate(schedule.rate) : translateAt(schedule.at ?? '');
   if ('code' in translated) problems.push(translated);
+  else if (translated.expression.length > MAX_EXPRESSION_LENGTH) {
+    problems.push({
+      code: ProblemCode.SCHED_003_UNSUPPORTED,
+      field: schedule.cron !== undefined ? 'cron' : schedule.rate !== undefined ? 'rate' : 'at',
+      message: `the schedule becomes ${translated.expression.length} characters of EventBridge Scheduler expression (${translated.expression.slice(0, 60)}…); Scheduler takes at most ${MAX_EXPRESSION_LENGTH}`,
+      hint: 'write ranges and steps instead of lists (0-59/1 is *), or split the schedule into several',
+    });
+  }
   if (problems.length > 0 || 'code' in translated) return { ok: false, problems };
 
   const zone = canonicalTimezone(timezone);

@@ -4,13 +4,16 @@ import { formatInZone, resolveLocalTime } from './timezone.ts';
 import { NEXT_COUNT, type ScheduleProblem, type Translated } from './types.ts';
 
 const RATE_UNITS = { minute: 60_000, hour: 3_600_000, day: 86_400_000 } as const;
+/** The longest rate Phi schedules: a hundred years (beyond, no fire time can be computed, nor would any come). */
+const MAX_RATE_MS = 36_500 * RATE_UNITS.day;
 
 function parseRate(rate: string): { value: number; unit: keyof typeof RATE_UNITS } | undefined {
   const match = /^\s*(\d+)\s+(minute|minutes|hour|hours|day|days)\s*$/.exec(rate);
   if (!match) return undefined;
   const value = Number(match[1]);
-  if (!Number.isSafeInteger(value) || value < 1) return undefined;
-  return { value, unit: (match[2] ?? 'minute').replace(/s$/, '') as keyof typeof RATE_UNITS };
+  const unit = (match[2] ?? 'minute').replace(/s$/, '') as keyof typeof RATE_UNITS;
+  if (!Number.isSafeInteger(value) || value < 1 || value * RATE_UNITS[unit] > MAX_RATE_MS) return undefined;
+  return { value, unit };
 }
 
 export function translateRate(rate: string): Translated | ScheduleProblem {
@@ -20,7 +23,7 @@ export function translateRate(rate: string): Translated | ScheduleProblem {
       code: ProblemCode.SCHED_001_INVALID_CRON,
       field: 'rate',
       message: `"${rate}" is not a rate`,
-      hint: 'write "<n> minute(s)", "<n> hour(s)" or "<n> day(s)" with n at least 1, e.g. "15 minutes"',
+      hint: 'write "<n> minute(s)", "<n> hour(s)" or "<n> day(s)" with n at least 1 and at most 100 years in all, e.g. "15 minutes"',
     };
   }
   // AWS wants the singular unit for 1 and the plural otherwise: the same rate, written AWS's way.
