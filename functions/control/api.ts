@@ -8,7 +8,10 @@
  */
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { z } from 'zod';
-import { ApiErrorCode, CancelRequestSchema, StartRunRequestSchema, TriggerType, type RunView } from '../../lib/model/contract/index.ts';
+import { nestsDeeperThan } from '../../lib/model/canonical.ts';
+import { ApiErrorCode, CancelRequestSchema, MAX_BODY_DEPTH, RunIdSchema, StartRunRequestSchema, TriggerType, type RunView } from '../../lib/model/contract/index.ts';
+import { PipelineIdSchema } from '../../lib/model/pipeline.ts';
+import { createLogger } from '../shared/log.ts';
 import { formatPath } from '../../lib/model/problems.ts';
 import type { RecordStore } from '../shared/records/store.ts';
 import { recordStoreFromEnv } from '../shared/records/env.ts';
@@ -18,7 +21,7 @@ import { MAX_OBSERVED_RUNS, observedDurations } from './durations.ts';
 
 /** `?runs=N`: how many of the latest succeeded runs to learn from. */
 const DurationsQuerySchema = z.object({ runs: z.coerce.number().int().min(1).max(MAX_OBSERVED_RUNS).default(20) }).strict();
-import { IdempotencyConflictError, startRun, triggerDepsFromEnv, UnknownPipelineError, type TriggerDeps } from './trigger.ts';
+import { IdempotencyConflictError, RunStartError, startRun, triggerDepsFromEnv, UnknownPipelineError, type TriggerDeps } from './trigger.ts';
 
 export interface ApiDeps {
   readonly trigger: TriggerDeps;
@@ -34,11 +37,24 @@ function callerOf(event: Pick<APIGatewayProxyEvent, 'requestContext'>): string {
 
 /** The JSON body, or the answer to a body that is not JSON. */
 function bodyOf(event: Pick<APIGatewayProxyEvent, 'body'>): { body: unknown } | { error: APIGatewayProxyResult } {
+  let body: unknown;
   try {
-    return { body: event.body ? JSON.parse(event.body) : {} };
+    body = event.body ? JSON.parse(event.body) : {};
   } catch (err) {
     return { error: failure(400, ApiErrorCode.INVALID_JSON, `the body is not JSON: ${(err as Error).message}`) };
   }
+  // Checked before any schema walks it: a deep body would exhaust the stack of whatever recursed.
+  if (nestsDeeperThan(body, MAX_BODY_DEPTH)) return { error: failure(400, ApiErrorCode.INVALID_JSON, `the body nests deeper than ${MAX_BODY_DEPTH} levels`) };
+  return { body };
+}
+
+/** The path's id when it is one, or the answer to one that is not (too long, other characters: it names nothing). */
+function idOf(event: Pick<APIGatewayProxyEvent, 'pathParameters'>, name: 'id' | 'runId'): { id: string } | { error: APIGatewayProxyResult } {
+  const raw = event.pathParameters?.[name] ?? '';
+  const parsed = (name === 'id' ? PipelineIdSchema : RunIdSchema).safeParse(raw);
+  if (parsed.success) return { id: parsed.data };
+  const what = name === 'id' ? 'pipeline' : 'run';
+  return { error: failure(404, name === 'id' ? ApiErrorCode.PIPELINE_NOT_FOUND : ApiErrorCode.RUN_NOT_FOUND, `"${raw.slice(0, 80)}${raw.length > 80 ? '…' : ''}" is not a ${what} id`) };
 }
 
 const invalid = (message: string, issues: readonly { path: PropertyKey[]; message: string; code: string }[]): APIGatewayProxyResult =>
@@ -70,7 +86,9 @@ export async function viewRun(runId: string, store: ApiDeps['store']): Promise<R
 export async function route(event: Pick<APIGatewayProxyEvent, 'httpMethod' | 'resource' | 'pathParameters' | 'body'> & Partial<Pick<APIGatewayProxyEvent, 'requestContext' | 'queryStringParameters'>>, deps: ApiDeps): Promise<APIGatewayProxyResult> {
   const key = `${event.httpMethod} ${event.resource}`;
   if (key === 'POST /pipelines/{id}/runs') {
-    const pipelineId = event.pathParameters?.id ?? '';
+    const path = idOf(event, 'id');
+    if ('error' in path) return path.error;
+    const pipelineId = path.id;
     const read = bodyOf(event);
     if ('error' in read) return read.error;
     const parsed = StartRunRequestSchema.safeParse(read.body);
@@ -80,13 +98,16 @@ export async function route(event: Pick<APIGatewayProxyEvent, 'httpMethod' | 're
       const { created, run } = await startRun({ pipelineId, trigger: TriggerType.API, ...request }, deps.trigger);
       return json(created ? 201 : 200, { created, run });
     } catch (err) {
-      if (err instanceof UnknownPipelineError) return failure(404, ApiErrorCode.PIPELINE_NOT_FOUND, err.message, { pipelines: [...deps.trigger.stateMachines.keys()] });
+      if (err instanceof UnknownPipelineError) return failure(404, ApiErrorCode.PIPELINE_NOT_FOUND, err.message);
       if (err instanceof IdempotencyConflictError) return failure(409, ApiErrorCode.IDEMPOTENCY_CONFLICT, err.message, { run: err.run });
+      if (err instanceof RunStartError) return { ...failure(503, ApiErrorCode.RUN_START_FAILED, err.message, { run: err.run }), headers: { 'content-type': 'application/json', 'retry-after': '30' } };
       throw err;
     }
   }
   if (key === 'POST /runs/{runId}/cancel') {
-    const runId = event.pathParameters?.runId ?? '';
+    const path = idOf(event, 'runId');
+    if ('error' in path) return path.error;
+    const runId = path.id;
     const read = bodyOf(event);
     if ('error' in read) return read.error;
     const parsed = CancelRequestSchema.safeParse(read.body);
@@ -102,22 +123,40 @@ export async function route(event: Pick<APIGatewayProxyEvent, 'httpMethod' | 're
     }
   }
   if (key === 'GET /pipelines/{id}/durations') {
-    const pipelineId = event.pathParameters?.id ?? '';
+    const path = idOf(event, 'id');
+    if ('error' in path) return path.error;
+    const pipelineId = path.id;
     if (!deps.trigger.stateMachines.has(pipelineId)) return failure(404, ApiErrorCode.PIPELINE_NOT_FOUND, `pipeline "${pipelineId}" is not deployed`);
     const runs = DurationsQuerySchema.safeParse(event.queryStringParameters ?? {});
     if (!runs.success) return invalid('the query does not match ?runs=1..100', runs.error.issues);
     return json(200, await observedDurations(pipelineId, runs.data.runs, deps.store));
   }
   if (key === 'GET /runs/{runId}') {
-    const runId = event.pathParameters?.runId ?? '';
+    const path = idOf(event, 'runId');
+    if ('error' in path) return path.error;
+    const runId = path.id;
     const view = await viewRun(runId, deps.store);
     return view ? json(200, view) : failure(404, ApiErrorCode.RUN_NOT_FOUND, `run "${runId}" does not exist`);
   }
   return failure(404, ApiErrorCode.ROUTE_NOT_FOUND, `no route ${key}`);
 }
 
+/**
+ * `route`, and for anything it did not expect a 500 with a stable code and the request id to find the
+ * logged error by: never a stack trace, never API Gateway's bare 502.
+ */
+export async function answer(event: Parameters<typeof route>[0], deps: ApiDeps, log = createLogger({ component: 'control-api' })): Promise<APIGatewayProxyResult> {
+  try {
+    return await route(event, deps);
+  } catch (err) {
+    const requestId = event.requestContext?.requestId ?? 'unknown';
+    log.error('request failed', { requestId, route: `${event.httpMethod} ${event.resource}`, error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) });
+    return failure(500, ApiErrorCode.INTERNAL, `the request failed unexpectedly; quote request id ${requestId}`, { requestId });
+  }
+}
+
 let deps: ApiDeps | undefined;
 export async function handler(event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> {
   deps ??= { trigger: triggerDepsFromEnv('control-api'), store: recordStoreFromEnv(), cancel: cancelDepsFromEnv() };
-  return route(event, deps);
+  return answer(event, deps);
 }

@@ -35,6 +35,13 @@ export interface TriggerDeps {
 }
 
 /** A run was asked of a pipeline this deployment does not have. Nothing was started. */
+/** The run is recorded, but its execution would not start (the state machine is missing or refused it): a start with the same idempotency key tries again. */
+export class RunStartError extends PhiError {
+  constructor(readonly run: RunRecord, cause: string) {
+    super(ApiErrorCode.RUN_START_FAILED, `run ${run.runId} is recorded, but its execution would not start (is the pipeline's stack still deploying?): ${cause.slice(0, 500)}`);
+  }
+}
+
 export class UnknownPipelineError extends PhiError {
   constructor(readonly pipelineId: string) {
     super(ApiErrorCode.PIPELINE_NOT_FOUND, `pipeline "${pipelineId}" is not deployed`);
@@ -92,8 +99,8 @@ export async function startRun(req: RunRequest, deps: TriggerDeps): Promise<{ cr
   } catch (err) {
     // No execution is known to exist to close this run: it is closed here (if still PENDING); a later
     // start of it reopens it, and its execution's own start, should it have happened, wins.
-    await deps.store.markRunStartFailed(run.runId, now.toISOString(), `the execution could not be started: ${(err as Error).message}`);
-    throw err;
+    const cause = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+    throw new RunStartError(await deps.store.markRunStartFailed(run.runId, now.toISOString(), `the execution could not be started: ${cause}`), cause);
   }
   await deps.store.attachExecution(run.runId, executionArnFor(stateMachineArn, run.runId));
   deps.log.info(created ? 'run queued' : 'run already exists', { pipelineId: run.pipelineId, runId: run.runId, trigger: run.trigger });

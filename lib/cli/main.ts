@@ -44,12 +44,15 @@ async function loadPlan(dirs: readonly string[]): Promise<{ plan: Plan; problems
 
 function parseParams(pairs: readonly string[], json: string | undefined): Parameters {
   let params: Parameters = {};
-  if (json) {
+  if (json !== undefined) {
+    let parsed: unknown;
     try {
-      params = JSON.parse(json) as Parameters;
+      parsed = JSON.parse(json);
     } catch (e) {
       throw new UsageError(`--params is not JSON: ${(e as Error).message}`);
     }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new UsageError(`--params takes a JSON object of parameters, got ${parsed === null ? 'null' : Array.isArray(parsed) ? 'an array' : typeof parsed}`);
+    params = parsed as Parameters;
   }
   for (const pair of pairs) {
     const eq = pair.indexOf('=');
@@ -93,6 +96,9 @@ class UsageError extends PhiError {
 
 export async function main(argv: readonly string[], out: Out = (t) => process.stdout.write(`${t}\n`), err: Out = (t) => process.stderr.write(`${t}\n`)): Promise<number> {
   const [command, ...rest] = argv;
+  // Under --json, a failure is JSON too: { "error": { "code", "message" } } on stderr.
+  const asJson = rest.includes('--json');
+  const fail = (code: string, message: string, text: string): void => err(asJson ? JSON.stringify({ error: { code, message } }) : text);
   try {
     const { values, positionals } = parseArgs({
       args: [...rest],
@@ -204,20 +210,21 @@ export async function main(argv: readonly string[], out: Out = (t) => process.st
     }
   } catch (e) {
     if (e instanceof UsageError || (e as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
-      err(`phi: ${(e as Error).message}\n\n${USAGE}`);
+      fail('CLI_000_USAGE', (e as Error).message, `phi: ${(e as Error).message}\n\n${USAGE}`);
       return ExitCode.USAGE;
     }
     if (e instanceof ClientError && e.code === ClientErrorCode.WAIT_TIMEOUT) {
-      err(`phi: ${e.code}: ${e.message}; it goes on (phi status <runId> --watch, or phi cancel <runId>)`);
+      fail(e.code, e.message, `phi: ${e.code}: ${e.message}; it goes on (phi status <runId> --watch, or phi cancel <runId>)`);
       return ExitCode.FAILED;
     }
     if (e instanceof ApiError) {
-      err(`phi: ${e.message}`);
+      fail(e.code, e.message, `phi: ${e.message}`);
       return e.status === 404 || e.status === 400 || e.status === 409 ? ExitCode.FAILED : ExitCode.USAGE;
     }
     // Credentials, network, a missing deployment: say what happened (PHI_DEBUG=1 for the stack trace).
     if (process.env.PHI_DEBUG) throw e;
-    err(`phi: ${(e as Error).message ?? String(e)}`);
+    const message = e instanceof Error ? e.message : String(e);
+    fail(e instanceof PhiError ? e.code : ((e as { name?: string }).name ?? 'CLI_001_FAILED'), message, `phi: ${message}`);
     return ExitCode.USAGE;
   }
 }

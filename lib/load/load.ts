@@ -7,12 +7,65 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { z } from 'zod';
+import { nestsDeeperThan } from '../model/canonical.ts';
+import { PhiError } from '../model/errors.ts';
 import { PipelineSchema } from '../model/pipeline.ts';
 import { ProblemCode, formatPath, type Problem } from '../model/problems.ts';
 import { compilePlan, type LoadedPipeline } from '../plan/compile.ts';
 import type { Plan } from '../plan/types.ts';
 
 export const DEFAULT_DEFINITIONS_DIR = 'definitions';
+
+/** How long one definition file may take to load (its top-level awaits included): `PHI_LOAD_TIMEOUT_MS`, else 10 s. */
+const loadTimeoutMs = (): number => Number(process.env.PHI_LOAD_TIMEOUT_MS ?? 10_000);
+/** The deepest a definition may nest (parameters are plain JSON: no cycles, no towers). */
+export const MAX_DEFINITION_DEPTH = 64;
+
+/** A definition file called `process.exit` while it loaded. */
+class DefinitionExit extends PhiError {
+  constructor(message: string) {
+    super(ProblemCode.DEF_003_LOAD_FAILED, message);
+  }
+}
+/** A definition file did not finish loading in time. */
+class DefinitionTimeout extends PhiError {
+  constructor(message: string) {
+    super(ProblemCode.DEF_003_LOAD_FAILED, message);
+  }
+}
+
+/**
+ * Imports a definition file, within the load timeout, with `process.exit` turned into an error while
+ * its top level runs (a definition that exits would otherwise end validation with a false pass).
+ */
+async function importDefinition(file: string): Promise<unknown> {
+  const exit = process.exit;
+  process.exit = ((code?: number) => {
+    throw new DefinitionExit(`it called process.exit(${code ?? ''}) while loading`);
+  }) as typeof process.exit;
+  let timer: NodeJS.Timeout | undefined;
+  const timeoutMs = loadTimeoutMs();
+  try {
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new DefinitionTimeout(`it did not finish loading within ${timeoutMs} ms (a top-level await that never settles?)`)), timeoutMs);
+    });
+    const mod = (await Promise.race([import(pathToFileURL(file).href), timeout])) as { default?: unknown };
+    return mod.default;
+  } finally {
+    clearTimeout(timer);
+    process.exit = exit;
+  }
+}
+
+/** The definition as the schema reads it, or why it cannot be read (a getter that throws, a cycle, a tower). */
+export function parseDefinition(exported: unknown): ReturnType<typeof PipelineSchema.safeParse> | { thrown: string } {
+  try {
+    if (nestsDeeperThan(exported, MAX_DEFINITION_DEPTH)) return { thrown: `it nests deeper than ${MAX_DEFINITION_DEPTH} levels, or refers to itself` };
+    return PipelineSchema.safeParse(exported);
+  } catch (err) {
+    return { thrown: `reading it threw ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}` };
+  }
+}
 
 export function definitionFiles(dir: string): string[] {
   return readdirSync(dir)
@@ -44,18 +97,23 @@ export async function loadDefinitions(dirs: string | readonly string[]): Promise
     const rel = path.relative(process.cwd(), file);
     let exported: unknown;
     try {
-      const mod = (await import(pathToFileURL(file).href)) as { default?: unknown };
-      exported = mod.default;
+      exported = await importDefinition(file);
     } catch (err) {
-      problems.push({ code: ProblemCode.DEF_003_LOAD_FAILED, file: rel, path: '', message: `${rel} could not be loaded: ${(err as Error).message}`, hint: 'fix the TypeScript error in the file; `npx tsc --noEmit` shows it with its line' });
+      const ownFault = err instanceof DefinitionExit || err instanceof DefinitionTimeout;
+      const hint = ownFault ? 'a definition file only declares its pipeline: no process.exit, nothing awaited that never comes' : 'fix the TypeScript error in the file; `npx tsc --noEmit` shows it with its line';
+      problems.push({ code: ProblemCode.DEF_003_LOAD_FAILED, file: rel, path: '', message: `${rel} could not be loaded: ${err instanceof Error ? err.message : String(err)}`, hint });
       continue;
     }
     if (exported === undefined) {
       problems.push({ code: ProblemCode.DEF_003_LOAD_FAILED, file: rel, path: '', message: `${rel} has no default export`, hint: 'end the file with `export default definePipeline({ ... })`' });
       continue;
     }
+    const parsed = parseDefinition(exported);
+    if ('thrown' in parsed) {
+      problems.push({ code: ProblemCode.DEF_003_LOAD_FAILED, file: rel, path: '', message: `${rel} could not be read: ${parsed.thrown}`, hint: 'a definition is plain data: no getters that throw, parameters as plain JSON' });
+      continue;
+    }
     const rawId = typeof exported === 'object' && exported !== null && typeof (exported as { id?: unknown }).id === 'string' ? (exported as { id: string }).id : undefined;
-    const parsed = PipelineSchema.safeParse(exported);
     if (!parsed.success) {
       const issues = parsed.error.issues.flatMap((issue) => flattenIssue(issue, []));
       for (const issue of issues) {

@@ -14,3 +14,19 @@ export function canonicalJson(value: unknown): string {
 export function jsonBytes(value: unknown): number {
   return Buffer.byteLength(JSON.stringify(value));
 }
+
+/**
+ * Whether `value` nests deeper than `max` levels (a scalar is 0, `{}` is 1), measured without
+ * recursion: a value that refers to itself nests without end, so it is too deep too. Checked before
+ * anything recursive (a schema, `JSON.stringify`) walks a value from outside.
+ */
+export function nestsDeeperThan(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop()!;
+    if (typeof node !== 'object' || node === null) continue;
+    if (depth + 1 > max) return true;
+    for (const child of Object.values(node)) stack.push([child, depth + 1]);
+  }
+  return false;
+}

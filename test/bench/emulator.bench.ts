@@ -8,7 +8,8 @@
  *   - Phi's overhead above the bare machine, per job on the critical path         < 25 ms
  *   - state transitions per job (the plan's estimate)                             ≤ 3
  * Every job sleeps PHI_BENCH_SLEEP_MS (default 5,000 ms); each DAG runs once to warm up, then is measured
- * (PHI_BENCH_RUNS times, default 1: the median is shown). Uses the emulator at AWS_ENDPOINT_URL, or the
+ * (PHI_BENCH_RUNS times, default 3: the median is shown; one run alone often meets the emulator growing its
+ * pool of Lambda workers, a cold start a steady state does not have). Uses the emulator at AWS_ENDPOINT_URL, or the
  * one on 127.0.0.1:4566, or starts MiniStack there (and stops it at the end). Deploying replaces the
  * pipelines the emulator's Phi platform knew with the benchmark's.
  */
@@ -229,7 +230,7 @@ const record = (name: string, figure: string, ratio: string): void => {
 
 async function main(): Promise<void> {
   const SLEEP_MS = positiveInteger('PHI_BENCH_SLEEP_MS', 5_000);
-  const RUNS = positiveInteger('PHI_BENCH_RUNS', 1);
+  const RUNS = positiveInteger('PHI_BENCH_RUNS', 3);
   const timeoutSeconds = Math.min(900, Math.max(60, Math.ceil(SLEEP_MS / 1000) + 60));
 
   // The pipelines, one definitions directory each, planned as the deploy will plan them.

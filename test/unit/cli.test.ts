@@ -5,6 +5,7 @@
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { PhiClient } from '../../lib/client/client.ts';
+import { ApiError } from '../../lib/client/errors.ts';
 import { ExitCode, main } from '../../lib/cli/main.ts';
 import { removeDefinitionDirs, writeDefinitionDir } from './support/temp-definitions.ts';
 
@@ -290,6 +291,34 @@ describe('phi run: bad input and errors', () => {
     expect(run.stderr).toMatch(/^phi: --params is not JSON: /);
     expect(run.stderr).toContain('phi run <pipeline>');
     expect(calls).toEqual([]);
+  });
+
+  it.each([
+    ['null', 'null'],
+    ['[1,2]', 'an array'],
+    ['42', 'number'],
+    ['"date"', 'string'],
+  ])('exits 2 with usage for --params that is JSON but not an object (%s), starting nothing', async (params, said) => {
+    const calls = fakeClient();
+    const run = await phi('run', 'daily-sales', '--params', params);
+    expect(run.code).toBe(ExitCode.USAGE);
+    expect(run.stderr).toMatch(new RegExp(`^phi: --params takes a JSON object of parameters, got ${said}`));
+    expect(calls).toEqual([]);
+  });
+
+  it('says what failed as JSON under --json: a usage error, and a failure of the deployment', async () => {
+    fakeClient();
+    const usage = await phi('run', 'daily-sales', '--params', 'null', '--json');
+    expect(usage.code).toBe(ExitCode.USAGE);
+    expect(usage.stdout).toBe('');
+    expect(JSON.parse(usage.stderr)).toEqual({ error: { code: 'CLI_000_USAGE', message: '--params takes a JSON object of parameters, got null' } });
+    vi.restoreAllMocks();
+    fakeClient(async () => {
+      throw new ApiError(404, 'API_003_PIPELINE_NOT_FOUND', 'no pipeline "nope" is deployed', {});
+    });
+    const missing = await phi('run', 'nope', '--json');
+    expect(missing.code).toBe(ExitCode.FAILED);
+    expect(JSON.parse(missing.stderr)).toEqual({ error: { code: 'API_003_PIPELINE_NOT_FOUND', message: '404 API_003_PIPELINE_NOT_FOUND: no pipeline "nope" is deployed' } });
   });
 
   it('sends --params merged with --param pairs (a pair’s JSON value parsed, else kept as text)', async () => {

@@ -15,9 +15,9 @@ import {
   type RunRecord,
   type RunView,
 } from '../../lib/model/contract/index.ts';
-import { route, type ApiDeps } from '../../functions/control/api.ts';
+import { answer, route, type ApiDeps } from '../../functions/control/api.ts';
 import type { CancelDeps } from '../../functions/control/cancel.ts';
-import { runIdFor, startRun, UnknownPipelineError, type TriggerDeps } from '../../functions/control/trigger.ts';
+import { RunStartError, runIdFor, startRun, UnknownPipelineError, type TriggerDeps } from '../../functions/control/trigger.ts';
 import { ApiErrorCode } from '../../lib/model/contract/index.ts';
 import { executionArnFor } from '../../lib/model/names.ts';
 import { RUN_START_FAILED } from '../../lib/model/contract/index.ts';
@@ -91,7 +91,7 @@ function world(...instants: string[]) {
     now: trigger.now!,
   };
   const api: ApiDeps = { trigger, store, cancel };
-  return { store, sfn, trigger, api, lines, stopped, tokens };
+  return { store, sfn, trigger, api, lines, log, stopped, tokens };
 }
 
 type RouteEvent = Pick<APIGatewayProxyEvent, 'httpMethod' | 'resource' | 'pathParameters' | 'body'>;
@@ -250,13 +250,14 @@ describe('startRun', () => {
 describe('startRun: an execution that cannot be started', () => {
   const keyed = { pipelineId: PIPELINE, trigger: 'API', idempotencyKey: 'order-42', parameters: { date: '2024-04-30' } } as const;
 
-  it('closes the run FAILED with RUN_START_FAILED (no jobs) and rethrows the error', async () => {
+  it('closes the run FAILED with RUN_START_FAILED (no jobs) and throws API_010_RUN_START_FAILED saying why, with the run', async () => {
     const w = world();
     w.sfn.failures = 1;
 
     const err = await startRun(keyed, w.trigger).catch((e: unknown) => e);
 
-    expect(err).toMatchObject({ name: 'ThrottlingException', message: 'Rate exceeded' });
+    expect(err).toBeInstanceOf(RunStartError);
+    expect(err).toMatchObject({ code: 'API_010_RUN_START_FAILED', message: expect.stringContaining('ThrottlingException: Rate exceeded'), run: { status: RunStatus.FAILED } });
     const runId = runIdFor(keyed, new Date(NOW));
     expect(await w.store.getRun(runId)).toEqual({
       runId,
@@ -408,7 +409,7 @@ describe('route: POST /pipelines/{id}/runs', () => {
   it('a 409 conflict never starts an execution, even for a run whose first start failed', async () => {
     const w = world();
     w.sfn.failures = 1;
-    await expect(route(postRun(PIPELINE, JSON.stringify({ parameters: { date: '2024-04-30' }, idempotencyKey: 'order-42' })), w.api)).rejects.toThrow('Rate exceeded');
+    expect((await route(postRun(PIPELINE, JSON.stringify({ parameters: { date: '2024-04-30' }, idempotencyKey: 'order-42' })), w.api)).statusCode).toBe(503);
     expect(w.sfn.executions).toHaveLength(0);
 
     const failed = await w.store.requireRun(runIdFor({ pipelineId: PIPELINE, trigger: 'API', idempotencyKey: 'order-42' }, new Date(NOW)));
@@ -426,7 +427,7 @@ describe('route: POST /pipelines/{id}/runs', () => {
     const w = world(NOW, LATER);
     w.sfn.failures = 1;
     const body = JSON.stringify({ parameters: { date: '2024-04-30' }, idempotencyKey: 'order-42' });
-    await expect(route(postRun(PIPELINE, body), w.api)).rejects.toThrow('Rate exceeded');
+    expect((await route(postRun(PIPELINE, body), w.api)).statusCode).toBe(503);
 
     const res = await route(postRun(PIPELINE, body), w.api);
 
@@ -483,13 +484,14 @@ describe('route: POST /pipelines/{id}/runs', () => {
     expect(w.sfn.calls).toEqual([]);
   });
 
-  it('answers 404 API_003_PIPELINE_NOT_FOUND for an undeployed pipeline, listing the deployed ones, writing and starting nothing', async () => {
+  it('answers 404 API_003_PIPELINE_NOT_FOUND for an undeployed pipeline, without listing the deployed ones, writing and starting nothing', async () => {
     const w = world();
     const res = await route(postRun('nope', JSON.stringify({ idempotencyKey: 'k' })), w.api);
     expect(res.statusCode).toBe(404);
     const error = bodyOf<ErrorBody>(res).error;
     expect(error.code).toBe(ApiErrorCode.PIPELINE_NOT_FOUND);
-    expect(error.pipelines).toEqual([PIPELINE, 'hourly-clicks']);
+    expect(error.pipelines).toBeUndefined();
+    expect(res.body).not.toContain('hourly-clicks');
     expect(w.store.writes).toEqual([]);
     expect(w.sfn.calls).toEqual([]);
   });
@@ -500,6 +502,72 @@ describe('route: POST /pipelines/{id}/runs', () => {
     expect(res.statusCode).toBe(404);
     expect(bodyOf<ErrorBody>(res).error.code).toBe(ApiErrorCode.PIPELINE_NOT_FOUND);
     expect(w.sfn.calls).toEqual([]);
+  });
+});
+
+describe('route: every answer a documented status with a stable code', () => {
+  const nested = (depth: number): unknown => {
+    let value: unknown = 1;
+    for (let i = 0; i < depth; i++) value = { v: value };
+    return value;
+  };
+
+  it('answers 400 API_001_INVALID_JSON to parameters nested past 32 levels (3,000 here), writing and starting nothing', async () => {
+    const w = world();
+    const res = await answer(postRun(PIPELINE, JSON.stringify({ parameters: nested(3_000) })), w.api);
+    expect(res.statusCode).toBe(400);
+    expect(bodyOf<ErrorBody>(res).error).toMatchObject({ code: ApiErrorCode.INVALID_JSON, message: 'the body nests deeper than 32 levels' });
+    expect(w.store.writes).toEqual([]);
+    expect(w.sfn.calls).toEqual([]);
+    // 31 levels of parameters (32 with the body) are taken
+    expect((await answer(postRun(PIPELINE, JSON.stringify({ parameters: nested(31), idempotencyKey: 'deep' })), w.api)).statusCode).toBe(201);
+  });
+
+  it.each([
+    ['a 3,000-character run id', 'k-'.padEnd(3_000, 'a')],
+    ['a run id with other characters', 'k-../../x'],
+    ['a run id of another shape', 'RUN#k-1'],
+  ])('answers 404 API_004_RUN_NOT_FOUND to %s, reading nothing, and never echoes more than 80 of its characters', async (_what, runId) => {
+    const w = world();
+    for (const event of [getRun(runId), { httpMethod: 'POST', resource: '/runs/{runId}/cancel', pathParameters: { runId }, body: '{}' }]) {
+      const res = await answer(event, w.api);
+      expect(res.statusCode).toBe(404);
+      expect(bodyOf<ErrorBody>(res).error.code).toBe(ApiErrorCode.RUN_NOT_FOUND);
+      expect(res.body.length).toBeLessThan(300);
+    }
+  });
+
+  it('answers 404 API_003_PIPELINE_NOT_FOUND to a pipeline id that is not one, starting nothing', async () => {
+    const w = world();
+    const res = await answer(postRun('Daily_Sales'.repeat(300), '{}'), w.api);
+    expect(res.statusCode).toBe(404);
+    expect(bodyOf<ErrorBody>(res).error.code).toBe(ApiErrorCode.PIPELINE_NOT_FOUND);
+    expect(w.sfn.calls).toEqual([]);
+  });
+
+  it('answers 503 API_010_RUN_START_FAILED when the state machine will not start the run, with the run recorded, and starts it on a retry with the same key', async () => {
+    const w = world();
+    w.sfn.failures = 1;
+    const res = await answer(postRun(PIPELINE, JSON.stringify({ idempotencyKey: 'deploying' })), w.api);
+    expect(res.statusCode).toBe(503);
+    expect(res.headers).toMatchObject({ 'retry-after': '30' });
+    const error = bodyOf<ErrorBody>(res).error;
+    expect(error.code).toBe(ApiErrorCode.RUN_START_FAILED);
+    expect(error.message).toContain('ThrottlingException: Rate exceeded');
+    expect(error.run).toMatchObject({ status: 'FAILED', error: { code: 'RUN_START_FAILED' } });
+    const again = await answer(postRun(PIPELINE, JSON.stringify({ idempotencyKey: 'deploying' })), w.api);
+    expect(again.statusCode).toBe(200);
+    expect(bodyOf<StartedBody>(again).run.status).toBe('PENDING');
+  });
+
+  it('answers 500 API_009_INTERNAL with the request id to anything unexpected, logging the error', async () => {
+    const w = world();
+    const broken: ApiDeps = { ...w.api, store: { ...w.api.store, getRun: async () => { throw new RangeError('Maximum call stack size exceeded'); } } };
+    const res = await answer({ ...getRun('k-1'), requestContext: { requestId: 'req-42' } as APIGatewayProxyEvent['requestContext'] }, broken, w.log);
+    expect(res.statusCode).toBe(500);
+    expect(bodyOf<ErrorBody & { error: { requestId: string } }>(res).error).toEqual({ code: ApiErrorCode.INTERNAL, message: 'the request failed unexpectedly; quote request id req-42', requestId: 'req-42' });
+    expect(res.body).not.toContain('Maximum call stack');
+    expect(w.lines.some((l) => l.message === 'request failed' && l.requestId === 'req-42' && String(l.error).includes('RangeError'))).toBe(true);
   });
 });
 

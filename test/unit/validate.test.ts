@@ -3,7 +3,7 @@
  * Every problem code has a test here; the LIMIT_* thresholds are derived from the estimate formulas in
  * lib/plan/compile.ts.
  */
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { planDefinitions } from '../../lib/load/load.ts';
 import { ProblemCode, type Problem } from '../../lib/model/problems.ts';
 import { LIMITS } from '../../lib/plan/compile.ts';
@@ -216,6 +216,25 @@ describe('DEF_003_LOAD_FAILED: a definition file cannot be loaded', () => {
     expect(problems[0]).toMatchObject({ code: ProblemCode.DEF_003_LOAD_FAILED, path: '' });
     expect(problems[0]?.file).toMatch(/throws\.ts$/);
     expect(problems[0]?.message).toContain('upstream config missing');
+  });
+
+  it.each([
+    ['calls process.exit while loading', 'process.exit(0);\nexport default { id: "p", jobs: {} };\n', 'called process.exit(0) while loading'],
+    ['never settles a top-level await', 'await new Promise(() => {});\nexport default { id: "p", jobs: {} };\n', 'did not finish loading within 300 ms'],
+    ['has a getter that throws', 'export default { id: "p", get jobs() { throw new Error("no jobs today"); } };\n', 'reading it threw Error: no jobs today'],
+    ['has parameters that refer to themselves', 'const p: Record<string, unknown> = {}; p.self = p;\nexport default { id: "p", parameters: p, jobs: {} };\n', 'nests deeper than 64 levels, or refers to itself'],
+    ['has parameters nested 10,000 deep', 'let p: unknown = 1; for (let i = 0; i < 10_000; i++) p = { p };\nexport default { id: "p", parameters: p, jobs: {} };\n', 'nests deeper than 64 levels, or refers to itself'],
+  ])('reports a file that %s, and goes on to the next file', async (_what, source, said) => {
+    vi.stubEnv('PHI_LOAD_TIMEOUT_MS', '300');
+    try {
+      const { plan: result, problems } = await plan({ definitions: { 'good.ts': pipeline('good', { a: task() }) }, sources: { 'bad.ts': source } });
+      expect(problems.map((p) => p.code)).toStrictEqual([ProblemCode.DEF_003_LOAD_FAILED]);
+      expect(problems[0]?.message).toContain(said);
+      expect(problems[0]?.file).toMatch(/bad\.ts$/);
+      expect(result.pipelines.map((p) => p.id)).toStrictEqual(['good']);
+    } finally {
+      vi.unstubAllEnvs();
+    }
   });
 
   it('reports a definitions directory that does not exist', async () => {

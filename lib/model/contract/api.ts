@@ -15,7 +15,18 @@ export const ApiErrorCode = {
   RUN_ENDED: 'API_007_RUN_ENDED',
   /** The job to cancel is not one of the run's. */
   JOB_NOT_FOUND: 'API_008_JOB_NOT_FOUND',
+  /** Something unexpected failed: the answer carries the request id to look for in the logs. */
+  INTERNAL: 'API_009_INTERNAL',
+  /** The pipeline's state machine would not start the run (its stack may still be deploying): the run is recorded, and a start with the same idempotency key starts it. */
+  RUN_START_FAILED: 'API_010_RUN_START_FAILED',
 } as const;
+
+/** The deepest JSON a request body may nest. */
+export const MAX_BODY_DEPTH = 32;
+
+/** A run id as Phi makes them (`k-…`, `s-…`, `m-…`), bounded: anything else names no run. */
+export const RunIdSchema = z.string().regex(/^[a-z]-[A-Za-z0-9-]{1,80}$/, 'not a run id');
+
 
 /** `POST /runs/{runId}/cancel` body: the whole run, or `job` and the dependents `scope` takes. */
 export const CancelRequestSchema = z
