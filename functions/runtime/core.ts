@@ -56,7 +56,7 @@ export class PhiTaskError extends PhiError {
 
 export type RuntimeStore = Pick<
   RecordStore,
-  'startAttempt' | 'finishAttempt' | 'closeAttempt' | 'getAttempts' | 'getRun' | 'getJobState' | 'endJob' | 'recordUpstreamEnded' | 'claimReady' | 'markWoken' | 'claimDeadLetter' | 'releaseDeadLetterClaim' | 'markDeadLetterSent'
+  'startAttempt' | 'finishAttempt' | 'closeAttempt' | 'getAttempts' | 'readAttemptContext' | 'getJobState' | 'endJob' | 'recordUpstreamEnded' | 'claimReady' | 'markWoken' | 'claimDeadLetter' | 'releaseDeadLetterClaim' | 'markDeadLetterSent'
 >;
 
 export interface RuntimeDeps {
@@ -190,7 +190,8 @@ export async function runAttempt(manifest: PipelineManifest, payload: RunTaskPay
   // Before the handler: nothing of the job's has happened yet, so a storage failure costs no attempt.
   type Before = { readonly answer: TaskResult } | { readonly again: true } | { readonly outputs: Record<string, Outputs>; readonly base: JobAttemptRecord };
   const before = await guarded(async (): Promise<Before> => {
-    const [state, current, [own]] = await Promise.all([deps.store.getJobState(run.runId, jobId), deps.store.getRun(run.runId), deps.store.getAttempts([{ runId: run.runId, jobId, attempt }])]);
+    // One consistent batch read of the run, the job's state and this attempt.
+    const { state, run: current, attempt: own } = await deps.store.readAttemptContext(run.runId, jobId, attempt);
     // A repeated delivery of an ended job answers as it ended and runs nothing again (its release is completed).
     if (state?.status !== undefined) {
       // Its attempt, started as the job was ended by another (the run's end), never stays RUNNING.

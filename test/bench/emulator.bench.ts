@@ -326,7 +326,12 @@ async function main(): Promise<void> {
       record(`  Phi makespan (execution; run record ${phiRecordMs} ms)`, `${phiMs} ms = ${(phiMs / criticalMs).toFixed(3)} × cp`, `${(phiMs / criticalMs / TARGET_RATIO).toFixed(3)} of ≤ ${TARGET_RATIO} × cp (record: ${(phiRecordMs / criticalMs / TARGET_RATIO).toFixed(3)})`);
       record(`  bare layered machine makespan (${bareLayers.get(dag.id)} layers)`, `${bareMs} ms = ${(bareMs / criticalMs).toFixed(3)} × cp`, dag.id === 'bench-chain-5' ? '(the emulator floor: no target)' : '(layer by layer: no target)');
       const overhead = (phiMs - bareMs) / pathJobs;
-      if (dag.pipelineId === undefined) record(`  Phi overhead above bare, per critical-path job`, `${overhead.toFixed(1)} ms/job`, `${(overhead / TARGET_OVERHEAD_MS).toFixed(3)} of < ${TARGET_OVERHEAD_MS} ms`);
+      if (dag.pipelineId === undefined) {
+        record(`  Phi overhead above bare, per critical-path job`, `${overhead.toFixed(1)} ms/job`, `${(overhead / TARGET_OVERHEAD_MS).toFixed(3)} of < ${TARGET_OVERHEAD_MS} ms`);
+        // The same extra time spread over every job of the DAG (what the run costs per job, not per hand-off).
+        const perJob = (phiMs - bareMs) / dag.jobs.length;
+        record(`  Phi overhead above bare, spread over all ${dag.jobs.length} jobs`, `${perJob.toFixed(1)} ms/job`, `${(perJob / TARGET_OVERHEAD_MS).toFixed(3)} of < ${TARGET_OVERHEAD_MS} ms`);
+      }
       // With unequal sleeps the layered machine waits for each layer's slowest job: no floor to compare with.
       else record(`  Phi faster than layer by layer`, `${bareMs - phiMs} ms (${(((bareMs - phiMs) / bareMs) * 100).toFixed(1)} %)`, '(no target)');
       if (handoffs.length > 0) record(`  Phi hand-off (job start − last upstream end), median / max`, `${median(handoffs)} / ${Math.max(...handoffs)} ms`, `(${handoffs.length} hand-offs)`);

@@ -80,9 +80,9 @@ describe('fuzz: definitions', () => {
         if (plan.pipelines.length > 0) tried.planned++;
         else tried.refused++;
       }),
-      { seed: SEED, numRuns: 4_000 },
+      { seed: SEED, numRuns: 3_000 },
     );
-  });
+  }, 60_000);
 });
 
 describe('fuzz: schedules', () => {
@@ -99,9 +99,9 @@ describe('fuzz: schedules', () => {
           for (const problem of result.problems) expect(CODES.has(problem.code)).toBe(true);
         }
       }),
-      { seed: SEED, numRuns: 2_000 },
+      { seed: SEED, numRuns: 1_500 },
     );
-  });
+  }, 60_000);
 });
 
 describe('fuzz: the control API', () => {
@@ -144,5 +144,5 @@ describe('fuzz: the control API', () => {
       }),
       { seed: SEED, numRuns: 1_500 },
     );
-  });
+  }, 60_000);
 });

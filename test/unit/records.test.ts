@@ -476,6 +476,21 @@ describe.each(gatedStores)('job states: %s', (_name, make) => {
     expect(await store.getAttempts([{ runId: RUN, jobId: 'missing', attempt: 1 }])).toEqual([]);
   });
 
+  it('reads an attempt’s context in one go: the run, the job’s state and the attempt, each absent until it exists', async () => {
+    const { store } = make();
+    expect(await store.readAttemptContext(RUN, 'load', 1)).toEqual({});
+    await store.createRun(newRun());
+    await store.startAttempt(attempt('load', 1));
+    await store.startAttempt(attempt('load', 2, JobStatus.RUNNING, OTHER_RUN));
+    const before = await store.readAttemptContext(RUN, 'load', 1);
+    expect(before).toEqual({ run: await store.getRun(RUN), attempt: attempt('load', 1) });
+    await store.endJob(RUN, 'load', { status: JobStatus.SUCCEEDED, at: LATER, attempt: 1 });
+    const after = await store.readAttemptContext(RUN, 'load', 1);
+    expect(after.state).toEqual(await store.getJobState(RUN, 'load'));
+    expect(after.state?.status).toBe(JobStatus.SUCCEEDED);
+    expect((await store.readAttemptContext(RUN, 'load', 2)).attempt).toBeUndefined();
+  });
+
   it('lists a run’s job states in job order, across pages, without its run, attempts, dead letters or other runs', async () => {
     const { store, register } = make();
     await store.createRun(newRun());
@@ -621,7 +636,7 @@ describe('RecordStore against DynamoDB', () => {
   const jobEnd = { status: JobStatus.SUCCEEDED, at: LATER, attempt: 1 } as const;
 
   const runtimeCalls: Calls<keyof RuntimeStore> = {
-    getRun: (s) => s.getRun(RUN),
+    readAttemptContext: (s) => s.readAttemptContext(RUN, 'load', 1),
     getJobState: (s) => s.getJobState(RUN, 'load'),
     getAttempts: (s) => s.getAttempts([{ runId: RUN, jobId: 'extract', attempt: 1 }]),
     startAttempt: (s) => s.startAttempt(attempt('load', 1)),

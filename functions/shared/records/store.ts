@@ -132,6 +132,13 @@ export interface RecordStoreOptions {
   readonly client?: DynamoDBClient;
 }
 
+/** The records an attempt's start reads: each absent when it does not exist. */
+export interface AttemptContext {
+  readonly run?: RunRecord;
+  readonly state?: JobStateRecord;
+  readonly attempt?: JobAttemptRecord;
+}
+
 export class RecordStore {
   private readonly doc: DynamoDBDocumentClient;
   private readonly table: string;
@@ -432,6 +439,26 @@ export class RecordStore {
         }),
       ),
     );
+  }
+
+  /**
+   * What an attempt's start decides from, in one consistent batch read: the run, the job's state and
+   * the attempt itself, each absent when it does not exist.
+   */
+  async readAttemptContext(runId: string, jobId: string, attempt: number): Promise<AttemptContext> {
+    const keys = [recordKeys.run(runId), recordKeys.jobState(runId, jobId), recordKeys.attempt(runId, jobId, attempt)];
+    const items: Record<string, unknown>[] = [];
+    let request: Record<string, { Keys: Record<string, unknown>[]; ConsistentRead: boolean }> | undefined = { [this.table]: { Keys: keys, ConsistentRead: true } };
+    while (request && Object.keys(request).length > 0) {
+      const out = await this.doc.send(new BatchGetCommand({ RequestItems: request }));
+      items.push(...(out.Responses?.[this.table] ?? []));
+      request = out.UnprocessedKeys as typeof request;
+    }
+    const bySk = new Map(items.map((item) => [item[RECORD_KEYS.sort], item]));
+    const run = bySk.get(keys[0]!.sk);
+    const state = bySk.get(keys[1]!.sk);
+    const own = bySk.get(keys[2]!.sk);
+    return { ...(run ? { run: parseRun(run) } : {}), ...(state ? { state: parseJobState(state) } : {}), ...(own ? { attempt: parseAttempt(own) } : {}) };
   }
 
   /** The given attempts that exist (at most 100 a call, DynamoDB's batch size). */

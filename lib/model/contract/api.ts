@@ -25,7 +25,7 @@ export const ApiErrorCode = {
 export const MAX_BODY_DEPTH = 32;
 
 /** A run id as Phi makes them (`k-…`, `s-…`, `m-…`), bounded: anything else names no run. */
-export const RunIdSchema = z.string().regex(/^[a-z]-[A-Za-z0-9-]{1,80}$/, 'not a run id');
+export const RunIdSchema = z.string().regex(/^[a-z]-[A-Za-z0-9_-]{1,78}$/, 'not a run id');
 
 
 /** `POST /runs/{runId}/cancel` body: the whole run, or `job` and the dependents `scope` takes. */

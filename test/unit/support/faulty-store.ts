@@ -138,6 +138,9 @@ export class FaultyRecordStore implements Pick<MemoryRecordStore, StoreMethods> 
   getAttempts(...a: Parameters<MemoryRecordStore['getAttempts']>): ReturnType<MemoryRecordStore['getAttempts']> {
     return this.call('getAttempts', () => this.inner.getAttempts(...a));
   }
+  readAttemptContext(...a: Parameters<MemoryRecordStore['readAttemptContext']>): ReturnType<MemoryRecordStore['readAttemptContext']> {
+    return this.call('readAttemptContext', () => this.inner.readAttemptContext(...a));
+  }
   getJobState(...a: Parameters<MemoryRecordStore['getJobState']>): ReturnType<MemoryRecordStore['getJobState']> {
     return this.call('getJobState', () => this.inner.getJobState(...a));
   }

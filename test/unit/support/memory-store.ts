@@ -39,7 +39,7 @@ import {
 import { createLogger, type Logger } from '../../../functions/shared/log.ts';
 import type { OutputStore, OutputsRef } from '../../../functions/shared/outputs.ts';
 import { attemptPrefix, TERMINAL_RUN_STATUSES, type Cancellation, JobStateRecordSchema, KEY_PREFIX, recordKeys, RUN_START_FAILED, runPartition, type JobStateRecord, type UpstreamOutcome } from '../../../lib/model/contract/index.ts';
-import { DEAD_LETTER_LEASE_SECONDS, RecordError, type AttemptClosure, type DeadLetterClaim, type JobEnd, type RecordStore } from '../../../functions/shared/records/store.ts';
+import { DEAD_LETTER_LEASE_SECONDS, RecordError, type AttemptClosure, type AttemptContext, type DeadLetterClaim, type JobEnd, type RecordStore } from '../../../functions/shared/records/store.ts';
 
 export type StoreMethods =
   | 'createRun'
@@ -57,6 +57,7 @@ export type StoreMethods =
   | 'claimDeadLetter'
   | 'markDeadLetterSent'
   | 'getAttempts'
+  | 'readAttemptContext'
   | 'getJobState'
   | 'listJobStates'
   | 'recordUpstreamEnded'
@@ -284,6 +285,11 @@ export class MemoryRecordStore implements Pick<RecordStore, StoreMethods> {
     const key = joined(recordKeys.jobState(state.runId, state.jobId));
     this.jobStates.set(key, JobStateRecordSchema.parse(copy(state)));
     this.writes.push({ op, key });
+  }
+
+  async readAttemptContext(runId: string, jobId: string, attempt: number): Promise<AttemptContext> {
+    const [run, state, [own]] = await Promise.all([this.getRun(runId), this.getJobState(runId, jobId), this.getAttempts([{ runId, jobId, attempt }])]);
+    return { ...(run ? { run } : {}), ...(state ? { state } : {}), ...(own ? { attempt: own } : {}) };
   }
 
   async getJobState(runId: string, jobId: string): Promise<JobStateRecord | undefined> {
