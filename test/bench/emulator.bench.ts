@@ -8,7 +8,7 @@
  *   - Phi's overhead above the bare machine, per job on the critical path         < 25 ms
  *   - state transitions per job (the plan's estimate)                             ≤ 3
  * Every job sleeps PHI_BENCH_SLEEP_MS (default 5,000 ms); each DAG runs once to warm up, then is measured
- * (PHI_BENCH_RUNS times, default 3: the median is shown; one run alone often meets the emulator growing its
+ * (PHI_BENCH_RUNS times, default 3 (PHI_BENCH_ONLY=fan,nsp measures only those DAGs): the median is shown; one run alone often meets the emulator growing its
  * pool of Lambda workers, a cold start a steady state does not have). Uses the emulator at AWS_ENDPOINT_URL, or the
  * one on 127.0.0.1:4566, or starts MiniStack there (and stops it at the end). Deploying replaces the
  * pipelines the emulator's Phi platform knew with the benchmark's.
@@ -69,6 +69,12 @@ const fanMiddle = Array.from({ length: 18 }, (_, i) => `m${String(i).padStart(2,
 const fan = [job('root'), ...fanMiddle.map((id) => job(id, ['root'])), job('sink', fanMiddle)];
 const nsp = [job('a'), job('b'), job('c', ['a', 'b']), job('d', ['b'])];
 const random = randomDag(30, 2, 1).map((j) => ({ ...j, handler: 0 }));
+
+/** `PHI_BENCH_ONLY=fan,nsp`: measure only the DAGs whose id holds one of these (all are deployed). */
+const selected = (dag: { id: string }): boolean => {
+  const only = (process.env.PHI_BENCH_ONLY ?? '').split(',').filter(Boolean);
+  return only.length === 0 || only.some((part) => dag.id.includes(part));
+};
 
 const DAGS: readonly BenchDag[] = [
   { id: 'bench-chain-5', label: 'chain of 5', jobs: chain, sleepMs: (s) => ({ '*': s }), warmUp: true },
@@ -298,7 +304,7 @@ async function main(): Promise<void> {
 
     const client = await PhiClient.connect();
 
-    for (const dag of DAGS) {
+    for (const dag of DAGS.filter(selected)) {
       const sleeps = dag.sleepMs(SLEEP_MS);
       const critical = criticalPath(graphOf(dag.jobs, sleeps));
       const criticalMs = critical.weight;
