@@ -263,6 +263,9 @@ export const RESOURCES = { perFunction: 4, perStack: 5, perSchedule: 3 } as cons
 /** State transitions of a run outside its jobs: record started, the Map, record finished, the outcome, succeed. */
 const RUN_TRANSITIONS = 5;
 
+/** Bytes an item's id and upstream ids take (what varies between items). */
+const upstreamBytes = (item: JobItem): number => item.id.length + item.d.reduce((n, id) => n + id.length + 3, 0);
+
 function estimate(
   definition: object,
   substitutions: Record<string, SubstitutionTarget>,
@@ -283,11 +286,15 @@ function estimate(
   const maxAttempts = Math.max(1, ...jobs.map((j) => j.retry.maxAttempts));
   // The largest state: a job's iteration, its item (with its upstream list) and the functions' ARNs
   // beside the run (parameters at their limit). The job list itself is read from S3, never passed.
-  const itemBytes = Math.max(0, ...jobList.map((item) => jsonBytes(item)));
+  // (the item with the most upstream bytes is the largest: measured for that one only)
+  const widest = jobList.reduce<JobItem | undefined>((best, item) => (best === undefined || upstreamBytes(item) > upstreamBytes(best) ? item : best), undefined);
+  const itemBytes = widest ? jsonBytes(widest) : 0;
   // The run's record at its end: its summary at its smallest (each job's status and attempts: the
   // recorder leaves codes and reasons to the jobs' own states when they would not fit), a cancel
   // naming every job, its parameters, the first failure's message, and the rest.
-  const summaryBytes = jobs.reduce((sum, j) => sum + jsonBytes(compactSummaryEntry(j.id, j.retry.maxAttempts)) + Buffer.byteLength(j.id) + 3, 0);
+  // (an entry's size is the same but for its id and attempt count: measured once, not once a job)
+  const entryBytes = jsonBytes(compactSummaryEntry('', 0)) - 1;
+  const summaryBytes = jobs.reduce((sum, j) => sum + entryBytes + String(j.retry.maxAttempts).length + 2 * Buffer.byteLength(j.id) + 3, 0);
   return {
     definitionBytes,
     historyEvents: {
