@@ -35,10 +35,10 @@ class DefinitionTimeout extends PhiError {
 }
 
 /**
- * Imports a definition file, within the load timeout, with `process.exit` turned into an error while
- * its top level runs (a definition that exits would otherwise end validation with a false pass).
+ * Imports a definition or handler file, within the load timeout, with `process.exit` turned into an
+ * error while its top level runs (a file that exits would otherwise end validation with a false pass).
  */
-async function importDefinition(file: string): Promise<unknown> {
+async function importModule(file: string): Promise<Record<string, unknown>> {
   const exit = process.exit;
   process.exit = ((code?: number) => {
     throw new DefinitionExit(`it called process.exit(${code ?? ''}) while loading`);
@@ -49,11 +49,28 @@ async function importDefinition(file: string): Promise<unknown> {
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new DefinitionTimeout(`it did not finish loading within ${timeoutMs} ms (a top-level await that never settles?)`)), timeoutMs);
     });
-    const mod = (await Promise.race([import(pathToFileURL(file).href), timeout])) as { default?: unknown };
-    return mod.default;
+    return (await Promise.race([import(pathToFileURL(file).href), timeout])) as Record<string, unknown>;
   } finally {
     clearTimeout(timer);
     process.exit = exit;
+  }
+}
+
+/** The project a definition belongs to: the nearest directory above it holding a package.json, else its own directory. */
+function projectOf(file: string): string {
+  for (let dir = path.dirname(file); ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, 'package.json'))) return dir;
+    if (path.dirname(dir) === dir) return path.dirname(file);
+  }
+}
+
+/** Why a handler file cannot serve its jobs (it does not load, or exports no `handler` function), or nothing. */
+async function handlerProblem(file: string): Promise<string | undefined> {
+  try {
+    const handler = (await importModule(file)).handler;
+    return typeof handler === 'function' ? undefined : handler === undefined ? 'exports no `handler`' : `exports a \`handler\` that is ${handler === null ? 'null' : typeof handler}, not a function`;
+  } catch (err) {
+    return `could not be loaded: ${err instanceof Error ? err.message : String(err)}`;
   }
 }
 
@@ -93,11 +110,13 @@ export async function loadDefinitions(dirs: string | readonly string[]): Promise
     files.push(...definitionFiles(dir));
   }
   const seen = new Map<string, string>();
+  // Each handler file is loaded once, however many jobs use it.
+  const handlerChecks = new Map<string, Promise<string | undefined>>();
   for (const file of files) {
     const rel = path.relative(process.cwd(), file);
     let exported: unknown;
     try {
-      exported = await importDefinition(file);
+      exported = (await importModule(file)).default;
     } catch (err) {
       const ownFault = err instanceof DefinitionExit || err instanceof DefinitionTimeout;
       const hint = ownFault ? 'a definition file only declares its pipeline: no process.exit, nothing awaited that never comes' : 'fix the TypeScript error in the file; `npx tsc --noEmit` shows it with its line';
@@ -137,10 +156,18 @@ export async function loadDefinitions(dirs: string | readonly string[]): Promise
       continue;
     }
     seen.set(pipeline.id, rel);
+    const project = projectOf(file);
     for (const [jobId, job] of Object.entries(pipeline.jobs).sort(([a], [b]) => a.localeCompare(b))) {
       const resolved = path.resolve(path.dirname(file), job.handler);
-      if (!existsSync(resolved) || !statSync(resolved).isFile()) {
-        problems.push({ code: ProblemCode.DEF_002_HANDLER_NOT_FOUND, pipeline: pipeline.id, job: jobId, file: rel, path: `jobs.${jobId}.handler`, message: `handler file ${path.relative(process.cwd(), resolved)} does not exist`, hint: `the path is relative to ${rel}; the file exports \`handler\`` });
+      const at = { pipeline: pipeline.id, job: jobId, file: rel, path: `jobs.${jobId}.handler` };
+      const inside = path.relative(project, resolved);
+      if (inside.startsWith('..') || path.isAbsolute(inside)) {
+        problems.push({ code: ProblemCode.DEF_006_HANDLER_OUTSIDE_PROJECT, ...at, message: `handler file ${resolved} lies outside the project ${project}`, hint: 'keep handlers inside the project that holds the definition (its package.json directory): that is what gets bundled' });
+      } else if (!existsSync(resolved) || !statSync(resolved).isFile()) {
+        problems.push({ code: ProblemCode.DEF_002_HANDLER_NOT_FOUND, ...at, message: `handler file ${path.relative(process.cwd(), resolved)} does not exist`, hint: `the path is relative to ${rel}; the file exports \`handler\`` });
+      } else {
+        const why = await (handlerChecks.get(resolved) ?? handlerChecks.set(resolved, handlerProblem(resolved)).get(resolved)!);
+        if (why) problems.push({ code: ProblemCode.DEF_007_HANDLER_NOT_EXPORTED, ...at, message: `handler file ${path.relative(process.cwd(), resolved)} ${why}`, hint: 'export the function: `export const handler: TaskHandler = async (ctx) => { ... }`' });
       }
     }
     pipelines.push({ file, pipeline });

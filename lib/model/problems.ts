@@ -17,6 +17,10 @@ export const ProblemCode = {
   DEF_004_DUPLICATE_PIPELINE: 'DEF_004_DUPLICATE_PIPELINE',
   /** Every job of the pipeline is disabled: a run would run nothing and still succeed. */
   DEF_005_NO_ENABLED_JOBS: 'DEF_005_NO_ENABLED_JOBS',
+  /** A job's handler file lies outside the project of its definition (the directory holding its package.json). */
+  DEF_006_HANDLER_OUTSIDE_PROJECT: 'DEF_006_HANDLER_OUTSIDE_PROJECT',
+  /** A job's handler file does not load, or exports no `handler` function. */
+  DEF_007_HANDLER_NOT_EXPORTED: 'DEF_007_HANDLER_NOT_EXPORTED',
   /** A job depends on a job id the pipeline does not declare. */
   DEP_001_MISSING_UPSTREAM: 'DEP_001_MISSING_UPSTREAM',
   /** The dependency graph has a cycle; `cyclePath` lists it, first job repeated at the end. */

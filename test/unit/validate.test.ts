@@ -255,6 +255,29 @@ describe('DEF_003_LOAD_FAILED: a definition file cannot be loaded', () => {
   });
 });
 
+describe('DEF_006 / DEF_007: a handler file that could not serve its jobs', () => {
+  it.each([
+    ['a path out of the project', '../../../etc/hostname'],
+    ['an absolute path elsewhere', '/etc/hostname'],
+  ])('refuses %s with DEF_006_HANDLER_OUTSIDE_PROJECT, before anything bundles it', async (_what, handler) => {
+    const problem = await onlyProblem({ 'p.ts': pipeline('orders', { a: task({ handler }) }) });
+    expect(problem).toMatchObject({ code: ProblemCode.DEF_006_HANDLER_OUTSIDE_PROJECT, pipeline: 'orders', job: 'a', path: 'jobs.a.handler' });
+  });
+
+  it.each([
+    ['exports no handler', 'export const other = async () => ({});\n', 'exports no `handler`'],
+    ['exports a handler that is a number', 'export const handler = 42;\n', 'exports a `handler` that is number, not a function'],
+    ['throws when loaded', 'throw new Error("no config");\n', 'could not be loaded: no config'],
+  ])('refuses a handler file that %s with DEF_007_HANDLER_NOT_EXPORTED, once for all the jobs that share it', async (_what, source, said) => {
+    const { problems } = await plan({ definitions: { 'p.ts': pipeline('orders', { a: task({ handler: './handlers/bad.ts' }), b: task({ handler: './handlers/bad.ts' }), c: task() }) }, sources: { 'handlers/bad.ts': source } });
+    expect(problems.map((p) => [p.code, p.job])).toStrictEqual([
+      [ProblemCode.DEF_007_HANDLER_NOT_EXPORTED, 'a'],
+      [ProblemCode.DEF_007_HANDLER_NOT_EXPORTED, 'b'],
+    ]);
+    expect(problems[0]?.message).toContain(said);
+  });
+});
+
 describe('DEF_004_DUPLICATE_PIPELINE: two files declare the same id', () => {
   it('reports the second file (in name order) at path id, naming both files, and plans the first', async () => {
     const { plan: result, problems } = await plan({

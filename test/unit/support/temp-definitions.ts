@@ -27,6 +27,7 @@ export function writeDefinitionDir(spec: DefinitionDirSpec): string {
     writeFileSync(path.join(dir, name), `export default ${JSON.stringify(value, null, 2)};\n`);
   }
   for (const [name, source] of Object.entries(spec.sources ?? {})) {
+    mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
     writeFileSync(path.join(dir, name), source);
   }
   for (const handler of spec.handlers ?? []) {
