@@ -7,7 +7,7 @@ import { App, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { PhiPipeline } from './constructs/pipeline.ts';
 import { PhiPlatform } from './constructs/platform.ts';
 import { DEFAULT_DEFINITIONS_DIR, definitionDirs, planDefinitions } from '../lib/load/load.ts';
-import { PhiValidationError } from '../lib/model/problems.ts';
+import { formatProblems } from '../lib/model/problems.ts';
 import { PLATFORM_STACK, pipelineStackName } from '../lib/model/names.ts';
 import type { Plan } from '../lib/plan/types.ts';
 
@@ -40,7 +40,11 @@ export function buildApp(app: App, plan: Plan, options: PhiAppOptions = {}): { p
 if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
   const app = new App();
   const { plan, problems } = await planDefinitions(definitionDirs(process.env.PHI_DEFINITIONS_DIR ?? DEFAULT_DEFINITIONS_DIR));
-  if (problems.length > 0) throw new PhiValidationError(problems);
+  if (problems.length > 0) {
+    // The same list `phi validate` prints, not a stack trace; synthesis stops.
+    process.stderr.write(`${formatProblems(problems)}\n`);
+    process.exit(1);
+  }
   const removal = app.node.tryGetContext('phi:removalPolicy');
   buildApp(app, plan, { ...(removal === 'destroy' ? { removalPolicy: RemovalPolicy.DESTROY } : {}), ...(app.node.tryGetContext('phi:faultInjection') === 'true' ? { faultInjection: true } : {}) });
   app.synth();

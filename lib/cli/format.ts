@@ -1,21 +1,10 @@
 /** Text the CLI shows people. JSON output (`--json`) bypasses all of it. */
 import type { RunView } from '../model/contract/index.ts';
-import type { Problem } from '../model/problems.ts';
 import { LIMITS } from '../plan/compile.ts';
 import type { ObservedPlan } from '../plan/observed.ts';
 import type { Plan } from '../plan/types.ts';
 
-export function formatProblems(problems: readonly Problem[]): string {
-  const lines = [`✗ ${problems.length} problem(s):`];
-  for (const p of problems) {
-    const where = [p.pipeline ?? p.file, p.job ? `job ${p.job}` : undefined].filter(Boolean).join(' / ');
-    lines.push(`  ${p.code}  ${where}${p.path ? `  at ${p.path}` : ''}`);
-    lines.push(`      ${p.message}`);
-    if (p.cyclePath) lines.push(`      cycle: ${p.cyclePath.join(' → ')}`);
-    lines.push(`      hint: ${p.hint}`);
-  }
-  return lines.join('\n');
-}
+export { formatProblems } from '../model/problems.ts';
 
 /** Step Functions Standard workflows: $0.025 per 1,000 state transitions (us-east-1). */
 const STANDARD_PRICE_PER_TRANSITION = 0.025 / 1000;

@@ -81,6 +81,19 @@ export function formatPath(path: readonly PropertyKey[]): string {
 }
 
 /** Thrown where a caller needs an exception instead of a list (the CDK app, the CLI's plan). */
+/** The problem list people read (`phi validate`, and `cdk synth` on definitions with problems). */
+export function formatProblems(problems: readonly Problem[]): string {
+  const lines = [`✗ ${problems.length} problem(s):`];
+  for (const p of problems) {
+    const where = [p.pipeline ?? p.file, p.job ? `job ${p.job}` : undefined].filter(Boolean).join(' / ');
+    lines.push(`  ${p.code}  ${where}${p.path ? `  at ${p.path}` : ''}`);
+    lines.push(`      ${p.message}`);
+    if (p.cyclePath) lines.push(`      cycle: ${p.cyclePath.join(' → ')}`);
+    lines.push(`      hint: ${p.hint}`);
+  }
+  return lines.join('\n');
+}
+
 export class PhiValidationError extends PhiError {
   constructor(readonly problems: readonly Problem[]) {
     super(

@@ -293,3 +293,20 @@ describe('a job named like a Phi part', () => {
     expect(JSON.stringify(substitutions.RecorderFunctionArn)).toContain('Fn::ImportValue');
   });
 });
+
+describe('the CDK app on definitions with problems', () => {
+  it('prints the problem list phi validate prints, exits 1 and synthesizes nothing: no stack trace', async () => {
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { spawnSync } = await import('node:child_process');
+    const os = await import('node:os');
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'phi-cdk-bad-'));
+    writeFileSync(path.join(dir, 'bad.ts'), "export default { id: 'bad', jobs: { a: { handler: './nope.ts', dependsOn: ['ghost'] } } };\n");
+    const root = path.resolve(__dirname, '../..');
+    const run = spawnSync(process.execPath, ['--import', 'tsx', 'infra/app.ts'], { cwd: root, env: { ...process.env, PHI_DEFINITIONS_DIR: dir, CDK_OUTDIR: path.join(dir, 'out') }, encoding: 'utf8' });
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain('✗ 2 problem(s):');
+    expect(run.stderr).toContain('DEP_001_MISSING_UPSTREAM');
+    expect(run.stderr).toContain('DEF_002_HANDLER_NOT_FOUND  bad / job a  at jobs.a.handler');
+    expect(run.stderr).not.toMatch(/\n\s+at .+:\d+:\d+/);
+  });
+});
