@@ -37,6 +37,11 @@ export interface PhiFunctionProps {
    * @default - none
    */
   readonly define?: Record<string, string>;
+  /**
+   * The function's name.
+   * @default - one CloudFormation generates
+   */
+  readonly functionName?: string;
   /** How long the function's log group keeps its lines. */
   readonly logRetention: logs.RetentionDays;
   /** What happens to the log group when the stack is deleted. */
@@ -53,6 +58,7 @@ export function phiFunction(scope: Construct, id: string, props: PhiFunctionProp
     entry: props.entry,
     handler: 'handler',
     description: props.description,
+    ...(props.functionName ? { functionName: props.functionName } : {}),
     runtime: lambda.Runtime.NODEJS_22_X,
     architecture: lambda.Architecture.X86_64,
     timeout: props.timeout ?? Duration.seconds(30),

@@ -18,6 +18,7 @@ import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { RECORD_ACTIONS } from '../../lib/model/contract/index.ts';
+import { jobFunctionName } from '../../lib/model/names.ts';
 import type { PipelinePlan } from '../../lib/plan/types.ts';
 import { functionEntry, phiFunction, PROJECT_ROOT } from './function.ts';
 
@@ -101,6 +102,8 @@ export class PhiPipeline extends Construct {
       const fn = phiFunction(this, `Jobs-${fnPlan.key}`, {
         ...common,
         entry: functionEntry('runtime/lambda.ts'),
+        // Named, so one statement lets the state machine invoke them all, whatever their number.
+        functionName: jobFunctionName(plan.id, fnPlan.key),
         description: `Phi ${plan.id}: ${handler} for ${fnPlan.jobs.length === 1 ? `job ${fnPlan.jobs[0]}` : `${fnPlan.jobs.length} jobs`}`.slice(0, 256),
         timeout: Duration.seconds(fnPlan.timeoutSeconds),
         memoryMb: fnPlan.memoryMb,
@@ -143,7 +146,12 @@ export class PhiPipeline extends Construct {
     });
     // The definition is a string, so its task permissions are granted here: the Lambda calls, the gate's
     // own DynamoDB write, and the Distributed Map's child executions of this very state machine.
-    for (const fn of [...functions.values(), platform.recorder]) fn.grantInvoke(this.stateMachine);
+    // One statement for the job functions (a grant per function would outgrow the role's inline policy
+    // past about 60 functions, and CDK would add managed policies the plan does not count).
+    platform.recorder.grantInvoke(this.stateMachine);
+    this.stateMachine.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [Stack.of(this).formatArn({ service: 'lambda', resource: 'function', resourceName: jobFunctionName(plan.id, '*'), arnFormat: ArnFormat.COLON_RESOURCE_NAME })] }),
+    );
     platform.table.grant(this.stateMachine, ...RECORD_ACTIONS.stateMachine);
     // The job list: read by the jobs' Map, and by the platform functions that need a run's graph
     // (granted here, by the stack that owns the object, on that object only).

@@ -9,5 +9,11 @@ export const pipelineStackName = (pipelineId: string): string => `Phi-${pipeline
 /** A pipeline's state machine: the control API derives its ARN from this. */
 export const stateMachineName = (pipelineId: string): string => `phi-${pipelineId}`;
 
+/**
+ * A pipeline's job function (`key` as in the plan: `f0`, `f1`, …). The `_` cannot occur in a pipeline id,
+ * so `jobFunctionName(p, '*')` matches this pipeline's functions and no other pipeline's.
+ */
+export const jobFunctionName = (pipelineId: string, key: string): string => `phi-${pipelineId}_${key}`;
+
 /** A run's execution ARN: its state machine's ARN, as an execution, named by the run id. */
 export const executionArnFor = (stateMachineArn: string, runId: string): string => `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${runId}`;

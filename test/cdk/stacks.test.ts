@@ -231,17 +231,20 @@ describe('pipeline stacks', () => {
     pipelines.get('failure-drill')!.resourceCountIs('AWS::Scheduler::Schedule', 0);
   });
 
-  it('let the state machine invoke only its own job functions and the recorder', () => {
+  it('let the state machine invoke only its own job functions (by their names, which no other pipeline’s match) and the recorder', () => {
     const template = pipelines.get('etl-fanout')!;
     const [machine] = Object.values(template.findResources('AWS::StepFunctions::StateMachine'));
     const roleRef = (machine!.Properties.RoleArn as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
     const policy = Object.values(template.findResources('AWS::IAM::Policy')).find((p) => (p.Properties.Roles as { Ref: string }[]).some((r) => r.Ref === roleRef))!;
     const invoke = (policy.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown[] }[]).filter((s) => [s.Action].flat().includes('lambda:InvokeFunction'));
-    const text = JSON.stringify(invoke.flatMap((s) => s.Resource));
-    const functions = new Set([...text.matchAll(/"Fn::GetAtt":\["([^"]+)","Arn"\]/g)].map((m) => m[1]));
+    const text = JSON.stringify(invoke.flatMap((s) => [s.Resource].flat()));
     const imported = new Set([...text.matchAll(/"Fn::ImportValue":"([^"]+)"/g)].map((m) => m[1]));
-    expect([...functions].sort()).toEqual(Object.keys(template.findResources('AWS::Lambda::Function')).sort());
     expect([...imported]).toEqual([expect.stringMatching(/Recorder/)]);
+    // The job functions by the one name pattern that only this pipeline's functions have.
+    expect(text).toContain(':function:phi-etl-fanout_*"');
+    expect(text.match(/:function:/g)).toHaveLength(1);
+    const names = Object.values(template.findResources('AWS::Lambda::Function')).map((f) => f.Properties.FunctionName);
+    expect(names.sort()).toEqual(planOf('etl-fanout').functions.map((f) => `phi-etl-fanout_${f.key}`).sort());
   });
 
   it('give each job function exactly the records actions of the runtime, the dead-letter send and the token release, and nothing else', () => {
@@ -309,4 +312,38 @@ describe('the CDK app on definitions with problems', () => {
     expect(run.stderr).toContain('DEF_002_HANDLER_NOT_FOUND  bad / job a  at jobs.a.handler');
     expect(run.stderr).not.toMatch(/\n\s+at .+:\d+:\d+/);
   });
+});
+
+describe('generated pipelines of several sizes and shapes', () => {
+  /** A pipeline of `jobs` jobs over `functions` distinct functions (other timeouts), job i waiting on up to `fanIn` jobs before it. */
+  async function synthesized(jobs: number, functions: number, fanIn: number, scheduled: boolean): Promise<{ estimate: number; resources: number; templateBytes: number }> {
+    const { mkdtempSync, writeFileSync, mkdirSync } = await import('node:fs');
+    const os = await import('node:os');
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'phi-cdk-gen-'));
+    mkdirSync(path.join(dir, 'h'));
+    writeFileSync(path.join(dir, 'h', 'x.ts'), 'export const handler = async () => ({});\n');
+    const id = (i: number): string => `j${String(i).padStart(4, '0')}`;
+    const definition = {
+      id: 'generated',
+      ...(scheduled ? { schedule: { cron: '0 6 * * 1-5', timezone: 'Europe/Paris' } } : {}),
+      jobs: Object.fromEntries(Array.from({ length: jobs }, (_, i) => [id(i), { handler: './h/x.ts', timeoutSeconds: 1 + (i % functions), ...(i > 0 && fanIn > 0 ? { dependsOn: Array.from({ length: Math.min(i, fanIn) }, (_, k) => id(i - 1 - k)) } : {}) }])),
+    };
+    writeFileSync(path.join(dir, 'p.ts'), `export default ${JSON.stringify(definition)};\n`);
+    const result = await planDefinitions(dir, new Date('2026-11-22T12:00:00Z'));
+    expect(result.problems).toEqual([]);
+    const stacks = buildApp(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), result.plan);
+    const template = Template.fromStack(stacks.pipelines[0]!).toJSON();
+    return { estimate: result.plan.pipelines[0]!.estimates.stackResources, resources: Object.keys(template.Resources as object).length, templateBytes: JSON.stringify(template).length };
+  }
+
+  it.each([
+    ['123 functions and a schedule: 500 resources, at the limit', 123, 123, 0, true],
+    ['1,000 jobs with 3,000 edges over 5 functions', 1_000, 5, 3, false],
+    ['40 jobs of one function in a chain, scheduled', 40, 1, 1, true],
+  ])('synthesize exactly as many resources as the plan estimated, in a template far under 1 MB: %s', async (_what, jobs, functions, fanIn, scheduled) => {
+    const { estimate, resources, templateBytes } = await synthesized(jobs, functions, fanIn, scheduled);
+    expect(resources).toBe(estimate);
+    expect(resources).toBeLessThanOrEqual(500);
+    expect(templateBytes).toBeLessThan(512 * 1024);
+  }, 120_000);
 });
