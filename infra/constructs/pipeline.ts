@@ -21,6 +21,7 @@ import { RECORD_ACTIONS } from '../../lib/model/contract/index.ts';
 import { jobFunctionName } from '../../lib/model/names.ts';
 import type { PipelinePlan } from '../../lib/plan/types.ts';
 import { functionEntry, phiFunction, PROJECT_ROOT } from './function.ts';
+import { grantRecords, grantSend } from './grants.ts';
 
 /** Where the pipelines' manifests are written at synth, for the bundler to read. */
 const MANIFEST_DIR = path.join(PROJECT_ROOT, '.phi', 'manifests');
@@ -117,8 +118,8 @@ export class PhiPipeline extends Construct {
         esbuildArgs: { '--alias:phi-user-handler': fnPlan.handlerPath, '--alias:phi-pipeline-manifest': manifestFile },
         ...(props.faultInjection ? { define: { PHI_FAULT_INJECTION: 'true' } } : {}),
       });
-      platform.table.grant(fn, ...RECORD_ACTIONS.runtime);
-      platform.deadLetterQueue.grantSendMessages(fn);
+      grantRecords(fn, platform.table, RECORD_ACTIONS.runtime);
+      grantSend(fn, platform.deadLetterQueue);
       // Its jobs' large outputs, written and read back by their dependents: no listing, no deleting.
       fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject'], resources: [platform.outputsBucket.arnForObjects('outputs/*')] }));
       functions.set(fnPlan.key, fn);
@@ -152,7 +153,7 @@ export class PhiPipeline extends Construct {
     this.stateMachine.addToRolePolicy(
       new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [Stack.of(this).formatArn({ service: 'lambda', resource: 'function', resourceName: jobFunctionName(plan.id, '*'), arnFormat: ArnFormat.COLON_RESOURCE_NAME })] }),
     );
-    platform.table.grant(this.stateMachine, ...RECORD_ACTIONS.stateMachine);
+    grantRecords(this.stateMachine, platform.table, RECORD_ACTIONS.stateMachine);
     // The job list: read by the jobs' Map, and by the platform functions that need a run's graph
     // (granted here, by the stack that owns the object, on that object only).
     const readJobList = new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [this.jobList.bucket.arnForObjects(this.jobList.s3ObjectKey)] });
@@ -171,7 +172,7 @@ export class PhiPipeline extends Construct {
     this.schedules = plan.schedules.map((schedule, i) => {
       const role = new iam.Role(this, `ScheduleRole${i}`, { assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com') });
       platform.scheduleTrigger.grantInvoke(role);
-      platform.deliveriesQueue.grantSendMessages(role);
+      grantSend(role, platform.deliveriesQueue);
       return new scheduler.CfnSchedule(this, `Schedule${i}`, {
         // Scheduler keeps at most 512 characters of description.
         description: `Phi ${plan.id}: ${schedule.source}`.slice(0, 512),

@@ -17,6 +17,7 @@ import { Construct } from 'constructs';
 import { RECORD_ACTIONS, RECORD_KEYS } from '../../lib/model/contract/index.ts';
 import { stateMachineName } from '../../lib/model/names.ts';
 import { functionEntry, phiFunction } from './function.ts';
+import { grantOn, grantRecords, grantSend, pipelineArns } from './grants.ts';
 import type { IPhiPlatform } from './pipeline.ts';
 
 export interface PhiPlatformProps {
@@ -78,6 +79,8 @@ export class PhiPlatform extends Construct implements IPhiPlatform {
     const stack = Stack.of(this);
     const logRetention = logs.RetentionDays.ONE_MONTH;
     // Pipeline stacks name their state machines deterministically, so the platform needs no reference to them.
+    // Step Functions actions are granted on the deployment's own state machines and executions, by name.
+    const pipelines = pipelineArns(this, props.pipelineIds);
     const stateMachineArnPrefix = stack.formatArn({ service: 'states', resource: 'stateMachine', resourceName: stateMachineName(''), arnFormat: ArnFormat.COLON_RESOURCE_NAME });
 
     this.table = new dynamodb.Table(this, 'Records', {
@@ -143,10 +146,10 @@ export class PhiPlatform extends Construct implements IPhiPlatform {
       description: 'Phi: records run starts, job failures (with their dead letter) and run ends',
       environment: { ...records, PHI_DLQ_URL: this.deadLetterQueue.queueUrl },
     });
-    this.table.grant(this.recorder, ...RECORD_ACTIONS.recorder);
-    this.deadLetterQueue.grantSendMessages(this.recorder);
+    grantRecords(this.recorder, this.table, RECORD_ACTIONS.recorder);
+    grantSend(this.recorder, this.deadLetterQueue);
     // It releases the dependents of a job it closes in the job function's place.
-    this.recorder.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:SendTaskSuccess'], resources: [`${stateMachineArnPrefix}*`] }));
+    grantOn(this.recorder, ['states:SendTaskSuccess'], pipelines.stateMachines);
     // An execution that ends without its own last step (aborted, timed out) still closes its run record.
     new events.Rule(this, 'ExecutionEnded', {
       description: 'Phi: close the run record of an execution that ended outside its own recorder steps',
@@ -167,10 +170,6 @@ export class PhiPlatform extends Construct implements IPhiPlatform {
       PHI_PIPELINES: JSON.stringify(props.pipelineIds),
       PHI_STATE_MACHINE_ARN_PREFIX: stateMachineArnPrefix,
     };
-    const startExecutions = new iam.PolicyStatement({
-      actions: ['states:StartExecution'],
-      resources: [`${stateMachineArnPrefix}*`],
-    });
 
     this.scheduleTrigger = phiFunction(this, 'ScheduleTrigger', {
       ...common,
@@ -185,13 +184,12 @@ export class PhiPlatform extends Construct implements IPhiPlatform {
       environment: { ...triggerEnv, PHI_DLQ_URL: this.deadLetterQueue.queueUrl },
     });
     // Cancelling stops executions (a run's, or a job's own child execution) and releases the cancelled jobs' dependents.
-    this.apiHandler.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:StopExecution'], resources: [stack.formatArn({ service: 'states', resource: 'execution', resourceName: `${stateMachineName('')}*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME })] }));
-    this.apiHandler.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:SendTaskSuccess'], resources: [`${stateMachineArnPrefix}*`] }));
-    this.deadLetterQueue.grantSendMessages(this.apiHandler);
-    for (const fn of [this.scheduleTrigger, this.apiHandler]) {
-      this.table.grant(fn, ...RECORD_ACTIONS.control);
-      fn.addToRolePolicy(startExecutions);
-    }
+    grantOn(this.apiHandler, ['states:StopExecution'], pipelines.executions);
+    grantOn(this.apiHandler, ['states:SendTaskSuccess'], pipelines.stateMachines);
+    grantSend(this.apiHandler, this.deadLetterQueue);
+    grantRecords(this.scheduleTrigger, this.table, RECORD_ACTIONS.trigger);
+    grantRecords(this.apiHandler, this.table, RECORD_ACTIONS.control, { history: true });
+    for (const fn of [this.scheduleTrigger, this.apiHandler]) grantOn(fn, ['states:StartExecution'], pipelines.stateMachines);
 
     this.api = new apigateway.RestApi(this, 'Api', {
       description: 'Phi control API',
@@ -214,12 +212,12 @@ export class PhiPlatform extends Construct implements IPhiPlatform {
       timeout: Duration.minutes(5),
       environment: { ...triggerEnv, PHI_DLQ_URL: this.deadLetterQueue.queueUrl, PHI_DELIVERIES_URL: this.deliveriesQueue.queueUrl },
     });
-    this.table.grant(this.sweeper, ...RECORD_ACTIONS.control);
-    this.sweeper.addToRolePolicy(startExecutions);
-    this.sweeper.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:DescribeExecution'], resources: [stack.formatArn({ service: 'states', resource: 'execution', resourceName: `${stateMachineName('')}*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME })] }));
-    this.sweeper.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:SendTaskSuccess'], resources: [`${stateMachineArnPrefix}*`] }));
-    this.deliveriesQueue.grantConsumeMessages(this.sweeper);
-    this.deadLetterQueue.grantSendMessages(this.sweeper);
+    grantRecords(this.sweeper, this.table, RECORD_ACTIONS.control, { history: true });
+    grantOn(this.sweeper, ['states:StartExecution', 'states:SendTaskSuccess'], pipelines.stateMachines);
+    grantOn(this.sweeper, ['states:DescribeExecution'], pipelines.executions);
+    // It takes the failed deliveries one by one: receive, then delete what it handled.
+    iam.Grant.addToPrincipal({ grantee: this.sweeper, actions: ['sqs:ReceiveMessage', 'sqs:DeleteMessage'], resourceArns: [this.deliveriesQueue.queueArn] });
+    grantSend(this.sweeper, this.deadLetterQueue);
     new events.Rule(this, 'Sweep', {
       description: 'Phi: the sweeper, every 15 minutes',
       schedule: events.Schedule.rate(Duration.minutes(15)),

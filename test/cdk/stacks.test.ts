@@ -125,18 +125,43 @@ describe('platform stack', () => {
     pipelines.get('market-data')!.hasResourceProperties('AWS::Scheduler::Schedule', { Target: Match.objectLike({ DeadLetterConfig: { Arn: Match.anyValue() } }) });
   });
 
-  it('lets the control functions (trigger, API, sweeper) start executions of Phi state machines only', () => {
+  it('lets the control functions (trigger, API, sweeper) start executions of the deployment’s own state machines only, by their exact ARNs', () => {
     const policies = Object.values(platform.findResources('AWS::IAM::Policy'));
-    const startStatements = policies.flatMap((p) => p.Properties.PolicyDocument.Statement as { Action: unknown; Resource: unknown }[]).filter((s) => s.Action === 'states:StartExecution');
-    expect(startStatements).toHaveLength(3);
-    for (const s of startStatements) expect(JSON.stringify(s.Resource)).toContain(':stateMachine:phi-*');
+    const statements = policies.flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[]);
+    const starting = statements.filter((s) => [s.Action].flat().includes('states:StartExecution'));
+    expect(starting).toHaveLength(3);
+    const machines = plan.pipelines.map((p) => `:stateMachine:phi-${p.id}"`);
+    for (const s of starting) {
+      const text = JSON.stringify(s.Resource);
+      for (const machine of machines) expect(text).toContain(machine);
+      expect([s.Resource].flat()).toHaveLength(machines.length);
+    }
+    // No Step Functions action on a name pattern any other state machine could match.
+    const states = statements.filter((s) => [s.Action].flat().some((a) => a.startsWith('states:')));
+    expect(JSON.stringify(states.map((s) => s.Resource))).not.toMatch(/stateMachine:phi-\*|execution:phi-\*/);
+  });
+
+  it('grants table actions on the table alone (the history index only to the API and the sweeper, which read history), and queues only SendMessage', () => {
+    const roles = { recorder: /records run starts/, trigger: /pipeline schedule/, api: /control API/, sweeper: /closes runs/ };
+    for (const [name, description] of Object.entries(roles)) {
+      const statements = statementsOfRole(platform, roleOfFunction(platform, description));
+      const table = JSON.stringify(statements.filter((s) => [s.Action].flat().some((a) => a.startsWith('dynamodb:'))).map((s) => s.Resource));
+      expect({ name, index: table.includes('/index/') }).toEqual({ name, index: name === 'api' || name === 'sweeper' });
+      expect(table).not.toContain('/index/*');
+      const sqsActions = [...new Set(statements.flatMap((s) => [s.Action].flat()).filter((a) => a.startsWith('sqs:')))].sort();
+      expect({ name, sqsActions }).toEqual({ name, sqsActions: name === 'trigger' ? [] : name === 'sweeper' ? ['sqs:DeleteMessage', 'sqs:ReceiveMessage', 'sqs:SendMessage'] : ['sqs:SendMessage'] });
+    }
+    for (const [id, template] of pipelines) {
+      const all = Object.values(template.findResources('AWS::IAM::Policy')).flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[]);
+      expect({ id, index: JSON.stringify(all.map((s) => s.Resource)).includes('/index/') }).toEqual({ id, index: false });
+      expect({ id, sqs: [...new Set(all.flatMap((s) => [s.Action].flat()).filter((a) => a.startsWith('sqs:')))] }).toEqual({ id, sqs: ['sqs:SendMessage'] });
+    }
   });
 
   it('grants the recorder, the trigger and the control API exactly the table actions their records need', () => {
     expect(dynamoActions(statementsOfRole(platform, roleOfFunction(platform, /records run starts/)))).toStrictEqual([...RECORD_ACTIONS.recorder].sort());
-    for (const description of [/schedule trigger|pipeline schedule/, /control API/]) {
-      expect(dynamoActions(statementsOfRole(platform, roleOfFunction(platform, description)))).toStrictEqual([...RECORD_ACTIONS.control].sort());
-    }
+    expect(dynamoActions(statementsOfRole(platform, roleOfFunction(platform, /schedule trigger|pipeline schedule/)))).toStrictEqual([...RECORD_ACTIONS.trigger].sort());
+    expect(dynamoActions(statementsOfRole(platform, roleOfFunction(platform, /control API/)))).toStrictEqual([...RECORD_ACTIONS.control].sort());
     // None of them scans the table or writes in batches.
     const all = Object.values(platform.findResources('AWS::IAM::Policy')).flatMap((p) => dynamoActions(p.Properties.PolicyDocument.Statement as Statement[]));
     expect(all.filter((a) => a.includes('Scan') || a.includes('Batch'))).toStrictEqual([]);
@@ -257,11 +282,11 @@ describe('pipeline stacks', () => {
         const dynamo = [...new Set(statements.flatMap((s) => [s.Action].flat()).filter((a) => a.startsWith('dynamodb:')))].sort();
         const others = [...new Set(statements.flatMap((s) => [s.Action].flat()).filter((a) => !a.startsWith('dynamodb:')))].sort();
         expect({ pipeline: p.id, role, dynamo }).toStrictEqual({ pipeline: p.id, role, dynamo: [...RECORD_ACTIONS.runtime].sort() });
-        expect({ pipeline: p.id, role, others }).toStrictEqual({ pipeline: p.id, role, others: ['s3:GetObject', 's3:PutObject', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage', 'states:SendTaskSuccess'] });
+        expect({ pipeline: p.id, role, others }).toStrictEqual({ pipeline: p.id, role, others: ['s3:GetObject', 's3:PutObject', 'sqs:SendMessage', 'states:SendTaskSuccess'] });
         // large outputs: only the objects under outputs/ of the platform's bucket
         const s3 = statements.filter((s) => [s.Action].flat().some((a) => a.startsWith('s3:')));
         expect(JSON.stringify(s3.map((s) => s.Resource))).toMatch(/PlatformOutputs.*\/outputs\/\*/);
-        // on the records table (imported from the platform stack) and its indexes only
+        // on the records table (imported from the platform stack), not its index
         expect(JSON.stringify(statements.filter((s) => [s.Action].flat().some((a) => a.startsWith('dynamodb:'))).map((s) => s.Resource))).toMatch(/PlatformRecords/);
       }
     }

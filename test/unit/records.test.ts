@@ -668,7 +668,16 @@ describe('RecordStore against DynamoDB', () => {
     finishRun: (s) => s.finishRun(RUN, { status: RunStatus.SUCCEEDED, at: LATER, jobs: {} }),
   };
 
-  /** The trigger and the control API. */
+  /** The schedule trigger. */
+  const triggerCalls: Calls<keyof TriggerDeps['store']> = {
+    createRun: (s) => s.createRun(newRun()),
+    attachExecution: (s) => s.attachExecution(RUN, ARN),
+    requireRun: (s) => s.requireRun(RUN),
+    markRunStartFailed: (s) => s.markRunStartFailed(RUN, STARTED, 'Rate exceeded'),
+    reopenRun: (s) => s.reopenRun(RUN, LATER),
+  };
+
+  /** The control API (which starts runs as the trigger does) and the sweeper. */
   const controlCalls: Calls<keyof TriggerDeps['store'] | keyof ApiDeps['store']> = {
     createRun: (s) => s.createRun(newRun()),
     attachExecution: (s) => s.attachExecution(RUN, ARN),
@@ -684,7 +693,8 @@ describe('RecordStore against DynamoDB', () => {
   it.each([
     ['the task runtime', runtimeCalls, RECORD_ACTIONS.runtime],
     ['the recorder', recorderCalls, RECORD_ACTIONS.recorder],
-    ['the trigger and the control API', controlCalls, RECORD_ACTIONS.control],
+    ['the schedule trigger', triggerCalls, RECORD_ACTIONS.trigger],
+    ['the control API', controlCalls, RECORD_ACTIONS.control],
   ] as [string, Readonly<Record<string, (store: RecordStore) => Promise<unknown>>>, readonly string[]][])('needs exactly the DynamoDB actions RECORD_ACTIONS grants %s', async (_user, calls, granted) => {
     const dynamo = new FakeDynamo();
     const store = recordStoreOver(dynamo);

@@ -45,6 +45,8 @@ export const RECORD_ACTIONS = {
   recorder: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
   /** The state machine itself: the gate of each job (its task token). */
   stateMachine: ['dynamodb:UpdateItem'],
-  /** The trigger and the control API: create runs, read them with their attempts. */
+  /** The schedule trigger: create runs and start them. */
+  trigger: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+  /** The control API and the sweeper: start runs, read them with their attempts and their history, close them. */
   control: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
 } as const;
