@@ -65,6 +65,11 @@ export interface PhiPipelineProps {
    */
   readonly logRetention?: logs.RetentionDays;
   /**
+   * Whether the state machine's logs carry the states' input and output (run parameters, outputs).
+   * @default false: errors are logged without the data they were about
+   */
+  readonly logExecutionData?: boolean;
+  /**
    * Compiles the job functions with Phi's own fault-injection switch (a run's `__phiFaults` parameter
    * fails store calls), for Phi's end-to-end tests on an emulator. Never in production.
    * @default false
@@ -142,7 +147,7 @@ export class PhiPipeline extends Construct {
       logs: {
         destination: new logs.LogGroup(this, 'ExecutionLogs', { retention: common.logRetention, removalPolicy: common.removalPolicy }),
         level: sfn.LogLevel.ERROR,
-        includeExecutionData: true,
+        includeExecutionData: props.logExecutionData ?? false,
       },
     });
     // The definition is a string, so its task permissions are granted here: the Lambda calls, the gate's

@@ -5,6 +5,7 @@
 import { ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -12,6 +13,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { RECORD_ACTIONS, RECORD_KEYS } from '../../lib/model/contract/index.ts';
@@ -50,6 +52,8 @@ export class PhiPlatform extends Construct implements IPhiPlatform {
   readonly deadLetterQueue: sqs.Queue;
   /** In alarm while a dead letter waits. */
   readonly deadLetterAlarm: cloudwatch.Alarm;
+  /** Where Phi's alarms go: subscribe an email address or an HTTPS endpoint (output `AlarmTopicArn`). */
+  readonly alarmTopic: sns.Topic;
   /** Deliveries that failed at the edges (a schedule's run start, an execution's status change): the sweeper takes them. */
   readonly deliveriesQueue: sqs.Queue;
   /** In alarm while a failed delivery waits for the sweeper. */
@@ -124,6 +128,11 @@ export class PhiPlatform extends Construct implements IPhiPlatform {
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
 
+    // Not encrypted with the AWS-managed SNS key: CloudWatch alarms cannot publish to a topic under it, and
+    // an alarm says only which queue waits (no record data).
+    this.alarmTopic = new sns.Topic(this, 'Alarms', { displayName: 'Phi alarms', enforceSSL: true });
+    this.deadLetterAlarm.addAlarmAction(new cloudwatchActions.SnsAction(this.alarmTopic));
+
     this.deliveriesQueue = new sqs.Queue(this, 'FailedDeliveries', { retentionPeriod: Duration.days(14), encryption: sqs.QueueEncryption.SQS_MANAGED, enforceSSL: true });
     this.deliveriesAlarm = new cloudwatch.Alarm(this, 'FailedDeliveriesWaiting', {
       alarmDescription: 'Phi: a schedule delivery or an execution status change failed and waits for the sweeper',
@@ -133,6 +142,7 @@ export class PhiPlatform extends Construct implements IPhiPlatform {
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
+    this.deliveriesAlarm.addAlarmAction(new cloudwatchActions.SnsAction(this.alarmTopic));
 
     const records = {
       PHI_TABLE_NAME: this.table.tableName,
@@ -232,6 +242,7 @@ export class PhiPlatform extends Construct implements IPhiPlatform {
     new CfnOutput(stack, 'ScheduleTriggerArn', { value: this.scheduleTrigger.functionArn });
     new CfnOutput(stack, 'RecorderArn', { value: this.recorder.functionArn });
     new CfnOutput(stack, 'SweeperArn', { value: this.sweeper.functionArn });
+    new CfnOutput(stack, 'AlarmTopicArn', { value: this.alarmTopic.topicArn, description: 'Phi alarms: subscribe an email address or an HTTPS endpoint' });
     new CfnOutput(stack, 'FailedDeliveriesQueueUrl', { value: this.deliveriesQueue.queueUrl });
   }
 }

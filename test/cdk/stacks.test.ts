@@ -81,6 +81,16 @@ describe('platform stack', () => {
     });
   });
 
+  it('sends both queue alarms (dead letters, failed deliveries) to one TLS-only SNS topic that people subscribe to', () => {
+    const topics = Object.keys(platform.findResources('AWS::SNS::Topic'));
+    expect(topics).toHaveLength(1);
+    const alarms = Object.values(platform.findResources('AWS::CloudWatch::Alarm'));
+    expect(alarms).toHaveLength(2);
+    for (const alarm of alarms) expect(alarm.Properties.AlarmActions).toEqual([{ Ref: topics[0] }]);
+    platform.hasResourceProperties('AWS::SNS::TopicPolicy', { PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) } });
+    platform.hasOutput('AlarmTopicArn', {});
+  });
+
   it('serves the control API with IAM auth on every method', () => {
     const methods = platform.findResources('AWS::ApiGateway::Method');
     const verbs = Object.values(methods).map((m) => [m.Properties.HttpMethod, m.Properties.AuthorizationType]);
@@ -177,6 +187,10 @@ describe('platform stack', () => {
 });
 
 describe('pipeline stacks', () => {
+  it('log the state machines’ errors without the states’ data (run parameters, outputs)', () => {
+    for (const template of pipelines.values()) template.hasResourceProperties('AWS::StepFunctions::StateMachine', { LoggingConfiguration: { Level: 'ERROR', IncludeExecutionData: false } });
+  });
+
   it('deploy the state machine definition the plan wrote, with function ARNs substituted', () => {
     for (const p of plan.pipelines) {
       const template = pipelines.get(p.id)!;
