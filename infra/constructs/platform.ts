@@ -38,7 +38,17 @@ export interface PhiPlatformProps {
    * @default RemovalPolicy.RETAIN
    */
   readonly removalPolicy?: RemovalPolicy;
+  /**
+   * Requests a second the control API serves in steady state (API Gateway stage throttling).
+   * @default 20
+   */
+  readonly apiRateLimit?: number;
+  /** See `apiRateLimit`. @default 40 */
+  readonly apiBurstLimit?: number;
 }
+
+/** The control API's one stage. */
+const API_STAGE = 'v1';
 
 /** Spec Rule 15: dead letters are kept 7 days (168 hours). */
 export const DEAD_LETTER_RETENTION = Duration.days(7);
@@ -68,6 +78,12 @@ export class PhiPlatform extends Construct implements IPhiPlatform {
   readonly apiHandler: NodejsFunction;
   /** The control API: IAM-signed requests only. */
   readonly api: apigateway.RestApi;
+  /**
+   * Managed policies for the people and systems that use the control API (attach one to a role, user or
+   * group): `viewer` reads runs and durations, `operator` also starts and cancels runs, `admin` may
+   * call every route of the API.
+   */
+  readonly accessPolicies: { readonly viewer: iam.ManagedPolicy; readonly operator: iam.ManagedPolicy; readonly admin: iam.ManagedPolicy };
   readonly recordRetentionDays: number;
   readonly removalPolicy: RemovalPolicy;
 
@@ -204,7 +220,8 @@ export class PhiPlatform extends Construct implements IPhiPlatform {
     this.api = new apigateway.RestApi(this, 'Api', {
       description: 'Phi control API',
       defaultMethodOptions: { authorizationType: apigateway.AuthorizationType.IAM },
-      deployOptions: { stageName: 'v1' },
+      // Throttled at the stage: a runaway caller cannot start runs faster than this.
+      deployOptions: { stageName: API_STAGE, throttlingRateLimit: props.apiRateLimit ?? 20, throttlingBurstLimit: props.apiBurstLimit ?? 40 },
       cloudWatchRole: false,
     });
     const integration = new apigateway.LambdaIntegration(this.apiHandler);
@@ -214,6 +231,16 @@ export class PhiPlatform extends Construct implements IPhiPlatform {
     const run = this.api.root.addResource('runs').addResource('{runId}');
     run.addMethod('GET', integration);
     run.addResource('cancel').addMethod('POST', integration);
+
+    const invoke = (routes: readonly (readonly [string, string])[]): iam.PolicyStatement =>
+      new iam.PolicyStatement({ actions: ['execute-api:Invoke'], resources: routes.map(([method, route]) => this.api.arnForExecuteApi(method, route, API_STAGE)) });
+    const reads = [['GET', '/runs/*'], ['GET', '/pipelines/*/durations']] as const;
+    const writes = [['POST', '/pipelines/*/runs'], ['POST', '/runs/*/cancel']] as const;
+    this.accessPolicies = {
+      viewer: new iam.ManagedPolicy(this, 'ViewerPolicy', { description: 'Phi viewer: read runs and durations through the control API', statements: [invoke(reads)] }),
+      operator: new iam.ManagedPolicy(this, 'OperatorPolicy', { description: 'Phi operator: read, start and cancel runs through the control API', statements: [invoke([...reads, ...writes])] }),
+      admin: new iam.ManagedPolicy(this, 'AdminPolicy', { description: 'Phi admin: every route of the control API', statements: [invoke([['*', '/*']])] }),
+    };
 
     this.sweeper = phiFunction(this, 'Sweeper', {
       ...common,
@@ -243,6 +270,7 @@ export class PhiPlatform extends Construct implements IPhiPlatform {
     new CfnOutput(stack, 'RecorderArn', { value: this.recorder.functionArn });
     new CfnOutput(stack, 'SweeperArn', { value: this.sweeper.functionArn });
     new CfnOutput(stack, 'AlarmTopicArn', { value: this.alarmTopic.topicArn, description: 'Phi alarms: subscribe an email address or an HTTPS endpoint' });
+    for (const [role, policy] of Object.entries(this.accessPolicies)) new CfnOutput(stack, `${role[0]!.toUpperCase()}${role.slice(1)}PolicyArn`, { value: policy.managedPolicyArn, description: `Phi ${role}: attach to who may use the control API as ${role}` });
     new CfnOutput(stack, 'FailedDeliveriesQueueUrl', { value: this.deliveriesQueue.queueUrl });
   }
 }

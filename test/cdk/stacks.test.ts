@@ -168,6 +168,21 @@ describe('platform stack', () => {
     }
   });
 
+  it('throttles the control API at its stage, and ships viewer, operator and admin policies whose routes grow with the role', () => {
+    platform.hasResourceProperties('AWS::ApiGateway::Stage', { StageName: 'v1', MethodSettings: [Match.objectLike({ HttpMethod: '*', ResourcePath: '/*', ThrottlingRateLimit: 20, ThrottlingBurstLimit: 40 })] });
+    const policies = Object.values(platform.findResources('AWS::IAM::ManagedPolicy'));
+    const routes = (description: RegExp): string[] => {
+      const policy = policies.find((p) => description.test(String(p.Properties.Description)))!;
+      const statements = policy.Properties.PolicyDocument.Statement as Statement[];
+      expect(statements.flatMap((s) => [s.Action].flat())).toEqual(['execute-api:Invoke']);
+      return statements.flatMap((s) => [s.Resource].flat()).map((r) => JSON.stringify(r).replace(/.*\/v1\//, '').replace(/"\]\]\}$/, '')).sort();
+    };
+    expect(routes(/^Phi viewer/)).toEqual(['GET/pipelines/*/durations', 'GET/runs/*']);
+    expect(routes(/^Phi operator/)).toEqual(['GET/pipelines/*/durations', 'GET/runs/*', 'POST/pipelines/*/runs', 'POST/runs/*/cancel']);
+    expect(routes(/^Phi admin/)).toEqual(['*/*']);
+    for (const output of ['ViewerPolicyArn', 'OperatorPolicyArn', 'AdminPolicyArn']) platform.hasOutput(output, {});
+  });
+
   it('grants the recorder, the trigger and the control API exactly the table actions their records need', () => {
     expect(dynamoActions(statementsOfRole(platform, roleOfFunction(platform, /records run starts/)))).toStrictEqual([...RECORD_ACTIONS.recorder].sort());
     expect(dynamoActions(statementsOfRole(platform, roleOfFunction(platform, /schedule trigger|pipeline schedule/)))).toStrictEqual([...RECORD_ACTIONS.trigger].sort());
