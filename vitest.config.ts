@@ -11,6 +11,8 @@ export default defineConfig({
     ],
   },
   test: {
+    // The SDK's notice about Node versions it will stop supporting is noise in test output.
+    env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
     // The e2e suite shares one emulator and one deployment (see test/e2e/global-setup.ts).
     projects: [
       { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
