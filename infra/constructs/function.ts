@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -50,11 +51,15 @@ export interface PhiFunctionProps {
 
 /**
  * A Node.js function as every Phi function is built: bundled by the local esbuild (never Docker),
- * with its dependencies inside the bundle (the pinned SDK, not the runtime's), and its own log group.
+ * with its dependencies inside the bundle (the pinned SDK, not the runtime's), its own log group, and
+ * a role that may write to that log group only (not the account-wide AWS managed basic-execution policy).
  */
 export function phiFunction(scope: Construct, id: string, props: PhiFunctionProps): NodejsFunction {
   const logGroup = new logs.LogGroup(scope, `${id}Logs`, { retention: props.logRetention, removalPolicy: props.removalPolicy });
+  const role = new iam.Role(scope, `${id}ServiceRole`, { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
+  iam.Grant.addToPrincipal({ grantee: role, actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resourceArns: [`${logGroup.logGroupArn}`] });
   return new NodejsFunction(scope, id, {
+    role,
     entry: props.entry,
     handler: 'handler',
     description: props.description,

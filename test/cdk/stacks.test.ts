@@ -311,12 +311,26 @@ describe('pipeline stacks', () => {
         const dynamo = [...new Set(statements.flatMap((s) => [s.Action].flat()).filter((a) => a.startsWith('dynamodb:')))].sort();
         const others = [...new Set(statements.flatMap((s) => [s.Action].flat()).filter((a) => !a.startsWith('dynamodb:')))].sort();
         expect({ pipeline: p.id, role, dynamo }).toStrictEqual({ pipeline: p.id, role, dynamo: [...RECORD_ACTIONS.runtime].sort() });
-        expect({ pipeline: p.id, role, others }).toStrictEqual({ pipeline: p.id, role, others: ['s3:GetObject', 's3:PutObject', 'sqs:SendMessage', 'states:SendTaskSuccess'] });
+        expect({ pipeline: p.id, role, others }).toStrictEqual({ pipeline: p.id, role, others: ['logs:CreateLogStream', 'logs:PutLogEvents', 's3:GetObject', 's3:PutObject', 'sqs:SendMessage', 'states:SendTaskSuccess'] });
         // large outputs: only the objects under outputs/ of the platform's bucket
         const s3 = statements.filter((s) => [s.Action].flat().some((a) => a.startsWith('s3:')));
         expect(JSON.stringify(s3.map((s) => s.Resource))).toMatch(/PlatformOutputs.*\/outputs\/\*/);
         // on the records table (imported from the platform stack), not its index
         expect(JSON.stringify(statements.filter((s) => [s.Action].flat().some((a) => a.startsWith('dynamodb:'))).map((s) => s.Resource))).toMatch(/PlatformRecords/);
+      }
+    }
+  });
+
+  it('give every function (jobs and platform) a role without AWS managed policies, writing logs to its own log group only', () => {
+    for (const template of [platform, ...pipelines.values()]) {
+      const roles = template.findResources('AWS::IAM::Role');
+      for (const fn of Object.values(template.findResources('AWS::Lambda::Function'))) {
+        const roleId = (fn.Properties.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+        expect(roles[roleId]!.Properties.ManagedPolicyArns).toBeUndefined();
+        const logs = statementsOfRole(template, roleId).filter((s) => [s.Action].flat().some((a) => a.startsWith('logs:')));
+        const group = (fn.Properties.LoggingConfig as { LogGroup: { Ref: string } }).LogGroup.Ref;
+        expect(logs.flatMap((s) => [s.Action].flat()).sort()).toEqual(['logs:CreateLogStream', 'logs:PutLogEvents']);
+        expect(JSON.stringify(logs.map((s) => s.Resource))).toContain(group);
       }
     }
   });
