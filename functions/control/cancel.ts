@@ -57,7 +57,7 @@ export class JobNotFoundError extends PhiError {
 
 /** The jobs a cancel of `jobId` with `scope` takes, `jobId` first, then downstream in breadth-first order. */
 export function jobsInScope(graph: JobGraph, jobId: string, scope: CancelScope): string[] {
-  const dependents = (id: string): string[] => Object.keys(graph).filter((job) => (graph[job] ?? []).includes(id)).sort();
+  const dependents = (id: string): string[] => dependentsIn(graph, id).map((d) => d.job).sort();
   if (scope === CancelScope.JOB) return [jobId];
   if (scope === CancelScope.IMMEDIATE_DEPENDENTS) return [jobId, ...dependents(jobId)];
   const seen = new Set([jobId]);

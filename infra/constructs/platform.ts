@@ -135,30 +135,26 @@ export class PhiPlatform extends Construct implements IPhiPlatform {
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
     });
-    this.deadLetterAlarm = new cloudwatch.Alarm(this, 'DeadLettersWaiting', {
-      alarmDescription: 'Phi: at least one permanently failed job is waiting in the dead-letter queue',
-      metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' }),
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
-
     // Not encrypted with the AWS-managed SNS key: CloudWatch alarms cannot publish to a topic under it, and
     // an alarm says only which queue waits (no record data).
     this.alarmTopic = new sns.Topic(this, 'Alarms', { displayName: 'Phi alarms', enforceSSL: true });
-    this.deadLetterAlarm.addAlarmAction(new cloudwatchActions.SnsAction(this.alarmTopic));
+    /** In alarm, notifying the topic, from the minute a message waits in `queue`. */
+    const whileWaiting = (id: string, queue: sqs.IQueue, alarmDescription: string): cloudwatch.Alarm => {
+      const alarm = new cloudwatch.Alarm(this, id, {
+        alarmDescription,
+        metric: queue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' }),
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+      alarm.addAlarmAction(new cloudwatchActions.SnsAction(this.alarmTopic));
+      return alarm;
+    };
+    this.deadLetterAlarm = whileWaiting('DeadLettersWaiting', this.deadLetterQueue, 'Phi: at least one permanently failed job is waiting in the dead-letter queue');
 
     this.deliveriesQueue = new sqs.Queue(this, 'FailedDeliveries', { retentionPeriod: Duration.days(14), encryption: sqs.QueueEncryption.SQS_MANAGED, enforceSSL: true });
-    this.deliveriesAlarm = new cloudwatch.Alarm(this, 'FailedDeliveriesWaiting', {
-      alarmDescription: 'Phi: a schedule delivery or an execution status change failed and waits for the sweeper',
-      metric: this.deliveriesQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' }),
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
-    this.deliveriesAlarm.addAlarmAction(new cloudwatchActions.SnsAction(this.alarmTopic));
+    this.deliveriesAlarm = whileWaiting('FailedDeliveriesWaiting', this.deliveriesQueue, 'Phi: a schedule delivery or an execution status change failed and waits for the sweeper');
 
     const records = {
       PHI_TABLE_NAME: this.table.tableName,

@@ -447,30 +447,26 @@ export class RecordStore {
    */
   async readAttemptContext(runId: string, jobId: string, attempt: number): Promise<AttemptContext> {
     const keys = [recordKeys.run(runId), recordKeys.jobState(runId, jobId), recordKeys.attempt(runId, jobId, attempt)];
-    const items: Record<string, unknown>[] = [];
-    let request: Record<string, { Keys: Record<string, unknown>[]; ConsistentRead: boolean }> | undefined = { [this.table]: { Keys: keys, ConsistentRead: true } };
-    while (request && Object.keys(request).length > 0) {
-      const out = await this.doc.send(new BatchGetCommand({ RequestItems: request }));
-      items.push(...(out.Responses?.[this.table] ?? []));
-      request = out.UnprocessedKeys as typeof request;
-    }
-    const bySk = new Map(items.map((item) => [item[RECORD_KEYS.sort], item]));
+    const bySk = new Map((await this.batchGet(keys)).map((item) => [item[RECORD_KEYS.sort], item]));
     const run = bySk.get(keys[0]!.sk);
     const state = bySk.get(keys[1]!.sk);
     const own = bySk.get(keys[2]!.sk);
     return { ...(run ? { run: parseRun(run) } : {}), ...(state ? { state: parseJobState(state) } : {}), ...(own ? { attempt: parseAttempt(own) } : {}) };
   }
 
-  /** The given attempts that exist (at most 100 a call, DynamoDB's batch size). */
+  /** The given attempts that exist. */
   async getAttempts(keys: readonly { runId: string; jobId: string; attempt: number }[]): Promise<JobAttemptRecord[]> {
-    const found: JobAttemptRecord[] = [];
+    return (await this.batchGet(keys.map((k) => recordKeys.attempt(k.runId, k.jobId, k.attempt)))).map(parseAttempt);
+  }
+
+  /** The items of `keys` that exist, consistently read, in batches of 100 (DynamoDB's limit), until none is left unprocessed. */
+  private async batchGet(keys: readonly Record<string, unknown>[]): Promise<Record<string, unknown>[]> {
+    const found: Record<string, unknown>[] = [];
     for (let i = 0; i < keys.length; i += 100) {
-      let request: Record<string, { Keys: Record<string, unknown>[]; ConsistentRead: boolean }> | undefined = {
-        [this.table]: { Keys: keys.slice(i, i + 100).map((k) => recordKeys.attempt(k.runId, k.jobId, k.attempt)), ConsistentRead: true },
-      };
+      let request: Record<string, { Keys: Record<string, unknown>[]; ConsistentRead: boolean }> | undefined = { [this.table]: { Keys: keys.slice(i, i + 100), ConsistentRead: true } };
       while (request && Object.keys(request).length > 0) {
         const out = await this.doc.send(new BatchGetCommand({ RequestItems: request }));
-        found.push(...(out.Responses?.[this.table] ?? []).map(parseAttempt));
+        found.push(...(out.Responses?.[this.table] ?? []));
         request = out.UnprocessedKeys as typeof request;
       }
     }

@@ -1,5 +1,6 @@
 /** The durable records: one per run, one per attempt of each job. Parsed with these schemas when read back. */
 import { z } from 'zod';
+import { jsonBytes } from '../canonical.ts';
 import { ParametersSchema } from '../pipeline.ts';
 import { CancelScope, ErrorCategory, JobStatus, RunStatus, TriggerType } from './status.ts';
 import { IsoTimeSchema, OutputsSchema } from './task.ts';
@@ -27,7 +28,7 @@ export const compactSummaryEntry = (jobId: string, attempts: number): Record<str
  */
 export function summaryWithin(jobs: Record<string, JobSummary>, otherBytes: number): { jobs: Record<string, JobSummary>; compacted: boolean } {
   const budget = MAX_RECORD_BYTES - 16 * 1024 - otherBytes;
-  if (Buffer.byteLength(JSON.stringify(jobs)) <= budget) return { jobs, compacted: false };
+  if (jsonBytes(jobs) <= budget) return { jobs, compacted: false };
   return { jobs: Object.fromEntries(Object.entries(jobs).map(([id, j]) => [id, { status: j.status, attempts: j.attempts }])), compacted: true };
 }
 
