@@ -1,7 +1,9 @@
 /**
  * Loads the definitions directory: every `*.ts` file directly in it default-exports one pipeline
  * (`definePipeline({...})` or the plain object). Subfolders are not loaded, so handlers may live there.
- * Runs under a TypeScript-aware loader (tsx for the CLI and the CDK app, vitest in tests).
+ * Runs under a TypeScript-aware loader (tsx for the CLI and the CDK app, vitest in tests). Definitions
+ * may live anywhere: under tsx, ./register.ts adds hooks so that definition and handler files import
+ * `phi` and `phi/runtime` and load as ES modules with or without a package.json.
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import * as path from 'node:path';
@@ -12,6 +14,7 @@ import { PhiError } from '../model/errors.ts';
 import { PipelineSchema } from '../model/pipeline.ts';
 import { ProblemCode, formatPath, type Problem } from '../model/problems.ts';
 import { compilePlan, type LoadedPipeline } from '../plan/compile.ts';
+import { registerDefinitionHooks } from './register.ts';
 import type { Plan } from '../plan/types.ts';
 
 export const DEFAULT_DEFINITIONS_DIR = 'definitions';
@@ -56,11 +59,15 @@ async function importModule(file: string): Promise<Record<string, unknown>> {
   }
 }
 
-/** The project a definition belongs to: the nearest directory above it holding a package.json, else its own directory. */
+/**
+ * The project a definition belongs to: the nearest directory above it holding a package.json, else
+ * (a folder of definitions with no package.json) the directory that holds its definitions directory,
+ * so handlers may sit beside that directory (`pipelines/x.ts` using `../handlers/a.ts`).
+ */
 function projectOf(file: string): string {
   for (let dir = path.dirname(file); ; dir = path.dirname(dir)) {
     if (existsSync(path.join(dir, 'package.json'))) return dir;
-    if (path.dirname(dir) === dir) return path.dirname(file);
+    if (path.dirname(dir) === dir) return path.dirname(path.dirname(file));
   }
 }
 
@@ -99,6 +106,7 @@ export function definitionDirs(setting: string): string[] {
 
 /** Loads every definition file of one directory or several; a pipeline id must be unique across all of them. */
 export async function loadDefinitions(dirs: string | readonly string[]): Promise<{ pipelines: LoadedPipeline[]; problems: Problem[] }> {
+  registerDefinitionHooks();
   const problems: Problem[] = [];
   const pipelines: LoadedPipeline[] = [];
   const files: string[] = [];
