@@ -13,14 +13,21 @@
  *  - `{ "blobBytes": { "b": 300000 } }`: `b` outputs that many characters; its dependents count them.
  * Every job returns how many rows it saw upstream, so the data flow shows in the records.
  */
-import { definePipeline } from 'phi';
+import { definePipeline, z } from 'phi';
 
 const step = './handlers/drill/step.ts';
+const job = z.enum(['a', 'b', 'c', 'd', 'e', 'f', 'g']);
 
 export default definePipeline({
   id: 'dag-drill',
   description: 'Exact DAG semantics on demand: durations, failures and data per job',
   parameters: { sleepMs: {}, fail: [], rows: 1, blobBytes: {} },
+  runParameters: z.object({
+    sleepMs: z.partialRecord(job, z.number().int().min(0).max(25_000)).optional(),
+    fail: z.array(job).optional(),
+    rows: z.number().int().min(0).optional(),
+    blobBytes: z.partialRecord(job, z.number().int().min(0).max(1_000_000)).optional(),
+  }),
   defaults: { timeoutSeconds: 30, retry: { maxAttempts: 1 } },
   jobs: {
     a: { handler: step },

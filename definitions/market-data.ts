@@ -2,7 +2,7 @@
  * The four-stage market-data chain: ingest the day's market data, build scenarios from it, compute
  * metrics per scenario, and assess strategies against them. Weekdays after the US close.
  */
-import { definePipeline } from 'phi';
+import { definePipeline, z } from 'phi';
 
 export default definePipeline({
   id: 'market-data',
@@ -10,6 +10,11 @@ export default definePipeline({
   version: '1.0.0',
   schedule: { cron: '0 19 * * 1-5', timezone: 'America/New_York' },
   parameters: { symbols: ['SPY', 'QQQ', 'IWM'], lookbackDays: 30 },
+  // A run may narrow the symbols or the lookback; anything else is refused before it starts.
+  runParameters: z.object({
+    symbols: z.array(z.string().regex(/^[A-Z][A-Z0-9.]{0,9}$/)).min(1).max(50).optional(),
+    lookbackDays: z.number().int().min(1).max(365).optional(),
+  }),
   defaults: {
     timeoutSeconds: 120,
     retry: { maxAttempts: 3, initialDelaySeconds: 30, backoffMultiplier: 2, maxDelaySeconds: 600, nonRetryableErrors: ['INVALID_CONFIG'] },

@@ -1,6 +1,8 @@
 /**
  * The control API behind API Gateway (IAM auth; API Gateway itself refuses unsigned requests):
- *   POST /pipelines/{id}/runs  { parameters?, idempotencyKey? } → 201 a new run, 200 the existing one
+ *   POST /pipelines/{id}/runs  { parameters?, idempotencyKey? } → 201 a new run, 200 the existing one;
+ *                               400 API_011_INVALID_PARAMETERS when the parameters are not what the
+ *                               pipeline's runParameters allows
  *   GET  /runs/{runId}          → the run with its jobs and their attempts
  *   POST /runs/{runId}/cancel   { job?, scope?, reason? } → 200 the run (the whole run, or a job and its scope)
  *   GET  /pipelines/{id}/durations?runs=N → each job's median and p95 over the last N succeeded runs
@@ -21,7 +23,7 @@ import { MAX_OBSERVED_RUNS, observedDurations } from './durations.ts';
 
 /** `?runs=N`: how many of the latest succeeded runs to learn from. */
 const DurationsQuerySchema = z.object({ runs: z.coerce.number().int().min(1).max(MAX_OBSERVED_RUNS).default(20) }).strict();
-import { IdempotencyConflictError, RunStartError, startRun, triggerDepsFromEnv, UnknownPipelineError, type TriggerDeps } from './trigger.ts';
+import { IdempotencyConflictError, RunParametersError, RunStartError, startRun, triggerDepsFromEnv, UnknownPipelineError, type TriggerDeps } from './trigger.ts';
 
 export interface ApiDeps {
   readonly trigger: TriggerDeps;
@@ -99,6 +101,7 @@ export async function route(event: Pick<APIGatewayProxyEvent, 'httpMethod' | 're
       return json(created ? 201 : 200, { created, run });
     } catch (err) {
       if (err instanceof UnknownPipelineError) return failure(404, ApiErrorCode.PIPELINE_NOT_FOUND, err.message);
+      if (err instanceof RunParametersError) return failure(400, ApiErrorCode.INVALID_PARAMETERS, `the parameters are not what pipeline "${pipelineId}" allows a run to set (its runParameters)`, { issues: err.issues });
       if (err instanceof IdempotencyConflictError) return failure(409, ApiErrorCode.IDEMPOTENCY_CONFLICT, err.message, { run: err.run });
       if (err instanceof RunStartError) return { ...failure(503, ApiErrorCode.RUN_START_FAILED, err.message, { run: err.run }), headers: { 'content-type': 'application/json', 'retry-after': '30' } };
       throw err;

@@ -2,6 +2,7 @@
 import type { RunView } from '../model/contract/index.ts';
 import { LIMITS } from '../plan/compile.ts';
 import type { ObservedPlan } from '../plan/observed.ts';
+import { describeRunParameters } from '../plan/render.ts';
 import type { Plan } from '../plan/types.ts';
 
 export { formatProblems } from '../model/problems.ts';
@@ -18,6 +19,7 @@ export function formatPlan(plan: Plan): string {
       lines.push(`  schedule: ${s.source}  →  ${s.expression}  [${s.timezone}]`);
       lines.push(`    next: ${s.next.join(', ') || 'never again'}`);
     }
+    lines.push(`  run parameters: ${describeRunParameters(p.runParameters)}`);
     p.layers.forEach((layer, i) => lines.push(`  layer ${i + 1}: ${layer.join(', ')}`));
     const disabled = p.jobs.filter((j) => !j.enabled).map((j) => j.id);
     if (disabled.length > 0) lines.push(`  disabled: ${disabled.join(', ')}`);

@@ -218,7 +218,10 @@ export async function main(argv: readonly string[], out: Out = (t) => process.st
       return ExitCode.FAILED;
     }
     if (e instanceof ApiError) {
-      fail(e.code, e.message, `phi: ${e.message}`);
+      // A refused request lists its issues: each parameter that is unknown, missing or of the wrong kind.
+      const issues = e.issues;
+      if (asJson) err(JSON.stringify({ error: { code: e.code, message: e.message, ...(issues.length > 0 ? { issues } : {}) } }));
+      else err([`phi: ${e.message}`, ...issues.map((i) => `  ${i.path || '(the body)'}: ${i.message}`)].join('\n'));
       return e.status === 404 || e.status === 400 || e.status === 409 ? ExitCode.FAILED : ExitCode.USAGE;
     }
     // Credentials, network, a missing deployment: say what happened (PHI_DEBUG=1 for the stack trace).

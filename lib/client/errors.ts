@@ -1,4 +1,5 @@
 /** What a client of a deployment throws. */
+import { IssuesBodySchema, type ApiIssue } from '../model/contract/index.ts';
 import { PhiError } from '../model/errors.ts';
 
 export const ClientErrorCode = {
@@ -23,5 +24,11 @@ export class ApiError extends PhiError {
     readonly body: unknown,
   ) {
     super(code, `${status} ${code}: ${message}`);
+  }
+
+  /** What a 400 lists as wrong (`API_002_INVALID_REQUEST`, `API_011_INVALID_PARAMETERS`): where, and why; none for other answers. */
+  get issues(): readonly ApiIssue[] {
+    const parsed = IssuesBodySchema.safeParse(this.body);
+    return parsed.success ? parsed.data.error.issues : [];
   }
 }

@@ -164,6 +164,18 @@ export const JobDefaultsSchema = z
   })
   .strict();
 
+/**
+ * The parameters a run may set (`POST /pipelines/{id}/runs`, `phi run --param`), as a zod object:
+ * `z.object({ date: z.iso.date(), lookbackDays: z.number().int().min(1).default(30) })` (`z` from `phi`).
+ * The deployment checks every run's parameters against it and fills in its defaults, for runs started
+ * by a schedule too; a key it does not declare is refused, in nested objects too (unless the object
+ * says otherwise, with `.catchall(…)` or `.loose()`). It must be expressible as JSON Schema: no transforms, refinements or
+ * custom types (`DEF_008`). Without it, a run sets no parameters.
+ */
+export const RunParametersDeclarationSchema = z.custom<z.ZodObject>((value) => value instanceof z.ZodObject, {
+  message: 'runParameters is a zod object schema: z.object({ … }), with z imported from "phi" (or "zod")',
+});
+
 export const PipelineSchema = z
   .object({
     id: PipelineIdSchema,
@@ -173,6 +185,8 @@ export const PipelineSchema = z
     schedule: ScheduleSchema.optional(),
     /** Pipeline parameters, the lowest layer of every job's parameters. @default {} */
     parameters: ParametersSchema.optional(),
+    /** What a run may set, on top of the pipeline's and the jobs' parameters (see `RunParametersDeclarationSchema`). @default none: a run sets no parameters */
+    runParameters: RunParametersDeclarationSchema.optional(),
     /** Job defaults: fill what a job leaves unset. */
     defaults: JobDefaultsSchema.optional(),
     jobs: z.record(JobIdSchema, JobSchema).refine((jobs) => Object.keys(jobs).length > 0, 'a pipeline has at least one job'),

@@ -21,6 +21,17 @@ export const ProblemCode = {
   DEF_006_HANDLER_OUTSIDE_PROJECT: 'DEF_006_HANDLER_OUTSIDE_PROJECT',
   /** A job's handler file does not load, or exports no `handler` function. */
   DEF_007_HANDLER_NOT_EXPORTED: 'DEF_007_HANDLER_NOT_EXPORTED',
+  /**
+   * `runParameters` cannot become a JSON Schema the deployment enforces as written: a transform, a
+   * refinement, a custom or non-JSON type (date, bigint, …), a string format without a pattern.
+   */
+  DEF_008_RUN_PARAMETERS_UNREPRESENTABLE: 'DEF_008_RUN_PARAMETERS_UNREPRESENTABLE',
+  /**
+   * `runParameters` contradicts the rest of the definition: a pipeline or job parameter value it refuses,
+   * a default that would always hide a pipeline or job parameter's value, or a schedule whose runs
+   * (started with no parameters) it refuses.
+   */
+  DEF_009_RUN_PARAMETERS_CONFLICT: 'DEF_009_RUN_PARAMETERS_CONFLICT',
   /** A job depends on a job id the pipeline does not declare. */
   DEP_001_MISSING_UPSTREAM: 'DEP_001_MISSING_UPSTREAM',
   /** The dependency graph has a cycle; `cyclePath` lists it, first job repeated at the end. */
@@ -51,6 +62,8 @@ export const ProblemCode = {
   LIMIT_006_JOBS_PER_RUN: 'LIMIT_006_JOBS_PER_RUN',
   /** A run's record, with its per-job summary, could exceed DynamoDB's 400 KB item. */
   LIMIT_007_RUN_RECORD_SIZE: 'LIMIT_007_RUN_RECORD_SIZE',
+  /** The deployment's run-parameter schemas, together, would not fit the environment of the functions that start runs (Lambda's 4 KB). */
+  LIMIT_008_RUN_PARAMETERS_SIZE: 'LIMIT_008_RUN_PARAMETERS_SIZE',
 } as const;
 export type ProblemCode = (typeof ProblemCode)[keyof typeof ProblemCode];
 

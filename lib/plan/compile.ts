@@ -10,8 +10,10 @@ import { compactSummaryEntry, MAX_ERROR_MESSAGE_LENGTH, MAX_RECORD_BYTES, MAX_RU
 import { stateMachineName } from '../model/names.ts';
 import { DependencyType, JOB_DEFAULTS, RETRY_DEFAULTS, type Job, type Pipeline } from '../model/pipeline.ts';
 import { ProblemCode, type Problem } from '../model/problems.ts';
+import type { JsonSchema } from '../model/run-parameters.ts';
 import { MAX_JOBS_PER_RUN, renderStateMachine, TASK_TIMEOUT_MARGIN_SECONDS } from './asl.ts';
 import { criticalPath, executionLayers, findCycles } from './graph.ts';
+import { runParametersConflicts, runParametersJsonSchema } from './run-parameters.ts';
 import { compileSchedule, type CompiledSchedule } from './schedule/index.ts';
 import type { FunctionPlan, Plan, PipelinePlan, PlanEstimates, ResolvedJob, ResolvedRetry, SubstitutionTarget } from './types.ts';
 
@@ -33,6 +35,11 @@ export const LIMITS = {
   jobsPerRun: MAX_JOBS_PER_RUN,
   /** A DynamoDB item: the run's record keeps its per-job summary. */
   runRecordBytes: MAX_RECORD_BYTES,
+  /**
+   * Every pipeline's run-parameter JSON Schema, together: they travel in the environment of the
+   * functions that start runs, and Lambda keeps 4 KB of environment in all (the rest holds names and URLs).
+   */
+  runParameterSchemasBytes: 3072,
 } as const;
 
 export function compilePlan(loaded: readonly LoadedPipeline[], now: Date): { plan: Plan; problems: Problem[] } {
@@ -42,6 +49,19 @@ export function compilePlan(loaded: readonly LoadedPipeline[], now: Date): { pla
     const result = compilePipeline(file, pipeline, now);
     problems.push(...result.problems);
     if (result.plan) pipelines.push(result.plan);
+  }
+  const schemaBytes = pipelines.map((p) => ({ plan: p, bytes: p.runParameters === undefined ? 0 : jsonBytes(p.runParameters) }));
+  const totalSchemaBytes = schemaBytes.reduce((sum, s) => sum + s.bytes, 0);
+  if (totalSchemaBytes > LIMITS.runParameterSchemasBytes) {
+    const largest = schemaBytes.reduce((a, b) => (b.bytes > a.bytes ? b : a));
+    problems.push({
+      code: ProblemCode.LIMIT_008_RUN_PARAMETERS_SIZE,
+      pipeline: largest.plan.id,
+      file: largest.plan.file,
+      path: 'runParameters',
+      message: `the run-parameter schemas of the ${pipelines.length} pipelines are ${totalSchemaBytes} bytes of JSON Schema together (${largest.plan.id}'s, the largest: ${largest.bytes}); they travel in the environment of the functions that start runs, which Lambda keeps to 4 KB, so at most ${LIMITS.runParameterSchemasBytes}`,
+      hint: 'keep the schemas small (fewer keys, no descriptions, short patterns), or deploy some pipelines from another app',
+    });
   }
   return { plan: { generatedAt: now.toISOString(), pipelines }, problems };
 }
@@ -150,12 +170,20 @@ function compilePipeline(file: string, pipeline: Pipeline, now: Date): { plan?: 
     if (compiled.ok) schedules.push(compiled.schedule);
     else for (const p of compiled.problems) at(undefined, `schedule.${p.field}`, p.code, p.message, p.hint);
   }
+  // What a run may set: its JSON Schema is what the deployment checks runs with.
+  let runParameters: JsonSchema | undefined;
+  if (pipeline.runParameters !== undefined) {
+    const converted = runParametersJsonSchema(pipeline.runParameters);
+    if (converted.ok) runParameters = converted.schema;
+    for (const p of converted.ok ? runParametersConflicts(pipeline, converted.schema) : converted.problems) at(p.job, p.path, p.code, p.message, p.hint);
+  }
   if (problems.length > 0) return { problems };
 
   const enabledNodes = nodes.filter((n) => pipeline.jobs[n.id]!.enabled !== false);
   const layers = executionLayers(enabledNodes);
   const layerOf = new Map(layers.flatMap((layer, i) => layer.map((id) => [id, i] as const)));
-  const definitionVersion = createHash('sha256').update(canonicalJson(pipeline)).digest('hex').slice(0, 16);
+  // The run-parameter schema counts as the JSON Schema it deploys as (a zod object is no JSON).
+  const definitionVersion = createHash('sha256').update(canonicalJson({ ...pipeline, runParameters })).digest('hex').slice(0, 16);
   const functions = groupFunctions(resolved.filter((j) => j.enabled));
   const functionOf = new Map(functions.flatMap((fn) => fn.jobs.map((id) => [id, fn.key] as const)));
   const jobs: ResolvedJob[] = resolved.map((job) => {
@@ -202,6 +230,7 @@ function compilePipeline(file: string, pipeline: Pipeline, now: Date): { plan?: 
       definitionVersion,
       file,
       schedules,
+      ...(runParameters !== undefined ? { runParameters } : {}),
       jobs,
       functions,
       manifest,

@@ -1,4 +1,5 @@
 /** Renders a pipeline plan's graph for people: Mermaid, Graphviz dot, or plain text. */
+import type { JsonSchema } from '../model/run-parameters.ts';
 import type { PipelinePlan } from './types.ts';
 
 export const GRAPH_FORMATS = ['mermaid', 'dot', 'ascii'] as const;
@@ -43,4 +44,50 @@ export function renderGraph(plan: PipelinePlan, format: GraphFormat): string {
       return lines.join('\n');
     }
   }
+}
+
+type Json = JsonSchema[string];
+const isObject = (value: Json | undefined): value is { [key: string]: Json } => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** A JSON Schema's type in a few characters: `integer`, `string[]`, `"a"|"b"`, `{[a|b]: integer}`. */
+function briefType(schema: Json | undefined): string {
+  if (!isObject(schema)) return 'any';
+  if (Array.isArray(schema.enum)) return schema.enum.map((v) => JSON.stringify(v)).join('|');
+  if ('const' in schema) return JSON.stringify(schema.const);
+  const union = Array.isArray(schema.anyOf) ? schema.anyOf : Array.isArray(schema.oneOf) ? schema.oneOf : undefined;
+  if (union) return union.map(briefType).join('|');
+  if (typeof schema.$ref === 'string') return 'json';
+  if (Array.isArray(schema.type)) return schema.type.join('|');
+  switch (schema.type) {
+    case 'array':
+      if (Array.isArray(schema.prefixItems)) return `[${schema.prefixItems.map(briefType).join(', ')}]`;
+      return /[|\s]/.test(briefType(schema.items)) ? `(${briefType(schema.items)})[]` : `${briefType(schema.items)}[]`;
+    case 'object': {
+      if (isObject(schema.properties) && Object.keys(schema.properties).length > 0) return `{${Object.keys(schema.properties).join(', ')}}`;
+      if (isObject(schema.additionalProperties)) {
+        const keys = isObject(schema.propertyNames) && Array.isArray(schema.propertyNames.enum) ? schema.propertyNames.enum.join('|') : 'string';
+        return `{[${keys}]: ${briefType(schema.additionalProperties)}}`;
+      }
+      return 'object';
+    }
+    default:
+      return typeof schema.type === 'string' ? schema.type : 'any';
+  }
+}
+
+/**
+ * What a run of the pipeline may set, on one line for people (`phi plan`): each run parameter with its
+ * type, `?` when a run may leave it out, and `= default` when the deployment fills it in.
+ */
+export function describeRunParameters(schema: JsonSchema | undefined): string {
+  if (schema === undefined) return 'none (a run sets no parameters)';
+  const properties = isObject(schema.properties) ? schema.properties : {};
+  const required = new Set(Array.isArray(schema.required) ? schema.required.map(String) : []);
+  const keys = Object.keys(properties).map((key) => {
+    const property = properties[key];
+    const fallback = isObject(property) && 'default' in property ? ` = ${JSON.stringify(property.default)}` : '';
+    return `${key}${required.has(key) || fallback ? '' : '?'}: ${briefType(property)}${fallback}`;
+  });
+  const open = schema.additionalProperties !== false ? `${keys.length > 0 ? ', ' : ''}…any other key` : '';
+  return keys.length === 0 && !open ? 'none (a run sets no parameters)' : `${keys.join(', ')}${open}`;
 }

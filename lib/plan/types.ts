@@ -1,6 +1,7 @@
 /** The plan's types: what the compiler produces and the CDK constructs render. */
 import type { JobItem, PipelineManifest, ResolvedDependency, ResolvedRetry } from '../model/contract/index.ts';
 import type { Parameters } from '../model/pipeline.ts';
+import type { JsonSchema } from '../model/run-parameters.ts';
 import type { CompiledSchedule } from './schedule/index.ts';
 
 export type { ResolvedRetry } from '../model/contract/index.ts';
@@ -89,6 +90,11 @@ export interface PipelinePlan {
   /** The definition file it came from. */
   readonly file: string;
   readonly schedules: readonly CompiledSchedule[];
+  /**
+   * What a run may set: the JSON Schema (draft 2020-12) of the definition's `runParameters`, which the
+   * deployment checks every run's parameters with (and fills in its defaults). Absent: a run sets none.
+   */
+  readonly runParameters?: JsonSchema;
   readonly jobs: readonly ResolvedJob[];
   /** The job functions: one per distinct (handler, memory, timeout) among the enabled jobs. */
   readonly functions: readonly FunctionPlan[];

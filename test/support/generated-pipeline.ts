@@ -3,8 +3,11 @@
  * pipeline of `jobs` jobs over `handlers` handler files, written to disk like a user's.
  */
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Generated directories live under the project's `.phi/`, where the definition's `import … from 'zod'` resolves. */
+const GENERATED_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '.phi');
 
 export interface GeneratedJob {
   readonly id: string;
@@ -38,7 +41,8 @@ export const handler: TaskHandler = async (ctx) => {
 
 /** Writes a definitions directory holding the pipeline; answers its path. */
 export function writeGeneratedPipeline(id: string, jobs: readonly GeneratedJob[], options: { handlers?: number; timeoutSeconds?: number; dir?: string } = {}): string {
-  const dir = options.dir ?? mkdtempSync(path.join(tmpdir(), `phi-${id}-`));
+  if (options.dir === undefined) mkdirSync(GENERATED_ROOT, { recursive: true });
+  const dir = options.dir ?? mkdtempSync(path.join(GENERATED_ROOT, `generated-${id}-`));
   mkdirSync(path.join(dir, 'handlers'), { recursive: true });
   const handlers = options.handlers ?? Math.max(1, ...jobs.map((j) => j.handler + 1));
   for (let i = 0; i < handlers; i++) writeFileSync(path.join(dir, 'handlers', `step-${i}.ts`), HANDLER_SOURCE);
@@ -47,7 +51,9 @@ export function writeGeneratedPipeline(id: string, jobs: readonly GeneratedJob[]
     defaults: { timeoutSeconds: options.timeoutSeconds ?? 60, retry: { maxAttempts: 1 } },
     jobs: Object.fromEntries(jobs.map((j) => [j.id, { handler: `./handlers/step-${j.handler}.ts`, ...(j.dependsOn.length > 0 ? { dependsOn: j.dependsOn } : {}) }])),
   };
-  writeFileSync(path.join(dir, `${id}.ts`), `export default ${JSON.stringify(definition)};\n`);
+  // A run may set each job's sleep (`zod` resolves from the project's node_modules: every caller writes under it).
+  const runParameters = `z.object({ sleepMs: z.record(z.string(), z.number().int().min(0).max(${(options.timeoutSeconds ?? 60) * 1000})).optional() })`;
+  writeFileSync(path.join(dir, `${id}.ts`), `import { z } from 'zod';\n\nexport default { ...${JSON.stringify(definition)}, runParameters: ${runParameters} };\n`);
   // Definitions are ES modules, wherever they live.
   writeFileSync(path.join(dir, 'package.json'), '{ "type": "module" }\n');
   return dir;

@@ -321,6 +321,32 @@ describe('phi run: bad input and errors', () => {
     expect(JSON.parse(missing.stderr)).toEqual({ error: { code: 'API_003_PIPELINE_NOT_FOUND', message: '404 API_003_PIPELINE_NOT_FOUND: no pipeline "nope" is deployed' } });
   });
 
+  it('lists each issue of a 400 API_011_INVALID_PARAMETERS: one line each, or in the JSON error under --json', async () => {
+    const issues = [
+      { path: 'lookbackDays', message: 'must be integer', code: 'type' },
+      { path: 'colour', message: 'is not a run parameter of this pipeline; it declares: symbols, lookbackDays', code: 'unknown_parameter' },
+    ];
+    const refuse = async (): Promise<never> => {
+      throw new ApiError(400, 'API_011_INVALID_PARAMETERS', 'the parameters are not what pipeline "market-data" allows a run to set (its runParameters)', { error: { code: 'API_011_INVALID_PARAMETERS', message: '…', issues } });
+    };
+    fakeClient(refuse);
+    const run = await phi('run', 'market-data', '--param', 'lookbackDays=thirty', '--param', 'colour=blue');
+    expect(run.code).toBe(ExitCode.FAILED);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toBe(
+      [
+        'phi: 400 API_011_INVALID_PARAMETERS: the parameters are not what pipeline "market-data" allows a run to set (its runParameters)',
+        '  lookbackDays: must be integer',
+        '  colour: is not a run parameter of this pipeline; it declares: symbols, lookbackDays',
+      ].join('\n'),
+    );
+    vi.restoreAllMocks();
+    fakeClient(refuse);
+    const json = await phi('run', 'market-data', '--param', 'lookbackDays=thirty', '--json');
+    expect(json.code).toBe(ExitCode.FAILED);
+    expect(JSON.parse(json.stderr)).toEqual({ error: { code: 'API_011_INVALID_PARAMETERS', message: '400 API_011_INVALID_PARAMETERS: the parameters are not what pipeline "market-data" allows a run to set (its runParameters)', issues } });
+  });
+
   it('sends --params merged with --param pairs (a pair’s JSON value parsed, else kept as text)', async () => {
     const calls = fakeClient(async () => ({
       created: true,

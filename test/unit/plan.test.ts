@@ -2,11 +2,15 @@
  * The plan: what `planDefinitions` compiles the shipped definitions and small temp pipelines into, down to
  * the whole Amazon States Language document (the contract with Step Functions).
  */
+import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { planDefinitions } from '../../lib/load/load.ts';
-import type { Problem } from '../../lib/model/problems.ts';
+import { canonicalJson } from '../../lib/model/canonical.ts';
+import { compilePlan, type LoadedPipeline } from '../../lib/plan/compile.ts';
+import { ProblemCode, type Problem } from '../../lib/model/problems.ts';
 import { graphOfJobList, RecorderEventSchema } from '../../lib/model/contract/index.ts';
 import type { AslState, AslStateMachine } from '../../lib/plan/types.ts';
 import type { PipelinePlan, Plan, ResolvedJob } from '../../lib/plan/types.ts';
@@ -680,5 +684,66 @@ describe('the observed critical path (phi plan --observed)', () => {
       { job: 'a', ms: 5_000 - 2_000 },
       { job: 'c', ms: 5_000 - 4_000 },
     ]);
+  });
+});
+
+describe('run parameters: runParameters compiled to the JSON Schema the deployment checks runs with', () => {
+  const declared = (runParameters: z.ZodObject): LoadedPipeline => ({
+    file: '/project/definitions/report.ts',
+    pipeline: { id: 'report', parameters: { region: 'eu' }, runParameters, jobs: { a: { handler: './handlers/a.ts' } } },
+  });
+  const compiledOne = (loaded: LoadedPipeline): PipelinePlan => {
+    const { plan, problems } = compilePlan([loaded], NOW);
+    expect(problems).toStrictEqual([]);
+    return plan.pipelines[0]!;
+  };
+
+  it('compiles the shipped definitions’ declarations (none for etl-fanout, whose runs set nothing)', async () => {
+    const { plan } = await planDefinitions(DEFINITIONS_DIR, NOW);
+    expect(pipelineOf(plan, 'failure-drill').runParameters).toStrictEqual({
+      type: 'object',
+      properties: { transientFailures: { type: 'integer', minimum: 0, maximum: 10 }, corruptInput: { type: 'boolean' } },
+      additionalProperties: false,
+    });
+    expect(pipelineOf(plan, 'dag-drill').runParameters).toMatchObject({ properties: { sleepMs: { propertyNames: { enum: ['a', 'b', 'c', 'd', 'e', 'f', 'g'] } }, fail: { items: { enum: ['a', 'b', 'c', 'd', 'e', 'f', 'g'] } } }, additionalProperties: false });
+    expect(pipelineOf(plan, 'etl-fanout').runParameters).toBeUndefined();
+    expect('runParameters' in pipelineOf(plan, 'etl-fanout')).toBe(false);
+  });
+
+  it('is strict JSON Schema (draft 2020-12, no $schema) with the declaration’s defaults, requiring only what has none', () => {
+    const plan = compiledOne(declared(z.object({ date: z.iso.date(), region: z.enum(['eu', 'us']).optional(), lookbackDays: z.number().int().min(1).max(365).default(30) })));
+    expect(plan.runParameters).toStrictEqual({
+      type: 'object',
+      properties: {
+        date: { type: 'string', format: 'date', pattern: expect.any(String) },
+        region: { type: 'string', enum: ['eu', 'us'] },
+        lookbackDays: { type: 'integer', minimum: 1, maximum: 365, default: 30 },
+      },
+      required: ['date'],
+      additionalProperties: false,
+    });
+    // It is plain JSON: what `phi plan --json` prints and the deploy carries.
+    expect(JSON.parse(JSON.stringify(plan.runParameters))).toStrictEqual(plan.runParameters);
+  });
+
+  it('changes the definition version when the schema changes, and only then', () => {
+    const version = (runParameters: z.ZodObject): string => compiledOne(declared(runParameters)).definitionVersion;
+    const base = version(z.object({ n: z.number().int().default(1) }));
+    expect(version(z.object({ n: z.number().int().default(1) }))).toBe(base);
+    expect(version(z.object({ n: z.number().int().default(2) }))).not.toBe(base);
+    expect(version(z.object({ n: z.number() }))).not.toBe(base);
+  });
+
+  it('keeps the definition version of a pipeline without runParameters as it was', () => {
+    const { file, pipeline } = declared(z.object({}));
+    const { runParameters: _none, ...without } = pipeline;
+    const { plan } = compilePlan([{ file, pipeline: without }], NOW);
+    expect(plan.pipelines[0]!.definitionVersion).toBe(createHash('sha256').update(canonicalJson(without)).digest('hex').slice(0, 16));
+  });
+
+  it('returns no plan for the pipeline, only its problems, when the declaration cannot be deployed', () => {
+    const { plan, problems } = compilePlan([declared(z.object({ n: z.string().transform(Number) }))], NOW);
+    expect(plan.pipelines).toStrictEqual([]);
+    expect(problems.map((p) => [p.code, p.pipeline, p.path])).toStrictEqual([[ProblemCode.DEF_008_RUN_PARAMETERS_UNREPRESENTABLE, 'report', 'runParameters']]);
   });
 });

@@ -3,6 +3,7 @@
  * Every problem code has a test here; the LIMIT_* thresholds are derived from the estimate formulas in
  * lib/plan/compile.ts.
  */
+import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { planDefinitions } from '../../lib/load/load.ts';
 import { ProblemCode, type Problem } from '../../lib/model/problems.ts';
@@ -622,5 +623,56 @@ describe('reporting', () => {
         expect.objectContaining({ code: expect.any(String), pipeline: expect.any(String), path: expect.any(String), message: expect.any(String), hint: expect.any(String) }),
       );
     }
+  });
+});
+
+describe('run parameters (runParameters)', () => {
+  /** A definition file importing `z` from `phi`, as a user's does (by path: the file lies outside the project). */
+  const PHI = fileURLToPath(new URL('../../lib/model/index.ts', import.meta.url));
+  const definition = (id: string, fields: string): string => `import { z } from ${JSON.stringify(PHI)};\n\nexport default { id: '${id}', jobs: { a: { handler: './${HANDLER}' } }, ${fields} };\n`;
+  const problemsOfSources = async (sources: Record<string, string>): Promise<Problem[]> => (await plan({ sources })).problems;
+
+  it('plans a pipeline whose declaration is JSON Schema-able and agrees with its parameters', async () => {
+    const { plan: result, problems } = await plan({ sources: { 'p.ts': definition('orders', "parameters: { region: 'eu' }, schedule: { rate: '1 hour' }, runParameters: z.object({ region: z.enum(['eu', 'us']).optional(), limit: z.number().int().default(10) })") } });
+    expect(problems).toStrictEqual([]);
+    expect(result.pipelines[0]!.runParameters).toMatchObject({ properties: { limit: { default: 10 } }, additionalProperties: false });
+  });
+
+  it('DEF_001: runParameters that is not a zod object (a JSON Schema written by hand, say)', async () => {
+    const [problem, ...rest] = await problemsOf({ 'p.ts': pipeline('orders', { a: task() }, { runParameters: { type: 'object', properties: {} } }) });
+    expect(rest).toStrictEqual([]);
+    expect(problem).toMatchObject({ code: ProblemCode.DEF_001_INVALID_FIELD, pipeline: 'orders', path: 'runParameters', message: expect.stringContaining('zod object schema') });
+  });
+
+  it('DEF_008: a declaration the deployment could not hold runs to (a transform, a refinement)', async () => {
+    const problems = await problemsOfSources({
+      'a.ts': definition('transforms', 'runParameters: z.object({ n: z.string().transform(Number) })'),
+      'b.ts': definition('refines', 'runParameters: z.object({ n: z.number().refine((n) => n % 2 === 0) })'),
+    });
+    expect(problems.map((p) => [p.code, p.pipeline, p.path])).toStrictEqual([
+      [ProblemCode.DEF_008_RUN_PARAMETERS_UNREPRESENTABLE, 'refines', 'runParameters'],
+      [ProblemCode.DEF_008_RUN_PARAMETERS_UNREPRESENTABLE, 'transforms', 'runParameters'],
+    ]);
+    for (const p of problems) expect(p.hint).not.toBe('');
+  });
+
+  it('DEF_009: a pipeline parameter the declaration refuses, a default that hides one, a schedule whose runs it refuses', async () => {
+    const problems = await problemsOfSources({
+      'p.ts': definition('orders', "schedule: { cron: '0 6 * * *' }, parameters: { region: 'asia', limit: 5 }, runParameters: z.object({ region: z.enum(['eu', 'us']).optional(), limit: z.number().int().default(10), date: z.iso.date() })"),
+    });
+    expect(problems.map((p) => [p.code, p.path])).toStrictEqual([
+      [ProblemCode.DEF_009_RUN_PARAMETERS_CONFLICT, 'parameters.region'],
+      [ProblemCode.DEF_009_RUN_PARAMETERS_CONFLICT, 'parameters.limit'],
+      [ProblemCode.DEF_009_RUN_PARAMETERS_CONFLICT, 'runParameters.date'],
+    ]);
+  });
+
+  it(`LIMIT_008: the deployment's schemas past ${LIMITS.runParameterSchemasBytes} bytes together (they travel in a 4 KB environment)`, async () => {
+    const wide = `runParameters: z.object(Object.fromEntries(Array.from({ length: 50 }, (_, i) => ['parameter_number_' + i, z.boolean().optional()])))`;
+    const problems = await problemsOfSources({ 'a.ts': definition('wide-a', wide), 'b.ts': definition('wide-b', wide) });
+    expect(problems.map((p) => [p.code, p.pipeline, p.path])).toStrictEqual([[ProblemCode.LIMIT_008_RUN_PARAMETERS_SIZE, 'wide-a', 'runParameters']]);
+    expect(problems[0]!.message).toMatch(/the run-parameter schemas of the 2 pipelines are \d+ bytes/);
+    // Either one alone fits.
+    expect(await problemsOfSources({ 'a.ts': definition('wide-a', wide) })).toStrictEqual([]);
   });
 });
