@@ -1,16 +1,18 @@
 /**
  * The CDK app: the platform stack and one stack per pipeline, built from the definitions directory
- * (`PHI_DEFINITIONS_DIR`, default `definitions/`; several directories separated by `:`). Refuses to synthesize when any definition has a
- * problem, with the same list `phi validate` prints.
+ * (context `phi:definitions`, else `PHI_DEFINITIONS_DIR`, else `definitions/`; several directories
+ * separated by `:`), which may lie anywhere: `cdk synth -c phi:definitions=/path/to/pipelines`.
+ * Refuses to synthesize when any definition has a problem, with the same list `phi validate` prints.
  */
 import { App, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { addPhiChecks } from './constructs/checks.ts';
 import { PhiPipeline } from './constructs/pipeline.ts';
 import { PhiPlatform } from './constructs/platform.ts';
 import { DEFAULT_DEFINITIONS_DIR, definitionDirs, planDefinitions } from '../lib/load/load.ts';
 import { formatProblems } from '../lib/model/problems.ts';
 import { PLATFORM_STACK, pipelineStackName } from '../lib/model/names.ts';
+import { withFaultsParameter } from '../lib/model/run-parameters.ts';
 import type { Plan } from '../lib/plan/types.ts';
-
 
 export interface PhiAppOptions {
   /** @default RemovalPolicy.RETAIN; the local emulator deploys with DESTROY. */
@@ -26,6 +28,8 @@ export function buildApp(app: App, plan: Plan, options: PhiAppOptions = {}): { p
   const { faultInjection, ...platformOptions } = options;
   const platform = new PhiPlatform(platformStack, 'Platform', {
     pipelineIds: plan.pipelines.map((p) => p.id),
+    // With the fault switch, every pipeline's runs may also carry `__phiFaults` (Phi's own e2e tests).
+    runParameters: Object.fromEntries(plan.pipelines.flatMap((p) => (faultInjection ? [[p.id, withFaultsParameter(p.runParameters)]] : p.runParameters ? [[p.id, p.runParameters]] : []))),
     ...platformOptions,
   });
   const pipelines = plan.pipelines.map((pipelinePlan) => {
@@ -39,7 +43,9 @@ export function buildApp(app: App, plan: Plan, options: PhiAppOptions = {}): { p
 
 if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
   const app = new App();
-  const { plan, problems } = await planDefinitions(definitionDirs(process.env.PHI_DEFINITIONS_DIR ?? DEFAULT_DEFINITIONS_DIR));
+  const dirsContext: unknown = app.node.tryGetContext('phi:definitions');
+  const dirs = typeof dirsContext === 'string' && dirsContext !== '' ? dirsContext : (process.env.PHI_DEFINITIONS_DIR ?? DEFAULT_DEFINITIONS_DIR);
+  const { plan, problems } = await planDefinitions(definitionDirs(dirs));
   if (problems.length > 0) {
     // The same list `phi validate` prints, not a stack trace; synthesis stops.
     process.stderr.write(`${formatProblems(problems)}\n`);

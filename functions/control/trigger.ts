@@ -8,10 +8,11 @@ import { createHash, randomBytes } from 'node:crypto';
 import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { z } from 'zod';
 import { canonicalJson } from '../../lib/model/canonical.ts';
-import { ApiErrorCode, RUN_START_FAILED, RunStatus, TriggerType, type RunInput, type RunRecord } from '../../lib/model/contract/index.ts';
+import { ApiErrorCode, RUN_START_FAILED, runIdPrefix, RunStatus, TriggerType, type RunInput, type RunRecord } from '../../lib/model/contract/index.ts';
 import { ConfigurationError, PhiError } from '../../lib/model/errors.ts';
 import { executionArnFor } from '../../lib/model/names.ts';
 import type { Parameters } from '../../lib/model/pipeline.ts';
+import { checkRunParameters, RUN_PARAMETERS_ENV, RunParameterSchemasSchema, type JsonSchema, type RunParameterIssue } from '../../lib/model/run-parameters.ts';
 import { createLogger, type Logger } from '../shared/log.ts';
 import { recordStoreFromEnv } from '../shared/records/env.ts';
 import type { RecordStore } from '../shared/records/store.ts';
@@ -30,6 +31,11 @@ export interface TriggerDeps {
   readonly startExecution: (stateMachineArn: string, name: string, input: string) => Promise<void>;
   /** Pipeline id → its state machine ARN, for the pipelines this deployment has. */
   readonly stateMachines: ReadonlyMap<string, string>;
+  /**
+   * Pipeline id → the JSON Schema of what its runs may set (its plan's `runParameters`). A pipeline
+   * without one takes no run parameters. @default none has one
+   */
+  readonly runParameters?: ReadonlyMap<string, JsonSchema>;
   readonly log: Logger;
   readonly now?: () => Date;
 }
@@ -48,6 +54,26 @@ export class UnknownPipelineError extends PhiError {
   }
 }
 
+/** The run's parameters are not what its pipeline's `runParameters` allows. Nothing was recorded or started. */
+export class RunParametersError extends PhiError {
+  constructor(
+    readonly pipelineId: string,
+    readonly issues: readonly RunParameterIssue[],
+  ) {
+    super(ApiErrorCode.INVALID_PARAMETERS, `the run parameters are not what pipeline "${pipelineId}" allows (its runParameters): ${issues.map((i) => `${i.path || '(parameters)'} ${i.message}`).join('; ')}`);
+  }
+}
+
+/**
+ * A run's parameters as its pipeline allows them, with the defaults of its run-parameter schema filled
+ * in: for every trigger (a request's parameters, a schedule's none). Throws `RunParametersError`.
+ */
+export function runParametersOf(pipelineId: string, parameters: Parameters | undefined, deps: Pick<TriggerDeps, 'runParameters'>): Parameters {
+  const checked = checkRunParameters(deps.runParameters?.get(pipelineId), parameters ?? {});
+  if (!checked.ok) throw new RunParametersError(pipelineId, checked.issues);
+  return checked.parameters;
+}
+
 /** An idempotency key came back with other parameters than the run it started. Nothing was started. */
 export class IdempotencyConflictError extends PhiError {
   constructor(readonly run: RunRecord) {
@@ -59,28 +85,35 @@ const hash = (...parts: string[]): string => createHash('sha256').update(parts.j
 /** `2026-11-23T19:00:00.000Z` → `20261123T190000Z`. */
 const compactTime = (iso: string): string => iso.replace(/[-:]/g, '').replace(/\.\d+/, '');
 
-/** A run id: also the execution name, so 80 characters at most of `[A-Za-z0-9-_]`. */
+/**
+ * A run id: also the execution name, so 80 characters at most of `[A-Za-z0-9-_]` (a pipeline id of 40
+ * and 35 more at most). It begins with the pipeline's id (`runIdPrefix`), which holds the job
+ * functions to their own pipeline's records.
+ */
 export function runIdFor(req: RunRequest, now: Date): string {
-  if (req.idempotencyKey !== undefined) return `k-${hash(req.pipelineId, 'key', req.idempotencyKey).slice(0, 32)}`;
-  if (req.scheduledTime !== undefined) return `s-${compactTime(new Date(req.scheduledTime).toISOString())}-${hash(req.pipelineId, 'schedule', req.scheduledTime).slice(0, 12)}`;
-  return `m-${compactTime(now.toISOString())}-${randomBytes(6).toString('hex')}`;
+  const prefix = runIdPrefix(req.pipelineId);
+  if (req.idempotencyKey !== undefined) return `${prefix}k-${hash(req.pipelineId, 'key', req.idempotencyKey).slice(0, 32)}`;
+  if (req.scheduledTime !== undefined) return `${prefix}s-${compactTime(new Date(req.scheduledTime).toISOString())}-${hash(req.pipelineId, 'schedule', req.scheduledTime).slice(0, 12)}`;
+  return `${prefix}m-${compactTime(now.toISOString())}-${randomBytes(6).toString('hex')}`;
 }
 
 export async function startRun(req: RunRequest, deps: TriggerDeps): Promise<{ created: boolean; run: RunRecord }> {
   const stateMachineArn = deps.stateMachines.get(req.pipelineId);
   if (!stateMachineArn) throw new UnknownPipelineError(req.pipelineId);
+  const parameters = runParametersOf(req.pipelineId, req.parameters, deps);
   const now = (deps.now ?? (() => new Date()))();
   const runId = runIdFor(req, now);
   const { created, run: stored } = await deps.store.createRun({
     runId,
     pipelineId: req.pipelineId,
     trigger: req.trigger,
-    parameters: req.parameters ?? {},
+    parameters,
     queuedAt: now.toISOString(),
     ...(req.idempotencyKey !== undefined ? { idempotencyKey: req.idempotencyKey } : {}),
     ...(req.scheduledTime !== undefined ? { scheduledTime: req.scheduledTime } : {}),
   });
-  if (!created && req.idempotencyKey !== undefined && canonicalJson(stored.parameters) !== canonicalJson(req.parameters ?? {})) {
+  // Compared with their defaults filled in, as they were stored.
+  if (!created && req.idempotencyKey !== undefined && canonicalJson(stored.parameters) !== canonicalJson(parameters)) {
     throw new IdempotencyConflictError(stored);
   }
   // A run whose execution could not be started before is started now.
@@ -115,11 +148,17 @@ export function stateMachinesFromEnv(env: NodeJS.ProcessEnv = process.env): Map<
   return new Map(ids.map((id) => [id, `${prefix}${id}`]));
 }
 
+/** Each pipeline's run-parameter schema, from the environment the platform construct sets (`PHI_RUN_PARAMETERS`; none when unset). */
+export function runParametersFromEnv(env: NodeJS.ProcessEnv = process.env): Map<string, JsonSchema> {
+  return new Map(Object.entries(RunParameterSchemasSchema.parse(JSON.parse(env[RUN_PARAMETERS_ENV] ?? '{}'))));
+}
+
 export function triggerDepsFromEnv(component: string): TriggerDeps {
   const sfn = new SFNClient({});
   return {
     store: recordStoreFromEnv(),
     stateMachines: stateMachinesFromEnv(),
+    runParameters: runParametersFromEnv(),
     log: createLogger({ component }),
     startExecution: async (stateMachineArn, name, input) => {
       try {

@@ -5,7 +5,9 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
+import { acknowledge } from './checks.ts';
 
 /** The project root: where `functions/` and `tsconfig.json` live. */
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -47,24 +49,35 @@ export interface PhiFunctionProps {
   readonly logRetention: logs.RetentionDays;
   /** What happens to the log group when the stack is deleted. */
   readonly removalPolicy: RemovalPolicy;
+  /**
+   * Where an asynchronous invocation that still fails after Lambda's own retries goes (`queue`), or why
+   * the function has no such place (`none`: e.g. it is only ever invoked synchronously, and its caller
+   * sees the failure).
+   */
+  readonly asyncFailures: { readonly queue: sqs.IQueue } | { readonly none: string };
 }
 
 /**
  * A Node.js function as every Phi function is built: bundled by the local esbuild (never Docker),
- * with its dependencies inside the bundle (the pinned SDK, not the runtime's), its own log group, and
- * a role that may write to that log group only (not the account-wide AWS managed basic-execution policy).
+ * with its dependencies inside the bundle (the pinned SDK, not the runtime's), its own log group, a
+ * role that may write to that log group only (not the account-wide AWS managed basic-execution policy),
+ * X-Ray tracing, and a queue for asynchronous invocations that keep failing (or the reason it has none).
  */
 export function phiFunction(scope: Construct, id: string, props: PhiFunctionProps): NodejsFunction {
   const logGroup = new logs.LogGroup(scope, `${id}Logs`, { retention: props.logRetention, removalPolicy: props.removalPolicy });
   const role = new iam.Role(scope, `${id}ServiceRole`, { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
   iam.Grant.addToPrincipal({ grantee: role, actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resourceArns: [`${logGroup.logGroupArn}`] });
-  return new NodejsFunction(scope, id, {
+  acknowledge(role, ['AwsSolutions-IAM5[Resource::*]'], 'X-Ray\'s PutTraceSegments and PutTelemetryRecords, which Lambda adds for active tracing, accept no resource-level permissions');
+  const asyncFailures = props.asyncFailures;
+  const fn = new NodejsFunction(scope, id, {
     role,
     entry: props.entry,
     handler: 'handler',
     description: props.description,
     ...(props.functionName ? { functionName: props.functionName } : {}),
-    runtime: lambda.Runtime.NODEJS_22_X,
+    runtime: lambda.Runtime.NODEJS_24_X,
+    tracing: lambda.Tracing.ACTIVE,
+    ...('queue' in asyncFailures ? { deadLetterQueue: asyncFailures.queue } : {}),
     architecture: lambda.Architecture.X86_64,
     timeout: props.timeout ?? Duration.seconds(30),
     memorySize: props.memoryMb ?? 256,
@@ -81,4 +94,6 @@ export function phiFunction(scope: Construct, id: string, props: PhiFunctionProp
       ...(props.define ? { define: props.define } : {}),
     },
   });
+  if ('none' in asyncFailures) acknowledge(fn, ['Serverless-LambdaDLQ'], asyncFailures.none);
+  return fn;
 }

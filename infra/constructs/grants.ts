@@ -8,13 +8,21 @@ import { ArnFormat, Stack } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
-import type { Construct } from 'constructs';
-import { RECORD_KEYS } from '../../lib/model/contract/index.ts';
+import { Construct } from 'constructs';
+import { PhiError } from '../../lib/model/errors.ts';
+import { acknowledgeWildcards } from './checks.ts';
+import { RECORD_KEYS, runIdPrefix, runPartition } from '../../lib/model/contract/index.ts';
 import { stateMachineName } from '../../lib/model/names.ts';
 
-/** `actions` on the records table's items, and on its history index when `history` is read. */
-export function grantRecords(grantee: iam.IGrantable, table: dynamodb.ITable, actions: readonly string[], options: { history?: boolean } = {}): void {
-  iam.Grant.addToPrincipal({ grantee, actions: [...actions], resourceArns: [table.tableArn, ...(options.history ? [`${table.tableArn}/index/${RECORD_KEYS.historyIndex}`] : [])] });
+/**
+ * `actions` on the records table's items, and on its history index when `history` is read. With
+ * `pipeline`, only on the items of that pipeline's runs (`dynamodb:LeadingKeys`: a run's partition
+ * key starts with its pipeline's id), so code running for one pipeline cannot touch another's records.
+ */
+export function grantRecords(grantee: iam.IGrantable, table: dynamodb.ITable, actions: readonly string[], options: { history?: boolean; pipeline?: string } = {}): void {
+  const resources = [table.tableArn, ...(options.history ? [`${table.tableArn}/index/${RECORD_KEYS.historyIndex}`] : [])];
+  const conditions = options.pipeline === undefined ? undefined : { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${runPartition(runIdPrefix(options.pipeline))}*`] } };
+  iam.Grant.addToPrincipal({ grantee, actions: [...actions], resourceArns: resources, ...(conditions ? { conditions } : {}) });
 }
 
 /** Sending to `queue`, and nothing else of it. */
@@ -33,7 +41,20 @@ export function pipelineArns(scope: Construct, pipelineIds: readonly string[]): 
   };
 }
 
-/** `actions` on `resources`, unless there are none (a platform without pipelines yet). */
-export function grantOn(grantee: iam.IGrantable, actions: readonly string[], resources: readonly string[]): void {
-  if (resources.length > 0) iam.Grant.addToPrincipal({ grantee, actions: [...actions], resourceArns: [...resources] });
+/**
+ * `actions` on `resources`, unless there are none (a platform without pipelines yet). A resource with a
+ * wildcard needs `wildcard`: why its names cannot be known at deploy time (acknowledged on the role for
+ * cdk-nag with that reason, and only for those resources).
+ */
+export function grantOn(grantee: iam.IGrantable, actions: readonly string[], resources: readonly string[], wildcard?: string): void {
+  if (resources.length === 0) return;
+  iam.Grant.addToPrincipal({ grantee, actions: [...actions], resourceArns: [...resources] });
+  if (!resources.some((r) => r.includes('*'))) return;
+  if (wildcard === undefined) throw new PhiError('CDK_001_UNEXPLAINED_WILDCARD', `a grant of ${actions.join(', ')} on a wildcard resource must say why its names are unknown at deploy time`);
+  const role = grantee.grantPrincipal;
+  if (!Construct.isConstruct(role)) throw new PhiError('CDK_001_UNEXPLAINED_WILDCARD', 'a wildcard grant is acknowledged on the grantee\'s role, which must be a construct of the app');
+  acknowledgeWildcards(role, resources, wildcard);
 }
+
+/** Why a grant names a run's executions with a wildcard. */
+export const EXECUTIONS_WILDCARD = 'a run\'s execution is named by its run id and a job\'s child execution by Step Functions, both unknown at deploy time; the ARN is bounded by the state machine\'s name';

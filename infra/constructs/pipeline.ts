@@ -20,8 +20,9 @@ import { Construct } from 'constructs';
 import { RECORD_ACTIONS } from '../../lib/model/contract/index.ts';
 import { jobFunctionName } from '../../lib/model/names.ts';
 import type { PipelinePlan } from '../../lib/plan/types.ts';
+import { acknowledge } from './checks.ts';
 import { functionEntry, phiFunction, PROJECT_ROOT } from './function.ts';
-import { grantRecords, grantSend } from './grants.ts';
+import { EXECUTIONS_WILDCARD, grantOn, grantRecords, grantSend } from './grants.ts';
 
 /** Where the pipelines' manifests are written at synth, for the bundler to read. */
 const MANIFEST_DIR = path.join(PROJECT_ROOT, '.phi', 'manifests');
@@ -35,6 +36,8 @@ export interface IPhiPlatform {
   readonly table: dynamodb.ITable;
   /** Where job outputs too large for their attempt record are kept. */
   readonly outputsBucket: s3.IBucket;
+  /** The job functions' access to `outputsBucket`: write their outputs, read their upstreams'. */
+  readonly jobOutputsPolicy: iam.IManagedPolicy;
   /** Where a job that fails for good leaves its dead letter. */
   readonly deadLetterQueue: sqs.IQueue;
   /** The recorder the state machine calls at the run's start and end, and for a job its function could not close. */
@@ -122,11 +125,13 @@ export class PhiPipeline extends Construct {
         // The one runtime entry, bound to these jobs' handler file and to the pipeline's manifest.
         esbuildArgs: { '--alias:phi-user-handler': fnPlan.handlerPath, '--alias:phi-pipeline-manifest': manifestFile },
         ...(props.faultInjection ? { define: { PHI_FAULT_INJECTION: 'true' } } : {}),
+        asyncFailures: { none: 'the state machine invokes it synchronously and handles its failure: retries, then the job\'s dead letter' },
       });
-      grantRecords(fn, platform.table, RECORD_ACTIONS.runtime);
+      // Only its own pipeline's runs: a handler cannot overwrite another pipeline's records or pre-claim its dead letters.
+      grantRecords(fn, platform.table, RECORD_ACTIONS.runtime, { pipeline: plan.id });
       grantSend(fn, platform.deadLetterQueue);
       // Its jobs' large outputs, written and read back by their dependents: no listing, no deleting.
-      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject'], resources: [platform.outputsBucket.arnForObjects('outputs/*')] }));
+      fn.role!.addManagedPolicy(platform.jobOutputsPolicy);
       functions.set(fnPlan.key, fn);
     }
     this.jobFunctions = functions;
@@ -144,39 +149,42 @@ export class PhiPipeline extends Construct {
       stateMachineType: sfn.StateMachineType.STANDARD,
       definitionBody: sfn.DefinitionBody.fromString(JSON.stringify(plan.stateMachine.definition)),
       definitionSubstitutions: substitutions,
+      tracingEnabled: true,
       logs: {
         destination: new logs.LogGroup(this, 'ExecutionLogs', { retention: common.logRetention, removalPolicy: common.removalPolicy }),
         level: sfn.LogLevel.ERROR,
         includeExecutionData: props.logExecutionData ?? false,
       },
     });
+    acknowledge(this.stateMachine, ['AwsSolutions-SF1'], 'the records table keeps every run\'s and job\'s status, attempts and timing; the log keeps errors (about ten lines a job at level ALL, a cost that grows with every run)');
+    acknowledge(this.stateMachine.role, ['AwsSolutions-IAM5[Resource::*]'], 'CloudWatch Logs\' log-delivery actions and X-Ray\'s PutTraceSegments, which Step Functions needs for its logs and traces, accept no resource-level permissions');
     // The definition is a string, so its task permissions are granted here: the Lambda calls, the gate's
     // own DynamoDB write, and the Distributed Map's child executions of this very state machine.
     // One statement for the job functions (a grant per function would outgrow the role's inline policy
     // past about 60 functions, and CDK would add managed policies the plan does not count).
-    platform.recorder.grantInvoke(this.stateMachine);
-    this.stateMachine.addToRolePolicy(
-      new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [Stack.of(this).formatArn({ service: 'lambda', resource: 'function', resourceName: jobFunctionName(plan.id, '*'), arnFormat: ArnFormat.COLON_RESOURCE_NAME })] }),
-    );
-    grantRecords(this.stateMachine, platform.table, RECORD_ACTIONS.stateMachine);
+    const stack = Stack.of(this);
+    grantOn(this.stateMachine, ['lambda:InvokeFunction'], [
+      platform.recorder.functionArn,
+      stack.formatArn({ service: 'lambda', resource: 'function', resourceName: jobFunctionName(plan.id, '*'), arnFormat: ArnFormat.COLON_RESOURCE_NAME }),
+    ], 'the pipeline\'s job functions, named phi-<pipeline>_<key> (no other pipeline\'s match): one statement whatever their number, since an inline policy has a size limit');
+    grantRecords(this.stateMachine, platform.table, RECORD_ACTIONS.stateMachine, { pipeline: plan.id });
     // The job list: read by the jobs' Map, and by the platform functions that need a run's graph
     // (granted here, by the stack that owns the object, on that object only).
     const readJobList = new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [this.jobList.bucket.arnForObjects(this.jobList.s3ObjectKey)] });
     this.stateMachine.addToRolePolicy(readJobList);
     new iam.Policy(this, 'JobListReaders', { roles: [...platform.jobListReaders], statements: [readJobList] });
-    const stack = Stack.of(this);
     const ownArn = stack.formatArn({ service: 'states', resource: 'stateMachine', resourceName: plan.stateMachine.name, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
     const childExecutions = stack.formatArn({ service: 'states', resource: 'execution', resourceName: `${plan.stateMachine.name}/*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
     this.stateMachine.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [ownArn] }));
-    this.stateMachine.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:DescribeExecution', 'states:StopExecution'], resources: [childExecutions] }));
+    grantOn(this.stateMachine, ['states:DescribeExecution', 'states:StopExecution'], [childExecutions], EXECUTIONS_WILDCARD);
     // Job functions wake the jobs they release (SendTaskSuccess on the tokens of this state machine's executions).
     for (const fn of functions.values()) {
-      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:SendTaskSuccess'], resources: [ownArn, `${ownArn}/*`] }));
+      grantOn(fn, ['states:SendTaskSuccess'], [ownArn, `${ownArn}/*`], 'a job waits in a child execution of the jobs\' Distributed Map, whose state machine is <machine>/<map>; the ARN is bounded by this state machine\'s name');
     }
 
     this.schedules = plan.schedules.map((schedule, i) => {
       const role = new iam.Role(this, `ScheduleRole${i}`, { assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com') });
-      platform.scheduleTrigger.grantInvoke(role);
+      grantOn(role, ['lambda:InvokeFunction'], [platform.scheduleTrigger.functionArn]);
       grantSend(role, platform.deliveriesQueue);
       return new scheduler.CfnSchedule(this, `Schedule${i}`, {
         // Scheduler keeps at most 512 characters of description.

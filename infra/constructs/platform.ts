@@ -18,8 +18,10 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { RECORD_ACTIONS, RECORD_KEYS } from '../../lib/model/contract/index.ts';
 import { stateMachineName } from '../../lib/model/names.ts';
+import { RUN_PARAMETERS_ENV, type JsonSchema } from '../../lib/model/run-parameters.ts';
+import { acknowledge, acknowledgeWildcards } from './checks.ts';
 import { functionEntry, phiFunction } from './function.ts';
-import { grantOn, grantRecords, grantSend, pipelineArns } from './grants.ts';
+import { EXECUTIONS_WILDCARD, grantOn, grantRecords, grantSend, pipelineArns } from './grants.ts';
 import type { IPhiPlatform } from './pipeline.ts';
 
 export interface PhiPlatformProps {
@@ -28,6 +30,13 @@ export interface PhiPlatformProps {
    * runs of these only (their state machines are named by `stateMachineName`).
    */
   readonly pipelineIds: readonly string[];
+  /**
+   * Pipeline id → the JSON Schema of what its runs may set (its plan's `runParameters`): the control
+   * API, the schedule trigger and the sweeper check each run's parameters with it and fill in its
+   * defaults. A pipeline without one takes no run parameters. Carried in their environment.
+   * @default {} (no run takes parameters)
+   */
+  readonly runParameters?: Readonly<Record<string, JsonSchema>>;
   /**
    * Days run and attempt records are kept (DynamoDB TTL).
    * @default 90
@@ -78,6 +87,10 @@ export class PhiPlatform extends Construct implements IPhiPlatform {
   readonly apiHandler: NodejsFunction;
   /** The control API: IAM-signed requests only. */
   readonly api: apigateway.RestApi;
+  /** The control API's access log: one JSON line a request, with the caller's IAM identity. */
+  readonly apiAccessLogs: logs.LogGroup;
+  /** Attached to every job function's role: its large outputs, written and read back by its dependents. */
+  readonly jobOutputsPolicy: iam.ManagedPolicy;
   /**
    * Managed policies for the people and systems that use the control API (attach one to a role, user or
    * group): `viewer` reads runs and durations, `operator` also starts and cancels runs, `admin` may
@@ -117,13 +130,26 @@ export class PhiPlatform extends Construct implements IPhiPlatform {
       sortKey: { name: RECORD_KEYS.historySort, type: dynamodb.AttributeType.STRING },
     });
 
-    this.outputsBucket = new s3.Bucket(this, 'Outputs', {
-      encryption: s3.BucketEncryption.S3_MANAGED,
-      enforceSSL: true,
-      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+    const privateBucket = { encryption: s3.BucketEncryption.S3_MANAGED, enforceSSL: true, blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL, removalPolicy: this.removalPolicy };
+    // Who read or wrote which output, kept as long as the outputs themselves.
+    const accessLogs = new s3.Bucket(this, 'OutputsAccessLogs', {
+      ...privateBucket,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
       lifecycleRules: [{ id: 'expire-with-the-records', expiration: Duration.days(this.recordRetentionDays) }],
-      removalPolicy: this.removalPolicy,
     });
+    acknowledge(accessLogs, ['AwsSolutions-S1'], 'the access-log bucket of the outputs bucket: logging its own access would log the logging');
+    this.outputsBucket = new s3.Bucket(this, 'Outputs', {
+      ...privateBucket,
+      serverAccessLogsBucket: accessLogs,
+      serverAccessLogsPrefix: 'outputs/',
+      lifecycleRules: [{ id: 'expire-with-the-records', expiration: Duration.days(this.recordRetentionDays) }],
+    });
+    const outputObjects = this.outputsBucket.arnForObjects('outputs/*');
+    this.jobOutputsPolicy = new iam.ManagedPolicy(this, 'JobOutputsPolicy', {
+      description: 'Phi job functions: write and read back large job outputs (no listing, no deleting)',
+      statements: [new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject'], resources: [outputObjects] })],
+    });
+    acknowledgeWildcards(this.jobOutputsPolicy, [outputObjects], 'an output object is named by its run, job and attempt, unknown at deploy time; the ARN is bounded by the outputs prefix');
 
     // FIFO, deduplicated per job of a run (the sender's MessageDeduplicationId): a second copy after a
     // send whose outcome was unknown is dropped; one message group per letter keeps none waiting on another.
@@ -135,6 +161,7 @@ export class PhiPlatform extends Construct implements IPhiPlatform {
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
     });
+    acknowledge(this.deadLetterQueue, ['AwsSolutions-SQS3', 'Serverless-SQSRedrivePolicy'], 'the dead-letter queue itself: its letters wait for an operator for 7 days (spec Rule 15), with an alarm');
     // Not encrypted with the AWS-managed SNS key: CloudWatch alarms cannot publish to a topic under it, and
     // an alarm says only which queue waits (no record data).
     this.alarmTopic = new sns.Topic(this, 'Alarms', { displayName: 'Phi alarms', enforceSSL: true });
@@ -154,6 +181,7 @@ export class PhiPlatform extends Construct implements IPhiPlatform {
     this.deadLetterAlarm = whileWaiting('DeadLettersWaiting', this.deadLetterQueue, 'Phi: at least one permanently failed job is waiting in the dead-letter queue');
 
     this.deliveriesQueue = new sqs.Queue(this, 'FailedDeliveries', { retentionPeriod: Duration.days(14), encryption: sqs.QueueEncryption.SQS_MANAGED, enforceSSL: true });
+    acknowledge(this.deliveriesQueue, ['AwsSolutions-SQS3', 'Serverless-SQSRedrivePolicy'], 'the dead-letter queue of the schedules, the status-change rule and the asynchronous invocations: the sweeper takes its messages, and one it cannot handle stays, with an alarm');
     this.deliveriesAlarm = whileWaiting('FailedDeliveriesWaiting', this.deliveriesQueue, 'Phi: a schedule delivery or an execution status change failed and waits for the sweeper');
 
     const records = {
@@ -167,6 +195,8 @@ export class PhiPlatform extends Construct implements IPhiPlatform {
       entry: functionEntry('control/recorder.ts'),
       description: 'Phi: records run starts, job failures (with their dead letter) and run ends',
       environment: { ...records, PHI_DLQ_URL: this.deadLetterQueue.queueUrl },
+      // A status change it keeps failing to record waits for the sweeper, as one EventBridge could not deliver does.
+      asyncFailures: { queue: this.deliveriesQueue },
     });
     grantRecords(this.recorder, this.table, RECORD_ACTIONS.recorder);
     grantSend(this.recorder, this.deadLetterQueue);
@@ -191,6 +221,7 @@ export class PhiPlatform extends Construct implements IPhiPlatform {
       ...records,
       PHI_PIPELINES: JSON.stringify(props.pipelineIds),
       PHI_STATE_MACHINE_ARN_PREFIX: stateMachineArnPrefix,
+      [RUN_PARAMETERS_ENV]: JSON.stringify(props.runParameters ?? {}),
     };
 
     this.scheduleTrigger = phiFunction(this, 'ScheduleTrigger', {
@@ -198,28 +229,50 @@ export class PhiPlatform extends Construct implements IPhiPlatform {
       entry: functionEntry('control/trigger.ts'),
       description: 'Phi: starts the run of a pipeline schedule, once per scheduled time',
       environment: triggerEnv,
+      // Scheduler invokes it asynchronously: a scheduled time it keeps failing to start waits for the sweeper.
+      asyncFailures: { queue: this.deliveriesQueue },
     });
     this.apiHandler = phiFunction(this, 'ControlApi', {
       ...common,
       entry: functionEntry('control/api.ts'),
       description: 'Phi: control API (start, read and cancel runs)',
       environment: { ...triggerEnv, PHI_DLQ_URL: this.deadLetterQueue.queueUrl },
+      asyncFailures: { none: 'API Gateway invokes it synchronously: the caller gets the failure as a coded 5xx' },
     });
     // Cancelling stops executions (a run's, or a job's own child execution) and releases the cancelled jobs' dependents.
-    grantOn(this.apiHandler, ['states:StopExecution'], pipelines.executions);
+    grantOn(this.apiHandler, ['states:StopExecution'], pipelines.executions, EXECUTIONS_WILDCARD);
     grantOn(this.apiHandler, ['states:SendTaskSuccess'], pipelines.stateMachines);
     grantSend(this.apiHandler, this.deadLetterQueue);
     grantRecords(this.scheduleTrigger, this.table, RECORD_ACTIONS.trigger);
     grantRecords(this.apiHandler, this.table, RECORD_ACTIONS.control, { history: true });
     for (const fn of [this.scheduleTrigger, this.apiHandler]) grantOn(fn, ['states:StartExecution'], pipelines.stateMachines);
 
+    this.apiAccessLogs = new logs.LogGroup(this, 'ApiAccessLogs', { retention: logs.RetentionDays.ONE_YEAR, removalPolicy: this.removalPolicy });
     this.api = new apigateway.RestApi(this, 'Api', {
       description: 'Phi control API',
       defaultMethodOptions: { authorizationType: apigateway.AuthorizationType.IAM },
-      // Throttled at the stage: a runaway caller cannot start runs faster than this.
-      deployOptions: { stageName: API_STAGE, throttlingRateLimit: props.apiRateLimit ?? 20, throttlingBurstLimit: props.apiBurstLimit ?? 40 },
-      cloudWatchRole: false,
+      deployOptions: {
+        stageName: API_STAGE,
+        // Throttled at the stage: a runaway caller cannot start runs faster than this.
+        throttlingRateLimit: props.apiRateLimit ?? 20,
+        throttlingBurstLimit: props.apiBurstLimit ?? 40,
+        // Who called what, and how it ended: one JSON line a request, with the caller's IAM identity.
+        accessLogDestination: new apigateway.LogGroupLogDestination(this.apiAccessLogs),
+        accessLogFormat: apigateway.AccessLogFormat.jsonWithStandardFields({ caller: true, httpMethod: true, ip: true, protocol: true, requestTime: true, resourcePath: true, responseLength: true, status: true, user: true }),
+        // The gateway's own errors (authorization, throttling), without request or response bodies.
+        loggingLevel: apigateway.MethodLoggingLevel.ERROR,
+        dataTraceEnabled: false,
+        tracingEnabled: true,
+      },
+      // API Gateway writes logs through one role per account and region; kept when the stack goes, since
+      // other APIs of the account may log through it too.
+      cloudWatchRole: true,
+      cloudWatchRoleRemovalPolicy: RemovalPolicy.RETAIN,
     });
+    acknowledge(this.api, ['AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]'], 'the policy AWS documents for the account\'s API Gateway logging role, which writes the access and error logs of every API of the account');
+    acknowledge(this.api, ['AwsSolutions-COG4'], 'every method is authorized by IAM (SigV4-signed requests, scoped by the viewer, operator and admin policies), not by Cognito user pools');
+    acknowledge(this.api, ['AwsSolutions-APIG2'], 'the control function validates every request against the same zod schemas and answers 400 with a stable code and each issue\'s path; a gateway model would answer first, with neither');
+    acknowledge(this.api, ['AwsSolutions-APIG3'], 'signed requests only, throttled at the stage; a web ACL (priced per month and per request) is the deployment\'s choice: associate one with the stage');
     const integration = new apigateway.LambdaIntegration(this.apiHandler);
     const pipeline = this.api.root.addResource('pipelines').addResource('{id}');
     pipeline.addResource('runs').addMethod('POST', integration);
@@ -228,14 +281,18 @@ export class PhiPlatform extends Construct implements IPhiPlatform {
     run.addMethod('GET', integration);
     run.addResource('cancel').addMethod('POST', integration);
 
-    const invoke = (routes: readonly (readonly [string, string])[]): iam.PolicyStatement =>
-      new iam.PolicyStatement({ actions: ['execute-api:Invoke'], resources: routes.map(([method, route]) => this.api.arnForExecuteApi(method, route, API_STAGE)) });
     const reads = [['GET', '/runs/*'], ['GET', '/pipelines/*/durations']] as const;
     const writes = [['POST', '/pipelines/*/runs'], ['POST', '/runs/*/cancel']] as const;
+    const accessPolicy = (id: string, description: string, routes: readonly (readonly [string, string])[]): iam.ManagedPolicy => {
+      const resources = routes.map(([method, route]) => this.api.arnForExecuteApi(method, route, API_STAGE));
+      const policy = new iam.ManagedPolicy(this, id, { description, statements: [new iam.PolicyStatement({ actions: ['execute-api:Invoke'], resources })] });
+      acknowledgeWildcards(policy, resources, 'a route\'s path parameter ({id}, {runId}) matches any pipeline or run: the policy scopes methods and routes of this API\'s one stage');
+      return policy;
+    };
     this.accessPolicies = {
-      viewer: new iam.ManagedPolicy(this, 'ViewerPolicy', { description: 'Phi viewer: read runs and durations through the control API', statements: [invoke(reads)] }),
-      operator: new iam.ManagedPolicy(this, 'OperatorPolicy', { description: 'Phi operator: read, start and cancel runs through the control API', statements: [invoke([...reads, ...writes])] }),
-      admin: new iam.ManagedPolicy(this, 'AdminPolicy', { description: 'Phi admin: every route of the control API', statements: [invoke([['*', '/*']])] }),
+      viewer: accessPolicy('ViewerPolicy', 'Phi viewer: read runs and durations through the control API', reads),
+      operator: accessPolicy('OperatorPolicy', 'Phi operator: read, start and cancel runs through the control API', [...reads, ...writes]),
+      admin: accessPolicy('AdminPolicy', 'Phi admin: every route of the control API', [['*', '/*']]),
     };
 
     this.sweeper = phiFunction(this, 'Sweeper', {
@@ -244,18 +301,20 @@ export class PhiPlatform extends Construct implements IPhiPlatform {
       description: 'Phi: closes runs whose execution ended or never started, and handles failed deliveries',
       timeout: Duration.minutes(5),
       environment: { ...triggerEnv, PHI_DLQ_URL: this.deadLetterQueue.queueUrl, PHI_DELIVERIES_URL: this.deliveriesQueue.queueUrl },
+      asyncFailures: { none: 'a sweep carries no data and a failed one is repeated by the next, 15 minutes later' },
     });
     grantRecords(this.sweeper, this.table, RECORD_ACTIONS.control, { history: true });
     grantOn(this.sweeper, ['states:StartExecution', 'states:SendTaskSuccess'], pipelines.stateMachines);
-    grantOn(this.sweeper, ['states:DescribeExecution'], pipelines.executions);
+    grantOn(this.sweeper, ['states:DescribeExecution'], pipelines.executions, EXECUTIONS_WILDCARD);
     // It takes the failed deliveries one by one: receive, then delete what it handled.
     iam.Grant.addToPrincipal({ grantee: this.sweeper, actions: ['sqs:ReceiveMessage', 'sqs:DeleteMessage'], resourceArns: [this.deliveriesQueue.queueArn] });
     grantSend(this.sweeper, this.deadLetterQueue);
-    new events.Rule(this, 'Sweep', {
+    const sweep = new events.Rule(this, 'Sweep', {
       description: 'Phi: the sweeper, every 15 minutes',
       schedule: events.Schedule.rate(Duration.minutes(15)),
       targets: [new targets.LambdaFunction(this.sweeper, { retryAttempts: 2 })],
     });
+    acknowledge(sweep, ['Serverless-EventBusDLQ'], 'a sweep carries no data and a failed one is repeated by the next, 15 minutes later');
 
     new CfnOutput(stack, 'ApiUrl', { value: this.api.url, description: 'Phi control API (IAM-signed requests)' });
     new CfnOutput(stack, 'ApiId', { value: this.api.restApiId });

@@ -20,7 +20,7 @@ let platform: Template;
 const pipelines = new Map<string, Template>();
 const planOf = (id: string): PipelinePlan => plan.pipelines.find((p) => p.id === id)!;
 
-type Statement = { Action: string | string[]; Resource: unknown };
+type Statement = { Action: string | string[]; Resource: unknown; Condition?: unknown };
 
 /** The statements of the policies attached to a role (by its logical id). */
 function statementsOfRole(template: Template, roleId: string): Statement[] {
@@ -104,11 +104,41 @@ describe('platform stack', () => {
     expect(Object.values(platform.findResources('AWS::ApiGateway::Resource')).map((r) => r.Properties.PathPart).sort()).toEqual(['cancel', 'durations', 'pipelines', 'runs', 'runs', '{id}', '{runId}']);
   });
 
-  it('keep large outputs in an encrypted, TLS-only, private bucket whose objects expire with the records', () => {
+  it('logs who called which route of the control API and how it ended, traces it, and logs the gateway’s errors without bodies', () => {
+    const stage = Object.values(platform.findResources('AWS::ApiGateway::Stage'))[0]!.Properties;
+    const format = JSON.parse(stage.AccessLogSetting.Format as string) as Record<string, string>;
+    expect(format).toMatchObject({ requestId: '$context.requestId', caller: '$context.identity.caller', user: '$context.identity.user', httpMethod: '$context.httpMethod', resourcePath: '$context.resourcePath', status: '$context.status' });
+    expect(JSON.stringify(stage.AccessLogSetting.DestinationArn)).toMatch(/PlatformApiAccessLogs/);
+    expect(stage.TracingEnabled).toBe(true);
+    expect(stage.MethodSettings).toEqual([expect.objectContaining({ HttpMethod: '*', ResourcePath: '/*', LoggingLevel: 'ERROR', DataTraceEnabled: false })]);
+    platform.resourceCountIs('AWS::ApiGateway::Account', 1);
+  });
+
+  it('keeps the asynchronous invocations the recorder and the schedule trigger keep failing in the failed-deliveries queue, for the sweeper', () => {
+    const queue = Object.keys(platform.findResources('AWS::SQS::Queue')).find((id) => id.includes('FailedDeliveries'))!;
+    for (const description of [/records run starts/, /pipeline schedule/]) {
+      const fn = Object.values(platform.findResources('AWS::Lambda::Function')).find((f) => description.test(String(f.Properties.Description)))!;
+      expect(fn.Properties.DeadLetterConfig).toEqual({ TargetArn: { 'Fn::GetAtt': [queue, 'Arn'] } });
+    }
+  });
+
+  it('traces every function and every state machine with X-Ray', () => {
+    for (const template of [platform, ...pipelines.values()]) {
+      for (const fn of Object.values(template.findResources('AWS::Lambda::Function'))) expect(fn.Properties.TracingConfig).toEqual({ Mode: 'Active' });
+      for (const machine of Object.values(template.findResources('AWS::StepFunctions::StateMachine'))) expect(machine.Properties.TracingConfiguration).toEqual({ Enabled: true });
+    }
+  });
+
+  it('keep large outputs in an encrypted, TLS-only, private bucket whose objects expire with the records, with its access logged', () => {
     platform.hasResourceProperties('AWS::S3::Bucket', {
       BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
       PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
       LifecycleConfiguration: { Rules: [{ Id: 'expire-with-the-records', ExpirationInDays: 90, Status: 'Enabled' }] },
+      LoggingConfiguration: { DestinationBucketName: { Ref: Match.stringLikeRegexp('OutputsAccessLogs') }, LogFilePrefix: 'outputs/' },
+    });
+    // Job functions read and write objects under outputs/ only, through one managed policy.
+    platform.hasResourceProperties('AWS::IAM::ManagedPolicy', {
+      PolicyDocument: { Statement: [Match.objectLike({ Action: ['s3:GetObject', 's3:PutObject'], Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [Match.stringLikeRegexp('PlatformOutputs'), 'Arn'] }, '/outputs/*']] } })] },
     });
     platform.hasResourceProperties('AWS::S3::BucketPolicy', {
       PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Action: 's3:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
@@ -159,7 +189,7 @@ describe('platform stack', () => {
       expect({ name, index: table.includes('/index/') }).toEqual({ name, index: name === 'api' || name === 'sweeper' });
       expect(table).not.toContain('/index/*');
       const sqsActions = [...new Set(statements.flatMap((s) => [s.Action].flat()).filter((a) => a.startsWith('sqs:')))].sort();
-      expect({ name, sqsActions }).toEqual({ name, sqsActions: name === 'trigger' ? [] : name === 'sweeper' ? ['sqs:DeleteMessage', 'sqs:ReceiveMessage', 'sqs:SendMessage'] : ['sqs:SendMessage'] });
+      expect({ name, sqsActions }).toEqual({ name, sqsActions: name === 'sweeper' ? ['sqs:DeleteMessage', 'sqs:ReceiveMessage', 'sqs:SendMessage'] : ['sqs:SendMessage'] });
     }
     for (const [id, template] of pipelines) {
       const all = Object.values(template.findResources('AWS::IAM::Policy')).flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[]);
@@ -195,7 +225,7 @@ describe('platform stack', () => {
   it('tells the control API which pipelines are deployed', () => {
     platform.hasResourceProperties('AWS::Lambda::Function', {
       Description: Match.stringLikeRegexp('control API'),
-      Runtime: 'nodejs22.x',
+      Runtime: 'nodejs24.x',
       Environment: { Variables: Match.objectLike({ PHI_PIPELINES: JSON.stringify(plan.pipelines.map((p) => p.id)) }) },
     });
   });
@@ -223,7 +253,7 @@ describe('pipeline stacks', () => {
       template.resourceCountIs('AWS::Lambda::Function', p.functions.length);
       for (const fn of p.functions) {
         template.hasResourceProperties('AWS::Lambda::Function', {
-          Runtime: 'nodejs22.x',
+          Runtime: 'nodejs24.x',
           Timeout: fn.timeoutSeconds,
           MemorySize: fn.memoryMb,
           Description: Match.stringLikeRegexp(fn.jobs.length === 1 ? `job ${fn.jobs[0]}` : `${fn.jobs.length} jobs`),
@@ -235,13 +265,14 @@ describe('pipeline stacks', () => {
     expect(planOf('etl-fanout').functions.map((f) => f.jobs.length)).toStrictEqual([1, 1, 3]);
   });
 
-  it('let the state machine write only the records table, start only its own child executions, and the job functions wake only its tasks', () => {
+  it('let the state machine write only its pipeline’s runs’ records, start only its own child executions, and the job functions wake only its tasks', () => {
     const template = pipelines.get('etl-fanout')!;
     const [machine] = Object.values(template.findResources('AWS::StepFunctions::StateMachine'));
     const roleRef = (machine!.Properties.RoleArn as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
     const statements = statementsOfRole(template, roleRef);
     const byAction = (action: string) => statements.filter((st) => [st.Action].flat().includes(action)).map((st) => JSON.stringify(st.Resource));
     expect(byAction('dynamodb:UpdateItem').join()).toMatch(/PlatformRecords/);
+    expect(statements.find((st) => [st.Action].flat().includes('dynamodb:UpdateItem'))!.Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['RUN#etl-fanout_*'] } });
     expect(byAction('states:StartExecution').join()).toMatch(/stateMachine:phi-etl-fanout"/);
     expect(byAction('states:DescribeExecution').join()).toMatch(/execution:phi-etl-fanout\/\*/);
     const roles = Object.values(template.findResources('AWS::Lambda::Function')).map((f) => (f.Properties.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0]);
@@ -311,12 +342,13 @@ describe('pipeline stacks', () => {
         const dynamo = [...new Set(statements.flatMap((s) => [s.Action].flat()).filter((a) => a.startsWith('dynamodb:')))].sort();
         const others = [...new Set(statements.flatMap((s) => [s.Action].flat()).filter((a) => !a.startsWith('dynamodb:')))].sort();
         expect({ pipeline: p.id, role, dynamo }).toStrictEqual({ pipeline: p.id, role, dynamo: [...RECORD_ACTIONS.runtime].sort() });
-        expect({ pipeline: p.id, role, others }).toStrictEqual({ pipeline: p.id, role, others: ['logs:CreateLogStream', 'logs:PutLogEvents', 's3:GetObject', 's3:PutObject', 'sqs:SendMessage', 'states:SendTaskSuccess'] });
-        // large outputs: only the objects under outputs/ of the platform's bucket
-        const s3 = statements.filter((s) => [s.Action].flat().some((a) => a.startsWith('s3:')));
-        expect(JSON.stringify(s3.map((s) => s.Resource))).toMatch(/PlatformOutputs.*\/outputs\/\*/);
-        // on the records table (imported from the platform stack), not its index
-        expect(JSON.stringify(statements.filter((s) => [s.Action].flat().some((a) => a.startsWith('dynamodb:'))).map((s) => s.Resource))).toMatch(/PlatformRecords/);
+        expect({ pipeline: p.id, role, others }).toStrictEqual({ pipeline: p.id, role, others: ['logs:CreateLogStream', 'logs:PutLogEvents', 'sqs:SendMessage', 'states:SendTaskSuccess', 'xray:PutTelemetryRecords', 'xray:PutTraceSegments'] });
+        // large outputs: through the platform's one job-outputs policy
+        expect(JSON.stringify(template.findResources('AWS::IAM::Role')[role]!.Properties.ManagedPolicyArns)).toMatch(/PlatformJobOutputsPolicy/);
+        // on the records table (imported from the platform stack), not its index, and only on the items of its own pipeline's runs
+        const dynamoStatements = statements.filter((s) => [s.Action].flat().some((a) => a.startsWith('dynamodb:')));
+        expect(JSON.stringify(dynamoStatements.map((s) => s.Resource))).toMatch(/PlatformRecords/);
+        for (const statement of dynamoStatements) expect(statement.Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`RUN#${p.id}_*`] } });
       }
     }
   });
@@ -326,7 +358,7 @@ describe('pipeline stacks', () => {
       const roles = template.findResources('AWS::IAM::Role');
       for (const fn of Object.values(template.findResources('AWS::Lambda::Function'))) {
         const roleId = (fn.Properties.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
-        expect(roles[roleId]!.Properties.ManagedPolicyArns).toBeUndefined();
+        expect(JSON.stringify(roles[roleId]!.Properties.ManagedPolicyArns ?? [])).not.toContain('iam::aws:policy');
         const logs = statementsOfRole(template, roleId).filter((s) => [s.Action].flat().some((a) => a.startsWith('logs:')));
         const group = (fn.Properties.LoggingConfig as { LogGroup: { Ref: string } }).LogGroup.Ref;
         expect(logs.flatMap((s) => [s.Action].flat()).sort()).toEqual(['logs:CreateLogStream', 'logs:PutLogEvents']);

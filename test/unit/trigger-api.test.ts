@@ -17,10 +17,13 @@ import {
 } from '../../lib/model/contract/index.ts';
 import { answer, route, type ApiDeps } from '../../functions/control/api.ts';
 import type { CancelDeps } from '../../functions/control/cancel.ts';
-import { RunStartError, runIdFor, startRun, UnknownPipelineError, type TriggerDeps } from '../../functions/control/trigger.ts';
-import { ApiErrorCode } from '../../lib/model/contract/index.ts';
+import { RunParametersError, runParametersFromEnv, RunStartError, runIdFor, startRun, UnknownPipelineError, type TriggerDeps } from '../../functions/control/trigger.ts';
+import { ApiErrorCode, RunIdSchema, runIdPrefix } from '../../lib/model/contract/index.ts';
 import { executionArnFor } from '../../lib/model/names.ts';
 import { RUN_START_FAILED } from '../../lib/model/contract/index.ts';
+import { z } from 'zod';
+import type { JsonSchema } from '../../lib/model/run-parameters.ts';
+import { runParametersJsonSchema } from '../../lib/plan/run-parameters.ts';
 import { MemoryJobLists } from './support/job-lists.ts';
 import { captureLogs, clock, MemoryRecordStore } from './support/memory-store.ts';
 
@@ -33,6 +36,14 @@ const OTHER_STATE_MACHINE = 'arn:aws:states:us-east-1:123456789012:stateMachine:
 const NOW = '2024-05-01T10:00:00.000Z';
 const LATER = '2024-05-01T10:00:05.000Z';
 const RUN_ID_PATTERN = /^[A-Za-z0-9_-]{1,80}$/;
+
+/** What a run of PIPELINE may set, compiled as the plan compiles a definition's `runParameters` (hourly-clicks declares none). */
+function compiled(declared: z.ZodObject): JsonSchema {
+  const result = runParametersJsonSchema(declared);
+  if (!result.ok) throw new Error(JSON.stringify(result.problems));
+  return result.schema;
+}
+const DAILY_SALES_PARAMETERS = compiled(z.object({ date: z.string().min(1).optional(), v: z.json().optional() }));
 
 interface StartExecutionCall {
   readonly stateMachineArn: string;
@@ -76,6 +87,7 @@ function world(...instants: string[]) {
       [PIPELINE, STATE_MACHINE],
       ['hourly-clicks', OTHER_STATE_MACHINE],
     ]),
+    runParameters: new Map([[PIPELINE, DAILY_SALES_PARAMETERS]]),
     log,
     now: clock(...(instants.length > 0 ? instants : [NOW])),
   };
@@ -120,7 +132,7 @@ describe('runIdFor', () => {
     const a = runIdFor({ pipelineId: PIPELINE, trigger: 'API', idempotencyKey: 'order-42' }, now);
     const b = runIdFor({ pipelineId: PIPELINE, trigger: 'API', idempotencyKey: 'order-42', parameters: { x: 1 } }, new Date('2030-01-01T00:00:00Z'));
     expect(a).toBe(b);
-    expect(a).toMatch(/^k-[0-9a-f]{32}$/);
+    expect(a).toMatch(/^daily-sales_k-[0-9a-f]{32}$/);
     expect(runIdFor({ pipelineId: PIPELINE, trigger: 'API', idempotencyKey: 'order-43' }, now)).not.toBe(a);
   });
 
@@ -128,34 +140,40 @@ describe('runIdFor', () => {
     expect(runIdFor({ pipelineId: PIPELINE, trigger: 'API', idempotencyKey: 'k' }, now)).not.toBe(runIdFor({ pipelineId: 'hourly-clicks', trigger: 'API', idempotencyKey: 'k' }, now));
   });
 
-  it('gives a scheduled run a deterministic s-<time>-<hash> id, whatever the clock says', () => {
+  it('gives a scheduled run a deterministic <pipeline>_s-<time>-<hash> id, whatever the clock says', () => {
     const req = { pipelineId: PIPELINE, trigger: 'SCHEDULE', scheduledTime: '2024-05-01T06:00:00Z' } as const;
     const id = runIdFor(req, now);
     expect(id).toBe(runIdFor(req, new Date('2024-05-01T06:00:07.123Z')));
-    expect(id).toMatch(/^s-20240501T060000Z-[0-9a-f]{12}$/);
+    expect(id).toMatch(/^daily-sales_s-20240501T060000Z-[0-9a-f]{12}$/);
     expect(runIdFor({ ...req, scheduledTime: '2024-05-01T07:00:00Z' }, now)).not.toBe(id);
     expect(runIdFor({ ...req, pipelineId: 'hourly-clicks' }, now)).not.toBe(id);
   });
 
   it('lets the idempotency key win over the scheduled time', () => {
-    expect(runIdFor({ pipelineId: PIPELINE, trigger: 'SCHEDULE', scheduledTime: '2024-05-01T06:00:00Z', idempotencyKey: 'k' }, now)).toMatch(/^k-/);
+    expect(runIdFor({ pipelineId: PIPELINE, trigger: 'SCHEDULE', scheduledTime: '2024-05-01T06:00:00Z', idempotencyKey: 'k' }, now)).toMatch(/^daily-sales_k-/);
   });
 
-  it('gives manual runs unique m-<time>-<random> ids, even at the same instant', () => {
+  it('gives manual runs unique <pipeline>_m-<time>-<random> ids, even at the same instant', () => {
     const ids = Array.from({ length: 200 }, () => runIdFor({ pipelineId: PIPELINE, trigger: 'MANUAL' }, now));
     expect(new Set(ids).size).toBe(ids.length);
-    for (const id of ids) expect(id).toMatch(/^m-20240501T100000Z-[0-9a-f]{12}$/);
+    for (const id of ids) expect(id).toMatch(/^daily-sales_m-20240501T100000Z-[0-9a-f]{12}$/);
   });
 
-  it('keeps every id a valid execution name: at most 80 characters of [A-Za-z0-9-_]', () => {
+  it('keeps every id a valid execution name (at most 80 characters of [A-Za-z0-9-_]) that the API reads as a run id, beginning with its pipeline', () => {
     const ids = [
       runIdFor({ pipelineId: PIPELINE, trigger: 'API', idempotencyKey: 'x'.repeat(256) }, now),
-      runIdFor({ pipelineId: 'p'.repeat(200), trigger: 'API', idempotencyKey: 'ünïcødé / spaces & symbols: #?' }, now),
+      runIdFor({ pipelineId: `p-${'q'.repeat(38)}`, trigger: 'API', idempotencyKey: 'ünïcødé / spaces & symbols: #?' }, now),
+      runIdFor({ pipelineId: `p-${'q'.repeat(38)}`, trigger: 'SCHEDULE', scheduledTime: '2024-12-31T23:59:59.999+05:30' }, now),
+      runIdFor({ pipelineId: `p-${'q'.repeat(38)}`, trigger: 'MANUAL' }, now),
       runIdFor({ pipelineId: PIPELINE, trigger: 'SCHEDULE', scheduledTime: '2024-12-31T23:59:59.999+05:30' }, now),
       runIdFor({ pipelineId: PIPELINE, trigger: 'SCHEDULE', scheduledTime: '2024-05-01T06:00:00.123456Z' }, now),
       runIdFor({ pipelineId: PIPELINE, trigger: 'MANUAL' }, new Date('2024-05-01T10:00:00.999Z')),
     ];
-    for (const id of ids) expect(id).toMatch(RUN_ID_PATTERN);
+    for (const id of ids) {
+      expect(id).toMatch(RUN_ID_PATTERN);
+      expect(RunIdSchema.safeParse(id).success).toBe(true);
+      expect(id.startsWith(runIdPrefix(id.startsWith('p-') ? `p-${'q'.repeat(38)}` : PIPELINE))).toBe(true);
+    }
   });
 });
 
@@ -502,6 +520,92 @@ describe('route: POST /pipelines/{id}/runs', () => {
     expect(res.statusCode).toBe(404);
     expect(bodyOf<ErrorBody>(res).error.code).toBe(ApiErrorCode.PIPELINE_NOT_FOUND);
     expect(w.sfn.calls).toEqual([]);
+  });
+});
+
+describe('run parameters: what a pipeline’s runParameters allows, for every trigger', () => {
+  /** PIPELINE with a schema that fills in defaults. */
+  const REPORT = compiled(z.object({ date: z.iso.date(), region: z.enum(['eu', 'us']).default('eu'), lookbackDays: z.number().int().min(1).default(30) }));
+  const SCHEDULED = compiled(z.object({ region: z.enum(['eu', 'us']).default('eu'), full: z.boolean().optional() }));
+  function reportWorld(schema: JsonSchema = REPORT) {
+    const w = world();
+    const trigger: TriggerDeps = { ...w.trigger, runParameters: new Map([[PIPELINE, schema]]) };
+    return { ...w, trigger, api: { ...w.api, trigger } };
+  }
+
+  it('answers 400 API_011_INVALID_PARAMETERS listing each issue (unknown key, wrong type, missing), recording and starting nothing', async () => {
+    const w = reportWorld();
+    const res = await route(postRun(PIPELINE, JSON.stringify({ parameters: { lookbackDays: 'thirty', colour: 'blue' }, idempotencyKey: 'k' })), w.api);
+
+    expect(res.statusCode).toBe(400);
+    expect(bodyOf<ErrorBody>(res).error).toEqual({
+      code: ApiErrorCode.INVALID_PARAMETERS,
+      message: `the parameters are not what pipeline "${PIPELINE}" allows a run to set (its runParameters)`,
+      issues: [
+        { path: 'date', code: 'required', message: 'is required' },
+        { path: 'colour', code: 'unknown_parameter', message: 'is not a run parameter of this pipeline; it declares: date, region, lookbackDays' },
+        { path: 'lookbackDays', code: 'type', message: 'must be integer' },
+      ],
+    });
+    expect(w.store.writes).toEqual([]);
+    expect(w.sfn.calls).toEqual([]);
+  });
+
+  it('answers 201 with the schema’s defaults filled in, in the run record and in the execution’s input', async () => {
+    const w = reportWorld();
+    const res = await route(postRun(PIPELINE, JSON.stringify({ parameters: { date: '2024-04-30', region: 'us' } })), w.api);
+
+    expect(res.statusCode).toBe(201);
+    const { run } = bodyOf<StartedBody>(res);
+    expect(run.parameters).toEqual({ date: '2024-04-30', region: 'us', lookbackDays: 30 });
+    expect(RunInputSchema.parse(JSON.parse(w.sfn.calls[0]?.input ?? '')).parameters).toEqual({ date: '2024-04-30', region: 'us', lookbackDays: 30 });
+  });
+
+  it('treats a repeated key with a default left out and with it written as the same request', async () => {
+    const w = reportWorld();
+    const first = await route(postRun(PIPELINE, JSON.stringify({ parameters: { date: '2024-04-30' }, idempotencyKey: 'k' })), w.api);
+    const again = await route(postRun(PIPELINE, JSON.stringify({ parameters: { date: '2024-04-30', lookbackDays: 30 }, idempotencyKey: 'k' })), w.api);
+    const other = await route(postRun(PIPELINE, JSON.stringify({ parameters: { date: '2024-04-30', lookbackDays: 31 }, idempotencyKey: 'k' })), w.api);
+
+    expect([first.statusCode, again.statusCode, other.statusCode]).toEqual([201, 200, 409]);
+    expect(w.sfn.executions).toHaveLength(1);
+  });
+
+  it('takes no parameters for a pipeline that declares none: {} starts a run, any key is refused', async () => {
+    const w = world();
+    expect((await route(postRun('hourly-clicks', JSON.stringify({ parameters: {} })), w.api)).statusCode).toBe(201);
+    const res = await route(postRun('hourly-clicks', JSON.stringify({ parameters: { date: '2024-04-30' } })), w.api);
+    expect(res.statusCode).toBe(400);
+    expect(bodyOf<ErrorBody>(res).error).toMatchObject({ code: ApiErrorCode.INVALID_PARAMETERS, issues: [{ path: 'date', message: 'the pipeline declares no run parameters (runParameters)' }] });
+    expect(w.sfn.calls).toHaveLength(1);
+  });
+
+  it('answers 404 for an undeployed pipeline, whatever its parameters', async () => {
+    const w = reportWorld();
+    const res = await route(postRun('nope', JSON.stringify({ parameters: { colour: 'blue' } })), w.api);
+    expect(res.statusCode).toBe(404);
+  });
+
+  it('gives a scheduled run (no parameters) the schema’s defaults, through the same startRun', async () => {
+    const w = reportWorld(SCHEDULED);
+    const { run } = await startRun({ pipelineId: PIPELINE, trigger: 'SCHEDULE', scheduledTime: '2024-05-01T06:00:00Z' }, w.trigger);
+
+    expect(run.parameters).toEqual({ region: 'eu' });
+    expect(JSON.parse(w.sfn.calls[0]?.input ?? '')).toMatchObject({ trigger: 'SCHEDULE', parameters: { region: 'eu' } });
+  });
+
+  it('refuses a scheduled run the schema does not allow with RunParametersError, starting nothing', async () => {
+    const w = reportWorld();
+    const err = await startRun({ pipelineId: PIPELINE, trigger: 'SCHEDULE', scheduledTime: '2024-05-01T06:00:00Z' }, w.trigger).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RunParametersError);
+    expect(err).toMatchObject({ code: ApiErrorCode.INVALID_PARAMETERS, issues: [{ path: 'date', message: 'is required' }] });
+    expect(w.store.writes).toEqual([]);
+    expect(w.sfn.calls).toEqual([]);
+  });
+
+  it('reads each pipeline’s schema from PHI_RUN_PARAMETERS, none when it is unset', () => {
+    expect(runParametersFromEnv({ PHI_RUN_PARAMETERS: JSON.stringify({ [PIPELINE]: REPORT }) })).toEqual(new Map([[PIPELINE, REPORT]]));
+    expect(runParametersFromEnv({})).toEqual(new Map());
   });
 });
 

@@ -19,13 +19,19 @@ export const ApiErrorCode = {
   INTERNAL: 'API_009_INTERNAL',
   /** The pipeline's state machine would not start the run (its stack may still be deploying): the run is recorded, and a start with the same idempotency key starts it. */
   RUN_START_FAILED: 'API_010_RUN_START_FAILED',
+  /** The run's parameters are not what the pipeline's `runParameters` allows (or it declares none): the answer lists the issues. */
+  INVALID_PARAMETERS: 'API_011_INVALID_PARAMETERS',
 } as const;
 
 /** The deepest JSON a request body may nest. */
 export const MAX_BODY_DEPTH = 32;
 
-/** A run id as Phi makes them (`k-…`, `s-…`, `m-…`), bounded: anything else names no run. */
-export const RunIdSchema = z.string().regex(/^[a-z]-[A-Za-z0-9_-]{1,78}$/, 'not a run id');
+/**
+ * A run id as Phi makes them (`<pipelineId>_k-…`, `_s-…`, `_m-…`; without the pipeline before Phi
+ * held job roles to their pipeline's runs), at most 80 characters (it names the execution): anything
+ * else names no run.
+ */
+export const RunIdSchema = z.string().max(80).regex(/^(?:[a-z][a-z0-9-]{0,39}_)?[a-z]-[A-Za-z0-9_-]{1,78}$/, 'not a run id');
 
 
 /** `POST /runs/{runId}/cancel` body: the whole run, or `job` and the dependents `scope` takes. */
@@ -76,3 +82,12 @@ export type DurationsResponse = z.infer<typeof DurationsResponseSchema>;
 
 /** Every error answer: `{ error: { code, message, … } }`. */
 export const ErrorBodySchema = z.object({ error: z.object({ code: z.string(), message: z.string() }).passthrough() });
+
+/**
+ * One reason a request was refused, in the `issues` of a 400 (`API_002_INVALID_REQUEST`: the body's
+ * shape; `API_011_INVALID_PARAMETERS`: the run parameters against the pipeline's `runParameters`): where
+ * (`parameters`, `lookbackDays`, `symbols[2]`), why, and the rule that refused it.
+ */
+export const ApiIssueSchema = z.object({ path: z.string(), message: z.string(), code: z.string() });
+export type ApiIssue = z.infer<typeof ApiIssueSchema>;
+export const IssuesBodySchema = z.object({ error: z.object({ issues: z.array(ApiIssueSchema) }) });

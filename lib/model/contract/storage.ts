@@ -3,7 +3,7 @@
  * actions each user of the table needs. The one place these are written: the store in `functions/`
  * builds its keys from here, the platform construct its table and its grants.
  *
- * Keys: `pk = RUN#<runId>`; `sk = RUN` for the run, `JOB#<jobId>#<attempt, 3 digits>` for attempts,
+ * Keys: `pk = RUN#<runId>` (a run id begins with its pipeline's id: `runIdPrefix`); `sk = RUN` for the run, `JOB#<jobId>#<attempt, 3 digits>` for attempts,
  * `STATE#<jobId>` for a job's state (its upstreams' outcomes, its gate, its end), `DLQ#<jobId>` for
  * the claim that a job's dead letter was sent.
  * Runs also carry `gsi1pk = PIPELINE#<pipelineId>`, `gsi1sk = <queuedAt>#<runId>` for history by pipeline.
@@ -25,6 +25,11 @@ export const KEY_PREFIX = { run: 'RUN#', jobState: 'STATE#' } as const;
 export const JOB_STATE_ATTRIBUTES = { token: 'token', ready: 'ready', done: 'done', upstreamPrefix: 'up:' } as const;
 
 export const runPartition = (runId: string): string => `${KEY_PREFIX.run}${runId}`;
+/**
+ * How every run id of a pipeline begins (`<pipelineId>_`; a pipeline id has no `_`), so a run's items
+ * sit under `RUN#<pipelineId>_…` and a role can be held to one pipeline's runs by `dynamodb:LeadingKeys`.
+ */
+export const runIdPrefix = (pipelineId: string): string => `${pipelineId}_`;
 /** The sort-key prefix of a run's attempts, or of one job's. */
 export const attemptPrefix = (jobId?: string): string => (jobId === undefined ? 'JOB#' : `JOB#${jobId}#`);
 
