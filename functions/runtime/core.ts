@@ -19,6 +19,7 @@ import {
   MAX_ERROR_MESSAGE_LENGTH,
   MAX_INLINE_OUTPUTS_BYTES,
   MAX_OUTPUTS_BYTES,
+  MAX_OUTPUTS_DEPTH,
   OutputsSchema,
   SkipReason,
   TASK_ERROR_NAME,
@@ -35,7 +36,7 @@ import {
   type TaskResult,
   type UpstreamOutcome,
 } from '../../lib/model/contract/index.ts';
-import { canonicalJson, jsonBytes } from '../../lib/model/canonical.ts';
+import { canonicalJson, jsonBytes, nestsDeeperThan } from '../../lib/model/canonical.ts';
 import { PhiError } from '../../lib/model/errors.ts';
 import { deadLetterOf, sendDeadLetterOnce, type DeadLetterDeps } from '../shared/dead-letters.ts';
 import { decide } from '../shared/dependencies.ts';
@@ -269,9 +270,12 @@ export async function runAttempt(manifest: PipelineManifest, payload: RunTaskPay
   } else {
     try {
       const returned = await loaded.handler(ctx);
-      const parsed = OutputsSchema.safeParse(returned ?? {});
-      const bytes = parsed.success ? jsonBytes(parsed.data) : 0;
-      if (!parsed.success) error = { code: ExecErrorCode.INVALID_OUTPUT, message: `the handler returned ${Array.isArray(returned) ? 'an array' : typeof returned}, not a JSON object of outputs`, category: ErrorCategory.PERMANENT };
+      // Depth first: a value that refers to itself would send the schema (and JSON) round for ever.
+      const tooDeep = nestsDeeperThan(returned, MAX_OUTPUTS_DEPTH);
+      const parsed = tooDeep ? undefined : OutputsSchema.safeParse(returned ?? {});
+      const bytes = parsed?.success ? jsonBytes(parsed.data) : 0;
+      if (!parsed) error = { code: ExecErrorCode.INVALID_OUTPUT, message: `the handler returned outputs nesting deeper than ${MAX_OUTPUTS_DEPTH} levels, or referring to themselves: they cannot be kept as JSON`, category: ErrorCategory.PERMANENT };
+      else if (!parsed.success) error = { code: ExecErrorCode.INVALID_OUTPUT, message: `the handler returned ${Array.isArray(returned) ? 'an array' : typeof returned}, not a JSON object of outputs`, category: ErrorCategory.PERMANENT };
       else if (bytes > MAX_OUTPUTS_BYTES) error = { code: ExecErrorCode.INVALID_OUTPUT, message: `the handler returned ${bytes} bytes of outputs; at most ${MAX_OUTPUTS_BYTES} are kept: store large results yourself (in S3) and return their key`, category: ErrorCategory.PERMANENT };
       else result = parsed.data as Outputs;
     } catch (err) {

@@ -1087,6 +1087,9 @@ describe('runAttempt: a handler that returns something other than a JSON object'
     ['a boolean', true],
     ['an object holding a non-JSON value', { at: new Date(0), fn: () => 1 }],
     ['an object holding NaN', { ratio: Number.NaN }],
+    ['an object that refers to itself', (() => { const o: Record<string, unknown> = { rows: 1 }; o.self = o; return o; })()],
+    ['an object nesting 10,000 levels deep', Array.from({ length: 10_000 }).reduce<Record<string, unknown>>((inner) => ({ inner }), {})],
+    ['an object nesting 32 levels deep, one more than DynamoDB keeps in the record', Array.from({ length: 31 }).reduce<Record<string, unknown>>((inner) => ({ inner }), {})],
   ])('fails permanently with EXEC_003_INVALID_OUTPUT when it returns %s, keeping no outputs', async (_what, value) => {
     const h = harness();
     const err = await taskError(runAttempt(single(), runPayload(), returning(value), h.deps()));
@@ -1095,6 +1098,13 @@ describe('runAttempt: a handler that returns something other than a JSON object'
     expect(record).toMatchObject({ status: JobStatus.FAILED, errorCode: ExecErrorCode.INVALID_OUTPUT, errorCategory: ErrorCategory.PERMANENT, willRetry: false });
     expect(record.outputs).toBeUndefined();
     expect(record.outputChecksum).toBeUndefined();
+  });
+
+  it('keeps outputs nesting 31 levels deep, as many as the record can hold', async () => {
+    const h = harness();
+    const deepest = Array.from({ length: 30 }).reduce<Record<string, unknown>>((inner) => ({ inner }), {});
+    await runAttempt(single(), runPayload(), returning(deepest), h.deps());
+    expect(await onlyAttempt(h.store)).toMatchObject({ status: JobStatus.SUCCEEDED, outputs: deepest });
   });
 
   it('says what it returned: an array is called an array', async () => {

@@ -18,6 +18,8 @@ export const TASK_ERROR_NAME = 'PhiTaskError';
 export const MAX_INLINE_OUTPUTS_BYTES = 32 * 1024;
 /** The most a job may return: what a Lambda function can hold and hand on comfortably (a reference to anything larger, please). */
 export const MAX_OUTPUTS_BYTES = 16 * 1024 * 1024;
+/** The deepest outputs may nest: DynamoDB keeps 32 levels, and the attempt record holds them one level down. */
+export const MAX_OUTPUTS_DEPTH = 31;
 /**
  * Run parameters travel in the execution input, every task payload and every record: kept small so
  * none of Step Functions' 256 KiB payloads, EventBridge's events or DynamoDB's 400 KB items overflow.
