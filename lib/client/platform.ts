@@ -1,11 +1,11 @@
 /** The deployed platform, found through its stack's outputs (AWS, or the emulator at AWS_ENDPOINT_URL). */
-import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { CloudFormationClient, type CloudFormationClientConfig, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { ClientError, ClientErrorCode } from './errors.ts';
 import { PLATFORM_STACK } from '../model/names.ts';
 
 /** The outputs of the PhiPlatform stack: ApiUrl, ApiId, TableName, DeadLetterQueueUrl, … */
-export async function platformOutputs(options: { region?: string; endpoint?: string } = {}): Promise<Record<string, string>> {
-  const cfn = new CloudFormationClient({ ...(options.region ? { region: options.region } : {}), ...(options.endpoint ? { endpoint: options.endpoint } : {}) });
+export async function platformOutputs(options: { region?: string; endpoint?: string; credentials?: CloudFormationClientConfig['credentials'] } = {}): Promise<Record<string, string>> {
+  const cfn = new CloudFormationClient({ ...(options.region ? { region: options.region } : {}), ...(options.endpoint ? { endpoint: options.endpoint } : {}), ...(options.credentials ? { credentials: options.credentials } : {}) });
   const stack = (await cfn.send(new DescribeStacksCommand({ StackName: PLATFORM_STACK }))).Stacks?.[0];
   return Object.fromEntries((stack?.Outputs ?? []).map((o) => [o.OutputKey ?? '', o.OutputValue ?? '']));
 }

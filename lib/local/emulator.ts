@@ -61,6 +61,19 @@ export async function isHealthy(endpoint: string): Promise<boolean> {
   return false;
 }
 
+/**
+ * Whether the emulator at `endpoint` verifies signatures and evaluates IAM policies (MiniStack started
+ * with AUTH=true, as `startEmulator` starts it). LocalStack's health answer does not say: false.
+ */
+export async function enforcesAuth(endpoint: string): Promise<boolean> {
+  try {
+    const response = await fetch(`${endpoint}/_ministack/health`, { signal: AbortSignal.timeout(2000) });
+    return response.ok && ((await response.json()) as { auth?: unknown }).auth === 'enabled';
+  } catch {
+    return false;
+  }
+}
+
 function run(command: string, args: string[], options: { env?: NodeJS.ProcessEnv; quiet?: boolean } = {}): SpawnSyncReturns<string> {
   const result = spawnSync(command, args, { cwd: PROJECT_ROOT, env: options.env ?? process.env, encoding: 'utf8', stdio: options.quiet ? 'pipe' : 'inherit' });
   if (result.error) throw new EmulatorError(EmulatorErrorCode.COMMAND_FAILED, `${command} could not run: ${result.error.message}`);
@@ -109,9 +122,14 @@ export async function startEmulator(log: (line: string) => void = console.log): 
     stdio: ['ignore', out, out],
     env: {
       ...process.env,
-      // Loopback only: never reachable from another machine.
+      // Loopback only: never reachable from another machine (and no IoT mTLS listener on another port).
       BIND_HOST: '127.0.0.1',
       GATEWAY_PORT: '4566',
+      IOT_MTLS_ENABLED: '0',
+      // Signatures and IAM policies enforced, as on AWS: each Lambda runs with its own role's credentials,
+      // so Phi's grants are exercised, and the control API evaluates callers' execute-api policies.
+      // The root key (`test`) the scripts and tests deploy and inspect with is allowed everything.
+      AUTH: 'true',
       LOG_LEVEL: process.env.PHI_EMULATOR_LOG_LEVEL ?? 'WARNING',
     },
   });
@@ -150,11 +168,33 @@ export function stopEmulator(log: (line: string) => void = () => {}): boolean {
   return true;
 }
 
-/** Bootstraps and deploys every stack of the app into the emulator with cdklocal. */
+/**
+ * CDK's own bootstrap template without the staging bucket's TLS-only policy (`Deny s3:*` when
+ * `aws:SecureTransport` is false). The emulator speaks plain HTTP on loopback, so under AUTH=true that
+ * statement refuses the file-publishing role cdk assumes every asset upload ("Bucket … exists, but we
+ * dont have access to it"). Everything else, the roles cdk assumes and their policies included, is stock.
+ */
+function localBootstrapTemplate(): string {
+  const stockPath = path.join(PROJECT_ROOT, 'node_modules', 'aws-cdk', 'lib', 'api', 'bootstrap', 'bootstrap-template.yaml');
+  const stock = readFileSync(stockPath, 'utf8');
+  const local = stock.replace(/^  StagingBucketPolicy:\n(?:(?: {4}.*)?\n)*/m, '');
+  if (local === stock || local.includes('aws:SecureTransport')) {
+    throw new EmulatorError(EmulatorErrorCode.COMMAND_FAILED, `${stockPath} no longer has the StagingBucketPolicy this project removes for the emulator: see localBootstrapTemplate in lib/local/emulator.ts`);
+  }
+  mkdirSync(STATE_DIR, { recursive: true });
+  const file = path.join(STATE_DIR, 'bootstrap-template.yaml');
+  writeFileSync(file, local);
+  return file;
+}
+
+/** Bootstraps and deploys every stack of the app into the emulator with cdklocal, then adapts it to the emulator (lib/local/adapt.ts). */
 export function deployLocal(endpoint: string, options: { definitionsDirs?: readonly string[]; quiet?: boolean; faultInjection?: boolean } = {}): void {
   const env = emulatorEnv(endpoint, { ...process.env, ...(options.definitionsDirs ? { PHI_DEFINITIONS_DIR: options.definitionsDirs.join(path.delimiter) } : {}) });
   const cdklocal = path.join(PROJECT_ROOT, 'node_modules', '.bin', 'cdklocal');
   const account = env.CDK_DEFAULT_ACCOUNT ?? '000000000000';
-  run(cdklocal, ['bootstrap', `aws://${account}/${env.AWS_REGION}`, '--ci'], { env, quiet: options.quiet ?? false });
+  run(cdklocal, ['bootstrap', `aws://${account}/${env.AWS_REGION}`, '--ci', '--template', localBootstrapTemplate()], { env, quiet: options.quiet ?? false });
   run(cdklocal, ['deploy', '--all', '--require-approval', 'never', '--ci', '--progress', 'events', '--context', 'phi:removalPolicy=destroy', ...(options.faultInjection ? ['--context', 'phi:faultInjection=true'] : [])], { env, quiet: options.quiet ?? false });
+  // What AUTH=true on the emulator needs that AWS does not (plain HTTP, task tokens): see lib/local/adapt.ts.
+  // A script of its own, so that deployLocal stays synchronous for its callers.
+  run(process.execPath, ['--import', 'tsx', path.join(PROJECT_ROOT, 'lib', 'local', 'adapt.ts'), endpoint], { env, quiet: options.quiet ?? false });
 }
