@@ -30,6 +30,7 @@ export function buildApp(app: App, plan: Plan, options: PhiAppOptions = {}): { p
     pipelineIds: plan.pipelines.map((p) => p.id),
     // With the fault switch, every pipeline's runs may also carry `__phiFaults` (Phi's own e2e tests).
     runParameters: Object.fromEntries(plan.pipelines.flatMap((p) => (faultInjection ? [[p.id, withFaultsParameter(p.runParameters)]] : p.runParameters ? [[p.id, p.runParameters]] : []))),
+    startRules: Object.fromEntries(plan.pipelines.flatMap((p) => (p.startRules ? [[p.id, p.startRules]] : []))),
     ...platformOptions,
   });
   const pipelines = plan.pipelines.map((pipelinePlan) => {

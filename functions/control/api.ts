@@ -1,8 +1,11 @@
 /**
  * The control API behind API Gateway (IAM auth; API Gateway itself refuses unsigned requests):
- *   POST /pipelines/{id}/runs  { parameters?, idempotencyKey? } → 201 a new run, 200 the existing one;
+ *   POST /pipelines/{id}/runs  { parameters?, idempotencyKey?, dryRun?, force? } → 201 a new run, 200 the
+ *                               existing one (a run its start rules refused is recorded SKIPPED, with
+ *                               its `startDecision`); `dryRun`: 200 the decision, nothing recorded;
  *                               400 API_011_INVALID_PARAMETERS when the parameters are not what the
  *                               pipeline's runParameters allows
+ *   GET  /pipelines/{id}/runs?status=&trigger=&limit=&next= → a page of its runs, newest first
  *   GET  /runs/{runId}          → the run with its jobs and their attempts
  *   POST /runs/{runId}/cancel   { job?, scope?, reason? } → 200 the run (the whole run, or a job and its scope)
  *   GET  /pipelines/{id}/durations?runs=N → each job's median and p95 over the last N succeeded runs
@@ -11,23 +14,40 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { z } from 'zod';
 import { nestsDeeperThan } from '../../lib/model/canonical.ts';
-import { ApiErrorCode, CancelRequestSchema, MAX_BODY_DEPTH, RunIdSchema, StartRunRequestSchema, TriggerType, type RunView } from '../../lib/model/contract/index.ts';
+import { ApiErrorCode, CancelRequestSchema, MAX_BODY_DEPTH, RunHistoryQuerySchema, RunIdSchema, runIdPrefix, StartRunRequestSchema, TriggerType, type DryRunResponse, type RunHistoryResponse, type RunView } from '../../lib/model/contract/index.ts';
 import { PipelineIdSchema } from '../../lib/model/pipeline.ts';
 import { createLogger } from '../shared/log.ts';
 import { formatPath } from '../../lib/model/problems.ts';
 import type { RecordStore } from '../shared/records/store.ts';
 import { recordStoreFromEnv } from '../shared/records/env.ts';
-import { latestByJob, RecordError } from '../shared/records/store.ts';
+import { latestByJob, RecordError, runIdOfHistoryKey } from '../shared/records/store.ts';
 import { cancel, cancelDepsFromEnv, JobNotFoundError, RunEndedError, type CancelDeps } from './cancel.ts';
 import { MAX_OBSERVED_RUNS, observedDurations } from './durations.ts';
 
 /** `?runs=N`: how many of the latest succeeded runs to learn from. */
 const DurationsQuerySchema = z.object({ runs: z.coerce.number().int().min(1).max(MAX_OBSERVED_RUNS).default(20) }).strict();
-import { IdempotencyConflictError, RunParametersError, RunStartError, startRun, triggerDepsFromEnv, UnknownPipelineError, type TriggerDeps } from './trigger.ts';
+import { IdempotencyConflictError, planStart, RunParametersError, RunStartError, startRun, triggerDepsFromEnv, UnknownPipelineError, type TriggerDeps } from './trigger.ts';
+
+/** History's `next`: the history sort key of the page's last run (`<queuedAt>#<runId>`), opaque to callers. */
+const HistoryCursorSchema = z.object({ v: z.literal(1), k: z.string().regex(/^[0-9T:.Z-]{10,40}#.+$/) }).strict();
+export const encodeHistoryCursor = (historyKey: string): string => Buffer.from(JSON.stringify({ v: 1, k: historyKey })).toString('base64url');
+/** The history sort key a `next` names, when it is one of this pipeline's; `undefined` for anything else. */
+export function decodeHistoryCursor(token: string, pipelineId: string): string | undefined {
+  let decoded: unknown;
+  try {
+    decoded = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  const parsed = HistoryCursorSchema.safeParse(decoded);
+  if (!parsed.success) return undefined;
+  const runId = runIdOfHistoryKey(parsed.data.k);
+  return RunIdSchema.safeParse(runId).success && runId.startsWith(runIdPrefix(pipelineId)) ? parsed.data.k : undefined;
+}
 
 export interface ApiDeps {
   readonly trigger: TriggerDeps;
-  readonly store: Pick<RecordStore, 'getRun' | 'listAttempts' | 'listJobStates' | 'listRuns'>;
+  readonly store: Pick<RecordStore, 'getRun' | 'listAttempts' | 'listJobStates' | 'listRuns' | 'listRunHistory'>;
   readonly cancel: CancelDeps;
 }
 
@@ -94,10 +114,16 @@ export async function route(event: Pick<APIGatewayProxyEvent, 'httpMethod' | 're
     const read = bodyOf(event);
     if ('error' in read) return read.error;
     const parsed = StartRunRequestSchema.safeParse(read.body);
-    if (!parsed.success) return invalid('the body does not match { parameters?, idempotencyKey? }', parsed.error.issues);
-    const request = parsed.data;
+    if (!parsed.success) return invalid('the body does not match { parameters?, idempotencyKey?, dryRun?, force? }', parsed.error.issues);
+    const { dryRun, force, ...request } = parsed.data;
     try {
-      const { created, run } = await startRun({ pipelineId, trigger: TriggerType.API, ...request }, deps.trigger);
+      const req = { pipelineId, trigger: TriggerType.API, ...request, ...(force ? { force: true } : {}) };
+      if (dryRun) {
+        const plan = await planStart(req, deps.trigger);
+        const answer: DryRunResponse = { dryRun: true, pipelineId, decision: plan.decision, parameters: plan.parameters };
+        return json(200, answer);
+      }
+      const { created, run } = await startRun(req, deps.trigger);
       return json(created ? 201 : 200, { created, run });
     } catch (err) {
       if (err instanceof UnknownPipelineError) return failure(404, ApiErrorCode.PIPELINE_NOT_FOUND, err.message);
@@ -133,6 +159,20 @@ export async function route(event: Pick<APIGatewayProxyEvent, 'httpMethod' | 're
     const runs = DurationsQuerySchema.safeParse(event.queryStringParameters ?? {});
     if (!runs.success) return invalid('the query does not match ?runs=1..100', runs.error.issues);
     return json(200, await observedDurations(pipelineId, runs.data.runs, deps.store));
+  }
+  if (key === 'GET /pipelines/{id}/runs') {
+    const path = idOf(event, 'id');
+    if ('error' in path) return path.error;
+    const pipelineId = path.id;
+    if (!deps.trigger.stateMachines.has(pipelineId)) return failure(404, ApiErrorCode.PIPELINE_NOT_FOUND, `pipeline "${pipelineId}" is not deployed`);
+    const query = RunHistoryQuerySchema.safeParse(event.queryStringParameters ?? {});
+    if (!query.success) return invalid('the query does not match ?status=&trigger=&limit=1..100&next=', query.error.issues);
+    const { next, ...filters } = query.data;
+    const after = next === undefined ? undefined : decodeHistoryCursor(next, pipelineId);
+    if (next !== undefined && after === undefined) return invalid('the query does not match ?status=&trigger=&limit=1..100&next=', [{ path: ['next'], message: 'is not a cursor this pipeline\'s history gave', code: 'invalid_cursor' }]);
+    const page = await deps.store.listRunHistory(pipelineId, { ...filters, ...(after !== undefined ? { after } : {}) });
+    const answer: RunHistoryResponse = { pipelineId, runs: page.runs, ...(page.next !== undefined ? { next: encodeHistoryCursor(page.next) } : {}) };
+    return json(200, answer);
   }
   if (key === 'GET /runs/{runId}') {
     const path = idOf(event, 'runId');

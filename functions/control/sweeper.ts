@@ -11,7 +11,7 @@
 import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { DeleteMessageCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { z } from 'zod';
-import { RunStatus, TERMINAL_RUN_STATUSES, TriggerType, type RunInput, type RunRecord } from '../../lib/model/contract/index.ts';
+import { RunStatus, TERMINAL_RUN_STATUSES, type RunInput, type RunRecord } from '../../lib/model/contract/index.ts';
 import { ConfigurationError } from '../../lib/model/errors.ts';
 import { executionArnFor } from '../../lib/model/names.ts';
 import { createLogger, type Logger } from '../shared/log.ts';
@@ -19,7 +19,7 @@ import { emitMetrics } from '../shared/metrics.ts';
 import { recordStoreFromEnv } from '../shared/records/env.ts';
 import type { RecordStore } from '../shared/records/store.ts';
 import { fromStatusChange, record, recorderDepsFromEnv, type RecorderDeps } from './recorder.ts';
-import { ScheduledEventSchema, startRun, triggerDepsFromEnv, type TriggerDeps } from './trigger.ts';
+import { ScheduledEventSchema, scheduledRunRequest, startRun, triggerDepsFromEnv, type TriggerDeps } from './trigger.ts';
 
 /** A message of the deliveries queue, as the sweeper reads it. */
 export interface Delivery {
@@ -64,7 +64,8 @@ const runInputOf = (run: RunRecord): RunInput => ({ runId: run.runId, pipelineId
 async function redeliver(body: unknown, deps: SweeperDeps): Promise<boolean> {
   const scheduled = ScheduledEventSchema.safeParse(body);
   if (scheduled.success) {
-    await startRun({ pipelineId: scheduled.data.pipelineId, trigger: TriggerType.SCHEDULE, scheduledTime: scheduled.data.scheduledTime }, deps.trigger);
+    // The schedule's own input: its schedule id (`default` when it names none) and run parameters.
+    await startRun(scheduledRunRequest(scheduled.data), deps.trigger);
     return true;
   }
   const change = fromStatusChange(body);

@@ -2,7 +2,10 @@
  * Starting runs: the one core behind every trigger (API, schedule). A run has a deterministic id when
  * it can (idempotency key, scheduled time), its record is created once, and its execution is named by
  * the run id, so starting the same run twice yields one execution (Step Functions keeps execution
- * names unique for 90 days).
+ * names unique for 90 days). Every start is first decided by its pipeline's start rules (windows,
+ * lateness, active runs: `evaluateStart`); one they refuse is recorded SKIPPED with the reason and
+ * never executed. Queueing a run beyond the limit (`queue_if_running`) and deferring one to the next
+ * window are not supported.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
@@ -11,8 +14,10 @@ import { canonicalJson } from '../../lib/model/canonical.ts';
 import { ApiErrorCode, RUN_START_FAILED, runIdPrefix, RunStatus, TriggerType, type RunInput, type RunRecord } from '../../lib/model/contract/index.ts';
 import { ConfigurationError, PhiError } from '../../lib/model/errors.ts';
 import { executionArnFor } from '../../lib/model/names.ts';
-import type { Parameters } from '../../lib/model/pipeline.ts';
+import { DEFAULT_SCHEDULE_ID, ParametersSchema, ScheduleIdSchema, type Parameters } from '../../lib/model/pipeline.ts';
 import { checkRunParameters, RUN_PARAMETERS_ENV, RunParameterSchemasSchema, type JsonSchema, type RunParameterIssue } from '../../lib/model/run-parameters.ts';
+import { START_RULES_ENV, StartDecisionKind, StartRulesByPipelineSchema, type StartDecision, type StartRules } from '../../lib/model/contract/start.ts';
+import { evaluateStart, type StartInput } from '../../lib/model/start-rules.ts';
 import { createLogger, type Logger } from '../shared/log.ts';
 import { recordStoreFromEnv } from '../shared/records/env.ts';
 import type { RecordStore } from '../shared/records/store.ts';
@@ -22,11 +27,15 @@ export interface RunRequest {
   readonly trigger: TriggerType;
   readonly parameters?: Parameters;
   readonly idempotencyKey?: string;
+  /** Start outside the pipeline's execution windows (recorded as forced). @default false */
+  readonly force?: boolean;
   readonly scheduledTime?: string;
+  /** The schedule that fired (with `scheduledTime`): part of the run's identity, kept on its record. @default "default" */
+  readonly scheduleId?: string;
 }
 
 export interface TriggerDeps {
-  readonly store: Pick<RecordStore, 'createRun' | 'attachExecution' | 'requireRun' | 'reopenRun' | 'markRunStartFailed'>;
+  readonly store: Pick<RecordStore, 'createRun' | 'attachExecution' | 'requireRun' | 'reopenRun' | 'markRunStartFailed' | 'admitRun' | 'countActiveRuns'>;
   /** Starts an execution; resolves whether or not an execution of that name already existed. */
   readonly startExecution: (stateMachineArn: string, name: string, input: string) => Promise<void>;
   /** Pipeline id → its state machine ARN, for the pipelines this deployment has. */
@@ -36,6 +45,8 @@ export interface TriggerDeps {
    * without one takes no run parameters. @default none has one
    */
   readonly runParameters?: ReadonlyMap<string, JsonSchema>;
+  /** Pipeline id → when its runs may start (windows, lateness, active runs; its plan's `startRules`). @default every pipeline has the defaults */
+  readonly startRules?: ReadonlyMap<string, StartRules>;
   readonly log: Logger;
   readonly now?: () => Date;
 }
@@ -93,31 +104,92 @@ const compactTime = (iso: string): string => iso.replace(/[-:]/g, '').replace(/\
 export function runIdFor(req: RunRequest, now: Date): string {
   const prefix = runIdPrefix(req.pipelineId);
   if (req.idempotencyKey !== undefined) return `${prefix}k-${hash(req.pipelineId, 'key', req.idempotencyKey).slice(0, 32)}`;
-  if (req.scheduledTime !== undefined) return `${prefix}s-${compactTime(new Date(req.scheduledTime).toISOString())}-${hash(req.pipelineId, 'schedule', req.scheduledTime).slice(0, 12)}`;
+  if (req.scheduledTime !== undefined) {
+    // One run per schedule and scheduled time: two schedules firing at once are two runs. The default
+    // schedule's identity is the one runs had before pipelines had several schedules.
+    const identity = req.scheduleId === undefined || req.scheduleId === DEFAULT_SCHEDULE_ID ? [req.scheduledTime] : [req.scheduledTime, req.scheduleId];
+    return `${prefix}s-${compactTime(new Date(req.scheduledTime).toISOString())}-${hash(req.pipelineId, 'schedule', ...identity).slice(0, 12)}`;
+  }
   return `${prefix}m-${compactTime(now.toISOString())}-${randomBytes(6).toString('hex')}`;
 }
 
+/**
+ * The start rules' decision for a run about to be recorded (spec Rules 17, 1 and 3, in the spec's
+ * order: `evaluateStart`). With a limit on active runs, a run the earlier rules let start is admitted
+ * by one conditional write (`admitRun`), so concurrent starts never pass the limit; a dry run only
+ * counts, writing nothing.
+ */
+async function decideStart(req: RunRequest, runId: string, now: Date, deps: TriggerDeps, dryRun: boolean): Promise<StartDecision> {
+  const rules = deps.startRules?.get(req.pipelineId);
+  const input: StartInput = {
+    ...(rules !== undefined ? { rules } : {}),
+    trigger: req.trigger,
+    now,
+    ...(req.scheduledTime !== undefined ? { scheduledTime: req.scheduledTime } : {}),
+    ...(req.force ? { force: true } : {}),
+  };
+  const first = evaluateStart(input);
+  if (first.decision === StartDecisionKind.SKIP || rules?.maxActiveRuns === undefined) return first;
+  const activeRuns = dryRun
+    ? await deps.store.countActiveRuns(req.pipelineId, now.toISOString())
+    : (await deps.store.admitRun(req.pipelineId, runId, rules.maxActiveRuns, now.toISOString())).active;
+  return evaluateStart({ ...input, activeRuns });
+}
+
+/** What a start would do (`dryRun`): the rules' decision and the run's parameters; nothing is recorded or started. */
+export interface StartPlan {
+  readonly pipelineId: string;
+  readonly decision: StartDecision;
+  /** The run's parameters, its pipeline's defaults filled in. */
+  readonly parameters: Parameters;
+}
+
+/**
+ * A dry run of `startRun`: the pipeline must be deployed and the parameters allowed (the same errors),
+ * and the start rules are evaluated as of now (active runs counted, not admitted). Nothing is written.
+ */
+export async function planStart(req: RunRequest, deps: TriggerDeps): Promise<StartPlan> {
+  if (!deps.stateMachines.has(req.pipelineId)) throw new UnknownPipelineError(req.pipelineId);
+  const parameters = runParametersOf(req.pipelineId, req.parameters, deps);
+  const now = (deps.now ?? (() => new Date()))();
+  return { pipelineId: req.pipelineId, decision: await decideStart(req, runIdFor(req, now), now, deps, true), parameters };
+}
+
+/**
+ * Starts a run, once: checks its parameters, decides by its pipeline's start rules whether it may
+ * start, records it (SKIPPED, with the reason, when it may not) and starts its execution. A run that
+ * exists already keeps the decision it was first recorded with.
+ */
 export async function startRun(req: RunRequest, deps: TriggerDeps): Promise<{ created: boolean; run: RunRecord }> {
   const stateMachineArn = deps.stateMachines.get(req.pipelineId);
   if (!stateMachineArn) throw new UnknownPipelineError(req.pipelineId);
   const parameters = runParametersOf(req.pipelineId, req.parameters, deps);
   const now = (deps.now ?? (() => new Date()))();
   const runId = runIdFor(req, now);
+  const decision = await decideStart(req, runId, now, deps, false);
   const { created, run: stored } = await deps.store.createRun({
     runId,
     pipelineId: req.pipelineId,
     trigger: req.trigger,
     parameters,
     queuedAt: now.toISOString(),
+    startDecision: decision,
     ...(req.idempotencyKey !== undefined ? { idempotencyKey: req.idempotencyKey } : {}),
     ...(req.scheduledTime !== undefined ? { scheduledTime: req.scheduledTime } : {}),
+    ...(req.scheduledTime !== undefined ? { scheduleId: req.scheduleId ?? DEFAULT_SCHEDULE_ID } : {}),
   });
   // Compared with their defaults filled in, as they were stored.
   if (!created && req.idempotencyKey !== undefined && canonicalJson(stored.parameters) !== canonicalJson(parameters)) {
     throw new IdempotencyConflictError(stored);
   }
+  const startFailed = stored.status === RunStatus.FAILED && stored.error?.code === RUN_START_FAILED;
+  // A skipped run never starts; nor does a failed start that the rules now refuse (it stays as it was).
+  if (stored.status === RunStatus.SKIPPED || (startFailed && decision.decision === StartDecisionKind.SKIP)) {
+    deps.log.info(created ? 'run skipped' : 'run already exists', { pipelineId: stored.pipelineId, runId: stored.runId, trigger: stored.trigger, reason: stored.startDecision?.reason ?? decision.reason });
+    return { created, run: stored };
+  }
   // A run whose execution could not be started before is started now.
-  const run = stored.status === RunStatus.FAILED && stored.error?.code === RUN_START_FAILED ? await deps.store.reopenRun(runId, now.toISOString()) : stored;
+  const run = startFailed ? await deps.store.reopenRun(runId, now.toISOString()) : stored;
   // The input comes from the stored record, so a repeated start sends the same input under the same
   // name and Step Functions answers with the one execution (or starts it, if the first start failed).
   const input: RunInput = {
@@ -136,7 +208,7 @@ export async function startRun(req: RunRequest, deps: TriggerDeps): Promise<{ cr
     throw new RunStartError(await deps.store.markRunStartFailed(run.runId, now.toISOString(), `the execution could not be started: ${cause}`), cause);
   }
   await deps.store.attachExecution(run.runId, executionArnFor(stateMachineArn, run.runId));
-  deps.log.info(created ? 'run queued' : 'run already exists', { pipelineId: run.pipelineId, runId: run.runId, trigger: run.trigger });
+  deps.log.info(created ? 'run queued' : 'run already exists', { pipelineId: run.pipelineId, runId: run.runId, trigger: run.trigger, ...(decision.late ? { late: true, latenessSeconds: decision.latenessSeconds } : {}), ...(decision.forced ? { forced: true } : {}) });
   return { created, run: await deps.store.requireRun(run.runId) };
 }
 
@@ -153,12 +225,18 @@ export function runParametersFromEnv(env: NodeJS.ProcessEnv = process.env): Map<
   return new Map(Object.entries(RunParameterSchemasSchema.parse(JSON.parse(env[RUN_PARAMETERS_ENV] ?? '{}'))));
 }
 
+/** Each pipeline's start rules, from the environment the platform construct sets (`PHI_START_RULES`; every pipeline has the defaults when unset). */
+export function startRulesFromEnv(env: NodeJS.ProcessEnv = process.env): Map<string, StartRules> {
+  return new Map(Object.entries(StartRulesByPipelineSchema.parse(JSON.parse(env[START_RULES_ENV] ?? '{}'))));
+}
+
 export function triggerDepsFromEnv(component: string): TriggerDeps {
   const sfn = new SFNClient({});
   return {
     store: recordStoreFromEnv(),
     stateMachines: stateMachinesFromEnv(),
     runParameters: runParametersFromEnv(),
+    startRules: startRulesFromEnv(),
     log: createLogger({ component }),
     startExecution: async (stateMachineArn, name, input) => {
       try {
@@ -171,17 +249,32 @@ export function triggerDepsFromEnv(component: string): TriggerDeps {
   };
 }
 
-/** EventBridge Scheduler's input for a pipeline's schedule (see the pipeline construct). */
+/**
+ * EventBridge Scheduler's input for a pipeline's schedule (see the pipeline construct): which schedule
+ * fired (an input from before pipelines had several names none: `default`) and the parameters of the
+ * runs it starts.
+ */
 export const ScheduledEventSchema = z.object({
   pipelineId: z.string(),
   scheduledTime: z.string(),
+  scheduleId: ScheduleIdSchema.default(DEFAULT_SCHEDULE_ID),
+  parameters: ParametersSchema.optional(),
+});
+export type ScheduledEvent = z.infer<typeof ScheduledEventSchema>;
+
+/** A schedule's delivery as the run it asks for: its parameters are the run's (checked by `runParametersOf` like any start's). */
+export const scheduledRunRequest = (event: ScheduledEvent): RunRequest => ({
+  pipelineId: event.pipelineId,
+  trigger: TriggerType.SCHEDULE,
+  scheduledTime: event.scheduledTime,
+  scheduleId: event.scheduleId,
+  ...(event.parameters !== undefined ? { parameters: event.parameters } : {}),
 });
 
 let scheduleDeps: TriggerDeps | undefined;
 /** Lambda entry for EventBridge Scheduler: one run per scheduled time. */
 export async function handler(event: unknown): Promise<{ runId: string; created: boolean }> {
   scheduleDeps ??= triggerDepsFromEnv('schedule-trigger');
-  const { pipelineId, scheduledTime } = ScheduledEventSchema.parse(event);
-  const { created, run } = await startRun({ pipelineId, trigger: TriggerType.SCHEDULE, scheduledTime }, scheduleDeps);
+  const { created, run } = await startRun(scheduledRunRequest(ScheduledEventSchema.parse(event)), scheduleDeps);
   return { runId: run.runId, created };
 }

@@ -85,7 +85,7 @@ export class PhiPipeline extends Construct {
   readonly stateMachine: sfn.StateMachine;
   /** The job functions, by their key in the plan (`f0`, `f1`, …): one per handler file, memory and timeout. */
   readonly jobFunctions: ReadonlyMap<string, NodejsFunction>;
-  /** The pipeline's EventBridge Scheduler schedules (none for a pipeline started only by hand). */
+  /** The pipeline's EventBridge Scheduler schedules, one per plan schedule in its order (none for a pipeline started only by hand). */
   readonly schedules: readonly scheduler.CfnSchedule[];
   /** The run's job list (each enabled job, its function, its upstreams), deployed as a file asset. */
   readonly jobList: s3assets.Asset;
@@ -172,7 +172,10 @@ export class PhiPipeline extends Construct {
     // (granted here, by the stack that owns the object, on that object only).
     const readJobList = new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [this.jobList.bucket.arnForObjects(this.jobList.s3ObjectKey)] });
     this.stateMachine.addToRolePolicy(readJobList);
-    new iam.Policy(this, 'JobListReaders', { roles: [...platform.jobListReaders], statements: [readJobList] });
+    // Named per pipeline: the platform roles hold one such inline policy for every pipeline stack, and
+    // CDK's generated name (from the construct's path, the same in every pipeline stack) would make each
+    // deploy replace the previous pipeline's.
+    new iam.Policy(this, 'JobListReaders', { policyName: `phi-job-list-${plan.id}`, roles: [...platform.jobListReaders], statements: [readJobList] });
     const ownArn = stack.formatArn({ service: 'states', resource: 'stateMachine', resourceName: plan.stateMachine.name, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
     const childExecutions = stack.formatArn({ service: 'states', resource: 'execution', resourceName: `${plan.stateMachine.name}/*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
     this.stateMachine.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [ownArn] }));
@@ -182,21 +185,30 @@ export class PhiPipeline extends Construct {
       grantOn(fn, ['states:SendTaskSuccess'], [ownArn, `${ownArn}/*`], 'a job waits in a child execution of the jobs\' Distributed Map, whose state machine is <machine>/<map>; the ARN is bounded by this state machine\'s name');
     }
 
-    this.schedules = plan.schedules.map((schedule, i) => {
-      const role = new iam.Role(this, `ScheduleRole${i}`, { assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com') });
-      grantOn(role, ['lambda:InvokeFunction'], [platform.scheduleTrigger.functionArn]);
-      grantSend(role, platform.deliveriesQueue);
-      return new scheduler.CfnSchedule(this, `Schedule${i}`, {
+    // One role for the pipeline's schedules: each may invoke the trigger and keep a failed delivery.
+    const scheduleRole = plan.schedules.length === 0 ? undefined : new iam.Role(this, 'ScheduleRole', { assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com') });
+    if (scheduleRole) {
+      grantOn(scheduleRole, ['lambda:InvokeFunction'], [platform.scheduleTrigger.functionArn]);
+      grantSend(scheduleRole, platform.deliveriesQueue);
+    }
+    this.schedules = scheduleRole === undefined ? [] : plan.schedules.map((schedule) => {
+      // The trigger names the run after the schedule and the scheduled time, so a repeated delivery
+      // starts no second run; the schedule's parameters are the run's.
+      const input = { pipelineId: plan.id, scheduleId: schedule.id, scheduledTime: '<aws.scheduler.scheduled-time>', ...(schedule.parameters !== undefined ? { parameters: schedule.parameters } : {}) };
+      // Named after its id, so adding, removing or reordering schedules leaves the others as they are.
+      return new scheduler.CfnSchedule(this, `Schedule-${schedule.id}`, {
         // Scheduler keeps at most 512 characters of description.
-        description: `Phi ${plan.id}: ${schedule.source}`.slice(0, 512),
+        description: `Phi ${plan.id} ${schedule.id}: ${schedule.source}`.slice(0, 512),
         scheduleExpression: schedule.expression,
         scheduleExpressionTimezone: schedule.timezone,
         flexibleTimeWindow: { mode: 'OFF' },
+        state: schedule.state,
+        ...(schedule.deploy.startDate !== undefined ? { startDate: schedule.deploy.startDate } : {}),
+        ...(schedule.deploy.endDate !== undefined ? { endDate: schedule.deploy.endDate } : {}),
         target: {
           arn: platform.scheduleTrigger.functionArn,
-          roleArn: role.roleArn,
-          // The trigger names the run after the scheduled time, so a repeated delivery starts no second run.
-          input: JSON.stringify({ pipelineId: plan.id, scheduledTime: '<aws.scheduler.scheduled-time>' }),
+          roleArn: scheduleRole.roleArn,
+          input: JSON.stringify(input),
           retryPolicy: { maximumEventAgeInSeconds: 3600, maximumRetryAttempts: 10 },
           // A delivery still failing after an hour is kept, not dropped: the sweeper starts its run.
           deadLetterConfig: { arn: platform.deliveriesQueue.queueArn },

@@ -16,7 +16,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { RECORD_ACTIONS, RECORD_KEYS } from '../../lib/model/contract/index.ts';
+import { RECORD_ACTIONS, RECORD_KEYS, START_RULES_ENV, type StartRules } from '../../lib/model/contract/index.ts';
 import { stateMachineName } from '../../lib/model/names.ts';
 import { RUN_PARAMETERS_ENV, type JsonSchema } from '../../lib/model/run-parameters.ts';
 import { acknowledge, acknowledgeWildcards } from './checks.ts';
@@ -37,6 +37,13 @@ export interface PhiPlatformProps {
    * @default {} (no run takes parameters)
    */
   readonly runParameters?: Readonly<Record<string, JsonSchema>>;
+  /**
+   * Pipeline id → when its runs may start (its plan's `startRules`: execution windows, lateness, active
+   * runs): the control API, the schedule trigger and the sweeper decide every start with them. A
+   * pipeline without them has the defaults. Carried in their environment.
+   * @default {} (every pipeline has the defaults)
+   */
+  readonly startRules?: Readonly<Record<string, StartRules>>;
   /**
    * Days run and attempt records are kept (DynamoDB TTL).
    * @default 90
@@ -222,6 +229,7 @@ export class PhiPlatform extends Construct implements IPhiPlatform {
       PHI_PIPELINES: JSON.stringify(props.pipelineIds),
       PHI_STATE_MACHINE_ARN_PREFIX: stateMachineArnPrefix,
       [RUN_PARAMETERS_ENV]: JSON.stringify(props.runParameters ?? {}),
+      [START_RULES_ENV]: JSON.stringify(props.startRules ?? {}),
     };
 
     this.scheduleTrigger = phiFunction(this, 'ScheduleTrigger', {
@@ -275,13 +283,16 @@ export class PhiPlatform extends Construct implements IPhiPlatform {
     acknowledge(this.api, ['AwsSolutions-APIG3'], 'signed requests only, throttled at the stage; a web ACL (priced per month and per request) is the deployment\'s choice: associate one with the stage');
     const integration = new apigateway.LambdaIntegration(this.apiHandler);
     const pipeline = this.api.root.addResource('pipelines').addResource('{id}');
-    pipeline.addResource('runs').addMethod('POST', integration);
+    const runs = pipeline.addResource('runs');
+    runs.addMethod('POST', integration);
+    // The pipeline's history (phi history).
+    runs.addMethod('GET', integration);
     pipeline.addResource('durations').addMethod('GET', integration);
     const run = this.api.root.addResource('runs').addResource('{runId}');
     run.addMethod('GET', integration);
     run.addResource('cancel').addMethod('POST', integration);
 
-    const reads = [['GET', '/runs/*'], ['GET', '/pipelines/*/durations']] as const;
+    const reads = [['GET', '/runs/*'], ['GET', '/pipelines/*/durations'], ['GET', '/pipelines/*/runs']] as const;
     const writes = [['POST', '/pipelines/*/runs'], ['POST', '/runs/*/cancel']] as const;
     const accessPolicy = (id: string, description: string, routes: readonly (readonly [string, string])[]): iam.ManagedPolicy => {
       const resources = routes.map(([method, route]) => this.api.arnForExecuteApi(method, route, API_STAGE));

@@ -1,8 +1,10 @@
 /** Text the CLI shows people. JSON output (`--json`) bypasses all of it. */
-import type { RunView } from '../model/contract/index.ts';
+import { CheckOutcome, StartDecisionKind, type RunHistoryResponse, type RunRecord, type RunView, type StartDecision } from '../model/contract/index.ts';
 import { LIMITS } from '../plan/compile.ts';
 import type { ObservedPlan } from '../plan/observed.ts';
 import { describeRunParameters } from '../plan/render.ts';
+import { describeStartRules } from '../plan/start-rules.ts';
+import type { CompiledSchedule, DstChange } from '../plan/schedule/index.ts';
 import type { Plan } from '../plan/types.ts';
 
 export { formatProblems } from '../model/problems.ts';
@@ -15,11 +17,9 @@ export function formatPlan(plan: Plan): string {
   for (const p of plan.pipelines) {
     lines.push(`${p.id}${p.version ? ` v${p.version}` : ''}  (definition ${p.definitionVersion})${p.description ? `  ${p.description}` : ''}`);
     if (p.schedules.length === 0) lines.push('  schedule: none (runs when started)');
-    for (const s of p.schedules) {
-      lines.push(`  schedule: ${s.source}  →  ${s.expression}  [${s.timezone}]`);
-      lines.push(`    next: ${s.next.join(', ') || 'never again'}`);
-    }
+    for (const s of p.schedules) lines.push(...formatSchedule(s, plan.fireTimes));
     lines.push(`  run parameters: ${describeRunParameters(p.runParameters)}`);
+    lines.push(`  starts: ${describeStartRules(p.startRules)}`);
     p.layers.forEach((layer, i) => lines.push(`  layer ${i + 1}: ${layer.join(', ')}`));
     const disabled = p.jobs.filter((j) => !j.enabled).map((j) => j.id);
     if (disabled.length > 0) lines.push(`  disabled: ${disabled.join(', ')}`);
@@ -38,6 +38,60 @@ export function formatPlan(plan: Plan): string {
     lines.push('');
   }
   return lines.join('\n').trimEnd();
+}
+
+const WEEKDAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'] as const;
+const pad2 = (n: number): string => String(n).padStart(2, '0');
+/** Minutes of the day → `HH:MM` (wrapping at midnight). */
+const clock = (minutes: number): string => {
+  const m = ((minutes % 1440) + 1440) % 1440;
+  return `${pad2(Math.floor(m / 60))}:${pad2(m % 60)}`;
+};
+/** `+1h`, `-1h`, `+30m`. */
+const shift = (minutes: number): string => `${minutes > 0 ? '+' : '-'}${Math.abs(minutes) % 60 === 0 ? `${Math.abs(minutes) / 60}h` : `${Math.abs(minutes)}m`}`;
+
+/** What a daylight-saving change does to the wall clock: the local times it skips or repeats. */
+function describeDstChange(change: DstChange): string {
+  const after = Number(change.at.slice(11, 13)) * 60 + Number(change.at.slice(14, 16));
+  const what = change.minutes > 0 ? `${clock(after - change.minutes)}–${clock(after)} does not exist` : `${clock(after)}–${clock(after - change.minutes)} happens twice`;
+  return `← DST change (${shift(change.minutes)}): ${what}`;
+}
+
+/**
+ * A schedule for people: its expression, state, dates and parameters, then its fire times one a
+ * line in local time, with the days a daylight-saving change falls on marked (a day with a change
+ * and no fire time gets a line of its own).
+ */
+export function formatSchedule(s: CompiledSchedule, fireTimes: Plan['fireTimes']): string[] {
+  const window = { from: fireTimes.from.replace(/\.000Z$/, 'Z'), count: fireTimes.count };
+  const lines = [`  schedule ${s.id}: ${s.source}  →  ${s.expression}  [${s.timezone}]`];
+  const facts = [
+    s.startDate !== undefined ? `from ${s.startDate}` : undefined,
+    s.endDate !== undefined ? `until ${s.endDate}` : undefined,
+    !s.enabled ? 'disabled: never fires' : s.state === 'DISABLED' ? 'ended: deployed disabled' : undefined,
+    s.parameters !== undefined ? `parameters ${JSON.stringify(s.parameters)}` : undefined,
+  ].filter((f) => f !== undefined);
+  if (facts.length > 0) lines.push(`    ${facts.join('; ')}`);
+  if (s.state === 'DISABLED') return lines;
+  if (s.next.length === 0) {
+    lines.push(`    next after ${window.from}: never again`);
+    return lines;
+  }
+  lines.push(`    next ${s.next.length === window.count ? window.count : `${s.next.length} (no more)`} after ${window.from}:`);
+  const changeOn = new Map(s.dstChanges.map((c) => [c.date, c]));
+  const fireDays = new Set(s.next.map((t) => t.slice(0, 10)));
+  const entries = [
+    ...s.next.map((t) => {
+      const date = t.slice(0, 10);
+      const offset = s.timezone === 'UTC' ? '' : t.endsWith('Z') ? ', UTC' : `, UTC${t.slice(19)}`;
+      const weekday = WEEKDAYS[new Date(`${date}T00:00:00Z`).getUTCDay()];
+      const change = changeOn.get(date);
+      return { at: Date.parse(t), text: `${date} ${t.slice(11, 16)} ${s.timezone} (${weekday}${offset})${change ? `  ${describeDstChange(change)}` : ''}` };
+    }),
+    ...s.dstChanges.filter((c) => !fireDays.has(c.date)).map((c) => ({ at: Date.parse(c.at), text: `${c.date}       ${s.timezone}  ${describeDstChange(c)}; no fire time that day` })),
+  ].sort((a, b) => a.at - b.at);
+  for (const entry of entries) lines.push(`      ${entry.text}`);
+  return lines;
 }
 
 const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
@@ -68,10 +122,12 @@ export function formatRunView(view: RunView, { brief = false } = {}): string {
   if (brief) return `  [${new Date().toISOString().slice(11, 19)}] ${run.status.padEnd(9)} ${jobs}`;
   const lines = [
     `run ${run.runId}  ${run.pipelineId}  ${run.status}`,
-    `  trigger ${run.trigger}${run.scheduledTime ? ` for ${run.scheduledTime}` : ''}  queued ${run.queuedAt}${run.startedAt ? `  started ${run.startedAt}` : ''}${run.completedAt ? `  completed ${run.completedAt} (${run.durationMs} ms)` : ''}`,
+    `  trigger ${run.trigger}${run.scheduleId ? ` (schedule ${run.scheduleId})` : ''}${run.scheduledTime ? ` for ${run.scheduledTime}` : ''}  queued ${run.queuedAt}${run.startedAt ? `  started ${run.startedAt}` : ''}${run.completedAt ? `  completed ${run.completedAt} (${run.durationMs} ms)` : ''}`,
     `  parameters ${JSON.stringify(run.parameters)}`,
   ];
   if (run.error) lines.push(`  error ${run.error.code}${run.error.jobId ? ` in ${run.error.jobId}` : ''}: ${run.error.message}`);
+  const started = startNote(run.startDecision);
+  if (started) lines.push(`  ${started}`);
   for (const c of run.cancellations ?? []) lines.push(`  cancelled ${c.job ? `job ${c.job} (${c.scope ?? 'JOB'})` : 'the run'} by ${c.by} at ${c.at}${c.reason ? `: ${c.reason}` : ''}`);
   for (const [id, job] of Object.entries(view.jobs)) {
     const reason = run.jobs?.[id]?.reason;
@@ -87,5 +143,49 @@ export function formatRunView(view: RunView, { brief = false } = {}): string {
       lines.push(`    attempt ${a.attempt} ${a.status} ${a.durationMs ?? '-'} ms  ${detail}`);
     }
   }
+  return lines.join('\n');
+}
+
+/**
+ * What a run's start decision says that people need: why it was skipped (the check that refused it),
+ * that it was late (and by how much), or forced; nothing for an ordinary start.
+ */
+export function startNote(decision: StartDecision | undefined): string | undefined {
+  if (decision === undefined) return undefined;
+  if (decision.decision === StartDecisionKind.SKIP) {
+    const refused = decision.checks.find((c) => c.outcome === CheckOutcome.FAILED);
+    return `skipped ${decision.reason ?? ''} (${refused?.spec ?? 'start rules'}): ${refused?.detail ?? 'its start rules refused it'}`;
+  }
+  const notes = [
+    decision.late ? `late: ${decision.checks.find((c) => c.rule === 'SCHEDULE')?.detail ?? `${decision.latenessSeconds} s after its scheduled time`}` : undefined,
+    decision.forced ? 'forced: execution windows not applied' : undefined,
+  ].filter((n) => n !== undefined);
+  return notes.length > 0 ? notes.join('; ') : undefined;
+}
+
+/** A dry run's answer: would it start, and every rule's check in the order they were made. */
+export function formatStartDecision(pipelineId: string, decision: StartDecision, parameters: Readonly<Record<string, unknown>>): string {
+  const lines = [
+    decision.decision === StartDecisionKind.START
+      ? `a run of ${pipelineId} would start now${decision.late ? ' (late)' : ''}${decision.forced ? ' (forced)' : ''}`
+      : `a run of ${pipelineId} would be skipped now: ${decision.reason ?? 'refused'}`,
+    `  parameters ${JSON.stringify(parameters)}`,
+  ];
+  for (const c of decision.checks) lines.push(`  ${c.rule.padEnd(11)} ${c.spec.padEnd(7)} ${c.outcome.padEnd(14)} ${c.detail}`);
+  return lines.join('\n');
+}
+
+/** One line a run: when it was queued, its id, status, trigger, and its start note or error. */
+function historyLine(run: RunRecord): string {
+  const note = startNote(run.startDecision) ?? (run.error ? `${run.error.code}${run.error.jobId ? ` in ${run.error.jobId}` : ''}` : '');
+  const took = run.durationMs !== undefined && run.status !== 'SKIPPED' ? `${(run.durationMs / 1000).toFixed(1)} s` : '';
+  return `${run.queuedAt}  ${run.status.padEnd(9)}  ${run.trigger.padEnd(8)}  ${took.padStart(9)}  ${run.runId}${note ? `  ${note}` : ''}`;
+}
+
+/** `phi history`: a page of a pipeline's runs, newest first, and how to get the next page. */
+export function formatHistory(page: RunHistoryResponse): string {
+  if (page.runs.length === 0) return `${page.pipelineId}: no runs${page.next ? ' on this page' : ''}${page.next ? `\n  more: --next ${page.next}` : ''}`;
+  const lines = [`${page.pipelineId}: ${page.runs.length} run(s), newest first`, ...page.runs.map((r) => `  ${historyLine(r)}`)];
+  if (page.next) lines.push(`  more: --next ${page.next}`);
   return lines.join('\n');
 }

@@ -4,17 +4,19 @@
  */
 import { parseArgs } from 'node:util';
 import * as path from 'node:path';
+import { z } from 'zod';
 import { DEFAULT_DEFINITIONS_DIR, definitionDirs, planDefinitions } from '../load/load.ts';
-import { CancelScope, RunStatus } from '../model/contract/index.ts';
+import { CancelScope, MAX_HISTORY_PAGE, RunStatus, StartDecisionKind, TriggerType } from '../model/contract/index.ts';
 import type { Parameters } from '../model/pipeline.ts';
 import type { Problem } from '../model/problems.ts';
 import { GRAPH_FORMATS, renderGraph, type GraphFormat } from '../plan/render.ts';
+import { MAX_NEXT_COUNT, type FireTimeWindow } from '../plan/schedule/index.ts';
 import type { Plan } from '../plan/types.ts';
 import { PhiClient } from '../client/client.ts';
 import { ApiError, ClientError, ClientErrorCode } from '../client/errors.ts';
 import { PhiError } from '../model/errors.ts';
 import { observedCriticalPath, type ObservedPlan } from '../plan/observed.ts';
-import { formatObserved, formatPlan, formatProblems, formatRunView } from './format.ts';
+import { formatHistory, formatObserved, formatPlan, formatProblems, formatRunView, formatStartDecision, startNote } from './format.ts';
 
 const USAGE = `phi — serverless pipelines on AWS Step Functions
 
@@ -22,10 +24,14 @@ Offline:
   phi validate [--definitions DIR] [--json]         check every definition; exit 1 listing every problem
   phi plan     [--definitions DIR] [--json]         schedules, layers, critical path, estimates
   phi plan --observed [--runs N]                    and the critical path as the last N runs went (reads the deployment)
+  phi plan --from <ISO time> [--count N]            each schedule's next N (default 5) fire times from that moment,
+                                                    marking the days a daylight-saving change falls on
   phi graph <pipeline> [--format mermaid|dot|ascii] [--definitions DIR]
 
 Against a deployment (AWS credentials; AWS_ENDPOINT_URL for a local emulator):
-  phi run <pipeline> [--param key=value ...] [--params JSON] [--idempotency-key KEY] [--wait [--timeout SECONDS]] [--json]
+  phi run <pipeline> [--param key=value ...] [--params JSON] [--idempotency-key KEY] [--force] [--wait [--timeout SECONDS]] [--json]
+  phi run <pipeline> --dry-run [--param ...] [--force] [--json]   would it start now? every start rule's check; nothing started
+  phi history <pipeline> [--status S] [--trigger T] [--limit N] [--next TOKEN] [--json]   its runs, newest first (skipped ones too)
   phi status <runId> [--watch [--timeout SECONDS]] [--json]
   phi cancel <runId> [--job J [--scope JOB|IMMEDIATE_DEPENDENTS|ALL_DOWNSTREAM]] [--reason TEXT] [--json]
 
@@ -38,8 +44,28 @@ type Out = (text: string) => void;
 
 const definitionsDir = (flag: string | undefined): string[] => definitionDirs(flag ?? process.env.PHI_DEFINITIONS_DIR ?? DEFAULT_DEFINITIONS_DIR).map((dir) => path.resolve(dir));
 
-async function loadPlan(dirs: readonly string[]): Promise<{ plan: Plan; problems: Problem[] }> {
-  return planDefinitions(dirs, new Date());
+async function loadPlan(dirs: readonly string[], fireTimes: FireTimeWindow = {}): Promise<{ plan: Plan; problems: Problem[] }> {
+  return planDefinitions(dirs, new Date(), fireTimes);
+}
+
+/** `--from` (an ISO 8601 date, or date and time; without an offset, UTC) and `--count` (1-1000): which fire times `phi plan` lists. */
+function fireTimeWindow(from: string | undefined, count: string | undefined): FireTimeWindow {
+  const window: { from?: Date; count?: number } = {};
+  if (from !== undefined) {
+    // A date alone is midnight UTC, and a time without an offset UTC too (never the machine's timezone).
+    const instant = z.iso.datetime({ offset: true });
+    const text = instant.safeParse(from).success ? from : z.iso.date().safeParse(from).success ? `${from}T00:00:00Z` : `${from}Z`;
+    if (!instant.safeParse(text).success) {
+      throw new UsageError(`--from takes an ISO 8601 date, or date and time (UTC unless it has an offset), e.g. 2026-03-27 or 2026-03-27T00:00:00+01:00; got "${from}"`);
+    }
+    window.from = new Date(text);
+  }
+  if (count !== undefined) {
+    const n = Number(count);
+    if (!Number.isInteger(n) || n < 1 || n > MAX_NEXT_COUNT) throw new UsageError(`--count is a whole number from 1 to ${MAX_NEXT_COUNT}`);
+    window.count = n;
+  }
+  return window;
 }
 
 function parseParams(pairs: readonly string[], json: string | undefined): Parameters {
@@ -116,8 +142,16 @@ export async function main(argv: readonly string[], out: Out = (t) => process.st
         scope: { type: 'string' },
         reason: { type: 'string' },
         observed: { type: 'boolean', default: false },
+        from: { type: 'string' },
+        count: { type: 'string' },
         timeout: { type: 'string' },
         runs: { type: 'string' },
+        'dry-run': { type: 'boolean', default: false },
+        force: { type: 'boolean', default: false },
+        status: { type: 'string' },
+        trigger: { type: 'string' },
+        limit: { type: 'string' },
+        next: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -134,7 +168,7 @@ export async function main(argv: readonly string[], out: Out = (t) => process.st
         return problems.length === 0 ? ExitCode.OK : ExitCode.FAILED;
       }
       case 'plan': {
-        const { plan, problems } = await loadPlan(definitionsDir(values.definitions));
+        const { plan, problems } = await loadPlan(definitionsDir(values.definitions), fireTimeWindow(values.from, values.count));
         let observed: ObservedPlan[] | undefined;
         if (values.observed) {
           const runs = Number(values.runs ?? 20);
@@ -142,7 +176,9 @@ export async function main(argv: readonly string[], out: Out = (t) => process.st
           const client = await PhiClient.connect();
           observed = await Promise.all(plan.pipelines.map(async (p) => observedCriticalPath(p, await client.durations(p.id, runs))));
         }
-        if (values.json) out(JSON.stringify({ ...plan, ...(observed ? { observed } : {}), problems }, null, 2));
+        // The fire times per pipeline and schedule id, beside each schedule's own `next`.
+        const fireTimes = { ...plan.fireTimes, schedules: Object.fromEntries(plan.pipelines.map((p) => [p.id, Object.fromEntries(p.schedules.map((s) => [s.id, s.next]))])) };
+        if (values.json) out(JSON.stringify({ ...plan, fireTimes, ...(observed ? { observed } : {}), problems }, null, 2));
         else {
           out(formatPlan(plan));
           if (observed) out(formatObserved(observed));
@@ -171,7 +207,18 @@ export async function main(argv: readonly string[], out: Out = (t) => process.st
         const parameters = parseParams(values.param ?? [], values.params);
         const client = await PhiClient.connect();
         const key = values['idempotency-key'];
-        const { created, run } = await client.startRun(id, { parameters, ...(key ? { idempotencyKey: key } : {}) });
+        const request = { parameters, ...(key ? { idempotencyKey: key } : {}), ...(values.force ? { force: true } : {}) };
+        if (values['dry-run']) {
+          const answer = await client.dryRunStart(id, request);
+          out(values.json ? JSON.stringify(answer, null, 2) : formatStartDecision(id, answer.decision, answer.parameters));
+          return answer.decision.decision === StartDecisionKind.START ? ExitCode.OK : ExitCode.FAILED;
+        }
+        const { created, run } = await client.startRun(id, request);
+        if (run.status === RunStatus.SKIPPED) {
+          // Its start rules refused it: recorded, never started.
+          out(values.json ? JSON.stringify({ created, run }, null, 2) : `${created ? 'recorded' : 'already recorded'} run ${run.runId} SKIPPED: ${startNote(run.startDecision) ?? 'its start rules refused it'}`);
+          return ExitCode.FAILED;
+        }
         if (!values.wait) {
           out(values.json ? JSON.stringify({ created, run }, null, 2) : `${created ? 'started' : 'already started'} run ${run.runId} (${run.status})`);
           return ExitCode.OK;
@@ -203,6 +250,25 @@ export async function main(argv: readonly string[], out: Out = (t) => process.st
         const run = await client.cancelRun(runId, { ...(values.job ? { job: values.job } : {}), ...(scope ? { scope: scope as CancelScope } : {}), ...(values.reason ? { reason: values.reason } : {}) });
         const last = run.cancellations?.at(-1);
         out(values.json ? JSON.stringify(run, null, 2) : `${values.job ? `cancelled ${last?.jobs.length ?? 0} job(s) of` : 'cancelled'} run ${run.runId}${last?.jobs.length ? ` (${last.jobs.join(', ')})` : ''}; the run is ${run.status}`);
+        return ExitCode.OK;
+      }
+      case 'history': {
+        const id = positionals[0];
+        if (!id) throw new UsageError('phi history needs a pipeline id');
+        const status = values.status;
+        if (status !== undefined && !(Object.values(RunStatus) as string[]).includes(status)) throw new UsageError(`--status is one of ${Object.values(RunStatus).join(', ')}`);
+        const trigger = values.trigger;
+        if (trigger !== undefined && !(Object.values(TriggerType) as string[]).includes(trigger)) throw new UsageError(`--trigger is one of ${Object.values(TriggerType).join(', ')}`);
+        const limit = values.limit === undefined ? undefined : Number(values.limit);
+        if (limit !== undefined && (!Number.isInteger(limit) || limit < 1 || limit > MAX_HISTORY_PAGE)) throw new UsageError(`--limit is a whole number from 1 to ${MAX_HISTORY_PAGE}`);
+        const client = await PhiClient.connect();
+        const page = await client.history(id, {
+          ...(status !== undefined ? { status: status as RunStatus } : {}),
+          ...(trigger !== undefined ? { trigger: trigger as TriggerType } : {}),
+          ...(limit !== undefined ? { limit } : {}),
+          ...(values.next !== undefined ? { next: values.next } : {}),
+        });
+        out(values.json ? JSON.stringify(page, null, 2) : formatHistory(page));
         return ExitCode.OK;
       }
       default:

@@ -7,13 +7,31 @@ import { Sha256 } from '@aws-crypto/sha256-js';
 import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { z } from 'zod';
-import { CancelResponseSchema, DurationsResponseSchema, ErrorBodySchema, type DurationsResponse, RunViewSchema, StartRunResponseSchema, TERMINAL_RUN_STATUSES, type CancelRequest, type RunRecord, type RunView, type StartRunRequest } from '../model/contract/index.ts';
+import { CancelResponseSchema, DryRunResponseSchema, DurationsResponseSchema, ErrorBodySchema, RunHistoryResponseSchema, type DryRunResponse, type DurationsResponse, type RunHistoryQuery, type RunHistoryResponse, RunViewSchema, StartRunResponseSchema, TERMINAL_RUN_STATUSES, type CancelRequest, type RunRecord, type RunView, type StartRunRequest } from '../model/contract/index.ts';
 import { ApiError, ClientError, ClientErrorCode } from './errors.ts';
 import { platformOutputs, requireOutput } from './platform.ts';
 
 
+/** Credentials to sign with: fixed keys (a session token with temporary ones) or a provider of them. */
+export type SigningCredentials = ConstructorParameters<typeof SignatureV4>[0]['credentials'];
+
+/** A request as the client sends it: its URL, method, headers (signed or not) and body. */
+export interface PreparedRequest {
+  readonly url: URL;
+  readonly method: string;
+  readonly headers: Record<string, string>;
+  readonly body?: string;
+}
+
 export interface ClientOptions {
   readonly region?: string;
+  /**
+   * Who calls: the API evaluates the IAM policies of the identity these credentials belong to (attach
+   * the platform's ViewerPolicyArn, OperatorPolicyArn or AdminPolicyArn). Also used to read the
+   * platform stack's outputs when `apiUrl` is not given.
+   * @default the AWS SDK's default chain (environment, shared config and SSO, container or instance role)
+   */
+  readonly credentials?: SigningCredentials;
   /** The emulator's endpoint, e.g. http://127.0.0.1:4566. @default process.env.AWS_ENDPOINT_URL */
   readonly endpoint?: string;
   /** @default the `ApiUrl` output of the PhiPlatform stack */
@@ -32,27 +50,37 @@ export class PhiClient {
     const endpoint = options.endpoint ?? process.env.AWS_ENDPOINT_URL;
     let baseUrl = options.apiUrl;
     if (!baseUrl) {
-      const outputs = await platformOutputs({ region, ...(endpoint ? { endpoint } : {}) });
+      const outputs = await platformOutputs({ region, ...(endpoint ? { endpoint } : {}), ...(options.credentials ? { credentials: options.credentials } : {}) });
       const apiId = requireOutput(outputs, 'ApiId');
       const apiUrl = requireOutput(outputs, 'ApiUrl');
       const stage = new URL(apiUrl).pathname.split('/').filter(Boolean)[0] ?? 'v1';
       baseUrl = endpoint ? `${endpoint.replace(/\/$/, '')}/restapis/${apiId}/${stage}/_user_request_` : apiUrl.replace(/\/$/, '');
     }
-    const signer = new SignatureV4({ service: 'execute-api', region, credentials: fromNodeProviderChain(), sha256: Sha256 });
+    // No x-amz-content-sha256 header (`applyChecksum`): API Gateway hashes the body it receives, and a
+    // server that took the header's hash instead would not notice a body changed in transit.
+    const signer = new SignatureV4({ service: 'execute-api', region, credentials: options.credentials ?? fromNodeProviderChain(), sha256: Sha256, applyChecksum: false });
     return new PhiClient(baseUrl.replace(/\/$/, ''), region, signer);
   }
 
-  /** Sends one request; `signed: false` only to show what an unsigned caller gets. */
-  async request(method: string, path: string, body?: unknown, { signed = true } = {}): Promise<{ status: number; body: unknown }> {
+  /**
+   * The request `request` sends: SigV4-signed for `execute-api` in the client's region over the method,
+   * path, query, host and the body's SHA-256 (`signed: false` leaves the Authorization header out).
+   */
+  async prepare(method: string, path: string, body?: unknown, { signed = true } = {}): Promise<PreparedRequest> {
     const url = new URL(`${this.baseUrl}${path}`);
     const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
     const headers: Record<string, string> = { host: url.host, ...(payload !== undefined ? { 'content-type': 'application/json' } : {}) };
     const query: Record<string, string> = {};
     url.searchParams.forEach((v, k) => (query[k] = v));
     const request = { method, protocol: url.protocol, hostname: url.hostname, ...(url.port ? { port: Number(url.port) } : {}), path: url.pathname, query, headers, ...(payload !== undefined ? { body: payload } : {}) };
-    const finalHeaders = signed ? (await this.signer.sign(request)).headers : headers;
-    const { host: _host, ...sendHeaders } = finalHeaders;
-    const response = await fetch(url, { method, headers: sendHeaders, ...(payload !== undefined ? { body: payload } : {}) });
+    const finalHeaders = signed ? ((await this.signer.sign(request)).headers as Record<string, string>) : headers;
+    return { url, method, headers: finalHeaders, ...(payload !== undefined ? { body: payload } : {}) };
+  }
+
+  /** Sends a prepared request as it is (fetch sets the host header itself). */
+  static async send(request: PreparedRequest): Promise<{ status: number; body: unknown }> {
+    const { host: _host, ...sendHeaders } = request.headers;
+    const response = await fetch(request.url, { method: request.method, headers: sendHeaders, ...(request.body !== undefined ? { body: request.body } : {}) });
     const text = await response.text();
     let parsed: unknown = text;
     try {
@@ -61,6 +89,11 @@ export class PhiClient {
       // not JSON: API Gateway's own errors can be plain text
     }
     return { status: response.status, body: parsed };
+  }
+
+  /** Sends one request; `signed: false` only to show what an unsigned caller gets. */
+  async request(method: string, path: string, body?: unknown, options: { signed?: boolean } = {}): Promise<{ status: number; body: unknown }> {
+    return PhiClient.send(await this.prepare(method, path, body, options));
   }
 
   private async call<T>(method: string, path: string, schema: z.ZodType<T>, body?: unknown): Promise<T> {
@@ -72,8 +105,20 @@ export class PhiClient {
     return schema.parse(answer);
   }
 
-  startRun(pipelineId: string, request: StartRunRequest = {}): Promise<{ created: boolean; run: RunRecord }> {
+  startRun(pipelineId: string, request: Omit<StartRunRequest, 'dryRun'> = {}): Promise<{ created: boolean; run: RunRecord }> {
     return this.call('POST', `/pipelines/${encodeURIComponent(pipelineId)}/runs`, StartRunResponseSchema, request);
+  }
+
+  /** What starting a run would do now (the start rules' decision, the parameters with their defaults): nothing is recorded or started. */
+  dryRunStart(pipelineId: string, request: Omit<StartRunRequest, 'dryRun'> = {}): Promise<DryRunResponse> {
+    return this.call('POST', `/pipelines/${encodeURIComponent(pipelineId)}/runs`, DryRunResponseSchema, { ...request, dryRun: true });
+  }
+
+  /** A page of a pipeline's runs, newest first (skipped ones included): pass the answer's `next` for the following page. */
+  history(pipelineId: string, query: RunHistoryQuery = {}): Promise<RunHistoryResponse> {
+    const params = new URLSearchParams(Object.entries(query).flatMap(([k, v]): [string, string][] => (v === undefined ? [] : [[k, String(v)]])));
+    const search = params.toString();
+    return this.call('GET', `/pipelines/${encodeURIComponent(pipelineId)}/runs${search ? `?${search}` : ''}`, RunHistoryResponseSchema);
   }
 
   /** Cancels a run, or one of its jobs and the dependents `scope` takes (spec Rule 16). */

@@ -16,6 +16,7 @@ import { ProblemCode, formatPath, type Problem } from '../model/problems.ts';
 import { compilePlan, type LoadedPipeline } from '../plan/compile.ts';
 import { registerDefinitionHooks } from './register.ts';
 import type { Plan } from '../plan/types.ts';
+import type { FireTimeWindow } from '../plan/schedule/index.ts';
 
 export const DEFAULT_DEFINITIONS_DIR = 'definitions';
 
@@ -212,8 +213,8 @@ function hintFor(code: string): string {
 }
 
 /** Loads and compiles: the plan of every pipeline without problems, and every problem found. */
-export async function planDefinitions(dirs: string | readonly string[], now: Date = new Date()): Promise<{ plan: Plan; problems: Problem[] }> {
+export async function planDefinitions(dirs: string | readonly string[], now: Date = new Date(), fireTimes: FireTimeWindow = {}): Promise<{ plan: Plan; problems: Problem[] }> {
   const loaded = await loadDefinitions(dirs);
-  const compiled = compilePlan(loaded.pipelines, now);
+  const compiled = compilePlan(loaded.pipelines, now, fireTimes);
   return { plan: compiled.plan, problems: [...loaded.problems, ...compiled.problems] };
 }

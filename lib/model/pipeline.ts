@@ -127,34 +127,63 @@ export const PipelineIdSchema = z
   .regex(/^[a-z][a-z0-9]*(-[a-z0-9]+)*$/, 'a pipeline id is kebab-case: lowercase letters and digits joined by `-`')
   .max(40);
 
+/** The id the one-schedule form (`schedule`) gets, and a delivery that names no schedule belongs to. */
+export const DEFAULT_SCHEDULE_ID = 'default';
+
+export const ScheduleIdSchema = z
+  .string()
+  .regex(/^[a-z][a-z0-9]*(-[a-z0-9]+)*$/, 'a schedule id is kebab-case: lowercase letters and digits joined by `-`')
+  .max(40);
+
+/** An instant with its offset: `2026-12-01T00:00:00Z`, `2026-12-01T09:00+01:00`. */
+const InstantSchema = z.iso.datetime({ offset: true, local: false, message: 'an ISO 8601 date and time with Z or an offset, e.g. 2026-12-01T00:00:00Z' });
+
+const scheduleFields = {
+  cron: z.string().optional(),
+  rate: z.string().optional(),
+  at: z.string().optional(),
+  timezone: z.string().optional(),
+  /** No fire time before this instant (a rate schedule fires first at it). @default none */
+  startDate: InstantSchema.optional(),
+  /** No fire time after this instant; once it has passed the schedule is deployed disabled. @default none */
+  endDate: InstantSchema.optional(),
+  /** A disabled schedule is deployed (Scheduler state `DISABLED`) and never fires. @default true */
+  enabled: z.boolean().optional(),
+  /** The parameters of the runs this schedule starts: checked against `runParameters`, whose defaults fill the rest. @default {} */
+  parameters: ParametersSchema.optional(),
+};
+
+function oneKind(s: { cron?: string | undefined; rate?: string | undefined; at?: string | undefined; timezone?: string | undefined }, ctx: z.RefinementCtx): void {
+  const kinds = (['cron', 'rate', 'at'] as const).filter((k) => s[k] !== undefined);
+  if (kinds.length !== 1) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `a schedule has exactly one of cron, rate or at; found ${kinds.length === 0 ? 'none' : kinds.join(', ')}`,
+    });
+  }
+  if (s.rate !== undefined && s.timezone !== undefined) {
+    ctx.addIssue({ code: 'custom', path: ['timezone'], message: 'a rate schedule has no timezone' });
+  }
+}
+
 /**
  * When a pipeline runs on its own: exactly one of `cron`, `rate` or `at`.
  * - `cron`: Unix cron, 5 fields (`m h dom mon dow`) or 6 with a leading seconds field.
  * - `rate`: `"<n> minute(s)|hour(s)|day(s)"`.
  * - `at`: a one-off local time, `YYYY-MM-DDTHH:mm[:ss]`, in `timezone`.
  * `timezone` is an IANA name. @default "UTC"
+ * `startDate` / `endDate` (instants, end after start; not for `at`), `enabled` and `parameters` (the
+ * runs' parameters) are optional.
  */
-export const ScheduleSchema = z
-  .object({
-    cron: z.string().optional(),
-    rate: z.string().optional(),
-    at: z.string().optional(),
-    timezone: z.string().optional(),
-  })
-  .strict()
-  .superRefine((s, ctx) => {
-    const kinds = (['cron', 'rate', 'at'] as const).filter((k) => s[k] !== undefined);
-    if (kinds.length !== 1) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `a schedule has exactly one of cron, rate or at; found ${kinds.length === 0 ? 'none' : kinds.join(', ')}`,
-      });
-    }
-    if (s.rate !== undefined && s.timezone !== undefined) {
-      ctx.addIssue({ code: 'custom', path: ['timezone'], message: 'a rate schedule has no timezone' });
-    }
-  });
+export const ScheduleSchema = z.object(scheduleFields).strict().superRefine(oneKind);
 export type ScheduleInput = z.input<typeof ScheduleSchema>;
+
+/** One of a pipeline's `schedules`: a schedule with an `id`, kebab-case and unique within the pipeline. */
+export const NamedScheduleSchema = z
+  .object({ id: ScheduleIdSchema, ...scheduleFields })
+  .strict()
+  .superRefine(oneKind);
+export type NamedScheduleInput = z.input<typeof NamedScheduleSchema>;
 
 export const JobDefaultsSchema = z
   .object({
@@ -163,6 +192,42 @@ export const JobDefaultsSchema = z
     retry: RetryPolicySchema.optional(),
   })
   .strict();
+
+/** A day of the week as a window names it. */
+export type WindowDay = 'MON' | 'TUE' | 'WED' | 'THU' | 'FRI' | 'SAT' | 'SUN';
+
+/**
+ * One execution window (spec Rule 17): runs start only from `start` (included) to `end` (excluded),
+ * `HH:MM` wall-clock times in `timezone`, on `days`. A window whose end is before its start spans
+ * midnight (it opens on its days and closes the next morning); `end: '24:00'` is the end of the day.
+ * The plan checks the times, days and timezone (`RULE_001_INVALID_WINDOW`, `SCHED_002_INVALID_TIMEZONE`).
+ * - `days`: `MON` … `SUN`. @default every day
+ * - `timezone`: an IANA name. @default the pipeline's schedule timezone (the one its schedules share), else "UTC"
+ */
+export const ExecutionWindowSchema = z
+  .object({
+    start: z.string(),
+    end: z.string(),
+    days: z.array(z.custom<WindowDay>((value) => typeof value === 'string', 'a day is a string: MON, TUE, WED, THU, FRI, SAT or SUN')).optional(),
+    timezone: z.string().optional(),
+  })
+  .strict();
+export type ExecutionWindowInput = z.input<typeof ExecutionWindowSchema>;
+
+/**
+ * How many runs of the pipeline may be active (PENDING or RUNNING) at once (spec Rule 3,
+ * `skip_if_running`). A run beyond the limit is recorded `SKIPPED` (`ALREADY_RUNNING`); queueing it is
+ * not supported.
+ * - `maxActiveRuns`: the limit, 1-100. @default 1 with `whenRunning: 'skip'`, else no limit
+ * - `whenRunning`: `'skip'` (a run beyond the limit is skipped) or `'allow'` (no limit). @default 'skip' with `maxActiveRuns`, else 'allow'
+ */
+export const ConcurrencySchema = z
+  .object({
+    maxActiveRuns: z.number().int().min(1).max(100).optional(),
+    whenRunning: z.enum(['skip', 'allow']).optional(),
+  })
+  .strict();
+export type ConcurrencyInput = z.input<typeof ConcurrencySchema>;
 
 /**
  * The parameters a run may set (`POST /pipelines/{id}/runs`, `phi run --param`), as a zod object:
@@ -183,12 +248,24 @@ export const PipelineSchema = z
     /** The user's version label; the definition's content hash is recorded beside it. */
     version: z.string().optional(),
     schedule: ScheduleSchema.optional(),
+    /** Several schedules, each with its own id (not together with `schedule`, which is the one-schedule form, id `default`). */
+    schedules: z.array(NamedScheduleSchema).optional(),
     /** Pipeline parameters, the lowest layer of every job's parameters. @default {} */
     parameters: ParametersSchema.optional(),
     /** What a run may set, on top of the pipeline's and the jobs' parameters (see `RunParametersDeclarationSchema`). @default none: a run sets no parameters */
     runParameters: RunParametersDeclarationSchema.optional(),
     /** Job defaults: fill what a job leaves unset. */
     defaults: JobDefaultsSchema.optional(),
+    /** When runs may start, whatever starts them (spec Rule 17; `force` overrides). @default none: any time */
+    executionWindows: z.array(ExecutionWindowSchema).optional(),
+    /** What a start outside every window does: `'skip'` records it `SKIPPED` (`OUTSIDE_WINDOW`); `'defer'` is not supported yet (`RULE_002`). @default 'skip' */
+    outsideWindow: z.enum(['skip', 'defer']).optional(),
+    /** A scheduled delivery later than this after its scheduled time is recorded late (spec Rule 1). @default 60 */
+    toleranceSeconds: z.number().int().min(0).max(86_400).optional(),
+    /** A scheduled delivery later than this after its scheduled time is recorded `SKIPPED` (`TOO_LATE`). @default none: never too late */
+    maxLatenessSeconds: z.number().int().min(0).max(31_536_000).optional(),
+    /** How many runs may be active at once (spec Rule 3, see `ConcurrencySchema`). @default no limit */
+    concurrency: ConcurrencySchema.optional(),
     jobs: z.record(JobIdSchema, JobSchema).refine((jobs) => Object.keys(jobs).length > 0, 'a pipeline has at least one job'),
   })
   .strict();
@@ -199,6 +276,7 @@ export type Job = z.output<typeof JobSchema>;
 export type Dependency = z.output<typeof DependencySchema>;
 export type RetryPolicy = z.output<typeof RetryPolicySchema>;
 export type Schedule = z.output<typeof ScheduleSchema>;
+export type NamedSchedule = z.output<typeof NamedScheduleSchema>;
 
 /** A typed identity helper: `export default definePipeline({...})` checks the shape as you type. */
 export function definePipeline<const P extends PipelineInput>(pipeline: P): P {

@@ -29,7 +29,7 @@ export const ProblemCode = {
   /**
    * `runParameters` contradicts the rest of the definition: a pipeline or job parameter value it refuses,
    * a default that would always hide a pipeline or job parameter's value, or a schedule whose runs
-   * (started with no parameters) it refuses.
+   * (started with its `parameters`, or none) it refuses.
    */
   DEF_009_RUN_PARAMETERS_CONFLICT: 'DEF_009_RUN_PARAMETERS_CONFLICT',
   /** A job depends on a job id the pipeline does not declare. */
@@ -48,6 +48,10 @@ export const ProblemCode = {
   SCHED_002_INVALID_TIMEZONE: 'SCHED_002_INVALID_TIMEZONE',
   /** A valid schedule that EventBridge Scheduler cannot express exactly. */
   SCHED_003_UNSUPPORTED: 'SCHED_003_UNSUPPORTED',
+  /** A pipeline's schedules cannot be deployed together: `schedule` and `schedules` both, or two schedules with the same id. */
+  SCHED_004_SCHEDULE_CONFLICT: 'SCHED_004_SCHEDULE_CONFLICT',
+  /** A schedule's `endDate` is not after its `startDate`, or a one-off `at` schedule has either (Scheduler ignores them there). */
+  SCHED_005_INVALID_DATES: 'SCHED_005_INVALID_DATES',
   /** The compiled state machine definition exceeds Step Functions' 1 MB limit. */
   LIMIT_001_DEFINITION_SIZE: 'LIMIT_001_DEFINITION_SIZE',
   /** A run could exceed Step Functions' 25,000 execution history events. */
@@ -64,6 +68,14 @@ export const ProblemCode = {
   LIMIT_007_RUN_RECORD_SIZE: 'LIMIT_007_RUN_RECORD_SIZE',
   /** The deployment's run-parameter schemas, together, would not fit the environment of the functions that start runs (Lambda's 4 KB). */
   LIMIT_008_RUN_PARAMETERS_SIZE: 'LIMIT_008_RUN_PARAMETERS_SIZE',
+  /** An execution window is not one: a time that is not `HH:MM`, an end equal to its start, an unknown or repeated day, no window at all, or no timezone to read it in. */
+  RULE_001_INVALID_WINDOW: 'RULE_001_INVALID_WINDOW',
+  /** A start rule Phi does not support yet (`outsideWindow: 'defer'`). */
+  RULE_002_UNSUPPORTED: 'RULE_002_UNSUPPORTED',
+  /** `maxLatenessSeconds` below `toleranceSeconds`: a delivery would be skipped before it was even late. */
+  RULE_003_INVALID_LATENESS: 'RULE_003_INVALID_LATENESS',
+  /** `concurrency` contradicts itself (`maxActiveRuns` with `whenRunning: 'allow'`). */
+  RULE_004_INVALID_CONCURRENCY: 'RULE_004_INVALID_CONCURRENCY',
 } as const;
 export type ProblemCode = (typeof ProblemCode)[keyof typeof ProblemCode];
 

@@ -14,7 +14,8 @@ import type { JsonSchema } from '../model/run-parameters.ts';
 import { MAX_JOBS_PER_RUN, renderStateMachine, TASK_TIMEOUT_MARGIN_SECONDS } from './asl.ts';
 import { criticalPath, executionLayers, findCycles } from './graph.ts';
 import { runParametersConflicts, runParametersJsonSchema } from './run-parameters.ts';
-import { compileSchedule, type CompiledSchedule } from './schedule/index.ts';
+import { compileStartRules } from './start-rules.ts';
+import { compileSchedule, declaredSchedules, NEXT_COUNT, type CompiledSchedule, type FireTimeWindow } from './schedule/index.ts';
 import type { FunctionPlan, Plan, PipelinePlan, PlanEstimates, ResolvedJob, ResolvedRetry, SubstitutionTarget } from './types.ts';
 
 /** A definition file's validated default export. */
@@ -42,15 +43,20 @@ export const LIMITS = {
   runParameterSchemasBytes: 3072,
 } as const;
 
-export function compilePlan(loaded: readonly LoadedPipeline[], now: Date): { plan: Plan; problems: Problem[] } {
+/**
+ * `now` decides what has passed (a schedule's start or end date); `fireTimes` which fire times the
+ * plan lists for each schedule (default: five after `now`).
+ */
+export function compilePlan(loaded: readonly LoadedPipeline[], now: Date, fireTimes: FireTimeWindow = {}): { plan: Plan; problems: Problem[] } {
   const problems: Problem[] = [];
   const pipelines: PipelinePlan[] = [];
   for (const { file, pipeline } of [...loaded].sort((a, b) => a.pipeline.id.localeCompare(b.pipeline.id))) {
-    const result = compilePipeline(file, pipeline, now);
+    const result = compilePipeline(file, pipeline, now, fireTimes);
     problems.push(...result.problems);
     if (result.plan) pipelines.push(result.plan);
   }
-  const schemaBytes = pipelines.map((p) => ({ plan: p, bytes: p.runParameters === undefined ? 0 : jsonBytes(p.runParameters) }));
+  // The start rules travel beside the schemas, in the same environment.
+  const schemaBytes = pipelines.map((p) => ({ plan: p, bytes: (p.runParameters === undefined ? 0 : jsonBytes(p.runParameters)) + (p.startRules === undefined ? 0 : jsonBytes(p.startRules)) }));
   const totalSchemaBytes = schemaBytes.reduce((sum, s) => sum + s.bytes, 0);
   if (totalSchemaBytes > LIMITS.runParameterSchemasBytes) {
     const largest = schemaBytes.reduce((a, b) => (b.bytes > a.bytes ? b : a));
@@ -59,11 +65,11 @@ export function compilePlan(loaded: readonly LoadedPipeline[], now: Date): { pla
       pipeline: largest.plan.id,
       file: largest.plan.file,
       path: 'runParameters',
-      message: `the run-parameter schemas of the ${pipelines.length} pipelines are ${totalSchemaBytes} bytes of JSON Schema together (${largest.plan.id}'s, the largest: ${largest.bytes}); they travel in the environment of the functions that start runs, which Lambda keeps to 4 KB, so at most ${LIMITS.runParameterSchemasBytes}`,
+      message: `the run-parameter schemas of the ${pipelines.length} pipelines are ${totalSchemaBytes} bytes of JSON Schema together (their start rules included) (${largest.plan.id}'s, the largest: ${largest.bytes}); they travel in the environment of the functions that start runs, which Lambda keeps to 4 KB, so at most ${LIMITS.runParameterSchemasBytes}`,
       hint: 'keep the schemas small (fewer keys, no descriptions, short patterns), or deploy some pipelines from another app',
     });
   }
-  return { plan: { generatedAt: now.toISOString(), pipelines }, problems };
+  return { plan: { generatedAt: now.toISOString(), fireTimes: { from: (fireTimes.from ?? now).toISOString(), count: fireTimes.count ?? NEXT_COUNT }, pipelines }, problems };
 }
 
 /** A `dependsOn` entry with its defaults applied: a plain id waits for the job's success. */
@@ -87,7 +93,7 @@ export function resolveRetry(pipeline: Pipeline, job: Job): ResolvedRetry {
   };
 }
 
-function compilePipeline(file: string, pipeline: Pipeline, now: Date): { plan?: PipelinePlan; problems: Problem[] } {
+function compilePipeline(file: string, pipeline: Pipeline, now: Date, fireTimes: FireTimeWindow): { plan?: PipelinePlan; problems: Problem[] } {
   const problems: Problem[] = [];
   const at = (job: string | undefined, fieldPath: string, code: Problem['code'], message: string, hint: string, extra: Partial<Problem> = {}): void => {
     problems.push({ code, pipeline: pipeline.id, ...(job ? { job } : {}), file, path: fieldPath, message, hint, ...extra });
@@ -165,10 +171,18 @@ function compilePipeline(file: string, pipeline: Pipeline, now: Date): { plan?: 
   }
 
   const schedules: CompiledSchedule[] = [];
-  if (pipeline.schedule) {
-    const compiled = compileSchedule(pipeline.schedule, now);
+  if (pipeline.schedule !== undefined && pipeline.schedules !== undefined) {
+    at(undefined, 'schedules', ProblemCode.SCHED_004_SCHEDULE_CONFLICT, `pipeline "${pipeline.id}" has both schedule and schedules`, 'write one schedule as schedule, or several as schedules (each with its id), not both');
+  }
+  const scheduleIds = new Set<string>();
+  for (const { path: where, schedule } of declaredSchedules(pipeline)) {
+    if (scheduleIds.has(schedule.id)) {
+      at(undefined, `${where}.id`, ProblemCode.SCHED_004_SCHEDULE_CONFLICT, `pipeline "${pipeline.id}" has two schedules with the id "${schedule.id}"`, 'give each schedule an id of its own: a run\'s identity includes it');
+    }
+    scheduleIds.add(schedule.id);
+    const compiled = compileSchedule(schedule, now, fireTimes);
     if (compiled.ok) schedules.push(compiled.schedule);
-    else for (const p of compiled.problems) at(undefined, `schedule.${p.field}`, p.code, p.message, p.hint);
+    else for (const p of compiled.problems) at(undefined, `${where}.${p.field}`, p.code, p.message, p.hint);
   }
   // What a run may set: its JSON Schema is what the deployment checks runs with.
   let runParameters: JsonSchema | undefined;
@@ -176,7 +190,14 @@ function compilePipeline(file: string, pipeline: Pipeline, now: Date): { plan?: 
     const converted = runParametersJsonSchema(pipeline.runParameters);
     if (converted.ok) runParameters = converted.schema;
     for (const p of converted.ok ? runParametersConflicts(pipeline, converted.schema) : converted.problems) at(p.job, p.path, p.code, p.message, p.hint);
+  } else {
+    // Without a schema a run takes no parameters: a schedule's own are refused.
+    for (const p of runParametersConflicts(pipeline, undefined)) at(p.job, p.path, p.code, p.message, p.hint);
   }
+  // When runs may start (windows, lateness, active runs): what the deployment checks every start against.
+  const start = compileStartRules(pipeline);
+  for (const p of start.problems) at(undefined, p.path, p.code, p.message, p.hint);
+  const startRules = start.rules;
   if (problems.length > 0) return { problems };
 
   const enabledNodes = nodes.filter((n) => pipeline.jobs[n.id]!.enabled !== false);
@@ -195,7 +216,7 @@ function compilePipeline(file: string, pipeline: Pipeline, now: Date): { plan?: 
   const critical = criticalPath(enabledNodes);
   const worstCaseRunSeconds = criticalPath(enabledJobs.map((j) => ({ id: j.id, dependsOn: j.dependsOn, weight: worstCaseJobSeconds(j) }))).weight;
   const { definition, substitutions, items: jobList } = renderStateMachine({ pipelineId: pipeline.id, definitionVersion, jobs: enabledJobs, functions, timeoutSeconds: executionTimeoutSeconds(worstCaseRunSeconds) });
-  const estimates = { ...estimate(definition, substitutions, jobList, enabledJobs, functions.length, schedules.length > 0, critical.weight), worstCaseRunSeconds };
+  const estimates = { ...estimate(definition, substitutions, jobList, enabledJobs, functions.length, schedules.length, critical.weight), worstCaseRunSeconds };
 
   if (enabledJobs.length === 0) {
     at(undefined, 'jobs', ProblemCode.DEF_005_NO_ENABLED_JOBS, `every job of pipeline "${pipeline.id}" is disabled: a run would run nothing and succeed`, 'enable at least one job, or remove the pipeline');
@@ -231,6 +252,7 @@ function compilePipeline(file: string, pipeline: Pipeline, now: Date): { plan?: 
       file,
       schedules,
       ...(runParameters !== undefined ? { runParameters } : {}),
+      ...(startRules !== undefined ? { startRules } : {}),
       jobs,
       functions,
       manifest,
@@ -287,8 +309,12 @@ function buildManifest(pipelineId: string, definitionVersion: string, jobs: read
 const EVENTS = { execution: 2, task: 5, callback: 6, choice: 2, succeed: 2, map: 4, retry: 4 + 5 + 2 + 2 } as const;
 /** Length of a Lambda function ARN with a 64-character name, what a placeholder is replaced by at most. */
 const MAX_ARN_LENGTH = 140;
-/** CloudFormation resources: per function (function, role, policy, log group); per stack (state machine, role, policy, log group, the job list readers' policy); per schedule (schedule, role, policy). */
-export const RESOURCES = { perFunction: 4, perStack: 5, perSchedule: 3 } as const;
+/**
+ * CloudFormation resources: per function (function, role, policy, log group); per stack (state machine,
+ * role, policy, log group, the job list readers' policy); per schedule (the schedule), and for a
+ * pipeline with any, the role its schedules share and that role's policy.
+ */
+export const RESOURCES = { perFunction: 4, perStack: 5, perSchedule: 1, scheduleRole: 2 } as const;
 /** State transitions of a run outside its jobs: record started, the Map, record finished, the outcome, succeed. */
 const RUN_TRANSITIONS = 5;
 
@@ -301,7 +327,7 @@ function estimate(
   jobList: readonly JobItem[],
   jobs: readonly ResolvedJob[],
   functionCount: number,
-  scheduled: boolean,
+  scheduleCount: number,
   criticalPathSeconds: number,
 ): Omit<PlanEstimates, 'worstCaseRunSeconds'> {
   const text = JSON.stringify(definition);
@@ -333,7 +359,7 @@ function estimate(
     stateTransitions: { perRun: RUN_TRANSITIONS + jobTransitions, perJob: jobs.length === 0 ? 0 : Math.round((jobTransitions / jobs.length) * 100) / 100 },
     payloadBytes: itemBytes + functionCount * MAX_ARN_LENGTH + MAX_RUN_PARAMETERS_BYTES + 1024,
     runRecordBytes: summaryBytes + MAX_RUN_PARAMETERS_BYTES + MAX_ERROR_MESSAGE_LENGTH + 4096,
-    stackResources: RESOURCES.perStack + functionCount * RESOURCES.perFunction + (scheduled ? RESOURCES.perSchedule : 0),
+    stackResources: RESOURCES.perStack + functionCount * RESOURCES.perFunction + (scheduleCount > 0 ? RESOURCES.scheduleRole + scheduleCount * RESOURCES.perSchedule : 0),
     criticalPathSeconds,
   };
 }

@@ -5,9 +5,10 @@
  */
 import { z } from 'zod';
 import { canonicalJson } from '../model/canonical.ts';
-import type { JsonValue, Parameters, Pipeline } from '../model/pipeline.ts';
+import { DEFAULT_SCHEDULE_ID, type JsonValue, type Parameters, type Pipeline } from '../model/pipeline.ts';
 import { ProblemCode, type Problem } from '../model/problems.ts';
 import { checkRunParameters, compileRunParameters, type JsonSchema } from '../model/run-parameters.ts';
+import { declaredSchedules } from './schedule/index.ts';
 
 /** A problem of the pipeline's run parameters, before the compiler adds the pipeline and the file. */
 export type RunParametersProblem = Pick<Problem, 'code' | 'path' | 'message' | 'hint'> & { readonly job?: string };
@@ -72,12 +73,13 @@ const topKey = (path: string): string => path.split(/[.[]/)[0] ?? '';
 /**
  * What contradicts the schema in the rest of the pipeline: a pipeline or enabled job's parameter value
  * for a run parameter that the schema refuses, or that a default of the schema would always hide (a
- * run's parameters lie on top of every job's); a schedule whose runs, started with no parameters, the
- * schema refuses.
+ * run's parameters lie on top of every job's); a schedule whose runs, started with its `parameters`
+ * (or none), the schema refuses. Without a schema (`undefined`) a run takes no parameters, so a
+ * schedule's own are refused.
  */
-export function runParametersConflicts(pipeline: Pipeline, schema: JsonSchema): RunParametersProblem[] {
+export function runParametersConflicts(pipeline: Pipeline, schema: JsonSchema | undefined): RunParametersProblem[] {
   const problems: RunParametersProblem[] = [];
-  const properties = isObject(schema.properties) ? schema.properties : {};
+  const properties = schema !== undefined && isObject(schema.properties) ? schema.properties : {};
   const layers: { where: string; what: string; job?: string; values: Parameters | undefined }[] = [
     { where: 'parameters', what: 'pipeline parameter', values: pipeline.parameters },
     ...Object.entries(pipeline.jobs)
@@ -102,11 +104,20 @@ export function runParametersConflicts(pipeline: Pipeline, schema: JsonSchema): 
       at(key, `runParameters gives "${key}" the default ${JSON.stringify(declared.default)}, which every run that does not set it carries on top of this ${what} (${JSON.stringify(values[key])}): the value is never seen`, `drop the default from runParameters (this value then applies when a run does not set "${key}"), or drop this value`);
     }
   }
-  if (pipeline.schedule !== undefined) {
-    const scheduled = checkRunParameters(schema, {});
-    if (!scheduled.ok) {
-      for (const issue of scheduled.issues) {
-        problems.push({ code: ProblemCode.DEF_009_RUN_PARAMETERS_CONFLICT, path: issue.path ? `${FIELD}.${issue.path}` : FIELD, message: `a scheduled run starts with no parameters, which runParameters refuses: ${issue.path ? `${issue.path} ` : ''}${issue.message}`, hint: 'give it a default (.default(…)) or make it optional (.optional())' });
+  for (const { path: where, schedule } of declaredSchedules(pipeline)) {
+    const scheduled = checkRunParameters(schema, schedule.parameters ?? {});
+    if (scheduled.ok) continue;
+    for (const issue of scheduled.issues) {
+      const what = `${issue.path ? `${issue.path} ` : ''}${issue.message}`;
+      if (schedule.parameters === undefined) {
+        problems.push({ code: ProblemCode.DEF_009_RUN_PARAMETERS_CONFLICT, path: issue.path ? `${FIELD}.${issue.path}` : FIELD, message: `${schedule.id === DEFAULT_SCHEDULE_ID ? 'a scheduled run' : `a run of schedule "${schedule.id}"`} starts with no parameters, which runParameters refuses: ${what}`, hint: 'give it a default (.default(…)) or make it optional (.optional()), or give the schedule its parameters' });
+      } else {
+        problems.push({
+          code: ProblemCode.DEF_009_RUN_PARAMETERS_CONFLICT,
+          path: `${where}.parameters${issue.path ? `.${issue.path}` : ''}`,
+          message: `the parameters of schedule "${schedule.id}" are not what ${schema === undefined ? 'the pipeline allows' : 'runParameters allows'}: ${what}`,
+          hint: schema === undefined ? 'declare the run parameters the schedule sets (runParameters: z.object({ … })), or remove them' : 'give the schedule parameters the run-parameter schema accepts, or widen the schema',
+        });
       }
     }
   }

@@ -2,6 +2,7 @@
 import type { JobItem, PipelineManifest, ResolvedDependency, ResolvedRetry } from '../model/contract/index.ts';
 import type { Parameters } from '../model/pipeline.ts';
 import type { JsonSchema } from '../model/run-parameters.ts';
+import type { StartRules } from '../model/contract/start.ts';
 import type { CompiledSchedule } from './schedule/index.ts';
 
 export type { ResolvedRetry } from '../model/contract/index.ts';
@@ -89,12 +90,15 @@ export interface PipelinePlan {
   readonly definitionVersion: string;
   /** The definition file it came from. */
   readonly file: string;
+  /** Its schedules (`schedules`, or `schedule` as id `default`), each deployed as one Scheduler schedule. */
   readonly schedules: readonly CompiledSchedule[];
   /**
    * What a run may set: the JSON Schema (draft 2020-12) of the definition's `runParameters`, which the
    * deployment checks every run's parameters with (and fills in its defaults). Absent: a run sets none.
    */
   readonly runParameters?: JsonSchema;
+  /** When runs may start (execution windows, tolerance and lateness, active runs), defaults left out. Absent: every default. */
+  readonly startRules?: StartRules;
   readonly jobs: readonly ResolvedJob[];
   /** The job functions: one per distinct (handler, memory, timeout) among the enabled jobs. */
   readonly functions: readonly FunctionPlan[];
@@ -115,5 +119,7 @@ export interface PipelinePlan {
 
 export interface Plan {
   readonly generatedAt: string;
+  /** Which fire times each schedule lists (`next`): `count` of them after `from`. */
+  readonly fireTimes: { readonly from: string; readonly count: number };
   readonly pipelines: readonly PipelinePlan[];
 }

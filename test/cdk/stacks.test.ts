@@ -97,10 +97,11 @@ describe('platform stack', () => {
     expect(verbs.sort()).toEqual([
       ['GET', 'AWS_IAM'],
       ['GET', 'AWS_IAM'],
+      ['GET', 'AWS_IAM'],
       ['POST', 'AWS_IAM'],
       ['POST', 'AWS_IAM'],
     ]);
-    // POST /pipelines/{id}/runs, GET /pipelines/{id}/durations, GET /runs/{runId}, POST /runs/{runId}/cancel
+    // POST and GET /pipelines/{id}/runs, GET /pipelines/{id}/durations, GET /runs/{runId}, POST /runs/{runId}/cancel
     expect(Object.values(platform.findResources('AWS::ApiGateway::Resource')).map((r) => r.Properties.PathPart).sort()).toEqual(['cancel', 'durations', 'pipelines', 'runs', 'runs', '{id}', '{runId}']);
   });
 
@@ -207,8 +208,8 @@ describe('platform stack', () => {
       expect(statements.flatMap((s) => [s.Action].flat())).toEqual(['execute-api:Invoke']);
       return statements.flatMap((s) => [s.Resource].flat()).map((r) => JSON.stringify(r).replace(/.*\/v1\//, '').replace(/"\]\]\}$/, '')).sort();
     };
-    expect(routes(/^Phi viewer/)).toEqual(['GET/pipelines/*/durations', 'GET/runs/*']);
-    expect(routes(/^Phi operator/)).toEqual(['GET/pipelines/*/durations', 'GET/runs/*', 'POST/pipelines/*/runs', 'POST/runs/*/cancel']);
+    expect(routes(/^Phi viewer/)).toEqual(['GET/pipelines/*/durations', 'GET/pipelines/*/runs', 'GET/runs/*']);
+    expect(routes(/^Phi operator/)).toEqual(['GET/pipelines/*/durations', 'GET/pipelines/*/runs', 'GET/runs/*', 'POST/pipelines/*/runs', 'POST/runs/*/cancel']);
     expect(routes(/^Phi admin/)).toEqual(['*/*']);
     for (const output of ['ViewerPolicyArn', 'OperatorPolicyArn', 'AdminPolicyArn']) platform.hasOutput(output, {});
   });
@@ -282,6 +283,13 @@ describe('pipeline stacks', () => {
     }
   });
 
+  it('name the platform roles’ job-list policy after its pipeline, so one pipeline’s deploy never replaces another’s', () => {
+    const names = [...pipelines.values()].flatMap((template) =>
+      Object.values(template.findResources('AWS::IAM::Policy')).filter((policy) => JSON.stringify(policy.Properties.Roles).includes('PlatformRecorderServiceRole')).map((policy) => policy.Properties.PolicyName as string),
+    );
+    expect(names.sort()).toEqual(plan.pipelines.map((p) => `phi-job-list-${p.id}`).sort());
+  });
+
   it('deploy the run’s job list as an object of its own, which only the state machine and the platform’s recorder, control API and sweeper may read', () => {
     for (const p of plan.pipelines) {
       const template = pipelines.get(p.id)!;
@@ -311,8 +319,13 @@ describe('pipeline stacks', () => {
       ScheduleExpression: 'cron(0 19 ? * MON-FRI *)',
       ScheduleExpressionTimezone: 'America/New_York',
       FlexibleTimeWindow: { Mode: 'OFF' },
-      Target: Match.objectLike({ Input: JSON.stringify({ pipelineId: 'market-data', scheduledTime: '<aws.scheduler.scheduled-time>' }) }),
+      State: 'ENABLED',
+      // The one-schedule form is the schedule `default`; the trigger names its runs as before.
+      Target: Match.objectLike({ Input: JSON.stringify({ pipelineId: 'market-data', scheduleId: 'default', scheduledTime: '<aws.scheduler.scheduled-time>' }) }),
     });
+    const [schedule] = Object.values(pipelines.get('market-data')!.findResources('AWS::Scheduler::Schedule'));
+    expect(schedule?.Properties).not.toHaveProperty('StartDate');
+    expect(schedule?.Properties).not.toHaveProperty('EndDate');
     pipelines.get('failure-drill')!.resourceCountIs('AWS::Scheduler::Schedule', 0);
   });
 
@@ -414,9 +427,90 @@ describe('the CDK app on definitions with problems', () => {
   });
 });
 
+describe('a pipeline with several schedules', () => {
+  /** Synthesizes one pipeline with `schedules`, planned at `now`: its template and its plan. */
+  async function synthesize(schedules: readonly object[], now: Date, extra = ''): Promise<{ template: Template; plan: PipelinePlan }> {
+    const { mkdtempSync, writeFileSync, mkdirSync } = await import('node:fs');
+    const os = await import('node:os');
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'phi-cdk-schedules-'));
+    mkdirSync(path.join(dir, 'h'));
+    writeFileSync(path.join(dir, 'h', 'x.ts'), 'export const handler = async () => ({});\n');
+    writeFileSync(
+      path.join(dir, 'p.ts'),
+      `import { z } from 'phi';\nexport default { id: 'reports', ${extra} schedules: ${JSON.stringify(schedules)}, jobs: { a: { handler: './h/x.ts' } } };\n`,
+    );
+    const result = await planDefinitions(dir, now);
+    expect(result.problems).toEqual([]);
+    const stacks = buildApp(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), result.plan);
+    return { template: Template.fromStack(stacks.pipelines[0]!), plan: result.plan.pipelines[0]! };
+  }
+
+  const NOW = new Date('2026-11-22T12:00:00Z');
+  let template: Template;
+  let reports: PipelinePlan;
+  beforeAll(async () => {
+    ({ template, plan: reports } = await synthesize(
+      [
+        { id: 'daily', cron: '0 6 * * *', timezone: 'Europe/Paris', parameters: { mode: 'daily' } },
+        { id: 'weekly', cron: '0 7 * * 1', timezone: 'Europe/Paris', startDate: '2027-01-04T00:00:00+01:00', endDate: '2027-12-31T00:00:00Z', parameters: { mode: 'weekly', lookbackDays: 7 } },
+        { id: 'paused', rate: '1 hour', enabled: false },
+        { id: 'over', cron: '0 0 * * *', startDate: '2026-01-01T00:00:00Z', endDate: '2026-06-30T00:00:00Z' },
+        { id: 'hourly', rate: '1 hour', startDate: '2026-11-01T00:30:00Z' },
+      ],
+      NOW,
+      "runParameters: z.object({ mode: z.enum(['daily', 'weekly']).default('daily'), lookbackDays: z.number().int().optional() }),",
+    ));
+  });
+
+  const scheduleNamed = (id: string): Record<string, unknown> => {
+    const found = Object.values(template.findResources('AWS::Scheduler::Schedule')).filter((r) => JSON.parse(String((r.Properties.Target as { Input: string }).Input)).scheduleId === id);
+    expect(found).toHaveLength(1);
+    return found[0]!.Properties as Record<string, unknown>;
+  };
+
+  it('deploys one Scheduler schedule per schedule, each naming its schedule id and carrying its run parameters in its input', () => {
+    template.resourceCountIs('AWS::Scheduler::Schedule', 5);
+    expect(JSON.parse(String((scheduleNamed('daily').Target as { Input: string }).Input))).toStrictEqual({ pipelineId: 'reports', scheduleId: 'daily', scheduledTime: '<aws.scheduler.scheduled-time>', parameters: { mode: 'daily' } });
+    expect(JSON.parse(String((scheduleNamed('weekly').Target as { Input: string }).Input))).toStrictEqual({ pipelineId: 'reports', scheduleId: 'weekly', scheduledTime: '<aws.scheduler.scheduled-time>', parameters: { mode: 'weekly', lookbackDays: 7 } });
+    expect(JSON.parse(String((scheduleNamed('paused').Target as { Input: string }).Input))).toStrictEqual({ pipelineId: 'reports', scheduleId: 'paused', scheduledTime: '<aws.scheduler.scheduled-time>' });
+    expect(scheduleNamed('daily')).toMatchObject({ ScheduleExpression: 'cron(0 6 * * ? *)', ScheduleExpressionTimezone: 'Europe/Paris', Description: 'Phi reports daily: cron: 0 6 * * *' });
+  });
+
+  it('sets StartDate and EndDate still to come as UTC instants, and State from enabled', () => {
+    expect(scheduleNamed('weekly')).toMatchObject({ State: 'ENABLED', StartDate: '2027-01-03T23:00:00Z', EndDate: '2027-12-31T00:00:00Z' });
+    expect(scheduleNamed('daily')).toMatchObject({ State: 'ENABLED' });
+    expect(scheduleNamed('daily')).not.toHaveProperty('StartDate');
+    expect(scheduleNamed('paused')).toMatchObject({ State: 'DISABLED', ScheduleExpression: 'rate(1 hour)' });
+  });
+
+  it('deploys a schedule whose end date has passed DISABLED, without the dates Scheduler would refuse', () => {
+    const over = scheduleNamed('over');
+    expect(over).toMatchObject({ State: 'DISABLED' });
+    expect(over).not.toHaveProperty('StartDate');
+    expect(over).not.toHaveProperty('EndDate');
+  });
+
+  it('leaves a start date already past out (Scheduler refuses a past StartDate)', () => {
+    expect(scheduleNamed('hourly')).toMatchObject({ State: 'ENABLED', ScheduleExpression: 'rate(1 hour)' });
+    expect(scheduleNamed('hourly')).not.toHaveProperty('StartDate');
+  });
+
+  it('lets one role, which only invokes the schedule trigger and keeps failed deliveries, deliver every schedule', () => {
+    template.resourceCountIs('AWS::IAM::Role', 1 + 1 + 1); // the state machine's, the job function's and the schedules'
+    const roles = Object.values(template.findResources('AWS::Scheduler::Schedule')).map((r) => JSON.stringify((r.Properties.Target as { RoleArn: unknown }).RoleArn));
+    expect(new Set(roles).size).toBe(1);
+    const roleId = (JSON.parse(roles[0]!) as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+    expect(statementsOfRole(template, roleId).flatMap((st) => [st.Action].flat()).sort()).toStrictEqual(['lambda:InvokeFunction', 'sqs:SendMessage']);
+  });
+
+  it('holds exactly as many resources as the plan estimated', () => {
+    expect(Object.keys(template.toJSON().Resources as object)).toHaveLength(reports.estimates.stackResources);
+  });
+});
+
 describe('generated pipelines of several sizes and shapes', () => {
   /** A pipeline of `jobs` jobs over `functions` distinct functions (other timeouts), job i waiting on up to `fanIn` jobs before it. */
-  async function synthesized(jobs: number, functions: number, fanIn: number, scheduled: boolean): Promise<{ estimate: number; resources: number; templateBytes: number }> {
+  async function synthesized(jobs: number, functions: number, fanIn: number, schedules: number): Promise<{ estimate: number; resources: number; templateBytes: number }> {
     const { mkdtempSync, writeFileSync, mkdirSync } = await import('node:fs');
     const os = await import('node:os');
     const dir = mkdtempSync(path.join(os.tmpdir(), 'phi-cdk-gen-'));
@@ -425,7 +519,8 @@ describe('generated pipelines of several sizes and shapes', () => {
     const id = (i: number): string => `j${String(i).padStart(4, '0')}`;
     const definition = {
       id: 'generated',
-      ...(scheduled ? { schedule: { cron: '0 6 * * 1-5', timezone: 'Europe/Paris' } } : {}),
+      ...(schedules === 1 ? { schedule: { cron: '0 6 * * 1-5', timezone: 'Europe/Paris' } } : {}),
+      ...(schedules > 1 ? { schedules: Array.from({ length: schedules }, (_, i) => ({ id: `s${i}`, cron: `${i % 60} 6 * * 1-5`, timezone: 'Europe/Paris', ...(i % 2 === 1 ? { enabled: false } : {}) })) } : {}),
       jobs: Object.fromEntries(Array.from({ length: jobs }, (_, i) => [id(i), { handler: './h/x.ts', timeoutSeconds: 1 + (i % functions), ...(i > 0 && fanIn > 0 ? { dependsOn: Array.from({ length: Math.min(i, fanIn) }, (_, k) => id(i - 1 - k)) } : {}) }])),
     };
     writeFileSync(path.join(dir, 'p.ts'), `export default ${JSON.stringify(definition)};\n`);
@@ -437,11 +532,12 @@ describe('generated pipelines of several sizes and shapes', () => {
   }
 
   it.each([
-    ['123 functions and a schedule: 500 resources, at the limit', 123, 123, 0, true],
-    ['1,000 jobs with 3,000 edges over 5 functions', 1_000, 5, 3, false],
-    ['40 jobs of one function in a chain, scheduled', 40, 1, 1, true],
-  ])('synthesize exactly as many resources as the plan estimated, in a template far under 1 MB: %s', async (_what, jobs, functions, fanIn, scheduled) => {
-    const { estimate, resources, templateBytes } = await synthesized(jobs, functions, fanIn, scheduled);
+    ['123 functions and a schedule: 500 resources, at the limit', 123, 123, 0, 1],
+    ['1,000 jobs with 3,000 edges over 5 functions', 1_000, 5, 3, 0],
+    ['40 jobs of one function in a chain, scheduled', 40, 1, 1, 1],
+    ['40 jobs of one function in a chain, with 12 schedules (half disabled)', 40, 1, 1, 12],
+  ])('synthesize exactly as many resources as the plan estimated, in a template far under 1 MB: %s', async (_what, jobs, functions, fanIn, schedules) => {
+    const { estimate, resources, templateBytes } = await synthesized(jobs, functions, fanIn, schedules);
     expect(resources).toBe(estimate);
     expect(resources).toBeLessThanOrEqual(500);
     expect(templateBytes).toBeLessThan(512 * 1024);

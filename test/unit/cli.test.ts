@@ -141,7 +141,7 @@ describe('phi plan', () => {
   it('prints a readable plan without --json', async () => {
     const run = await phi('plan', '--definitions', DEFINITIONS_DIR);
     expect(run.code).toBe(ExitCode.OK);
-    expect(run.stdout).toContain('schedule: cron: 0 19 * * 1-5  →  cron(0 19 ? * MON-FRI *)  [America/New_York]');
+    expect(run.stdout).toContain('schedule default: cron: 0 19 * * 1-5  →  cron(0 19 ? * MON-FRI *)  [America/New_York]');
     expect(run.stdout).toContain('layer 2: transform-aggregate, transform-clean, transform-enrich');
     expect(run.stdout).toContain('critical path: ingest → transform-aggregate → publish');
     expect(run.stdout).toContain('schedule: none (runs when started)');

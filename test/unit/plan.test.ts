@@ -92,9 +92,14 @@ describe('the shipped definitions', () => {
   it('schedules market-data weekdays at 19:00 New York time as cron(0 19 ? * MON-FRI *)', () => {
     expect(pipelineOf(plan, 'market-data').schedules).toStrictEqual([
       {
+        id: 'default',
         source: 'cron: 0 19 * * 1-5',
         expression: 'cron(0 19 ? * MON-FRI *)',
         timezone: 'America/New_York',
+        enabled: true,
+        state: 'ENABLED',
+        deploy: {},
+        dstChanges: [],
         next: [
           '2026-11-23T19:00:00-05:00',
           '2026-11-24T19:00:00-05:00',

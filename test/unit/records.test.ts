@@ -675,6 +675,9 @@ describe('RecordStore against DynamoDB', () => {
     requireRun: (s) => s.requireRun(RUN),
     markRunStartFailed: (s) => s.markRunStartFailed(RUN, STARTED, 'Rate exceeded'),
     reopenRun: (s) => s.reopenRun(RUN, LATER),
+    // At the limit already (the run is admitted first): the refusal reads the admitted runs and lets go of the ended ones.
+    admitRun: async (s) => [await s.admitRun('daily-sales', RUN, 1, STARTED), await s.admitRun('daily-sales', `${RUN}x`, 1, LATER)],
+    countActiveRuns: (s) => s.countActiveRuns('daily-sales', LATER),
   };
 
   /** The control API (which starts runs as the trigger does) and the sweeper. */
@@ -688,6 +691,9 @@ describe('RecordStore against DynamoDB', () => {
     listAttempts: (s) => s.listAttempts(RUN),
     listJobStates: (s) => s.listJobStates(RUN),
     listRuns: (s) => s.listRuns('daily-sales', 20),
+    listRunHistory: (s) => s.listRunHistory('daily-sales', { limit: 5, status: RunStatus.SKIPPED }),
+    admitRun: (s) => s.admitRun('daily-sales', RUN, 1, STARTED),
+    countActiveRuns: (s) => s.countActiveRuns('daily-sales', LATER),
   };
 
   it.each([

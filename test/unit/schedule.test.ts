@@ -160,9 +160,13 @@ describe('compileSchedule', () => {
       const schedule = compiled(compileSchedule({ cron: '0 19 * * 1-5', timezone: 'America/New_York' }, NOW));
       // THEN the expression is AWS's and the next fire times are Monday to Friday at 19:00 local time
       expect(schedule).toStrictEqual({
+        id: 'default',
         source: 'cron: 0 19 * * 1-5',
         expression: 'cron(0 19 ? * MON-FRI *)',
         timezone: 'America/New_York',
+        enabled: true,
+        state: 'ENABLED',
+        deploy: {},
         next: [
           '2026-11-23T19:00:00-05:00',
           '2026-11-24T19:00:00-05:00',
@@ -170,6 +174,7 @@ describe('compileSchedule', () => {
           '2026-11-26T19:00:00-05:00',
           '2026-11-27T19:00:00-05:00',
         ],
+        dstChanges: [],
       });
     });
 
@@ -343,10 +348,15 @@ describe('compileSchedule', () => {
     it('writes a one-off local time as at(YYYY-MM-DDTHH:mm:ss), adding :00 seconds when omitted', () => {
       const schedule = compiled(compileSchedule({ at: '2026-12-24T18:30', timezone: 'Europe/Paris' }, NOW));
       expect(schedule).toStrictEqual({
+        id: 'default',
         source: 'at: 2026-12-24T18:30',
         expression: 'at(2026-12-24T18:30:00)',
         timezone: 'Europe/Paris',
+        enabled: true,
+        state: 'ENABLED',
+        deploy: {},
         next: ['2026-12-24T18:30:00+01:00'],
+        dstChanges: [],
       });
     });
 

@@ -26,6 +26,7 @@ import type { JsonSchema } from '../../lib/model/run-parameters.ts';
 import { runParametersJsonSchema } from '../../lib/plan/run-parameters.ts';
 import { MemoryJobLists } from './support/job-lists.ts';
 import { captureLogs, clock, MemoryRecordStore } from './support/memory-store.ts';
+import { evaluateStart } from '../../lib/model/start-rules.ts';
 
 /** The job lists the deploys wrote. */
 const JOB_LISTS = new MemoryJobLists();
@@ -36,6 +37,8 @@ const OTHER_STATE_MACHINE = 'arn:aws:states:us-east-1:123456789012:stateMachine:
 const NOW = '2024-05-01T10:00:00.000Z';
 const LATER = '2024-05-01T10:00:05.000Z';
 const RUN_ID_PATTERN = /^[A-Za-z0-9_-]{1,80}$/;
+/** The decision every start of a pipeline without start rules gets (at NOW): each rule not applicable. */
+const API_START = evaluateStart({ trigger: 'API', now: new Date(NOW) });
 
 /** What a run of PIPELINE may set, compiled as the plan compiles a definition's `runParameters` (hourly-clicks declares none). */
 function compiled(declared: z.ZodObject): JsonSchema {
@@ -211,6 +214,7 @@ describe('startRun', () => {
       queuedAt: NOW,
       executionArn: executionArnFor(STATE_MACHINE, run.runId),
       transitions: [{ status: RunStatus.PENDING, at: NOW }],
+      startDecision: API_START,
     };
     expect(run).toEqual(expected);
     expect(run.executionArn).toBe(`arn:aws:states:us-east-1:123456789012:execution:phi-daily-sales:${run.runId}`);
@@ -292,6 +296,7 @@ describe('startRun: an execution that cannot be started', () => {
         { status: RunStatus.PENDING, at: NOW },
         { status: RunStatus.FAILED, at: NOW },
       ],
+      startDecision: API_START,
     } satisfies RunRecord);
     expect(w.sfn.executions).toEqual([]);
   });
@@ -318,6 +323,7 @@ describe('startRun: an execution that cannot be started', () => {
         { status: RunStatus.FAILED, at: NOW },
         { status: RunStatus.PENDING, at: LATER },
       ],
+      startDecision: API_START,
     } satisfies RunRecord);
     expect(await w.store.getRun(run.runId)).toEqual(run);
     expect(w.sfn.calls).toHaveLength(2);
@@ -779,7 +785,7 @@ describe('route: GET /runs/{runId}', () => {
 describe('route: anything else', () => {
   it.each([
     ['DELETE', '/runs/{runId}'],
-    ['GET', '/pipelines/{id}/runs'],
+    ['DELETE', '/pipelines/{id}/runs'],
     ['PUT', '/pipelines/{id}/runs'],
     ['GET', '/'],
   ])('answers 404 API_006_ROUTE_NOT_FOUND for %s %s, starting nothing', async (httpMethod, resource) => {

@@ -20,7 +20,11 @@ import {
   RUN_START_FAILED,
   RunRecordSchema,
   RunStatus,
+  StartDecisionKind,
   STORAGE_FIELDS,
+  TERMINAL_RUN_STATUSES,
+  ACTIVE_RUNS_ATTRIBUTES,
+  type TriggerType,
   attemptPrefix,
   runPartition,
   type Cancellation,
@@ -95,6 +99,42 @@ export interface JobEnd {
 const whileRunning = { expression: '#status = :running', names: ['status'], values: { ':running': JobStatus.RUNNING } };
 const whileNotTerminal = { expression: '#status IN (:pending, :running)', names: ['status'], values: { ':pending': RunStatus.PENDING, ':running': RunStatus.RUNNING } };
 
+/** A run's first record: PENDING, or SKIPPED (ended at once) when its start rules refused it. */
+export function newRunRecord(run: Omit<RunRecord, 'status' | 'transitions'>): RunRecord {
+  if (run.startDecision?.decision === StartDecisionKind.SKIP) {
+    return { ...run, status: RunStatus.SKIPPED, completedAt: run.queuedAt, durationMs: 0, transitions: [{ status: RunStatus.SKIPPED, at: run.queuedAt }] };
+  }
+  return { ...run, status: RunStatus.PENDING, transitions: [{ status: RunStatus.PENDING, at: run.queuedAt }] };
+}
+
+/**
+ * Seconds an admitted run may have no record before it is taken for one whose start died (its record
+ * is written right after it is admitted) and its place among the active runs given up.
+ */
+export const ADMISSION_GRACE_SECONDS = 60;
+/** Rounds `admitRun` tries before it reports the limit reached (each one lets go of the runs that ended). */
+export const ADMISSION_ROUNDS = 5;
+/** The most history items one `listRunHistory` call reads (a filter that matches little still answers, with a cursor). */
+export const HISTORY_SCAN_LIMIT = 500;
+
+/** What `listRunHistory` selects: newest first, after the cursor `after` (a history sort key), matching the filters. */
+export interface RunHistoryQuery {
+  readonly limit: number;
+  readonly status?: RunStatus;
+  readonly trigger?: TriggerType;
+  /** The history sort key (`<queuedAt>#<runId>`) of the last run of the previous page. */
+  readonly after?: string;
+}
+
+/** A page of history: the runs, and the history sort key to continue after when more may follow. */
+export interface RunHistoryPage {
+  readonly runs: RunRecord[];
+  readonly next?: string;
+}
+
+/** The run id a history sort key (`<queuedAt>#<runId>`) names. */
+export const runIdOfHistoryKey = (historyKey: string): string => historyKey.slice(historyKey.indexOf('#') + 1);
+
 /** Seconds a dead-letter claim holds before another caller may take it over. */
 export const DEAD_LETTER_LEASE_SECONDS = 20;
 
@@ -160,9 +200,12 @@ export class RecordStore {
     return Math.floor(Date.parse(at) / 1000) + this.retentionSeconds;
   }
 
-  /** Creates the run PENDING unless it exists. Returns the record as stored and whether this call created it. */
+  /**
+   * Creates the run PENDING unless it exists; SKIPPED (ended as it is recorded, no execution) when its
+   * start decision is SKIP. Returns the record as stored and whether this call created it.
+   */
   async createRun(run: Omit<RunRecord, 'status' | 'transitions'>): Promise<{ created: boolean; run: RunRecord }> {
-    const record: RunRecord = { ...run, status: RunStatus.PENDING, transitions: [{ status: RunStatus.PENDING, at: run.queuedAt }] };
+    const record = newRunRecord(run);
     const created = await conditionally(
       this.doc.send(
         new PutCommand({
@@ -271,6 +314,124 @@ export class RecordStore {
       start = out.LastEvaluatedKey;
     } while (start && runs.length < limit);
     return runs;
+  }
+
+  /**
+   * A page of a pipeline's runs, newest first (by when they were queued), through the history index:
+   * at most `limit` runs with the given status and trigger, reading at most `HISTORY_SCAN_LIMIT` runs.
+   * `next` is where the following page starts, when more may follow.
+   */
+  async listRunHistory(pipelineId: string, query: RunHistoryQuery): Promise<RunHistoryPage> {
+    const runs: RunRecord[] = [];
+    const matches = (run: RunRecord): boolean => (query.status === undefined || run.status === query.status) && (query.trigger === undefined || run.trigger === query.trigger);
+    const filtered = query.status !== undefined || query.trigger !== undefined;
+    const history = recordKeys.history(pipelineId, '', '');
+    let start: Record<string, unknown> | undefined =
+      query.after === undefined ? undefined : { ...recordKeys.run(runIdOfHistoryKey(query.after)), gsi1pk: history.gsi1pk, gsi1sk: query.after };
+    let examined = 0;
+    for (;;) {
+      const out = await this.doc.send(
+        new QueryCommand({
+          TableName: this.table,
+          IndexName: RECORD_KEYS.historyIndex,
+          KeyConditionExpression: '#pk = :pk',
+          ExpressionAttributeNames: { '#pk': RECORD_KEYS.historyPartition },
+          ExpressionAttributeValues: { ':pk': history.gsi1pk },
+          ScanIndexForward: false,
+          Limit: filtered ? Math.min(100, HISTORY_SCAN_LIMIT - examined) : query.limit - runs.length,
+          ...(start ? { ExclusiveStartKey: start } : {}),
+        }),
+      );
+      const items = out.Items ?? [];
+      for (let i = 0; i < items.length; i++) {
+        const item = items[i]!;
+        examined++;
+        const run = parseRun(item);
+        if (matches(run)) runs.push(run);
+        if (runs.length === query.limit) {
+          const more = i < items.length - 1 || out.LastEvaluatedKey !== undefined;
+          return more ? { runs, next: String(item[RECORD_KEYS.historySort]) } : { runs };
+        }
+      }
+      start = out.LastEvaluatedKey;
+      if (!start) return { runs };
+      if (examined >= HISTORY_SCAN_LIMIT) return { runs, next: String(start[RECORD_KEYS.historySort]) };
+    }
+  }
+
+  /**
+   * The pipeline's admitted runs, each with when it was admitted and whether it has ended (its record is
+   * terminal, or it never got one within `ADMISSION_GRACE_SECONDS`).
+   */
+  private async admittedRuns(pipelineId: string, at: string): Promise<{ runId: string; admittedAt?: string; ended: boolean }[]> {
+    const out = await this.doc.send(new GetCommand({ TableName: this.table, Key: recordKeys.activeRuns(pipelineId), ConsistentRead: true }));
+    const item = out.Item ?? {};
+    const members = item[ACTIVE_RUNS_ATTRIBUTES.runs];
+    const runIds = members instanceof Set ? [...(members as Set<unknown>)].map(String) : [];
+    return Promise.all(
+      runIds.map(async (runId) => {
+        const admitted = item[`${ACTIVE_RUNS_ATTRIBUTES.admittedPrefix}${runId}`];
+        const admittedAt = typeof admitted === 'string' ? admitted : undefined;
+        const run = await this.getRun(runId);
+        const ended = run ? TERMINAL_RUN_STATUSES.includes(run.status) : Date.parse(at) - Date.parse(admittedAt ?? at) >= ADMISSION_GRACE_SECONDS * 1000 || admittedAt === undefined;
+        return { runId, ...(admittedAt !== undefined ? { admittedAt } : {}), ended };
+      }),
+    );
+  }
+
+  /** How many of the pipeline's admitted runs are still active (nothing is written: for a dry run). */
+  async countActiveRuns(pipelineId: string, at: string): Promise<number> {
+    return (await this.admittedRuns(pipelineId, at)).filter((r) => !r.ended).length;
+  }
+
+  /**
+   * Admits `runId` among the pipeline's active runs when fewer than `max` of the others are, in one
+   * conditional write (concurrent starts never pass the limit): `admitted`, and how many others were
+   * active. A run admitted before is admitted again. At the limit, the admitted runs that have ended are
+   * let go (each by a write conditional on its own admission) and it tries again.
+   */
+  async admitRun(pipelineId: string, runId: string, max: number, at: string): Promise<{ admitted: boolean; active: number }> {
+    let active = max;
+    for (let round = 0; round < ADMISSION_ROUNDS; round++) {
+      try {
+        const out = await this.doc.send(
+          new UpdateCommand({
+            TableName: this.table,
+            Key: recordKeys.activeRuns(pipelineId),
+            UpdateExpression: 'ADD #runs :run SET #at = if_not_exists(#at, :at), #kind = :kind',
+            ConditionExpression: 'contains(#runs, :id) OR attribute_not_exists(#runs) OR size(#runs) < :max',
+            ExpressionAttributeNames: { '#runs': ACTIVE_RUNS_ATTRIBUTES.runs, '#at': `${ACTIVE_RUNS_ATTRIBUTES.admittedPrefix}${runId}`, '#kind': 'kind' },
+            ExpressionAttributeValues: { ':run': new Set([runId]), ':id': runId, ':at': at, ':max': max, ':kind': 'active-runs' },
+            ReturnValues: 'ALL_NEW',
+          }),
+        );
+        const members = out.Attributes?.[ACTIVE_RUNS_ATTRIBUTES.runs];
+        return { admitted: true, active: Math.max(0, (members instanceof Set ? members.size : 1) - 1) };
+      } catch (err) {
+        if (!isConditionFailure(err)) throw err;
+      }
+      const admitted = await this.admittedRuns(pipelineId, at);
+      const ended = admitted.filter((r) => r.ended && r.runId !== runId);
+      for (const r of ended) {
+        await conditionally(
+          this.doc.send(
+            new UpdateCommand({
+              TableName: this.table,
+              Key: recordKeys.activeRuns(pipelineId),
+              UpdateExpression: 'DELETE #runs :run REMOVE #at',
+              ConditionExpression: r.admittedAt === undefined ? 'attribute_not_exists(#at)' : '#at = :at',
+              ExpressionAttributeNames: { '#runs': ACTIVE_RUNS_ATTRIBUTES.runs, '#at': `${ACTIVE_RUNS_ATTRIBUTES.admittedPrefix}${r.runId}` },
+              ExpressionAttributeValues: { ':run': new Set([r.runId]), ...(r.admittedAt === undefined ? {} : { ':at': r.admittedAt }) },
+            }),
+          ),
+        );
+      }
+      active = admitted.length - ended.length;
+      // Nothing ended and no room appeared meanwhile: the limit holds.
+      if (ended.length === 0 && active >= max) return { admitted: false, active };
+    }
+    // Contended every round: the limit is reported reached.
+    return { admitted: false, active: Math.max(active, max) };
   }
 
   /** Keeps a cancel on a run that has not ended; `false` when it had (nothing is written). */

@@ -1,6 +1,8 @@
 /** The control API's bodies and error codes, shared by the API function and its client. */
 import { z } from 'zod';
-import { CancelScope, JobStatus } from './status.ts';
+import { CancelScope, JobStatus, RunStatus, TriggerType } from './status.ts';
+import { StartDecisionSchema } from './start.ts';
+import { ParametersSchema } from '../pipeline.ts';
 import { JobAttemptRecordSchema, RunRecordSchema } from './records.ts';
 import { RunParametersSchema } from './task.ts';
 
@@ -48,17 +50,57 @@ export type CancelRequest = z.infer<typeof CancelRequestSchema>;
 /** `POST /runs/{runId}/cancel` answer: the run as the cancel left it. */
 export const CancelResponseSchema = z.object({ run: RunRecordSchema });
 
-/** `POST /pipelines/{id}/runs` body. */
+/**
+ * `POST /pipelines/{id}/runs` body. `dryRun`: evaluate the start rules and the parameters, record and
+ * start nothing (200 with the decision). `force`: start outside the pipeline's execution windows
+ * (recorded as forced in the run's `startDecision`).
+ */
 export const StartRunRequestSchema = z
   .object({
     parameters: RunParametersSchema.optional(),
     idempotencyKey: z.string().min(1).max(256).optional(),
+    dryRun: z.boolean().optional(),
+    force: z.boolean().optional(),
   })
   .strict();
 export type StartRunRequest = z.infer<typeof StartRunRequestSchema>;
 
 /** `POST /pipelines/{id}/runs` answer: the run, and whether this request created it. */
 export const StartRunResponseSchema = z.object({ created: z.boolean(), run: RunRecordSchema });
+
+/** `POST /pipelines/{id}/runs` with `dryRun: true`: what a start would do now; nothing was recorded or started. */
+export const DryRunResponseSchema = z.object({
+  dryRun: z.literal(true),
+  pipelineId: z.string(),
+  /** The start rules' decision as of now (active runs counted, not admitted). */
+  decision: StartDecisionSchema,
+  /** The run's parameters, the defaults of the pipeline's `runParameters` filled in. */
+  parameters: ParametersSchema,
+});
+export type DryRunResponse = z.infer<typeof DryRunResponseSchema>;
+
+/** The most runs one page of history holds. */
+export const MAX_HISTORY_PAGE = 100;
+
+/** `GET /pipelines/{id}/runs?status=&trigger=&limit=&next=`: a page of the pipeline's runs, newest first. */
+export const RunHistoryQuerySchema = z
+  .object({
+    status: z.enum(RunStatus).optional(),
+    trigger: z.enum(TriggerType).optional(),
+    limit: z.coerce.number().int().min(1).max(MAX_HISTORY_PAGE).default(20),
+    /** The `next` of the previous page (opaque). */
+    next: z.string().min(1).max(1024).optional(),
+  })
+  .strict();
+export type RunHistoryQuery = z.input<typeof RunHistoryQuerySchema>;
+
+export const RunHistoryResponseSchema = z.object({
+  pipelineId: z.string(),
+  runs: z.array(RunRecordSchema),
+  /** Pass it as `next` for the following page; absent on the last one. */
+  next: z.string().optional(),
+});
+export type RunHistoryResponse = z.infer<typeof RunHistoryResponseSchema>;
 
 /** A run as the API and the CLI show it: the record, and each job's status and attempts in order. */
 export const RunViewSchema = z.object({

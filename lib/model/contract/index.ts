@@ -13,3 +13,4 @@ export * from './records.ts';
 export * from './dead-letter.ts';
 export * from './api.ts';
 export * from './storage.ts';
+export * from './start.ts';

@@ -5,6 +5,7 @@ import { ParametersSchema } from '../pipeline.ts';
 import { CancelScope, ErrorCategory, JobStatus, RunStatus, TriggerType } from './status.ts';
 import { IsoTimeSchema, OutputsSchema } from './task.ts';
 import { JobListRefSchema } from './job-list.ts';
+import { StartDecisionSchema } from './start.ts';
 
 export const TransitionSchema = z.object({ status: z.string(), at: IsoTimeSchema });
 
@@ -51,6 +52,8 @@ export const RunRecordSchema = z.object({
   status: z.enum(RunStatus),
   trigger: z.enum(TriggerType),
   scheduledTime: IsoTimeSchema.optional(),
+  /** The schedule that started it (`default` for a pipeline's one `schedule`); set on every scheduled run. */
+  scheduleId: z.string().optional(),
   idempotencyKey: z.string().optional(),
   parameters: ParametersSchema,
   definitionVersion: z.string().optional(),
@@ -68,6 +71,12 @@ export const RunRecordSchema = z.object({
   error: z.object({ code: z.string(), message: z.string(), jobId: z.string().optional() }).optional(),
   /** Every cancel asked of the run: who (the caller's IAM identity), when, and what. */
   cancellations: z.array(CancellationSchema).optional(),
+  /**
+   * Whether its start rules let it start (windows, lateness, active runs), with every check: a SKIPPED
+   * run's says why it never started, a late scheduled one's `late` and `latenessSeconds`, a forced one's
+   * `forced`. Absent on runs recorded before the rules existed and on runs started outside Phi's trigger.
+   */
+  startDecision: StartDecisionSchema.optional(),
 });
 export type RunRecord = z.infer<typeof RunRecordSchema>;
 

@@ -7,9 +7,13 @@ export const RunStatus = {
   FAILED: 'FAILED',
   /** Cancelled by an operator: the whole run, or one of its jobs (and the dependents they chose) with nothing failing. */
   CANCELLED: 'CANCELLED',
+  /** Never started: a start rule refused it (its record's `startDecision` says which and why). No execution, no jobs. */
+  SKIPPED: 'SKIPPED',
 } as const;
 export type RunStatus = (typeof RunStatus)[keyof typeof RunStatus];
-export const TERMINAL_RUN_STATUSES: readonly RunStatus[] = [RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED];
+export const TERMINAL_RUN_STATUSES: readonly RunStatus[] = [RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED, RunStatus.SKIPPED];
+/** A run that holds (or may soon hold) an execution: what a limit on active runs counts. */
+export const ACTIVE_RUN_STATUSES: readonly RunStatus[] = [RunStatus.PENDING, RunStatus.RUNNING];
 
 export const JobStatus = {
   RUNNING: 'RUNNING',

@@ -7,6 +7,8 @@
  * `STATE#<jobId>` for a job's state (its upstreams' outcomes, its gate, its end), `DLQ#<jobId>` for
  * the claim that a job's dead letter was sent.
  * Runs also carry `gsi1pk = PIPELINE#<pipelineId>`, `gsi1sk = <queuedAt>#<runId>` for history by pipeline.
+ * A pipeline with a limit on active runs has one more item, `pk = PIPELINE#<pipelineId>`, `sk = ACTIVE`:
+ * the runs it admitted (`recordKeys.activeRuns`).
  * `expiresAt` (epoch seconds) is the table's TTL attribute.
  */
 
@@ -40,7 +42,16 @@ export const recordKeys = {
   jobState: (runId: string, jobId: string) => ({ pk: runPartition(runId), sk: `${KEY_PREFIX.jobState}${jobId}` }),
   /** The history index's keys of a run. */
   history: (pipelineId: string, queuedAt: string, runId: string) => ({ gsi1pk: `PIPELINE#${pipelineId}`, gsi1sk: `${queuedAt}#${runId}` }),
+  /**
+   * A pipeline's admitted runs, for its limit on active runs (spec Rule 3): a string set `runs` of run
+   * ids, and one `at:<runId>` attribute each (when it was admitted). Outside every run's partition, so
+   * no job function (held to `RUN#<pipeline>_…`) can touch it.
+   */
+  activeRuns: (pipelineId: string) => ({ pk: `PIPELINE#${pipelineId}`, sk: 'ACTIVE' }),
 } as const;
+
+/** Attributes of a pipeline's admitted-runs item (`recordKeys.activeRuns`). */
+export const ACTIVE_RUNS_ATTRIBUTES = { runs: 'runs', admittedPrefix: 'at:' } as const;
 
 /** The DynamoDB actions each user of the records needs: the constructs grant exactly these. */
 export const RECORD_ACTIONS = {

@@ -170,8 +170,8 @@ export function translateCron(cron: string): (Translated & { selection: CronSele
     ...(domRestricted ? { daysOfMonth: new Set(selected(parsed.dom, DAY_OF_MONTH)) } : {}),
     ...(dowRestricted ? { daysOfWeek: new Set(selected(parsed.dow, DAY_OF_WEEK).map((d) => d % 7)) } : {}),
   };
-  const fireTimes = (timezone: string, now: Date): string[] | ScheduleProblem => {
-    const next = nextCronTimes(selection, timezone, now);
+  const fireTimes = (timezone: string, from: Date, count: number): string[] | ScheduleProblem => {
+    const next = nextCronTimes(selection, timezone, from, count);
     if (next.length > 0) return next;
     return { code: ProblemCode.SCHED_001_INVALID_CRON, field: 'cron', message: `"${cron}" never fires: no day in the next five years matches it`, hint: 'check the day-of-month against the month (there is no 30 February or 31 April)' };
   };

@@ -1,7 +1,7 @@
 /** `rate` and one-off `at` schedules, in EventBridge Scheduler's words. */
 import { ProblemCode } from '../../model/problems.ts';
 import { formatInZone, resolveLocalTime } from './timezone.ts';
-import { NEXT_COUNT, type ScheduleProblem, type Translated } from './types.ts';
+import type { ScheduleProblem, Translated } from './types.ts';
 
 const RATE_UNITS = { minute: 60_000, hour: 3_600_000, day: 86_400_000 } as const;
 /** The longest rate Phi schedules: a hundred years (beyond, no fire time can be computed, nor would any come). */
@@ -32,10 +32,19 @@ export function translateRate(rate: string): Translated | ScheduleProblem {
   return {
     source: `rate: ${rate}`,
     expression: `rate(${parsed.value} ${unit})`,
-    // A rate schedule counts from when it is created; from `now` is the best the plan can say.
-    fireTimes: (timezone, now) => Array.from({ length: NEXT_COUNT }, (_, i) => formatInZone(new Date(now.getTime() + (i + 1) * stepMs), timezone)),
+    // A rate schedule fires first at its start date, then a rate apart. Without one it counts from when
+    // it is created; from `from` is the best the plan can say.
+    fireTimes: (timezone, from, count, startDate) => {
+      const anchor = startDate?.getTime() ?? from.getTime();
+      const first = startDate === undefined ? 1 : anchor > from.getTime() ? 0 : Math.floor((from.getTime() - anchor) / stepMs) + 1;
+      const times = Array.from({ length: count }, (_, i) => anchor + (first + i) * stepMs);
+      return times.filter((t) => t <= LAST_LISTED_MS).map((t) => formatInZone(new Date(t), timezone));
+    },
   };
 }
+
+/** Fire times are listed up to the end of year 9999 (what ISO 8601's four-digit years say). */
+const LAST_LISTED_MS = Date.UTC(9999, 11, 31, 23, 59, 59);
 
 const AT_PATTERN = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?$/;
 
@@ -63,12 +72,12 @@ export function translateAt(at: string): Translated | ScheduleProblem {
   return {
     source: `at: ${at}`,
     expression: `at(${y}-${pad(mo)}-${pad(d)}T${pad(h)}:${pad(mi)}:${pad(sec)})`,
-    fireTimes: (timezone, now) => {
+    fireTimes: (timezone, from) => {
       const local = resolveLocalTime(parts, timezone);
       if (!local.exists) {
         return { code: ProblemCode.SCHED_003_UNSUPPORTED, field: 'at', message: `${at} does not exist in ${timezone}: the clocks skip it (daylight saving)`, hint: 'pick a time outside the hour the clocks skip' };
       }
-      return local.instant.getTime() > now.getTime() ? [formatInZone(local.instant, timezone)] : [];
+      return local.instant.getTime() > from.getTime() ? [formatInZone(local.instant, timezone)] : [];
     },
   };
 }

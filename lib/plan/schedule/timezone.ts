@@ -16,19 +16,30 @@ export function isValidTimezone(tz: string): boolean {
 
 type WallClock = [number, number, number, number, number, number];
 
+/** One formatter per timezone: building one costs far more than using it. */
+const formatters = new Map<string, Intl.DateTimeFormat>();
+function formatterFor(timezone: string): Intl.DateTimeFormat {
+  let fmt = formatters.get(timezone);
+  if (!fmt) {
+    fmt = new Intl.DateTimeFormat('en-US', {
+      timeZone: timezone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
+    });
+    if (formatters.size >= 256) formatters.clear();
+    formatters.set(timezone, fmt);
+  }
+  return fmt;
+}
+
 /** The wall-clock fields (year, month, day, hour, minute, second) of `instant` in `timezone`. */
 export function wallClock(instant: Date, timezone: string): WallClock {
-  const fmt = new Intl.DateTimeFormat('en-US', {
-    timeZone: timezone,
-    hourCycle: 'h23',
-    year: 'numeric',
-    month: '2-digit',
-    day: '2-digit',
-    hour: '2-digit',
-    minute: '2-digit',
-    second: '2-digit',
-  });
-  const parts = fmt.formatToParts(instant);
+  const parts = formatterFor(timezone).formatToParts(instant);
   const get = (type: string): number => Number(parts.find((p) => p.type === type)?.value ?? 0);
   return [get('year'), get('month'), get('day'), get('hour'), get('minute'), get('second')];
 }
@@ -69,4 +80,42 @@ export function formatInZone(instant: Date, timezone: string): string {
   const sign = offset > 0 ? '+' : '-';
   const abs = Math.abs(offset);
   return `${local}${sign}${String(Math.floor(abs / 60)).padStart(2, '0')}:${String(abs % 60).padStart(2, '0')}`;
+}
+
+/** How far a daylight-saving scan looks: five years of days (changes are months apart, so a day a sample misses none). */
+const MAX_SCAN_DAYS = 5 * 366;
+
+/**
+ * The changes of `timezone`'s UTC offset after `from` and up to `until` (at most five years on): the
+ * first instant on each new offset, to the minute, as wall-clock time after it, its local day, and
+ * the minutes the clocks moved (+60 forward, -60 back).
+ */
+export function offsetChanges(timezone: string, from: Date, until: Date): { at: string; date: string; minutes: number }[] {
+  const minute = 60_000;
+  const day = 86_400_000;
+  const start = Math.floor(from.getTime() / minute) * minute;
+  const end = Math.min(until.getTime(), start + MAX_SCAN_DAYS * day);
+  const offsetAt = (t: number): number => zoneOffsetMinutes(new Date(t), timezone);
+  const out: { at: string; date: string; minutes: number }[] = [];
+  let previous = start;
+  let previousOffset = offsetAt(start);
+  while (previous < end) {
+    const next = Math.min(previous + day, Math.ceil(end / minute) * minute);
+    const nextOffset = offsetAt(next);
+    if (nextOffset !== previousOffset) {
+      // The first minute on the new offset, between the two samples.
+      let lo = previous / minute;
+      let hi = next / minute;
+      while (hi - lo > 1) {
+        const mid = Math.floor((lo + hi) / 2);
+        if (offsetAt(mid * minute) === previousOffset) lo = mid;
+        else hi = mid;
+      }
+      const at = formatInZone(new Date(hi * minute), timezone);
+      out.push({ at, date: at.slice(0, 10), minutes: nextOffset - previousOffset });
+    }
+    previous = next;
+    previousOffset = nextOffset;
+  }
+  return out;
 }

@@ -162,6 +162,15 @@ export class FaultyRecordStore implements Pick<MemoryRecordStore, StoreMethods> 
   listRuns(...a: Parameters<MemoryRecordStore['listRuns']>): ReturnType<MemoryRecordStore['listRuns']> {
     return this.call('listRuns', () => this.inner.listRuns(...a));
   }
+  listRunHistory(...a: Parameters<MemoryRecordStore['listRunHistory']>): ReturnType<MemoryRecordStore['listRunHistory']> {
+    return this.call('listRunHistory', () => this.inner.listRunHistory(...a));
+  }
+  admitRun(...a: Parameters<MemoryRecordStore['admitRun']>): ReturnType<MemoryRecordStore['admitRun']> {
+    return this.call('admitRun', () => this.inner.admitRun(...a));
+  }
+  countActiveRuns(...a: Parameters<MemoryRecordStore['countActiveRuns']>): ReturnType<MemoryRecordStore['countActiveRuns']> {
+    return this.call('countActiveRuns', () => this.inner.countActiveRuns(...a));
+  }
   endJob(...a: Parameters<MemoryRecordStore['endJob']>): ReturnType<MemoryRecordStore['endJob']> {
     return this.call('endJob', () => this.inner.endJob(...a));
   }

@@ -3,7 +3,12 @@
  *
  * `MemoryRecordStore` has the same surface as `functions/shared/records.ts` `RecordStore` and honours
  * the same status rules as its conditional writes:
- *  - createRun creates a run PENDING only once; a second call answers `created: false` and the record as stored;
+ *  - createRun creates a run PENDING (SKIPPED, ended at once, when its start decision is SKIP) only once; a
+ *    second call answers `created: false` and the record as stored;
+ *  - admitRun admits a run among its pipeline's active runs while fewer than the limit are (letting go of
+ *    those whose record is terminal, or missing past the grace, when at the limit), a run admitted before
+ *    again; countActiveRuns counts the admitted runs that have not ended;
+ *  - listRunHistory pages a pipeline's runs newest first by their history key, filtered, after a cursor;
  *  - markRunRunning moves a run to RUNNING only from PENDING, from FAILED with RUN_START_FAILED (removing
  *    error, completedAt, durationMs and jobs), or when it has no record (then it creates it RUNNING); it
  *    always writes the execution ARN, definition version and graph it is given;
@@ -39,7 +44,7 @@ import {
 import { createLogger, type Logger } from '../../../functions/shared/log.ts';
 import type { OutputStore, OutputsRef } from '../../../functions/shared/outputs.ts';
 import { attemptPrefix, TERMINAL_RUN_STATUSES, type Cancellation, JobStateRecordSchema, KEY_PREFIX, recordKeys, RUN_START_FAILED, runPartition, type JobStateRecord, type UpstreamOutcome } from '../../../lib/model/contract/index.ts';
-import { DEAD_LETTER_LEASE_SECONDS, RecordError, type AttemptClosure, type AttemptContext, type DeadLetterClaim, type JobEnd, type RecordStore } from '../../../functions/shared/records/store.ts';
+import { ADMISSION_GRACE_SECONDS, DEAD_LETTER_LEASE_SECONDS, HISTORY_SCAN_LIMIT, newRunRecord, RecordError, type RunHistoryPage, type RunHistoryQuery, type AttemptClosure, type AttemptContext, type DeadLetterClaim, type JobEnd, type RecordStore } from '../../../functions/shared/records/store.ts';
 
 export type StoreMethods =
   | 'createRun'
@@ -66,6 +71,9 @@ export type StoreMethods =
   | 'recordCancellation'
   | 'releaseDeadLetterClaim'
   | 'listRuns'
+  | 'listRunHistory'
+  | 'admitRun'
+  | 'countActiveRuns'
   | 'endJob';
 
 /** One write that changed the store (a conditional write that did not apply is not one). */
@@ -107,7 +115,7 @@ export class MemoryRecordStore implements Pick<RecordStore, StoreMethods> {
   async createRun(run: Omit<RunRecord, 'status' | 'transitions'>): Promise<{ created: boolean; run: RunRecord }> {
     const existing = this.runs.get(run.runId);
     if (existing) return { created: false, run: copy(existing) };
-    const record: RunRecord = { ...run, status: RunStatus.PENDING, transitions: [{ status: RunStatus.PENDING, at: run.queuedAt }] };
+    const record = newRunRecord(run);
     this.putRun('createRun', record);
     return { created: true, run: copy(record) };
   }
@@ -355,6 +363,54 @@ export class MemoryRecordStore implements Pick<RecordStore, StoreMethods> {
       .sort((a, b) => (`${b.queuedAt}#${b.runId}` < `${a.queuedAt}#${a.runId}` ? -1 : 1))
       .slice(0, limit)
       .map((r) => copy(r));
+  }
+
+  async listRunHistory(pipelineId: string, query: RunHistoryQuery): Promise<RunHistoryPage> {
+    const keyOf = (r: RunRecord): string => recordKeys.history(r.pipelineId, r.queuedAt, r.runId).gsi1sk;
+    const ordered = [...this.runs.values()]
+      .filter((r) => r.pipelineId === pipelineId && (query.after === undefined || Buffer.compare(Buffer.from(keyOf(r)), Buffer.from(query.after)) < 0))
+      .sort((a, b) => Buffer.compare(Buffer.from(keyOf(b)), Buffer.from(keyOf(a))));
+    const runs: RunRecord[] = [];
+    for (let i = 0; i < ordered.length; i++) {
+      const run = ordered[i]!;
+      if ((query.status === undefined || run.status === query.status) && (query.trigger === undefined || run.trigger === query.trigger)) runs.push(copy(run));
+      if (runs.length === query.limit) return i < ordered.length - 1 ? { runs, next: keyOf(run) } : { runs };
+      if (i + 1 >= HISTORY_SCAN_LIMIT && i < ordered.length - 1) return { runs, next: keyOf(run) };
+    }
+    return { runs };
+  }
+
+  /** Each pipeline's admitted runs: run id → when it was admitted. */
+  private readonly admitted = new Map<string, Map<string, string>>();
+
+  private admittedOf(pipelineId: string): Map<string, string> {
+    return this.admitted.get(pipelineId) ?? this.admitted.set(pipelineId, new Map()).get(pipelineId)!;
+  }
+
+  /** Whether an admitted run has ended: its record is terminal, or it never got one within the grace. */
+  private admissionEnded(runId: string, admittedAt: string, at: string): boolean {
+    const run = this.runs.get(runId);
+    return run ? TERMINAL_RUN_STATUSES.includes(run.status) : Date.parse(at) - Date.parse(admittedAt) >= ADMISSION_GRACE_SECONDS * 1000;
+  }
+
+  async countActiveRuns(pipelineId: string, at: string): Promise<number> {
+    return [...this.admittedOf(pipelineId)].filter(([runId, admittedAt]) => !this.admissionEnded(runId, admittedAt, at)).length;
+  }
+
+  async admitRun(pipelineId: string, runId: string, max: number, at: string): Promise<{ admitted: boolean; active: number }> {
+    const admitted = this.admittedOf(pipelineId);
+    if (!admitted.has(runId) && admitted.size >= max) {
+      for (const [other, admittedAt] of admitted) if (this.admissionEnded(other, admittedAt, at)) admitted.delete(other);
+    }
+    if (!admitted.has(runId) && admitted.size >= max) return { admitted: false, active: admitted.size };
+    if (!admitted.has(runId)) admitted.set(runId, at);
+    this.writes.push({ op: 'admitRun', key: `PIPELINE#${pipelineId}|ACTIVE` });
+    return { admitted: true, active: admitted.size - 1 };
+  }
+
+  /** The runs a pipeline's limit counts as admitted (ended or not), in the order they were admitted. */
+  admittedRuns(pipelineId: string): string[] {
+    return [...this.admittedOf(pipelineId).keys()];
   }
 
   async recordCancellation(runId: string, cancellation: Cancellation): Promise<boolean> {

@@ -1,0 +1,125 @@
+/**
+ * When a run may start (spec Rules 1, 3 and 17 and their evaluation order): the rules a deployment
+ * holds for each pipeline (compiled by the plan from the definition, carried in the environment of the
+ * functions that start runs) and the decision `evaluateStart` (`lib/model/start-rules.ts`) takes for
+ * each start, which the run's record keeps, checks and all.
+ */
+import { z } from 'zod';
+import { IsoTimeSchema } from './task.ts';
+
+/** Days of the week as windows name them. */
+export const WEEKDAYS = ['MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT', 'SUN'] as const;
+export type Weekday = (typeof WEEKDAYS)[number];
+
+/** `HH:MM`, 00:00 to 23:59. */
+export const WINDOW_START_PATTERN = /^([01]\d|2[0-3]):[0-5]\d$/;
+/** `HH:MM`, 00:00 to 23:59, or 24:00 (the end of the day). */
+export const WINDOW_END_PATTERN = /^(([01]\d|2[0-3]):[0-5]\d|24:00)$/;
+
+/** A tolerance a scheduled delivery has before it counts as late (spec Rule 1, `tolerance_seconds`). */
+export const DEFAULT_TOLERANCE_SECONDS = 60;
+/** The most runs of one pipeline a limit may allow at once. */
+export const MAX_ACTIVE_RUNS_LIMIT = 100;
+
+/** One execution window as deployed: its timezone resolved. */
+export const DeployedWindowSchema = z
+  .object({
+    start: z.string().regex(WINDOW_START_PATTERN),
+    end: z.string().regex(WINDOW_END_PATTERN),
+    /** The days the window opens on (a window past midnight closes the next day). Absent: every day. */
+    days: z.array(z.enum(WEEKDAYS)).min(1).optional(),
+    timezone: z.string().min(1),
+  })
+  .strict();
+export type DeployedWindow = z.infer<typeof DeployedWindowSchema>;
+
+/**
+ * A pipeline's start rules as deployed, each absent when it has its default: no windows (any time),
+ * a tolerance of `DEFAULT_TOLERANCE_SECONDS`, no lateness limit, no limit on active runs.
+ */
+export const StartRulesSchema = z
+  .object({
+    /** Runs start only inside one of these (spec Rule 17); outside, they are recorded SKIPPED (`OUTSIDE_WINDOW`). */
+    windows: z.array(DeployedWindowSchema).min(1).optional(),
+    toleranceSeconds: z.number().int().min(0).optional(),
+    maxLatenessSeconds: z.number().int().min(0).optional(),
+    /** At most this many runs of the pipeline PENDING or RUNNING at once; another is recorded SKIPPED (`ALREADY_RUNNING`, spec Rule 3). */
+    maxActiveRuns: z.number().int().min(1).max(MAX_ACTIVE_RUNS_LIMIT).optional(),
+  })
+  .strict();
+export type StartRules = z.infer<typeof StartRulesSchema>;
+
+/** The deployment's start rules: pipeline id → its rules (a pipeline not in it has the defaults). */
+export const StartRulesByPipelineSchema = z.record(z.string(), StartRulesSchema);
+export type StartRulesByPipeline = z.infer<typeof StartRulesByPipelineSchema>;
+/** The environment variable that carries `StartRulesByPipeline` (JSON). */
+export const START_RULES_ENV = 'PHI_START_RULES';
+
+/** The rules a start is checked against, in the spec's evaluation order. */
+export const StartRule = {
+  /** Spec Rule 17: is now inside one of the pipeline's execution windows? */
+  WINDOW: 'WINDOW',
+  /** Spec Rule 1: is a scheduled delivery due, on time, late, or too late? */
+  SCHEDULE: 'SCHEDULE',
+  /** Spec Rule 3: does the pipeline have room for one more active run? */
+  CONCURRENCY: 'CONCURRENCY',
+} as const;
+export type StartRule = (typeof StartRule)[keyof typeof StartRule];
+/** The spec's rule each check applies. */
+export const START_RULE_SPEC: Readonly<Record<StartRule, string>> = { WINDOW: 'Rule 17', SCHEDULE: 'Rule 1', CONCURRENCY: 'Rule 3' };
+/** The order the checks are made in (the spec's "Rule Evaluation Order": window, schedule, dependencies, skip-if-running). */
+export const START_RULE_ORDER: readonly StartRule[] = [StartRule.WINDOW, StartRule.SCHEDULE, StartRule.CONCURRENCY];
+
+export const CheckOutcome = {
+  PASSED: 'PASSED',
+  /** The check refused the start: the run is SKIPPED with its reason. */
+  FAILED: 'FAILED',
+  /** Not applied: the start was forced (`force: true`). */
+  BYPASSED: 'BYPASSED',
+  /** The pipeline has no such rule, or it does not concern this kind of start. */
+  NOT_APPLICABLE: 'NOT_APPLICABLE',
+  /** Not reached: an earlier check refused the start (or, for CONCURRENCY, the active runs were not counted yet). */
+  NOT_EVALUATED: 'NOT_EVALUATED',
+} as const;
+export type CheckOutcome = (typeof CheckOutcome)[keyof typeof CheckOutcome];
+
+/** Why a run was recorded without starting. */
+export const StartSkipReason = {
+  OUTSIDE_WINDOW: 'OUTSIDE_WINDOW',
+  TOO_LATE: 'TOO_LATE',
+  ALREADY_RUNNING: 'ALREADY_RUNNING',
+} as const;
+export type StartSkipReason = (typeof StartSkipReason)[keyof typeof StartSkipReason];
+
+export const StartCheckSchema = z.object({
+  rule: z.enum(StartRule),
+  /** The spec's rule (`Rule 17`). */
+  spec: z.string(),
+  outcome: z.enum(CheckOutcome),
+  /** What was found, for people: `14:05 Tue in Europe/London is inside 06:00–22:00 MON–FRI`. */
+  detail: z.string(),
+});
+export type StartCheck = z.infer<typeof StartCheckSchema>;
+
+export const StartDecisionKind = { START: 'START', SKIP: 'SKIP' } as const;
+export type StartDecisionKind = (typeof StartDecisionKind)[keyof typeof StartDecisionKind];
+
+/** The decision taken for one start, kept in the run's record (`startDecision`). */
+export const StartDecisionSchema = z.object({
+  decision: z.enum(StartDecisionKind),
+  /** Why the run was skipped (SKIP only). */
+  reason: z.enum(StartSkipReason).optional(),
+  /** When the rules were evaluated (the instant windows are checked at). */
+  evaluatedAt: IsoTimeSchema,
+  /** The start was forced: windows were not applied. */
+  forced: z.literal(true).optional(),
+  /** A scheduled delivery: whether it came later than its tolerance after its scheduled time. */
+  late: z.boolean().optional(),
+  /** A scheduled delivery: how long after its scheduled time it was evaluated (negative: early). */
+  latenessSeconds: z.number().optional(),
+  /** With a limit on active runs: the pipeline's other active runs when this one was admitted or refused. */
+  activeRuns: z.number().int().min(0).optional(),
+  /** Every rule, in the spec's order, with its outcome. */
+  checks: z.array(StartCheckSchema),
+});
+export type StartDecision = z.infer<typeof StartDecisionSchema>;

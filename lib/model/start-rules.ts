@@ -1,0 +1,172 @@
+/**
+ * Whether a run starts: one pure function, `evaluateStart`, applies a pipeline's start rules in the
+ * spec's evaluation order (execution window, Rule 17 → schedule due and lateness, Rule 1 → skip if
+ * running, Rule 3), stopping at the first that refuses. Every start goes through it (schedule, API,
+ * sweeper), and its decision, checks and all, is kept in the run's record, a skipped run's too.
+ *
+ * Windows are wall-clock times in their timezone: on a day that skips an hour (spring forward), a
+ * window inside the skipped hour never opens and one across it is an hour shorter; on a day that
+ * repeats one (fall back), the repeated times are inside a window twice. A window whose end is before
+ * its start spans midnight: it opens on its days and closes the next morning.
+ *
+ * Pure: no I/O, no clock (the instant is given), no AWS.
+ */
+import {
+  CheckOutcome,
+  DEFAULT_TOLERANCE_SECONDS,
+  START_RULE_SPEC,
+  StartDecisionKind,
+  StartRule,
+  StartSkipReason,
+  WEEKDAYS,
+  type DeployedWindow,
+  type StartCheck,
+  type StartDecision,
+  type StartRules,
+  type Weekday,
+} from './contract/start.ts';
+import { TriggerType } from './contract/status.ts';
+import { PhiError } from './errors.ts';
+
+export interface StartInput {
+  /** The pipeline's rules as deployed. @default none: every default */
+  readonly rules?: StartRules;
+  readonly trigger: TriggerType;
+  /** The instant the run would start: windows are checked at it, lateness measured to it. */
+  readonly now: Date;
+  /** A scheduled delivery's scheduled time (ISO). */
+  readonly scheduledTime?: string;
+  /** Windows are not applied (recorded as forced). */
+  readonly force?: boolean;
+  /**
+   * The pipeline's other active runs (PENDING or RUNNING), when it has a limit. Left out, the
+   * concurrency check is `NOT_EVALUATED` and does not refuse: count them and evaluate again.
+   */
+  readonly activeRuns?: number;
+}
+
+/** A day and minute of a wall clock. */
+export interface WallMinute {
+  readonly day: Weekday;
+  /** Minutes since local midnight, 0 to 1439. */
+  readonly minute: number;
+  /** `HH:MM`. */
+  readonly time: string;
+}
+
+const formatters = new Map<string, Intl.DateTimeFormat>();
+const SHORT_DAYS: Readonly<Record<string, Weekday>> = { Mon: 'MON', Tue: 'TUE', Wed: 'WED', Thu: 'THU', Fri: 'FRI', Sat: 'SAT', Sun: 'SUN' };
+
+/** The weekday and minute of `instant` on the wall clocks of `timezone` (an IANA name). */
+export function wallMinute(instant: Date, timezone: string): WallMinute {
+  let fmt = formatters.get(timezone);
+  if (!fmt) {
+    fmt = new Intl.DateTimeFormat('en-US', { timeZone: timezone, weekday: 'short', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+    formatters.set(timezone, fmt);
+  }
+  const parts = fmt.formatToParts(instant);
+  const get = (type: string): string => parts.find((p) => p.type === type)?.value ?? '';
+  const hour = Number(get('hour')) % 24;
+  const minute = Number(get('minute'));
+  const day = SHORT_DAYS[get('weekday')];
+  if (day === undefined) throw new PhiError('RULE_000_NO_WEEKDAY', `no weekday for ${instant.toISOString()} in ${timezone}`);
+  return { day, minute: hour * 60 + minute, time: `${String(hour).padStart(2, '0')}:${String(minute).padStart(2, '0')}` };
+}
+
+/** `HH:MM` → minutes since midnight (24:00 → 1440). */
+export const minutesOf = (hhmm: string): number => Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3, 5));
+
+const previousDay = (day: Weekday): Weekday => WEEKDAYS[(WEEKDAYS.indexOf(day) + 6) % 7]!;
+
+/** Whether `instant` lies inside `window`: from its start (included) to its end (excluded), on its days. */
+export function insideWindow(window: DeployedWindow, instant: Date): boolean {
+  const { day, minute } = wallMinute(instant, window.timezone);
+  const start = minutesOf(window.start);
+  const end = minutesOf(window.end);
+  const on = (d: Weekday): boolean => window.days === undefined || window.days.includes(d);
+  if (start < end) return on(day) && minute >= start && minute < end;
+  // Past midnight: the evening part on its own days, the morning part on the day after one of them.
+  return (on(day) && minute >= start) || (on(previousDay(day)) && minute < end);
+}
+
+/** `06:00–22:00 MON,TUE [Europe/London]`. */
+export function describeWindow(window: DeployedWindow): string {
+  return `${window.start}–${window.end}${window.days ? ` ${window.days.join(',')}` : ''} [${window.timezone}]`;
+}
+
+const check = (rule: StartRule, outcome: CheckOutcome, detail: string): StartCheck => ({ rule, spec: START_RULE_SPEC[rule], outcome, detail });
+
+/** Seconds, as people read them: `60 s`, `60.5 s`. */
+const secs = (s: number): string => `${Math.round(s * 1000) / 1000} s`;
+
+/**
+ * The decision for one start: START, or SKIP with the reason of the first rule that refused it, and
+ * every rule's check in the spec's order (those after a refusal `NOT_EVALUATED`).
+ */
+export function evaluateStart(input: StartInput): StartDecision {
+  const rules = input.rules ?? {};
+  const checks: StartCheck[] = [];
+  let reason: StartDecision['reason'];
+  const refuse = (rule: StartRule, why: NonNullable<StartDecision['reason']>, detail: string): void => {
+    checks.push(check(rule, CheckOutcome.FAILED, detail));
+    reason = why;
+  };
+  const skipped = (rule: StartRule): boolean => {
+    if (reason === undefined) return false;
+    checks.push(check(rule, CheckOutcome.NOT_EVALUATED, `not evaluated: the start was refused by an earlier rule (${reason})`));
+    return true;
+  };
+
+  // 1. Execution window (Rule 17): checked at the instant the run would start, whatever started it.
+  const windows = rules.windows ?? [];
+  if (windows.length === 0) {
+    checks.push(check(StartRule.WINDOW, CheckOutcome.NOT_APPLICABLE, 'the pipeline has no execution windows: runs start at any time'));
+  } else {
+    const inside = windows.find((w) => insideWindow(w, input.now));
+    const first = windows[0]!;
+    const local = wallMinute(input.now, (inside ?? first).timezone);
+    const where = `${local.day} ${local.time} in ${(inside ?? first).timezone}`;
+    if (inside) checks.push(check(StartRule.WINDOW, input.force ? CheckOutcome.BYPASSED : CheckOutcome.PASSED, `${where} is inside ${describeWindow(inside)}${input.force ? ' (forced: windows not applied)' : ''}`));
+    else if (input.force) checks.push(check(StartRule.WINDOW, CheckOutcome.BYPASSED, `${where} is outside every window (${windows.map(describeWindow).join('; ')}), but the start was forced`));
+    else refuse(StartRule.WINDOW, StartSkipReason.OUTSIDE_WINDOW, `${where} is outside every window: ${windows.map(describeWindow).join('; ')}`);
+  }
+
+  // 2. Schedule (Rule 1): a scheduled delivery is due at its time; late past its tolerance; skipped past its maximum lateness.
+  let late: boolean | undefined;
+  let latenessSeconds: number | undefined;
+  if (!skipped(StartRule.SCHEDULE)) {
+    if (input.trigger !== TriggerType.SCHEDULE || input.scheduledTime === undefined) {
+      checks.push(check(StartRule.SCHEDULE, CheckOutcome.NOT_APPLICABLE, `not a scheduled delivery (${input.trigger}): due when asked`));
+    } else {
+      const tolerance = rules.toleranceSeconds ?? DEFAULT_TOLERANCE_SECONDS;
+      latenessSeconds = (input.now.getTime() - Date.parse(input.scheduledTime)) / 1000;
+      late = latenessSeconds > tolerance;
+      const max = rules.maxLatenessSeconds;
+      const what = `delivered ${latenessSeconds < 0 ? `${secs(-latenessSeconds)} before` : `${secs(latenessSeconds)} after`} its scheduled time ${input.scheduledTime}`;
+      if (max !== undefined && latenessSeconds > max) refuse(StartRule.SCHEDULE, StartSkipReason.TOO_LATE, `${what}: past its maximum lateness of ${secs(max)}`);
+      else checks.push(check(StartRule.SCHEDULE, CheckOutcome.PASSED, `${what}: ${late ? `late (tolerance ${secs(tolerance)}${max !== undefined ? `, maximum ${secs(max)}` : ''})` : `on time (tolerance ${secs(tolerance)})`}`));
+    }
+  }
+
+  // 3. Skip if running (Rule 3): with a limit, a run beyond it is skipped (queueing is not supported).
+  let counted: number | undefined;
+  if (!skipped(StartRule.CONCURRENCY)) {
+    const max = rules.maxActiveRuns;
+    if (max !== undefined) counted = input.activeRuns;
+    if (max === undefined) checks.push(check(StartRule.CONCURRENCY, CheckOutcome.NOT_APPLICABLE, 'the pipeline has no limit on active runs'));
+    else if (input.activeRuns === undefined) checks.push(check(StartRule.CONCURRENCY, CheckOutcome.NOT_EVALUATED, `at most ${max} active run(s): not counted yet`));
+    else if (input.activeRuns >= max) refuse(StartRule.CONCURRENCY, StartSkipReason.ALREADY_RUNNING, `${input.activeRuns} run(s) of the pipeline are active; at most ${max}`);
+    else checks.push(check(StartRule.CONCURRENCY, CheckOutcome.PASSED, `${input.activeRuns} other run(s) active; at most ${max}`));
+  }
+
+  return {
+    decision: reason === undefined ? StartDecisionKind.START : StartDecisionKind.SKIP,
+    ...(reason !== undefined ? { reason } : {}),
+    evaluatedAt: input.now.toISOString(),
+    ...(input.force ? { forced: true as const } : {}),
+    ...(late !== undefined ? { late } : {}),
+    ...(latenessSeconds !== undefined ? { latenessSeconds } : {}),
+    ...(counted !== undefined ? { activeRuns: counted } : {}),
+    checks,
+  };
+}

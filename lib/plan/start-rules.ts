@@ -1,0 +1,112 @@
+/**
+ * A definition's start rules (execution windows, tolerance and lateness, concurrency) → the rules the
+ * deployment applies (`StartRules`, defaults left out), or the problems that stop them: each with its
+ * code, field path, message and hint. Pure.
+ */
+import { MAX_ACTIVE_RUNS_LIMIT, WEEKDAYS, WINDOW_END_PATTERN, WINDOW_START_PATTERN, type DeployedWindow, type StartRules, type Weekday } from '../model/contract/start.ts';
+import type { Pipeline } from '../model/pipeline.ts';
+import { ProblemCode } from '../model/problems.ts';
+import { minutesOf } from '../model/start-rules.ts';
+import { canonicalTimezone, isValidTimezone } from './schedule/timezone.ts';
+
+export interface StartRuleProblem {
+  readonly code: ProblemCode;
+  readonly path: string;
+  readonly message: string;
+  readonly hint: string;
+}
+
+/**
+ * The timezone a window without its own is read in: the one the pipeline's schedules share (a rate
+ * schedule has none), else UTC; `undefined` when its schedules have several (the window must say).
+ */
+export function defaultWindowTimezone(pipeline: Pick<Pipeline, 'schedule' | 'schedules'>): { timezone?: string; candidates: string[] } {
+  const zones = new Set<string>();
+  for (const s of [...(pipeline.schedule ? [pipeline.schedule] : []), ...(pipeline.schedules ?? [])]) {
+    if (s.rate !== undefined) continue;
+    const tz = s.timezone ?? 'UTC';
+    if (isValidTimezone(tz)) zones.add(canonicalTimezone(tz));
+  }
+  const candidates = [...zones].sort();
+  if (candidates.length > 1) return { candidates };
+  return { timezone: candidates[0] ?? 'UTC', candidates };
+}
+
+export function compileStartRules(pipeline: Pipeline): { rules?: StartRules; problems: StartRuleProblem[] } {
+  const problems: StartRuleProblem[] = [];
+  const problem = (code: ProblemCode, path: string, message: string, hint: string): void => void problems.push({ code, path, message, hint });
+  const windows: DeployedWindow[] = [];
+
+  if (pipeline.executionWindows !== undefined) {
+    if (pipeline.executionWindows.length === 0) {
+      problem(ProblemCode.RULE_001_INVALID_WINDOW, 'executionWindows', 'executionWindows is empty: no run could ever start', 'give at least one window, e.g. { start: "06:00", end: "22:00" }, or leave executionWindows out (runs start at any time)');
+    }
+    const fallback = defaultWindowTimezone(pipeline);
+    pipeline.executionWindows.forEach((w, i) => {
+      const at = `executionWindows[${i}]`;
+      let ok = true;
+      const bad = (field: string, message: string, hint: string, code: ProblemCode = ProblemCode.RULE_001_INVALID_WINDOW): void => {
+        ok = false;
+        problem(code, `${at}.${field}`, message, hint);
+      };
+      if (!WINDOW_START_PATTERN.test(w.start)) bad('start', `window start "${w.start}" is not a time of day HH:MM (00:00 to 23:59)`, 'write two-digit hours and minutes, e.g. "06:00" or "21:30"');
+      if (!WINDOW_END_PATTERN.test(w.end)) bad('end', `window end "${w.end}" is not a time of day HH:MM (00:00 to 24:00)`, 'write two-digit hours and minutes, e.g. "22:00"; "24:00" is the end of the day');
+      if (ok && minutesOf(w.start) === minutesOf(w.end)) {
+        bad('end', `window ${w.start}–${w.end} ends when it starts: it would be either empty or the whole day`, 'for the whole day write start "00:00", end "24:00" (or leave the window out)');
+      }
+      if (w.days !== undefined) {
+        if (w.days.length === 0) bad('days', 'the window has an empty list of days: it would never open', `list days (${WEEKDAYS.join(', ')}), or leave days out for every day`);
+        const seen = new Set<string>();
+        w.days.forEach((d, j) => {
+          if (!(WEEKDAYS as readonly string[]).includes(d)) bad(`days[${j}]`, `"${String(d)}" is not a day`, `days are ${WEEKDAYS.join(', ')} (upper case, three letters)`);
+          else if (seen.has(d)) bad(`days[${j}]`, `${d} is listed twice`, 'list each day once');
+          seen.add(d);
+        });
+      }
+      let timezone = w.timezone;
+      if (timezone !== undefined) {
+        if (!isValidTimezone(timezone)) bad('timezone', `"${timezone}" is not an IANA timezone`, 'use a name such as "Europe/London", "America/New_York" or "UTC"', ProblemCode.SCHED_002_INVALID_TIMEZONE);
+        else timezone = canonicalTimezone(timezone);
+      } else if (fallback.timezone === undefined) {
+        bad('timezone', `the window names no timezone, and the pipeline's schedules have several (${fallback.candidates.join(', ')})`, 'give the window its timezone');
+      } else {
+        timezone = fallback.timezone;
+      }
+      if (ok && timezone !== undefined) windows.push({ start: w.start, end: w.end, ...(w.days !== undefined ? { days: w.days as Weekday[] } : {}), timezone });
+    });
+  }
+  if (pipeline.outsideWindow === 'defer') {
+    problem(ProblemCode.RULE_002_UNSUPPORTED, 'outsideWindow', 'outsideWindow "defer" (start the run at the next window\'s start) is not supported yet', 'use "skip" (the default): a start outside every window is recorded SKIPPED with reason OUTSIDE_WINDOW');
+  }
+  if (pipeline.maxLatenessSeconds !== undefined && pipeline.toleranceSeconds !== undefined && pipeline.maxLatenessSeconds < pipeline.toleranceSeconds) {
+    problem(ProblemCode.RULE_003_INVALID_LATENESS, 'maxLatenessSeconds', `maxLatenessSeconds (${pipeline.maxLatenessSeconds}) is below toleranceSeconds (${pipeline.toleranceSeconds}): a delivery would be skipped before it even counted as late`, 'raise maxLatenessSeconds to at least toleranceSeconds');
+  }
+  let maxActiveRuns: number | undefined;
+  const concurrency = pipeline.concurrency;
+  if (concurrency !== undefined) {
+    if (concurrency.whenRunning === 'allow' && concurrency.maxActiveRuns !== undefined) {
+      problem(ProblemCode.RULE_004_INVALID_CONCURRENCY, 'concurrency', `concurrency says maxActiveRuns ${concurrency.maxActiveRuns} and whenRunning "allow" (no limit)`, 'leave out whenRunning (a run beyond maxActiveRuns is skipped), or leave out maxActiveRuns');
+    } else if (concurrency.whenRunning === 'skip' || concurrency.maxActiveRuns !== undefined) {
+      maxActiveRuns = Math.min(concurrency.maxActiveRuns ?? 1, MAX_ACTIVE_RUNS_LIMIT);
+    }
+  }
+  if (problems.length > 0) return { problems };
+  const rules: StartRules = {
+    ...(windows.length > 0 ? { windows } : {}),
+    ...(pipeline.toleranceSeconds !== undefined ? { toleranceSeconds: pipeline.toleranceSeconds } : {}),
+    ...(pipeline.maxLatenessSeconds !== undefined ? { maxLatenessSeconds: pipeline.maxLatenessSeconds } : {}),
+    ...(maxActiveRuns !== undefined ? { maxActiveRuns } : {}),
+  };
+  return Object.keys(rules).length > 0 ? { rules, problems } : { problems };
+}
+
+/** `06:00–22:00 MON,TUE [Europe/London]; tolerance 60 s; …`: the rules in one line for `phi plan`. */
+export function describeStartRules(rules: StartRules | undefined): string {
+  if (rules === undefined) return 'any time; tolerance 60 s; no limit on active runs';
+  const parts = [
+    rules.windows ? `windows ${rules.windows.map((w) => `${w.start}–${w.end}${w.days ? ` ${w.days.join(',')}` : ''} [${w.timezone}]`).join('; ')} (outside: skip)` : 'any time',
+    `tolerance ${rules.toleranceSeconds ?? 60} s${rules.maxLatenessSeconds !== undefined ? `, too late after ${rules.maxLatenessSeconds} s` : ''}`,
+    rules.maxActiveRuns !== undefined ? `at most ${rules.maxActiveRuns} active run(s), more skipped` : 'no limit on active runs',
+  ];
+  return parts.join('; ');
+}
