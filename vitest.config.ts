@@ -16,7 +16,8 @@ export default defineConfig({
     // The e2e suite shares one emulator and one deployment (see test/e2e/global-setup.ts).
     projects: [
       { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
-      { extends: true, test: { name: 'cdk', include: ['test/cdk/**/*.test.ts'], testTimeout: 120_000 } },
+      // Synthesizing every shipped stack (cdk-nag included) in a beforeAll takes seconds, more on a busy machine.
+      { extends: true, test: { name: 'cdk', include: ['test/cdk/**/*.test.ts'], testTimeout: 120_000, hookTimeout: 120_000 } },
       {
         extends: true,
         test: {

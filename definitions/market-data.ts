@@ -9,6 +9,9 @@ export default definePipeline({
   description: 'Market data → scenarios → metrics → strategy assessment',
   version: '1.0.0',
   schedule: { cron: '0 19 * * 1-5', timezone: 'America/New_York' },
+  // The seed's alert rules: a failed run, no success for 72 hours (a weekday schedule leaves weekends without runs), more than 10 %
+  // of jobs failing within an hour, a run longer than two hours.
+  alarms: { maxDataAgeHours: 72, errorRate: { threshold: 0.1 }, maxDurationMinutes: 120 },
   parameters: { symbols: ['SPY', 'QQQ', 'IWM'], lookbackDays: 30 },
   // A run may narrow the symbols or the lookback; anything else is refused before it starts.
   runParameters: z.object({

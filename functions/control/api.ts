@@ -1,21 +1,26 @@
 /**
  * The control API behind API Gateway (IAM auth; API Gateway itself refuses unsigned requests):
- *   POST /pipelines/{id}/runs  { parameters?, idempotencyKey?, dryRun?, force? } → 201 a new run, 200 the
+ *   POST /pipelines/{id}/runs  { parameters?, idempotencyKey?, dryRun?, force?, scheduledTime?, scheduleId? } → 201 a new run, 200 the
  *                               existing one (a run its start rules refused is recorded SKIPPED, with
  *                               its `startDecision`); `dryRun`: 200 the decision, nothing recorded;
  *                               400 API_011_INVALID_PARAMETERS when the parameters are not what the
- *                               pipeline's runParameters allows
+ *                               pipeline's runParameters allows; `scheduledTime` (+ `scheduleId`): a
+ *                               backfill (trigger BACKFILL) with the identity of that schedule's delivery
+ *                               of that time; 400 API_012_SCHEDULED_TIME_IN_FUTURE for a time to come
  *   GET  /pipelines/{id}/runs?status=&trigger=&limit=&next= → a page of its runs, newest first
  *   GET  /runs/{runId}          → the run with its jobs and their attempts
  *   POST /runs/{runId}/cancel   { job?, scope?, reason? } → 200 the run (the whole run, or a job and its scope)
  *   GET  /pipelines/{id}/durations?runs=N → each job's median and p95 over the last N succeeded runs
+ *   GET  /dead-letters?pipeline=&limit=, GET /dead-letters/{messageId}, POST /dead-letters/{messageId}/retry,
+ *   POST /dead-letters/retry { pipeline?, all: true }, POST /dead-letters/purge { olderThanSeconds }:
+ *                               the dead-letter queue (`./dead-letters.ts`), retries and purges logged with the caller
  * Errors answer `{ error: { code, message, issues? } }` with a stable code.
  */
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { z } from 'zod';
 import { nestsDeeperThan } from '../../lib/model/canonical.ts';
-import { ApiErrorCode, CancelRequestSchema, MAX_BODY_DEPTH, RunHistoryQuerySchema, RunIdSchema, runIdPrefix, StartRunRequestSchema, TriggerType, type DryRunResponse, type RunHistoryResponse, type RunView } from '../../lib/model/contract/index.ts';
-import { PipelineIdSchema } from '../../lib/model/pipeline.ts';
+import { ApiErrorCode, CancelRequestSchema, canonicalScheduledTime, MAX_BODY_DEPTH, RunHistoryQuerySchema, RunIdSchema, runIdPrefix, StartRunRequestSchema, TriggerType, type DryRunResponse, type RunHistoryResponse, type RunView } from '../../lib/model/contract/index.ts';
+import { DEFAULT_SCHEDULE_ID, PipelineIdSchema } from '../../lib/model/pipeline.ts';
 import { createLogger } from '../shared/log.ts';
 import { formatPath } from '../../lib/model/problems.ts';
 import type { RecordStore } from '../shared/records/store.ts';
@@ -27,6 +32,10 @@ import { MAX_OBSERVED_RUNS, observedDurations } from './durations.ts';
 /** `?runs=N`: how many of the latest succeeded runs to learn from. */
 const DurationsQuerySchema = z.object({ runs: z.coerce.number().int().min(1).max(MAX_OBSERVED_RUNS).default(20) }).strict();
 import { IdempotencyConflictError, planStart, RunParametersError, RunStartError, startRun, triggerDepsFromEnv, UnknownPipelineError, type TriggerDeps } from './trigger.ts';
+import { DeadLetterIdSchema, DeadLetterListQuerySchema, DeadLetterPurgeRequestSchema, DeadLetterRetryAllRequestSchema } from '../../lib/model/contract/index.ts';
+import { DeadLetterNotFoundError, listDeadLetters, OriginalRunMissingError, purgeDeadLetters, RetryRefusedError, retryAllDeadLetters, retryDeadLetter, showDeadLetter, type DeadLetterDeps } from './dead-letters.ts';
+import { deadLetterQueueFromEnv, retryPointersFromEnv } from '../shared/dead-letter-queue.ts';
+import { ConfigurationError } from '../../lib/model/errors.ts';
 
 /** History's `next`: the history sort key of the page's last run (`<queuedAt>#<runId>`), opaque to callers. */
 const HistoryCursorSchema = z.object({ v: z.literal(1), k: z.string().regex(/^[0-9T:.Z-]{10,40}#.+$/) }).strict();
@@ -49,6 +58,8 @@ export interface ApiDeps {
   readonly trigger: TriggerDeps;
   readonly store: Pick<RecordStore, 'getRun' | 'listAttempts' | 'listJobStates' | 'listRuns' | 'listRunHistory'>;
   readonly cancel: CancelDeps;
+  /** The dead-letter routes. @default they answer 500 (not configured) */
+  readonly deadLetters?: DeadLetterDeps;
 }
 
 /** The caller, as API Gateway's IAM authorization identified it. */
@@ -114,10 +125,15 @@ export async function route(event: Pick<APIGatewayProxyEvent, 'httpMethod' | 're
     const read = bodyOf(event);
     if ('error' in read) return read.error;
     const parsed = StartRunRequestSchema.safeParse(read.body);
-    if (!parsed.success) return invalid('the body does not match { parameters?, idempotencyKey?, dryRun?, force? }', parsed.error.issues);
-    const { dryRun, force, ...request } = parsed.data;
+    if (!parsed.success) return invalid('the body does not match { parameters?, idempotencyKey?, dryRun?, force?, scheduledTime?, scheduleId? }', parsed.error.issues);
+    const { dryRun, force, scheduledTime, scheduleId, ...request } = parsed.data;
+    // A backfill: the scheduled time as Scheduler writes it, so the run is the one its delivery would be.
+    const backfill = scheduledTime === undefined ? undefined : { scheduledTime: canonicalScheduledTime(scheduledTime), scheduleId: scheduleId ?? DEFAULT_SCHEDULE_ID };
+    if (backfill !== undefined && Date.parse(backfill.scheduledTime) > (deps.trigger.now ?? (() => new Date()))().getTime()) {
+      return failure(400, ApiErrorCode.SCHEDULED_TIME_IN_FUTURE, `the scheduled time ${backfill.scheduledTime} is still to come: only a time already past can be backfilled (its schedule starts it when it comes)`);
+    }
     try {
-      const req = { pipelineId, trigger: TriggerType.API, ...request, ...(force ? { force: true } : {}) };
+      const req = { pipelineId, trigger: backfill ? TriggerType.BACKFILL : TriggerType.API, ...request, ...backfill, ...(force ? { force: true } : {}) };
       if (dryRun) {
         const plan = await planStart(req, deps.trigger);
         const answer: DryRunResponse = { dryRun: true, pipelineId, decision: plan.decision, parameters: plan.parameters };
@@ -181,6 +197,64 @@ export async function route(event: Pick<APIGatewayProxyEvent, 'httpMethod' | 're
     const view = await viewRun(runId, deps.store);
     return view ? json(200, view) : failure(404, ApiErrorCode.RUN_NOT_FOUND, `run "${runId}" does not exist`);
   }
+  if (key.startsWith('GET /dead-letters') || key.startsWith('POST /dead-letters')) return deadLetterRoute(key, event, deps);
+  return failure(404, ApiErrorCode.ROUTE_NOT_FOUND, `no route ${key}`);
+}
+
+/** The dead-letter routes: list and show (viewer), retry (operator), purge (admin); the caller is logged and kept on every retry run. */
+async function deadLetterRoute(key: string, event: Parameters<typeof route>[0], deps: ApiDeps): Promise<APIGatewayProxyResult> {
+  const dlq = deps.deadLetters;
+  if (dlq === undefined) throw new ConfigurationError('deadLetters', 'the control API was given no dead-letter queue');
+  const by = callerOf({ requestContext: event.requestContext as APIGatewayProxyEvent['requestContext'] });
+  const messageIdOf = (): { id: string } | { error: APIGatewayProxyResult } => {
+    const raw = event.pathParameters?.messageId ?? '';
+    const parsed = DeadLetterIdSchema.safeParse(raw);
+    return parsed.success ? { id: parsed.data } : { error: failure(404, ApiErrorCode.DEAD_LETTER_NOT_FOUND, `"${raw.slice(0, 80)}${raw.length > 80 ? '…' : ''}" is not a dead letter's message id`) };
+  };
+  try {
+    if (key === 'GET /dead-letters') {
+      const query = DeadLetterListQuerySchema.safeParse(event.queryStringParameters ?? {});
+      if (!query.success) return invalid('the query does not match ?pipeline=&limit=', query.error.issues);
+      return json(200, await listDeadLetters(query.data, dlq));
+    }
+    if (key === 'GET /dead-letters/{messageId}') {
+      const path = messageIdOf();
+      if ('error' in path) return path.error;
+      return json(200, await showDeadLetter(path.id, dlq));
+    }
+    if (key === 'POST /dead-letters/{messageId}/retry') {
+      const path = messageIdOf();
+      if ('error' in path) return path.error;
+      const read = bodyOf(event);
+      if ('error' in read) return read.error;
+      if (typeof read.body !== 'object' || read.body === null || Array.isArray(read.body) || Object.keys(read.body).length > 0) return invalid('the body is empty ({})', [{ path: [], message: 'takes no fields', code: 'unrecognized_keys' }]);
+      const answer = await retryDeadLetter(path.id, by, dlq);
+      return json(answer.created ? 201 : 200, answer);
+    }
+    if (key === 'POST /dead-letters/retry') {
+      const read = bodyOf(event);
+      if ('error' in read) return read.error;
+      const parsed = DeadLetterRetryAllRequestSchema.safeParse(read.body);
+      if (!parsed.success) return invalid('the body does not match { pipeline?, all: true }', parsed.error.issues);
+      if (parsed.data.pipeline !== undefined && !deps.trigger.stateMachines.has(parsed.data.pipeline)) return failure(404, ApiErrorCode.PIPELINE_NOT_FOUND, `pipeline "${parsed.data.pipeline}" is not deployed`);
+      return json(200, await retryAllDeadLetters(parsed.data.pipeline, by, dlq));
+    }
+    if (key === 'POST /dead-letters/purge') {
+      const read = bodyOf(event);
+      if ('error' in read) return read.error;
+      const parsed = DeadLetterPurgeRequestSchema.safeParse(read.body);
+      if (!parsed.success) return invalid('the body does not match { olderThanSeconds }', parsed.error.issues);
+      return json(200, await purgeDeadLetters(parsed.data.olderThanSeconds, by, dlq));
+    }
+  } catch (err) {
+    if (err instanceof DeadLetterNotFoundError) return failure(404, ApiErrorCode.DEAD_LETTER_NOT_FOUND, err.message);
+    if (err instanceof OriginalRunMissingError) return failure(404, ApiErrorCode.RUN_NOT_FOUND, err.message);
+    if (err instanceof RetryRefusedError) return failure(409, ApiErrorCode.RETRY_REFUSED, err.message, err.run ? { run: err.run } : {});
+    if (err instanceof UnknownPipelineError) return failure(404, ApiErrorCode.PIPELINE_NOT_FOUND, err.message);
+    if (err instanceof RunParametersError) return failure(400, ApiErrorCode.INVALID_PARAMETERS, `the dead letter's run parameters are not what its pipeline allows now (its runParameters changed?)`, { issues: err.issues });
+    if (err instanceof RunStartError) return { ...failure(503, ApiErrorCode.RUN_START_FAILED, `${err.message}; the dead letter stays in the queue`, { run: err.run }), headers: { 'content-type': 'application/json', 'retry-after': '30' } };
+    throw err;
+  }
   return failure(404, ApiErrorCode.ROUTE_NOT_FOUND, `no route ${key}`);
 }
 
@@ -200,6 +274,10 @@ export async function answer(event: Parameters<typeof route>[0], deps: ApiDeps, 
 
 let deps: ApiDeps | undefined;
 export async function handler(event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> {
-  deps ??= { trigger: triggerDepsFromEnv('control-api'), store: recordStoreFromEnv(), cancel: cancelDepsFromEnv() };
+  if (deps === undefined) {
+    const trigger = triggerDepsFromEnv('control-api');
+    const store = recordStoreFromEnv();
+    deps = { trigger, store, cancel: cancelDepsFromEnv(), deadLetters: { queue: deadLetterQueueFromEnv(), retries: retryPointersFromEnv(), store, trigger, log: createLogger({ component: 'control-api', area: 'dead-letters' }) } };
+  }
   return answer(event, deps);
 }

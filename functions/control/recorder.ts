@@ -9,7 +9,9 @@
  * And, from EventBridge, an execution that ended without reaching its own last step (aborted, timed
  * out) closes its run FAILED, so no record stays RUNNING.
  */
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { SFNClient } from '@aws-sdk/client-sfn';
+import { PhiError } from '../../lib/model/errors.ts';
 import {
   ErrorCategory,
   ExecErrorCode,
@@ -27,9 +29,14 @@ import {
   type JobSummary,
   type RecorderEvent,
   type RunInput,
+  type RunEvent,
   type RunRecord,
+  runEndedEvent,
+  runStartedEvent,
 } from '../../lib/model/contract/index.ts';
 import { jsonBytes } from '../../lib/model/canonical.ts';
+import { METRIC_DIMENSIONS, runEndMetrics, runStartMetrics } from '../../lib/model/contract/metrics.ts';
+import { emitMetrics } from '../shared/metrics.ts';
 import { deadLetterOf, deadLetterSenderFromEnv, sendDeadLetterOnce } from '../shared/dead-letters.ts';
 import { errorFromCaught } from '../shared/failures.ts';
 import { graphOfRun, jobListsFromS3, type JobLists } from '../shared/job-lists.ts';
@@ -47,8 +54,23 @@ export interface RecorderDeps {
   readonly sendToken: ReleaseDeps['sendToken'];
   /** Where a run's graph is read from (its job list). */
   readonly jobLists: JobLists;
+  /**
+   * Publishes a run's `Phi Run Started` / `Phi Run Ended` event (EventBridge, default bus). A publish
+   * that fails is logged and never fails the recording. @default none is published
+   */
+  readonly publishRunEvent?: (event: RunEvent) => Promise<void>;
   readonly log: Logger;
   readonly now?: () => Date;
+}
+
+/** Publishes `event` if there is one and a publisher: a failure is logged (`run event not published`), never thrown. */
+async function publishSafely(event: RunEvent | undefined, deps: Pick<RecorderDeps, 'publishRunEvent'>, log: Logger): Promise<void> {
+  if (event === undefined || deps.publishRunEvent === undefined) return;
+  try {
+    await deps.publishRunEvent(event);
+  } catch (err) {
+    log.warn('run event not published', { detailType: event.detailType, error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) });
+  }
 }
 
 /** The jobs that wait for `jobId` in `graph` (job → its upstreams), each with how many upstreams it has. */
@@ -65,8 +87,11 @@ export async function record(event: RecorderEvent, deps: RecorderDeps): Promise<
   switch (event.action) {
     case 'runStarted': {
       const { run } = event;
-      await deps.store.markRunRunning({ ...run, executionArn: event.executionArn, definitionVersion: event.definitionVersion, jobList: event.jobList }, now);
+      const started = await deps.store.markRunRunning({ ...run, executionArn: event.executionArn, definitionVersion: event.definitionVersion, jobList: event.jobList }, now);
       log.info('run started', { executionArn: event.executionArn });
+      // Counted once: by the call that made the run RUNNING (a repeated step finds it started before).
+      if (started.startedAt === now) emitMetrics(runStartMetrics(started), { [METRIC_DIMENSIONS.pipeline]: started.pipelineId }, log, clock);
+      await publishSafely(runStartedEvent(started), deps, log);
       return run;
     }
     case 'jobAbandoned': {
@@ -98,6 +123,9 @@ export async function record(event: RecorderEvent, deps: RecorderDeps): Promise<
         const run = await deps.store.requireRun(event.run.runId);
         if (TERMINAL_RUN_STATUSES.includes(run.status)) return run;
         const closed = await finishRunFrom(run, event, deps, now, log);
+        // Counted once: by the call that closed the run.
+        if (TERMINAL_RUN_STATUSES.includes(closed.status) && closed.completedAt === now) emitMetrics(runEndMetrics(closed), { [METRIC_DIMENSIONS.pipeline]: closed.pipelineId }, log, clock);
+        if (TERMINAL_RUN_STATUSES.includes(closed.status)) await publishSafely(runEndedEvent(closed), deps, log);
         if (TERMINAL_RUN_STATUSES.includes(closed.status) || read >= 3) return closed;
       }
     }
@@ -222,7 +250,16 @@ export function fromStatusChange(event: unknown): RecorderEvent | undefined {
 
 /** The recorder's dependencies in a Lambda function (the recorder's, the control API's, the sweeper's), from its environment. */
 export function recorderDepsFromEnv(log: Logger, store: RecorderDeps['store'] = recordStoreFromEnv(), sfn = new SFNClient({})): RecorderDeps {
-  return { store, log, sendDeadLetter: deadLetterSenderFromEnv(), sendToken: sendTaskToken(sfn, log), jobLists: jobListsFromS3() };
+  return { store, log, sendDeadLetter: deadLetterSenderFromEnv(), sendToken: sendTaskToken(sfn, log), jobLists: jobListsFromS3(), publishRunEvent: runEventPublisher() };
+}
+
+/** Puts a run event on the account's default event bus (the only bus the functions may put on). */
+export function runEventPublisher(client = new EventBridgeClient({})): (event: RunEvent) => Promise<void> {
+  return async (event) => {
+    const out = await client.send(new PutEventsCommand({ Entries: [{ Source: event.source, DetailType: event.detailType, Detail: JSON.stringify(event.detail) }] }));
+    // PutEvents answers 200 with the entries it could not put counted.
+    if ((out.FailedEntryCount ?? 0) > 0) throw new PhiError('EVT_001_PUT_FAILED', `${out.Entries?.[0]?.ErrorCode ?? 'unknown'}: ${out.Entries?.[0]?.ErrorMessage ?? 'the event was not put'}`);
+  };
 }
 
 let lambdaDeps: RecorderDeps | undefined;

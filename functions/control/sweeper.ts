@@ -1,7 +1,8 @@
 /**
  * The sweeper (scheduled; bounded; idempotent): what could leave a record open for ever is closed here.
  * 1. Deliveries that failed at the edges wait in the deliveries queue: a schedule's delivery that never
- *    reached the trigger (its run is started now, once, as ever), a status-change event the recorder
+ *    reached the trigger (its run is started now, once, as ever), a trigger rule's event the trigger
+ *    function kept failing on (likewise: one run per trigger and event), a status-change event the recorder
  *    could not take (its run is closed now). Each is deleted once handled; one it cannot read stays.
  * 2. Runs still open after a grace period: one whose execution has ended is closed as its execution
  *    ended; one whose execution never started (its trigger died before `StartExecution`) is closed
@@ -19,7 +20,7 @@ import { emitMetrics } from '../shared/metrics.ts';
 import { recordStoreFromEnv } from '../shared/records/env.ts';
 import type { RecordStore } from '../shared/records/store.ts';
 import { fromStatusChange, record, recorderDepsFromEnv, type RecorderDeps } from './recorder.ts';
-import { ScheduledEventSchema, scheduledRunRequest, startRun, triggerDepsFromEnv, type TriggerDeps } from './trigger.ts';
+import { ScheduledEventSchema, scheduledRunRequest, startEventRun, startRun, TriggeredEventSchema, triggerDepsFromEnv, type TriggerDeps } from './trigger.ts';
 
 /** A message of the deliveries queue, as the sweeper reads it. */
 export interface Delivery {
@@ -60,8 +61,14 @@ export interface SweepResult {
 
 const runInputOf = (run: RunRecord): RunInput => ({ runId: run.runId, pipelineId: run.pipelineId, trigger: run.trigger, parameters: run.parameters, ...(run.scheduledTime ? { scheduledTime: run.scheduledTime } : {}) });
 
-/** Handles one failed delivery; `false` when it is neither a schedule's delivery nor a status change. */
+/** Handles one failed delivery; `false` when it is neither a schedule's nor a trigger's delivery nor a status change. */
 async function redeliver(body: unknown, deps: SweeperDeps): Promise<boolean> {
+  const triggered = TriggeredEventSchema.safeParse(body);
+  if (triggered.success) {
+    // A trigger rule's input: the same run as its first delivery would have started (trigger and event id).
+    await startEventRun(triggered.data, deps.trigger);
+    return true;
+  }
   const scheduled = ScheduledEventSchema.safeParse(body);
   if (scheduled.success) {
     // The schedule's own input: its schedule id (`default` when it names none) and run parameters.

@@ -10,15 +10,17 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { z } from 'zod';
-import { canonicalJson } from '../../lib/model/canonical.ts';
-import { ApiErrorCode, RUN_START_FAILED, runIdPrefix, RunStatus, TriggerType, type RunInput, type RunRecord } from '../../lib/model/contract/index.ts';
+import { canonicalJson, jsonBytes } from '../../lib/model/canonical.ts';
+import { ApiErrorCode, MAX_RUN_PARAMETERS_BYTES, RUN_START_FAILED, runIdPrefix, RunStatus, TriggerType, type RetryOf, type RunInput, type RunRecord } from '../../lib/model/contract/index.ts';
 import { ConfigurationError, PhiError } from '../../lib/model/errors.ts';
 import { executionArnFor } from '../../lib/model/names.ts';
-import { DEFAULT_SCHEDULE_ID, ParametersSchema, ScheduleIdSchema, type Parameters } from '../../lib/model/pipeline.ts';
+import { DEFAULT_SCHEDULE_ID, EVENT_PARAMETER, JsonValueSchema, ParametersSchema, ScheduleIdSchema, TriggerIdSchema, type JsonValue, type Parameters } from '../../lib/model/pipeline.ts';
 import { checkRunParameters, RUN_PARAMETERS_ENV, RunParameterSchemasSchema, type JsonSchema, type RunParameterIssue } from '../../lib/model/run-parameters.ts';
 import { START_RULES_ENV, StartDecisionKind, StartRulesByPipelineSchema, type StartDecision, type StartRules } from '../../lib/model/contract/start.ts';
 import { evaluateStart, type StartInput } from '../../lib/model/start-rules.ts';
 import { createLogger, type Logger } from '../shared/log.ts';
+import { emitMetrics } from '../shared/metrics.ts';
+import { METRIC_DIMENSIONS } from '../../lib/model/contract/metrics.ts';
 import { recordStoreFromEnv } from '../shared/records/env.ts';
 import type { RecordStore } from '../shared/records/store.ts';
 
@@ -32,6 +34,14 @@ export interface RunRequest {
   readonly scheduledTime?: string;
   /** The schedule that fired (with `scheduledTime`): part of the run's identity, kept on its record. @default "default" */
   readonly scheduleId?: string;
+  /** The trigger whose rule delivered the event (trigger `EVENT`): with `eventId`, the run's identity. */
+  readonly triggerId?: string;
+  /** The EventBridge event's id (with `triggerId`): a redelivery of the same event is the same run. */
+  readonly eventId?: string;
+  /** Phi's own `event` run parameter (trigger `EVENT`): set on top of the checked parameters, never checked against `runParameters`. */
+  readonly eventParameter?: JsonValue;
+  /** A dead letter's retry (trigger `RETRY`): the letter's message id is the run's identity; kept on its record. */
+  readonly retryOf?: RetryOf;
 }
 
 export interface TriggerDeps {
@@ -47,6 +57,8 @@ export interface TriggerDeps {
   readonly runParameters?: ReadonlyMap<string, JsonSchema>;
   /** Pipeline id → when its runs may start (windows, lateness, active runs; its plan's `startRules`). @default every pipeline has the defaults */
   readonly startRules?: ReadonlyMap<string, StartRules>;
+  /** The triggers' debounce windows (`debounceSeconds`). @default none: a debounced trigger's event is refused with `CFG_001` */
+  readonly triggerWindows?: Pick<RecordStore, 'getRun' | 'claimTriggerWindow'>;
   readonly log: Logger;
   readonly now?: () => Date;
 }
@@ -85,6 +97,20 @@ export function runParametersOf(pipelineId: string, parameters: Parameters | und
   return checked.parameters;
 }
 
+/**
+ * The checked parameters with Phi's `event` parameter on top (an event-triggered run's). A `detail` that
+ * would take them past `MAX_RUN_PARAMETERS_BYTES` is left out (`detailOmitted: true`), so an event
+ * always makes its run.
+ */
+function withEventParameter(parameters: Parameters, req: RunRequest): Parameters {
+  if (req.eventParameter === undefined) return parameters;
+  const withEvent = { ...parameters, [EVENT_PARAMETER]: req.eventParameter };
+  if (jsonBytes(withEvent) <= MAX_RUN_PARAMETERS_BYTES) return withEvent;
+  const event = req.eventParameter;
+  const { detail: _detail, ...rest } = typeof event === 'object' && event !== null && !Array.isArray(event) ? event : {};
+  return { ...parameters, [EVENT_PARAMETER]: { ...rest, detailOmitted: true } };
+}
+
 /** An idempotency key came back with other parameters than the run it started. Nothing was started. */
 export class IdempotencyConflictError extends PhiError {
   constructor(readonly run: RunRecord) {
@@ -103,7 +129,11 @@ const compactTime = (iso: string): string => iso.replace(/[-:]/g, '').replace(/\
  */
 export function runIdFor(req: RunRequest, now: Date): string {
   const prefix = runIdPrefix(req.pipelineId);
+  // One run per dead letter: a second retry of the same letter (its SQS message id) is the same run.
+  if (req.retryOf !== undefined) return `${prefix}r-${hash(req.pipelineId, 'retry', req.retryOf.messageId).slice(0, 32)}`;
   if (req.idempotencyKey !== undefined) return `${prefix}k-${hash(req.pipelineId, 'key', req.idempotencyKey).slice(0, 32)}`;
+  // One run per trigger and event: a redelivery of the event (EventBridge's retries, the sweeper's) is the same run.
+  if (req.eventId !== undefined) return `${prefix}e-${hash(req.pipelineId, 'event', req.triggerId ?? '', req.eventId).slice(0, 32)}`;
   if (req.scheduledTime !== undefined) {
     // One run per schedule and scheduled time: two schedules firing at once are two runs. The default
     // schedule's identity is the one runs had before pipelines had several schedules.
@@ -150,7 +180,7 @@ export interface StartPlan {
  */
 export async function planStart(req: RunRequest, deps: TriggerDeps): Promise<StartPlan> {
   if (!deps.stateMachines.has(req.pipelineId)) throw new UnknownPipelineError(req.pipelineId);
-  const parameters = runParametersOf(req.pipelineId, req.parameters, deps);
+  const parameters = withEventParameter(runParametersOf(req.pipelineId, req.parameters, deps), req);
   const now = (deps.now ?? (() => new Date()))();
   return { pipelineId: req.pipelineId, decision: await decideStart(req, runIdFor(req, now), now, deps, true), parameters };
 }
@@ -163,7 +193,7 @@ export async function planStart(req: RunRequest, deps: TriggerDeps): Promise<Sta
 export async function startRun(req: RunRequest, deps: TriggerDeps): Promise<{ created: boolean; run: RunRecord }> {
   const stateMachineArn = deps.stateMachines.get(req.pipelineId);
   if (!stateMachineArn) throw new UnknownPipelineError(req.pipelineId);
-  const parameters = runParametersOf(req.pipelineId, req.parameters, deps);
+  const parameters = withEventParameter(runParametersOf(req.pipelineId, req.parameters, deps), req);
   const now = (deps.now ?? (() => new Date()))();
   const runId = runIdFor(req, now);
   const decision = await decideStart(req, runId, now, deps, false);
@@ -177,7 +207,15 @@ export async function startRun(req: RunRequest, deps: TriggerDeps): Promise<{ cr
     ...(req.idempotencyKey !== undefined ? { idempotencyKey: req.idempotencyKey } : {}),
     ...(req.scheduledTime !== undefined ? { scheduledTime: req.scheduledTime } : {}),
     ...(req.scheduledTime !== undefined ? { scheduleId: req.scheduleId ?? DEFAULT_SCHEDULE_ID } : {}),
+    ...(req.triggerId !== undefined ? { triggerId: req.triggerId } : {}),
+    ...(req.eventId !== undefined ? { eventId: req.eventId } : {}),
+    ...(req.retryOf !== undefined ? { retryOf: req.retryOf } : {}),
   });
+  if (created) {
+    // Counted once, by the start that recorded the run: a refused start, and how late a schedule's delivery came.
+    const counts = { ...(stored.status === RunStatus.SKIPPED ? { RunsSkipped: 1 } : {}), ...(req.scheduledTime !== undefined && decision.latenessSeconds !== undefined ? { ScheduleLateness: decision.latenessSeconds } : {}) };
+    emitMetrics(counts, { [METRIC_DIMENSIONS.pipeline]: req.pipelineId }, deps.log);
+  }
   // Compared with their defaults filled in, as they were stored.
   if (!created && req.idempotencyKey !== undefined && canonicalJson(stored.parameters) !== canonicalJson(parameters)) {
     throw new IdempotencyConflictError(stored);
@@ -232,8 +270,10 @@ export function startRulesFromEnv(env: NodeJS.ProcessEnv = process.env): Map<str
 
 export function triggerDepsFromEnv(component: string): TriggerDeps {
   const sfn = new SFNClient({});
+  const store = recordStoreFromEnv();
   return {
-    store: recordStoreFromEnv(),
+    store,
+    triggerWindows: store,
     stateMachines: stateMachinesFromEnv(),
     runParameters: runParametersFromEnv(),
     startRules: startRulesFromEnv(),
@@ -272,9 +312,94 @@ export const scheduledRunRequest = (event: ScheduledEvent): RunRequest => ({
 });
 
 let scheduleDeps: TriggerDeps | undefined;
-/** Lambda entry for EventBridge Scheduler: one run per scheduled time. */
-export async function handler(event: unknown): Promise<{ runId: string; created: boolean }> {
+/**
+ * Lambda entry for EventBridge Scheduler (one run per scheduled time) and for the pipelines' trigger
+ * rules (one run per trigger and event, `TriggeredEventSchema`).
+ */
+export async function handler(event: unknown): Promise<{ runId: string; created: boolean } | { debounced: true; eventId: string }> {
   scheduleDeps ??= triggerDepsFromEnv('schedule-trigger');
+  const triggered = TriggeredEventSchema.safeParse(event);
+  if (triggered.success) {
+    const started = await startEventRun(triggered.data, scheduleDeps);
+    return started.debounced ? started : { runId: started.run.runId, created: started.created };
+  }
   const { created, run } = await startRun(scheduledRunRequest(ScheduledEventSchema.parse(event)), scheduleDeps);
   return { runId: run.runId, created };
+}
+
+/** An EventBridge event, as a rule delivers it (its other fields, account, region, resources…, are kept but not read). */
+export const EventBridgeEventSchema = z
+  .object({
+    id: z.string().min(1),
+    source: z.string(),
+    'detail-type': z.string(),
+    time: z.string(),
+    detail: JsonValueSchema.optional(),
+  })
+  .loose();
+export type EventBridgeEvent = z.infer<typeof EventBridgeEventSchema>;
+
+/**
+ * A trigger rule's input (see the pipeline construct): the pipeline and trigger it belongs to, what
+ * the trigger needs to start its run, and the whole event (`<aws.events.event.json>`).
+ */
+export const TriggeredEventSchema = z.object({
+  pipelineId: z.string(),
+  triggerId: TriggerIdSchema,
+  triggerType: z.enum(['event', 'dataArrival']),
+  debounceSeconds: z.number().int().min(1).optional(),
+  event: EventBridgeEventSchema,
+});
+export type TriggeredEvent = z.infer<typeof TriggeredEventSchema>;
+
+/** The part of S3's "Object Created" detail a dataArrival run is given. */
+const ObjectCreatedSchema = z.object({ bucket: z.object({ name: z.string() }), object: z.object({ key: z.string(), size: z.number().optional() }) });
+
+/**
+ * A trigger's delivery as the run it asks for: trigger `EVENT`, identity from the trigger and the
+ * event id, no parameters of its own (its pipeline's `runParameters` defaults fill them) and the event
+ * as Phi's `event` parameter: `{ id, source, detailType, time, detail }`, for dataArrival also the
+ * object's `bucket`, `key` (as S3 sends it) and `size`.
+ */
+export function eventRunRequest(delivery: TriggeredEvent): RunRequest {
+  const { event } = delivery;
+  const object = delivery.triggerType === 'dataArrival' ? ObjectCreatedSchema.safeParse(event.detail) : undefined;
+  const eventParameter: { [key: string]: JsonValue } = {
+    id: event.id,
+    source: event.source,
+    detailType: event['detail-type'],
+    time: event.time,
+    ...(object?.success ? { bucket: object.data.bucket.name, key: object.data.object.key, ...(object.data.object.size !== undefined ? { size: object.data.object.size } : {}) } : {}),
+    detail: event.detail ?? {},
+  };
+  return { pipelineId: delivery.pipelineId, trigger: TriggerType.EVENT, triggerId: delivery.triggerId, eventId: event.id, eventParameter };
+}
+
+/** What a trigger's delivery did: the run it started (or found), or nothing, the trigger's debounce window being open. */
+export type EventStart = { readonly debounced: false; readonly created: boolean; readonly run: RunRecord } | { readonly debounced: true; readonly eventId: string };
+
+/**
+ * Starts the run of one trigger delivery, once per trigger and event. With `debounceSeconds`, an event
+ * whose run does not exist yet must first open the trigger's window (one conditional write): while
+ * another event's window is open it is dropped (logged, metric `DebouncedEvents`), nothing recorded.
+ * A redelivery of an event whose run exists goes straight to that run (`startRun` is idempotent).
+ */
+export async function startEventRun(delivery: TriggeredEvent, deps: TriggerDeps): Promise<EventStart> {
+  const req = eventRunRequest(delivery);
+  if (delivery.debounceSeconds !== undefined) {
+    const windows = deps.triggerWindows;
+    if (windows === undefined) throw new ConfigurationError('triggerWindows', 'a trigger with debounceSeconds needs the records table to keep its window');
+    const now = (deps.now ?? (() => new Date()))();
+    if ((await windows.getRun(runIdFor(req, now))) === undefined) {
+      // Refused starts (no such pipeline, parameters refused) must not hold the window.
+      if (!deps.stateMachines.has(req.pipelineId)) throw new UnknownPipelineError(req.pipelineId);
+      runParametersOf(req.pipelineId, req.parameters, deps);
+      if (!(await windows.claimTriggerWindow(delivery.pipelineId, delivery.triggerId, delivery.event.id, now.toISOString(), delivery.debounceSeconds))) {
+        deps.log.info('event dropped: the trigger\'s debounce window is open', { pipelineId: delivery.pipelineId, triggerId: delivery.triggerId, eventId: delivery.event.id });
+        emitMetrics({ DebouncedEvents: 1 }, { [METRIC_DIMENSIONS.pipeline]: delivery.pipelineId }, deps.log);
+        return { debounced: true, eventId: delivery.event.id };
+      }
+    }
+  }
+  return { debounced: false, ...(await startRun(req, deps)) };
 }

@@ -37,6 +37,8 @@ import {
   type UpstreamOutcome,
 } from '../../lib/model/contract/index.ts';
 import { canonicalJson, jsonBytes, nestsDeeperThan } from '../../lib/model/canonical.ts';
+import { METRIC_DIMENSIONS } from '../../lib/model/contract/metrics.ts';
+import { emitMetrics } from '../shared/metrics.ts';
 import { PhiError } from '../../lib/model/errors.ts';
 import { deadLetterOf, sendDeadLetterOnce, type DeadLetterDeps } from '../shared/dead-letters.ts';
 import { decide } from '../shared/dependencies.ts';
@@ -284,6 +286,7 @@ export async function runAttempt(manifest: PipelineManifest, payload: RunTaskPay
   }
 
   const completedAt = now().toISOString();
+  emitMetrics({ JobDuration: Date.parse(completedAt) - Date.parse(startedAt) }, { [METRIC_DIMENSIONS.pipeline]: manifest.pipelineId, [METRIC_DIMENSIONS.job]: jobId }, log, now);
   if (error) {
     const failure = error;
     const willRetry = failure.category === ErrorCategory.TRANSIENT && attempt < job.retry.maxAttempts;

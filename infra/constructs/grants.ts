@@ -30,6 +30,11 @@ export function grantSend(grantee: iam.IGrantable, queue: sqs.IQueue): void {
   iam.Grant.addToPrincipal({ grantee, actions: ['sqs:SendMessage'], resourceArns: [queue.queueArn] });
 }
 
+/** Working through `queue`'s messages: receive, hide or show again, delete; nothing else of it (no send, no attributes, no purge). */
+export function grantReceive(grantee: iam.IGrantable, queue: sqs.IQueue): void {
+  iam.Grant.addToPrincipal({ grantee, actions: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility'], resourceArns: [queue.queueArn] });
+}
+
 /** The ARNs of the deployment's pipelines' state machines, their runs' executions and their jobs' child executions. */
 export function pipelineArns(scope: Construct, pipelineIds: readonly string[]): { stateMachines: string[]; executions: string[] } {
   const stack = Stack.of(scope);
@@ -58,3 +63,13 @@ export function grantOn(grantee: iam.IGrantable, actions: readonly string[], res
 
 /** Why a grant names a run's executions with a wildcard. */
 export const EXECUTIONS_WILDCARD = 'a run\'s execution is named by its run id and a job\'s child execution by Step Functions, both unknown at deploy time; the ARN is bounded by the state machine\'s name';
+
+/** The account's default event bus in the stack's region (`arn:…:events:<region>:<account>:event-bus/default`). */
+export function defaultEventBusArn(scope: Construct): string {
+  return Stack.of(scope).formatArn({ service: 'events', resource: 'event-bus', resourceName: 'default', arnFormat: ArnFormat.SLASH_RESOURCE_NAME });
+}
+
+/** `events:PutEvents` on the default event bus only: where Phi publishes its run events (`Phi Run Started` / `Phi Run Ended`). */
+export function grantPutRunEvents(grantee: iam.IGrantable, scope: Construct): void {
+  grantOn(grantee, ['events:PutEvents'], [defaultEventBusArn(scope)]);
+}

@@ -7,8 +7,12 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { ArnFormat, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as sns from 'aws-cdk-lib/aws-sns';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -18,8 +22,10 @@ import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { RECORD_ACTIONS } from '../../lib/model/contract/index.ts';
-import { jobFunctionName } from '../../lib/model/names.ts';
+import { jobFunctionName, triggerRuleName } from '../../lib/model/names.ts';
 import type { PipelinePlan } from '../../lib/plan/types.ts';
+import { METRIC_DIMENSIONS, METRICS_NAMESPACE, type MetricName } from '../../lib/model/contract/metrics.ts';
+import { stalenessWindow } from '../../lib/plan/alarms.ts';
 import { acknowledge } from './checks.ts';
 import { functionEntry, phiFunction, PROJECT_ROOT } from './function.ts';
 import { EXECUTIONS_WILDCARD, grantOn, grantRecords, grantSend } from './grants.ts';
@@ -42,9 +48,12 @@ export interface IPhiPlatform {
   readonly deadLetterQueue: sqs.IQueue;
   /** The recorder the state machine calls at the run's start and end, and for a job its function could not close. */
   readonly recorder: lambda.IFunction;
-  /** The function the pipeline's schedules invoke to start a run. */
+  /** The function the pipeline's schedules and trigger rules invoke to start a run. */
   readonly scheduleTrigger: lambda.IFunction;
-  /** Where a schedule's delivery that keeps failing goes, for the sweeper to start its run. */
+  /**
+   * Where a schedule's or a trigger rule's delivery that keeps failing goes, for the sweeper to start
+   * its run. Its resource policy must let EventBridge send from the rules named `triggerRuleName(<pipeline>, '*')`.
+   */
   readonly deliveriesQueue: sqs.IQueue;
   /** The roles of the platform functions that read a run's graph from its job list: the recorder, the control API, the sweeper. */
   readonly jobListReaders: readonly iam.IRole[];
@@ -52,6 +61,8 @@ export interface IPhiPlatform {
   readonly recordRetentionDays: number;
   /** What happens to log groups when the stack is deleted. */
   readonly removalPolicy: RemovalPolicy;
+  /** Where the pipeline's alarms go. */
+  readonly alarmTopic: sns.ITopic;
 }
 
 export interface PhiPipelineProps {
@@ -87,8 +98,12 @@ export class PhiPipeline extends Construct {
   readonly jobFunctions: ReadonlyMap<string, NodejsFunction>;
   /** The pipeline's EventBridge Scheduler schedules, one per plan schedule in its order (none for a pipeline started only by hand). */
   readonly schedules: readonly scheduler.CfnSchedule[];
+  /** The pipeline's CloudWatch alarms (see `AlarmsSchema`), each notifying the platform's alarm topic. */
+  readonly alarms: readonly cloudwatch.Alarm[];
   /** The run's job list (each enabled job, its function, its upstreams), deployed as a file asset. */
   readonly jobList: s3assets.Asset;
+  /** The pipeline's trigger rules on the default event bus, one per enabled plan trigger in its order. */
+  readonly triggerRules: readonly events.CfnRule[];
 
   constructor(scope: Construct, id: string, props: PhiPipelineProps) {
     super(scope, id);
@@ -215,5 +230,76 @@ export class PhiPipeline extends Construct {
         },
       });
     });
+
+    // One rule per enabled trigger, on the default bus, invoking the trigger function with the
+    // pipeline, the trigger and the whole event (the trigger names the run after the trigger and the
+    // event id, so a repeated delivery starts no second run). Written as CloudFormation's own rule and
+    // permission: CDK's Lambda target would add the failed-deliveries statement to the platform's queue
+    // policy, naming this stack's rule from the platform stack (a cycle); the platform allows every rule
+    // of this pipeline by name instead.
+    this.triggerRules = plan.triggers.filter((t) => t.enabled).map((trigger) => {
+      const input = `{"pipelineId":${JSON.stringify(plan.id)},"triggerId":${JSON.stringify(trigger.id)},"triggerType":${JSON.stringify(trigger.type)},${trigger.debounceSeconds !== undefined ? `"debounceSeconds":${trigger.debounceSeconds},` : ''}"event":<aws.events.event.json>}`;
+      const rule = new events.CfnRule(this, `Trigger-${trigger.id}`, {
+        name: triggerRuleName(plan.id, trigger.id),
+        description: `Phi ${plan.id} trigger ${trigger.id} (${trigger.type})`,
+        eventPattern: trigger.pattern,
+        state: 'ENABLED',
+        targets: [{
+          id: 'Trigger',
+          arn: platform.scheduleTrigger.functionArn,
+          inputTransformer: { inputTemplate: input },
+          // Delivered again for up to a day; what still fails waits in the deliveries queue for the sweeper.
+          retryPolicy: { maximumRetryAttempts: 185, maximumEventAgeInSeconds: 86_400 },
+          deadLetterConfig: { arn: platform.deliveriesQueue.queueArn },
+        }],
+      });
+      new lambda.CfnPermission(this, `Trigger-${trigger.id}-Invoke`, {
+        action: 'lambda:InvokeFunction',
+        functionName: platform.scheduleTrigger.functionArn,
+        principal: 'events.amazonaws.com',
+        sourceArn: rule.attrArn,
+      });
+      return rule;
+    });
+
+    this.alarms = pipelineAlarms(this, plan.id, plan.alarms, platform.alarmTopic);
   }
+}
+
+/**
+ * The pipeline's alarms on its metrics (dimension `pipeline`), each notifying `topic`: a run failed, a
+ * run took too long, no run succeeded for too long (missing data breaches: no success is the point),
+ * failed jobs over ended jobs above a threshold.
+ */
+function pipelineAlarms(scope: Construct, pipelineId: string, alarms: PipelinePlan['alarms'], topic: sns.ITopic): cloudwatch.Alarm[] {
+  const metric = (name: MetricName, statistic: string, period: Duration): cloudwatch.Metric =>
+    new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName: name, dimensionsMap: { [METRIC_DIMENSIONS.pipeline]: pipelineId }, statistic, period });
+  const made: cloudwatch.Alarm[] = [];
+  const alarm = (id: string, props: Omit<cloudwatch.AlarmProps, 'evaluationPeriods'> & { evaluationPeriods?: number }): void => {
+    const created = new cloudwatch.Alarm(scope, id, { evaluationPeriods: 1, ...props });
+    created.addAlarmAction(new cloudwatchActions.SnsAction(topic));
+    made.push(created);
+  };
+  const atOnce = Duration.minutes(5);
+  if (alarms.runFailed) {
+    alarm('RunFailed', { alarmDescription: `Phi ${pipelineId}: a run failed`, metric: metric('RunsFailed', 'Sum', atOnce), threshold: 1, comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD, treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING });
+  }
+  if (alarms.maxDurationMinutes !== undefined) {
+    alarm('RunTooLong', { alarmDescription: `Phi ${pipelineId}: a run took longer than ${alarms.maxDurationMinutes} minutes`, metric: metric('RunDuration', 'Maximum', atOnce), threshold: alarms.maxDurationMinutes * 60_000, comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD, treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING });
+  }
+  if (alarms.maxDataAgeHours !== undefined) {
+    const { periodMinutes, evaluationPeriods } = stalenessWindow(alarms.maxDataAgeHours);
+    alarm('DataStale', { alarmDescription: `Phi ${pipelineId}: no run succeeded for ${alarms.maxDataAgeHours} hours`, metric: metric('RunsSucceeded', 'Sum', Duration.minutes(periodMinutes)), evaluationPeriods, threshold: 1, comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD, treatMissingData: cloudwatch.TreatMissingData.BREACHING });
+  }
+  if (alarms.errorRate !== undefined) {
+    const window = Duration.minutes(alarms.errorRate.windowMinutes);
+    const rate = new cloudwatch.MathExpression({
+      expression: 'IF(FILL(failed, 0) + FILL(succeeded, 0) > 0, FILL(failed, 0) / (FILL(failed, 0) + FILL(succeeded, 0)), 0)',
+      usingMetrics: { failed: metric('JobsFailed', 'Sum', window), succeeded: metric('JobsSucceeded', 'Sum', window) },
+      period: window,
+      label: 'failed jobs / ended jobs',
+    });
+    alarm('ErrorRate', { alarmDescription: `Phi ${pipelineId}: more than ${alarms.errorRate.threshold * 100}% of jobs failed within ${alarms.errorRate.windowMinutes} minutes`, metric: rate, threshold: alarms.errorRate.threshold, comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD, treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING });
+  }
+  return made;
 }

@@ -17,11 +17,12 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { RECORD_ACTIONS, RECORD_KEYS, START_RULES_ENV, type StartRules } from '../../lib/model/contract/index.ts';
-import { stateMachineName } from '../../lib/model/names.ts';
+import { METRIC_DIMENSIONS, METRICS_NAMESPACE, type MetricName } from '../../lib/model/contract/metrics.ts';
+import { stateMachineName, triggerRuleName } from '../../lib/model/names.ts';
 import { RUN_PARAMETERS_ENV, type JsonSchema } from '../../lib/model/run-parameters.ts';
 import { acknowledge, acknowledgeWildcards } from './checks.ts';
 import { functionEntry, phiFunction } from './function.ts';
-import { EXECUTIONS_WILDCARD, grantOn, grantRecords, grantSend, pipelineArns } from './grants.ts';
+import { EXECUTIONS_WILDCARD, grantOn, grantPutRunEvents, grantReceive, grantRecords, grantSend, pipelineArns } from './grants.ts';
 import type { IPhiPlatform } from './pipeline.ts';
 
 export interface PhiPlatformProps {
@@ -106,6 +107,8 @@ export class PhiPlatform extends Construct implements IPhiPlatform {
   readonly accessPolicies: { readonly viewer: iam.ManagedPolicy; readonly operator: iam.ManagedPolicy; readonly admin: iam.ManagedPolicy };
   readonly recordRetentionDays: number;
   readonly removalPolicy: RemovalPolicy;
+  /** The deployment's CloudWatch dashboard: runs by status, job durations, dead letters, schedule lateness. */
+  readonly dashboard: cloudwatch.Dashboard;
 
   /** The recorder, the control API and the sweeper read a run's graph from its pipeline's job list. */
   get jobListReaders(): readonly iam.IRole[] {
@@ -189,6 +192,17 @@ export class PhiPlatform extends Construct implements IPhiPlatform {
 
     this.deliveriesQueue = new sqs.Queue(this, 'FailedDeliveries', { retentionPeriod: Duration.days(14), encryption: sqs.QueueEncryption.SQS_MANAGED, enforceSSL: true });
     acknowledge(this.deliveriesQueue, ['AwsSolutions-SQS3', 'Serverless-SQSRedrivePolicy'], 'the dead-letter queue of the schedules, the status-change rule and the asynchronous invocations: the sweeper takes its messages, and one it cannot handle stays, with an alarm');
+    // The pipelines' trigger rules (in their own stacks, named by `triggerRuleName`) keep what they
+    // cannot deliver here; allowed by name, so the platform never refers to a pipeline stack.
+    if (props.pipelineIds.length > 0) {
+      this.deliveriesQueue.addToResourcePolicy(new iam.PolicyStatement({
+        sid: 'PhiTriggerRules',
+        actions: ['sqs:SendMessage'],
+        principals: [new iam.ServicePrincipal('events.amazonaws.com')],
+        resources: [this.deliveriesQueue.queueArn],
+        conditions: { ArnLike: { 'aws:SourceArn': props.pipelineIds.map((id) => stack.formatArn({ service: 'events', resource: 'rule', resourceName: triggerRuleName(id, '*') })) } },
+      }));
+    }
     this.deliveriesAlarm = whileWaiting('FailedDeliveriesWaiting', this.deliveriesQueue, 'Phi: a schedule delivery or an execution status change failed and waits for the sweeper');
 
     const records = {
@@ -209,6 +223,8 @@ export class PhiPlatform extends Construct implements IPhiPlatform {
     grantSend(this.recorder, this.deadLetterQueue);
     // It releases the dependents of a job it closes in the job function's place.
     grantOn(this.recorder, ['states:SendTaskSuccess'], pipelines.stateMachines);
+    // Every run's start and end, as events on the default bus (the API's cancels and the sweeper's closes too).
+    grantPutRunEvents(this.recorder, this);
     // An execution that ends without its own last step (aborted, timed out) still closes its run record.
     new events.Rule(this, 'ExecutionEnded', {
       description: 'Phi: close the run record of an execution that ended outside its own recorder steps',
@@ -251,6 +267,9 @@ export class PhiPlatform extends Construct implements IPhiPlatform {
     grantOn(this.apiHandler, ['states:StopExecution'], pipelines.executions, EXECUTIONS_WILDCARD);
     grantOn(this.apiHandler, ['states:SendTaskSuccess'], pipelines.stateMachines);
     grantSend(this.apiHandler, this.deadLetterQueue);
+    // The dead-letter routes: scan (receive, show again), and delete a letter once its retry started or it is purged.
+    grantReceive(this.apiHandler, this.deadLetterQueue);
+    grantPutRunEvents(this.apiHandler, this);
     grantRecords(this.scheduleTrigger, this.table, RECORD_ACTIONS.trigger);
     grantRecords(this.apiHandler, this.table, RECORD_ACTIONS.control, { history: true });
     for (const fn of [this.scheduleTrigger, this.apiHandler]) grantOn(fn, ['states:StartExecution'], pipelines.stateMachines);
@@ -291,18 +310,27 @@ export class PhiPlatform extends Construct implements IPhiPlatform {
     const run = this.api.root.addResource('runs').addResource('{runId}');
     run.addMethod('GET', integration);
     run.addResource('cancel').addMethod('POST', integration);
+    // The dead-letter queue (phi dlq): list, show, retry one or all, purge.
+    const deadLetters = this.api.root.addResource('dead-letters');
+    deadLetters.addMethod('GET', integration);
+    deadLetters.addResource('retry').addMethod('POST', integration);
+    deadLetters.addResource('purge').addMethod('POST', integration);
+    const deadLetter = deadLetters.addResource('{messageId}');
+    deadLetter.addMethod('GET', integration);
+    deadLetter.addResource('retry').addMethod('POST', integration);
 
-    const reads = [['GET', '/runs/*'], ['GET', '/pipelines/*/durations'], ['GET', '/pipelines/*/runs']] as const;
-    const writes = [['POST', '/pipelines/*/runs'], ['POST', '/runs/*/cancel']] as const;
+    const reads = [['GET', '/runs/*'], ['GET', '/pipelines/*/durations'], ['GET', '/pipelines/*/runs'], ['GET', '/dead-letters'], ['GET', '/dead-letters/*']] as const;
+    const writes = [['POST', '/pipelines/*/runs'], ['POST', '/runs/*/cancel'], ['POST', '/dead-letters/*/retry'], ['POST', '/dead-letters/retry']] as const;
     const accessPolicy = (id: string, description: string, routes: readonly (readonly [string, string])[]): iam.ManagedPolicy => {
       const resources = routes.map(([method, route]) => this.api.arnForExecuteApi(method, route, API_STAGE));
       const policy = new iam.ManagedPolicy(this, id, { description, statements: [new iam.PolicyStatement({ actions: ['execute-api:Invoke'], resources })] });
-      acknowledgeWildcards(policy, resources, 'a route\'s path parameter ({id}, {runId}) matches any pipeline or run: the policy scopes methods and routes of this API\'s one stage');
+      acknowledgeWildcards(policy, resources, 'a route\'s path parameter ({id}, {runId}, {messageId}) matches any pipeline, run or dead letter: the policy scopes methods and routes of this API\'s one stage');
       return policy;
     };
     this.accessPolicies = {
-      viewer: accessPolicy('ViewerPolicy', 'Phi viewer: read runs and durations through the control API', reads),
-      operator: accessPolicy('OperatorPolicy', 'Phi operator: read, start and cancel runs through the control API', [...reads, ...writes]),
+      viewer: accessPolicy('ViewerPolicy', 'Phi viewer: read runs, durations and dead letters through the control API', reads),
+      operator: accessPolicy('OperatorPolicy', 'Phi operator: read, start and cancel runs, retry dead letters through the control API', [...reads, ...writes]),
+      // Every route, the dead-letter purge included.
       admin: accessPolicy('AdminPolicy', 'Phi admin: every route of the control API', [['*', '/*']]),
     };
 
@@ -320,12 +348,15 @@ export class PhiPlatform extends Construct implements IPhiPlatform {
     // It takes the failed deliveries one by one: receive, then delete what it handled.
     iam.Grant.addToPrincipal({ grantee: this.sweeper, actions: ['sqs:ReceiveMessage', 'sqs:DeleteMessage'], resourceArns: [this.deliveriesQueue.queueArn] });
     grantSend(this.sweeper, this.deadLetterQueue);
+    grantPutRunEvents(this.sweeper, this);
     const sweep = new events.Rule(this, 'Sweep', {
       description: 'Phi: the sweeper, every 15 minutes',
       schedule: events.Schedule.rate(Duration.minutes(15)),
       targets: [new targets.LambdaFunction(this.sweeper, { retryAttempts: 2 })],
     });
     acknowledge(sweep, ['Serverless-EventBusDLQ'], 'a sweep carries no data and a failed one is repeated by the next, 15 minutes later');
+
+    this.dashboard = operationsDashboard(this, this.deadLetterQueue);
 
     new CfnOutput(stack, 'ApiUrl', { value: this.api.url, description: 'Phi control API (IAM-signed requests)' });
     new CfnOutput(stack, 'ApiId', { value: this.api.restApiId });
@@ -339,4 +370,30 @@ export class PhiPlatform extends Construct implements IPhiPlatform {
     for (const [role, policy] of Object.entries(this.accessPolicies)) new CfnOutput(stack, `${role[0]!.toUpperCase()}${role.slice(1)}PolicyArn`, { value: policy.managedPolicyArn, description: `Phi ${role}: attach to who may use the control API as ${role}` });
     new CfnOutput(stack, 'FailedDeliveriesQueueUrl', { value: this.deliveriesQueue.queueUrl });
   }
+}
+
+/**
+ * One dashboard for the deployment, every pipeline on it (CloudWatch SEARCH expressions over the `Phi`
+ * namespace, so pipelines added later appear without a change here).
+ */
+function operationsDashboard(scope: Construct, deadLetters: sqs.IQueue): cloudwatch.Dashboard {
+  const search = (dimensions: string, metric: MetricName, statistic: string, label: string): cloudwatch.MathExpression =>
+    new cloudwatch.MathExpression({ expression: `SEARCH('{${METRICS_NAMESPACE},${dimensions}} MetricName="${metric}"', '${statistic}', 300)`, usingMetrics: {}, label, period: Duration.minutes(5) });
+  const byPipeline = (metric: MetricName, statistic: string): cloudwatch.MathExpression => search(METRIC_DIMENSIONS.pipeline, metric, statistic, metric);
+  const dashboard = new cloudwatch.Dashboard(scope, 'Dashboard', { defaultInterval: Duration.days(1) });
+  dashboard.addWidgets(
+    new cloudwatch.GraphWidget({ title: 'Runs by status (per pipeline)', width: 12, left: (['RunsSucceeded', 'RunsFailed', 'RunsCancelled', 'RunsSkipped'] as const).map((m) => byPipeline(m, 'Sum')) }),
+    new cloudwatch.GraphWidget({ title: 'Run duration, p95 (ms)', width: 12, left: [byPipeline('RunDuration', 'p95')], right: [byPipeline('RunQueueTime', 'p95')] }),
+  );
+  dashboard.addWidgets(
+    new cloudwatch.GraphWidget({ title: 'Job duration, p95 (ms, per pipeline and job)', width: 12, left: [search(`${METRIC_DIMENSIONS.pipeline},${METRIC_DIMENSIONS.job}`, 'JobDuration', 'p95', 'JobDuration')] }),
+    new cloudwatch.GraphWidget({
+      title: 'Dead letters and retries',
+      width: 12,
+      left: [deadLetters.metricApproximateNumberOfMessagesVisible({ label: 'dead letters waiting', statistic: 'Maximum', period: Duration.minutes(5) })],
+      right: [byPipeline('DeadLetters', 'Sum'), byPipeline('JobRetries', 'Sum')],
+    }),
+  );
+  dashboard.addWidgets(new cloudwatch.GraphWidget({ title: 'Schedule lateness, max (s)', width: 24, left: [byPipeline('ScheduleLateness', 'Maximum')] }));
+  return dashboard;
 }

@@ -5,7 +5,7 @@
 import { parseArgs } from 'node:util';
 import * as path from 'node:path';
 import { z } from 'zod';
-import { DEFAULT_DEFINITIONS_DIR, definitionDirs, planDefinitions } from '../load/load.ts';
+import { DEFAULT_DEFINITIONS_DIR, definitionDirs, loadDefinitions, planDefinitions } from '../load/load.ts';
 import { CancelScope, MAX_HISTORY_PAGE, RunStatus, StartDecisionKind, TriggerType } from '../model/contract/index.ts';
 import type { Parameters } from '../model/pipeline.ts';
 import type { Problem } from '../model/problems.ts';
@@ -16,6 +16,9 @@ import { PhiClient } from '../client/client.ts';
 import { ApiError, ClientError, ClientErrorCode } from '../client/errors.ts';
 import { PhiError } from '../model/errors.ts';
 import { observedCriticalPath, type ObservedPlan } from '../plan/observed.ts';
+import { backfillSucceeded, BackfillUsageCode, BackfillUsageError, formatBackfillSummary, parseBackfillInstant, parseMaxConcurrent, planBackfill, progressReporter, runBackfill, type BackfillSummary } from './backfill.ts';
+import { MAX_BACKFILL_RUNS } from '../plan/schedule/backfill.ts';
+import { parseDlq, runDlq } from './dlq.ts';
 import { formatHistory, formatObserved, formatPlan, formatProblems, formatRunView, formatStartDecision, startNote } from './format.ts';
 
 const USAGE = `phi — serverless pipelines on AWS Step Functions
@@ -32,8 +35,15 @@ Against a deployment (AWS credentials; AWS_ENDPOINT_URL for a local emulator):
   phi run <pipeline> [--param key=value ...] [--params JSON] [--idempotency-key KEY] [--force] [--wait [--timeout SECONDS]] [--json]
   phi run <pipeline> --dry-run [--param ...] [--force] [--json]   would it start now? every start rule's check; nothing started
   phi history <pipeline> [--status S] [--trigger T] [--limit N] [--next TOKEN] [--json]   its runs, newest first (skipped ones too)
+  phi backfill <pipeline> --from <date> --to <date> [--schedule ID] [--max-concurrent N] [--force] [--json]
+                                                    one run per fire time of the schedule in [from, to) (at most ${MAX_BACKFILL_RUNS}),
+                                                    oldest first, at most N (default 1) active at once; run again, it resumes
   phi status <runId> [--watch [--timeout SECONDS]] [--json]
   phi cancel <runId> [--job J [--scope JOB|IMMEDIATE_DEPENDENTS|ALL_DOWNSTREAM]] [--reason TEXT] [--json]
+  phi dlq list [--pipeline P] [--json]               the dead letters waiting (one per permanently failed job)
+  phi dlq show <messageId> [--json]
+  phi dlq retry <messageId> | --all [--pipeline P]  a new run with the failed run's parameters; the letter goes once it started
+  phi dlq purge --older-than 7d                     delete the letters older than that (7d, 12h, 30m…)
 
 --definitions defaults to $PHI_DEFINITIONS_DIR, else ./${DEFAULT_DEFINITIONS_DIR}; several directories are separated by "${path.delimiter}".`;
 
@@ -147,11 +157,17 @@ export async function main(argv: readonly string[], out: Out = (t) => process.st
         timeout: { type: 'string' },
         runs: { type: 'string' },
         'dry-run': { type: 'boolean', default: false },
+        to: { type: 'string' },
+        schedule: { type: 'string' },
+        'max-concurrent': { type: 'string' },
         force: { type: 'boolean', default: false },
         status: { type: 'string' },
         trigger: { type: 'string' },
         limit: { type: 'string' },
         next: { type: 'string' },
+        pipeline: { type: 'string' },
+        all: { type: 'boolean', default: false },
+        'older-than': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -252,6 +268,32 @@ export async function main(argv: readonly string[], out: Out = (t) => process.st
         out(values.json ? JSON.stringify(run, null, 2) : `${values.job ? `cancelled ${last?.jobs.length ?? 0} job(s) of` : 'cancelled'} run ${run.runId}${last?.jobs.length ? ` (${last.jobs.join(', ')})` : ''}; the run is ${run.status}`);
         return ExitCode.OK;
       }
+      case 'backfill': {
+        const id = positionals[0];
+        if (!id) throw new UsageError('phi backfill needs a pipeline id');
+        const from = parseBackfillInstant('--from', values.from);
+        const to = parseBackfillInstant('--to', values.to);
+        const maxConcurrent = parseMaxConcurrent(values['max-concurrent']);
+        const loaded = await loadDefinitions(definitionsDir(values.definitions));
+        const pipeline = loaded.pipelines.find((p) => p.pipeline.id === id)?.pipeline;
+        if (!pipeline) throw new BackfillUsageError(BackfillUsageCode.NO_SCHEDULE, `no pipeline "${id}" in the definitions; pipelines: ${loaded.pipelines.map((p) => p.pipeline.id).join(', ')}`);
+        const plan = planBackfill(pipeline, values.schedule, from, to);
+        const client = await PhiClient.connect();
+        const progress = await progressReporter(plan.times.length, process.stderr.isTTY ? 'bar' : values.json ? 'none' : 'lines', out, `backfill ${id}/${plan.scheduleId}`);
+        let summary: BackfillSummary;
+        try {
+          summary = await runBackfill(client, { plan, maxConcurrent, ...(values.force ? { force: true } : {}), onEvent: progress.onEvent });
+        } finally {
+          progress.stop();
+        }
+        out(values.json ? JSON.stringify(summary, null, 2) : formatBackfillSummary(summary));
+        return backfillSucceeded(summary) ? ExitCode.OK : ExitCode.FAILED;
+      }
+      case 'dlq': {
+        const parsed = parseDlq(positionals, values);
+        if ('usage' in parsed) throw new UsageError(parsed.usage);
+        return (await runDlq(parsed.command, await PhiClient.connect(), out, values.json)) === 0 ? ExitCode.OK : ExitCode.FAILED;
+      }
       case 'history': {
         const id = positionals[0];
         if (!id) throw new UsageError('phi history needs a pipeline id');
@@ -275,6 +317,10 @@ export async function main(argv: readonly string[], out: Out = (t) => process.st
         throw new UsageError(`unknown command "${command}"`);
     }
   } catch (e) {
+    if (e instanceof BackfillUsageError) {
+      fail(e.code, e.message, `phi: ${e.code}: ${e.message}`);
+      return ExitCode.USAGE;
+    }
     if (e instanceof UsageError || (e as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
       fail('CLI_000_USAGE', (e as Error).message, `phi: ${(e as Error).message}\n\n${USAGE}`);
       return ExitCode.USAGE;

@@ -8,6 +8,7 @@ import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { z } from 'zod';
 import { CancelResponseSchema, DryRunResponseSchema, DurationsResponseSchema, ErrorBodySchema, RunHistoryResponseSchema, type DryRunResponse, type DurationsResponse, type RunHistoryQuery, type RunHistoryResponse, RunViewSchema, StartRunResponseSchema, TERMINAL_RUN_STATUSES, type CancelRequest, type RunRecord, type RunView, type StartRunRequest } from '../model/contract/index.ts';
+import { DeadLetterListResponseSchema, DeadLetterPurgeResponseSchema, DeadLetterRetryAllResponseSchema, DeadLetterRetryResponseSchema, DeadLetterShowResponseSchema, type DeadLetterEntry, type DeadLetterListQuery, type DeadLetterListResponse, type DeadLetterPurgeResponse, type DeadLetterRetryAllResponse, type DeadLetterRetryResponse } from '../model/contract/index.ts';
 import { ApiError, ClientError, ClientErrorCode } from './errors.ts';
 import { platformOutputs, requireOutput } from './platform.ts';
 
@@ -129,6 +130,32 @@ export class PhiClient {
   /** Each job's observed durations (median, p95) over the pipeline's last `runs` succeeded runs. */
   durations(pipelineId: string, runs = 20): Promise<DurationsResponse> {
     return this.call('GET', `/pipelines/${encodeURIComponent(pipelineId)}/durations?runs=${runs}`, DurationsResponseSchema);
+  }
+
+  /** The dead letters waiting (of `pipeline`), as one bounded scan of the queue sees them. */
+  deadLetters(query: DeadLetterListQuery = {}): Promise<DeadLetterListResponse> {
+    const params = new URLSearchParams(Object.entries(query).flatMap(([k, v]): [string, string][] => (v === undefined ? [] : [[k, String(v)]])));
+    const search = params.toString();
+    return this.call('GET', `/dead-letters${search ? `?${search}` : ''}`, DeadLetterListResponseSchema);
+  }
+
+  deadLetter(messageId: string): Promise<DeadLetterEntry> {
+    return this.call('GET', `/dead-letters/${encodeURIComponent(messageId)}`, DeadLetterShowResponseSchema);
+  }
+
+  /** Retries a dead letter: a new run with its run's parameters (the same run for a second retry); the letter is deleted once it has started. */
+  retryDeadLetter(messageId: string): Promise<DeadLetterRetryResponse> {
+    return this.call('POST', `/dead-letters/${encodeURIComponent(messageId)}/retry`, DeadLetterRetryResponseSchema, {});
+  }
+
+  /** Retries the waiting letters (of `pipeline`), a bounded number a call: `complete: false` says call again. */
+  retryAllDeadLetters(pipeline?: string): Promise<DeadLetterRetryAllResponse> {
+    return this.call('POST', '/dead-letters/retry', DeadLetterRetryAllResponseSchema, { ...(pipeline !== undefined ? { pipeline } : {}), all: true });
+  }
+
+  /** Deletes the letters SQS got at least `olderThanSeconds` ago. */
+  purgeDeadLetters(olderThanSeconds: number): Promise<DeadLetterPurgeResponse> {
+    return this.call('POST', '/dead-letters/purge', DeadLetterPurgeResponseSchema, { olderThanSeconds });
   }
 
   getRun(runId: string): Promise<RunView> {

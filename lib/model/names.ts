@@ -17,3 +17,9 @@ export const jobFunctionName = (pipelineId: string, key: string): string => `phi
 
 /** A run's execution ARN: its state machine's ARN, as an execution, named by the run id. */
 export const executionArnFor = (stateMachineArn: string, runId: string): string => `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${runId}`;
+
+/**
+ * A pipeline's trigger rule (EventBridge, 64 characters at most: a pipeline id of 40, a trigger id of
+ * 19). The `_` cannot occur in a pipeline id, so `triggerRuleName(p, '*')` matches this pipeline's rules only.
+ */
+export const triggerRuleName = (pipelineId: string, triggerId: string): string => `phi-${pipelineId}_${triggerId}`;

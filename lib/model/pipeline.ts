@@ -241,6 +241,75 @@ export const RunParametersDeclarationSchema = z.custom<z.ZodObject>((value) => v
   message: 'runParameters is a zod object schema: z.object({ … }), with z imported from "phi" (or "zod")',
 });
 
+/** The id of a pipeline's trigger: kebab-case, unique in the pipeline, at most 19 characters (its EventBridge rule is named `phi-<pipeline>_<trigger>`, 64 at most). */
+export const TriggerIdSchema = z
+  .string()
+  .regex(/^[a-z][a-z0-9]*(-[a-z0-9]+)*$/, 'a trigger id is kebab-case: lowercase letters and digits joined by `-`')
+  .max(19);
+
+/** The parameter an event-triggered run finds its event under (see `TriggerSchema`). Set by Phi only. */
+export const EVENT_PARAMETER = 'event';
+
+const triggerFields = {
+  /** Kebab-case, unique in the pipeline; part of each run's identity. @default `event-<i>` / `data-<i>` (its index in `triggers`) */
+  id: TriggerIdSchema.optional(),
+  /** A disabled trigger is not deployed (no rule) and starts nothing. @default true */
+  enabled: z.boolean().optional(),
+  /**
+   * At most one run per this many seconds: an event arriving while the interval of the last run this
+   * trigger started is open is dropped (logged and counted in the `DebouncedEvents` metric, never
+   * recorded). Decided by one conditional write per trigger in the records table. @default none: one run per event
+   */
+  debounceSeconds: z.number().int().min(1).max(86_400).optional(),
+  /** Events inside the window would become one run listing them: not supported yet (`TRIG_003_UNSUPPORTED`). */
+  batchWindowSeconds: z.number().int().min(1).max(86_400).optional(),
+};
+
+/**
+ * What starts a run besides schedules and the API: an EventBridge event on the account's default bus.
+ * Each enabled trigger is one EventBridge rule whose every matching event starts one run (trigger
+ * `EVENT`; a redelivery of the same event id starts no second one). The run's parameters are its
+ * pipeline's run parameters as a run with none gets them (the `runParameters` defaults), plus `event`,
+ * which Phi sets and `runParameters` must not declare:
+ * `{ id, source, detailType, time, detail }`, and for `dataArrival` also `bucket`, `key`, `size`
+ * (a `detail` that would take the parameters past their size limit is left out, `detailOmitted: true`).
+ * - `{ type: 'event', pattern }`: any EventBridge event pattern (checked at plan time, `TRIG_001`).
+ * - `{ type: 'dataArrival', bucket, prefix?, suffix? }`: an S3 object created in `bucket` (under
+ *   `prefix`, ending in `suffix`), through S3's EventBridge notifications (the bucket must have them on).
+ */
+export const TriggerSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('event'), pattern: z.record(z.string(), z.unknown()), ...triggerFields }).strict(),
+  z
+    .object({
+      type: z.literal('dataArrival'),
+      bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'an S3 bucket name: 3-63 lowercase letters, digits, `.` and `-`'),
+      prefix: z.string().min(1).optional(),
+      suffix: z.string().min(1).optional(),
+      ...triggerFields,
+    })
+    .strict(),
+]);
+export type TriggerInput = z.input<typeof TriggerSchema>;
+export type Trigger = z.output<typeof TriggerSchema>;
+
+/**
+ * The pipeline's CloudWatch alarms (the seed's alert rules), each notifying the platform's alarm topic
+ * (output `AlarmTopicArn`: subscribe email or HTTPS endpoints). Each is on or off here.
+ */
+export const AlarmsSchema = z
+  .object({
+    /** A run of the pipeline ended FAILED ("Pipeline Failure"). @default true */
+    runFailed: z.boolean().optional(),
+    /** A run took longer than this many minutes, start to end ("Long Running Pipeline"); it alarms when such a run ends. @default off */
+    maxDurationMinutes: z.number().int().min(1).max(525_600).optional(),
+    /** No run succeeded for this many hours ("Data Staleness"; CloudWatch looks back at most 7 days). @default off */
+    maxDataAgeHours: z.number().int().min(1).max(168).optional(),
+    /** Failed jobs over ended jobs above `threshold` (0–1) within `windowMinutes` ("High Error Rate"). @default off */
+    errorRate: z.object({ threshold: z.number().gt(0).lt(1), windowMinutes: z.number().int().min(1).max(1_440).optional() }).strict().optional(),
+  })
+  .strict();
+export type AlarmsInput = z.input<typeof AlarmsSchema>;
+
 export const PipelineSchema = z
   .object({
     id: PipelineIdSchema,
@@ -266,6 +335,10 @@ export const PipelineSchema = z
     maxLatenessSeconds: z.number().int().min(0).max(31_536_000).optional(),
     /** How many runs may be active at once (spec Rule 3, see `ConcurrencySchema`). @default no limit */
     concurrency: ConcurrencySchema.optional(),
+    /** EventBridge events that start runs (see `TriggerSchema`). @default none */
+    triggers: z.array(TriggerSchema).optional(),
+    /** CloudWatch alarms on the pipeline's runs (see `AlarmsSchema`). @default a run failed, only */
+    alarms: AlarmsSchema.optional(),
     jobs: z.record(JobIdSchema, JobSchema).refine((jobs) => Object.keys(jobs).length > 0, 'a pipeline has at least one job'),
   })
   .strict();

@@ -76,6 +76,12 @@ export const ProblemCode = {
   RULE_003_INVALID_LATENESS: 'RULE_003_INVALID_LATENESS',
   /** `concurrency` contradicts itself (`maxActiveRuns` with `whenRunning: 'allow'`). */
   RULE_004_INVALID_CONCURRENCY: 'RULE_004_INVALID_CONCURRENCY',
+  /** An event trigger's `pattern` is not an EventBridge event pattern (leaves are arrays of values or of the documented matchers). */
+  TRIG_001_INVALID_PATTERN: 'TRIG_001_INVALID_PATTERN',
+  /** Two triggers of a pipeline have the same id, or `runParameters` declares the `event` parameter its triggers set. */
+  TRIG_002_TRIGGER_CONFLICT: 'TRIG_002_TRIGGER_CONFLICT',
+  /** A trigger option Phi does not support yet (`batchWindowSeconds`). */
+  TRIG_003_UNSUPPORTED: 'TRIG_003_UNSUPPORTED',
 } as const;
 export type ProblemCode = (typeof ProblemCode)[keyof typeof ProblemCode];
 

@@ -15,6 +15,8 @@ import { MAX_JOBS_PER_RUN, renderStateMachine, TASK_TIMEOUT_MARGIN_SECONDS } fro
 import { criticalPath, executionLayers, findCycles } from './graph.ts';
 import { runParametersConflicts, runParametersJsonSchema } from './run-parameters.ts';
 import { compileStartRules } from './start-rules.ts';
+import { compileTriggers } from './triggers.ts';
+import { alarmCount, resolveAlarms } from './alarms.ts';
 import { compileSchedule, declaredSchedules, NEXT_COUNT, type CompiledSchedule, type FireTimeWindow } from './schedule/index.ts';
 import type { FunctionPlan, Plan, PipelinePlan, PlanEstimates, ResolvedJob, ResolvedRetry, SubstitutionTarget } from './types.ts';
 
@@ -198,6 +200,10 @@ function compilePipeline(file: string, pipeline: Pipeline, now: Date, fireTimes:
   const start = compileStartRules(pipeline);
   for (const p of start.problems) at(undefined, p.path, p.code, p.message, p.hint);
   const startRules = start.rules;
+  // The EventBridge events that start runs: each enabled trigger is one rule.
+  const compiledTriggers = compileTriggers(pipeline, runParameters);
+  for (const p of compiledTriggers.problems) at(undefined, p.path, p.code, p.message, p.hint);
+  const triggers = compiledTriggers.triggers;
   if (problems.length > 0) return { problems };
 
   const enabledNodes = nodes.filter((n) => pipeline.jobs[n.id]!.enabled !== false);
@@ -216,7 +222,8 @@ function compilePipeline(file: string, pipeline: Pipeline, now: Date, fireTimes:
   const critical = criticalPath(enabledNodes);
   const worstCaseRunSeconds = criticalPath(enabledJobs.map((j) => ({ id: j.id, dependsOn: j.dependsOn, weight: worstCaseJobSeconds(j) }))).weight;
   const { definition, substitutions, items: jobList } = renderStateMachine({ pipelineId: pipeline.id, definitionVersion, jobs: enabledJobs, functions, timeoutSeconds: executionTimeoutSeconds(worstCaseRunSeconds) });
-  const estimates = { ...estimate(definition, substitutions, jobList, enabledJobs, functions.length, schedules.length, critical.weight), worstCaseRunSeconds };
+  const alarms = resolveAlarms(pipeline.alarms);
+  const estimates = { ...estimate(definition, substitutions, jobList, enabledJobs, functions.length, schedules.length, triggers.filter((t) => t.enabled).length, alarmCount(alarms), critical.weight), worstCaseRunSeconds };
 
   if (enabledJobs.length === 0) {
     at(undefined, 'jobs', ProblemCode.DEF_005_NO_ENABLED_JOBS, `every job of pipeline "${pipeline.id}" is disabled: a run would run nothing and succeed`, 'enable at least one job, or remove the pipeline');
@@ -251,6 +258,8 @@ function compilePipeline(file: string, pipeline: Pipeline, now: Date, fireTimes:
       definitionVersion,
       file,
       schedules,
+      triggers,
+      alarms,
       ...(runParameters !== undefined ? { runParameters } : {}),
       ...(startRules !== undefined ? { startRules } : {}),
       jobs,
@@ -312,9 +321,10 @@ const MAX_ARN_LENGTH = 140;
 /**
  * CloudFormation resources: per function (function, role, policy, log group); per stack (state machine,
  * role, policy, log group, the job list readers' policy); per schedule (the schedule), and for a
- * pipeline with any, the role its schedules share and that role's policy.
+ * pipeline with any, the role its schedules share and that role's policy; per enabled trigger (its rule,
+ * and the permission that lets the rule invoke the trigger function).
  */
-export const RESOURCES = { perFunction: 4, perStack: 5, perSchedule: 1, scheduleRole: 2 } as const;
+export const RESOURCES = { perFunction: 4, perStack: 5, perSchedule: 1, scheduleRole: 2, perTrigger: 2 } as const;
 /** State transitions of a run outside its jobs: record started, the Map, record finished, the outcome, succeed. */
 const RUN_TRANSITIONS = 5;
 
@@ -328,6 +338,8 @@ function estimate(
   jobs: readonly ResolvedJob[],
   functionCount: number,
   scheduleCount: number,
+  triggerCount: number,
+  alarmCount: number,
   criticalPathSeconds: number,
 ): Omit<PlanEstimates, 'worstCaseRunSeconds'> {
   const text = JSON.stringify(definition);
@@ -359,7 +371,7 @@ function estimate(
     stateTransitions: { perRun: RUN_TRANSITIONS + jobTransitions, perJob: jobs.length === 0 ? 0 : Math.round((jobTransitions / jobs.length) * 100) / 100 },
     payloadBytes: itemBytes + functionCount * MAX_ARN_LENGTH + MAX_RUN_PARAMETERS_BYTES + 1024,
     runRecordBytes: summaryBytes + MAX_RUN_PARAMETERS_BYTES + MAX_ERROR_MESSAGE_LENGTH + 4096,
-    stackResources: RESOURCES.perStack + functionCount * RESOURCES.perFunction + (scheduleCount > 0 ? RESOURCES.scheduleRole + scheduleCount * RESOURCES.perSchedule : 0),
+    stackResources: RESOURCES.perStack + functionCount * RESOURCES.perFunction + (scheduleCount > 0 ? RESOURCES.scheduleRole + scheduleCount * RESOURCES.perSchedule : 0) + triggerCount * RESOURCES.perTrigger + alarmCount,
     criticalPathSeconds,
   };
 }

@@ -4,6 +4,8 @@ import type { Parameters } from '../model/pipeline.ts';
 import type { JsonSchema } from '../model/run-parameters.ts';
 import type { StartRules } from '../model/contract/start.ts';
 import type { CompiledSchedule } from './schedule/index.ts';
+import type { ResolvedAlarms } from './alarms.ts';
+import type { CompiledTrigger } from './triggers.ts';
 
 export type { ResolvedRetry } from '../model/contract/index.ts';
 
@@ -92,6 +94,10 @@ export interface PipelinePlan {
   readonly file: string;
   /** Its schedules (`schedules`, or `schedule` as id `default`), each deployed as one Scheduler schedule. */
   readonly schedules: readonly CompiledSchedule[];
+  /** Its triggers (`triggers`), each deployed, when enabled, as one EventBridge rule on the default bus. */
+  readonly triggers: readonly CompiledTrigger[];
+  /** Its CloudWatch alarms, defaults filled in (a run failed: on; the rest: off). */
+  readonly alarms: ResolvedAlarms;
   /**
    * What a run may set: the JSON Schema (draft 2020-12) of the definition's `runParameters`, which the
    * deployment checks every run's parameters with (and fills in its defaults). Absent: a run sets none.

@@ -94,15 +94,10 @@ describe('platform stack', () => {
   it('serves the control API with IAM auth on every method', () => {
     const methods = platform.findResources('AWS::ApiGateway::Method');
     const verbs = Object.values(methods).map((m) => [m.Properties.HttpMethod, m.Properties.AuthorizationType]);
-    expect(verbs.sort()).toEqual([
-      ['GET', 'AWS_IAM'],
-      ['GET', 'AWS_IAM'],
-      ['GET', 'AWS_IAM'],
-      ['POST', 'AWS_IAM'],
-      ['POST', 'AWS_IAM'],
-    ]);
-    // POST and GET /pipelines/{id}/runs, GET /pipelines/{id}/durations, GET /runs/{runId}, POST /runs/{runId}/cancel
-    expect(Object.values(platform.findResources('AWS::ApiGateway::Resource')).map((r) => r.Properties.PathPart).sort()).toEqual(['cancel', 'durations', 'pipelines', 'runs', 'runs', '{id}', '{runId}']);
+    expect(verbs.sort()).toEqual([...Array.from({ length: 5 }, () => ['GET', 'AWS_IAM']), ...Array.from({ length: 5 }, () => ['POST', 'AWS_IAM'])]);
+    // POST and GET /pipelines/{id}/runs, GET /pipelines/{id}/durations, GET /runs/{runId}, POST /runs/{runId}/cancel,
+    // GET /dead-letters, GET /dead-letters/{messageId}, POST /dead-letters/{messageId}/retry, POST /dead-letters/retry, POST /dead-letters/purge
+    expect(Object.values(platform.findResources('AWS::ApiGateway::Resource')).map((r) => r.Properties.PathPart).sort()).toEqual(['cancel', 'dead-letters', 'durations', 'pipelines', 'purge', 'retry', 'retry', 'runs', 'runs', '{id}', '{messageId}', '{runId}']);
   });
 
   it('logs who called which route of the control API and how it ended, traces it, and logs the gateway’s errors without bodies', () => {
@@ -113,6 +108,13 @@ describe('platform stack', () => {
     expect(stage.TracingEnabled).toBe(true);
     expect(stage.MethodSettings).toEqual([expect.objectContaining({ HttpMethod: '*', ResourcePath: '/*', LoggingLevel: 'ERROR', DataTraceEnabled: false })]);
     platform.resourceCountIs('AWS::ApiGateway::Account', 1);
+  });
+
+  it('draws one dashboard of every pipeline’s runs by status, durations, dead letters and schedule lateness', () => {
+    const [dashboard] = Object.values(platform.findResources('AWS::CloudWatch::Dashboard'));
+    const body = JSON.stringify(dashboard!.Properties.DashboardBody);
+    for (const metric of ['RunsSucceeded', 'RunsFailed', 'RunsCancelled', 'RunsSkipped', 'RunDuration', 'JobDuration', 'DeadLetters', 'JobRetries', 'ScheduleLateness', 'ApproximateNumberOfMessagesVisible']) expect(body).toContain(metric);
+    expect(body).toContain('SEARCH(');
   });
 
   it('keeps the asynchronous invocations the recorder and the schedule trigger keep failing in the failed-deliveries queue, for the sweeper', () => {
@@ -190,13 +192,25 @@ describe('platform stack', () => {
       expect({ name, index: table.includes('/index/') }).toEqual({ name, index: name === 'api' || name === 'sweeper' });
       expect(table).not.toContain('/index/*');
       const sqsActions = [...new Set(statements.flatMap((s) => [s.Action].flat()).filter((a) => a.startsWith('sqs:')))].sort();
-      expect({ name, sqsActions }).toEqual({ name, sqsActions: name === 'sweeper' ? ['sqs:DeleteMessage', 'sqs:ReceiveMessage', 'sqs:SendMessage'] : ['sqs:SendMessage'] });
+      const receives = { sweeper: ['sqs:DeleteMessage', 'sqs:ReceiveMessage', 'sqs:SendMessage'], api: ['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:ReceiveMessage', 'sqs:SendMessage'] } as Record<string, string[]>;
+      expect({ name, sqsActions }).toEqual({ name, sqsActions: receives[name] ?? ['sqs:SendMessage'] });
     }
     for (const [id, template] of pipelines) {
       const all = Object.values(template.findResources('AWS::IAM::Policy')).flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[]);
       expect({ id, index: JSON.stringify(all.map((s) => s.Resource)).includes('/index/') }).toEqual({ id, index: false });
       expect({ id, sqs: [...new Set(all.flatMap((s) => [s.Action].flat()).filter((a) => a.startsWith('sqs:')))] }).toEqual({ id, sqs: ['sqs:SendMessage'] });
     }
+  });
+
+  it('lets the control API receive, hide and delete messages of the dead-letter queue only (its dead-letter routes), and nothing else of any queue', () => {
+    const statements = statementsOfRole(platform, roleOfFunction(platform, /control API/));
+    const receiving = statements.filter((s) => [s.Action].flat().some((a) => a === 'sqs:ReceiveMessage'));
+    expect(receiving).toHaveLength(1);
+    expect([receiving[0]!.Action].flat().sort()).toEqual(['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:ReceiveMessage']);
+    const queues = Object.entries(platform.findResources('AWS::SQS::Queue'));
+    const dlq = queues.find(([, q]) => q.Properties.FifoQueue === true)![0];
+    expect(receiving[0]!.Resource).toEqual({ 'Fn::GetAtt': [dlq, 'Arn'] });
+    platform.hasResourceProperties('AWS::Lambda::Function', { Description: Match.stringLikeRegexp('control API'), Environment: { Variables: Match.objectLike({ PHI_DLQ_URL: Match.anyValue() }) } });
   });
 
   it('throttles the control API at its stage, and ships viewer, operator and admin policies whose routes grow with the role', () => {
@@ -208,8 +222,11 @@ describe('platform stack', () => {
       expect(statements.flatMap((s) => [s.Action].flat())).toEqual(['execute-api:Invoke']);
       return statements.flatMap((s) => [s.Resource].flat()).map((r) => JSON.stringify(r).replace(/.*\/v1\//, '').replace(/"\]\]\}$/, '')).sort();
     };
-    expect(routes(/^Phi viewer/)).toEqual(['GET/pipelines/*/durations', 'GET/pipelines/*/runs', 'GET/runs/*']);
-    expect(routes(/^Phi operator/)).toEqual(['GET/pipelines/*/durations', 'GET/pipelines/*/runs', 'GET/runs/*', 'POST/pipelines/*/runs', 'POST/runs/*/cancel']);
+    const reads = ['GET/dead-letters', 'GET/dead-letters/*', 'GET/pipelines/*/durations', 'GET/pipelines/*/runs', 'GET/runs/*'];
+    expect(routes(/^Phi viewer/)).toEqual(reads);
+    // Operators retry dead letters; only the admin policy (every route) purges them.
+    expect(routes(/^Phi operator/)).toEqual([...reads, 'POST/dead-letters/*/retry', 'POST/dead-letters/retry', 'POST/pipelines/*/runs', 'POST/runs/*/cancel']);
+    expect(routes(/^Phi operator/).some((r) => r.includes('purge'))).toBe(false);
     expect(routes(/^Phi admin/)).toEqual(['*/*']);
     for (const output of ['ViewerPolicyArn', 'OperatorPolicyArn', 'AdminPolicyArn']) platform.hasOutput(output, {});
   });
@@ -229,6 +246,16 @@ describe('platform stack', () => {
       Runtime: 'nodejs24.x',
       Environment: { Variables: Match.objectLike({ PHI_PIPELINES: JSON.stringify(plan.pipelines.map((p) => p.id)) }) },
     });
+  });
+
+  it('lets the functions that close runs (recorder, control API, sweeper) put run events on the default event bus only, and nothing else of EventBridge', () => {
+    const defaultBus = { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':events:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':event-bus/default']] };
+    const roles = { recorder: /records run starts/, trigger: /pipeline schedule/, api: /control API/, sweeper: /closes runs/ };
+    for (const [name, description] of Object.entries(roles)) {
+      const putting = statementsOfRole(platform, roleOfFunction(platform, description)).filter((s) => [s.Action].flat().some((a) => a.startsWith('events:')));
+      if (name === 'trigger') expect({ name, putting }).toEqual({ name, putting: [] });
+      else expect({ name, putting: putting.map((s) => ({ Action: s.Action, Resource: s.Resource })) }).toEqual({ name, putting: [{ Action: 'events:PutEvents', Resource: defaultBus }] });
+    }
   });
 });
 
@@ -380,6 +407,23 @@ describe('pipeline stacks', () => {
     }
   });
 
+  it('alarm on the seed’s four rules for market-data (failed run, stale data, error rate, long run), each notifying the platform’s alarm topic', () => {
+    const alarms = Object.values(pipelines.get('market-data')!.findResources('AWS::CloudWatch::Alarm')).map((a) => a.Properties);
+    expect(alarms).toHaveLength(4);
+    const byDescription = (text: RegExp) => alarms.find((a) => text.test(String(a.AlarmDescription)))!;
+    const dims = [{ Name: 'pipeline', Value: 'market-data' }];
+    expect(byDescription(/a run failed/)).toMatchObject({ Namespace: 'Phi', MetricName: 'RunsFailed', Dimensions: dims, Statistic: 'Sum', Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold', TreatMissingData: 'notBreaching' });
+    // No success in 72 hours: three periods of a day, missing data breaching.
+    expect(byDescription(/no run succeeded for 72 hours/)).toMatchObject({ MetricName: 'RunsSucceeded', Dimensions: dims, Period: 86_400, EvaluationPeriods: 3, Threshold: 1, ComparisonOperator: 'LessThanThreshold', TreatMissingData: 'breaching' });
+    expect(byDescription(/longer than 120 minutes/)).toMatchObject({ MetricName: 'RunDuration', Statistic: 'Maximum', Threshold: 7_200_000, ComparisonOperator: 'GreaterThanThreshold' });
+    const rate = byDescription(/10% of jobs failed within 60 minutes/);
+    expect(rate).toMatchObject({ Threshold: 0.1, ComparisonOperator: 'GreaterThanThreshold' });
+    expect(JSON.stringify(rate.Metrics)).toMatch(/JobsFailed.*JobsSucceeded|JobsSucceeded.*JobsFailed/);
+    for (const alarm of alarms) expect(JSON.stringify(alarm.AlarmActions)).toMatch(/PlatformAlarms/);
+    // Other pipelines keep the default: a failed run only.
+    expect(Object.values(pipelines.get('etl-fanout')!.findResources('AWS::CloudWatch::Alarm')).map((a) => a.Properties.MetricName)).toEqual(['RunsFailed']);
+  });
+
   it('hold exactly as many resources as the plan estimated', () => {
     for (const p of plan.pipelines) {
       const count = Object.keys(pipelines.get(p.id)!.toJSON().Resources as object).length;
@@ -510,7 +554,7 @@ describe('a pipeline with several schedules', () => {
 
 describe('generated pipelines of several sizes and shapes', () => {
   /** A pipeline of `jobs` jobs over `functions` distinct functions (other timeouts), job i waiting on up to `fanIn` jobs before it. */
-  async function synthesized(jobs: number, functions: number, fanIn: number, schedules: number): Promise<{ estimate: number; resources: number; templateBytes: number }> {
+  async function synthesized(jobs: number, functions: number, fanIn: number, schedules: number, alarms: object = {}): Promise<{ estimate: number; resources: number; templateBytes: number }> {
     const { mkdtempSync, writeFileSync, mkdirSync } = await import('node:fs');
     const os = await import('node:os');
     const dir = mkdtempSync(path.join(os.tmpdir(), 'phi-cdk-gen-'));
@@ -519,6 +563,7 @@ describe('generated pipelines of several sizes and shapes', () => {
     const id = (i: number): string => `j${String(i).padStart(4, '0')}`;
     const definition = {
       id: 'generated',
+      alarms,
       ...(schedules === 1 ? { schedule: { cron: '0 6 * * 1-5', timezone: 'Europe/Paris' } } : {}),
       ...(schedules > 1 ? { schedules: Array.from({ length: schedules }, (_, i) => ({ id: `s${i}`, cron: `${i % 60} 6 * * 1-5`, timezone: 'Europe/Paris', ...(i % 2 === 1 ? { enabled: false } : {}) })) } : {}),
       jobs: Object.fromEntries(Array.from({ length: jobs }, (_, i) => [id(i), { handler: './h/x.ts', timeoutSeconds: 1 + (i % functions), ...(i > 0 && fanIn > 0 ? { dependsOn: Array.from({ length: Math.min(i, fanIn) }, (_, k) => id(i - 1 - k)) } : {}) }])),
@@ -532,12 +577,12 @@ describe('generated pipelines of several sizes and shapes', () => {
   }
 
   it.each([
-    ['123 functions and a schedule: 500 resources, at the limit', 123, 123, 0, 1],
-    ['1,000 jobs with 3,000 edges over 5 functions', 1_000, 5, 3, 0],
-    ['40 jobs of one function in a chain, scheduled', 40, 1, 1, 1],
-    ['40 jobs of one function in a chain, with 12 schedules (half disabled)', 40, 1, 1, 12],
-  ])('synthesize exactly as many resources as the plan estimated, in a template far under 1 MB: %s', async (_what, jobs, functions, fanIn, schedules) => {
-    const { estimate, resources, templateBytes } = await synthesized(jobs, functions, fanIn, schedules);
+    ['123 functions and a schedule, no alarm: 500 resources, at the limit', 123, 123, 0, 1, { runFailed: false }],
+    ['1,000 jobs with 3,000 edges over 5 functions', 1_000, 5, 3, 0, {}],
+    ['40 jobs of one function in a chain, scheduled, with every alarm', 40, 1, 1, 1, { maxDurationMinutes: 60, maxDataAgeHours: 30, errorRate: { threshold: 0.2 } }],
+    ['40 jobs of one function in a chain, with 12 schedules (half disabled)', 40, 1, 1, 12, {}],
+  ])('synthesize exactly as many resources as the plan estimated, in a template far under 1 MB: %s', async (_what, jobs, functions, fanIn, schedules, alarms) => {
+    const { estimate, resources, templateBytes } = await synthesized(jobs, functions, fanIn, schedules, alarms);
     expect(resources).toBe(estimate);
     expect(resources).toBeLessThanOrEqual(500);
     expect(templateBytes).toBeLessThan(512 * 1024);

@@ -1,6 +1,6 @@
 /**
- * One emulator and one deployment for the whole e2e suite: the shipped definitions and the generated
- * 1,000-job pipeline of the scale test. The emulator enforces signatures and IAM policies (AUTH=true), so
+ * One emulator and one deployment for the whole e2e suite: the shipped definitions, the generated
+ * 1,000-job pipeline of the scale test, and the e2e suite's own (`test/e2e/definitions`: the triggered `landing`). The emulator enforces signatures and IAM policies (AUTH=true), so
  * every Phi function runs with its own role's permissions; the harness itself deploys and inspects with
  * the emulator's root key (`test`), which is allowed everything. Never skips: if the emulator cannot start or the deploy fails,
  * setup throws and the run fails with the reason.
@@ -31,7 +31,7 @@ export default async function setup(project: TestProject): Promise<() => void> {
     const started = Date.now();
     const scaleDir = writeGeneratedPipeline(SCALE.pipelineId, SCALE.jobs(), { dir: path.join(ROOT, '.phi', 'scale') });
     // With Phi's own fault-injection switch compiled into the job functions (never in a real deployment).
-    deployLocal(emulator.endpoint, { quiet: true, faultInjection: true, definitionsDirs: [path.join(ROOT, 'definitions'), scaleDir] });
+    deployLocal(emulator.endpoint, { quiet: true, faultInjection: true, definitionsDirs: [path.join(ROOT, 'definitions'), scaleDir, path.join(ROOT, 'test', 'e2e', 'definitions')] });
     log(`deployed the example pipelines and ${SCALE.pipelineId} in ${Math.round((Date.now() - started) / 1000)} s`);
   } catch (err) {
     if (emulator.started) stopEmulator(log);

@@ -1220,14 +1220,16 @@ describe('runAttempt: logs', () => {
       return { rows: 1 };
     });
     await runAttempt(single(), runPayload('extract', 2), loaded, h.deps());
-    expect(h.lines.map((l) => l.message)).toEqual(['attempt started', 'fetching', 'attempt succeeded']);
+    expect(h.lines.map((l) => l.message)).toEqual(['attempt started', 'fetching', 'metrics', 'attempt succeeded']);
     for (const line of h.lines) {
       expect(line).toMatchObject({ component: 'task-runtime', pipelineId: PIPELINE_ID, runId: RUN_ID, jobId: 'extract', attempt: 2 });
       expect(typeof line.timestamp).toBe('string');
     }
     expect(h.lines[0]).toMatchObject({ level: 'INFO', maxAttempts: 3 });
     expect(h.lines[1]).toMatchObject({ level: 'INFO', date: 'from-config' });
-    expect(h.lines[2]).toMatchObject({ level: 'INFO', durationMs: 2500 });
+    // The attempt's duration as a metric (embedded metric format), by pipeline and job.
+    expect(h.lines[2]).toMatchObject({ pipeline: PIPELINE_ID, job: 'extract', JobDuration: 2500, _aws: { CloudWatchMetrics: [{ Namespace: 'Phi', Dimensions: [['pipeline', 'job']], Metrics: [{ Name: 'JobDuration', Unit: 'Milliseconds' }] }] } });
+    expect(h.lines[3]).toMatchObject({ level: 'INFO', durationMs: 2500 });
   });
 
   // BUG (functions/runtime/core.ts, `release`, `log: deps.log`): releaseDependents is given the base

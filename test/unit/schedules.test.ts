@@ -187,8 +187,8 @@ describe('a pipeline’s schedules in the plan', () => {
       ['paused', 'DISABLED', null, null],
     ]);
     // the state machine, its role, policy and log group, the job list readers' policy; one function (4);
-    // the schedules' shared role and policy, and one Scheduler schedule each
-    expect(reports!.estimates.stackResources).toBe(RESOURCES.perStack + RESOURCES.perFunction + RESOURCES.scheduleRole + 3 * RESOURCES.perSchedule);
+    // the schedules' shared role and policy, and one Scheduler schedule each; the run-failed alarm
+    expect(reports!.estimates.stackResources).toBe(RESOURCES.perStack + RESOURCES.perFunction + RESOURCES.scheduleRole + 3 * RESOURCES.perSchedule + 1);
     expect(plan.fireTimes).toStrictEqual({ from: NOW.toISOString(), count: 5 });
   });
 

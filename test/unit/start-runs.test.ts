@@ -78,7 +78,9 @@ describe('startRun: a start its rules refuse is recorded SKIPPED, with the reaso
     expect(run.executionArn).toBeUndefined();
     expect(w.started).toEqual([]);
     expect(await w.store.getRun(run.runId)).toEqual(run);
-    expect(w.lines.map((l) => [l.message, l.reason])).toEqual([['run skipped', 'OUTSIDE_WINDOW']]);
+    expect(w.lines.filter((l) => l.message !== 'metrics').map((l) => [l.message, l.reason])).toEqual([['run skipped', 'OUTSIDE_WINDOW']]);
+    // Counted once, as a refused start of its pipeline.
+    expect(w.lines.filter((l) => l.message === 'metrics')).toEqual([expect.objectContaining({ pipeline: run.pipelineId, RunsSkipped: 1 })]);
   });
 
   it('keeps a skipped run skipped when its delivery comes again (inside the window now): one record, no execution', async () => {

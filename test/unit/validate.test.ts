@@ -432,16 +432,19 @@ describe('LIMIT_*: AWS limits', () => {
 
   it('reports LIMIT_003_STACK_RESOURCES past 500 resources, counting the schedule’s', async () => {
     // 123 functions: 5 + 123 × 4 = 497 resources; a schedule adds 3, at the limit; one function more is past it.
-    expect(await problemsOf({ 'p.ts': pipeline('wide', distinctFunctions(123), { schedule: { rate: '1 day' } }) })).toStrictEqual([]);
-    const problem = await onlyProblem({ 'p.ts': pipeline('wide', distinctFunctions(124), { schedule: { rate: '1 day' } }) });
+    const noAlarm = { alarms: { runFailed: false } };
+    expect(await problemsOf({ 'p.ts': pipeline('wide', distinctFunctions(123), { schedule: { rate: '1 day' }, ...noAlarm }) })).toStrictEqual([]);
+    const problem = await onlyProblem({ 'p.ts': pipeline('wide', distinctFunctions(124), { schedule: { rate: '1 day' }, ...noAlarm }) });
     expect(problem).toMatchObject({ code: ProblemCode.LIMIT_003_STACK_RESOURCES, pipeline: 'wide', path: 'jobs' });
     expect(problem.message).toContain('504');
+    // The run-failed alarm (on by default) is one resource more.
+    expect((await onlyProblem({ 'p.ts': pipeline('wide', distinctFunctions(123), { schedule: { rate: '1 day' } }) })).message).toContain('501');
   });
 
   it('shares functions, so a thousand jobs of one handler fit one stack', async () => {
     const result = await plan({ definitions: { 'p.ts': pipeline('many', independentJobs(1000, 1, 4)) }, handlers: [HANDLER] });
     expect(result.problems).toStrictEqual([]);
-    expect(result.plan.pipelines[0]!.estimates.stackResources).toBe(5 + 4);
+    expect(result.plan.pipelines[0]!.estimates.stackResources).toBe(5 + 4 + 1); // and the run-failed alarm
   });
 
   describe('LIMIT_004_JOB_CONFIG_SIZE: a job’s merged parameters over 64 KiB (kept in every attempt record)', () => {

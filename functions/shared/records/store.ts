@@ -434,6 +434,26 @@ export class RecordStore {
     return { admitted: false, active: Math.max(active, max) };
   }
 
+  /**
+   * Opens a trigger's debounce window for `eventId` at `at`, for `seconds`, in one conditional write:
+   * `true` when no window was open (none yet, or the last one closed by `at`) or the open one is this
+   * event's own (a repeated delivery); `false` when another event's window is open.
+   */
+  async claimTriggerWindow(pipelineId: string, triggerId: string, eventId: string, at: string, seconds: number): Promise<boolean> {
+    const until = new Date(Date.parse(at) + seconds * 1000).toISOString();
+    return conditionally(
+      this.doc.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: { ...recordKeys.triggerWindow(pipelineId, triggerId), kind: 'trigger-window', eventId, openedAt: at, until, expiresAt: this.expiresAt(until) },
+          ConditionExpression: 'attribute_not_exists(pk) OR #until <= :at OR #event = :event',
+          ExpressionAttributeNames: { '#until': 'until', '#event': 'eventId' },
+          ExpressionAttributeValues: { ':at': at, ':event': eventId },
+        }),
+      ),
+    );
+  }
+
   /** Keeps a cancel on a run that has not ended; `false` when it had (nothing is written). */
   async recordCancellation(runId: string, cancellation: Cancellation): Promise<boolean> {
     return conditionally(

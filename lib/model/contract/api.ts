@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { CancelScope, JobStatus, RunStatus, TriggerType } from './status.ts';
 import { StartDecisionSchema } from './start.ts';
-import { ParametersSchema } from '../pipeline.ts';
+import { ParametersSchema, ScheduleIdSchema } from '../pipeline.ts';
 import { JobAttemptRecordSchema, RunRecordSchema } from './records.ts';
 import { RunParametersSchema } from './task.ts';
 
@@ -23,6 +23,12 @@ export const ApiErrorCode = {
   RUN_START_FAILED: 'API_010_RUN_START_FAILED',
   /** The run's parameters are not what the pipeline's `runParameters` allows (or it declares none): the answer lists the issues. */
   INVALID_PARAMETERS: 'API_011_INVALID_PARAMETERS',
+  /** A backfill's `scheduledTime` is still to come: only a time already past can be backfilled. */
+  SCHEDULED_TIME_IN_FUTURE: 'API_012_SCHEDULED_TIME_IN_FUTURE',
+  /** No dead letter with that message id waits in the queue (within the scan's bound): retried, purged, expired, or never sent. */
+  DEAD_LETTER_NOT_FOUND: 'API_013_DEAD_LETTER_NOT_FOUND',
+  /** The retry run of a dead letter would not start by its pipeline's start rules (its active-runs limit): nothing was started, the letter stays. */
+  RETRY_REFUSED: 'API_014_RETRY_REFUSED',
 } as const;
 
 /** The deepest JSON a request body may nest. */
@@ -51,9 +57,21 @@ export type CancelRequest = z.infer<typeof CancelRequestSchema>;
 export const CancelResponseSchema = z.object({ run: RunRecordSchema });
 
 /**
+ * A backfilled scheduled time as the API keeps it: the UTC instant to the second (`2026-03-29T01:00:00Z`),
+ * the form EventBridge Scheduler gives `<aws.scheduler.scheduled-time>` in, so that a backfill of a time
+ * and its schedule's delivery of it are one run (the run id hashes the scheduled time as written).
+ */
+export const canonicalScheduledTime = (iso: string): string => new Date(iso).toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+/**
  * `POST /pipelines/{id}/runs` body. `dryRun`: evaluate the start rules and the parameters, record and
  * start nothing (200 with the decision). `force`: start outside the pipeline's execution windows
- * (recorded as forced in the run's `startDecision`).
+ * (recorded as forced in the run's `startDecision`). `scheduledTime` (with `scheduleId`, default
+ * `default`): a backfill of that scheduled time (trigger `BACKFILL`), an ISO 8601 instant with an offset
+ * or `Z`, whole seconds, not in the future (else 400 `API_012_SCHEDULED_TIME_IN_FUTURE`); its run has the
+ * identity the schedule's own delivery of that time has, so a repeated backfill or a delivery of the same
+ * time answers with the one run. Whether the time is one of the schedule's fire times is the caller's
+ * to check (`phi backfill` enumerates them from the definitions). Not with `idempotencyKey`.
  */
 export const StartRunRequestSchema = z
   .object({
@@ -61,8 +79,15 @@ export const StartRunRequestSchema = z
     idempotencyKey: z.string().min(1).max(256).optional(),
     dryRun: z.boolean().optional(),
     force: z.boolean().optional(),
+    scheduledTime: z.iso
+      .datetime({ offset: true })
+      .refine((t) => Number.isFinite(Date.parse(t)) && Date.parse(t) % 1000 === 0, { message: 'a scheduled time is a whole second (schedules fire on whole minutes)' })
+      .optional(),
+    scheduleId: ScheduleIdSchema.optional(),
   })
-  .strict();
+  .strict()
+  .refine((r) => r.scheduleId === undefined || r.scheduledTime !== undefined, { message: 'a scheduleId needs the scheduledTime it fired at', path: ['scheduleId'] })
+  .refine((r) => r.scheduledTime === undefined || r.idempotencyKey === undefined, { message: 'a backfill (scheduledTime) has its identity already: leave out the idempotencyKey', path: ['idempotencyKey'] });
 export type StartRunRequest = z.infer<typeof StartRunRequestSchema>;
 
 /** `POST /pipelines/{id}/runs` answer: the run, and whether this request created it. */

@@ -14,3 +14,5 @@ export * from './dead-letter.ts';
 export * from './api.ts';
 export * from './storage.ts';
 export * from './start.ts';
+export * from './run-events.ts';
+export * from './metrics.ts';

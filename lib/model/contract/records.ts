@@ -45,6 +45,17 @@ export const CancellationSchema = z.object({
 });
 export type Cancellation = z.infer<typeof CancellationSchema>;
 
+/** What a retry run retries: the dead letter (its message id) of a job of an earlier run, who asked and when. */
+export const RetryOfSchema = z.object({
+  runId: z.string(),
+  jobId: z.string(),
+  messageId: z.string(),
+  /** The caller's IAM identity. */
+  by: z.string(),
+  at: IsoTimeSchema,
+});
+export type RetryOf = z.infer<typeof RetryOfSchema>;
+
 /** The durable record of one run. */
 export const RunRecordSchema = z.object({
   runId: z.string(),
@@ -55,6 +66,10 @@ export const RunRecordSchema = z.object({
   /** The schedule that started it (`default` for a pipeline's one `schedule`); set on every scheduled run. */
   scheduleId: z.string().optional(),
   idempotencyKey: z.string().optional(),
+  /** The trigger that started it (trigger `EVENT`: the pipeline's `triggers` id). */
+  triggerId: z.string().optional(),
+  /** The id of the EventBridge event that started it: with `triggerId`, its identity. */
+  eventId: z.string().optional(),
   parameters: ParametersSchema,
   definitionVersion: z.string().optional(),
   executionArn: z.string().optional(),
@@ -77,6 +92,8 @@ export const RunRecordSchema = z.object({
    * `forced`. Absent on runs recorded before the rules existed and on runs started outside Phi's trigger.
    */
   startDecision: StartDecisionSchema.optional(),
+  /** A retry of a dead letter (trigger `RETRY`): the failed job's run, the job, the letter and who retried it. */
+  retryOf: RetryOfSchema.optional(),
 });
 export type RunRecord = z.infer<typeof RunRecordSchema>;
 

@@ -64,6 +64,14 @@ export const TriggerType = {
   MANUAL: 'MANUAL',
   EVENT: 'EVENT',
   UPSTREAM: 'UPSTREAM',
+  /**
+   * `phi backfill`: a past scheduled time started through the API (`scheduledTime`). Its run has the
+   * identity a delivery of that time by its schedule would have: the two are one run, recorded with the
+   * trigger of whichever came first.
+   */
+  BACKFILL: 'BACKFILL',
+  /** `phi dlq retry`: a new run of a dead letter's pipeline with its run's parameters (its record's `retryOf` names the letter). */
+  RETRY: 'RETRY',
 } as const;
 export type TriggerType = (typeof TriggerType)[keyof typeof TriggerType];
 

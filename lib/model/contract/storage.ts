@@ -8,7 +8,8 @@
  * the claim that a job's dead letter was sent.
  * Runs also carry `gsi1pk = PIPELINE#<pipelineId>`, `gsi1sk = <queuedAt>#<runId>` for history by pipeline.
  * A pipeline with a limit on active runs has one more item, `pk = PIPELINE#<pipelineId>`, `sk = ACTIVE`:
- * the runs it admitted (`recordKeys.activeRuns`).
+ * the runs it admitted (`recordKeys.activeRuns`); a trigger with `debounceSeconds`, `pk = PIPELINE#<pipelineId>`,
+ * `sk = TRIGGER#<triggerId>`: its open window (`recordKeys.triggerWindow`).
  * `expiresAt` (epoch seconds) is the table's TTL attribute.
  */
 
@@ -48,6 +49,13 @@ export const recordKeys = {
    * no job function (held to `RUN#<pipeline>_…`) can touch it.
    */
   activeRuns: (pipelineId: string) => ({ pk: `PIPELINE#${pipelineId}`, sk: 'ACTIVE' }),
+  /**
+   * A trigger's debounce window (`debounceSeconds`): the event that opened it (`eventId`) and when it
+   * closes (`until`, an ISO instant). Outside every run's partition, like `activeRuns`.
+   */
+  triggerWindow: (pipelineId: string, triggerId: string) => ({ pk: `PIPELINE#${pipelineId}`, sk: `TRIGGER#${triggerId}` }),
+  /** The run a dead letter (its SQS message id) was retried as (`runId`), so a later retry of the same letter finds it once the letter is gone. */
+  deadLetterRetry: (messageId: string) => ({ pk: `DLQ#${messageId}`, sk: 'RETRY' }),
 } as const;
 
 /** Attributes of a pipeline's admitted-runs item (`recordKeys.activeRuns`). */

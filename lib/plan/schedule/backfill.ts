@@ -1,0 +1,54 @@
+/**
+ * Backfill enumeration: a schedule's fire times in `[from, to)`, oldest first, computed by the same code
+ * the plan lists them with (`compileSchedule`), so daylight-saving changes are what Scheduler does (a
+ * skipped local time never fires, a repeated one fires once). Pure.
+ */
+import type { NamedSchedule } from '../../model/pipeline.ts';
+import { compileSchedule } from './index.ts';
+import type { ScheduleProblem } from './types.ts';
+
+/** The most scheduled times one backfill starts: a longer range is refused (split it). */
+export const MAX_BACKFILL_RUNS = 1000;
+
+export const BackfillRefusal = {
+  /** `to` is not after `from`. */
+  EMPTY_RANGE: 'BACKFILL_001_EMPTY_RANGE',
+  /** More than `MAX_BACKFILL_RUNS` fire times in the range. */
+  TOO_MANY: 'BACKFILL_002_TOO_MANY_RUNS',
+  /** A rate schedule without a `startDate` counts from when it was deployed, which the definition does not say. */
+  RATE_WITHOUT_START: 'BACKFILL_003_RATE_WITHOUT_START',
+  /** The schedule itself does not compile (its problems say why). */
+  INVALID_SCHEDULE: 'BACKFILL_004_INVALID_SCHEDULE',
+} as const;
+export type BackfillRefusal = (typeof BackfillRefusal)[keyof typeof BackfillRefusal];
+
+export type BackfillTimes =
+  | { readonly ok: true; readonly timezone: string; readonly times: readonly string[] }
+  | { readonly ok: false; readonly code: BackfillRefusal; readonly message: string; readonly problems?: readonly ScheduleProblem[] };
+
+/** Before any schedule's start date: its dates then bound the fire times, and a rate counts from its start date. */
+const EPOCH = new Date(0);
+
+/**
+ * The fire times of `schedule` at or after `from` and before `to`, as ISO 8601 with the schedule's
+ * offset, oldest first, within its start and end dates. A disabled schedule (`enabled: false`) has
+ * none: it never fires. At most `limit` (default `MAX_BACKFILL_RUNS`): more is refused.
+ */
+export function backfillTimes(schedule: NamedSchedule, from: Date, to: Date, limit = MAX_BACKFILL_RUNS): BackfillTimes {
+  if (to.getTime() <= from.getTime()) return { ok: false, code: BackfillRefusal.EMPTY_RANGE, message: `the range ${from.toISOString()} to ${to.toISOString()} is empty: --to must be after --from` };
+  if (schedule.rate !== undefined && schedule.startDate === undefined) {
+    return {
+      ok: false,
+      code: BackfillRefusal.RATE_WITHOUT_START,
+      message: `schedule "${schedule.id}" is a rate without a startDate: it fires a rate apart from when it was deployed, which the definition does not say, so its past fire times are unknown`,
+    };
+  }
+  // Fire times are listed strictly after `from`: one millisecond before it includes `from` itself.
+  const compiled = compileSchedule(schedule, EPOCH, { from: new Date(from.getTime() - 1), count: limit + 1 });
+  if (!compiled.ok) return { ok: false, code: BackfillRefusal.INVALID_SCHEDULE, message: `schedule "${schedule.id}" does not compile: ${compiled.problems.map((p) => p.message).join('; ')}`, problems: compiled.problems };
+  const times = compiled.schedule.next.filter((t) => Date.parse(t) < to.getTime());
+  if (times.length > limit) {
+    return { ok: false, code: BackfillRefusal.TOO_MANY, message: `schedule "${schedule.id}" fires more than ${limit} times from ${from.toISOString()} to ${to.toISOString()}: backfill at most ${limit} at once (split the range)` };
+  }
+  return { ok: true, timezone: compiled.schedule.timezone, times };
+}
