@@ -35,7 +35,7 @@ import {
   runStartedEvent,
 } from '../../lib/model/contract/index.ts';
 import { jsonBytes } from '../../lib/model/canonical.ts';
-import { METRIC_DIMENSIONS, runEndMetrics, runStartMetrics } from '../../lib/model/contract/metrics.ts';
+import { jobFailureSamples, METRIC_DIMENSIONS, runEndMetrics, runStartMetrics } from '../../lib/model/contract/metrics.ts';
 import { emitMetrics } from '../shared/metrics.ts';
 import { deadLetterOf, deadLetterSenderFromEnv, sendDeadLetterOnce } from '../shared/dead-letters.ts';
 import { errorFromCaught } from '../shared/failures.ts';
@@ -124,7 +124,7 @@ export async function record(event: RecorderEvent, deps: RecorderDeps): Promise<
         if (TERMINAL_RUN_STATUSES.includes(run.status)) return run;
         const closed = await finishRunFrom(run, event, deps, now, log);
         // Counted once: by the call that closed the run.
-        if (TERMINAL_RUN_STATUSES.includes(closed.status) && closed.completedAt === now) emitMetrics(runEndMetrics(closed), { [METRIC_DIMENSIONS.pipeline]: closed.pipelineId }, log, clock);
+        if (TERMINAL_RUN_STATUSES.includes(closed.status) && closed.completedAt === now) emitMetrics({ ...runEndMetrics(closed), JobFailure: jobFailureSamples(closed) }, { [METRIC_DIMENSIONS.pipeline]: closed.pipelineId }, log, clock);
         if (TERMINAL_RUN_STATUSES.includes(closed.status)) await publishSafely(runEndedEvent(closed), deps, log);
         if (TERMINAL_RUN_STATUSES.includes(closed.status) || read >= 3) return closed;
       }

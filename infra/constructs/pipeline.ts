@@ -292,13 +292,9 @@ function pipelineAlarms(scope: Construct, pipelineId: string, alarms: PipelinePl
     alarm('DataStale', { alarmDescription: `Phi ${pipelineId}: no run succeeded for ${alarms.maxDataAgeHours} hours`, metric: metric('RunsSucceeded', 'Sum', Duration.minutes(periodMinutes)), evaluationPeriods, threshold: 1, comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD, treatMissingData: cloudwatch.TreatMissingData.BREACHING });
   }
   if (alarms.errorRate !== undefined) {
-    const window = Duration.minutes(alarms.errorRate.windowMinutes);
-    const rate = new cloudwatch.MathExpression({
-      expression: 'IF(FILL(failed, 0) + FILL(succeeded, 0) > 0, FILL(failed, 0) / (FILL(failed, 0) + FILL(succeeded, 0)), 0)',
-      usingMetrics: { failed: metric('JobsFailed', 'Sum', window), succeeded: metric('JobsSucceeded', 'Sum', window) },
-      period: window,
-      label: 'failed jobs / ended jobs',
-    });
+    // The average of one 0/1 sample per ended job is failed jobs over ended jobs (a plain metric: no
+    // metric math, which not every CloudWatch implementation alarms on).
+    const rate = metric('JobFailure', 'Average', Duration.minutes(alarms.errorRate.windowMinutes));
     alarm('ErrorRate', { alarmDescription: `Phi ${pipelineId}: more than ${alarms.errorRate.threshold * 100}% of jobs failed within ${alarms.errorRate.windowMinutes} minutes`, metric: rate, threshold: alarms.errorRate.threshold, comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD, treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING });
   }
   return made;

@@ -417,8 +417,7 @@ describe('pipeline stacks', () => {
     expect(byDescription(/no run succeeded for 72 hours/)).toMatchObject({ MetricName: 'RunsSucceeded', Dimensions: dims, Period: 86_400, EvaluationPeriods: 3, Threshold: 1, ComparisonOperator: 'LessThanThreshold', TreatMissingData: 'breaching' });
     expect(byDescription(/longer than 120 minutes/)).toMatchObject({ MetricName: 'RunDuration', Statistic: 'Maximum', Threshold: 7_200_000, ComparisonOperator: 'GreaterThanThreshold' });
     const rate = byDescription(/10% of jobs failed within 60 minutes/);
-    expect(rate).toMatchObject({ Threshold: 0.1, ComparisonOperator: 'GreaterThanThreshold' });
-    expect(JSON.stringify(rate.Metrics)).toMatch(/JobsFailed.*JobsSucceeded|JobsSucceeded.*JobsFailed/);
+    expect(rate).toMatchObject({ MetricName: 'JobFailure', Statistic: 'Average', Period: 3_600, Threshold: 0.1, ComparisonOperator: 'GreaterThanThreshold' });
     for (const alarm of alarms) expect(JSON.stringify(alarm.AlarmActions)).toMatch(/PlatformAlarms/);
     // Other pipelines keep the default: a failed run only.
     expect(Object.values(pipelines.get('etl-fanout')!.findResources('AWS::CloudWatch::Alarm')).map((a) => a.Properties.MetricName)).toEqual(['RunsFailed']);

@@ -1,6 +1,8 @@
 /** What runs count as metrics, and how a pipeline's alarms are resolved from its definition. */
 import { describe, expect, it } from 'vitest';
-import { JobStatus, RunStatus, runEndMetrics, runStartMetrics } from '../../lib/model/contract/index.ts';
+import { jobFailureSamples, JobStatus, RunStatus, runEndMetrics, runStartMetrics } from '../../lib/model/contract/index.ts';
+import { emitMetrics } from '../../functions/shared/metrics.ts';
+import { createLogger } from '../../functions/shared/log.ts';
 import { alarmCount, resolveAlarms, stalenessWindow } from '../../lib/plan/alarms.ts';
 
 describe('run metrics', () => {
@@ -23,6 +25,20 @@ describe('run metrics', () => {
       },
     });
     expect(metrics).toEqual({ RunsSucceeded: 0, RunsFailed: 1, RunsCancelled: 0, RunDuration: 120_000, JobsSucceeded: 2, JobsFailed: 1, JobsSkipped: 1, JobsCancelled: 1, JobRetries: 4, DeadLetters: 1 });
+  });
+
+  it('sample each ended job once for the error rate: 1 failed, 0 succeeded, skipped and cancelled jobs not at all', () => {
+    const samples = jobFailureSamples({ jobs: { a: { status: JobStatus.SUCCEEDED, attempts: 1 }, b: { status: JobStatus.FAILED, attempts: 3 }, c: { status: JobStatus.SKIPPED, attempts: 0 }, d: { status: JobStatus.SUCCEEDED, attempts: 2 } } });
+    expect(samples.sort()).toEqual([0, 0, 1]);
+  });
+
+  it('spread more than 100 samples of a metric over several embedded-metric lines, the counts on the first only', () => {
+    const lines: Record<string, unknown>[] = [];
+    const log = createLogger({ component: 'test' }, (line) => lines.push(JSON.parse(line) as Record<string, unknown>));
+    emitMetrics({ RunsFailed: 1, JobFailure: Array.from({ length: 250 }, (_, i) => i % 2) }, { pipeline: 'p' }, log);
+    expect(lines.map((l) => (l.JobFailure as number[]).length)).toEqual([100, 100, 50]);
+    expect(lines.map((l) => l.RunsFailed)).toEqual([1, undefined, undefined]);
+    expect(lines[1]).toMatchObject({ pipeline: 'p', _aws: { CloudWatchMetrics: [{ Namespace: 'Phi', Dimensions: [['pipeline']], Metrics: [{ Name: 'JobFailure', Unit: 'Count' }] }] } });
   });
 
   it('count a run closed without its jobs (never started) with no duration', () => {

@@ -4,8 +4,8 @@
  *
  * Dimensions: `pipeline` on every run and job metric; `pipeline` and `job` on `JobDuration`.
  * The spec's names map onto them (README, "Metrics"): `phi_execution_errors` → `JobsFailed`,
- * `phi_dead_letter` → `DeadLetters`, `phi_retries_total` → `JobRetries`, `phi_error_rate` →
- * `JobsFailed / (JobsFailed + JobsSucceeded)`, `phi_scheduling_errors` → `RunsSkipped` (with the
+ * `phi_dead_letter` → `DeadLetters`, `phi_retries_total` → `JobRetries`, `phi_error_rate` → the
+ * average of `JobFailure`, `phi_scheduling_errors` → `RunsSkipped` (with the
  * reason in the run record).
  */
 import { JobStatus, RunStatus } from './status.ts';
@@ -35,6 +35,11 @@ export const METRICS = {
   JobsFailed: MetricUnit.Count,
   JobsSkipped: MetricUnit.Count,
   JobsCancelled: MetricUnit.Count,
+  /**
+   * One sample per job that ended SUCCEEDED (0) or FAILED (1), emitted at the run's end: its average
+   * over any window is failed jobs over ended jobs, the error rate (`phi_error_rate`).
+   */
+  JobFailure: MetricUnit.Count,
   /** Attempts beyond each job's first, over a run. */
   JobRetries: MetricUnit.Count,
   /** Jobs that failed for good: one dead letter each. */
@@ -50,6 +55,11 @@ export type MetricName = keyof typeof METRICS;
 export function runStartMetrics(run: Pick<RunRecord, 'queuedAt' | 'startedAt'>): Partial<Record<MetricName, number>> {
   const queued = run.startedAt ? Date.parse(run.startedAt) - Date.parse(run.queuedAt) : undefined;
   return { RunsStarted: 1, ...(queued !== undefined && queued >= 0 ? { RunQueueTime: queued } : {}) };
+}
+
+/** The run's `JobFailure` samples: 1 for each job that failed, 0 for each that succeeded (skipped and cancelled jobs ended neither way). */
+export function jobFailureSamples(run: Pick<RunRecord, 'jobs'>): number[] {
+  return Object.values(run.jobs ?? {}).flatMap((j) => (j.status === JobStatus.FAILED ? [1] : j.status === JobStatus.SUCCEEDED ? [0] : []));
 }
 
 /** What an ended run counts: its outcome, its duration, and how its jobs ended (from its summary). */
