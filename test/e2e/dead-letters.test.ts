@@ -32,17 +32,19 @@ async function letterOf(runId: string, timeoutMs = 30_000): Promise<DeadLetterEn
   }
 }
 
-/** Retries, trying again while another test's scan hides the letter (404). */
-async function retryOnce(messageId: string): Promise<DeadLetterRetryResponse> {
+/** `call`, tried again while a scan (another caller's, or a previous one's, whose visibility reset the emulator applies late) hides the letter (404). */
+async function whileHidden<T>(call: () => Promise<T>): Promise<T> {
   for (let i = 0; ; i++) {
     try {
-      return await client.retryDeadLetter(messageId);
+      return await call();
     } catch (err) {
-      if (!(err instanceof ApiError) || err.status !== 404 || i >= 20) throw err;
-      await new Promise((r) => setTimeout(r, 500));
+      // Up to a scan's own visibility timeout (60 s): the longest a letter stays hidden.
+      if (!(err instanceof ApiError) || err.status !== 404 || i >= 70) throw err;
+      await new Promise((r) => setTimeout(r, 1_000));
     }
   }
 }
+const retryOnce = (messageId: string): Promise<DeadLetterRetryResponse> => whileHidden(() => client.retryDeadLetter(messageId));
 
 describe('dead letters through the control API', () => {
   it('retries a permanently failed job’s letter once: a new run linked to the failed one, the letter gone once it started', async () => {
@@ -51,7 +53,7 @@ describe('dead letters through the control API', () => {
     await waitForDeadLetter(run.runId);
     const entry = await letterOf(run.runId);
     expect(entry.letter).toMatchObject({ pipelineId: 'failure-drill', jobId: 'check-source', errorCode: 'CORRUPT_INPUT' });
-    expect((await client.deadLetter(entry.messageId)).letter.runId).toBe(run.runId);
+    expect((await whileHidden(() => client.deadLetter(entry.messageId))).letter.runId).toBe(run.runId);
 
     const first = await retryOnce(entry.messageId);
     expect(first).toMatchObject({ messageId: entry.messageId, created: true, deleted: true });
