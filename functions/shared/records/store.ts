@@ -293,26 +293,15 @@ export class RecordStore {
     });
   }
 
-  /** A pipeline's runs, newest first (by when they were queued), at most `limit` (the history index). */
+  /** A pipeline's runs, newest first (by when they were queued), at most `limit` (the history index, page after page). */
   async listRuns(pipelineId: string, limit: number): Promise<RunRecord[]> {
     const runs: RunRecord[] = [];
-    let start: Record<string, unknown> | undefined;
+    let after: string | undefined;
     do {
-      const out = await this.doc.send(
-        new QueryCommand({
-          TableName: this.table,
-          IndexName: RECORD_KEYS.historyIndex,
-          KeyConditionExpression: '#pk = :pk',
-          ExpressionAttributeNames: { '#pk': RECORD_KEYS.historyPartition },
-          ExpressionAttributeValues: { ':pk': recordKeys.history(pipelineId, '', '').gsi1pk },
-          ScanIndexForward: false,
-          Limit: limit - runs.length,
-          ...(start ? { ExclusiveStartKey: start } : {}),
-        }),
-      );
-      runs.push(...(out.Items ?? []).map(parseRun));
-      start = out.LastEvaluatedKey;
-    } while (start && runs.length < limit);
+      const page = await this.listRunHistory(pipelineId, { limit: limit - runs.length, ...(after !== undefined ? { after } : {}) });
+      runs.push(...page.runs);
+      after = page.next;
+    } while (after !== undefined && runs.length < limit);
     return runs;
   }
 
