@@ -32,7 +32,7 @@ async function letterOf(runId: string, timeoutMs = 30_000): Promise<DeadLetterEn
   }
 }
 
-/** `call`, tried again while a scan (another caller's, or a previous one's, whose visibility reset the emulator applies late) hides the letter (404). */
+/** `call`, tried again while another caller's scan hides the letter (404). */
 async function whileHidden<T>(call: () => Promise<T>): Promise<T> {
   for (let i = 0; ; i++) {
     try {
