@@ -13,6 +13,7 @@ import { formatProblems } from '../lib/model/problems.ts';
 import { PLATFORM_STACK, pipelineStackName } from '../lib/model/names.ts';
 import { withFaultsParameter } from '../lib/model/run-parameters.ts';
 import type { Plan } from '../lib/plan/types.ts';
+import { healthConfig } from '../lib/plan/health.ts';
 
 export interface PhiAppOptions {
   /** @default RemovalPolicy.RETAIN; the local emulator deploys with DESTROY. */
@@ -31,6 +32,7 @@ export function buildApp(app: App, plan: Plan, options: PhiAppOptions = {}): { p
     // With the fault switch, every pipeline's runs may also carry `__phiFaults` (Phi's own e2e tests).
     runParameters: Object.fromEntries(plan.pipelines.flatMap((p) => (faultInjection ? [[p.id, withFaultsParameter(p.runParameters)]] : p.runParameters ? [[p.id, p.runParameters]] : []))),
     startRules: Object.fromEntries(plan.pipelines.flatMap((p) => (p.startRules ? [[p.id, p.startRules]] : []))),
+    health: healthConfig(plan.pipelines),
     ...platformOptions,
   });
   const pipelines = plan.pipelines.map((pipelinePlan) => {

@@ -11,9 +11,14 @@
  *   GET  /runs/{runId}          → the run with its jobs and their attempts
  *   POST /runs/{runId}/cancel   { job?, scope?, reason? } → 200 the run (the whole run, or a job and its scope)
  *   GET  /pipelines/{id}/durations?runs=N → each job's median and p95 over the last N succeeded runs
+ *   GET  /health               → the deployment's OrchestrationHealthStatus (`./health.ts`), always 200
  *   GET  /dead-letters?pipeline=&limit=, GET /dead-letters/{messageId}, POST /dead-letters/{messageId}/retry,
  *   POST /dead-letters/retry { pipeline?, all: true }, POST /dead-letters/purge { olderThanSeconds }:
  *                               the dead-letter queue (`./dead-letters.ts`), retries and purges logged with the caller
+ *   POST /pipelines/{id}/pause|resume, POST /pause|resume { reason? } → 200 the pause state (`./pauses.ts`):
+ *                               a pipeline's pause, or every pipeline's; GET /pipelines/{id}/paused → its pause state
+ *   GET  /audit?pipeline=&limit= → the audit log, newest first: pauses and resumes, and the starts, cancels,
+ *                               dead-letter retries and purges made through the API, each with the caller
  * Errors answer `{ error: { code, message, issues? } }` with a stable code.
  */
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
@@ -28,6 +33,8 @@ import { recordStoreFromEnv } from '../shared/records/env.ts';
 import { latestByJob, RecordError, runIdOfHistoryKey } from '../shared/records/store.ts';
 import { cancel, cancelDepsFromEnv, JobNotFoundError, RunEndedError, type CancelDeps } from './cancel.ts';
 import { MAX_OBSERVED_RUNS, observedDurations } from './durations.ts';
+import { ALL_PIPELINES, AuditAction, AuditQuerySchema, PauseRequestSchema, type AuditRecord } from '../../lib/model/contract/index.ts';
+import { listAudit, readPauseState, recordAction, setPaused, type AuditStore } from './pauses.ts';
 
 /** `?runs=N`: how many of the latest succeeded runs to learn from. */
 const DurationsQuerySchema = z.object({ runs: z.coerce.number().int().min(1).max(MAX_OBSERVED_RUNS).default(20) }).strict();
@@ -36,6 +43,7 @@ import { DeadLetterIdSchema, DeadLetterListQuerySchema, DeadLetterPurgeRequestSc
 import { DeadLetterNotFoundError, listDeadLetters, OriginalRunMissingError, purgeDeadLetters, RetryRefusedError, retryAllDeadLetters, retryDeadLetter, showDeadLetter, type DeadLetterDeps } from './dead-letters.ts';
 import { deadLetterQueueFromEnv, retryPointersFromEnv } from '../shared/dead-letter-queue.ts';
 import { ConfigurationError } from '../../lib/model/errors.ts';
+import { computeHealth, gatherHealth, healthDepsFromEnv, type HealthDeps } from './health.ts';
 
 /** History's `next`: the history sort key of the page's last run (`<queuedAt>#<runId>`), opaque to callers. */
 const HistoryCursorSchema = z.object({ v: z.literal(1), k: z.string().regex(/^[0-9T:.Z-]{10,40}#.+$/) }).strict();
@@ -60,12 +68,28 @@ export interface ApiDeps {
   readonly cancel: CancelDeps;
   /** The dead-letter routes. @default they answer 500 (not configured) */
   readonly deadLetters?: DeadLetterDeps;
+  /** `GET /health`. @default it answers 500 (not configured) */
+  readonly health?: HealthDeps;
+  /** Pause and resume, and the audit log (`./pauses.ts`), in the records table. @default those routes answer 500 (not configured) and actions go unaudited (logged) */
+  readonly audit?: AuditStore;
 }
 
 /** The caller, as API Gateway's IAM authorization identified it. */
 function callerOf(event: Pick<APIGatewayProxyEvent, 'requestContext'>): string {
   const identity = event.requestContext?.identity;
   return identity?.userArn ?? identity?.caller ?? identity?.accessKey ?? 'unknown caller';
+}
+
+/** Writes the audit record of an operator action that took effect, with the caller (`recordAction`: a failed write is logged, not answered). */
+const audited = (deps: ApiDeps, event: Partial<Pick<APIGatewayProxyEvent, 'requestContext'>>, entry: Omit<AuditRecord, 'id' | 'at' | 'by'>): Promise<void> =>
+  deps.audit === undefined
+    ? Promise.resolve(deps.trigger.log.warn('audit record not written: the control API was given no audit log', { audit: entry }))
+    : recordAction({ ...entry, by: callerOf({ requestContext: event.requestContext as APIGatewayProxyEvent['requestContext'] }) }, { store: deps.audit, log: deps.trigger.log, ...(deps.trigger.now ? { now: deps.trigger.now } : {}) });
+
+/** The pause and audit store, or a 500 (not configured). */
+function auditStore(deps: ApiDeps): AuditStore {
+  if (deps.audit === undefined) throw new ConfigurationError('audit', 'the control API was given no audit log');
+  return deps.audit;
 }
 
 /** The JSON body, or the answer to a body that is not JSON. */
@@ -140,6 +164,7 @@ export async function route(event: Pick<APIGatewayProxyEvent, 'httpMethod' | 're
         return json(200, answer);
       }
       const { created, run } = await startRun(req, deps.trigger);
+      await audited(deps, event, { action: AuditAction.START, pipeline: pipelineId, runId: run.runId, detail: `${created ? 'recorded' : 'already recorded'} ${run.status}, trigger ${run.trigger}${backfill ? ` (backfill of ${backfill.scheduledTime})` : ''}${force ? ', forced' : ''}` });
       return json(created ? 201 : 200, { created, run });
     } catch (err) {
       if (err instanceof UnknownPipelineError) return failure(404, ApiErrorCode.PIPELINE_NOT_FOUND, err.message);
@@ -159,6 +184,7 @@ export async function route(event: Pick<APIGatewayProxyEvent, 'httpMethod' | 're
     if (!parsed.success) return invalid('the body does not match { job?, scope?, reason? }', parsed.error.issues);
     try {
       const run = await cancel(runId, { ...parsed.data, by: callerOf({ requestContext: event.requestContext as APIGatewayProxyEvent['requestContext'] }) }, deps.cancel);
+      await audited(deps, event, { action: AuditAction.CANCEL, pipeline: run.pipelineId, runId, ...(parsed.data.reason !== undefined ? { reason: parsed.data.reason } : {}), ...(parsed.data.job !== undefined ? { detail: `job ${parsed.data.job}, scope ${parsed.data.scope ?? 'JOB'}` } : {}) });
       return json(200, { run });
     } catch (err) {
       if (err instanceof RecordError && err.code === 'REC_001_NOT_FOUND') return failure(404, ApiErrorCode.RUN_NOT_FOUND, `run "${runId}" does not exist`);
@@ -197,6 +223,38 @@ export async function route(event: Pick<APIGatewayProxyEvent, 'httpMethod' | 're
     const view = await viewRun(runId, deps.store);
     return view ? json(200, view) : failure(404, ApiErrorCode.RUN_NOT_FOUND, `run "${runId}" does not exist`);
   }
+  if (key === 'GET /health') {
+    if (deps.health === undefined) throw new ConfigurationError('health', 'the control API was given no health check');
+    const inputs = await gatherHealth([...deps.trigger.stateMachines.keys()].sort(), deps.store, deps.health);
+    return json(200, computeHealth(inputs, (deps.trigger.now ?? (() => new Date()))()));
+  }
+  if (key === 'POST /pipelines/{id}/pause' || key === 'POST /pipelines/{id}/resume' || key === 'POST /pause' || key === 'POST /resume') {
+    // A pipeline's own pause, or every pipeline's (`*`): two switches, each resumed on its own.
+    let pipeline: string = ALL_PIPELINES;
+    if (key.startsWith('POST /pipelines/')) {
+      const path = idOf(event, 'id');
+      if ('error' in path) return path.error;
+      if (!deps.trigger.stateMachines.has(path.id)) return failure(404, ApiErrorCode.PIPELINE_NOT_FOUND, `pipeline "${path.id}" is not deployed`);
+      pipeline = path.id;
+    }
+    const read = bodyOf(event);
+    if ('error' in read) return read.error;
+    const parsed = PauseRequestSchema.safeParse(read.body);
+    if (!parsed.success) return invalid('the body does not match { reason? }', parsed.error.issues);
+    const by = callerOf({ requestContext: event.requestContext as APIGatewayProxyEvent['requestContext'] });
+    return json(200, await setPaused(pipeline, key.endsWith('/pause'), by, parsed.data.reason, { store: auditStore(deps), ...(deps.trigger.now ? { now: deps.trigger.now } : {}) }));
+  }
+  if (key === 'GET /pipelines/{id}/paused') {
+    const path = idOf(event, 'id');
+    if ('error' in path) return path.error;
+    if (!deps.trigger.stateMachines.has(path.id)) return failure(404, ApiErrorCode.PIPELINE_NOT_FOUND, `pipeline "${path.id}" is not deployed`);
+    return json(200, await readPauseState(path.id, { store: auditStore(deps) }));
+  }
+  if (key === 'GET /audit') {
+    const query = AuditQuerySchema.safeParse(event.queryStringParameters ?? {});
+    if (!query.success) return invalid('the query does not match ?pipeline=&limit=', query.error.issues);
+    return json(200, await listAudit(query.data, { store: auditStore(deps), ...(deps.trigger.now ? { now: deps.trigger.now } : {}) }));
+  }
   if (key.startsWith('GET /dead-letters') || key.startsWith('POST /dead-letters')) return deadLetterRoute(key, event, deps);
   return failure(404, ApiErrorCode.ROUTE_NOT_FOUND, `no route ${key}`);
 }
@@ -229,6 +287,7 @@ async function deadLetterRoute(key: string, event: Parameters<typeof route>[0], 
       if ('error' in read) return read.error;
       if (typeof read.body !== 'object' || read.body === null || Array.isArray(read.body) || Object.keys(read.body).length > 0) return invalid('the body is empty ({})', [{ path: [], message: 'takes no fields', code: 'unrecognized_keys' }]);
       const answer = await retryDeadLetter(path.id, by, dlq);
+      await audited(deps, event, { action: AuditAction.RETRY, pipeline: answer.run.pipelineId, messageId: answer.messageId, runId: answer.run.runId, detail: `${answer.created ? 'retry run recorded' : 'retried before'} ${answer.run.status}${answer.deleted ? ', letter deleted' : ''}` });
       return json(answer.created ? 201 : 200, answer);
     }
     if (key === 'POST /dead-letters/retry') {
@@ -237,14 +296,18 @@ async function deadLetterRoute(key: string, event: Parameters<typeof route>[0], 
       const parsed = DeadLetterRetryAllRequestSchema.safeParse(read.body);
       if (!parsed.success) return invalid('the body does not match { pipeline?, all: true }', parsed.error.issues);
       if (parsed.data.pipeline !== undefined && !deps.trigger.stateMachines.has(parsed.data.pipeline)) return failure(404, ApiErrorCode.PIPELINE_NOT_FOUND, `pipeline "${parsed.data.pipeline}" is not deployed`);
-      return json(200, await retryAllDeadLetters(parsed.data.pipeline, by, dlq));
+      const retried = await retryAllDeadLetters(parsed.data.pipeline, by, dlq);
+      await audited(deps, event, { action: AuditAction.RETRY, pipeline: parsed.data.pipeline ?? ALL_PIPELINES, detail: `all: ${retried.retried.length} retried (${retried.retried.map((r) => r.runId).join(', ').slice(0, 1500)}), ${retried.failed.length} failed` });
+      return json(200, retried);
     }
     if (key === 'POST /dead-letters/purge') {
       const read = bodyOf(event);
       if ('error' in read) return read.error;
       const parsed = DeadLetterPurgeRequestSchema.safeParse(read.body);
       if (!parsed.success) return invalid('the body does not match { olderThanSeconds }', parsed.error.issues);
-      return json(200, await purgeDeadLetters(parsed.data.olderThanSeconds, by, dlq));
+      const purged = await purgeDeadLetters(parsed.data.olderThanSeconds, by, dlq);
+      await audited(deps, event, { action: AuditAction.PURGE, pipeline: ALL_PIPELINES, detail: `${purged.purged} dead letter(s) older than ${parsed.data.olderThanSeconds} s purged` });
+      return json(200, purged);
     }
   } catch (err) {
     if (err instanceof DeadLetterNotFoundError) return failure(404, ApiErrorCode.DEAD_LETTER_NOT_FOUND, err.message);
@@ -277,7 +340,7 @@ export async function handler(event: APIGatewayProxyEvent): Promise<APIGatewayPr
   if (deps === undefined) {
     const trigger = triggerDepsFromEnv('control-api');
     const store = recordStoreFromEnv();
-    deps = { trigger, store, cancel: cancelDepsFromEnv(), deadLetters: { queue: deadLetterQueueFromEnv(), retries: retryPointersFromEnv(), store, trigger, log: createLogger({ component: 'control-api', area: 'dead-letters' }) } };
+    deps = { trigger, store, cancel: cancelDepsFromEnv(), deadLetters: { queue: deadLetterQueueFromEnv(), retries: retryPointersFromEnv(), store, trigger, log: createLogger({ component: 'control-api', area: 'dead-letters' }) }, health: healthDepsFromEnv(createLogger({ component: 'control-api', area: 'health' })), audit: store };
   }
   return answer(event, deps);
 }

@@ -4,7 +4,8 @@
  * the run id, so starting the same run twice yields one execution (Step Functions keeps execution
  * names unique for 90 days). Every start is first decided by its pipeline's start rules (windows,
  * lateness, active runs: `evaluateStart`); one they refuse is recorded SKIPPED with the reason and
- * never executed. Queueing a run beyond the limit (`queue_if_running`) and deferring one to the next
+ * never executed; so is a scheduled or event-triggered start of a paused pipeline (`phi pause`, reason
+ * `PAUSED`). Queueing a run beyond the limit (`queue_if_running`) and deferring one to the next
  * window are not supported.
  */
 import { createHash, randomBytes } from 'node:crypto';
@@ -17,7 +18,7 @@ import { executionArnFor } from '../../lib/model/names.ts';
 import { DEFAULT_SCHEDULE_ID, EVENT_PARAMETER, JsonValueSchema, ParametersSchema, ScheduleIdSchema, TriggerIdSchema, type JsonValue, type Parameters } from '../../lib/model/pipeline.ts';
 import { checkRunParameters, RUN_PARAMETERS_ENV, RunParameterSchemasSchema, type JsonSchema, type RunParameterIssue } from '../../lib/model/run-parameters.ts';
 import { START_RULES_ENV, StartDecisionKind, StartRulesByPipelineSchema, type StartDecision, type StartRules } from '../../lib/model/contract/start.ts';
-import { evaluateStart, type StartInput } from '../../lib/model/start-rules.ts';
+import { evaluateStart, pauseOf, type StartInput } from '../../lib/model/start-rules.ts';
 import { createLogger, type Logger } from '../shared/log.ts';
 import { emitMetrics } from '../shared/metrics.ts';
 import { METRIC_DIMENSIONS } from '../../lib/model/contract/metrics.ts';
@@ -45,7 +46,8 @@ export interface RunRequest {
 }
 
 export interface TriggerDeps {
-  readonly store: Pick<RecordStore, 'createRun' | 'attachExecution' | 'requireRun' | 'reopenRun' | 'markRunStartFailed' | 'admitRun' | 'countActiveRuns'>;
+  /** `getPauses`: every start reads the deployment's pauses (`phi pause`) before it is decided. */
+  readonly store: Pick<RecordStore, 'createRun' | 'attachExecution' | 'requireRun' | 'reopenRun' | 'markRunStartFailed' | 'admitRun' | 'countActiveRuns' | 'getPauses'>;
   /** Starts an execution; resolves whether or not an execution of that name already existed. */
   readonly startExecution: (stateMachineArn: string, name: string, input: string) => Promise<void>;
   /** Pipeline id → its state machine ARN, for the pipelines this deployment has. */
@@ -151,8 +153,11 @@ export function runIdFor(req: RunRequest, now: Date): string {
  */
 async function decideStart(req: RunRequest, runId: string, now: Date, deps: TriggerDeps, dryRun: boolean): Promise<StartDecision> {
   const rules = deps.startRules?.get(req.pipelineId);
+  // Read on every start (one consistent read): a pause holds from the moment it is written.
+  const pause = pauseOf(await deps.store.getPauses(), req.pipelineId);
   const input: StartInput = {
     ...(rules !== undefined ? { rules } : {}),
+    ...(pause !== undefined ? { pause } : {}),
     trigger: req.trigger,
     now,
     ...(req.scheduledTime !== undefined ? { scheduledTime: req.scheduledTime } : {}),

@@ -30,6 +30,11 @@ export function grantSend(grantee: iam.IGrantable, queue: sqs.IQueue): void {
   iam.Grant.addToPrincipal({ grantee, actions: ['sqs:SendMessage'], resourceArns: [queue.queueArn] });
 }
 
+/** Reading how many messages wait in `queue` (`sqs:GetQueueAttributes`), and nothing else of it: the health check's dead-letter depth. */
+export function grantQueueDepth(grantee: iam.IGrantable, queue: sqs.IQueue): void {
+  iam.Grant.addToPrincipal({ grantee, actions: ['sqs:GetQueueAttributes'], resourceArns: [queue.queueArn] });
+}
+
 /** Working through `queue`'s messages: receive, hide or show again, delete; nothing else of it (no send, no attributes, no purge). */
 export function grantReceive(grantee: iam.IGrantable, queue: sqs.IQueue): void {
   iam.Grant.addToPrincipal({ grantee, actions: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility'], resourceArns: [queue.queueArn] });

@@ -17,12 +17,13 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { RECORD_ACTIONS, RECORD_KEYS, START_RULES_ENV, type StartRules } from '../../lib/model/contract/index.ts';
+import { HEALTH_ENV, type HealthConfig } from '../../lib/model/contract/health.ts';
 import { METRIC_DIMENSIONS, METRICS_NAMESPACE, type MetricName } from '../../lib/model/contract/metrics.ts';
 import { stateMachineName, triggerRuleName } from '../../lib/model/names.ts';
 import { RUN_PARAMETERS_ENV, type JsonSchema } from '../../lib/model/run-parameters.ts';
 import { acknowledge, acknowledgeWildcards } from './checks.ts';
 import { functionEntry, phiFunction } from './function.ts';
-import { EXECUTIONS_WILDCARD, grantOn, grantPutRunEvents, grantReceive, grantRecords, grantSend, pipelineArns } from './grants.ts';
+import { EXECUTIONS_WILDCARD, grantOn, grantPutRunEvents, grantQueueDepth, grantReceive, grantRecords, grantSend, pipelineArns } from './grants.ts';
 import type { IPhiPlatform } from './pipeline.ts';
 
 export interface PhiPlatformProps {
@@ -45,6 +46,12 @@ export interface PhiPlatformProps {
    * @default {} (every pipeline has the defaults)
    */
   readonly startRules?: Readonly<Record<string, StartRules>>;
+  /**
+   * Pipeline id → its enabled schedules and `alarms.maxDataAgeHours` (`lib/plan/health.ts`): the control
+   * API's `GET /health` tells next fire times and data freshness with them. Carried in its environment.
+   * @default {} (no next fire times, freshness unknown)
+   */
+  readonly health?: HealthConfig;
   /**
    * Days run and attempt records are kept (DynamoDB TTL).
    * @default 90
@@ -260,7 +267,7 @@ export class PhiPlatform extends Construct implements IPhiPlatform {
       ...common,
       entry: functionEntry('control/api.ts'),
       description: 'Phi: control API (start, read and cancel runs)',
-      environment: { ...triggerEnv, PHI_DLQ_URL: this.deadLetterQueue.queueUrl },
+      environment: { ...triggerEnv, PHI_DLQ_URL: this.deadLetterQueue.queueUrl, [HEALTH_ENV]: JSON.stringify(props.health ?? {}) },
       asyncFailures: { none: 'API Gateway invokes it synchronously: the caller gets the failure as a coded 5xx' },
     });
     // Cancelling stops executions (a run's, or a job's own child execution) and releases the cancelled jobs' dependents.
@@ -269,6 +276,8 @@ export class PhiPlatform extends Construct implements IPhiPlatform {
     grantSend(this.apiHandler, this.deadLetterQueue);
     // The dead-letter routes: scan (receive, show again), and delete a letter once its retry started or it is purged.
     grantReceive(this.apiHandler, this.deadLetterQueue);
+    // GET /health: how many dead letters wait.
+    grantQueueDepth(this.apiHandler, this.deadLetterQueue);
     grantPutRunEvents(this.apiHandler, this);
     grantRecords(this.scheduleTrigger, this.table, RECORD_ACTIONS.trigger);
     grantRecords(this.apiHandler, this.table, RECORD_ACTIONS.control, { history: true });
@@ -318,9 +327,20 @@ export class PhiPlatform extends Construct implements IPhiPlatform {
     const deadLetter = deadLetters.addResource('{messageId}');
     deadLetter.addMethod('GET', integration);
     deadLetter.addResource('retry').addMethod('POST', integration);
+    // Pause and resume without a deploy (phi pause|resume: one pipeline, or all), its state, and the audit log (phi audit).
+    pipeline.addResource('pause').addMethod('POST', integration);
+    pipeline.addResource('resume').addMethod('POST', integration);
+    pipeline.addResource('paused').addMethod('GET', integration);
+    this.api.root.addResource('pause').addMethod('POST', integration);
+    this.api.root.addResource('resume').addMethod('POST', integration);
+    this.api.root.addResource('audit').addMethod('GET', integration);
+    const auditReads = [['GET', '/pipelines/*/paused'], ['GET', '/audit']] as const;
+    const pauseWrites = [['POST', '/pipelines/*/pause'], ['POST', '/pipelines/*/resume'], ['POST', '/pause'], ['POST', '/resume']] as const;
+    // The deployment's health (phi health).
+    this.api.root.addResource('health').addMethod('GET', integration);
 
-    const reads = [['GET', '/runs/*'], ['GET', '/pipelines/*/durations'], ['GET', '/pipelines/*/runs'], ['GET', '/dead-letters'], ['GET', '/dead-letters/*']] as const;
-    const writes = [['POST', '/pipelines/*/runs'], ['POST', '/runs/*/cancel'], ['POST', '/dead-letters/*/retry'], ['POST', '/dead-letters/retry']] as const;
+    const reads = [...auditReads, ['GET', '/runs/*'], ['GET', '/pipelines/*/durations'], ['GET', '/pipelines/*/runs'], ['GET', '/dead-letters'], ['GET', '/dead-letters/*'], ['GET', '/health']] as const;
+    const writes = [...pauseWrites, ['POST', '/pipelines/*/runs'], ['POST', '/runs/*/cancel'], ['POST', '/dead-letters/*/retry'], ['POST', '/dead-letters/retry']] as const;
     const accessPolicy = (id: string, description: string, routes: readonly (readonly [string, string])[]): iam.ManagedPolicy => {
       const resources = routes.map(([method, route]) => this.api.arnForExecuteApi(method, route, API_STAGE));
       const policy = new iam.ManagedPolicy(this, id, { description, statements: [new iam.PolicyStatement({ actions: ['execute-api:Invoke'], resources })] });
@@ -328,8 +348,8 @@ export class PhiPlatform extends Construct implements IPhiPlatform {
       return policy;
     };
     this.accessPolicies = {
-      viewer: accessPolicy('ViewerPolicy', 'Phi viewer: read runs, durations and dead letters through the control API', reads),
-      operator: accessPolicy('OperatorPolicy', 'Phi operator: read, start and cancel runs, retry dead letters through the control API', [...reads, ...writes]),
+      viewer: accessPolicy('ViewerPolicy', 'Phi viewer: read runs, durations, dead letters and health through the control API', reads),
+      operator: accessPolicy('OperatorPolicy', 'Phi operator: read, start and cancel runs, retry dead letters, pause and resume pipelines through the control API', [...reads, ...writes]),
       // Every route, the dead-letter purge included.
       admin: accessPolicy('AdminPolicy', 'Phi admin: every route of the control API', [['*', '/*']]),
     };

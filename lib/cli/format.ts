@@ -171,7 +171,8 @@ export function formatStartDecision(pipelineId: string, decision: StartDecision,
       : `a run of ${pipelineId} would be skipped now: ${decision.reason ?? 'refused'}`,
     `  parameters ${JSON.stringify(parameters)}`,
   ];
-  for (const c of decision.checks) lines.push(`  ${c.rule.padEnd(11)} ${c.spec.padEnd(7)} ${c.outcome.padEnd(14)} ${c.detail}`);
+  const specWidth = Math.max(7, ...decision.checks.map((c) => c.spec.length));
+  for (const c of decision.checks) lines.push(`  ${c.rule.padEnd(11)} ${c.spec.padEnd(specWidth)} ${c.outcome.padEnd(14)} ${c.detail}`);
   return lines.join('\n');
 }
 

@@ -19,6 +19,8 @@ import { observedCriticalPath, type ObservedPlan } from '../plan/observed.ts';
 import { backfillSucceeded, BackfillUsageCode, BackfillUsageError, formatBackfillSummary, parseBackfillInstant, parseMaxConcurrent, planBackfill, progressReporter, runBackfill, type BackfillSummary } from './backfill.ts';
 import { MAX_BACKFILL_RUNS } from '../plan/schedule/backfill.ts';
 import { parseDlq, runDlq } from './dlq.ts';
+import { parseOperate, runOperate } from './pause.ts';
+import { runHealth } from './health.ts';
 import { formatHistory, formatObserved, formatPlan, formatProblems, formatRunView, formatStartDecision, startNote } from './format.ts';
 
 const USAGE = `phi — serverless pipelines on AWS Step Functions
@@ -44,6 +46,13 @@ Against a deployment (AWS credentials; AWS_ENDPOINT_URL for a local emulator):
   phi dlq show <messageId> [--json]
   phi dlq retry <messageId> | --all [--pipeline P]  a new run with the failed run's parameters; the letter goes once it started
   phi dlq purge --older-than 7d                     delete the letters older than that (7d, 12h, 30m…)
+  phi pause <pipeline> | --all [--reason TEXT]      hold its schedules and triggers (every pipeline's), no deploy: each
+                                                    delivery is recorded SKIPPED (PAUSED); starts through the API go on
+  phi resume <pipeline> | --all [--reason TEXT]     let them start runs again (a pipeline's pause and --all are separate)
+  phi paused <pipeline> [--json]                    whether it is paused, by whom, since when and why
+  phi audit [--pipeline P] [--limit N] [--json]     who paused, resumed, started, cancelled, retried or purged, newest first
+  phi health [--json]                               HEALTHY, DEGRADED or UNHEALTHY and why; each pipeline's last run,
+                                                    next fire time and data freshness (exit 1 unless HEALTHY)
 
 --definitions defaults to $PHI_DEFINITIONS_DIR, else ./${DEFAULT_DEFINITIONS_DIR}; several directories are separated by "${path.delimiter}".`;
 
@@ -288,6 +297,18 @@ export async function main(argv: readonly string[], out: Out = (t) => process.st
         }
         out(values.json ? JSON.stringify(summary, null, 2) : formatBackfillSummary(summary));
         return backfillSucceeded(summary) ? ExitCode.OK : ExitCode.FAILED;
+      }
+      case 'health': {
+        if (positionals.length > 0) throw new UsageError('phi health takes no arguments');
+        return (await runHealth(await PhiClient.connect(), out, values.json)) === 0 ? ExitCode.OK : ExitCode.FAILED;
+      }
+      case 'pause':
+      case 'resume':
+      case 'paused':
+      case 'audit': {
+        const parsed = parseOperate(command, positionals, values);
+        if ('usage' in parsed) throw new UsageError(parsed.usage);
+        return (await runOperate(parsed.command, await PhiClient.connect(), out, values.json)) === 0 ? ExitCode.OK : ExitCode.FAILED;
       }
       case 'dlq': {
         const parsed = parseDlq(positionals, values);

@@ -9,6 +9,8 @@ import { SignatureV4 } from '@smithy/signature-v4';
 import { z } from 'zod';
 import { CancelResponseSchema, DryRunResponseSchema, DurationsResponseSchema, ErrorBodySchema, RunHistoryResponseSchema, type DryRunResponse, type DurationsResponse, type RunHistoryQuery, type RunHistoryResponse, RunViewSchema, StartRunResponseSchema, TERMINAL_RUN_STATUSES, type CancelRequest, type RunRecord, type RunView, type StartRunRequest } from '../model/contract/index.ts';
 import { DeadLetterListResponseSchema, DeadLetterPurgeResponseSchema, DeadLetterRetryAllResponseSchema, DeadLetterRetryResponseSchema, DeadLetterShowResponseSchema, type DeadLetterEntry, type DeadLetterListQuery, type DeadLetterListResponse, type DeadLetterPurgeResponse, type DeadLetterRetryAllResponse, type DeadLetterRetryResponse } from '../model/contract/index.ts';
+import { OrchestrationHealthStatusSchema, type OrchestrationHealthStatus } from '../model/contract/health.ts';
+import { AuditResponseSchema, PauseStateSchema, type AuditQuery, type AuditResponse, type PauseState } from '../model/contract/audit.ts';
 import { ApiError, ClientError, ClientErrorCode } from './errors.ts';
 import { platformOutputs, requireOutput } from './platform.ts';
 
@@ -156,6 +158,32 @@ export class PhiClient {
   /** Deletes the letters SQS got at least `olderThanSeconds` ago. */
   purgeDeadLetters(olderThanSeconds: number): Promise<DeadLetterPurgeResponse> {
     return this.call('POST', '/dead-letters/purge', DeadLetterPurgeResponseSchema, { olderThanSeconds });
+  }
+
+  /** The deployment's health: overall status and reasons, rates, dead letters, and each pipeline's last run, next fire time and freshness. */
+  health(): Promise<OrchestrationHealthStatus> {
+    return this.call('GET', '/health', OrchestrationHealthStatusSchema);
+  }
+
+  /**
+   * Pauses `pipelineId`'s schedules and triggers (`undefined`: every pipeline's), or resumes them: their
+   * deliveries are recorded SKIPPED (`PAUSED`) until then; starts through the API go on. Audited.
+   */
+  setPaused(pipelineId: string | undefined, paused: boolean, reason?: string): Promise<PauseState> {
+    const verb = paused ? 'pause' : 'resume';
+    return this.call('POST', pipelineId === undefined ? `/${verb}` : `/pipelines/${encodeURIComponent(pipelineId)}/${verb}`, PauseStateSchema, reason === undefined ? {} : { reason });
+  }
+
+  /** Whether `pipelineId` is paused now, by its own pause or every pipeline's. */
+  pauseState(pipelineId: string): Promise<PauseState> {
+    return this.call('GET', `/pipelines/${encodeURIComponent(pipelineId)}/paused`, PauseStateSchema);
+  }
+
+  /** The newest audit records (of `pipeline`, with those of every pipeline): pauses, resumes, and the starts, cancels, retries and purges made through the API. */
+  audit(query: AuditQuery = {}): Promise<AuditResponse> {
+    const params = new URLSearchParams(Object.entries(query).flatMap(([k, v]): [string, string][] => (v === undefined ? [] : [[k, String(v)]])));
+    const search = params.toString();
+    return this.call('GET', `/audit${search ? `?${search}` : ''}`, AuditResponseSchema);
   }
 
   getRun(runId: string): Promise<RunView> {

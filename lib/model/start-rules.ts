@@ -1,6 +1,6 @@
 /**
  * Whether a run starts: one pure function, `evaluateStart`, applies a pipeline's start rules in the
- * spec's evaluation order (execution window, Rule 17 → schedule due and lateness, Rule 1 → skip if
+ * spec's evaluation order (a pause first, `SCHEDULER_ENABLED`; then execution window, Rule 17 → schedule due and lateness, Rule 1 → skip if
  * running, Rule 3), stopping at the first that refuses. Every start goes through it (schedule, API,
  * sweeper), and its decision, checks and all, is kept in the run's record, a skipped run's too.
  *
@@ -14,6 +14,7 @@
 import {
   CheckOutcome,
   DEFAULT_TOLERANCE_SECONDS,
+  PAUSABLE_TRIGGERS,
   START_RULE_SPEC,
   StartDecisionKind,
   StartRule,
@@ -26,6 +27,7 @@ import {
   type Weekday,
 } from './contract/start.ts';
 import { TriggerType } from './contract/status.ts';
+import type { PauseFlag, Pauses } from './contract/audit.ts';
 import { PhiError } from './errors.ts';
 
 export interface StartInput {
@@ -43,6 +45,12 @@ export interface StartInput {
    * concurrency check is `NOT_EVALUATED` and does not refuse: count them and evaluate again.
    */
   readonly activeRuns?: number;
+  /**
+   * The pause that holds the pipeline now, if any: its own, or the global one (`global: true`). It
+   * refuses scheduled and event-triggered starts (`PAUSABLE_TRIGGERS`), whatever `force` says.
+   * @default not paused
+   */
+  readonly pause?: { readonly flag: PauseFlag; readonly global: boolean };
 }
 
 /** A day and minute of a wall clock. */
@@ -94,6 +102,13 @@ export function describeWindow(window: DeployedWindow): string {
   return `${window.start}–${window.end}${window.days ? ` ${window.days.join(',')}` : ''} [${window.timezone}]`;
 }
 
+/** The pause that holds `pipelineId` now: the global one first, else its own; `undefined` when neither does. */
+export function pauseOf(pauses: Pauses, pipelineId: string): StartInput['pause'] {
+  if (pauses.all !== undefined) return { flag: pauses.all, global: true };
+  const own = pauses.pipelines[pipelineId];
+  return own === undefined ? undefined : { flag: own, global: false };
+}
+
 const check = (rule: StartRule, outcome: CheckOutcome, detail: string): StartCheck => ({ rule, spec: START_RULE_SPEC[rule], outcome, detail });
 
 /** Seconds, as people read them: `60 s`, `60.5 s`. */
@@ -117,9 +132,21 @@ export function evaluateStart(input: StartInput): StartDecision {
     return true;
   };
 
+  // 0. Pause (SCHEDULER_ENABLED, `phi pause`): a paused pipeline's schedules and triggers start nothing.
+  const pause = input.pause;
+  if (pause === undefined) {
+    checks.push(check(StartRule.PAUSE, CheckOutcome.PASSED, 'the pipeline is not paused'));
+  } else {
+    const what = `${pause.global ? 'every pipeline is paused' : 'the pipeline is paused'} (by ${pause.flag.by} at ${pause.flag.at}${pause.flag.reason ? `: ${pause.flag.reason}` : ''})`;
+    if (PAUSABLE_TRIGGERS.includes(input.trigger)) refuse(StartRule.PAUSE, StartSkipReason.PAUSED, `${what}: its ${input.trigger} deliveries are recorded, not run, until it is resumed`);
+    else checks.push(check(StartRule.PAUSE, CheckOutcome.NOT_APPLICABLE, `${what}, but a pause holds only scheduled and event-triggered starts: ${input.trigger} starts go on`));
+  }
+
   // 1. Execution window (Rule 17): checked at the instant the run would start, whatever started it.
   const windows = rules.windows ?? [];
-  if (windows.length === 0) {
+  if (skipped(StartRule.WINDOW)) {
+    // refused by the pause
+  } else if (windows.length === 0) {
     checks.push(check(StartRule.WINDOW, CheckOutcome.NOT_APPLICABLE, 'the pipeline has no execution windows: runs start at any time'));
   } else {
     const inside = windows.find((w) => insideWindow(w, input.now));

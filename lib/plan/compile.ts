@@ -17,6 +17,7 @@ import { runParametersConflicts, runParametersJsonSchema } from './run-parameter
 import { compileStartRules } from './start-rules.ts';
 import { compileTriggers } from './triggers.ts';
 import { alarmCount, resolveAlarms } from './alarms.ts';
+import { pipelineHealthConfig } from './health.ts';
 import { compileSchedule, declaredSchedules, NEXT_COUNT, type CompiledSchedule, type FireTimeWindow } from './schedule/index.ts';
 import type { FunctionPlan, Plan, PipelinePlan, PlanEstimates, ResolvedJob, ResolvedRetry, SubstitutionTarget } from './types.ts';
 
@@ -57,8 +58,11 @@ export function compilePlan(loaded: readonly LoadedPipeline[], now: Date, fireTi
     problems.push(...result.problems);
     if (result.plan) pipelines.push(result.plan);
   }
-  // The start rules travel beside the schemas, in the same environment.
-  const schemaBytes = pipelines.map((p) => ({ plan: p, bytes: (p.runParameters === undefined ? 0 : jsonBytes(p.runParameters)) + (p.startRules === undefined ? 0 : jsonBytes(p.startRules)) }));
+  // The start rules travel beside the schemas, in the same environment, and the health check's schedules and data ages beside them in the control API's.
+  const schemaBytes = pipelines.map((p) => {
+    const health = pipelineHealthConfig(p);
+    return { plan: p, bytes: (p.runParameters === undefined ? 0 : jsonBytes(p.runParameters)) + (p.startRules === undefined ? 0 : jsonBytes(p.startRules)) + (health === undefined ? 0 : jsonBytes(health)) };
+  });
   const totalSchemaBytes = schemaBytes.reduce((sum, s) => sum + s.bytes, 0);
   if (totalSchemaBytes > LIMITS.runParameterSchemasBytes) {
     const largest = schemaBytes.reduce((a, b) => (b.bytes > a.bytes ? b : a));
@@ -67,7 +71,7 @@ export function compilePlan(loaded: readonly LoadedPipeline[], now: Date, fireTi
       pipeline: largest.plan.id,
       file: largest.plan.file,
       path: 'runParameters',
-      message: `the run-parameter schemas of the ${pipelines.length} pipelines are ${totalSchemaBytes} bytes of JSON Schema together (their start rules included) (${largest.plan.id}'s, the largest: ${largest.bytes}); they travel in the environment of the functions that start runs, which Lambda keeps to 4 KB, so at most ${LIMITS.runParameterSchemasBytes}`,
+      message: `the run-parameter schemas of the ${pipelines.length} pipelines are ${totalSchemaBytes} bytes of JSON Schema together (their start rules and health schedules included) (${largest.plan.id}'s, the largest: ${largest.bytes}); they travel in the environment of the functions that start runs, which Lambda keeps to 4 KB, so at most ${LIMITS.runParameterSchemasBytes}`,
       hint: 'keep the schemas small (fewer keys, no descriptions, short patterns), or deploy some pipelines from another app',
     });
   }

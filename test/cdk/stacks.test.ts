@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { RECORD_ACTIONS } from '../../lib/model/contract/index.ts';
+import { HEALTH_ENV, HealthConfigSchema, RECORD_ACTIONS } from '../../lib/model/contract/index.ts';
 import { buildApp } from '../../infra/app.ts';
 import { planDefinitions } from '../../lib/load/load.ts';
 import type { Plan, PipelinePlan } from '../../lib/plan/types.ts';
@@ -94,10 +94,11 @@ describe('platform stack', () => {
   it('serves the control API with IAM auth on every method', () => {
     const methods = platform.findResources('AWS::ApiGateway::Method');
     const verbs = Object.values(methods).map((m) => [m.Properties.HttpMethod, m.Properties.AuthorizationType]);
-    expect(verbs.sort()).toEqual([...Array.from({ length: 5 }, () => ['GET', 'AWS_IAM']), ...Array.from({ length: 5 }, () => ['POST', 'AWS_IAM'])]);
+    expect(verbs.sort()).toEqual([...Array.from({ length: 8 }, () => ['GET', 'AWS_IAM']), ...Array.from({ length: 9 }, () => ['POST', 'AWS_IAM'])]);
     // POST and GET /pipelines/{id}/runs, GET /pipelines/{id}/durations, GET /runs/{runId}, POST /runs/{runId}/cancel,
-    // GET /dead-letters, GET /dead-letters/{messageId}, POST /dead-letters/{messageId}/retry, POST /dead-letters/retry, POST /dead-letters/purge
-    expect(Object.values(platform.findResources('AWS::ApiGateway::Resource')).map((r) => r.Properties.PathPart).sort()).toEqual(['cancel', 'dead-letters', 'durations', 'pipelines', 'purge', 'retry', 'retry', 'runs', 'runs', '{id}', '{messageId}', '{runId}']);
+    // GET /dead-letters, GET /dead-letters/{messageId}, POST /dead-letters/{messageId}/retry, POST /dead-letters/retry, POST /dead-letters/purge, GET /health,
+    // POST /pipelines/{id}/pause|resume, GET /pipelines/{id}/paused, POST /pause, POST /resume, GET /audit
+    expect(Object.values(platform.findResources('AWS::ApiGateway::Resource')).map((r) => r.Properties.PathPart).sort()).toEqual(['audit', 'cancel', 'dead-letters', 'durations', 'health', 'pause', 'pause', 'paused', 'pipelines', 'purge', 'resume', 'resume', 'retry', 'retry', 'runs', 'runs', '{id}', '{messageId}', '{runId}']);
   });
 
   it('logs who called which route of the control API and how it ended, traces it, and logs the gateway’s errors without bodies', () => {
@@ -192,7 +193,7 @@ describe('platform stack', () => {
       expect({ name, index: table.includes('/index/') }).toEqual({ name, index: name === 'api' || name === 'sweeper' });
       expect(table).not.toContain('/index/*');
       const sqsActions = [...new Set(statements.flatMap((s) => [s.Action].flat()).filter((a) => a.startsWith('sqs:')))].sort();
-      const receives = { sweeper: ['sqs:DeleteMessage', 'sqs:ReceiveMessage', 'sqs:SendMessage'], api: ['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:ReceiveMessage', 'sqs:SendMessage'] } as Record<string, string[]>;
+      const receives = { sweeper: ['sqs:DeleteMessage', 'sqs:ReceiveMessage', 'sqs:SendMessage'], api: ['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage', 'sqs:SendMessage'] } as Record<string, string[]>;
       expect({ name, sqsActions }).toEqual({ name, sqsActions: receives[name] ?? ['sqs:SendMessage'] });
     }
     for (const [id, template] of pipelines) {
@@ -213,6 +214,20 @@ describe('platform stack', () => {
     platform.hasResourceProperties('AWS::Lambda::Function', { Description: Match.stringLikeRegexp('control API'), Environment: { Variables: Match.objectLike({ PHI_DLQ_URL: Match.anyValue() }) } });
   });
 
+  it('lets the control API read the dead-letter queue\'s depth (GET /health) with sqs:GetQueueAttributes on that queue alone, and hands it each pipeline\'s schedules and data age', () => {
+    const statements = statementsOfRole(platform, roleOfFunction(platform, /control API/));
+    const depth = statements.filter((s) => [s.Action].flat().includes('sqs:GetQueueAttributes'));
+    expect(depth).toHaveLength(1);
+    expect([depth[0]!.Action].flat()).toEqual(['sqs:GetQueueAttributes']);
+    const dlq = Object.entries(platform.findResources('AWS::SQS::Queue')).find(([, q]) => q.Properties.FifoQueue === true)![0];
+    expect(depth[0]!.Resource).toEqual({ 'Fn::GetAtt': [dlq, 'Arn'] });
+    const api = Object.values(platform.findResources('AWS::Lambda::Function')).find((f) => /control API/.test(String(f.Properties.Description)))!;
+    const health = HealthConfigSchema.parse(JSON.parse(String(api.Properties.Environment.Variables[HEALTH_ENV])));
+    expect(health['market-data']?.schedules).toEqual([{ id: 'default', cron: '0 19 * * 1-5', timezone: 'America/New_York' }]);
+    // Only the control API needs it.
+    for (const fn of Object.values(platform.findResources('AWS::Lambda::Function'))) if (fn !== api) expect(fn.Properties.Environment?.Variables?.[HEALTH_ENV]).toBeUndefined();
+  });
+
   it('throttles the control API at its stage, and ships viewer, operator and admin policies whose routes grow with the role', () => {
     platform.hasResourceProperties('AWS::ApiGateway::Stage', { StageName: 'v1', MethodSettings: [Match.objectLike({ HttpMethod: '*', ResourcePath: '/*', ThrottlingRateLimit: 20, ThrottlingBurstLimit: 40 })] });
     const policies = Object.values(platform.findResources('AWS::IAM::ManagedPolicy'));
@@ -222,13 +237,28 @@ describe('platform stack', () => {
       expect(statements.flatMap((s) => [s.Action].flat())).toEqual(['execute-api:Invoke']);
       return statements.flatMap((s) => [s.Resource].flat()).map((r) => JSON.stringify(r).replace(/.*\/v1\//, '').replace(/"\]\]\}$/, '')).sort();
     };
-    const reads = ['GET/dead-letters', 'GET/dead-letters/*', 'GET/pipelines/*/durations', 'GET/pipelines/*/runs', 'GET/runs/*'];
+    const reads = ['GET/audit', 'GET/dead-letters', 'GET/dead-letters/*', 'GET/health', 'GET/pipelines/*/durations', 'GET/pipelines/*/paused', 'GET/pipelines/*/runs', 'GET/runs/*'];
     expect(routes(/^Phi viewer/)).toEqual(reads);
     // Operators retry dead letters; only the admin policy (every route) purges them.
-    expect(routes(/^Phi operator/)).toEqual([...reads, 'POST/dead-letters/*/retry', 'POST/dead-letters/retry', 'POST/pipelines/*/runs', 'POST/runs/*/cancel']);
+    // Operators also pause and resume (one pipeline, or all); viewers read the pause state and the audit log.
+    expect(routes(/^Phi operator/)).toEqual([...reads, 'POST/dead-letters/*/retry', 'POST/dead-letters/retry', 'POST/pause', 'POST/pipelines/*/pause', 'POST/pipelines/*/resume', 'POST/pipelines/*/runs', 'POST/resume', 'POST/runs/*/cancel']);
     expect(routes(/^Phi operator/).some((r) => r.includes('purge'))).toBe(false);
     expect(routes(/^Phi admin/)).toEqual(['*/*']);
     for (const output of ['ViewerPolicyArn', 'OperatorPolicyArn', 'AdminPolicyArn']) platform.hasOutput(output, {});
+  });
+
+  it('serves pause, resume, the pause state and the audit log, IAM-authorized, through the control function', () => {
+    const resources = platform.findResources('AWS::ApiGateway::Resource');
+    const pathOf = (id: string): string => {
+      const r = resources[id];
+      if (r === undefined) return '';
+      const parent = r.Properties.ParentId;
+      return `${typeof parent === 'object' && 'Ref' in parent && resources[parent.Ref] ? pathOf(parent.Ref) : ''}/${r.Properties.PathPart}`;
+    };
+    const methods = Object.values(platform.findResources('AWS::ApiGateway::Method')).map((m) => ({ method: m.Properties.HttpMethod, auth: m.Properties.AuthorizationType, path: m.Properties.ResourceId?.Ref ? pathOf(m.Properties.ResourceId.Ref) : '/' }));
+    for (const [method, route] of [['POST', '/pipelines/{id}/pause'], ['POST', '/pipelines/{id}/resume'], ['GET', '/pipelines/{id}/paused'], ['POST', '/pause'], ['POST', '/resume'], ['GET', '/audit']]) {
+      expect(methods).toContainEqual({ method, auth: 'AWS_IAM', path: route });
+    }
   });
 
   it('grants the recorder, the trigger and the control API exactly the table actions their records need', () => {

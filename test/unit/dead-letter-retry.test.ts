@@ -116,7 +116,7 @@ function world(options: { maxActiveRuns?: number } = {}) {
   const deadLetters: DeadLetterDeps = { queue, retries: pointers, store, trigger, log, now: clock(NOW) };
   const sendToken = async (): Promise<void> => {};
   const cancel: CancelDeps = { store, recorder: { store, log, sendToken, sendDeadLetter: async () => {}, jobLists: new MemoryJobLists(), now: clock(NOW) }, stopExecution: async () => {}, sendToken, log, now: clock(NOW) };
-  const api: ApiDeps = { trigger, store, cancel, deadLetters };
+  const api: ApiDeps = { trigger, store, cancel, deadLetters, audit: store };
   return { store, queue, pointers, api, lines, executions: names, starts, failNextStart: () => void (startFailures = 1) };
 }
 
@@ -172,6 +172,8 @@ describe('a dead letter’s retry run', () => {
     expect(w.queue.state).toEqual([]);
     expect(w.pointers.byId.get('msg-1')).toBe(answer.run.runId);
     expect(w.lines.find((l) => l.message === 'dead letter retried')).toMatchObject({ messageId: 'msg-1', by: CALLER, failedRunId: `${PIPELINE}_m-20240509-aaaa`, runId: answer.run.runId });
+    // And in the audit log, with the caller.
+    expect(w.store.audit).toEqual([{ id: expect.any(String), action: 'RETRY', pipeline: PIPELINE, by: CALLER, at: NOW, messageId: 'msg-1', runId: answer.run.runId, detail: 'retry run recorded PENDING, letter deleted' }]);
   });
 
   it('is started once for two retries of one letter: the second answers the same run (200), the letter gone', async () => {
@@ -263,6 +265,7 @@ describe('POST /dead-letters/retry { pipeline?, all: true }', () => {
     expect(answer).toMatchObject({ failed: [], complete: true });
     expect(w.queue.state).toEqual([{ id: 'c', visible: true }]);
     expect(w.lines.find((l) => l.message === 'dead letters retried')).toMatchObject({ by: CALLER, retried: 2 });
+    expect(w.store.audit).toMatchObject([{ action: 'RETRY', pipeline: PIPELINE, by: CALLER, detail: expect.stringMatching(/^all: 2 retried \(.+\), 0 failed$/) }]);
   });
 
   it('needs all: true, and a deployed pipeline', async () => {
@@ -284,6 +287,7 @@ describe('POST /dead-letters/purge { olderThanSeconds }', () => {
     const res = await route(purge({ olderThanSeconds: 7 * 86_400 }), w.api);
     expect(res.statusCode).toBe(200);
     expect(bodyOf<DeadLetterPurgeResponse>(res)).toMatchObject({ purged: 2, messageIds: ['old', 'edge'], complete: true });
+    expect(w.store.audit).toMatchObject([{ action: 'PURGE', pipeline: '*', by: CALLER, detail: `2 dead letter(s) older than ${7 * 86_400} s purged` }]);
     expect(w.queue.state).toEqual([{ id: 'young', visible: true }]);
     expect(w.lines.find((l) => l.message === 'dead letters purged')).toMatchObject({ by: CALLER, purged: 2, olderThanSeconds: 604_800 });
   });

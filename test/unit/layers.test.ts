@@ -13,19 +13,22 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '.
 /** Layer → the layers its files may import (itself included). Order matters: the first prefix that matches names a file's layer. */
 const LAYERS: readonly { readonly layer: string; readonly may: readonly string[] }[] = [
   { layer: 'lib/model', may: ['lib/model'] },
-  { layer: 'lib/plan', may: ['lib/plan', 'lib/model'] },
-  { layer: 'lib/load', may: ['lib/load', 'lib/plan', 'lib/model'] },
+  // The plan's schedules (fire times): pure, on the model alone; the control API's GET /health tells next fire times with them.
+  { layer: 'lib/plan/schedule', may: ['lib/plan/schedule', 'lib/model'] },
+  { layer: 'lib/plan', may: ['lib/plan', 'lib/plan/schedule', 'lib/model'] },
+  { layer: 'lib/load', may: ['lib/load', 'lib/plan', 'lib/plan/schedule', 'lib/model'] },
   { layer: 'lib/client', may: ['lib/client', 'lib/model'] },
-  { layer: 'lib/cli', may: ['lib/cli', 'lib/client', 'lib/load', 'lib/plan', 'lib/model'] },
+  { layer: 'lib/cli', may: ['lib/cli', 'lib/client', 'lib/load', 'lib/plan', 'lib/plan/schedule', 'lib/model'] },
   { layer: 'lib/local', may: ['lib/local', 'lib/cli', 'lib/client', 'lib/model'] },
-  { layer: 'infra', may: ['infra', 'lib/load', 'lib/plan', 'lib/model'] },
-  { layer: 'functions', may: ['functions', 'lib/model'] },
+  { layer: 'infra', may: ['infra', 'lib/load', 'lib/plan', 'lib/plan/schedule', 'lib/model'] },
+  { layer: 'functions', may: ['functions', 'lib/plan/schedule', 'lib/model'] },
   { layer: 'bin', may: ['lib/cli'] },
 ];
 /** Packages a layer must never load: CDK outside infra, AWS SDK clients in the pure model and plan. */
 const FORBIDDEN_PACKAGES: Readonly<Record<string, RegExp>> = {
   'lib/model': /^(aws-cdk-lib|constructs|@aws-sdk\/|node:fs|node:child_process)/,
   'lib/plan': /^(aws-cdk-lib|constructs|@aws-sdk\/|node:fs|node:child_process)/,
+  'lib/plan/schedule': /^(aws-cdk-lib|constructs|@aws-sdk\/|node:fs|node:child_process|node:)/,
   functions: /^(aws-cdk-lib|constructs)/,
   'lib/client': /^(aws-cdk-lib|constructs)/,
   'lib/cli': /^(aws-cdk-lib|constructs)/,

@@ -678,10 +678,12 @@ describe('RecordStore against DynamoDB', () => {
     // At the limit already (the run is admitted first): the refusal reads the admitted runs and lets go of the ended ones.
     admitRun: async (s) => [await s.admitRun('daily-sales', RUN, 1, STARTED), await s.admitRun('daily-sales', `${RUN}x`, 1, LATER)],
     countActiveRuns: (s) => s.countActiveRuns('daily-sales', LATER),
+    getPauses: (s) => s.getPauses(),
   };
 
+  const pauseAudit = { id: 'a1', action: 'PAUSE', pipeline: 'daily-sales', by: 'arn:aws:iam::1:user/op', at: STARTED } as const;
   /** The control API (which starts runs as the trigger does) and the sweeper. */
-  const controlCalls: Calls<keyof TriggerDeps['store'] | keyof ApiDeps['store']> = {
+  const controlCalls: Calls<keyof TriggerDeps['store'] | keyof ApiDeps['store'] | keyof NonNullable<ApiDeps['audit']>> = {
     createRun: (s) => s.createRun(newRun()),
     attachExecution: (s) => s.attachExecution(RUN, ARN),
     requireRun: (s) => s.requireRun(RUN),
@@ -694,6 +696,10 @@ describe('RecordStore against DynamoDB', () => {
     listRunHistory: (s) => s.listRunHistory('daily-sales', { limit: 5, status: RunStatus.SKIPPED }),
     admitRun: (s) => s.admitRun('daily-sales', RUN, 1, STARTED),
     countActiveRuns: (s) => s.countActiveRuns('daily-sales', LATER),
+    getPauses: (s) => s.getPauses(),
+    setPause: (s) => s.setPause('daily-sales', { by: pauseAudit.by, at: STARTED }, pauseAudit),
+    appendAudit: (s) => s.appendAudit({ ...pauseAudit, id: 'a2', action: 'START', runId: RUN }),
+    listAudit: (s) => s.listAudit({ limit: 10 }, LATER),
   };
 
   it.each([

@@ -105,7 +105,7 @@ function world(...instants: string[]) {
     log,
     now: trigger.now!,
   };
-  const api: ApiDeps = { trigger, store, cancel };
+  const api: ApiDeps = { trigger, store, cancel, audit: store };
   return { store, sfn, trigger, api, lines, log, stopped, tokens };
 }
 

@@ -33,6 +33,15 @@ import {
   type JobSummary,
   type UpstreamOutcome,
   type RunRecord,
+  ALL_PIPELINES,
+  AuditRecordSchema,
+  auditPartition,
+  PAUSE_ATTRIBUTES,
+  PauseFlagSchema,
+  type AuditRecord,
+  type AuditResponse,
+  type PauseFlag,
+  type Pauses,
 } from '../../../lib/model/contract/index.ts';
 import { PhiError } from '../../../lib/model/errors.ts';
 import { conditionally, isConditionFailure, update } from './update-expression.ts';
@@ -140,6 +149,41 @@ export const DEAD_LETTER_LEASE_SECONDS = 20;
 
 /** What a dead-letter claim found: the caller may send it, it has been sent, or another live claimant holds it. */
 export type DeadLetterClaim = 'claimed' | 'sent' | 'busy';
+
+/** The most audit items one `listAudit` call reads (a pipeline filter that matches little still answers, `complete: false`). */
+export const AUDIT_SCAN_LIMIT = 1000;
+
+/** The pauses item as stored → every pause (`all`, and `p:<pipelineId>` per paused pipeline). */
+export function pausesOfItem(item: Record<string, unknown>): Pauses {
+  const flag = (name: string, value: unknown): PauseFlag => {
+    const parsed = PauseFlagSchema.safeParse(value);
+    if (!parsed.success) throw new RecordError('REC_002_CORRUPT', `the pauses item holds a malformed ${name}: ${parsed.error.message}`);
+    return parsed.data;
+  };
+  const pipelines: Record<string, PauseFlag> = {};
+  for (const [name, value] of Object.entries(item)) {
+    if (name.startsWith(PAUSE_ATTRIBUTES.pipelinePrefix)) pipelines[name.slice(PAUSE_ATTRIBUTES.pipelinePrefix.length)] = flag(name, value);
+  }
+  return { ...(item[PAUSE_ATTRIBUTES.all] !== undefined ? { all: flag(PAUSE_ATTRIBUTES.all, item[PAUSE_ATTRIBUTES.all]) } : {}), pipelines };
+}
+
+/** The attribute of the pauses item that holds `pipeline`'s pause (`*`: the global one). */
+export const pauseAttribute = (pipeline: string): string => (pipeline === ALL_PIPELINES ? PAUSE_ATTRIBUTES.all : `${PAUSE_ATTRIBUTES.pipelinePrefix}${pipeline}`);
+
+/** The audit log's months from `now`'s back to the one `retentionSeconds` before it, newest first (`2026-11`, `2026-10`, …). */
+export function auditMonths(now: string, retentionSeconds: number): string[] {
+  const end = new Date(now);
+  const start = new Date(end.getTime() - retentionSeconds * 1000);
+  const last = start.getUTCFullYear() * 12 + start.getUTCMonth();
+  const months: string[] = [];
+  for (let index = end.getUTCFullYear() * 12 + end.getUTCMonth(); index >= last; index--) {
+    months.push(`${String(Math.floor(index / 12)).padStart(4, '0')}-${String((index % 12) + 1).padStart(2, '0')}`);
+  }
+  return months;
+}
+
+/** Whether an audit record concerns `pipeline` (its own, or one of every pipeline). */
+export const auditConcerns = (record: Pick<AuditRecord, 'pipeline'>, pipeline: string | undefined): boolean => pipeline === undefined || record.pipeline === pipeline || record.pipeline === ALL_PIPELINES;
 
 /** How a RUNNING attempt is closed by someone other than its own invocation. */
 export interface AttemptClosure {
@@ -441,6 +485,77 @@ export class RecordStore {
         }),
       ),
     );
+  }
+
+  /** Every pause of the deployment, in one consistent read (a start makes it before it is decided). */
+  async getPauses(): Promise<Pauses> {
+    const out = await this.doc.send(new GetCommand({ TableName: this.table, Key: recordKeys.pauses(), ConsistentRead: true }));
+    return pausesOfItem(out.Item ?? {});
+  }
+
+  /**
+   * Pauses (`flag`) or resumes (`undefined`) one pipeline, or every one (`ALL_PIPELINES`), and writes
+   * its audit record, in one transaction: no pause changes without its record. Setting a pause again
+   * replaces who, when and why; resuming what is not paused changes nothing but is recorded.
+   */
+  async setPause(pipeline: string, flag: PauseFlag | undefined, audit: AuditRecord): Promise<void> {
+    const names = { '#pause': pauseAttribute(pipeline), '#kind': 'kind' };
+    const change = flag === undefined
+      ? { UpdateExpression: 'REMOVE #pause', ExpressionAttributeNames: { '#pause': names['#pause'] } }
+      : { UpdateExpression: 'SET #pause = :flag, #kind = :kind', ExpressionAttributeNames: names, ExpressionAttributeValues: { ':flag': flag, ':kind': 'pauses' } };
+    await this.doc.send(
+      new TransactWriteCommand({
+        TransactItems: [
+          { Update: { TableName: this.table, Key: recordKeys.pauses(), ...change } },
+          { Put: { TableName: this.table, Item: this.auditItem(audit), ConditionExpression: 'attribute_not_exists(pk)' } },
+        ],
+      }),
+    );
+  }
+
+  private auditItem(record: AuditRecord): Record<string, unknown> {
+    return { ...recordKeys.audit(record.at, record.id), kind: 'audit', expiresAt: this.expiresAt(record.at), ...AuditRecordSchema.parse(record) };
+  }
+
+  /** Writes one audit record (kept as long as the run records: the table's TTL). */
+  async appendAudit(record: AuditRecord): Promise<void> {
+    await this.doc.send(new PutCommand({ TableName: this.table, Item: this.auditItem(record) }));
+  }
+
+  /**
+   * The newest `limit` audit records (of `pipeline`, and those of every pipeline), from `now`'s month
+   * back to the oldest one the table keeps, reading at most `AUDIT_SCAN_LIMIT` items.
+   */
+  async listAudit(query: { readonly pipeline?: string; readonly limit: number }, now: string): Promise<AuditResponse> {
+    const records: AuditRecord[] = [];
+    let scanned = 0;
+    for (const month of auditMonths(now, this.retentionSeconds)) {
+      let start: Record<string, unknown> | undefined;
+      do {
+        if (scanned >= AUDIT_SCAN_LIMIT) return { records, complete: false };
+        const out = await this.doc.send(
+          new QueryCommand({
+            TableName: this.table,
+            KeyConditionExpression: '#pk = :pk',
+            ExpressionAttributeNames: { '#pk': RECORD_KEYS.partition },
+            ExpressionAttributeValues: { ':pk': auditPartition(month) },
+            ScanIndexForward: false,
+            Limit: Math.min(AUDIT_SCAN_LIMIT - scanned, query.pipeline === undefined ? query.limit - records.length : 100),
+            ...(start ? { ExclusiveStartKey: start } : {}),
+          }),
+        );
+        scanned += out.ScannedCount ?? out.Items?.length ?? 0;
+        for (const item of out.Items ?? []) {
+          const parsed = AuditRecordSchema.safeParse(strip(item));
+          if (!parsed.success) throw new RecordError('REC_002_CORRUPT', `audit record ${String(item.sk)} does not match the schema: ${parsed.error.message}`);
+          // Filtered here, not by a filter expression: DynamoDB reads (and charges) the same items either way.
+          if (auditConcerns(parsed.data, query.pipeline)) records.push(parsed.data);
+          if (records.length >= query.limit) return { records, complete: true };
+        }
+        start = out.LastEvaluatedKey;
+      } while (start);
+    }
+    return { records, complete: true };
   }
 
   /** Keeps a cancel on a run that has not ended; `false` when it had (nothing is written). */

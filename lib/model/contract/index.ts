@@ -16,3 +16,5 @@ export * from './storage.ts';
 export * from './start.ts';
 export * from './run-events.ts';
 export * from './metrics.ts';
+export * from './audit.ts';
+export * from './health.ts';

@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { IsoTimeSchema } from './task.ts';
+import { TriggerType } from './status.ts';
 
 /** Days of the week as windows name them. */
 export const WEEKDAYS = ['MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT', 'SUN'] as const;
@@ -57,6 +58,8 @@ export const START_RULES_ENV = 'PHI_START_RULES';
 
 /** The rules a start is checked against, in the spec's evaluation order. */
 export const StartRule = {
+  /** The spec's `SCHEDULER_ENABLED` (`phi pause`): is the pipeline, or every pipeline, paused? Holds scheduled and event-triggered starts only. */
+  PAUSE: 'PAUSE',
   /** Spec Rule 17: is now inside one of the pipeline's execution windows? */
   WINDOW: 'WINDOW',
   /** Spec Rule 1: is a scheduled delivery due, on time, late, or too late? */
@@ -66,9 +69,13 @@ export const StartRule = {
 } as const;
 export type StartRule = (typeof StartRule)[keyof typeof StartRule];
 /** The spec's rule each check applies. */
-export const START_RULE_SPEC: Readonly<Record<StartRule, string>> = { WINDOW: 'Rule 17', SCHEDULE: 'Rule 1', CONCURRENCY: 'Rule 3' };
-/** The order the checks are made in (the spec's "Rule Evaluation Order": window, schedule, dependencies, skip-if-running). */
-export const START_RULE_ORDER: readonly StartRule[] = [StartRule.WINDOW, StartRule.SCHEDULE, StartRule.CONCURRENCY];
+export const START_RULE_SPEC: Readonly<Record<StartRule, string>> = { PAUSE: 'SCHEDULER_ENABLED', WINDOW: 'Rule 17', SCHEDULE: 'Rule 1', CONCURRENCY: 'Rule 3' };
+/**
+ * The order the checks are made in: a pause first (nothing of a paused pipeline's schedules and
+ * triggers is evaluated further), then the spec's "Rule Evaluation Order": window, schedule,
+ * dependencies, skip-if-running.
+ */
+export const START_RULE_ORDER: readonly StartRule[] = [StartRule.PAUSE, StartRule.WINDOW, StartRule.SCHEDULE, StartRule.CONCURRENCY];
 
 export const CheckOutcome = {
   PASSED: 'PASSED',
@@ -83,8 +90,17 @@ export const CheckOutcome = {
 } as const;
 export type CheckOutcome = (typeof CheckOutcome)[keyof typeof CheckOutcome];
 
+/**
+ * The starts a pause holds (recorded SKIPPED, `PAUSED`): those no operator asked for, a schedule's and
+ * an event trigger's deliveries (and their redeliveries by the sweeper). Starts through the API (a run,
+ * a backfill, a dead-letter retry) go on while paused: an operator asked for each, and is audited.
+ */
+export const PAUSABLE_TRIGGERS: readonly TriggerType[] = [TriggerType.SCHEDULE, TriggerType.EVENT, TriggerType.UPSTREAM];
+
 /** Why a run was recorded without starting. */
 export const StartSkipReason = {
+  /** The pipeline (or every pipeline) is paused: a scheduled or event-triggered start is recorded, not run. */
+  PAUSED: 'PAUSED',
   OUTSIDE_WINDOW: 'OUTSIDE_WINDOW',
   TOO_LATE: 'TOO_LATE',
   ALREADY_RUNNING: 'ALREADY_RUNNING',

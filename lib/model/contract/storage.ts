@@ -10,6 +10,8 @@
  * A pipeline with a limit on active runs has one more item, `pk = PIPELINE#<pipelineId>`, `sk = ACTIVE`:
  * the runs it admitted (`recordKeys.activeRuns`); a trigger with `debounceSeconds`, `pk = PIPELINE#<pipelineId>`,
  * `sk = TRIGGER#<triggerId>`: its open window (`recordKeys.triggerWindow`).
+ * The deployment's pauses are one item, `pk = GLOBAL`, `sk = PAUSED` (`recordKeys.pauses`), and the audit
+ * log one partition a month, `pk = AUDIT#<yyyy-mm>`, `sk = <at>#<id>` (`recordKeys.audit`).
  * `expiresAt` (epoch seconds) is the table's TTL attribute.
  */
 
@@ -54,9 +56,22 @@ export const recordKeys = {
    * closes (`until`, an ISO instant). Outside every run's partition, like `activeRuns`.
    */
   triggerWindow: (pipelineId: string, triggerId: string) => ({ pk: `PIPELINE#${pipelineId}`, sk: `TRIGGER#${triggerId}` }),
+  /**
+   * The deployment's pauses, in one item (one read per start): `all` (the global pause) and one
+   * `p:<pipelineId>` attribute per paused pipeline, each a `PauseFlag`. No TTL: a pause holds until resumed.
+   */
+  pauses: () => ({ pk: 'GLOBAL', sk: 'PAUSED' }),
+  /** One audit record: a partition per month (of `at`), so no partition grows without bound; newest last within it. */
+  audit: (at: string, id: string) => ({ pk: auditPartition(at.slice(0, 7)), sk: `${at}#${id}` }),
   /** The run a dead letter (its SQS message id) was retried as (`runId`), so a later retry of the same letter finds it once the letter is gone. */
   deadLetterRetry: (messageId: string) => ({ pk: `DLQ#${messageId}`, sk: 'RETRY' }),
 } as const;
+
+/** The audit log's partition of a month (`2026-11`). */
+export const auditPartition = (month: string): string => `AUDIT#${month}`;
+
+/** Attributes of the pauses item (`recordKeys.pauses`). */
+export const PAUSE_ATTRIBUTES = { all: 'all', pipelinePrefix: 'p:' } as const;
 
 /** Attributes of a pipeline's admitted-runs item (`recordKeys.activeRuns`). */
 export const ACTIVE_RUNS_ATTRIBUTES = { runs: 'runs', admittedPrefix: 'at:' } as const;

@@ -471,14 +471,15 @@ export class FakeDynamo {
       const items = input.TransactItems as Record<string, Item>[];
       const parts = items.map((item) => {
         const kinds = Object.keys(item);
-        if (kinds.length !== 1 || !['Put', 'ConditionCheck'].includes(kinds[0]!)) throw new Error(`fake DynamoDB: unsupported transaction item ${kinds.join(', ')}`);
-        const kind = kinds[0] as 'Put' | 'ConditionCheck';
+        if (kinds.length !== 1 || !['Put', 'Update', 'ConditionCheck'].includes(kinds[0]!)) throw new Error(`fake DynamoDB: unsupported transaction item ${kinds.join(', ')}`);
+        const kind = kinds[0] as 'Put' | 'Update' | 'ConditionCheck';
         const part = item[kind] as Item;
-        checkParameters(kind, part, kind === 'Put' ? ['Item', 'TableName', 'ConditionExpression', 'ExpressionAttributeNames', 'ExpressionAttributeValues'] : ['Key', 'TableName', 'ConditionExpression', 'ExpressionAttributeNames', 'ExpressionAttributeValues']);
+        const common = ['TableName', 'ConditionExpression', 'ExpressionAttributeNames', 'ExpressionAttributeValues'];
+        checkParameters(kind, part, kind === 'Put' ? ['Item', ...common] : kind === 'Update' ? ['Key', 'UpdateExpression', ...common] : ['Key', ...common]);
         const partNames = (part.ExpressionAttributeNames ?? {}) as Names;
         const partValues = (part.ExpressionAttributeValues ?? {}) as Values;
         const partCondition = part.ConditionExpression as string | undefined;
-        checkAllUsed([partCondition], partNames, partValues);
+        checkAllUsed([partCondition, ...(kind === 'Update' ? [part.UpdateExpression as string] : [])], partNames, partValues);
         const key = kind === 'Put' ? keyOf(part.Item as Item) : keyOf(part.Key as Item, true);
         const holds = !partCondition || new Expressions(partNames, partValues).condition(partCondition, this.items.get(key));
         return { kind, key, part, holds };
@@ -489,7 +490,13 @@ export class FakeDynamo {
           CancellationReasons: parts.map((p) => ({ Code: p.holds ? 'None' : 'ConditionalCheckFailed' })),
         });
       }
-      for (const p of parts) if (p.kind === 'Put') this.items.set(p.key, p.part.Item as Item);
+      for (const p of parts) {
+        if (p.kind === 'Put') this.items.set(p.key, p.part.Item as Item);
+        if (p.kind === 'Update') {
+          const partExpr = new Expressions((p.part.ExpressionAttributeNames ?? {}) as Names, (p.part.ExpressionAttributeValues ?? {}) as Values);
+          this.items.set(p.key, partExpr.update(p.part.UpdateExpression as string, this.items.get(p.key) ?? { ...(p.part.Key as Item) }).after);
+        }
+      }
       return {};
     }
     if (command instanceof PutCommand) {
@@ -569,13 +576,17 @@ export class FakeDynamo {
       return { Items: page, ...(from + page.length < ordered.length && last ? { LastEvaluatedKey: { pk: last.pk, sk: last.sk, gsi1pk: last.gsi1pk, gsi1sk: last.gsi1sk } } : {}) };
     }
     if (command instanceof QueryCommand) {
-      checkParameters('Query', input, ['TableName', 'KeyConditionExpression', 'ExpressionAttributeNames', 'ExpressionAttributeValues', 'ConsistentRead', 'ExclusiveStartKey']);
+      checkParameters('Query', input, ['TableName', 'KeyConditionExpression', 'ExpressionAttributeNames', 'ExpressionAttributeValues', 'ConsistentRead', 'ExclusiveStartKey', 'ScanIndexForward', 'Limit']);
       const keyCondition = input.KeyConditionExpression as string;
       checkAllUsed([keyCondition], names, values);
       expr.checkKeyCondition(keyCondition);
       const start = input.ExclusiveStartKey as Item | undefined;
-      const matching = this.table.filter((item) => expr.condition(keyCondition, item)).filter((item) => !start || byteOrder(String(item.sk), String(start.sk)) > 0);
-      const page = matching.slice(0, this.pageSize);
+      // In sort-key order, or its reverse (ScanIndexForward: false), after the start key in that direction.
+      const backwards = input.ScanIndexForward === false;
+      const ordered = this.table.filter((item) => expr.condition(keyCondition, item));
+      if (backwards) ordered.reverse();
+      const matching = ordered.filter((item) => !start || byteOrder(String(item.sk), String(start.sk)) * (backwards ? -1 : 1) > 0);
+      const page = matching.slice(0, Math.min(this.pageSize, typeof input.Limit === 'number' ? input.Limit : Infinity));
       const last = page.at(-1);
       return { Items: page, ...(matching.length > page.length && last ? { LastEvaluatedKey: { pk: last.pk, sk: last.sk } } : {}) };
     }

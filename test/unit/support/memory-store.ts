@@ -27,7 +27,11 @@
  *  - job states: recordUpstreamEnded keeps each upstream's outcome (a repeat overwrites it) and counts
  *    them; claimReady marks a job ready once (with its token, if registered), again for the same
  *    upstream until markWoken; endJob keeps the first end;
- *    registerToken is the state machine's gate (a token is kept only while the job is not ready).
+ *    registerToken is the state machine's gate (a token is kept only while the job is not ready);
+ *  - pauses and the audit log (`PauseAuditMethods`): setPause sets or clears one pipeline's pause (or the
+ *    global one, `*`) and appends its audit record together; getPauses answers every pause; appendAudit
+ *    appends a record; listAudit answers the newest `limit` records (of a pipeline and the global ones)
+ *    by `<at>#<id>`, like the real store's month partitions read newest first (these are not in `writes`).
  * Like DynamoDB with `removeUndefinedValues`, undefined fields are dropped, and every record is parsed
  * with the contract's schemas on the way in and copied on the way out (callers never share state with it).
  *
@@ -44,6 +48,8 @@ import {
 import { createLogger, type Logger } from '../../../functions/shared/log.ts';
 import type { OutputStore, OutputsRef } from '../../../functions/shared/outputs.ts';
 import { attemptPrefix, TERMINAL_RUN_STATUSES, type Cancellation, JobStateRecordSchema, KEY_PREFIX, recordKeys, RUN_START_FAILED, runPartition, type JobStateRecord, type UpstreamOutcome } from '../../../lib/model/contract/index.ts';
+import { AuditRecordSchema, PauseFlagSchema, type AuditRecord, type AuditResponse, type PauseFlag, type Pauses } from '../../../lib/model/contract/index.ts';
+import { auditConcerns, pauseAttribute } from '../../../functions/shared/records/store.ts';
 import { ADMISSION_GRACE_SECONDS, DEAD_LETTER_LEASE_SECONDS, HISTORY_SCAN_LIMIT, newRunRecord, RecordError, type RunHistoryPage, type RunHistoryQuery, type AttemptClosure, type AttemptContext, type DeadLetterClaim, type JobEnd, type RecordStore } from '../../../functions/shared/records/store.ts';
 
 export type StoreMethods =
@@ -76,6 +82,9 @@ export type StoreMethods =
   | 'countActiveRuns'
   | 'endJob';
 
+/** The pause and audit methods (kept apart from `StoreMethods`, which the fault-injecting store wraps). */
+export type PauseAuditMethods = 'getPauses' | 'setPause' | 'appendAudit' | 'listAudit';
+
 /** One write that changed the store (a conditional write that did not apply is not one). */
 export interface StoreWrite {
   readonly op: StoreMethods;
@@ -93,8 +102,11 @@ const deadLetterKey = (runId: string, jobId: string): string => joined(recordKey
 /** The object without its undefined fields (an update's `SET` skips them). */
 const defined = <T extends object>(o: T): Partial<T> => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 
-export class MemoryRecordStore implements Pick<RecordStore, StoreMethods> {
+export class MemoryRecordStore implements Pick<RecordStore, StoreMethods | PauseAuditMethods> {
   private readonly runs = new Map<string, RunRecord>();
+  /** The pauses item: attribute (`all`, `p:<pipelineId>`) → flag. */
+  private readonly pauses = new Map<string, PauseFlag>();
+  private readonly auditLog: AuditRecord[] = [];
   private readonly attempts = new Map<string, JobAttemptRecord>();
   private readonly deadLetters = new Map<string, { claimedAt: string; claimedBy?: string; claimExpiresAt?: number; sentAt?: string }>();
   private readonly jobStates = new Map<string, JobStateRecord>();
@@ -411,6 +423,39 @@ export class MemoryRecordStore implements Pick<RecordStore, StoreMethods> {
   /** The runs a pipeline's limit counts as admitted (ended or not), in the order they were admitted. */
   admittedRuns(pipelineId: string): string[] {
     return [...this.admittedOf(pipelineId).keys()];
+  }
+
+  async getPauses(): Promise<Pauses> {
+    const pipelines: Record<string, PauseFlag> = {};
+    for (const [attribute, flag] of this.pauses) if (attribute !== pauseAttribute('*')) pipelines[attribute.slice(pauseAttribute('').length)] = copy(flag);
+    const all = this.pauses.get(pauseAttribute('*'));
+    return { ...(all !== undefined ? { all: copy(all) } : {}), pipelines };
+  }
+
+  async setPause(pipeline: string, flag: PauseFlag | undefined, audit: AuditRecord): Promise<void> {
+    const record = AuditRecordSchema.parse(copy(audit));
+    if (flag === undefined) this.pauses.delete(pauseAttribute(pipeline));
+    else this.pauses.set(pauseAttribute(pipeline), PauseFlagSchema.parse(copy(flag)));
+    this.auditLog.push(record);
+  }
+
+  async appendAudit(record: AuditRecord): Promise<void> {
+    this.auditLog.push(AuditRecordSchema.parse(copy(record)));
+  }
+
+  async listAudit(query: { readonly pipeline?: string; readonly limit: number }, _now: string): Promise<AuditResponse> {
+    const key = (r: AuditRecord): string => `${r.at}#${r.id}`;
+    const records = this.auditLog
+      .filter((r) => auditConcerns(r, query.pipeline))
+      .sort((a, b) => Buffer.compare(Buffer.from(key(b)), Buffer.from(key(a))))
+      .slice(0, query.limit)
+      .map((r) => copy(r));
+    return { records, complete: true };
+  }
+
+  /** Every audit record, oldest first as written (for tests). */
+  get audit(): AuditRecord[] {
+    return this.auditLog.map((r) => copy(r));
   }
 
   async recordCancellation(runId: string, cancellation: Cancellation): Promise<boolean> {
