@@ -7,11 +7,10 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { route, type ApiDeps } from '../../functions/control/api.ts';
-import type { CancelDeps } from '../../functions/control/cancel.ts';
 import { runIdFor, ScheduledEventSchema, scheduledRunRequest, startRun, type TriggerDeps } from '../../functions/control/trigger.ts';
 import { ApiErrorCode, CheckOutcome, RunRecordSchema, StartRule, StartRunRequestSchema, TriggerType } from '../../lib/model/contract/index.ts';
-import { MemoryJobLists } from './support/job-lists.ts';
 import { captureLogs, clock, MemoryRecordStore } from './support/memory-store.ts';
+import { quietCancelDeps } from './support/cancel-deps.ts';
 
 const PIPELINE = 'market-data';
 const STATE_MACHINE = 'arn:aws:states:us-east-1:123456789012:stateMachine:phi-market-data';
@@ -32,14 +31,7 @@ function world() {
     startExecution: async (_arn, name, input) => void (executions.has(name) || executions.set(name, input)),
     now: clock(NOW),
   };
-  const cancel: CancelDeps = {
-    store,
-    recorder: { store, log, sendToken: async () => {}, sendDeadLetter: async () => {}, jobLists: new MemoryJobLists(), now: trigger.now! },
-    stopExecution: async () => {},
-    sendToken: async () => {},
-    log,
-    now: trigger.now!,
-  };
+  const cancel = quietCancelDeps(store, log, trigger.now);
   const api: ApiDeps = { trigger, store, cancel };
   return { store, trigger, api, executions };
 }

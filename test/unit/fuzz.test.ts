@@ -7,15 +7,14 @@ import type { APIGatewayProxyEvent } from 'aws-lambda';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { answer, type ApiDeps } from '../../functions/control/api.ts';
-import type { CancelDeps } from '../../functions/control/cancel.ts';
 import type { TriggerDeps } from '../../functions/control/trigger.ts';
 import { parseDefinition } from '../../lib/load/load.ts';
 import { ApiErrorCode } from '../../lib/model/contract/index.ts';
 import { ProblemCode } from '../../lib/model/problems.ts';
 import { compilePlan } from '../../lib/plan/compile.ts';
 import { compileSchedule } from '../../lib/plan/schedule/index.ts';
-import { MemoryJobLists } from './support/job-lists.ts';
 import { captureLogs, clock, MemoryRecordStore } from './support/memory-store.ts';
+import { quietCancelDeps } from './support/cancel-deps.ts';
 
 const SEED = 20261123;
 const NOW = new Date('2026-11-23T12:00:00Z');
@@ -114,7 +113,7 @@ describe('fuzz: the control API', () => {
     log,
     now: clock('2026-11-23T12:00:00.000Z'),
   };
-  const cancel: CancelDeps = { store, recorder: { store, log, sendToken: async () => {}, sendDeadLetter: async () => {}, jobLists: new MemoryJobLists() }, stopExecution: async () => {}, sendToken: async () => {}, log };
+  const cancel = quietCancelDeps(store, log);
   const deps: ApiDeps = { trigger, store, cancel };
   const bodyArb = fc.oneof(
     fc.json({ maxDepth: 4 }),

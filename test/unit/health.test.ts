@@ -7,7 +7,6 @@ import { describe, expect, it } from 'vitest';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { computeHealth, gatherHealth, healthDepsFromEnv, type HealthInputs, type PipelineRecords } from '../../functions/control/health.ts';
 import { answer, route, type ApiDeps } from '../../functions/control/api.ts';
-import type { CancelDeps } from '../../functions/control/cancel.ts';
 import {
   DataFreshness,
   HEALTH_ENV,
@@ -29,10 +28,10 @@ import { compileSchedule, type CompiledSchedule } from '../../lib/plan/schedule/
 import { formatHealth, runHealth } from '../../lib/cli/health.ts';
 import { main } from '../../lib/cli/main.ts';
 import { captureLogs, MemoryRecordStore } from './support/memory-store.ts';
-import { MemoryJobLists } from './support/job-lists.ts';
 import { compilePlan, type LoadedPipeline } from '../../lib/plan/compile.ts';
 import { PipelineSchema } from '../../lib/model/pipeline.ts';
 import { ProblemCode } from '../../lib/model/problems.ts';
+import { quietCancelDeps } from './support/cancel-deps.ts';
 
 const NOW = new Date('2026-06-05T20:00:00.000Z'); // a Friday, 16:00 in New York (EDT)
 const MIN = 60_000;
@@ -273,7 +272,7 @@ describe('GET /health', () => {
     const memory = new MemoryRecordStore();
     const { store } = runsStore(runs);
     const trigger = { store: memory, startExecution: async () => {}, stateMachines: new Map([['b', 'arn:b'], ['a', 'arn:a']]), log, now: () => NOW };
-    const cancel: CancelDeps = { store: memory, recorder: { store: memory, log, sendToken: async () => {}, sendDeadLetter: async () => {}, jobLists: new MemoryJobLists(), now: () => NOW }, stopExecution: async () => {}, sendToken: async () => {}, log, now: () => NOW };
+    const cancel = quietCancelDeps(memory, log, () => NOW);
     return { trigger, store, cancel, ...(health ? { health } : {}) };
   }
   const event = { httpMethod: 'GET', resource: '/health', pathParameters: null, body: null } satisfies Pick<APIGatewayProxyEvent, 'httpMethod' | 'resource' | 'pathParameters' | 'body'>;

@@ -8,7 +8,6 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { answer, route, type ApiDeps } from '../../functions/control/api.ts';
-import type { CancelDeps } from '../../functions/control/cancel.ts';
 import { startEventRun, startRun, type TriggerDeps } from '../../functions/control/trigger.ts';
 import { auditMonths, AUDIT_SCAN_LIMIT } from '../../functions/shared/records/store.ts';
 import { ALL_PIPELINES, ApiErrorCode, AuditAction, CheckOutcome, RunStatus, StartRule, type AuditRecord, type AuditResponse, type PauseState, type RunRecord } from '../../lib/model/contract/index.ts';
@@ -17,8 +16,8 @@ import { parseOperate, runOperate } from '../../lib/cli/pause.ts';
 import { ExitCode, main } from '../../lib/cli/main.ts';
 import { PhiClient } from '../../lib/client/client.ts';
 import { FakeDynamo, recordStoreOver } from './support/fake-dynamo.ts';
-import { MemoryJobLists } from './support/job-lists.ts';
 import { captureLogs, clock, MemoryRecordStore } from './support/memory-store.ts';
+import { quietCancelDeps } from './support/cancel-deps.ts';
 
 const PIPELINE = 'daily-sales';
 const OTHER = 'hourly-clicks';
@@ -41,14 +40,7 @@ function world(...instants: string[]) {
     log,
     now: clock(...(instants.length > 0 ? instants : [NOW])),
   };
-  const cancel: CancelDeps = {
-    store,
-    recorder: { store, log, sendToken: async () => {}, sendDeadLetter: async () => {}, jobLists: new MemoryJobLists(), now: trigger.now! },
-    stopExecution: async () => {},
-    sendToken: async () => {},
-    log,
-    now: trigger.now!,
-  };
+  const cancel = quietCancelDeps(store, log, trigger.now);
   const api: ApiDeps = { trigger, store, cancel, audit: store };
   return { store, trigger, api, started, lines };
 }

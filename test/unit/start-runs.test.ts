@@ -8,11 +8,10 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { route, type ApiDeps } from '../../functions/control/api.ts';
-import type { CancelDeps } from '../../functions/control/cancel.ts';
 import { planStart, startRun, type RunRequest, type TriggerDeps } from '../../functions/control/trigger.ts';
 import { ApiErrorCode, CheckOutcome, DryRunResponseSchema, RunHistoryResponseSchema, RunStatus, StartRunResponseSchema, type RunRecord, type StartRules } from '../../lib/model/contract/index.ts';
-import { MemoryJobLists } from './support/job-lists.ts';
 import { captureLogs, MemoryRecordStore } from './support/memory-store.ts';
+import { quietCancelDeps } from './support/cancel-deps.ts';
 
 const PIPELINE = 'daily-sales';
 const OTHER = 'hourly-clicks';
@@ -45,14 +44,7 @@ function world(rules: StartRules = WINDOWED, at = INSIDE) {
     log,
     now: () => new Date(clockAt.now),
   };
-  const cancel: CancelDeps = {
-    store,
-    recorder: { store, log, sendToken: async () => {}, sendDeadLetter: async () => {}, jobLists: new MemoryJobLists(), now: trigger.now! },
-    stopExecution: async () => {},
-    sendToken: async () => {},
-    log,
-    now: trigger.now!,
-  };
+  const cancel = quietCancelDeps(store, log, trigger.now);
   const api: ApiDeps = { trigger, store, cancel };
   return { store, started, trigger, api, lines, clockAt };
 }
