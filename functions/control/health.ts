@@ -174,7 +174,7 @@ export async function gatherHealth(pipelineIds: readonly string[], store: Pick<R
   const [pipelines, deadLetters] = await Promise.all([
     Promise.all(
       pipelineIds.map(async (pipelineId) => {
-        const config = deps.config[pipelineId];
+        const config = Object.hasOwn(deps.config, pipelineId) ? deps.config[pipelineId] : undefined;
         const records = await (async (): Promise<PipelineRecords> => {
           try {
             const runs = await store.listRuns(pipelineId, HEALTH_RUNS_PER_PIPELINE);

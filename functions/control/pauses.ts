@@ -35,7 +35,7 @@ export const newAuditId = (): string => randomBytes(8).toString('hex');
 
 /** The pause state of `pipelineId` (or of the deployment, `*`) as the pauses stand. */
 export function pauseStateOf(pauses: Pauses, pipelineId: string): PauseState {
-  const own = pipelineId === ALL_PIPELINES ? undefined : pauses.pipelines[pipelineId];
+  const own = pipelineId === ALL_PIPELINES || !Object.hasOwn(pauses.pipelines, pipelineId) ? undefined : pauses.pipelines[pipelineId];
   return {
     pipelineId,
     paused: pauses.all !== undefined || own !== undefined,

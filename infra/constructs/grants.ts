@@ -41,13 +41,15 @@ export function grantReceive(grantee: iam.IGrantable, queue: sqs.IQueue): void {
 }
 
 /** The ARNs of the deployment's pipelines' state machines, their runs' executions and their jobs' child executions. */
-export function pipelineArns(scope: Construct, pipelineIds: readonly string[]): { stateMachines: string[]; executions: string[] } {
+export function pipelineArns(scope: Construct, pipelineIds: readonly string[]): { stateMachines: string[]; executions: string[]; taskTokens: string[] } {
   const stack = Stack.of(scope);
   const arn = (resource: string, resourceName: string): string => stack.formatArn({ service: 'states', resource, resourceName, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
   return {
     stateMachines: pipelineIds.map((id) => arn('stateMachine', stateMachineName(id))),
     // A run's execution is `<machine>:<runId>`; a job's, a child of the jobs' Map, `<machine>/<map>:<id>`.
     executions: pipelineIds.flatMap((id) => [arn('execution', `${stateMachineName(id)}:*`), arn('execution', `${stateMachineName(id)}/*`)]),
+    // A job's task token belongs to the Map's child state machine, `<machine>/<map>`; the run's own, to the machine.
+    taskTokens: pipelineIds.flatMap((id) => [arn('stateMachine', stateMachineName(id)), arn('stateMachine', `${stateMachineName(id)}/*`)]),
   };
 }
 
@@ -65,6 +67,9 @@ export function grantOn(grantee: iam.IGrantable, actions: readonly string[], res
   if (!Construct.isConstruct(role)) throw new PhiError('CDK_001_UNEXPLAINED_WILDCARD', 'a wildcard grant is acknowledged on the grantee\'s role, which must be a construct of the app');
   acknowledgeWildcards(role, resources, wildcard);
 }
+
+/** Why a grant names the state machines whose task tokens it sends with a wildcard. */
+export const TASK_TOKENS_WILDCARD = 'a job waits in a child execution of the jobs\' Distributed Map, whose state machine is <machine>/<map>; the ARN is bounded by the pipeline\'s state machine name';
 
 /** Why a grant names a run's executions with a wildcard. */
 export const EXECUTIONS_WILDCARD = 'a run\'s execution is named by its run id and a job\'s child execution by Step Functions, both unknown at deploy time; the ARN is bounded by the state machine\'s name';

@@ -28,7 +28,7 @@ import { METRIC_DIMENSIONS, METRICS_NAMESPACE, type MetricName } from '../../lib
 import { stalenessWindow } from '../../lib/plan/alarms.ts';
 import { acknowledge } from './checks.ts';
 import { functionEntry, phiFunction, PROJECT_ROOT } from './function.ts';
-import { EXECUTIONS_WILDCARD, grantOn, grantRecords, grantSend } from './grants.ts';
+import { EXECUTIONS_WILDCARD, grantOn, grantRecords, grantSend, TASK_TOKENS_WILDCARD } from './grants.ts';
 
 /** Where the pipelines' manifests are written at synth, for the bundler to read. */
 const MANIFEST_DIR = path.join(PROJECT_ROOT, '.phi', 'manifests');
@@ -43,7 +43,7 @@ export interface IPhiPlatform {
   /** Where job outputs too large for their attempt record are kept. */
   readonly outputsBucket: s3.IBucket;
   /** The job functions' access to `outputsBucket`: write their outputs, read their upstreams'. */
-  readonly jobOutputsPolicy: iam.IManagedPolicy;
+  readonly jobOutputsPolicy: (pipelineId: string) => iam.IManagedPolicy;
   /** Where a job that fails for good leaves its dead letter. */
   readonly deadLetterQueue: sqs.IQueue;
   /** The recorder the state machine calls at the run's start and end, and for a job its function could not close. */
@@ -146,7 +146,7 @@ export class PhiPipeline extends Construct {
       grantRecords(fn, platform.table, RECORD_ACTIONS.runtime, { pipeline: plan.id });
       grantSend(fn, platform.deadLetterQueue);
       // Its jobs' large outputs, written and read back by their dependents: no listing, no deleting.
-      fn.role!.addManagedPolicy(platform.jobOutputsPolicy);
+      fn.role!.addManagedPolicy(platform.jobOutputsPolicy(plan.id));
       functions.set(fnPlan.key, fn);
     }
     this.jobFunctions = functions;
@@ -197,7 +197,7 @@ export class PhiPipeline extends Construct {
     grantOn(this.stateMachine, ['states:DescribeExecution', 'states:StopExecution'], [childExecutions], EXECUTIONS_WILDCARD);
     // Job functions wake the jobs they release (SendTaskSuccess on the tokens of this state machine's executions).
     for (const fn of functions.values()) {
-      grantOn(fn, ['states:SendTaskSuccess'], [ownArn, `${ownArn}/*`], 'a job waits in a child execution of the jobs\' Distributed Map, whose state machine is <machine>/<map>; the ARN is bounded by this state machine\'s name');
+      grantOn(fn, ['states:SendTaskSuccess'], [ownArn, `${ownArn}/*`], TASK_TOKENS_WILDCARD);
     }
 
     // One role for the pipeline's schedules: each may invoke the trigger and keep a failed delivery.

@@ -3,6 +3,7 @@
  * machines call, the schedule trigger, and the control API. One per deployment.
  */
 import { ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { PhiError } from '../../lib/model/errors.ts';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -23,7 +24,7 @@ import { stateMachineName, triggerRuleName } from '../../lib/model/names.ts';
 import { RUN_PARAMETERS_ENV, type JsonSchema } from '../../lib/model/run-parameters.ts';
 import { acknowledge, acknowledgeWildcards } from './checks.ts';
 import { functionEntry, phiFunction } from './function.ts';
-import { EXECUTIONS_WILDCARD, grantOn, grantPutRunEvents, grantQueueDepth, grantReceive, grantRecords, grantSend, pipelineArns } from './grants.ts';
+import { EXECUTIONS_WILDCARD, TASK_TOKENS_WILDCARD, grantOn, grantPutRunEvents, grantQueueDepth, grantReceive, grantRecords, grantSend, pipelineArns } from './grants.ts';
 import type { IPhiPlatform } from './pipeline.ts';
 
 export interface PhiPlatformProps {
@@ -104,12 +105,13 @@ export class PhiPlatform extends Construct implements IPhiPlatform {
   readonly api: apigateway.RestApi;
   /** The control API's access log: one JSON line a request, with the caller's IAM identity. */
   readonly apiAccessLogs: logs.LogGroup;
-  /** Attached to every job function's role: its large outputs, written and read back by its dependents. */
-  readonly jobOutputsPolicy: iam.ManagedPolicy;
+  /** Attached to the roles of a pipeline's job functions: that pipeline's large outputs, written and read back by its dependents. */
+  readonly jobOutputsPolicy: (pipelineId: string) => iam.IManagedPolicy;
   /**
    * Managed policies for the people and systems that use the control API (attach one to a role, user or
-   * group): `viewer` reads runs and durations, `operator` also starts and cancels runs, `admin` may
-   * call every route of the API.
+   * group): `viewer` reads runs, history, durations, health, pause state and the audit log; `operator`
+   * also starts and cancels runs, lists, shows and retries dead letters, pauses and resumes; `admin` may
+   * call every route of the API (purging dead letters too).
    */
   readonly accessPolicies: { readonly viewer: iam.ManagedPolicy; readonly operator: iam.ManagedPolicy; readonly admin: iam.ManagedPolicy };
   readonly recordRetentionDays: number;
@@ -161,12 +163,22 @@ export class PhiPlatform extends Construct implements IPhiPlatform {
       serverAccessLogsPrefix: 'outputs/',
       lifecycleRules: [{ id: 'expire-with-the-records', expiration: Duration.days(this.recordRetentionDays) }],
     });
-    const outputObjects = this.outputsBucket.arnForObjects('outputs/*');
-    this.jobOutputsPolicy = new iam.ManagedPolicy(this, 'JobOutputsPolicy', {
-      description: 'Phi job functions: write and read back large job outputs (no listing, no deleting)',
-      statements: [new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject'], resources: [outputObjects] })],
-    });
-    acknowledgeWildcards(this.jobOutputsPolicy, [outputObjects], 'an output object is named by its run, job and attempt, unknown at deploy time; the ARN is bounded by the outputs prefix');
+    // One policy a pipeline, over its own outputs only (`outputs/<pipeline>/…`): a handler cannot read or
+    // replace another pipeline's outputs, which that pipeline's dependents would load.
+    const outputsPolicies = new Map(props.pipelineIds.map((pipelineId) => {
+      const objects = this.outputsBucket.arnForObjects(`outputs/${pipelineId}/*`);
+      const policy = new iam.ManagedPolicy(this, `JobOutputsPolicy-${pipelineId}`, {
+        description: `Phi ${pipelineId} job functions: write and read back the pipeline's large job outputs (no listing, no deleting)`,
+        statements: [new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject'], resources: [objects] })],
+      });
+      acknowledgeWildcards(policy, [objects], 'an output object is named by its run, job and attempt, unknown at deploy time; the ARN is bounded by the pipeline\'s own outputs prefix');
+      return [pipelineId, policy] as const;
+    }));
+    this.jobOutputsPolicy = (pipelineId: string): iam.IManagedPolicy => {
+      const policy = outputsPolicies.get(pipelineId);
+      if (!policy) throw new PhiError('CDK_002_UNKNOWN_PIPELINE', `pipeline ${pipelineId} is not one of the platform's pipelineIds`);
+      return policy;
+    };
 
     // FIFO, deduplicated per job of a run (the sender's MessageDeduplicationId): a second copy after a
     // send whose outcome was unknown is dropped; one message group per letter keeps none waiting on another.
@@ -229,7 +241,7 @@ export class PhiPlatform extends Construct implements IPhiPlatform {
     grantRecords(this.recorder, this.table, RECORD_ACTIONS.recorder);
     grantSend(this.recorder, this.deadLetterQueue);
     // It releases the dependents of a job it closes in the job function's place.
-    grantOn(this.recorder, ['states:SendTaskSuccess'], pipelines.stateMachines);
+    grantOn(this.recorder, ['states:SendTaskSuccess'], pipelines.taskTokens, TASK_TOKENS_WILDCARD);
     // Every run's start and end, as events on the default bus (the API's cancels and the sweeper's closes too).
     grantPutRunEvents(this.recorder, this);
     // An execution that ends without its own last step (aborted, timed out) still closes its run record.
@@ -272,7 +284,7 @@ export class PhiPlatform extends Construct implements IPhiPlatform {
     });
     // Cancelling stops executions (a run's, or a job's own child execution) and releases the cancelled jobs' dependents.
     grantOn(this.apiHandler, ['states:StopExecution'], pipelines.executions, EXECUTIONS_WILDCARD);
-    grantOn(this.apiHandler, ['states:SendTaskSuccess'], pipelines.stateMachines);
+    grantOn(this.apiHandler, ['states:SendTaskSuccess'], pipelines.taskTokens, TASK_TOKENS_WILDCARD);
     grantSend(this.apiHandler, this.deadLetterQueue);
     // The dead-letter routes: scan (receive, show again), and delete a letter once its retry started or it is purged.
     grantReceive(this.apiHandler, this.deadLetterQueue);
@@ -339,8 +351,10 @@ export class PhiPlatform extends Construct implements IPhiPlatform {
     // The deployment's health (phi health).
     this.api.root.addResource('health').addMethod('GET', integration);
 
-    const reads = [...auditReads, ['GET', '/runs/*'], ['GET', '/pipelines/*/durations'], ['GET', '/pipelines/*/runs'], ['GET', '/dead-letters'], ['GET', '/dead-letters/*'], ['GET', '/health']] as const;
-    const writes = [...pauseWrites, ['POST', '/pipelines/*/runs'], ['POST', '/runs/*/cancel'], ['POST', '/dead-letters/*/retry'], ['POST', '/dead-letters/retry']] as const;
+    const reads = [...auditReads, ['GET', '/runs/*'], ['GET', '/pipelines/*/durations'], ['GET', '/pipelines/*/runs'], ['GET', '/health']] as const;
+    // Listing or showing dead letters receives them (hidden from others while the scan lasts): an operator's
+    // call, so a viewer polling cannot keep the letters from the operators who retry them.
+    const writes = [...pauseWrites, ['POST', '/pipelines/*/runs'], ['POST', '/runs/*/cancel'], ['GET', '/dead-letters'], ['GET', '/dead-letters/*'], ['POST', '/dead-letters/*/retry'], ['POST', '/dead-letters/retry']] as const;
     const accessPolicy = (id: string, description: string, routes: readonly (readonly [string, string])[]): iam.ManagedPolicy => {
       const resources = routes.map(([method, route]) => this.api.arnForExecuteApi(method, route, API_STAGE));
       const policy = new iam.ManagedPolicy(this, id, { description, statements: [new iam.PolicyStatement({ actions: ['execute-api:Invoke'], resources })] });
@@ -348,8 +362,8 @@ export class PhiPlatform extends Construct implements IPhiPlatform {
       return policy;
     };
     this.accessPolicies = {
-      viewer: accessPolicy('ViewerPolicy', 'Phi viewer: read runs, durations, dead letters and health through the control API', reads),
-      operator: accessPolicy('OperatorPolicy', 'Phi operator: read, start and cancel runs, retry dead letters, pause and resume pipelines through the control API', [...reads, ...writes]),
+      viewer: accessPolicy('ViewerPolicy', 'Phi viewer: read runs, history, durations, health, pause state and the audit log through the control API', reads),
+      operator: accessPolicy('OperatorPolicy', 'Phi operator: what viewers read; start and cancel runs; list, show and retry dead letters; pause and resume pipelines through the control API', [...reads, ...writes]),
       // Every route, the dead-letter purge included.
       admin: accessPolicy('AdminPolicy', 'Phi admin: every route of the control API', [['*', '/*']]),
     };
@@ -363,7 +377,8 @@ export class PhiPlatform extends Construct implements IPhiPlatform {
       asyncFailures: { none: 'a sweep carries no data and a failed one is repeated by the next, 15 minutes later' },
     });
     grantRecords(this.sweeper, this.table, RECORD_ACTIONS.control, { history: true });
-    grantOn(this.sweeper, ['states:StartExecution', 'states:SendTaskSuccess'], pipelines.stateMachines);
+    grantOn(this.sweeper, ['states:StartExecution'], pipelines.stateMachines);
+    grantOn(this.sweeper, ['states:SendTaskSuccess'], pipelines.taskTokens, TASK_TOKENS_WILDCARD);
     grantOn(this.sweeper, ['states:DescribeExecution'], pipelines.executions, EXECUTIONS_WILDCARD);
     // It takes the failed deliveries one by one: receive, then delete what it handled.
     iam.Grant.addToPrincipal({ grantee: this.sweeper, actions: ['sqs:ReceiveMessage', 'sqs:DeleteMessage'], resourceArns: [this.deliveriesQueue.queueArn] });

@@ -105,7 +105,8 @@ export function describeWindow(window: DeployedWindow): string {
 /** The pause that holds `pipelineId` now: the global one first, else its own; `undefined` when neither does. */
 export function pauseOf(pauses: Pauses, pipelineId: string): StartInput['pause'] {
   if (pauses.all !== undefined) return { flag: pauses.all, global: true };
-  const own = pauses.pipelines[pipelineId];
+  // Own properties only: a pipeline id may be `constructor` or `toString`.
+  const own = Object.hasOwn(pauses.pipelines, pipelineId) ? pauses.pipelines[pipelineId] : undefined;
   return own === undefined ? undefined : { flag: own, global: false };
 }
 

@@ -140,10 +140,17 @@ describe('platform stack', () => {
       LifecycleConfiguration: { Rules: [{ Id: 'expire-with-the-records', ExpirationInDays: 90, Status: 'Enabled' }] },
       LoggingConfiguration: { DestinationBucketName: { Ref: Match.stringLikeRegexp('OutputsAccessLogs') }, LogFilePrefix: 'outputs/' },
     });
-    // Job functions read and write objects under outputs/ only, through one managed policy.
-    platform.hasResourceProperties('AWS::IAM::ManagedPolicy', {
-      PolicyDocument: { Statement: [Match.objectLike({ Action: ['s3:GetObject', 's3:PutObject'], Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [Match.stringLikeRegexp('PlatformOutputs'), 'Arn'] }, '/outputs/*']] } })] },
-    });
+    // A pipeline's job functions read and write objects under outputs/<that pipeline>/ only, through one managed policy a pipeline.
+    for (const p of plan.pipelines) {
+      platform.hasResourceProperties('AWS::IAM::ManagedPolicy', {
+        PolicyDocument: { Statement: [Match.objectLike({ Action: ['s3:GetObject', 's3:PutObject'], Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [Match.stringLikeRegexp('PlatformOutputs'), 'Arn'] }, `/outputs/${p.id}/*`]] } })] },
+      });
+      const template = pipelines.get(p.id)!;
+      for (const fn of Object.values(template.findResources('AWS::Lambda::Function'))) {
+        const role = template.findResources('AWS::IAM::Role')[(fn.Properties.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0]]!;
+        expect(JSON.stringify(role.Properties.ManagedPolicyArns)).toMatch(new RegExp(`PlatformJobOutputsPolicy${p.id.replace(/-/g, '')}`));
+      }
+    }
     platform.hasResourceProperties('AWS::S3::BucketPolicy', {
       PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Action: 's3:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
     });
@@ -237,11 +244,12 @@ describe('platform stack', () => {
       expect(statements.flatMap((s) => [s.Action].flat())).toEqual(['execute-api:Invoke']);
       return statements.flatMap((s) => [s.Resource].flat()).map((r) => JSON.stringify(r).replace(/.*\/v1\//, '').replace(/"\]\]\}$/, '')).sort();
     };
-    const reads = ['GET/audit', 'GET/dead-letters', 'GET/dead-letters/*', 'GET/health', 'GET/pipelines/*/durations', 'GET/pipelines/*/paused', 'GET/pipelines/*/runs', 'GET/runs/*'];
+    const reads = ['GET/audit', 'GET/health', 'GET/pipelines/*/durations', 'GET/pipelines/*/paused', 'GET/pipelines/*/runs', 'GET/runs/*'];
     expect(routes(/^Phi viewer/)).toEqual(reads);
-    // Operators retry dead letters; only the admin policy (every route) purges them.
-    // Operators also pause and resume (one pipeline, or all); viewers read the pause state and the audit log.
-    expect(routes(/^Phi operator/)).toEqual([...reads, 'POST/dead-letters/*/retry', 'POST/dead-letters/retry', 'POST/pause', 'POST/pipelines/*/pause', 'POST/pipelines/*/resume', 'POST/pipelines/*/runs', 'POST/resume', 'POST/runs/*/cancel']);
+    // Operators list, show and retry dead letters (a listing receives them: not a viewer's call); only the
+    // admin policy (every route) purges them. Operators also pause and resume (one pipeline, or all);
+    // viewers read the pause state and the audit log.
+    expect(routes(/^Phi operator/)).toEqual([...reads, 'GET/dead-letters', 'GET/dead-letters/*', 'POST/dead-letters/*/retry', 'POST/dead-letters/retry', 'POST/pause', 'POST/pipelines/*/pause', 'POST/pipelines/*/resume', 'POST/pipelines/*/runs', 'POST/resume', 'POST/runs/*/cancel'].sort());
     expect(routes(/^Phi operator/).some((r) => r.includes('purge'))).toBe(false);
     expect(routes(/^Phi admin/)).toEqual(['*/*']);
     for (const output of ['ViewerPolicyArn', 'OperatorPolicyArn', 'AdminPolicyArn']) platform.hasOutput(output, {});

@@ -92,6 +92,8 @@ describe('evaluateStart: the PAUSE check (SCHEDULER_ENABLED), first of all', () 
     const own = { ...FLAG, reason: 'own' };
     expect(pauseOf({ pipelines: {} }, PIPELINE)).toBeUndefined();
     expect(pauseOf({ pipelines: { [OTHER]: own } }, PIPELINE)).toBeUndefined();
+    // A pipeline named like an Object property is paused only when it is.
+    for (const id of ['constructor', 'toString', '__proto__', 'hasOwnProperty']) expect(pauseOf({ pipelines: {} }, id)).toBeUndefined();
     expect(pauseOf({ pipelines: { [PIPELINE]: own } }, PIPELINE)).toEqual({ flag: own, global: false });
     expect(pauseOf({ all: FLAG, pipelines: { [PIPELINE]: own } }, PIPELINE)).toEqual({ flag: FLAG, global: true });
   });
