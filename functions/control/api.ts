@@ -225,7 +225,8 @@ export async function route(event: Pick<APIGatewayProxyEvent, 'httpMethod' | 're
   }
   if (key === 'GET /health') {
     if (deps.health === undefined) throw new ConfigurationError('health', 'the control API was given no health check');
-    const inputs = await gatherHealth([...deps.trigger.stateMachines.keys()].sort(), deps.store, deps.health);
+    const audit = deps.audit;
+    const inputs = await gatherHealth([...deps.trigger.stateMachines.keys()].sort(), deps.store, deps.health, audit ? () => audit.getPauses() : undefined);
     return json(200, computeHealth(inputs, (deps.trigger.now ?? (() => new Date()))()));
   }
   if (key === 'POST /pipelines/{id}/pause' || key === 'POST /pipelines/{id}/resume' || key === 'POST /pause' || key === 'POST /resume') {

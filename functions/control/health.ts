@@ -24,6 +24,8 @@ import {
   type RunRecord,
 } from '../../lib/model/contract/index.ts';
 import { ConfigurationError } from '../../lib/model/errors.ts';
+import type { Pauses } from '../../lib/model/contract/audit.ts';
+import { pauseOf } from '../../lib/model/start-rules.ts';
 import { nextFireTime } from '../../lib/plan/schedule/next.ts';
 import type { Logger } from '../shared/log.ts';
 import type { RecordStore } from '../shared/records/store.ts';
@@ -40,6 +42,8 @@ export interface HealthInputs {
   readonly pipelines: readonly { readonly pipelineId: string; readonly config?: PipelineHealthConfig; readonly records: PipelineRecords }[];
   /** The dead-letter queue's depth, or why it could not be read. */
   readonly deadLetters: { readonly waiting: number } | { readonly error: string };
+  /** What `phi pause` holds now; absent when the pauses could not be read. */
+  readonly pauses?: Pauses;
 }
 
 /** When a run last changed: its end, else its start, else when it was queued. */
@@ -71,7 +75,7 @@ function nextScheduled(config: PipelineHealthConfig | undefined, runs: readonly 
   return times.length === 0 ? null : times.reduce((a, b) => (Date.parse(b) < Date.parse(a) ? b : a));
 }
 
-function pipelineHealth(pipelineId: string, config: PipelineHealthConfig | undefined, records: PipelineRecords, now: Date): PipelineHealth {
+function pipelineHealth(pipelineId: string, config: PipelineHealthConfig | undefined, records: PipelineRecords, now: Date): Omit<PipelineHealth, 'paused'> {
   const maxAge = config?.maxDataAgeHours !== undefined ? { maxDataAgeHours: config.maxDataAgeHours } : {};
   if (!records.readable) {
     return { pipelineId, readable: false, lastRun: null, nextScheduledTime: nextScheduled(config, [], now), dataFreshness: DataFreshness.UNKNOWN, lastSucceededAt: null, ...maxAge, averageDurationMs: null, activeExecutions: 0, errorRate1h: null, successRate24h: null };
@@ -110,7 +114,8 @@ function pipelineHealth(pipelineId: string, config: PipelineHealthConfig | undef
 export function computeHealth(inputs: HealthInputs, now: Date): OrchestrationHealthStatus {
   const t = now.getTime();
   const reasons: HealthReason[] = [];
-  const pipelines = inputs.pipelines.map((p) => pipelineHealth(p.pipelineId, p.config, p.records, now));
+  const { pauses } = inputs;
+  const pipelines = inputs.pipelines.map((p): PipelineHealth => ({ ...pipelineHealth(p.pipelineId, p.config, p.records, now), paused: pauses === undefined ? null : pauseOf(pauses, p.pipelineId) !== undefined }));
   const readable = inputs.pipelines.flatMap((p) => (p.records.readable ? [p.records.runs] : [])).flat();
 
   for (const p of inputs.pipelines) {
@@ -150,6 +155,7 @@ export function computeHealth(inputs: HealthInputs, now: Date): OrchestrationHea
     endedRuns24h: day.ended,
     deadLettersWaiting,
     pipelines,
+    paused: pauses === undefined ? null : { all: pauses.all !== undefined, pipelines: Object.keys(pauses.pipelines).sort() },
     window: { runsPerPipeline: HEALTH_RUNS_PER_PIPELINE, hours: HEALTH_WINDOW_HOURS },
   };
 }
@@ -170,8 +176,8 @@ const errorText = (err: unknown): string => (err instanceof Error ? `${err.name}
  * among them (one filtered history read, bounded by the store), and the dead-letter queue's depth. A
  * read that fails is reported as such, never thrown.
  */
-export async function gatherHealth(pipelineIds: readonly string[], store: Pick<RecordStore, 'listRuns' | 'listRunHistory'>, deps: HealthDeps): Promise<HealthInputs> {
-  const [pipelines, deadLetters] = await Promise.all([
+export async function gatherHealth(pipelineIds: readonly string[], store: Pick<RecordStore, 'listRuns' | 'listRunHistory'>, deps: HealthDeps, readPauses?: () => Promise<Pauses>): Promise<HealthInputs> {
+  const [pipelines, deadLetters, pauses] = await Promise.all([
     Promise.all(
       pipelineIds.map(async (pipelineId) => {
         const config = Object.hasOwn(deps.config, pipelineId) ? deps.config[pipelineId] : undefined;
@@ -196,8 +202,13 @@ export async function gatherHealth(pipelineIds: readonly string[], store: Pick<R
         return { error: errorText(err) };
       },
     ),
+    // One read of the pauses item; what could not be read is reported unknown (null), not as unpaused.
+    (readPauses ?? (async () => undefined))().catch((err: unknown) => {
+      deps.log?.warn('health: the pauses could not be read', { error: errorText(err) });
+      return undefined;
+    }),
   ]);
-  return { pipelines, deadLetters };
+  return { pipelines, deadLetters, ...(pauses !== undefined ? { pauses } : {}) };
 }
 
 /** The queue's `ApproximateNumberOfMessages` + `…NotVisible` (a letter a scan holds still waits): needs `sqs:GetQueueAttributes` only. */

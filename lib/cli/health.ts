@@ -18,7 +18,7 @@ function pipelineLine(p: PipelineHealth): string {
   const last = p.lastRun === null ? 'no runs' : `last ${p.lastRun.status} ${p.lastRun.at} (${p.lastRun.runId})`;
   const freshness = `data ${p.dataFreshness}${p.maxDataAgeHours !== undefined ? ` (max ${p.maxDataAgeHours} h)` : ''}`;
   return [
-    `  ${p.pipelineId}  ${last}`,
+    `  ${p.pipelineId}${p.paused ? '  PAUSED' : ''}  ${last}`,
     `    next ${p.nextScheduledTime ?? '—'}; ${freshness}; avg ${p.averageDurationMs === null ? '—' : formatDurationMs(p.averageDurationMs)}; active ${p.activeExecutions}; errors 1h ${rate(p.errorRate1h)}; success 24h ${rate(p.successRate24h)}`,
   ].join('\n');
 }
@@ -28,6 +28,7 @@ export function formatHealth(h: OrchestrationHealthStatus): string {
     `${h.overallStatus} (checked ${h.checkedAt})`,
     ...h.reasons.map((r) => `  ${r.status === HealthStatus.UNHEALTHY ? '✗' : '!'} ${r.code}: ${r.message}`),
     `active executions ${h.activeExecutions} (queued ${h.queuedRuns}); error rate 1h ${rate(h.errorRate1h)} of ${h.endedRuns1h} ended; success rate 24h ${rate(h.successRate24h)} of ${h.endedRuns24h} ended; dead letters waiting ${h.deadLettersWaiting ?? 'unknown'}`,
+    ...(h.paused === null ? ['paused: unknown (the pauses could not be read)'] : h.paused.all ? ['paused: every pipeline (phi pause --all)'] : h.paused.pipelines.length > 0 ? [`paused: ${h.paused.pipelines.join(', ')}`] : []),
     `pipelines (${h.pipelines.length}; the newest ${h.window.runsPerPipeline} runs of each, rates over at most ${h.window.hours} h):`,
     ...(h.pipelines.length === 0 ? ['  none deployed'] : h.pipelines.map(pipelineLine)),
   ];

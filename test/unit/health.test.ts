@@ -255,6 +255,25 @@ describe('gatherHealth: bounded reads', () => {
     expect(computeHealth(got, NOW).pipelines.find((p) => p.pipelineId === 'c')!.dataFreshness).toBe(DataFreshness.FRESH);
   });
 
+  it('shows what is paused, per pipeline and overall (one read of the pauses), and unknown (null) when the pauses cannot be read', async () => {
+    const { store } = runsStore([run('a', RunStatus.SUCCEEDED, MIN)]);
+    const flag = { at: NOW.toISOString(), by: 'arn:aws:iam::123456789012:user/ops' };
+    let reads = 0;
+    const got = await gatherHealth(['a', 'b', 'constructor'], store, { config: {}, deadLetterDepth: async () => 0 }, async () => (reads++, { pipelines: { b: flag } }));
+    expect(reads).toBe(1);
+    const health = computeHealth(got, NOW);
+    expect(health.paused).toStrictEqual({ all: false, pipelines: ['b'] });
+    expect(health.pipelines.map((p) => [p.pipelineId, p.paused])).toStrictEqual([['a', false], ['b', true], ['constructor', false]]);
+    // A pause is an operator's decision, not a fault: the status does not change for it.
+    expect(health.overallStatus).toBe(HealthStatus.HEALTHY);
+    expect(computeHealth(await gatherHealth(['a'], store, { config: {}, deadLetterDepth: async () => 0 }, async () => ({ all: flag, pipelines: {} })), NOW).pipelines[0]!.paused).toBe(true);
+    const { log, lines } = captureLogs({});
+    const unknown = computeHealth(await gatherHealth(['a'], store, { config: {}, deadLetterDepth: async () => 0, log }, async () => Promise.reject(new Error('AccessDenied'))), NOW);
+    expect(unknown.paused).toBeNull();
+    expect(unknown.pipelines[0]!.paused).toBeNull();
+    expect(lines.map((l) => l.message)).toContain('health: the pauses could not be read');
+  });
+
   it('reports a read that fails instead of throwing, and logs it', async () => {
     const { store } = runsStore([run('a', RunStatus.SUCCEEDED, MIN)], ['b']);
     const { log, lines } = captureLogs({});
@@ -316,6 +335,17 @@ describe('phi health', () => {
     expect(text).toContain('error rate 1h 50% of 2 ended; success rate 24h 50% of 2 ended; dead letters waiting 1');
     expect(text).toMatch(/ {2}market-data {2}last FAILED .*\n {4}next 2026-06-05T23:00:00.000Z; data fresh \(max 24 h\); avg 1 min 23 s; active 0; errors 1h 50%; success 24h 50%/);
     expect(text).toContain('  broken  records unreadable');
+    expect(text).toContain('paused: unknown (the pauses could not be read)');
+  });
+
+  it('marks what is paused', () => {
+    const flag = { at: NOW.toISOString(), by: 'ops' };
+    const paused = computeHealth({ ...inputs([{ id: 'market-data', runs: [] }, { id: 'etl', runs: [] }]), pauses: { pipelines: { etl: flag } } }, NOW);
+    const text = formatHealth(paused);
+    expect(text).toContain('paused: etl');
+    expect(text).toMatch(/ {2}etl {2}PAUSED {2}no runs/);
+    expect(text).not.toMatch(/market-data {2}PAUSED/);
+    expect(formatHealth(computeHealth({ ...inputs([{ id: 'etl', runs: [] }]), pauses: { all: flag, pipelines: {} } }, NOW))).toContain('paused: every pipeline (phi pause --all)');
   });
 
   it('prints JSON with --json, and exits 0 only when HEALTHY', async () => {

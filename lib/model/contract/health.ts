@@ -116,6 +116,8 @@ export const PipelineHealthSchema = z.object({
   activeExecutions: z.number().int().min(0),
   errorRate1h: RateSchema,
   successRate24h: RateSchema,
+  /** Whether its scheduled and event starts are held (`phi pause`, its own or `--all`); null when the pauses could not be read. */
+  paused: z.boolean().nullable(),
 });
 export type PipelineHealth = z.infer<typeof PipelineHealthSchema>;
 
@@ -139,6 +141,8 @@ export const OrchestrationHealthStatusSchema = z.object({
   /** Messages in the dead-letter queue (visible and in flight); null when its depth could not be read. */
   deadLettersWaiting: z.number().int().min(0).nullable(),
   pipelines: z.array(PipelineHealthSchema),
+  /** What `phi pause` holds: every pipeline (`all`), and the pipelines paused on their own; null when the pauses could not be read. */
+  paused: z.object({ all: z.boolean(), pipelines: z.array(z.string()) }).nullable(),
   /** The bounds the answer was computed within. */
   window: z.object({ runsPerPipeline: z.number().int(), hours: z.number().int() }),
 });
