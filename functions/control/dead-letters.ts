@@ -19,7 +19,6 @@ import {
   DeadLetterMessageSchema,
   MAX_RETRIES_PER_REQUEST,
   RunStatus,
-  StartDecisionKind,
   TriggerType,
   type DeadLetterEntry,
   type DeadLetterListResponse,
@@ -32,7 +31,7 @@ import { PhiError } from '../../lib/model/errors.ts';
 import type { DeadLetterQueue, QueuedMessage, RetryPointers } from '../shared/dead-letter-queue.ts';
 import type { Logger } from '../shared/log.ts';
 import type { RecordStore } from '../shared/records/store.ts';
-import { planStart, runIdFor, startRun, type RunRequest, type TriggerDeps } from './trigger.ts';
+import { StartRefusedError, startRun, type RunRequest, type TriggerDeps } from './trigger.ts';
 
 /** How long a scanned message stays hidden: longer than the control function may run (30 s), so one that dies mid-scan lets its messages reappear soon after. */
 export const SCAN_VISIBILITY_SECONDS = 60;
@@ -168,14 +167,14 @@ async function retryReceived(scanned: Scanned & { entry: DeadLetterEntry }, by: 
     // An operator's explicit recovery: it may start outside the pipeline's execution windows (recorded as forced).
     force: true,
     retryOf: { runId: letter.runId, jobId: letter.jobId, messageId, by, at: now.toISOString() },
+    // A run the rules refuse is not recorded: that would spend the letter's one identity on a SKIPPED run.
+    whenRefused: 'throw',
   };
-  // A run the rules would refuse is not recorded: that would spend the letter's one identity on a SKIPPED run.
-  if ((await deps.store.getRun(runIdFor(req, now))) === undefined) {
-    const plan = await planStart(req, deps.trigger);
-    if (plan.decision.decision === StartDecisionKind.SKIP) throw new RetryRefusedError(messageId, plan.decision.reason ?? 'refused by its start rules');
-  }
   // Throws when the execution would not start: the letter is then made visible again, not deleted.
-  const { created, run } = await startRun(req, deps.trigger);
+  const { created, run } = await startRun(req, deps.trigger).catch((err: unknown) => {
+    if (err instanceof StartRefusedError) throw new RetryRefusedError(messageId, err.decision.reason ?? 'refused by its start rules');
+    throw err;
+  });
   if (run.status === RunStatus.SKIPPED) throw new RetryRefusedError(messageId, run.startDecision?.reason ?? 'refused by its start rules', run);
   await deps.retries.put(messageId, run.runId, now.toISOString());
   let removed = false;

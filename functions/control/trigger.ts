@@ -43,11 +43,24 @@ export interface RunRequest {
   readonly eventParameter?: JsonValue;
   /** A dead letter's retry (trigger `RETRY`): the letter's message id is the run's identity; kept on its record. */
   readonly retryOf?: RetryOf;
+  /**
+   * What a start its rules refuse does: `'record'` records the run SKIPPED with the reason (its identity
+   * then stays that skipped run); `'throw'` records nothing and throws `StartRefusedError`, decided on the
+   * same admission as a start (so no race between a check and the start). @default 'record'
+   */
+  readonly whenRefused?: 'record' | 'throw';
+}
+
+/** A start its rules refused, when the request asked for nothing to be recorded then (`whenRefused: 'throw'`). */
+export class StartRefusedError extends PhiError {
+  constructor(readonly decision: StartDecision) {
+    super(ApiErrorCode.RETRY_REFUSED, `the start was refused by its rules (${decision.reason ?? 'refused'}); nothing was recorded`);
+  }
 }
 
 export interface TriggerDeps {
   /** `getPauses`: every start reads the deployment's pauses (`phi pause`) before it is decided. */
-  readonly store: Pick<RecordStore, 'createRun' | 'attachExecution' | 'requireRun' | 'reopenRun' | 'markRunStartFailed' | 'admitRun' | 'countActiveRuns' | 'getPauses'>;
+  readonly store: Pick<RecordStore, 'createRun' | 'getRun' | 'attachExecution' | 'requireRun' | 'reopenRun' | 'markRunStartFailed' | 'admitRun' | 'countActiveRuns' | 'getPauses'>;
   /** Starts an execution; resolves whether or not an execution of that name already existed. */
   readonly startExecution: (stateMachineArn: string, name: string, input: string) => Promise<void>;
   /** Pipeline id → its state machine ARN, for the pipelines this deployment has. */
@@ -202,6 +215,7 @@ export async function startRun(req: RunRequest, deps: TriggerDeps): Promise<{ cr
   const now = (deps.now ?? (() => new Date()))();
   const runId = runIdFor(req, now);
   const decision = await decideStart(req, runId, now, deps, false);
+  if (decision.decision === StartDecisionKind.SKIP && req.whenRefused === 'throw' && (await deps.store.getRun(runId)) === undefined) throw new StartRefusedError(decision);
   const { created, run: stored } = await deps.store.createRun({
     runId,
     pipelineId: req.pipelineId,

@@ -228,6 +228,24 @@ describe('a dead letter’s retry run', () => {
     expect(w.starts).toHaveLength(0);
   });
 
+  it('records nothing when the limit fills between an earlier check and the retry’s own admission (the letter’s identity is never spent on a SKIPPED run)', async () => {
+    const w = world({ maxActiveRuns: 1 });
+    const letter = await failedRun(w, `${PIPELINE}_m-1`);
+    w.queue.add('msg-1', letter);
+    // Another start takes the one place as the retry is decided: the retry's admission itself refuses it.
+    const admit = w.store.admitRun.bind(w.store);
+    w.store.admitRun = async (pipelineId, runId, max, at) => {
+      await admit(pipelineId, `${PIPELINE}_m-racer`, max, at);
+      await w.store.createRun({ runId: `${PIPELINE}_m-racer`, pipelineId: PIPELINE, trigger: TriggerType.API, parameters: {}, queuedAt: at });
+      return admit(pipelineId, runId, max, at);
+    };
+    const res = await route(retry('msg-1'), w.api);
+    expect(res.statusCode).toBe(409);
+    expect(codeOf(res)).toBe(ApiErrorCode.RETRY_REFUSED);
+    expect((await w.store.listRunHistory(PIPELINE, { limit: 10, trigger: TriggerType.RETRY })).runs).toEqual([]);
+    expect(w.queue.state).toEqual([{ id: 'msg-1', visible: true }]);
+  });
+
   it('keeps the other letters it scanned past visible', async () => {
     const w = world();
     for (let i = 0; i < 15; i++) w.queue.add(`other-${i}`, await failedRun(w, `${OTHER}_m-${i}`, OTHER, {}));

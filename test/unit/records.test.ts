@@ -671,6 +671,7 @@ describe('RecordStore against DynamoDB', () => {
   /** The schedule trigger. */
   const triggerCalls: Calls<keyof TriggerDeps['store']> = {
     createRun: (s) => s.createRun(newRun()),
+    getRun: (s) => s.getRun(RUN),
     attachExecution: (s) => s.attachExecution(RUN, ARN),
     requireRun: (s) => s.requireRun(RUN),
     markRunStartFailed: (s) => s.markRunStartFailed(RUN, STARTED, 'Rate exceeded'),
