@@ -42,7 +42,7 @@ import { IdempotencyConflictError, planStart, RunParametersError, RunStartError,
 import { DeadLetterIdSchema, DeadLetterListQuerySchema, DeadLetterPurgeRequestSchema, DeadLetterRetryAllRequestSchema } from '../../lib/model/contract/index.ts';
 import { DeadLetterNotFoundError, listDeadLetters, OriginalRunMissingError, purgeDeadLetters, RetryRefusedError, retryAllDeadLetters, retryDeadLetter, showDeadLetter, type DeadLetterDeps } from './dead-letters.ts';
 import { deadLetterQueueFromEnv, retryPointersFromEnv } from '../shared/dead-letter-queue.ts';
-import { ConfigurationError } from '../../lib/model/errors.ts';
+import { ConfigurationError, describeError } from '../../lib/model/errors.ts';
 import { computeHealth, gatherHealth, healthDepsFromEnv, type HealthDeps } from './health.ts';
 
 /** History's `next`: the history sort key of the page's last run (`<queuedAt>#<runId>`), opaque to callers. */
@@ -331,7 +331,7 @@ export async function answer(event: Parameters<typeof route>[0], deps: ApiDeps, 
     return await route(event, deps);
   } catch (err) {
     const requestId = event.requestContext?.requestId ?? 'unknown';
-    log.error('request failed', { requestId, route: `${event.httpMethod} ${event.resource}`, error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) });
+    log.error('request failed', { requestId, route: `${event.httpMethod} ${event.resource}`, error: describeError(err) });
     return failure(500, ApiErrorCode.INTERNAL, `the request failed unexpectedly; quote request id ${requestId}`, { requestId });
   }
 }

@@ -27,7 +27,7 @@ import {
   type DeadLetterRetryResponse,
   type RunRecord,
 } from '../../lib/model/contract/index.ts';
-import { PhiError } from '../../lib/model/errors.ts';
+import { PhiError, describeError } from '../../lib/model/errors.ts';
 import type { DeadLetterQueue, QueuedMessage, RetryPointers } from '../shared/dead-letter-queue.ts';
 import type { Logger } from '../shared/log.ts';
 import type { RecordStore } from '../shared/records/store.ts';
@@ -127,7 +127,7 @@ async function withScan<T>(deps: DeadLetterDeps, work: (messages: readonly Scann
       await deps.queue.release(keep);
     } catch (err) {
       // They reappear by themselves once their visibility runs out.
-      deps.log.warn('dead letters not made visible again', { count: keep.length, error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) });
+      deps.log.warn('dead letters not made visible again', { count: keep.length, error: describeError(err) });
     }
   }
 }
@@ -184,7 +184,7 @@ async function retryReceived(scanned: Scanned & { entry: DeadLetterEntry }, by: 
     removed = true;
   } catch (err) {
     // The run has started; the letter reappears and its next retry answers with this run and deletes it.
-    deps.log.warn('dead letter not deleted after its retry started', { messageId, runId: run.runId, error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) });
+    deps.log.warn('dead letter not deleted after its retry started', { messageId, runId: run.runId, error: describeError(err) });
   }
   deps.log.info('dead letter retried', { messageId, by, pipelineId: letter.pipelineId, failedRunId: letter.runId, jobId: letter.jobId, runId: run.runId, created, deleted: removed });
   return { messageId, created, deleted: removed, run };

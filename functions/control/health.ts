@@ -23,7 +23,7 @@ import {
   type PipelineHealthConfig,
   type RunRecord,
 } from '../../lib/model/contract/index.ts';
-import { ConfigurationError } from '../../lib/model/errors.ts';
+import { ConfigurationError, describeError } from '../../lib/model/errors.ts';
 import type { Pauses } from '../../lib/model/contract/audit.ts';
 import { pauseOf } from '../../lib/model/start-rules.ts';
 import { nextFireTime } from '../../lib/plan/schedule/next.ts';
@@ -168,7 +168,6 @@ export interface HealthDeps {
   readonly log?: Logger;
 }
 
-const errorText = (err: unknown): string => (err instanceof Error ? `${err.name}: ${err.message}` : String(err));
 
 /**
  * Reads what `computeHealth` needs, in parallel: each pipeline's newest `HEALTH_RUNS_PER_PIPELINE` runs
@@ -188,8 +187,8 @@ export async function gatherHealth(pipelineIds: readonly string[], store: Pick<R
             const [lastSucceeded] = (await store.listRunHistory(pipelineId, { limit: 1, status: RunStatus.SUCCEEDED })).runs;
             return { readable: true, runs, ...(lastSucceeded ? { lastSucceeded } : {}) };
           } catch (err) {
-            deps.log?.warn('health: the records could not be read', { pipelineId, error: errorText(err) });
-            return { readable: false, error: errorText(err) };
+            deps.log?.warn('health: the records could not be read', { pipelineId, error: describeError(err) });
+            return { readable: false, error: describeError(err) };
           }
         })();
         return { pipelineId, ...(config ? { config } : {}), records };
@@ -198,13 +197,13 @@ export async function gatherHealth(pipelineIds: readonly string[], store: Pick<R
     deps.deadLetterDepth().then(
       (waiting) => ({ waiting }),
       (err: unknown) => {
-        deps.log?.warn('health: the dead-letter queue depth could not be read', { error: errorText(err) });
-        return { error: errorText(err) };
+        deps.log?.warn('health: the dead-letter queue depth could not be read', { error: describeError(err) });
+        return { error: describeError(err) };
       },
     ),
     // One read of the pauses item; what could not be read is reported unknown (null), not as unpaused.
     (readPauses ?? (async () => undefined))().catch((err: unknown) => {
-      deps.log?.warn('health: the pauses could not be read', { error: errorText(err) });
+      deps.log?.warn('health: the pauses could not be read', { error: describeError(err) });
       return undefined;
     }),
   ]);

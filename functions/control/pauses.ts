@@ -15,6 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { ALL_PIPELINES, AuditAction, type AuditRecord, type AuditResponse, type PauseFlag, type Pauses, type PauseState } from '../../lib/model/contract/index.ts';
 import type { Logger } from '../shared/log.ts';
 import type { RecordStore } from '../shared/records/store.ts';
+import { describeError } from '../../lib/model/errors.ts';
 
 /** What pause, resume and the audit log need of the records table. */
 export type AuditStore = Pick<RecordStore, 'getPauses' | 'setPause' | 'appendAudit' | 'listAudit'>;
@@ -71,7 +72,7 @@ export async function recordAction(entry: Omit<AuditRecord, 'id' | 'at'>, deps: 
   try {
     await deps.store.appendAudit(record);
   } catch (err) {
-    deps.log.error('audit record not written', { audit: record, error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) });
+    deps.log.error('audit record not written', { audit: record, error: describeError(err) });
   }
 }
 

@@ -11,7 +11,7 @@
  */
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { SFNClient } from '@aws-sdk/client-sfn';
-import { PhiError } from '../../lib/model/errors.ts';
+import { PhiError, describeError } from '../../lib/model/errors.ts';
 import {
   ErrorCategory,
   ExecErrorCode,
@@ -69,7 +69,7 @@ async function publishSafely(event: RunEvent | undefined, deps: Pick<RecorderDep
   try {
     await deps.publishRunEvent(event);
   } catch (err) {
-    log.warn('run event not published', { detailType: event.detailType, error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) });
+    log.warn('run event not published', { detailType: event.detailType, error: describeError(err) });
   }
 }
 

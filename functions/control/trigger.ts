@@ -13,7 +13,7 @@ import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-s
 import { z } from 'zod';
 import { canonicalJson, jsonBytes } from '../../lib/model/canonical.ts';
 import { ApiErrorCode, MAX_RUN_PARAMETERS_BYTES, RUN_START_FAILED, runIdPrefix, RunStatus, TriggerType, type RetryOf, type RunInput, type RunRecord } from '../../lib/model/contract/index.ts';
-import { ConfigurationError, PhiError } from '../../lib/model/errors.ts';
+import { ConfigurationError, PhiError, describeError } from '../../lib/model/errors.ts';
 import { executionArnFor } from '../../lib/model/names.ts';
 import { DEFAULT_SCHEDULE_ID, EVENT_PARAMETER, JsonValueSchema, ParametersSchema, ScheduleIdSchema, TriggerIdSchema, type JsonValue, type Parameters } from '../../lib/model/pipeline.ts';
 import { checkRunParameters, RUN_PARAMETERS_ENV, RunParameterSchemasSchema, type JsonSchema, type RunParameterIssue } from '../../lib/model/run-parameters.ts';
@@ -261,7 +261,7 @@ export async function startRun(req: RunRequest, deps: TriggerDeps): Promise<{ cr
   } catch (err) {
     // No execution is known to exist to close this run: it is closed here (if still PENDING); a later
     // start of it reopens it, and its execution's own start, should it have happened, wins.
-    const cause = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+    const cause = describeError(err);
     throw new RunStartError(await deps.store.markRunStartFailed(run.runId, now.toISOString(), `the execution could not be started: ${cause}`), cause);
   }
   await deps.store.attachExecution(run.runId, executionArnFor(stateMachineArn, run.runId));

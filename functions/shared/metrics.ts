@@ -7,8 +7,6 @@
 import { METRICS, METRICS_NAMESPACE, MetricUnit } from '../../lib/model/contract/metrics.ts';
 import type { Logger } from './log.ts';
 
-export { METRICS_NAMESPACE };
-
 /** The most values one metric may carry in one line (the format's limit). */
 export const MAX_VALUES_PER_LINE = 100;
 

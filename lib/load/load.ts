@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { z } from 'zod';
 import { nestsDeeperThan } from '../model/canonical.ts';
-import { PhiError } from '../model/errors.ts';
+import { PhiError, describeError } from '../model/errors.ts';
 import { PipelineSchema } from '../model/pipeline.ts';
 import { ProblemCode, formatPath, type Problem } from '../model/problems.ts';
 import { compilePlan, type LoadedPipeline } from '../plan/compile.ts';
@@ -88,7 +88,7 @@ export function parseDefinition(exported: unknown): ReturnType<typeof PipelineSc
     if (nestsDeeperThan(exported, MAX_DEFINITION_DEPTH)) return { thrown: `it nests deeper than ${MAX_DEFINITION_DEPTH} levels, or refers to itself` };
     return PipelineSchema.safeParse(exported);
   } catch (err) {
-    return { thrown: `reading it threw ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}` };
+    return { thrown: `reading it threw ${describeError(err)}` };
   }
 }
 

@@ -22,3 +22,6 @@ export class ConfigurationError extends PhiError {
     super('CFG_001_MISSING_SETTING', `${variable} is not set: ${hint}`);
   }
 }
+
+/** What a caught value says, for a log line or a record: `Name: message` for an error, its text otherwise. */
+export const describeError = (err: unknown): string => (err instanceof Error ? `${err.name}: ${err.message}` : String(err));

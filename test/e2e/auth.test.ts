@@ -77,6 +77,9 @@ const START = '/pipelines/failure-drill/runs';
 /** A run of dag-drill that stays RUNNING for ~25 s unless cancelled. */
 const LONG_RUN = { parameters: { sleepMs: { a: 25_000, b: 25_000 } } };
 
+// Skipped only against an emulator of the user's own (AWS_ENDPOINT_URL) that does not enforce signatures
+// (LocalStack): there every request is allowed, so there is no refusal to prove. On the project's own
+// MiniStack, which CI starts, it always runs, and fails if AUTH is off.
 describe.skipIf(!inject('authEnforced') && inject('externalEndpoint'))('the control API on an emulator enforcing SigV4 and IAM (AUTH=true)', () => {
   beforeAll(async () => {
     endpoint = useEmulator();
