@@ -14,6 +14,7 @@ import { PLATFORM_STACK, pipelineStackName } from '../lib/model/names.ts';
 import { withFaultsParameter } from '../lib/model/run-parameters.ts';
 import type { Plan } from '../lib/plan/types.ts';
 import { healthConfig } from '../lib/plan/health.ts';
+import { webhookRoutes } from '../lib/plan/triggers.ts';
 
 export interface PhiAppOptions {
   /** @default RemovalPolicy.RETAIN; the local emulator deploys with DESTROY. */
@@ -33,6 +34,10 @@ export function buildApp(app: App, plan: Plan, options: PhiAppOptions = {}): { p
     runParameters: Object.fromEntries(plan.pipelines.flatMap((p) => (faultInjection ? [[p.id, withFaultsParameter(p.runParameters)]] : p.runParameters ? [[p.id, p.runParameters]] : []))),
     startRules: Object.fromEntries(plan.pipelines.flatMap((p) => (p.startRules ? [[p.id, p.startRules]] : []))),
     health: healthConfig(plan.pipelines),
+    // The trigger function finds a message trigger's pipeline by its queue.
+    triggers: Object.fromEntries(plan.pipelines.flatMap((p) => (p.triggers.some((t) => t.message !== undefined) ? [[p.id, p.triggers]] : []))),
+    // The webhook function's routes: each pipeline's enabled webhook triggers.
+    webhooks: Object.fromEntries(plan.pipelines.flatMap((p) => { const routes = webhookRoutes(p.triggers); return routes ? [[p.id, routes]] : []; })),
     ...platformOptions,
   });
   const pipelines = plan.pipelines.map((pipelinePlan) => {

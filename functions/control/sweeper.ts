@@ -20,7 +20,10 @@ import { emitMetrics } from '../shared/metrics.ts';
 import { recordStoreFromEnv } from '../shared/records/env.ts';
 import type { RecordStore } from '../shared/records/store.ts';
 import { fromStatusChange, record, recorderDepsFromEnv, type RecorderDeps } from './recorder.ts';
-import { ScheduledEventSchema, scheduledRunRequest, startEventRun, startRun, TriggeredEventSchema, triggerDepsFromEnv, type TriggerDeps } from './trigger.ts';
+import { isWaiting, resumeWaitingRun, stalledAfterWait, ScheduledEventSchema, scheduledRunRequest, startEventRun, startRun, TriggeredEventSchema, triggerDepsFromEnv, type TriggerDeps } from './trigger.ts';
+import { deliverUpstreamEnded, UpstreamEndedDeliverySchema } from './upstream.ts';
+import { WaitCheckSchema } from './wait-checks.ts';
+import { catchUp } from './catchup.ts';
 
 /** A message of the deliveries queue, as the sweeper reads it. */
 export interface Delivery {
@@ -57,6 +60,10 @@ export interface SweepResult {
   readonly redelivered: number;
   /** Deliveries left in the queue because they could not be read. */
   readonly unreadable: number;
+  /** Runs that waited for their upstream pipelines and were started or skipped by this sweep. */
+  readonly resumedWaiting: readonly string[];
+  /** Missed scheduled times started by catch-up (spec Rule 4). */
+  readonly caughtUp: readonly string[];
 }
 
 const runInputOf = (run: RunRecord): RunInput => ({ runId: run.runId, pipelineId: run.pipelineId, trigger: run.trigger, parameters: run.parameters, ...(run.scheduledTime ? { scheduledTime: run.scheduledTime } : {}) });
@@ -67,6 +74,18 @@ async function redeliver(body: unknown, deps: SweeperDeps): Promise<boolean> {
   if (triggered.success) {
     // A trigger rule's input: the same run as its first delivery would have started (trigger and event id).
     await startEventRun(triggered.data, deps.trigger);
+    return true;
+  }
+  const waitCheck = WaitCheckSchema.safeParse(body);
+  if (waitCheck.success) {
+    // A waiting run's timeout whose invocation kept failing: the run evaluated now.
+    await resumeWaitingRun(waitCheck.data.waitCheck.runId, deps.trigger);
+    return true;
+  }
+  const upstream = UpstreamEndedDeliverySchema.safeParse(body);
+  if (upstream.success) {
+    // A dependency rule's input: the upstream run's triggered run (the same one) and the waiting runs again.
+    await deliverUpstreamEnded(upstream.data, deps.trigger);
     return true;
   }
   const scheduled = ScheduledEventSchema.safeParse(body);
@@ -108,10 +127,20 @@ export async function sweep(deps: SweeperDeps, options: SweepOptions = {}): Prom
   }
 
   const closed: string[] = [];
+  const resumedWaiting: string[] = [];
   const grace = (options.graceSeconds ?? 900) * 1000;
   for (const [pipelineId, stateMachineArn] of deps.trigger.stateMachines) {
-    for (const run of await deps.store.listRuns(pipelineId, options.runsPerPipeline ?? 100)) {
-      if (TERMINAL_RUN_STATUSES.includes(run.status) || now.getTime() - Date.parse(run.startedAt ?? run.queuedAt) < grace) continue;
+    const runs = await deps.store.listRuns(pipelineId, options.runsPerPipeline ?? 100);
+    // A waiting run has no execution yet: evaluated again, oldest first (its timeout's check, or the end that would free it, may have been lost).
+    const waiting = runs.filter((r) => isWaiting(r) || stalledAfterWait(r)).sort((a, b) => (a.queuedAt < b.queuedAt ? -1 : a.queuedAt > b.queuedAt ? 1 : 0));
+    for (const run of waiting) {
+      const after = await resumeWaitingRun(run.runId, deps.trigger);
+      if (after.status !== run.status || after.startDecision?.decision !== run.startDecision?.decision) resumedWaiting.push(run.runId);
+    }
+    for (const run of runs) {
+      if (TERMINAL_RUN_STATUSES.includes(run.status) || isWaiting(run) || stalledAfterWait(run)) continue;
+      // Counted from when it was decided to start (a run that waited was queued long before).
+      if (now.getTime() - Date.parse(run.startedAt ?? run.startDecision?.evaluatedAt ?? run.queuedAt) < grace) continue;
       const executionArn = run.executionArn ?? executionArnFor(stateMachineArn, run.runId);
       const status = await deps.describeExecution(executionArn);
       if (status === 'RUNNING') continue;
@@ -127,7 +156,9 @@ export async function sweep(deps: SweeperDeps, options: SweepOptions = {}): Prom
     }
   }
   emitMetrics({ SweptRuns: closed.length, RedeliveredEvents: redelivered, UnreadableDeliveries: unreadable }, {}, deps.log);
-  return { closed, redelivered, unreadable };
+  // Catch-up (Rule 4): the scheduled times its schedules missed, after what the queue redelivered.
+  const caughtUp = (await catchUp(deps.trigger)).started;
+  return { closed, redelivered, unreadable, resumedWaiting, caughtUp };
 }
 
 /** A manual invocation may shorten the grace period (`{ "graceSeconds": 0 }`), e.g. after an outage. */

@@ -5,8 +5,10 @@
  * names unique for 90 days). Every start is first decided by its pipeline's start rules (windows,
  * lateness, active runs: `evaluateStart`); one they refuse is recorded SKIPPED with the reason and
  * never executed; so is a scheduled or event-triggered start of a paused pipeline (`phi pause`, reason
- * `PAUSED`). Queueing a run beyond the limit (`queue_if_running`) and deferring one to the next
- * window are not supported.
+ * `PAUSED`). A start whose upstream pipelines are not ready (spec Rule 2), or that is queued behind
+ * the pipeline's active runs (`queue_if_running`, Rule 3), is recorded PENDING with decision WAIT and no
+ * execution, and evaluated again by the runs' ends, its timeout's one-time schedule and the sweeper
+ * (`resumeWaitingRun`). Deferring a start to the next window is not supported.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
@@ -18,12 +20,14 @@ import { executionArnFor } from '../../lib/model/names.ts';
 import { DEFAULT_SCHEDULE_ID, EVENT_PARAMETER, JsonValueSchema, ParametersSchema, ScheduleIdSchema, TriggerIdSchema, type JsonValue, type Parameters } from '../../lib/model/pipeline.ts';
 import { checkRunParameters, RUN_PARAMETERS_ENV, RunParameterSchemasSchema, type JsonSchema, type RunParameterIssue } from '../../lib/model/run-parameters.ts';
 import { START_RULES_ENV, StartDecisionKind, StartRulesByPipelineSchema, type StartDecision, type StartRules } from '../../lib/model/contract/start.ts';
-import { evaluateStart, pauseOf, type StartInput } from '../../lib/model/start-rules.ts';
+import { DEPENDENCY_TRIGGERS, evaluateStart, pauseOf, type StartInput, type UpstreamRun } from '../../lib/model/start-rules.ts';
 import { createLogger, type Logger } from '../shared/log.ts';
 import { emitMetrics } from '../shared/metrics.ts';
 import { METRIC_DIMENSIONS } from '../../lib/model/contract/metrics.ts';
 import { recordStoreFromEnv } from '../shared/records/env.ts';
+import { waitChecksFromEnv, type WaitChecks } from './wait-checks.ts';
 import type { RecordStore } from '../shared/records/store.ts';
+import type { MessageStarts } from './message-trigger.ts';
 
 export interface RunRequest {
   readonly pipelineId: string;
@@ -39,6 +43,8 @@ export interface RunRequest {
   readonly triggerId?: string;
   /** The EventBridge event's id (with `triggerId`): a redelivery of the same event is the same run. */
   readonly eventId?: string;
+  /** The SQS messages a message trigger's run is made of (with `triggerId`): the same messages delivered again (the same message, or the same batch) are the same run. */
+  readonly messageIds?: readonly string[];
   /** Phi's own `event` run parameter (trigger `EVENT`): set on top of the checked parameters, never checked against `runParameters`. */
   readonly eventParameter?: JsonValue;
   /** A dead letter's retry (trigger `RETRY`): the letter's message id is the run's identity; kept on its record. */
@@ -49,6 +55,12 @@ export interface RunRequest {
    * same admission as a start (so no race between a check and the start). @default 'record'
    */
   readonly whenRefused?: 'record' | 'throw';
+  /**
+   * The upstream pipeline's run whose end started this one (trigger `UPSTREAM`): its run id is the
+   * run's identity, and it is what the dependency check reads for that pipeline (unless the records
+   * already hold a later one).
+   */
+  readonly upstreamRun?: UpstreamRun & { readonly pipelineId: string };
 }
 
 /** A start its rules refused, when the request asked for nothing to be recorded then (`whenRefused: 'throw'`). */
@@ -60,7 +72,7 @@ export class StartRefusedError extends PhiError {
 
 export interface TriggerDeps {
   /** `getPauses`: every start reads the deployment's pauses (`phi pause`) before it is decided. */
-  readonly store: Pick<RecordStore, 'createRun' | 'getRun' | 'attachExecution' | 'requireRun' | 'reopenRun' | 'markRunStartFailed' | 'admitRun' | 'countActiveRuns' | 'getPauses'>;
+  readonly store: Pick<RecordStore, 'createRun' | 'getRun' | 'attachExecution' | 'requireRun' | 'reopenRun' | 'markRunStartFailed' | 'admitRun' | 'countActiveRuns' | 'getPauses' | 'latestEndedRun' | 'addWaiting' | 'removeWaiting' | 'listWaiting' | 'resolveWait' | 'listAttempts' | 'lastScheduledTime'>;
   /** Starts an execution; resolves whether or not an execution of that name already existed. */
   readonly startExecution: (stateMachineArn: string, name: string, input: string) => Promise<void>;
   /** Pipeline id → its state machine ARN, for the pipelines this deployment has. */
@@ -74,6 +86,12 @@ export interface TriggerDeps {
   readonly startRules?: ReadonlyMap<string, StartRules>;
   /** The triggers' debounce windows (`debounceSeconds`). @default none: a debounced trigger's event is refused with `CFG_001` */
   readonly triggerWindows?: Pick<RecordStore, 'getRun' | 'claimTriggerWindow'>;
+  /**
+   * Evaluates a run waiting for its upstream pipelines again at `at` (its `waitUntil`): a one-time
+   * EventBridge Scheduler schedule that invokes the trigger function with `{ waitCheck: { runId } }`.
+   * Scheduling one twice for the same run and time is one check. @default none: such a run is evaluated again only by an upstream's end or the sweeper
+   */
+  readonly waitChecks?: WaitChecks;
   readonly log: Logger;
   readonly now?: () => Date;
 }
@@ -122,8 +140,9 @@ function withEventParameter(parameters: Parameters, req: RunRequest): Parameters
   const withEvent = { ...parameters, [EVENT_PARAMETER]: req.eventParameter };
   if (jsonBytes(withEvent) <= MAX_RUN_PARAMETERS_BYTES) return withEvent;
   const event = req.eventParameter;
-  const { detail: _detail, ...rest } = typeof event === 'object' && event !== null && !Array.isArray(event) ? event : {};
-  return { ...parameters, [EVENT_PARAMETER]: { ...rest, detailOmitted: true } };
+  // The large parts go: an event's detail, an upstream run's outputs; each said to be left out.
+  const { detail, outputs, ...rest } = typeof event === 'object' && event !== null && !Array.isArray(event) ? event : {};
+  return { ...parameters, [EVENT_PARAMETER]: { ...rest, ...(detail !== undefined ? { detailOmitted: true } : {}), ...(outputs !== undefined ? { outputsOmitted: true } : {}) } };
 }
 
 /** An idempotency key came back with other parameters than the run it started. Nothing was started. */
@@ -146,8 +165,12 @@ export function runIdFor(req: RunRequest, now: Date): string {
   const prefix = runIdPrefix(req.pipelineId);
   // One run per dead letter: a second retry of the same letter (its SQS message id) is the same run.
   if (req.retryOf !== undefined) return `${prefix}r-${hash(req.pipelineId, 'retry', req.retryOf.messageId).slice(0, 32)}`;
+  // One run per upstream run: the upstream's end delivered twice starts this pipeline once.
+  if (req.trigger === TriggerType.UPSTREAM && req.upstreamRun !== undefined) return `${prefix}u-${hash(req.pipelineId, 'upstream', req.upstreamRun.pipelineId, req.upstreamRun.runId).slice(0, 32)}`;
   if (req.idempotencyKey !== undefined) return `${prefix}k-${hash(req.pipelineId, 'key', req.idempotencyKey).slice(0, 32)}`;
   // One run per trigger and event: a redelivery of the event (EventBridge's retries, the sweeper's) is the same run.
+  // One run per message trigger and message (or batch: its ids in any order): SQS's redelivery is the same run.
+  if (req.messageIds !== undefined) return `${prefix}q-${hash(req.pipelineId, 'message', req.triggerId ?? '', ...[...req.messageIds].sort()).slice(0, 32)}`;
   if (req.eventId !== undefined) return `${prefix}e-${hash(req.pipelineId, 'event', req.triggerId ?? '', req.eventId).slice(0, 32)}`;
   if (req.scheduledTime !== undefined) {
     // One run per schedule and scheduled time: two schedules firing at once are two runs. The default
@@ -164,8 +187,9 @@ export function runIdFor(req: RunRequest, now: Date): string {
  * by one conditional write (`admitRun`), so concurrent starts never pass the limit; a dry run only
  * counts, writing nothing.
  */
-async function decideStart(req: RunRequest, runId: string, now: Date, deps: TriggerDeps, dryRun: boolean): Promise<StartDecision> {
+async function decideStart(req: RunRequest, runId: string, now: Date, deps: TriggerDeps, dryRun: boolean, waited?: { since: Date; deliveredAt: Date }): Promise<StartDecision> {
   const rules = deps.startRules?.get(req.pipelineId);
+  const upstreams = rules?.upstreams !== undefined && DEPENDENCY_TRIGGERS.includes(req.trigger) && !req.force ? await readUpstreams(rules.upstreams.map((u) => u.pipeline), deps, req.upstreamRun) : undefined;
   // Read on every start (one consistent read): a pause holds from the moment it is written.
   const pause = pauseOf(await deps.store.getPauses(), req.pipelineId);
   const input: StartInput = {
@@ -175,13 +199,107 @@ async function decideStart(req: RunRequest, runId: string, now: Date, deps: Trig
     now,
     ...(req.scheduledTime !== undefined ? { scheduledTime: req.scheduledTime } : {}),
     ...(req.force ? { force: true } : {}),
+    ...(upstreams !== undefined ? { upstreams } : {}),
+    ...(waited !== undefined ? { waitingSince: waited.since, deliveredAt: waited.deliveredAt } : {}),
   };
   const first = evaluateStart(input);
-  if (first.decision === StartDecisionKind.SKIP || rules?.maxActiveRuns === undefined) return first;
+  if (first.decision !== StartDecisionKind.START || rules?.maxActiveRuns === undefined) return first;
+  // Queued runs go first: a start behind them waits without taking a place (oldest first).
+  const queuedAhead = rules.queueIfRunning ? await queuedBefore(req.pipelineId, runId, waited?.deliveredAt ?? now, deps) : 0;
+  if (queuedAhead > 0) return evaluateStart({ ...input, activeRuns: await deps.store.countActiveRuns(req.pipelineId, now.toISOString()), queuedAhead });
   const activeRuns = dryRun
     ? await deps.store.countActiveRuns(req.pipelineId, now.toISOString())
     : (await deps.store.admitRun(req.pipelineId, runId, rules.maxActiveRuns, now.toISOString())).active;
   return evaluateStart({ ...input, activeRuns });
+}
+
+/** How many of the pipeline's runs queued behind its limit (waiting on CONCURRENCY) were queued before `queuedAt` (a run's own place excluded). */
+async function queuedBefore(pipelineId: string, runId: string, queuedAt: Date, deps: TriggerDeps): Promise<number> {
+  const ids = (await deps.store.listWaiting(pipelineId)).filter((id) => id !== runId);
+  const runs = await Promise.all(ids.map((id) => deps.store.getRun(id)));
+  return runs.filter((r) => r !== undefined && isWaiting(r) && r.startDecision?.checks.some((c) => c.rule === 'CONCURRENCY' && c.outcome === 'WAITING') && (r.queuedAt < queuedAt.toISOString() || (r.queuedAt === queuedAt.toISOString() && r.runId < runId))).length;
+}
+
+/** Each upstream pipeline's latest ended run: from the records, or the run whose end is being delivered when the records hold none later. */
+async function readUpstreams(pipelines: readonly string[], deps: TriggerDeps, known: RunRequest['upstreamRun']): Promise<Record<string, UpstreamRun | undefined>> {
+  const entries = await Promise.all(
+    pipelines.map(async (pipeline): Promise<[string, UpstreamRun | undefined]> => {
+      const stored = await deps.store.latestEndedRun(pipeline);
+      if (known === undefined || known.pipelineId !== pipeline) return [pipeline, stored];
+      const delivered = { runId: known.runId, status: known.status, completedAt: known.completedAt };
+      return [pipeline, stored !== undefined && stored.completedAt > known.completedAt ? stored : delivered];
+    }),
+  );
+  return Object.fromEntries(entries);
+}
+
+/** Whether a run waits (recorded PENDING with decision WAIT: for its upstream pipelines, or its place in the queue). */
+export const isWaiting = (run: RunRecord): boolean => run.status === RunStatus.PENDING && run.startDecision?.decision === StartDecisionKind.WAIT;
+
+/**
+ * Whether a run was decided to start after waiting but its execution did not start: the start failed
+ * (RUN_START_FAILED), or the function stopped between the decision and the start (PENDING, no execution).
+ */
+export const stalledAfterWait = (run: RunRecord): boolean =>
+  run.startDecision?.decision === StartDecisionKind.START &&
+  run.startDecision.waitingSince !== undefined &&
+  ((run.status === RunStatus.PENDING && run.executionArn === undefined) || (run.status === RunStatus.FAILED && run.error?.code === RUN_START_FAILED));
+
+/** Keeps a waiting run where an upstream's end finds it, and has it evaluated again at its `waitUntil` (both idempotent). */
+async function keepWaiting(run: RunRecord, decision: StartDecision, deps: TriggerDeps): Promise<void> {
+  await deps.store.addWaiting(run.pipelineId, run.runId);
+  if (decision.waitUntil === undefined) return;
+  if (deps.waitChecks === undefined) throw new ConfigurationError('waitChecks', 'a pipeline with upstream pipelines needs its waiting runs checked at their timeout');
+  await deps.waitChecks.schedule(run.runId, decision.waitUntil);
+}
+
+/**
+ * Evaluates a run waiting for its upstream pipelines again (an upstream's run ended, its timeout came,
+ * or the sweeper found it): START starts its execution, SKIP records it SKIPPED (`DEPENDENCY_TIMEOUT`,
+ * `STALE_UPSTREAM`), WAIT keeps it waiting. Its lateness is measured to its first delivery, its
+ * timeouts from when it began waiting. A run that no longer waits is answered as it is.
+ */
+export async function resumeWaitingRun(runId: string, deps: TriggerDeps, upstreamRun?: RunRequest['upstreamRun']): Promise<RunRecord> {
+  const run = await deps.store.requireRun(runId);
+  const stateMachineArn = deps.stateMachines.get(run.pipelineId);
+  if (!stateMachineArn) throw new UnknownPipelineError(run.pipelineId);
+  const now = (deps.now ?? (() => new Date()))();
+  if (!isWaiting(run)) {
+    // Decided to start after its wait, but its execution did not start (the start failed, or the
+    // function stopped between the two): started now. It stays among the waiting runs until it has.
+    const relaunched = stalledAfterWait(run) ? await launchRun(run.status === RunStatus.FAILED ? await deps.store.reopenRun(runId, now.toISOString()) : run, stateMachineArn, now, run.startDecision!, false, deps) : run;
+    // Decided meanwhile, or cancelled while it waited: no longer among the waiting runs.
+    await deps.store.removeWaiting(run.pipelineId, runId);
+    return relaunched;
+  }
+  const req: RunRequest = {
+    pipelineId: run.pipelineId,
+    trigger: run.trigger,
+    ...(run.scheduledTime !== undefined ? { scheduledTime: run.scheduledTime } : {}),
+    ...(upstreamRun !== undefined ? { upstreamRun } : {}),
+    // Forced past the windows and upstreams, and queued behind the limit: still forced when its turn comes.
+    ...(run.startDecision?.forced ? { force: true } : {}),
+  };
+  const since = new Date(run.startDecision?.waitingSince ?? run.queuedAt);
+  const decision = await decideStart(req, runId, now, deps, false, { since, deliveredAt: new Date(run.queuedAt) });
+  if (decision.decision === StartDecisionKind.WAIT) {
+    // Still waiting: its record says on what now (the upstreams, or its place in the queue).
+    const { run: waiting } = await deps.store.resolveWait(runId, decision, now.toISOString());
+    await keepWaiting(waiting, decision, deps);
+    return waiting;
+  }
+  const resolved = await deps.store.resolveWait(runId, decision, now.toISOString());
+  if (!resolved.changed) return resumeWaitingRun(runId, deps);
+  if (resolved.run.status === RunStatus.SKIPPED) {
+    await deps.store.removeWaiting(run.pipelineId, runId);
+    emitMetrics({ RunsSkipped: 1 }, { [METRIC_DIMENSIONS.pipeline]: run.pipelineId }, deps.log);
+    deps.log.info('run skipped after waiting', { pipelineId: run.pipelineId, runId, reason: decision.reason });
+    return resolved.run;
+  }
+  // Off the waiting runs once its execution has started: should the start fail, the next evaluation starts it.
+  const launched = await launchRun(resolved.run, stateMachineArn, now, decision, false, deps);
+  await deps.store.removeWaiting(run.pipelineId, runId);
+  return launched;
 }
 
 /** What a start would do (`dryRun`): the rules' decision and the run's parameters; nothing is recorded or started. */
@@ -239,7 +357,23 @@ export async function startRun(req: RunRequest, deps: TriggerDeps): Promise<{ cr
   if (!created && req.idempotencyKey !== undefined && canonicalJson(stored.parameters) !== canonicalJson(parameters)) {
     throw new IdempotencyConflictError(stored);
   }
+  if (isWaiting(stored)) {
+    // A run that waits for its upstream pipelines: kept where their ends find it; delivered again, it is evaluated again.
+    if (created) {
+      await keepWaiting(stored, decision, deps);
+      deps.log.info('run waits', { pipelineId: stored.pipelineId, runId, trigger: stored.trigger, waitUntil: decision.waitUntil });
+    }
+    // Evaluated again once it is where the runs' ends find it: an end between the first decision and
+    // then would otherwise be missed (and the run left waiting until its timeout or the sweeper).
+    return { created, run: await resumeWaitingRun(runId, deps, req.upstreamRun) };
+  }
   const startFailed = stored.status === RunStatus.FAILED && stored.error?.code === RUN_START_FAILED;
+  // A failed start that must now wait (its upstreams, or the limit with a queue) waits, reopened PENDING.
+  if (startFailed && decision.decision === StartDecisionKind.WAIT) {
+    const waiting = await deps.store.reopenRun(runId, now.toISOString(), decision);
+    await keepWaiting(waiting, decision, deps);
+    return { created, run: await resumeWaitingRun(runId, deps, req.upstreamRun) };
+  }
   // A skipped run never starts; nor does a failed start that the rules now refuse (it stays as it was).
   if (stored.status === RunStatus.SKIPPED || (startFailed && decision.decision === StartDecisionKind.SKIP)) {
     deps.log.info(created ? 'run skipped' : 'run already exists', { pipelineId: stored.pipelineId, runId: stored.runId, trigger: stored.trigger, reason: stored.startDecision?.reason ?? decision.reason });
@@ -247,6 +381,11 @@ export async function startRun(req: RunRequest, deps: TriggerDeps): Promise<{ cr
   }
   // A run whose execution could not be started before is started now.
   const run = startFailed ? await deps.store.reopenRun(runId, now.toISOString()) : stored;
+  return { created, run: await launchRun(run, stateMachineArn, now, decision, created, deps) };
+}
+
+/** Starts the execution of a PENDING run, named by its id, with the input its record holds; marks the run RUN_START_FAILED when it would not start. */
+async function launchRun(run: RunRecord, stateMachineArn: string, now: Date, decision: StartDecision, created: boolean, deps: TriggerDeps): Promise<RunRecord> {
   // The input comes from the stored record, so a repeated start sends the same input under the same
   // name and Step Functions answers with the one execution (or starts it, if the first start failed).
   const input: RunInput = {
@@ -266,7 +405,7 @@ export async function startRun(req: RunRequest, deps: TriggerDeps): Promise<{ cr
   }
   await deps.store.attachExecution(run.runId, executionArnFor(stateMachineArn, run.runId));
   deps.log.info(created ? 'run queued' : 'run already exists', { pipelineId: run.pipelineId, runId: run.runId, trigger: run.trigger, ...(decision.late ? { late: true, latenessSeconds: decision.latenessSeconds } : {}), ...(decision.forced ? { forced: true } : {}) });
-  return { created, run: await deps.store.requireRun(run.runId) };
+  return deps.store.requireRun(run.runId);
 }
 
 /** The deployment's pipelines, from the environment the platform construct sets. */
@@ -287,8 +426,10 @@ export function startRulesFromEnv(env: NodeJS.ProcessEnv = process.env): Map<str
   return new Map(Object.entries(StartRulesByPipelineSchema.parse(JSON.parse(env[START_RULES_ENV] ?? '{}'))));
 }
 
-export function triggerDepsFromEnv(component: string): TriggerDeps {
+/** The deps of a function that starts runs, from its environment; the trigger function gives its own ARN (the target of its waiting runs' timeouts). */
+export function triggerDepsFromEnv(component: string, self?: string): TriggerDeps {
   const sfn = new SFNClient({});
+  const waitChecks = waitChecksFromEnv(process.env, self);
   const store = recordStoreFromEnv();
   return {
     store,
@@ -296,6 +437,7 @@ export function triggerDepsFromEnv(component: string): TriggerDeps {
     stateMachines: stateMachinesFromEnv(),
     runParameters: runParametersFromEnv(),
     startRules: startRulesFromEnv(),
+    ...(waitChecks !== undefined ? { waitChecks } : {}),
     log: createLogger({ component }),
     startExecution: async (stateMachineArn, name, input) => {
       try {
@@ -330,21 +472,12 @@ export const scheduledRunRequest = (event: ScheduledEvent): RunRequest => ({
   ...(event.parameters !== undefined ? { parameters: event.parameters } : {}),
 });
 
-let scheduleDeps: TriggerDeps | undefined;
-/**
- * Lambda entry for EventBridge Scheduler (one run per scheduled time) and for the pipelines' trigger
- * rules (one run per trigger and event, `TriggeredEventSchema`).
- */
-export async function handler(event: unknown): Promise<{ runId: string; created: boolean } | { debounced: true; eventId: string }> {
-  scheduleDeps ??= triggerDepsFromEnv('schedule-trigger');
-  const triggered = TriggeredEventSchema.safeParse(event);
-  if (triggered.success) {
-    const started = await startEventRun(triggered.data, scheduleDeps);
-    return started.debounced ? started : { runId: started.run.runId, created: started.created };
-  }
-  const { created, run } = await startRun(scheduledRunRequest(ScheduledEventSchema.parse(event)), scheduleDeps);
-  return { runId: run.runId, created };
-}
+/** How the message triggers' runs start: as every run does, through `startRun`, with these deps. */
+export const messageStartsOf = (deps: TriggerDeps): MessageStarts => ({
+  start: (req) => startRun(req, deps),
+  defaultParameters: (pipelineId) => runParametersOf(pipelineId, undefined, deps),
+  log: deps.log,
+});
 
 /** An EventBridge event, as a rule delivers it (its other fields, account, region, resources…, are kept but not read). */
 export const EventBridgeEventSchema = z

@@ -13,6 +13,12 @@ import { acknowledge } from './checks.ts';
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const functionEntry = (relative: string): string => path.join(PROJECT_ROOT, 'functions', relative);
 
+/**
+ * The platform's trigger function's timeout. A queue a message trigger reads hides a message it hands
+ * over for longer (AWS refuses the mapping otherwise): Phi's own queues six times as long, as AWS advises.
+ */
+export const TRIGGER_TIMEOUT = Duration.seconds(30);
+
 export interface PhiFunctionProps {
   /** Absolute path of the entry file (see `functionEntry`). */
   readonly entry: string;

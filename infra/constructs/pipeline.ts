@@ -3,9 +3,10 @@
  * shared by the jobs that use it), the Standard state machine the plan wrote, and the schedules. No
  * decisions here: every value comes from the `PipelinePlan`.
  */
+import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { ArnFormat, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
@@ -14,21 +15,25 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
-import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { RECORD_ACTIONS } from '../../lib/model/contract/index.ts';
-import { jobFunctionName, triggerRuleName } from '../../lib/model/names.ts';
+import { RECORD_ACTIONS, RUN_EVENT_SOURCE, RunEventDetailType, RunStatus } from '../../lib/model/contract/index.ts';
+import { PhiError } from '../../lib/model/errors.ts';
+import { jobFunctionName, messageDeadLetterQueueName, messageQueueName, triggerRuleName } from '../../lib/model/names.ts';
 import type { PipelinePlan } from '../../lib/plan/types.ts';
 import { METRIC_DIMENSIONS, METRICS_NAMESPACE, type MetricName } from '../../lib/model/contract/metrics.ts';
 import { stalenessWindow } from '../../lib/plan/alarms.ts';
 import { acknowledge } from './checks.ts';
-import { functionEntry, phiFunction, PROJECT_ROOT } from './function.ts';
+import { functionEntry, phiFunction, PROJECT_ROOT, TRIGGER_TIMEOUT } from './function.ts';
+import { alarmWhileWaiting } from './queue-alarm.ts';
 import { EXECUTIONS_WILDCARD, grantOn, grantRecords, grantSend, TASK_TOKENS_WILDCARD } from './grants.ts';
+import { webhookSecrets } from './webhooks.ts';
 
 /** Where the pipelines' manifests are written at synth, for the bundler to read. */
 const MANIFEST_DIR = path.join(PROJECT_ROOT, '.phi', 'manifests');
@@ -102,8 +107,14 @@ export class PhiPipeline extends Construct {
   readonly alarms: readonly cloudwatch.Alarm[];
   /** The run's job list (each enabled job, its function, its upstreams), deployed as a file asset. */
   readonly jobList: s3assets.Asset;
-  /** The pipeline's trigger rules on the default event bus, one per enabled plan trigger in its order. */
+  /** The pipeline's trigger rules on the default event bus, one per enabled event or dataArrival trigger of the plan, in its order. */
   readonly triggerRules: readonly events.CfnRule[];
+  /** Its dependencies' rules on the default event bus, one per upstream pipeline (matching that pipeline's `Phi Run Ended` events in the required states), in the plan's order. */
+  readonly upstreamRules: readonly events.CfnRule[];
+  /** The pipeline's message triggers, one per plan message trigger in its order (enabled or not). */
+  readonly messageTriggers: readonly PhiMessageTrigger[];
+  /** The signing secrets of the pipeline's webhook triggers (`phi/<pipeline>/<trigger>`), one per plan webhook trigger in its order (enabled or not); their route is the platform's. */
+  readonly webhookSecrets: readonly secretsmanager.Secret[];
 
   constructor(scope: Construct, id: string, props: PhiPipelineProps) {
     super(scope, id);
@@ -231,39 +242,149 @@ export class PhiPipeline extends Construct {
       });
     });
 
-    // One rule per enabled trigger, on the default bus, invoking the trigger function with the
-    // pipeline, the trigger and the whole event (the trigger names the run after the trigger and the
-    // event id, so a repeated delivery starts no second run). Written as CloudFormation's own rule and
-    // permission: CDK's Lambda target would add the failed-deliveries statement to the platform's queue
-    // policy, naming this stack's rule from the platform stack (a cycle); the platform allows every rule
-    // of this pipeline by name instead.
-    this.triggerRules = plan.triggers.filter((t) => t.enabled).map((trigger) => {
-      const input = `{"pipelineId":${JSON.stringify(plan.id)},"triggerId":${JSON.stringify(trigger.id)},"triggerType":${JSON.stringify(trigger.type)},${trigger.debounceSeconds !== undefined ? `"debounceSeconds":${trigger.debounceSeconds},` : ''}"event":<aws.events.event.json>}`;
-      const rule = new events.CfnRule(this, `Trigger-${trigger.id}`, {
+    // One rule per enabled trigger with a pattern, on the default bus, invoking the trigger function
+    // with the pipeline, the trigger and the whole event (the trigger names the run after the trigger
+    // and the event id, so a repeated delivery starts no second run).
+    this.triggerRules = plan.triggers.filter((t) => t.enabled && t.pattern !== undefined).map((trigger) =>
+      invokeTriggerRule(this, `Trigger-${trigger.id}`, platform, {
         name: triggerRuleName(plan.id, trigger.id),
         description: `Phi ${plan.id} trigger ${trigger.id} (${trigger.type})`,
-        eventPattern: trigger.pattern,
-        state: 'ENABLED',
-        targets: [{
-          id: 'Trigger',
-          arn: platform.scheduleTrigger.functionArn,
-          inputTransformer: { inputTemplate: input },
-          // Delivered again for up to a day; what still fails waits in the deliveries queue for the sweeper.
-          retryPolicy: { maximumRetryAttempts: 185, maximumEventAgeInSeconds: 86_400 },
-          deadLetterConfig: { arn: platform.deliveriesQueue.queueArn },
-        }],
+        pattern: trigger.pattern!,
+        input: `{"pipelineId":${JSON.stringify(plan.id)},"triggerId":${JSON.stringify(trigger.id)},"triggerType":${JSON.stringify(trigger.type)},${trigger.debounceSeconds !== undefined ? `"debounceSeconds":${trigger.debounceSeconds},` : ''}"event":<aws.events.event.json>}`,
+      }),
+    );
+
+    // One rule per upstream pipeline: its runs' ends in the required states (Phi's own run events)
+    // invoke the trigger function, which starts a run of this pipeline (a `trigger` dependency) and
+    // evaluates its runs waiting for their upstreams again. Named `<pipeline>_after_<hash>` (`_` is in
+    // no trigger id), so the platform's failed-deliveries policy allows it as one of this pipeline's rules.
+    // A pipeline that queues the runs beyond its limit has one on its own runs' ends: each end starts the oldest queued run.
+    const ownEnds = plan.startRules?.queueIfRunning ? [{ pipeline: plan.id, on: 'COMPLETION' as const, mode: 'gate' as const }] : [];
+    this.upstreamRules = [...(plan.startRules?.upstreams ?? []), ...ownEnds].map((upstream) => {
+      const ruleId = `after_${createHash('sha256').update(upstream.pipeline).digest('hex').slice(0, 10)}`;
+      return invokeTriggerRule(this, `After-${upstream.pipeline}`, platform, {
+        name: triggerRuleName(plan.id, ruleId),
+        description: upstream.pipeline === plan.id ? `Phi ${plan.id}: its queued runs, when a run ends` : `Phi ${plan.id} after ${upstream.pipeline} (${upstream.on}, ${upstream.mode})`,
+        pattern: {
+          source: [RUN_EVENT_SOURCE],
+          'detail-type': [RunEventDetailType.ENDED],
+          detail: { pipelineId: [upstream.pipeline], status: upstream.on === 'COMPLETION' ? [RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED] : [RunStatus.SUCCEEDED] },
+        },
+        input: `{"pipelineId":${JSON.stringify(plan.id)},"upstream":${JSON.stringify(upstream.pipeline)},"mode":${JSON.stringify(upstream.mode)},"on":${JSON.stringify(upstream.on)},"event":<aws.events.event.json>}`,
       });
-      new lambda.CfnPermission(this, `Trigger-${trigger.id}-Invoke`, {
-        action: 'lambda:InvokeFunction',
-        functionName: platform.scheduleTrigger.functionArn,
-        principal: 'events.amazonaws.com',
-        sourceArn: rule.attrArn,
-      });
-      return rule;
     });
+
+    this.messageTriggers = deployMessageTriggers(this, plan, platform);
+    this.webhookSecrets = webhookSecrets(this, plan);
 
     this.alarms = pipelineAlarms(this, plan.id, plan.alarms, platform.alarmTopic);
   }
+}
+
+/** A message trigger as deployed: the mapping that hands its queue's messages to the trigger function, and the queues Phi created for it (none for the user's queue). */
+export interface PhiMessageTrigger {
+  readonly triggerId: string;
+  readonly mapping: lambda.EventSourceMapping;
+  /** The queue Phi created (`messageQueueName`); its URL is the stack output `MessageQueueUrl<Trigger>`. */
+  readonly queue?: sqs.Queue;
+  /** Where a message of `queue` goes once its run could not be started in `MESSAGE_MAX_RECEIVES` deliveries. */
+  readonly deadLetterQueue?: sqs.Queue;
+}
+
+/** Deliveries of a message whose run could not be started before its queue moves it to its dead-letter queue (AWS advises at least 5 behind a Lambda mapping). */
+export const MESSAGE_MAX_RECEIVES = 5;
+
+/** `message-in` → `MessageIn`: a trigger id as part of an output's name (letters and digits only). */
+const pascal = (id: string): string => id.split('-').map((part) => `${part[0]!.toUpperCase()}${part.slice(1)}`).join('');
+
+/**
+ * The pipeline's message triggers: per trigger without a `queueArn`, a queue (SSE, TLS only, messages
+ * hidden six times the trigger function's timeout while it works on them) with its dead-letter queue
+ * and an alarm while a message waits there; per trigger, an event source mapping from its queue to the
+ * platform's trigger function, reporting failed messages one by one (`ReportBatchItemFailures`), so
+ * only the messages whose run could not be started come back; a disabled trigger's mapping is
+ * disabled, its messages wait. The trigger function's role may work through exactly these queues: one
+ * policy in this stack, attached to that role (as the job list readers' is: a grant on the role itself
+ * would put this stack's queues in the platform stack), which the mappings wait for, since AWS checks
+ * the role when a mapping is created.
+ */
+/**
+ * A rule on the default bus that invokes the trigger function with `input` (an input template; the
+ * event as `<aws.events.event.json>`) for each event matching `pattern`, delivered again for up to a
+ * day and then kept in the failed-deliveries queue for the sweeper. Written as CloudFormation's own
+ * rule and permission: CDK's Lambda target would add the failed-deliveries statement to the platform's
+ * queue policy, naming this stack's rule from the platform stack (a cycle); the platform allows every
+ * rule of the pipeline by name (`triggerRuleName(<pipeline>, '*')`) instead.
+ */
+function invokeTriggerRule(scope: Construct, id: string, platform: IPhiPlatform, rule: { name: string; description: string; pattern: object; input: string }): events.CfnRule {
+  const created = new events.CfnRule(scope, id, {
+    name: rule.name,
+    description: rule.description,
+    eventPattern: rule.pattern,
+    state: 'ENABLED',
+    targets: [{
+      id: 'Trigger',
+      arn: platform.scheduleTrigger.functionArn,
+      inputTransformer: { inputTemplate: rule.input },
+      retryPolicy: { maximumRetryAttempts: 185, maximumEventAgeInSeconds: 86_400 },
+      deadLetterConfig: { arn: platform.deliveriesQueue.queueArn },
+    }],
+  });
+  new lambda.CfnPermission(scope, `${id}-Invoke`, {
+    action: 'lambda:InvokeFunction',
+    functionName: platform.scheduleTrigger.functionArn,
+    principal: 'events.amazonaws.com',
+    sourceArn: created.attrArn,
+  });
+  return created;
+}
+
+function deployMessageTriggers(scope: Construct, plan: PipelinePlan, platform: IPhiPlatform): PhiMessageTrigger[] {
+  const triggers = plan.triggers.flatMap((t) => (t.message === undefined ? [] : [{ ...t, message: t.message }]));
+  if (triggers.length === 0) return [];
+  const role = platform.scheduleTrigger.role;
+  if (role === undefined) throw new PhiError('CDK_003_NO_TRIGGER_ROLE', `pipeline ${plan.id} has message triggers, but the platform's trigger function has no role to let read their queues`);
+  const queueArns: string[] = [];
+  const deployed = triggers.map((trigger): PhiMessageTrigger => {
+    const { message } = trigger;
+    let queues: { queue: sqs.Queue; deadLetterQueue: sqs.Queue } | undefined;
+    let queueArn = message.queueArn;
+    if (queueArn === undefined) {
+      // Removed with the stack, as the platform's own queues are (a named queue kept behind would stop the trigger being deployed again).
+      const owned = { encryption: sqs.QueueEncryption.SQS_MANAGED, enforceSSL: true, retentionPeriod: Duration.days(14) };
+      const deadLetterQueue = new sqs.Queue(scope, `Messages-${trigger.id}-DeadLetters`, { ...owned, queueName: messageDeadLetterQueueName(plan.id, trigger.id) });
+      acknowledge(deadLetterQueue, ['Serverless-SQSRedrivePolicy'], 'the dead-letter queue of a message trigger\'s queue: a message whose run could not be started in 5 deliveries waits here for 14 days, with an alarm, to be moved back by SQS\'s redrive');
+      const queue = new sqs.Queue(scope, `Messages-${trigger.id}`, {
+        ...owned,
+        queueName: messageQueueName(plan.id, trigger.id),
+        visibilityTimeout: Duration.seconds(TRIGGER_TIMEOUT.toSeconds() * 6),
+        deadLetterQueue: { queue: deadLetterQueue, maxReceiveCount: MESSAGE_MAX_RECEIVES },
+      });
+      alarmWhileWaiting(scope, `Messages-${trigger.id}-DeadLettersWaiting`, deadLetterQueue, `Phi ${plan.id}: a message for trigger ${trigger.id} waits in its dead-letter queue (its run could not be started in ${MESSAGE_MAX_RECEIVES} deliveries)`, platform.alarmTopic);
+      new CfnOutput(scope, `Messages-${trigger.id}-Url`, { value: queue.queueUrl, description: `Phi ${plan.id}: send messages here to start runs (trigger ${trigger.id})` }).overrideLogicalId(`MessageQueueUrl${pascal(trigger.id)}`);
+      queues = { queue, deadLetterQueue };
+      queueArn = queue.queueArn;
+    }
+    queueArns.push(queueArn);
+    const mapping = new lambda.EventSourceMapping(scope, `Messages-${trigger.id}-Mapping`, {
+      target: platform.scheduleTrigger,
+      eventSourceArn: queueArn,
+      batchSize: message.batchSize,
+      ...(message.batchWindowSeconds !== undefined ? { maxBatchingWindow: Duration.seconds(message.batchWindowSeconds) } : {}),
+      reportBatchItemFailures: true,
+      enabled: trigger.enabled,
+    });
+    acknowledge(mapping, ['Serverless-LambdaEventSourceMappingDestination'], 'an SQS mapping takes no on-failure destination (AWS has them for streams and Kafka): a message whose run could not be started goes back to its queue, and from there to the queue\'s dead-letter queue');
+    return { triggerId: trigger.id, mapping, ...queues };
+  });
+  const policy = new iam.Policy(scope, 'MessageQueues', {
+    // Named per pipeline: the trigger function's role holds one such policy for every pipeline stack with message triggers.
+    policyName: `phi-message-queues-${plan.id}`,
+    roles: [role],
+    statements: [new iam.PolicyStatement({ actions: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueAttributes'], resources: queueArns })],
+  });
+  for (const { mapping } of deployed) mapping.node.addDependency(policy);
+  return deployed;
 }
 
 /**

@@ -6,7 +6,6 @@ import { ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack } from 'aws-cdk-li
 import { PhiError } from '../../lib/model/errors.ts';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -17,13 +16,18 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { RECORD_ACTIONS, RECORD_KEYS, START_RULES_ENV, type StartRules } from '../../lib/model/contract/index.ts';
+import { RECORD_ACTIONS, RECORD_KEYS, START_RULES_ENV, type StartRules, type WebhookRoute } from '../../lib/model/contract/index.ts';
+import { WAIT_CHECK_ENV, WAIT_CHECK_PREFIX } from '../../lib/model/contract/start.ts';
 import { HEALTH_ENV, type HealthConfig } from '../../lib/model/contract/health.ts';
 import { METRIC_DIMENSIONS, METRICS_NAMESPACE, type MetricName } from '../../lib/model/contract/metrics.ts';
 import { stateMachineName, triggerRuleName } from '../../lib/model/names.ts';
 import { RUN_PARAMETERS_ENV, type JsonSchema } from '../../lib/model/run-parameters.ts';
+import { MESSAGE_TRIGGERS_ENV } from '../../lib/model/contract/messages.ts';
+import { messageTriggerRoutes, type CompiledTrigger } from '../../lib/plan/triggers.ts';
 import { acknowledge, acknowledgeWildcards } from './checks.ts';
-import { functionEntry, phiFunction } from './function.ts';
+import { webhookRoute } from './webhooks.ts';
+import { functionEntry, phiFunction, TRIGGER_TIMEOUT } from './function.ts';
+import { alarmWhileWaiting } from './queue-alarm.ts';
 import { EXECUTIONS_WILDCARD, TASK_TOKENS_WILDCARD, grantOn, grantPutRunEvents, grantQueueDepth, grantReceive, grantRecords, grantSend, pipelineArns } from './grants.ts';
 import type { IPhiPlatform } from './pipeline.ts';
 
@@ -54,6 +58,13 @@ export interface PhiPlatformProps {
    */
   readonly health?: HealthConfig;
   /**
+   * Pipeline id → its plan's triggers: the trigger function finds the pipeline and trigger of an SQS
+   * message by the queue it came from (its enabled message triggers'; a queue Phi creates is named by
+   * `messageQueueName`). Carried in its environment.
+   * @default {} (no message triggers)
+   */
+  readonly triggers?: Readonly<Record<string, readonly CompiledTrigger[]>>;
+  /**
    * Days run and attempt records are kept (DynamoDB TTL).
    * @default 90
    */
@@ -70,6 +81,14 @@ export interface PhiPlatformProps {
   readonly apiRateLimit?: number;
   /** See `apiRateLimit`. @default 40 */
   readonly apiBurstLimit?: number;
+  /**
+   * Pipeline id → trigger id → the route of each enabled webhook trigger (`webhookRoutes` of its plan's
+   * triggers): the control API's `POST /webhooks/{pipelineId}/{triggerId}` (no IAM auth) and the function
+   * behind it, which reads those triggers' secrets by name (`phi/<pipeline>/<trigger>`, in the
+   * pipelines' stacks). Carried in its environment.
+   * @default {} (no webhook route, no webhook function)
+   */
+  readonly webhooks?: Readonly<Record<string, Readonly<Record<string, WebhookRoute>>>>;
 }
 
 /** The control API's one stage. */
@@ -101,6 +120,8 @@ export class PhiPlatform extends Construct implements IPhiPlatform {
   readonly scheduleTrigger: NodejsFunction;
   /** The control API's function. */
   readonly apiHandler: NodejsFunction;
+  /** The webhook triggers' function (`POST /webhooks/{pipelineId}/{triggerId}`), when the deployment has any. */
+  readonly webhookHandler?: NodejsFunction;
   /** The control API: IAM-signed requests only. */
   readonly api: apigateway.RestApi;
   /** The control API's access log: one JSON line a request, with the caller's IAM identity. */
@@ -194,19 +215,7 @@ export class PhiPlatform extends Construct implements IPhiPlatform {
     // Not encrypted with the AWS-managed SNS key: CloudWatch alarms cannot publish to a topic under it, and
     // an alarm says only which queue waits (no record data).
     this.alarmTopic = new sns.Topic(this, 'Alarms', { displayName: 'Phi alarms', enforceSSL: true });
-    /** In alarm, notifying the topic, from the minute a message waits in `queue`. */
-    const whileWaiting = (id: string, queue: sqs.IQueue, alarmDescription: string): cloudwatch.Alarm => {
-      const alarm = new cloudwatch.Alarm(this, id, {
-        alarmDescription,
-        metric: queue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' }),
-        threshold: 1,
-        evaluationPeriods: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      });
-      alarm.addAlarmAction(new cloudwatchActions.SnsAction(this.alarmTopic));
-      return alarm;
-    };
+    const whileWaiting = (id: string, queue: sqs.IQueue, alarmDescription: string): cloudwatch.Alarm => alarmWhileWaiting(this, id, queue, alarmDescription, this.alarmTopic);
     this.deadLetterAlarm = whileWaiting('DeadLettersWaiting', this.deadLetterQueue, 'Phi: at least one permanently failed job is waiting in the dead-letter queue');
 
     this.deliveriesQueue = new sqs.Queue(this, 'FailedDeliveries', { retentionPeriod: Duration.days(14), encryption: sqs.QueueEncryption.SQS_MANAGED, enforceSSL: true });
@@ -267,11 +276,16 @@ export class PhiPlatform extends Construct implements IPhiPlatform {
       [START_RULES_ENV]: JSON.stringify(props.startRules ?? {}),
     };
 
+    // The message triggers' queues (the ARN of one Phi creates, from its name): a message's pipeline and trigger.
+    const messageRoutes = Object.entries(props.triggers ?? {}).flatMap(([pipelineId, triggers]) =>
+      messageTriggerRoutes(pipelineId, triggers, (queueName) => stack.formatArn({ service: 'sqs', resource: queueName, arnFormat: ArnFormat.NO_RESOURCE_NAME })),
+    );
     this.scheduleTrigger = phiFunction(this, 'ScheduleTrigger', {
       ...common,
-      entry: functionEntry('control/trigger.ts'),
+      entry: functionEntry('control/trigger-lambda.ts'),
       description: 'Phi: starts the run of a pipeline schedule, once per scheduled time',
-      environment: triggerEnv,
+      timeout: TRIGGER_TIMEOUT,
+      environment: { ...triggerEnv, ...(messageRoutes.length > 0 ? { [MESSAGE_TRIGGERS_ENV]: stack.toJsonString(messageRoutes) } : {}) },
       // Scheduler invokes it asynchronously: a scheduled time it keeps failing to start waits for the sweeper.
       asyncFailures: { queue: this.deliveriesQueue },
     });
@@ -291,7 +305,7 @@ export class PhiPlatform extends Construct implements IPhiPlatform {
     // GET /health: how many dead letters wait.
     grantQueueDepth(this.apiHandler, this.deadLetterQueue);
     grantPutRunEvents(this.apiHandler, this);
-    grantRecords(this.scheduleTrigger, this.table, RECORD_ACTIONS.trigger);
+    grantRecords(this.scheduleTrigger, this.table, RECORD_ACTIONS.trigger, { history: true });
     grantRecords(this.apiHandler, this.table, RECORD_ACTIONS.control, { history: true });
     for (const fn of [this.scheduleTrigger, this.apiHandler]) grantOn(fn, ['states:StartExecution'], pipelines.stateMachines);
 
@@ -318,7 +332,7 @@ export class PhiPlatform extends Construct implements IPhiPlatform {
       cloudWatchRoleRemovalPolicy: RemovalPolicy.RETAIN,
     });
     acknowledge(this.api, ['AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]'], 'the policy AWS documents for the account\'s API Gateway logging role, which writes the access and error logs of every API of the account');
-    acknowledge(this.api, ['AwsSolutions-COG4'], 'every method is authorized by IAM (SigV4-signed requests, scoped by the viewer, operator and admin policies), not by Cognito user pools');
+    acknowledge(this.api, ['AwsSolutions-COG4'], 'every method but the webhook route (acknowledged on its own, ./webhooks.ts) is authorized by IAM (SigV4-signed requests, scoped by the viewer, operator and admin policies), not by Cognito user pools');
     acknowledge(this.api, ['AwsSolutions-APIG2'], 'the control function validates every request against the same zod schemas and answers 400 with a stable code and each issue\'s path; a gateway model would answer first, with neither');
     acknowledge(this.api, ['AwsSolutions-APIG3'], 'signed requests only, throttled at the stage; a web ACL (priced per month and per request) is the deployment\'s choice: associate one with the stage');
     const integration = new apigateway.LambdaIntegration(this.apiHandler);
@@ -350,6 +364,10 @@ export class PhiPlatform extends Construct implements IPhiPlatform {
     const pauseWrites = [['POST', '/pipelines/*/pause'], ['POST', '/pipelines/*/resume'], ['POST', '/pause'], ['POST', '/resume']] as const;
     // The deployment's health (phi health).
     this.api.root.addResource('health').addMethod('GET', integration);
+    // Webhook triggers (issue #9): POST /webhooks/{pipelineId}/{triggerId}, the one route without IAM auth,
+    // authenticated by each request's HMAC signature in a function of its own.
+    const webhookHandler = webhookRoute(this, { api: this.api, routes: props.webhooks ?? {}, environment: triggerEnv, table: this.table, ...common });
+    if (webhookHandler !== undefined) this.webhookHandler = webhookHandler;
 
     const reads = [...auditReads, ['GET', '/runs/*'], ['GET', '/pipelines/*/durations'], ['GET', '/pipelines/*/runs'], ['GET', '/health']] as const;
     // Listing or showing dead letters receives them (hidden from others while the scan lasts): an operator's
@@ -377,6 +395,22 @@ export class PhiPlatform extends Construct implements IPhiPlatform {
       asyncFailures: { none: 'a sweep carries no data and a failed one is repeated by the next, 15 minutes later' },
     });
     grantRecords(this.sweeper, this.table, RECORD_ACTIONS.control, { history: true });
+
+    // Runs that wait for their upstream pipelines: each one's timeout is a one-time schedule (named
+    // phi-wait-…, deleted once fired) that invokes the trigger function. Whatever starts runs may create one.
+    if (Object.values(props.startRules ?? {}).some((rules) => rules.upstreams !== undefined)) {
+      const waitRole = new iam.Role(this, 'WaitCheckRole', { assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com'), description: 'Phi: the timeouts of runs waiting for their upstream pipelines invoke the trigger function' });
+      grantOn(waitRole, ['lambda:InvokeFunction'], [this.scheduleTrigger.functionArn]);
+      const waitSchedules = stack.formatArn({ service: 'scheduler', resource: 'schedule', resourceName: `default/${WAIT_CHECK_PREFIX}*`, arnFormat: ArnFormat.SLASH_RESOURCE_NAME });
+      const starters = [this.apiHandler, this.sweeper, ...(this.webhookHandler ? [this.webhookHandler] : [])];
+      for (const fn of [this.scheduleTrigger, ...starters]) {
+        grantOn(fn, ['scheduler:CreateSchedule'], [waitSchedules], `a waiting run's timeout is a one-time schedule named after the run and its time (${WAIT_CHECK_PREFIX}<hash>), unknown at deploy time; the ARN is bounded by that prefix in the default group`);
+        iam.Grant.addToPrincipal({ grantee: fn, actions: ['iam:PassRole'], resourceArns: [waitRole.roleArn], conditions: { StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } } });
+        fn.addEnvironment(WAIT_CHECK_ENV.role, waitRole.roleArn);
+      }
+      // The trigger function targets itself with the ARN it is invoked under (its own ARN here would be a circular reference).
+      for (const fn of starters) fn.addEnvironment(WAIT_CHECK_ENV.target, this.scheduleTrigger.functionArn);
+    }
     grantOn(this.sweeper, ['states:StartExecution'], pipelines.stateMachines);
     grantOn(this.sweeper, ['states:SendTaskSuccess'], pipelines.taskTokens, TASK_TOKENS_WILDCARD);
     grantOn(this.sweeper, ['states:DescribeExecution'], pipelines.executions, EXECUTIONS_WILDCARD);

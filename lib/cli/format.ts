@@ -4,6 +4,7 @@ import { LIMITS } from '../plan/compile.ts';
 import type { ObservedPlan } from '../plan/observed.ts';
 import { describeRunParameters } from '../plan/render.ts';
 import { describeStartRules } from '../plan/start-rules.ts';
+import { describeUpstreams } from '../plan/upstreams.ts';
 import type { CompiledSchedule, DstChange } from '../plan/schedule/index.ts';
 import type { Plan } from '../plan/types.ts';
 
@@ -20,6 +21,8 @@ export function formatPlan(plan: Plan): string {
     for (const s of p.schedules) lines.push(...formatSchedule(s, plan.fireTimes));
     lines.push(`  run parameters: ${describeRunParameters(p.runParameters)}`);
     lines.push(`  starts: ${describeStartRules(p.startRules)}`);
+    const after = describeUpstreams(p.startRules?.upstreams);
+    if (after !== undefined) lines.push(`  after: ${after}`);
     p.layers.forEach((layer, i) => lines.push(`  layer ${i + 1}: ${layer.join(', ')}`));
     const disabled = p.jobs.filter((j) => !j.enabled).map((j) => j.id);
     if (disabled.length > 0) lines.push(`  disabled: ${disabled.join(', ')}`);
@@ -158,7 +161,8 @@ export function startNote(decision: StartDecision | undefined): string | undefin
   }
   const notes = [
     decision.late ? `late: ${decision.checks.find((c) => c.rule === 'SCHEDULE')?.detail ?? `${decision.latenessSeconds} s after its scheduled time`}` : undefined,
-    decision.forced ? 'forced: execution windows not applied' : undefined,
+    decision.forced ? 'forced: execution windows and upstream pipelines not applied' : undefined,
+    decision.decision === StartDecisionKind.WAIT ? `waiting (${decision.checks.find((c) => c.outcome === CheckOutcome.WAITING)?.spec ?? 'start rules'}): ${decision.checks.find((c) => c.outcome === CheckOutcome.WAITING)?.detail ?? ''}` : undefined,
   ].filter((n) => n !== undefined);
   return notes.length > 0 ? notes.join('; ') : undefined;
 }
@@ -168,11 +172,13 @@ export function formatStartDecision(pipelineId: string, decision: StartDecision,
   const lines = [
     decision.decision === StartDecisionKind.START
       ? `a run of ${pipelineId} would start now${decision.late ? ' (late)' : ''}${decision.forced ? ' (forced)' : ''}`
-      : `a run of ${pipelineId} would be skipped now: ${decision.reason ?? 'refused'}`,
+      : decision.decision === StartDecisionKind.WAIT
+        ? `a run of ${pipelineId} would wait${decision.waitUntil !== undefined ? `, at most until ${decision.waitUntil}` : ' for an active run to end'}`
+        : `a run of ${pipelineId} would be skipped now: ${decision.reason ?? 'refused'}`,
     `  parameters ${JSON.stringify(parameters)}`,
   ];
   const specWidth = Math.max(7, ...decision.checks.map((c) => c.spec.length));
-  for (const c of decision.checks) lines.push(`  ${c.rule.padEnd(11)} ${c.spec.padEnd(specWidth)} ${c.outcome.padEnd(14)} ${c.detail}`);
+  for (const c of decision.checks) lines.push(`  ${c.rule.padEnd(12)} ${c.spec.padEnd(specWidth)} ${c.outcome.padEnd(14)} ${c.detail}`);
   return lines.join('\n');
 }
 

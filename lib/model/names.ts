@@ -23,3 +23,18 @@ export const executionArnFor = (stateMachineArn: string, runId: string): string 
  * 19). The `_` cannot occur in a pipeline id, so `triggerRuleName(p, '*')` matches this pipeline's rules only.
  */
 export const triggerRuleName = (pipelineId: string, triggerId: string): string => `phi-${pipelineId}_${triggerId}`;
+
+/**
+ * A webhook trigger's signing secret in Secrets Manager (`phi/<pipeline>/<trigger>`): the pipeline's
+ * stack creates it under this name, and the platform's webhook function reads it (and is granted it) by
+ * this name, so neither stack refers to the other.
+ */
+export const webhookSecretName = (pipelineId: string, triggerId: string): string => `phi/${pipelineId}/${triggerId}`;
+
+/**
+ * The queue Phi creates for a message trigger without a `queueArn` (SQS: 80 characters at most of
+ * letters, digits, `-` and `_`; this is 64 at most), and its dead-letter queue (`…-dlq`). The `_` cannot
+ * occur in a pipeline id, so no two pipelines' triggers share a name.
+ */
+export const messageQueueName = (pipelineId: string, triggerId: string): string => `phi-${pipelineId}_${triggerId}`;
+export const messageDeadLetterQueueName = (pipelineId: string, triggerId: string): string => `${messageQueueName(pipelineId, triggerId)}-dlq`;

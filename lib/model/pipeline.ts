@@ -216,15 +216,16 @@ export type ExecutionWindowInput = z.input<typeof ExecutionWindowSchema>;
 
 /**
  * How many runs of the pipeline may be active (PENDING or RUNNING) at once (spec Rule 3,
- * `skip_if_running`). A run beyond the limit is recorded `SKIPPED` (`ALREADY_RUNNING`); queueing it is
- * not supported.
- * - `maxActiveRuns`: the limit, 1-100. @default 1 with `whenRunning: 'skip'`, else no limit
- * - `whenRunning`: `'skip'` (a run beyond the limit is skipped) or `'allow'` (no limit). @default 'skip' with `maxActiveRuns`, else 'allow'
+ * `skip_if_running` / `queue_if_running`).
+ * - `maxActiveRuns`: the limit, 1-100. @default 1 with `whenRunning: 'skip'` or `'queue'`, else no limit
+ * - `whenRunning`: what a start beyond the limit does: `'skip'` (recorded `SKIPPED`, `ALREADY_RUNNING`),
+ *   `'queue'` (recorded PENDING, waiting, and started, oldest first, when an active run ends) or
+ *   `'allow'` (no limit). @default 'skip' with `maxActiveRuns`, else 'allow'
  */
 export const ConcurrencySchema = z
   .object({
     maxActiveRuns: z.number().int().min(1).max(100).optional(),
-    whenRunning: z.enum(['skip', 'allow']).optional(),
+    whenRunning: z.enum(['skip', 'queue', 'allow']).optional(),
   })
   .strict();
 export type ConcurrencyInput = z.input<typeof ConcurrencySchema>;
@@ -251,7 +252,7 @@ export const TriggerIdSchema = z
 export const EVENT_PARAMETER = 'event';
 
 const triggerFields = {
-  /** Kebab-case, unique in the pipeline; part of each run's identity. @default `event-<i>` / `data-<i>` (its index in `triggers`) */
+  /** Kebab-case, unique in the pipeline; part of each run's identity. @default `event-<i>` / `data-<i>` / `message-<i>` / `webhook-<i>` (its index in `triggers`) */
   id: TriggerIdSchema.optional(),
   /** A disabled trigger is not deployed (no rule) and starts nothing. @default true */
   enabled: z.boolean().optional(),
@@ -261,13 +262,26 @@ const triggerFields = {
    * recorded). Decided by one conditional write per trigger in the records table. @default none: one run per event
    */
   debounceSeconds: z.number().int().min(1).max(86_400).optional(),
-  /** Events inside the window would become one run listing them: not supported yet (`TRIG_003_UNSUPPORTED`). */
+  /**
+   * Events inside the window would become one run listing them: not supported yet for event and
+   * dataArrival triggers (`TRIG_003_UNSUPPORTED`). For a message trigger with `batchSize` above 1: how
+   * long SQS gathers a batch before handing it over, at most 300 (`TRIG_004`). @default 0: what waits
+   */
   batchWindowSeconds: z.number().int().min(1).max(86_400).optional(),
 };
 
+/** An SQS queue's ARN: `arn:<partition>:sqs:<region>:<account>:<name>` (a FIFO queue's name ends in `.fifo`). */
+export const SqsQueueArnSchema = z
+  .string()
+  .regex(/^arn:aws[a-z-]*:sqs:[a-z]{2}(-[a-z]+)+-\d:\d{12}:(?:[A-Za-z0-9_-]{1,80}|[A-Za-z0-9_-]{1,75}\.fifo)$/, 'an SQS queue ARN: arn:aws:sqs:<region>:<account>:<queue name>');
+
+/** The most messages one run is made of: SQS's largest batch without a batching window, and about what a run's 32 KB of parameters holds. */
+export const MAX_MESSAGE_BATCH_SIZE = 10;
+
 /**
- * What starts a run besides schedules and the API: an EventBridge event on the account's default bus.
- * Each enabled trigger is one EventBridge rule whose every matching event starts one run (trigger
+ * What starts a run besides schedules and the API: an EventBridge event on the account's default bus,
+ * or an SQS message.
+ * Each enabled event trigger is one EventBridge rule whose every matching event starts one run (trigger
  * `EVENT`; a redelivery of the same event id starts no second one). The run's parameters are its
  * pipeline's run parameters as a run with none gets them (the `runParameters` defaults), plus `event`,
  * which Phi sets and `runParameters` must not declare:
@@ -276,6 +290,28 @@ const triggerFields = {
  * - `{ type: 'event', pattern }`: any EventBridge event pattern (checked at plan time, `TRIG_001`).
  * - `{ type: 'dataArrival', bucket, prefix?, suffix? }`: an S3 object created in `bucket` (under
  *   `prefix`, ending in `suffix`), through S3's EventBridge notifications (the bucket must have them on).
+ * - `{ type: 'message', queueArn?, batchSize?, batchWindowSeconds? }`: each message of an SQS queue
+ *   (`batchSize` 1, the default), or each batch SQS hands over (`batchSize` 2-10, gathered for up to
+ *   `batchWindowSeconds`, at most 300), starts one run (trigger `EVENT`), through a Lambda event source
+ *   mapping: `queueArn` names a queue the user owns (in the deployment's region, with a visibility
+ *   timeout of at least 30 seconds, the trigger function's timeout); without it Phi creates one,
+ *   `phi-<pipeline>_<trigger>` (encrypted, TLS only, stack output `MessageQueueUrl…`), with its own
+ *   dead-letter queue. A message whose run could not be started goes back to the queue and is
+ *   delivered again (after 5 receives, into that dead-letter queue; a user's queue follows its own
+ *   redrive policy); a redelivered message, or batch, is the same run. Its `event` parameter is
+ *   `{ type: 'message', queue, messages: [{ messageId, sentAt, body }] }` (`body` parsed when it is
+ *   JSON, else the string; a body that would take the parameters past their size limit is left out,
+ *   `bodyOmitted: true`). A disabled message trigger keeps its queue: its mapping is deployed
+ *   disabled, and messages wait. `debounceSeconds` is refused (`TRIG_004`).
+ * - `{ type: 'webhook', toleranceSeconds? }`: an HTTPS route of the control API without IAM auth,
+ *   `POST /webhooks/<pipeline>/<trigger>`, that external systems call with an HMAC-SHA256 signature
+ *   of the timestamp and the body (`X-Phi-Timestamp`, `X-Phi-Signature`: `lib/model/contract/webhook.ts`)
+ *   keyed by the trigger's secret (Secrets Manager, `phi/<pipeline>/<trigger>`). Each request signed by
+ *   it, stamped within `toleranceSeconds` of its arrival and not received before starts one run
+ *   (trigger `EVENT`, answered 202); any other is answered 401 and starts nothing. Its `event`
+ *   parameter is `{ id, source: 'phi.webhook', detailType: 'Webhook', time, detail }`: `id` the
+ *   signature's SHA-256 (the run's identity), `time` the request's timestamp, `detail` the body (parsed
+ *   when it is JSON, else the string).
  */
 export const TriggerSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('event'), pattern: z.record(z.string(), z.unknown()), ...triggerFields }).strict(),
@@ -285,6 +321,24 @@ export const TriggerSchema = z.discriminatedUnion('type', [
       bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'an S3 bucket name: 3-63 lowercase letters, digits, `.` and `-`'),
       prefix: z.string().min(1).optional(),
       suffix: z.string().min(1).optional(),
+      ...triggerFields,
+    })
+    .strict(),
+  z
+    .object({
+      type: z.literal('message'),
+      /** A queue the user owns. @default none: Phi creates `phi-<pipeline>_<trigger>`, with its dead-letter queue */
+      queueArn: SqsQueueArnSchema.optional(),
+      /** 1: one run per message; 2-10: one run per batch SQS hands over, listing each of its messages. @default 1 */
+      batchSize: z.number().int().min(1).max(MAX_MESSAGE_BATCH_SIZE).optional(),
+      ...triggerFields,
+    })
+    .strict(),
+  z
+    .object({
+      type: z.literal('webhook'),
+      /** How far a request's timestamp may be from its arrival, either way, in seconds: an older one is a replay refused. @default 300 */
+      toleranceSeconds: z.number().int().min(1).max(3_600).optional(),
       ...triggerFields,
     })
     .strict(),
@@ -310,6 +364,51 @@ export const AlarmsSchema = z
   .strict();
 export type AlarmsInput = z.input<typeof AlarmsSchema>;
 
+/** A dataset's name: what one pipeline's `provides` and another's `requires` match on. */
+export const DatasetIdSchema = z
+  .string()
+  .regex(/^[a-z][a-z0-9_.-]{0,62}$/, 'a dataset name is 1-63 lowercase letters, digits, `_`, `.` or `-`, starting with a letter');
+
+/** What an upstream pipeline's latest ended run must be for its dependents. */
+export const UpstreamCondition = { SUCCESS: 'SUCCESS', COMPLETION: 'COMPLETION' } as const;
+export type UpstreamCondition = (typeof UpstreamCondition)[keyof typeof UpstreamCondition];
+
+/**
+ * How a cross-pipeline dependency acts (see `UpstreamSchema`):
+ * - `trigger`: each run of the upstream that ends as required starts one run of this pipeline;
+ * - `gate`: every start of this pipeline first checks the upstream (and waits for it).
+ */
+export const UpstreamMode = { TRIGGER: 'trigger', GATE: 'gate' } as const;
+export type UpstreamMode = (typeof UpstreamMode)[keyof typeof UpstreamMode];
+
+const upstreamFields = {
+  /** @default 'trigger' for a pipeline with no schedules and no triggers of its own, else 'gate' */
+  mode: z.enum(UpstreamMode).optional(),
+  /** The upstream's latest ended run must have ended within this many hours. @default any age */
+  maxAgeHours: z.number().positive().max(8_760).optional(),
+  /**
+   * How long a start waits for the upstream when it is not ready (spec Rule 2, `timeout_seconds`):
+   * the run is recorded PENDING, waiting, and starts as soon as the upstream's run ends as required;
+   * past this it ends SKIPPED (`DEPENDENCY_TIMEOUT`, or `STALE_UPSTREAM` when only its age was wrong).
+   * 0 decides at once. @default 3600
+   */
+  timeoutSeconds: z.number().int().min(0).max(604_800).optional(),
+};
+
+/**
+ * A dependency on another pipeline of the deployment (spec Rule 2 across pipelines):
+ * `{ pipeline, on?, mode?, maxAgeHours?, timeoutSeconds? }`. `on: 'SUCCESS'` (the default) needs the
+ * upstream's latest ended run SUCCEEDED; `'COMPLETION'` takes any end (succeeded, failed, cancelled).
+ */
+export const UpstreamSchema = z
+  .object({ pipeline: PipelineIdSchema, on: z.enum(UpstreamCondition).optional(), ...upstreamFields })
+  .strict();
+export type UpstreamInput = z.input<typeof UpstreamSchema>;
+
+/** A dataset this pipeline needs: its name, or `{ dataset, mode?, maxAgeHours?, timeoutSeconds? }` (as on `after`). */
+export const RequirementSchema = z.union([DatasetIdSchema, z.object({ dataset: DatasetIdSchema, ...upstreamFields }).strict()]);
+export type RequirementInput = z.input<typeof RequirementSchema>;
+
 export const PipelineSchema = z
   .object({
     id: PipelineIdSchema,
@@ -333,10 +432,29 @@ export const PipelineSchema = z
     toleranceSeconds: z.number().int().min(0).max(86_400).optional(),
     /** A scheduled delivery later than this after its scheduled time is recorded `SKIPPED` (`TOO_LATE`). @default none: never too late */
     maxLatenessSeconds: z.number().int().min(0).max(31_536_000).optional(),
+    /**
+     * Catch-up (spec Rule 4): the scheduled times each schedule missed since its last recorded run (or,
+     * with none, since its `startDate`), started by the sweeper oldest first, at most the last `maxRuns`
+     * of them, each with its own scheduled time. `enabled` @default true; `maxRuns` (0-100) @default 10.
+     * @default off
+     */
+    catchup: z.object({ enabled: z.boolean().optional(), maxRuns: z.number().int().min(0).max(100).optional() }).strict().optional(),
     /** How many runs may be active at once (spec Rule 3, see `ConcurrencySchema`). @default no limit */
     concurrency: ConcurrencySchema.optional(),
     /** EventBridge events that start runs (see `TriggerSchema`). @default none */
     triggers: z.array(TriggerSchema).optional(),
+    /**
+     * Other pipelines this one runs after (see `UpstreamSchema`): triggered by their runs' ends, or
+     * gated on them. Cycles across pipelines are refused. @default none
+     */
+    after: z.array(UpstreamSchema).optional(),
+    /** The datasets this pipeline's successful runs provide: a dataset is as fresh as its provider's last successful run. @default none */
+    provides: z.array(DatasetIdSchema).optional(),
+    /**
+     * The datasets it needs: each names exactly one providing pipeline, which becomes an `after`
+     * dependency (`on: 'SUCCESS'`) of this one. @default none
+     */
+    requires: z.array(RequirementSchema).optional(),
     /** CloudWatch alarms on the pipeline's runs (see `AlarmsSchema`). @default a run failed, only */
     alarms: AlarmsSchema.optional(),
     jobs: z.record(JobIdSchema, JobSchema).refine((jobs) => Object.keys(jobs).length > 0, 'a pipeline has at least one job'),

@@ -42,6 +42,16 @@ export const ProblemCode = {
   DEP_004_INVALID_CONDITION: 'DEP_004_INVALID_CONDITION',
   /** A job lists the same upstream job twice. */
   DEP_005_DUPLICATE_DEPENDENCY: 'DEP_005_DUPLICATE_DEPENDENCY',
+  /** `after` names a pipeline the deployment does not have. */
+  DEP_006_UNKNOWN_PIPELINE: 'DEP_006_UNKNOWN_PIPELINE',
+  /** `requires` names a dataset no pipeline of the deployment provides. */
+  DEP_007_NO_PROVIDER: 'DEP_007_NO_PROVIDER',
+  /** `requires` names a dataset two or more pipelines provide: which one it waits for is not decided. */
+  DEP_008_AMBIGUOUS_PROVIDER: 'DEP_008_AMBIGUOUS_PROVIDER',
+  /** Pipelines depend on each other (`after`, `requires`) in a cycle; `cyclePath` lists it, first pipeline repeated at the end. */
+  DEP_009_PIPELINE_CYCLE: 'DEP_009_PIPELINE_CYCLE',
+  /** One upstream pipeline is named twice (`after`, or `after` and `requires`) with different settings. */
+  DEP_010_UPSTREAM_CONFLICT: 'DEP_010_UPSTREAM_CONFLICT',
   /** A cron expression is not valid Unix cron. */
   SCHED_001_INVALID_CRON: 'SCHED_001_INVALID_CRON',
   /** A timezone is not an IANA timezone name. */
@@ -76,12 +86,23 @@ export const ProblemCode = {
   RULE_003_INVALID_LATENESS: 'RULE_003_INVALID_LATENESS',
   /** `concurrency` contradicts itself (`maxActiveRuns` with `whenRunning: 'allow'`). */
   RULE_004_INVALID_CONCURRENCY: 'RULE_004_INVALID_CONCURRENCY',
+  /** Catch-up on a pipeline without an enabled schedule, or on a rate schedule without a `startDate` (its past fire times are unknown). */
+  RULE_005_INVALID_CATCHUP: 'RULE_005_INVALID_CATCHUP',
   /** An event trigger's `pattern` is not an EventBridge event pattern (leaves are arrays of values or of the documented matchers). */
   TRIG_001_INVALID_PATTERN: 'TRIG_001_INVALID_PATTERN',
-  /** Two triggers of a pipeline have the same id, or `runParameters` declares the `event` parameter its triggers set. */
+  /**
+   * Two triggers of a pipeline have the same id, `runParameters` declares the `event` parameter its
+   * triggers set, or two message triggers of the deployment read the same queue.
+   */
   TRIG_002_TRIGGER_CONFLICT: 'TRIG_002_TRIGGER_CONFLICT',
   /** A trigger option Phi does not support yet (`batchWindowSeconds`). */
   TRIG_003_UNSUPPORTED: 'TRIG_003_UNSUPPORTED',
+  /**
+   * A message trigger's options contradict what an SQS queue does: `debounceSeconds` (a queue keeps
+   * every message until its run starts; dropping some is not its job), or `batchWindowSeconds` without
+   * `batchSize` above 1 or above SQS's 300 seconds.
+   */
+  TRIG_004_INVALID_MESSAGE_TRIGGER: 'TRIG_004_INVALID_MESSAGE_TRIGGER',
 } as const;
 export type ProblemCode = (typeof ProblemCode)[keyof typeof ProblemCode];
 
@@ -97,7 +118,7 @@ export interface Problem {
   readonly path: string;
   readonly message: string;
   readonly hint: string;
-  /** For `DEP_002_CYCLE_DETECTED`: the jobs forming the cycle, the first repeated at the end. */
+  /** For `DEP_002_CYCLE_DETECTED` (jobs) and `DEP_009_PIPELINE_CYCLE` (pipelines): the cycle, the first repeated at the end. */
   readonly cyclePath?: readonly string[];
 }
 

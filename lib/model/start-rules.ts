@@ -1,7 +1,8 @@
 /**
  * Whether a run starts: one pure function, `evaluateStart`, applies a pipeline's start rules in the
- * spec's evaluation order (a pause first, `SCHEDULER_ENABLED`; then execution window, Rule 17 → schedule due and lateness, Rule 1 → skip if
- * running, Rule 3), stopping at the first that refuses. Every start goes through it (schedule, API,
+ * spec's evaluation order (a pause first, `SCHEDULER_ENABLED`; then execution window, Rule 17 → schedule due and lateness, Rule 1 →
+ * upstream pipelines, Rule 2 → skip if running, Rule 3), stopping at the first that refuses; upstream
+ * pipelines not ready within their timeout make the run WAIT (nothing after them is evaluated). Every start goes through it (schedule, API,
  * sweeper), and its decision, checks and all, is kept in the run's record, a skipped run's too.
  *
  * Windows are wall-clock times in their timezone: on a day that skips an hour (spring forward), a
@@ -20,13 +21,14 @@ import {
   StartRule,
   StartSkipReason,
   WEEKDAYS,
+  type DeployedUpstream,
   type DeployedWindow,
   type StartCheck,
   type StartDecision,
   type StartRules,
   type Weekday,
 } from './contract/start.ts';
-import { TriggerType } from './contract/status.ts';
+import { RunStatus, TriggerType } from './contract/status.ts';
 import type { PauseFlag, Pauses } from './contract/audit.ts';
 import { PhiError } from './errors.ts';
 
@@ -51,6 +53,40 @@ export interface StartInput {
    * @default not paused
    */
   readonly pause?: { readonly flag: PauseFlag; readonly global: boolean };
+  /**
+   * What each upstream pipeline of `rules.upstreams` last did: its latest ended run (none: it never
+   * ended one). Left out, the dependency check is `NOT_EVALUATED` and does not refuse: read them and
+   * evaluate again.
+   */
+  readonly upstreams?: Readonly<Record<string, UpstreamRun | undefined>>;
+  /** When the run began waiting for its upstreams (a run evaluated again): its timeouts count from it. @default now */
+  readonly waitingSince?: Date;
+  /** When the delivery came (a run evaluated again after waiting): lateness is measured to it. @default now */
+  readonly deliveredAt?: Date;
+  /**
+   * With `queueIfRunning`: how many of the pipeline's runs queued before this one still wait for a
+   * place. A start does not pass them: it queues behind them (oldest first). @default 0
+   */
+  readonly queuedAhead?: number;
+}
+
+/** An upstream pipeline's latest ended run, as the dependency check reads it. */
+export interface UpstreamRun {
+  readonly runId: string;
+  readonly status: RunStatus;
+  readonly completedAt: string;
+}
+
+/** The triggers whose starts wait for their upstream pipelines: all but a backfill's and a dead-letter retry's (a past run and a retry an operator asked for). */
+export const DEPENDENCY_TRIGGERS: readonly TriggerType[] = [TriggerType.SCHEDULE, TriggerType.CATCHUP, TriggerType.EVENT, TriggerType.UPSTREAM, TriggerType.API, TriggerType.MANUAL];
+
+/** Whether `run` satisfies `upstream` at `now`: ended as required, within its maximum age. */
+export function upstreamState(upstream: DeployedUpstream, run: UpstreamRun | undefined, now: Date): 'ready' | 'stale' | 'not-ready' {
+  if (run === undefined) return 'not-ready';
+  const asRequired = upstream.on === 'COMPLETION' ? [RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED].includes(run.status as never) : run.status === RunStatus.SUCCEEDED;
+  if (!asRequired) return 'not-ready';
+  if (upstream.maxAgeHours !== undefined && now.getTime() - Date.parse(run.completedAt) > upstream.maxAgeHours * 3_600_000) return 'stale';
+  return 'ready';
 }
 
 /** A day and minute of a wall clock. */
@@ -167,7 +203,7 @@ export function evaluateStart(input: StartInput): StartDecision {
       checks.push(check(StartRule.SCHEDULE, CheckOutcome.NOT_APPLICABLE, `not a scheduled delivery (${input.trigger}): due when asked`));
     } else {
       const tolerance = rules.toleranceSeconds ?? DEFAULT_TOLERANCE_SECONDS;
-      latenessSeconds = (input.now.getTime() - Date.parse(input.scheduledTime)) / 1000;
+      latenessSeconds = ((input.deliveredAt ?? input.now).getTime() - Date.parse(input.scheduledTime)) / 1000;
       late = latenessSeconds > tolerance;
       const max = rules.maxLatenessSeconds;
       const what = `delivered ${latenessSeconds < 0 ? `${secs(-latenessSeconds)} before` : `${secs(latenessSeconds)} after`} its scheduled time ${input.scheduledTime}`;
@@ -176,25 +212,73 @@ export function evaluateStart(input: StartInput): StartDecision {
     }
   }
 
-  // 3. Skip if running (Rule 3): with a limit, a run beyond it is skipped (queueing is not supported).
+  // 3. Dependencies (Rule 2): each upstream pipeline's latest ended run as required and fresh; else wait, until its timeout.
+  let waitUntil: string | undefined;
+  let waitingSince: string | undefined;
+  let waiting = false;
+  if (!skipped(StartRule.DEPENDENCIES)) {
+    const upstreams = rules.upstreams ?? [];
+    if (upstreams.length === 0) checks.push(check(StartRule.DEPENDENCIES, CheckOutcome.NOT_APPLICABLE, 'the pipeline depends on no other pipeline'));
+    else if (!DEPENDENCY_TRIGGERS.includes(input.trigger)) checks.push(check(StartRule.DEPENDENCIES, CheckOutcome.NOT_APPLICABLE, `a ${input.trigger} start does not wait for upstream pipelines`));
+    else if (input.upstreams === undefined) checks.push(check(StartRule.DEPENDENCIES, CheckOutcome.NOT_EVALUATED, `upstream pipelines ${upstreams.map((u) => u.pipeline).join(', ')}: not read yet`));
+    else {
+      const since = input.waitingSince ?? input.now;
+      const found = upstreams.map((u) => {
+        const run = input.upstreams?.[u.pipeline];
+        const state = upstreamState(u, run, input.now);
+        const deadline = since.getTime() + u.timeoutSeconds * 1000;
+        const what = run === undefined ? `${u.pipeline} has no ended run` : `${u.pipeline}'s latest ended run ${run.runId} ${run.status} at ${run.completedAt}`;
+        const need = `${u.on === 'COMPLETION' ? 'ended' : 'succeeded'}${u.maxAgeHours !== undefined ? ` within ${u.maxAgeHours} h` : ''}`;
+        return { u, state, deadline, text: `${what} (needs: ${need})${state === 'stale' ? ': too old' : state === 'not-ready' ? ': not ready' : ''}` };
+      });
+      const unmet = found.filter((f) => f.state !== 'ready');
+      const detail = found.map((f) => f.text).join('; ');
+      if (unmet.length === 0) checks.push(check(StartRule.DEPENDENCIES, CheckOutcome.PASSED, detail));
+      else if (input.force) checks.push(check(StartRule.DEPENDENCIES, CheckOutcome.BYPASSED, `${detail}; the start was forced`));
+      else {
+        const expired = unmet.filter((f) => input.now.getTime() >= f.deadline);
+        if (expired.length > 0) {
+          const why = expired.every((f) => f.state === 'stale') ? StartSkipReason.STALE_UPSTREAM : StartSkipReason.DEPENDENCY_TIMEOUT;
+          refuse(StartRule.DEPENDENCIES, why, `${detail}; waited ${secs((input.now.getTime() - since.getTime()) / 1000)} of at most ${secs(Math.min(...expired.map((f) => f.u.timeoutSeconds)))}`);
+        } else {
+          waiting = true;
+          waitingSince = since.toISOString();
+          waitUntil = new Date(Math.min(...unmet.map((f) => f.deadline))).toISOString();
+          checks.push(check(StartRule.DEPENDENCIES, CheckOutcome.WAITING, `${detail}; waiting for ${unmet.map((f) => f.u.pipeline).join(', ')} until ${waitUntil}`));
+        }
+      }
+    }
+  }
+
+  // 4. Skip if running (Rule 3): with a limit, a run beyond it is skipped, or queued (it waits, without a timeout, for an active run to end).
   let counted: number | undefined;
-  if (!skipped(StartRule.CONCURRENCY)) {
+  if (waiting) {
+    checks.push(check(StartRule.CONCURRENCY, CheckOutcome.NOT_EVALUATED, 'not evaluated: the run waits for its upstream pipelines'));
+  } else if (!skipped(StartRule.CONCURRENCY)) {
     const max = rules.maxActiveRuns;
     if (max !== undefined) counted = input.activeRuns;
     if (max === undefined) checks.push(check(StartRule.CONCURRENCY, CheckOutcome.NOT_APPLICABLE, 'the pipeline has no limit on active runs'));
     else if (input.activeRuns === undefined) checks.push(check(StartRule.CONCURRENCY, CheckOutcome.NOT_EVALUATED, `at most ${max} active run(s): not counted yet`));
-    else if (input.activeRuns >= max) refuse(StartRule.CONCURRENCY, StartSkipReason.ALREADY_RUNNING, `${input.activeRuns} run(s) of the pipeline are active; at most ${max}`);
+    else if (rules.queueIfRunning && (input.activeRuns >= max || (input.queuedAhead ?? 0) > 0)) {
+      waiting = true;
+      waitingSince = (input.waitingSince ?? input.now).toISOString();
+      const ahead = input.queuedAhead ?? 0;
+      checks.push(check(StartRule.CONCURRENCY, CheckOutcome.WAITING, `${input.activeRuns} run(s) of the pipeline are active; at most ${max}${ahead > 0 ? `; ${ahead} queued before it` : ''}: queued, it starts when one ends (oldest first)`));
+    } else if (input.activeRuns >= max) refuse(StartRule.CONCURRENCY, StartSkipReason.ALREADY_RUNNING, `${input.activeRuns} run(s) of the pipeline are active; at most ${max}`);
     else checks.push(check(StartRule.CONCURRENCY, CheckOutcome.PASSED, `${input.activeRuns} other run(s) active; at most ${max}`));
   }
 
   return {
-    decision: reason === undefined ? StartDecisionKind.START : StartDecisionKind.SKIP,
+    decision: reason !== undefined ? StartDecisionKind.SKIP : waiting ? StartDecisionKind.WAIT : StartDecisionKind.START,
     ...(reason !== undefined ? { reason } : {}),
     evaluatedAt: input.now.toISOString(),
     ...(input.force ? { forced: true as const } : {}),
     ...(late !== undefined ? { late } : {}),
     ...(latenessSeconds !== undefined ? { latenessSeconds } : {}),
     ...(counted !== undefined ? { activeRuns: counted } : {}),
+    // A run that waited says since when, whatever it was decided then.
+    ...(waitingSince !== undefined || input.waitingSince !== undefined ? { waitingSince: waitingSince ?? input.waitingSince!.toISOString() } : {}),
+    ...(waitUntil !== undefined ? { waitUntil } : {}),
     checks,
   };
 }

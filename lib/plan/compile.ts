@@ -15,7 +15,9 @@ import { MAX_JOBS_PER_RUN, renderStateMachine, TASK_TIMEOUT_MARGIN_SECONDS } fro
 import { criticalPath, executionLayers, findCycles } from './graph.ts';
 import { runParametersConflicts, runParametersJsonSchema } from './run-parameters.ts';
 import { compileStartRules } from './start-rules.ts';
-import { compileTriggers } from './triggers.ts';
+import { compileTriggers, triggeredRunProblems, longestQueueArn, messageTriggerRoutes, sharedQueueProblems, webhookRoutes, type CompiledTrigger } from './triggers.ts';
+import { compileUpstreams } from './upstreams.ts';
+import type { DeployedUpstream } from '../model/contract/start.ts';
 import { alarmCount, resolveAlarms } from './alarms.ts';
 import { pipelineHealthConfig } from './health.ts';
 import { compileSchedule, declaredSchedules, NEXT_COUNT, type CompiledSchedule, type FireTimeWindow } from './schedule/index.ts';
@@ -53,15 +55,24 @@ export const LIMITS = {
 export function compilePlan(loaded: readonly LoadedPipeline[], now: Date, fireTimes: FireTimeWindow = {}): { plan: Plan; problems: Problem[] } {
   const problems: Problem[] = [];
   const pipelines: PipelinePlan[] = [];
+  // The pipelines' dependencies on each other: resolved across the deployment before each is compiled.
+  const across = compileUpstreams(loaded);
+  problems.push(...across.problems);
   for (const { file, pipeline } of [...loaded].sort((a, b) => a.pipeline.id.localeCompare(b.pipeline.id))) {
-    const result = compilePipeline(file, pipeline, now, fireTimes);
+    const result = compilePipeline(file, pipeline, now, fireTimes, across.upstreams.get(pipeline.id));
     problems.push(...result.problems);
     if (result.plan) pipelines.push(result.plan);
   }
+  // The trigger function finds a message's pipeline by its queue: one queue, one message trigger.
+  problems.push(...sharedQueueProblems(pipelines));
   // The start rules travel beside the schemas, in the same environment, and the health check's schedules and data ages beside them in the control API's.
   const schemaBytes = pipelines.map((p) => {
     const health = pipelineHealthConfig(p);
-    return { plan: p, bytes: (p.runParameters === undefined ? 0 : jsonBytes(p.runParameters)) + (p.startRules === undefined ? 0 : jsonBytes(p.startRules)) + (health === undefined ? 0 : jsonBytes(health)) };
+    // The message triggers' queues travel in the trigger function's (a Phi-created queue's ARN counted at its longest).
+    const routes = messageTriggerRoutes(p.id, p.triggers, longestQueueArn);
+    // The webhook triggers' routes travel beside them in the webhook function's.
+    const webhooks = webhookRoutes(p.triggers);
+    return { plan: p, bytes: (p.runParameters === undefined ? 0 : jsonBytes(p.runParameters)) + (p.startRules === undefined ? 0 : jsonBytes(p.startRules)) + (health === undefined ? 0 : jsonBytes(health)) + (routes.length === 0 ? 0 : jsonBytes(routes)) + (webhooks === undefined ? 0 : jsonBytes({ [p.id]: webhooks })) };
   });
   const totalSchemaBytes = schemaBytes.reduce((sum, s) => sum + s.bytes, 0);
   if (totalSchemaBytes > LIMITS.runParameterSchemasBytes) {
@@ -71,7 +82,7 @@ export function compilePlan(loaded: readonly LoadedPipeline[], now: Date, fireTi
       pipeline: largest.plan.id,
       file: largest.plan.file,
       path: 'runParameters',
-      message: `the run-parameter schemas of the ${pipelines.length} pipelines are ${totalSchemaBytes} bytes of JSON Schema together (their start rules and health schedules included) (${largest.plan.id}'s, the largest: ${largest.bytes}); they travel in the environment of the functions that start runs, which Lambda keeps to 4 KB, so at most ${LIMITS.runParameterSchemasBytes}`,
+      message: `the run-parameter schemas of the ${pipelines.length} pipelines are ${totalSchemaBytes} bytes of JSON Schema together (their start rules, health schedules and message triggers' queues included) (${largest.plan.id}'s, the largest: ${largest.bytes}); they travel in the environment of the functions that start runs, which Lambda keeps to 4 KB, so at most ${LIMITS.runParameterSchemasBytes}`,
       hint: 'keep the schemas small (fewer keys, no descriptions, short patterns), or deploy some pipelines from another app',
     });
   }
@@ -99,7 +110,7 @@ export function resolveRetry(pipeline: Pipeline, job: Job): ResolvedRetry {
   };
 }
 
-function compilePipeline(file: string, pipeline: Pipeline, now: Date, fireTimes: FireTimeWindow): { plan?: PipelinePlan; problems: Problem[] } {
+function compilePipeline(file: string, pipeline: Pipeline, now: Date, fireTimes: FireTimeWindow, upstreams: readonly DeployedUpstream[] | undefined): { plan?: PipelinePlan; problems: Problem[] } {
   const problems: Problem[] = [];
   const at = (job: string | undefined, fieldPath: string, code: Problem['code'], message: string, hint: string, extra: Partial<Problem> = {}): void => {
     problems.push({ code, pipeline: pipeline.id, ...(job ? { job } : {}), file, path: fieldPath, message, hint, ...extra });
@@ -203,11 +214,17 @@ function compilePipeline(file: string, pipeline: Pipeline, now: Date, fireTimes:
   // When runs may start (windows, lateness, active runs): what the deployment checks every start against.
   const start = compileStartRules(pipeline);
   for (const p of start.problems) at(undefined, p.path, p.code, p.message, p.hint);
-  const startRules = start.rules;
+  // Its upstream pipelines are start rules too (spec Rule 2, checked before the limit on active runs).
+  const startRules = upstreams !== undefined && upstreams.length > 0 ? { ...start.rules, upstreams: [...upstreams] } : start.rules;
   // The EventBridge events that start runs: each enabled trigger is one rule.
   const compiledTriggers = compileTriggers(pipeline, runParameters);
   for (const p of compiledTriggers.problems) at(undefined, p.path, p.code, p.message, p.hint);
   const triggers = compiledTriggers.triggers;
+  // Upstream pipelines that start its runs (`trigger` dependencies) set no parameters either, but `event`.
+  const starting = (upstreams ?? []).find((u) => u.mode === 'trigger');
+  if (starting !== undefined && !triggers.some((t) => t.enabled)) {
+    for (const p of triggeredRunProblems(runParameters, pipeline.after?.some((a) => a.pipeline === starting.pipeline) ? 'after' : 'requires', `each run of ${starting.pipeline} that ends starts a run with (the upstream run)`)) at(undefined, p.path, p.code, p.message, p.hint);
+  }
   if (problems.length > 0) return { problems };
 
   const enabledNodes = nodes.filter((n) => pipeline.jobs[n.id]!.enabled !== false);
@@ -227,7 +244,7 @@ function compilePipeline(file: string, pipeline: Pipeline, now: Date, fireTimes:
   const worstCaseRunSeconds = criticalPath(enabledJobs.map((j) => ({ id: j.id, dependsOn: j.dependsOn, weight: worstCaseJobSeconds(j) }))).weight;
   const { definition, substitutions, items: jobList } = renderStateMachine({ pipelineId: pipeline.id, definitionVersion, jobs: enabledJobs, functions, timeoutSeconds: executionTimeoutSeconds(worstCaseRunSeconds) });
   const alarms = resolveAlarms(pipeline.alarms);
-  const estimates = { ...estimate(definition, substitutions, jobList, enabledJobs, functions.length, schedules.length, triggers.filter((t) => t.enabled).length, alarmCount(alarms), critical.weight), worstCaseRunSeconds };
+  const estimates = { ...estimate(definition, substitutions, jobList, enabledJobs, functions.length, schedules.length, triggers.filter((t) => t.enabled && t.pattern !== undefined).length + (startRules?.upstreams?.length ?? 0) + (startRules?.queueIfRunning ? 1 : 0), messageTriggerResources(triggers), webhookTriggerResources(triggers), alarmCount(alarms), critical.weight), worstCaseRunSeconds };
 
   if (enabledJobs.length === 0) {
     at(undefined, 'jobs', ProblemCode.DEF_005_NO_ENABLED_JOBS, `every job of pipeline "${pipeline.id}" is disabled: a run would run nothing and succeed`, 'enable at least one job, or remove the pipeline');
@@ -323,12 +340,38 @@ const EVENTS = { execution: 2, task: 5, callback: 6, choice: 2, succeed: 2, map:
 /** Length of a Lambda function ARN with a 64-character name, what a placeholder is replaced by at most. */
 const MAX_ARN_LENGTH = 140;
 /**
+ * A message trigger's resources, enabled or not (a disabled one keeps its queue, its mapping deployed
+ * disabled): its event source mapping; without a `queueArn`, the queue Phi creates, its dead-letter
+ * queue, their TLS-only queue policies and the alarm on the dead-letter queue; and, for a pipeline with
+ * any, the policy that lets the trigger function read their queues.
+ */
+const MESSAGE_RESOURCES = { perMessageTrigger: 1, perMessageQueue: 5, messageQueueGrants: 1 } as const;
+
+/** The CloudFormation resources of a pipeline's message triggers (`MESSAGE_RESOURCES`). */
+export function messageTriggerResources(triggers: readonly CompiledTrigger[]): number {
+  const messages = triggers.flatMap((t) => (t.message === undefined ? [] : [t.message]));
+  if (messages.length === 0) return 0;
+  return MESSAGE_RESOURCES.messageQueueGrants + messages.length * MESSAGE_RESOURCES.perMessageTrigger + messages.filter((m) => m.queueArn === undefined).length * MESSAGE_RESOURCES.perMessageQueue;
+}
+
+/**
+ * A webhook trigger's resources, enabled or not (a disabled one keeps its secret, for when it is enabled
+ * again): its signing secret. Its route and the grant to read the secret are the platform's.
+ */
+const WEBHOOK_RESOURCES = { perWebhookTrigger: 1 } as const;
+
+/** The CloudFormation resources of a pipeline's webhook triggers (`WEBHOOK_RESOURCES`). */
+export function webhookTriggerResources(triggers: readonly CompiledTrigger[]): number {
+  return triggers.filter((t) => t.webhook !== undefined).length * WEBHOOK_RESOURCES.perWebhookTrigger;
+}
+
+/**
  * CloudFormation resources: per function (function, role, policy, log group); per stack (state machine,
  * role, policy, log group, the job list readers' policy); per schedule (the schedule), and for a
- * pipeline with any, the role its schedules share and that role's policy; per enabled trigger (its rule,
- * and the permission that lets the rule invoke the trigger function).
+ * pipeline with any, the role its schedules share and that role's policy; per enabled trigger, per
+ * upstream pipeline and for queued runs (its rule, and the permission that lets the rule invoke the trigger function).
  */
-export const RESOURCES = { perFunction: 4, perStack: 5, perSchedule: 1, scheduleRole: 2, perTrigger: 2 } as const;
+export const RESOURCES = { perFunction: 4, perStack: 5, perSchedule: 1, scheduleRole: 2, perTrigger: 2, ...MESSAGE_RESOURCES, ...WEBHOOK_RESOURCES } as const;
 /** State transitions of a run outside its jobs: record started, the Map, record finished, the outcome, succeed. */
 const RUN_TRANSITIONS = 5;
 
@@ -343,6 +386,8 @@ function estimate(
   functionCount: number,
   scheduleCount: number,
   triggerCount: number,
+  messageResources: number,
+  webhookResources: number,
   alarmCount: number,
   criticalPathSeconds: number,
 ): Omit<PlanEstimates, 'worstCaseRunSeconds'> {
@@ -375,7 +420,7 @@ function estimate(
     stateTransitions: { perRun: RUN_TRANSITIONS + jobTransitions, perJob: jobs.length === 0 ? 0 : Math.round((jobTransitions / jobs.length) * 100) / 100 },
     payloadBytes: itemBytes + functionCount * MAX_ARN_LENGTH + MAX_RUN_PARAMETERS_BYTES + 1024,
     runRecordBytes: summaryBytes + MAX_RUN_PARAMETERS_BYTES + MAX_ERROR_MESSAGE_LENGTH + 4096,
-    stackResources: RESOURCES.perStack + functionCount * RESOURCES.perFunction + (scheduleCount > 0 ? RESOURCES.scheduleRole + scheduleCount * RESOURCES.perSchedule : 0) + triggerCount * RESOURCES.perTrigger + alarmCount,
+    stackResources: RESOURCES.perStack + functionCount * RESOURCES.perFunction + (scheduleCount > 0 ? RESOURCES.scheduleRole + scheduleCount * RESOURCES.perSchedule : 0) + triggerCount * RESOURCES.perTrigger + messageResources + webhookResources + alarmCount,
     criticalPathSeconds,
   };
 }

@@ -8,6 +8,10 @@ import type { Pipeline } from '../model/pipeline.ts';
 import { ProblemCode } from '../model/problems.ts';
 import { minutesOf } from '../model/start-rules.ts';
 import { canonicalTimezone, isValidTimezone } from './schedule/timezone.ts';
+import { declaredSchedules } from './schedule/index.ts';
+
+/** How many missed scheduled times catch-up starts at most, per schedule, when `maxRuns` is not given (spec Rule 4's `max_catchup_runs`). */
+export const DEFAULT_CATCHUP_RUNS = 10;
 
 export interface StartRuleProblem {
   readonly code: ProblemCode;
@@ -86,16 +90,34 @@ export function compileStartRules(pipeline: Pipeline): { rules?: StartRules; pro
   if (concurrency !== undefined) {
     if (concurrency.whenRunning === 'allow' && concurrency.maxActiveRuns !== undefined) {
       problem(ProblemCode.RULE_004_INVALID_CONCURRENCY, 'concurrency', `concurrency says maxActiveRuns ${concurrency.maxActiveRuns} and whenRunning "allow" (no limit)`, 'leave out whenRunning (a run beyond maxActiveRuns is skipped), or leave out maxActiveRuns');
-    } else if (concurrency.whenRunning === 'skip' || concurrency.maxActiveRuns !== undefined) {
+    } else if (concurrency.whenRunning === 'skip' || concurrency.whenRunning === 'queue' || concurrency.maxActiveRuns !== undefined) {
       maxActiveRuns = Math.min(concurrency.maxActiveRuns ?? 1, MAX_ACTIVE_RUNS_LIMIT);
     }
   }
+  // Catch-up (Rule 4): every enabled schedule's missed times, as Scheduler has the schedule.
+  let catchup: StartRules['catchup'];
+  if (pipeline.catchup !== undefined && pipeline.catchup.enabled !== false && (pipeline.catchup.maxRuns ?? DEFAULT_CATCHUP_RUNS) > 0) {
+    const schedules = declaredSchedules(pipeline).filter(({ schedule }) => schedule.enabled !== false);
+    if (schedules.length === 0) problem(ProblemCode.RULE_005_INVALID_CATCHUP, 'catchup', 'catchup is on, but the pipeline has no enabled schedule: it has no scheduled times to miss', 'give it a schedule, or leave catchup out');
+    for (const { path, schedule } of schedules) {
+      if (schedule.rate !== undefined && schedule.startDate === undefined) problem(ProblemCode.RULE_005_INVALID_CATCHUP, `${path}.startDate`, `catchup is on, but schedule "${schedule.id}" is a rate without a startDate: its past fire times are unknown`, 'give the rate schedule a startDate, or use a cron');
+    }
+    catchup = {
+      maxRuns: pipeline.catchup.maxRuns ?? DEFAULT_CATCHUP_RUNS,
+      schedules: schedules.map(({ schedule }) => {
+        const { enabled: _enabled, ...deployed } = schedule;
+        return deployed;
+      }),
+    };
+  }
   if (problems.length > 0) return { problems };
   const rules: StartRules = {
+    ...(catchup !== undefined ? { catchup } : {}),
     ...(windows.length > 0 ? { windows } : {}),
     ...(pipeline.toleranceSeconds !== undefined ? { toleranceSeconds: pipeline.toleranceSeconds } : {}),
     ...(pipeline.maxLatenessSeconds !== undefined ? { maxLatenessSeconds: pipeline.maxLatenessSeconds } : {}),
     ...(maxActiveRuns !== undefined ? { maxActiveRuns } : {}),
+    ...(maxActiveRuns !== undefined && concurrency?.whenRunning === 'queue' ? { queueIfRunning: true as const } : {}),
   };
   return Object.keys(rules).length > 0 ? { rules, problems } : { problems };
 }
@@ -106,7 +128,8 @@ export function describeStartRules(rules: StartRules | undefined): string {
   const parts = [
     rules.windows ? `windows ${rules.windows.map((w) => `${w.start}–${w.end}${w.days ? ` ${w.days.join(',')}` : ''} [${w.timezone}]`).join('; ')} (outside: skip)` : 'any time',
     `tolerance ${rules.toleranceSeconds ?? 60} s${rules.maxLatenessSeconds !== undefined ? `, too late after ${rules.maxLatenessSeconds} s` : ''}`,
-    rules.maxActiveRuns !== undefined ? `at most ${rules.maxActiveRuns} active run(s), more skipped` : 'no limit on active runs',
+    rules.maxActiveRuns !== undefined ? `at most ${rules.maxActiveRuns} active run(s), more ${rules.queueIfRunning ? 'queued' : 'skipped'}` : 'no limit on active runs',
+    ...(rules.catchup !== undefined ? [`catch-up: the last ${rules.catchup.maxRuns} missed time(s) per schedule`] : []),
   ];
   return parts.join('; ');
 }

@@ -3,14 +3,14 @@
  * generated pipeline pass with nothing unacknowledged, every acknowledgement says why, and the checks
  * really run (a construct that breaks a rule stops synthesis).
  */
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { App, Stack, Validations } from 'aws-cdk-lib';
+import { App, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { buildApp } from '../../infra/app.ts';
+import { checked } from './support.ts';
 import { addPhiChecks } from '../../infra/constructs/checks.ts';
 import { grantOn } from '../../infra/constructs/grants.ts';
 import { planDefinitions } from '../../lib/load/load.ts';
@@ -18,36 +18,6 @@ import type { Plan } from '../../lib/plan/types.ts';
 
 const DEFINITIONS = path.resolve(__dirname, '../../definitions');
 const NOW = new Date('2026-11-22T12:00:00Z');
-
-interface Report { pluginReports: { pluginName: string; violations: { ruleName: string; violatingConstructs?: { constructPath: string }[] }[] }[] }
-
-/** Synthesizes `plan` with Phi's checks: the findings left (rule and construct), and every acknowledgement made. */
-function checked(plan: Plan): { findings: string[]; acknowledged: Map<string, string[]> } {
-  const outdir = mkdtempSync(path.join(tmpdir(), 'phi-nag-'));
-  const app = new App({ outdir, context: { 'aws:cdk:bundling-stacks': [] } });
-  addPhiChecks(app);
-  buildApp(app, plan);
-  let findings: string[] = [];
-  try {
-    app.synth();
-  } catch {
-    const report = JSON.parse(readFileSync(path.join(outdir, 'validation-report.json'), 'utf8')) as Report;
-    findings = report.pluginReports.flatMap((p) => p.violations.flatMap((v) => (v.violatingConstructs ?? []).map((c) => `${v.ruleName} at ${c.constructPath}`)));
-    if (findings.length === 0) throw new Error('synthesis failed without a finding in the validation report');
-  }
-  const acknowledged = new Map<string, string[]>();
-  for (const construct of app.node.findAll()) {
-    for (const entry of construct.node.metadata) {
-      if (entry.type !== Validations.ACKNOWLEDGED_RULES_METADATA_KEY) continue;
-      // cdk-nag's ids are kept as `Annotation::<id>` (CDK acknowledges rules of its own under other prefixes).
-      for (const [key, reason] of Object.entries(entry.data as Record<string, string>)) {
-        const id = /^Annotation::(.*)$/i.exec(key)?.[1];
-        if (id !== undefined) acknowledged.set(id, [...(acknowledged.get(id) ?? []), reason]);
-      }
-    }
-  }
-  return { findings, acknowledged };
-}
 
 /** A pipeline of 30 jobs over 3 functions, scheduled, with fan-in: the shapes the examples may not cover. */
 async function generatedPlan(): Promise<Plan> {

@@ -46,10 +46,11 @@ describe('phi run --dry-run', () => {
     expect(res.stdout.split('\n')).toEqual([
       'a run of daily-sales would be skipped now: OUTSIDE_WINDOW',
       '  parameters {"region":"eu"}',
-      '  PAUSE       SCHEDULER_ENABLED PASSED         the pipeline is not paused',
-      '  WINDOW      Rule 17           FAILED         MON 23:30 in Europe/London is outside every window: 06:00–22:00 [Europe/London]',
-      '  SCHEDULE    Rule 1            NOT_EVALUATED  not evaluated: the start was refused by an earlier rule (OUTSIDE_WINDOW)',
-      '  CONCURRENCY Rule 3            NOT_EVALUATED  not evaluated: the start was refused by an earlier rule (OUTSIDE_WINDOW)',
+      '  PAUSE        SCHEDULER_ENABLED PASSED         the pipeline is not paused',
+      '  WINDOW       Rule 17           FAILED         MON 23:30 in Europe/London is outside every window: 06:00–22:00 [Europe/London]',
+      '  SCHEDULE     Rule 1            NOT_EVALUATED  not evaluated: the start was refused by an earlier rule (OUTSIDE_WINDOW)',
+      '  DEPENDENCIES Rule 2            NOT_EVALUATED  not evaluated: the start was refused by an earlier rule (OUTSIDE_WINDOW)',
+      '  CONCURRENCY  Rule 3            NOT_EVALUATED  not evaluated: the start was refused by an earlier rule (OUTSIDE_WINDOW)',
     ]);
     expect(calls).toEqual([['dryRunStart', 'daily-sales', { parameters: { region: 'eu' } }]]);
   });

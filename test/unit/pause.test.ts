@@ -76,6 +76,7 @@ describe('evaluateStart: the PAUSE check (SCHEDULER_ENABLED), first of all', () 
       ['PAUSE', CheckOutcome.FAILED],
       ['WINDOW', CheckOutcome.NOT_EVALUATED],
       ['SCHEDULE', CheckOutcome.NOT_EVALUATED],
+      ['DEPENDENCIES', CheckOutcome.NOT_EVALUATED],
       ['CONCURRENCY', CheckOutcome.NOT_EVALUATED],
     ]);
     expect(d.checks[0]!.detail).toBe(`the pipeline is paused (by ${OPERATOR} at ${NOW}: upstream outage): its ${trigger} deliveries are recorded, not run, until it is resumed`);
@@ -140,7 +141,7 @@ describe('startRun while paused: deliveries recorded SKIPPED (PAUSED), never exe
     await w.store.setPause(PIPELINE, undefined, audit('RESUME', PIPELINE));
     for (const pipelineId of [PIPELINE, OTHER]) {
       const { run } = await startRun({ ...scheduled('2026-11-23T09:00:00Z'), pipelineId }, w.trigger);
-      expect(run).toMatchObject({ status: RunStatus.SKIPPED, startDecision: { reason: 'PAUSED', checks: [{ detail: expect.stringContaining('every pipeline is paused') }, {}, {}, {}] } });
+      expect(run).toMatchObject({ status: RunStatus.SKIPPED, startDecision: { reason: 'PAUSED', checks: [{ detail: expect.stringContaining('every pipeline is paused') }, {}, {}, {}, {}] } });
     }
     await w.store.setPause(ALL_PIPELINES, undefined, audit('RESUME', ALL_PIPELINES));
     expect((await startRun(scheduled('2026-11-23T10:00:00Z'), w.trigger)).run.status).toBe(RunStatus.PENDING);

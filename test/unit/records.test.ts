@@ -5,7 +5,7 @@
  */
 import { BatchGetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
-import { ErrorCategory, JobStatus, RunStatus, SkipReason, type JobAttemptRecord, type RunRecord, type UpstreamOutcome } from '../../lib/model/contract/index.ts';
+import { ErrorCategory, JobStatus, RunStatus, SkipReason, StartDecisionKind, type JobAttemptRecord, type RunRecord, type UpstreamOutcome } from '../../lib/model/contract/index.ts';
 import { RECORD_ACTIONS, RUN_START_FAILED } from '../../lib/model/contract/index.ts';
 import { latestByJob, RecordError, type RecordStore } from '../../functions/shared/records/store.ts';
 import type { ApiDeps } from '../../functions/control/api.ts';
@@ -526,6 +526,29 @@ describe('RecordStore against DynamoDB', () => {
     expect(await store.listAttempts(RUN)).toEqual([attempt('extract', 7)]);
   });
 
+  it('keeps a pipeline’s waiting runs as a set, finds its latest ended run, and resolves a waiting run’s decision once', async () => {
+    const dynamo = new FakeDynamo();
+    const store = recordStoreOver(dynamo);
+    const wait = { decision: StartDecisionKind.WAIT, evaluatedAt: QUEUED, waitUntil: LATER, checks: [] };
+    await store.createRun({ ...newRun(), startDecision: wait });
+    await store.addWaiting('daily-sales', RUN);
+    await store.addWaiting('daily-sales', RUN);
+    await store.addWaiting('daily-sales', 'daily-sales_other');
+    expect(await store.listWaiting('daily-sales')).toEqual(['daily-sales_other', RUN]);
+    await store.removeWaiting('daily-sales', 'daily-sales_other');
+    expect(await store.listWaiting('daily-sales')).toEqual([RUN]);
+    expect(await store.latestEndedRun('daily-sales')).toBeUndefined();
+    const skip = { decision: StartDecisionKind.SKIP, reason: 'DEPENDENCY_TIMEOUT' as const, evaluatedAt: LATER, checks: [] };
+    const first = await store.resolveWait(RUN, skip, LATER);
+    expect(first.changed).toBe(true);
+    expect(first.run).toMatchObject({ status: RunStatus.SKIPPED, completedAt: LATER, startDecision: { decision: 'SKIP', reason: 'DEPENDENCY_TIMEOUT' } });
+    // Decided already: a second decision changes nothing.
+    expect((await store.resolveWait(RUN, { ...skip, decision: StartDecisionKind.START }, LATER)).changed).toBe(false);
+    await store.createRun({ ...newRun(), runId: 'daily-sales_ended', queuedAt: LATER });
+    await store.finishRun('daily-sales_ended', { status: RunStatus.FAILED, at: LATER, jobs: {} });
+    expect(await store.latestEndedRun('daily-sales')).toEqual({ runId: 'daily-sales_ended', status: RunStatus.FAILED, completedAt: LATER });
+  });
+
   it('passes on a failure that is not a failed condition (throttling), and the claim stays free', async () => {
     const dynamo = new FakeDynamo();
     const store = recordStoreOver(dynamo);
@@ -680,6 +703,13 @@ describe('RecordStore against DynamoDB', () => {
     admitRun: async (s) => [await s.admitRun('daily-sales', RUN, 1, STARTED), await s.admitRun('daily-sales', `${RUN}x`, 1, LATER)],
     countActiveRuns: (s) => s.countActiveRuns('daily-sales', LATER),
     getPauses: (s) => s.getPauses(),
+    latestEndedRun: (s) => s.latestEndedRun('daily-sales'),
+    lastScheduledTime: (s) => s.lastScheduledTime('daily-sales', 'default'),
+    addWaiting: (s) => s.addWaiting('daily-sales', RUN),
+    removeWaiting: (s) => s.removeWaiting('daily-sales', RUN),
+    listWaiting: (s) => s.listWaiting('daily-sales'),
+    resolveWait: (s) => s.resolveWait(RUN, { decision: StartDecisionKind.START, evaluatedAt: LATER, checks: [] }, LATER),
+    listAttempts: (s) => s.listAttempts(RUN),
   };
 
   const pauseAudit = { id: 'a1', action: 'PAUSE', pipeline: 'daily-sales', by: 'arn:aws:iam::1:user/op', at: STARTED } as const;
@@ -698,6 +728,12 @@ describe('RecordStore against DynamoDB', () => {
     admitRun: (s) => s.admitRun('daily-sales', RUN, 1, STARTED),
     countActiveRuns: (s) => s.countActiveRuns('daily-sales', LATER),
     getPauses: (s) => s.getPauses(),
+    latestEndedRun: (s) => s.latestEndedRun('daily-sales'),
+    lastScheduledTime: (s) => s.lastScheduledTime('daily-sales', 'default'),
+    addWaiting: (s) => s.addWaiting('daily-sales', RUN),
+    removeWaiting: (s) => s.removeWaiting('daily-sales', RUN),
+    listWaiting: (s) => s.listWaiting('daily-sales'),
+    resolveWait: (s) => s.resolveWait(RUN, { decision: StartDecisionKind.START, evaluatedAt: LATER, checks: [] }, LATER),
     setPause: (s) => s.setPause('daily-sales', { by: pauseAudit.by, at: STARTED }, pauseAudit),
     appendAudit: (s) => s.appendAudit({ ...pauseAudit, id: 'a2', action: 'START', runId: RUN }),
     listAudit: (s) => s.listAudit({ limit: 10 }, LATER),

@@ -145,32 +145,32 @@ describe('evaluateStart: skip if running (spec Rule 3)', () => {
   ])('with %s other active run(s) of at most 2: %s', (activeRuns, decision, outcome) => {
     const d = evaluateStart({ rules, trigger: 'API', now: new Date('2026-05-04T12:00:00Z'), ...(activeRuns !== undefined ? { activeRuns } : {}) });
     expect(d.decision).toBe(decision);
-    expect(d.checks[3]).toMatchObject({ rule: 'CONCURRENCY', spec: 'Rule 3', outcome });
+    expect(d.checks[4]).toMatchObject({ rule: 'CONCURRENCY', spec: 'Rule 3', outcome });
     if (decision === 'SKIP') expect(d.reason).toBe('ALREADY_RUNNING');
     if (activeRuns !== undefined) expect(d.activeRuns).toBe(activeRuns);
   });
 
   it('is not applicable without a limit, whatever is running', () => {
-    expect(evaluateStart({ trigger: 'API', now: new Date(), activeRuns: 50 }).checks[3]).toMatchObject({ outcome: CheckOutcome.NOT_APPLICABLE });
+    expect(evaluateStart({ trigger: 'API', now: new Date(), activeRuns: 50 }).checks[4]).toMatchObject({ outcome: CheckOutcome.NOT_APPLICABLE });
   });
 });
 
-describe('evaluateStart: the spec’s evaluation order (pause → window → schedule → skip if running), stopping at the first refusal', () => {
+describe('evaluateStart: the spec’s evaluation order (pause → window → schedule → dependencies → skip if running), stopping at the first refusal', () => {
   const SCHEDULED = '2026-05-04T23:00:00Z';
   const rules: StartRules = { windows: [W('06:00', '22:00')], toleranceSeconds: 60, maxLatenessSeconds: 300, maxActiveRuns: 1 };
 
   it('always lists the checks in the spec’s order, with the rule each applies', () => {
     const d = evaluateStart({ trigger: 'API', now: new Date('2026-05-04T12:00:00Z'), rules, activeRuns: 0 });
     expect(d.checks.map((c) => c.rule)).toEqual([...START_RULE_ORDER]);
-    expect(d.checks.map((c) => c.spec)).toEqual(['SCHEDULER_ENABLED', 'Rule 17', 'Rule 1', 'Rule 3']);
+    expect(d.checks.map((c) => c.spec)).toEqual(['SCHEDULER_ENABLED', 'Rule 17', 'Rule 1', 'Rule 2', 'Rule 3']);
     expect(d).toMatchObject({ decision: 'START', evaluatedAt: '2026-05-04T12:00:00.000Z', activeRuns: 0 });
-    expect(d.checks.map((c) => c.outcome)).toEqual([CheckOutcome.PASSED, CheckOutcome.PASSED, CheckOutcome.NOT_APPLICABLE, CheckOutcome.PASSED]);
+    expect(d.checks.map((c) => c.outcome)).toEqual([CheckOutcome.PASSED, CheckOutcome.PASSED, CheckOutcome.NOT_APPLICABLE, CheckOutcome.NOT_APPLICABLE, CheckOutcome.PASSED]);
   });
 
   it('reports the window for a delivery that is outside its window, too late and beyond the limit', () => {
     const d = evaluateStart({ trigger: 'SCHEDULE', scheduledTime: SCHEDULED, now: new Date('2026-05-05T01:00:00Z'), rules, activeRuns: 5 });
     expect(d).toMatchObject({ decision: 'SKIP', reason: 'OUTSIDE_WINDOW' });
-    expect(d.checks.map((c) => c.outcome)).toEqual([CheckOutcome.PASSED, CheckOutcome.FAILED, CheckOutcome.NOT_EVALUATED, CheckOutcome.NOT_EVALUATED]);
+    expect(d.checks.map((c) => c.outcome)).toEqual([CheckOutcome.PASSED, CheckOutcome.FAILED, CheckOutcome.NOT_EVALUATED, CheckOutcome.NOT_EVALUATED, CheckOutcome.NOT_EVALUATED]);
     expect(d.checks[1]!.detail).toBe('TUE 01:00 in UTC is outside every window: 06:00–22:00 [UTC]');
     // The later rules were not looked at: no lateness, no count is recorded.
     expect(d.late).toBeUndefined();
@@ -180,13 +180,13 @@ describe('evaluateStart: the spec’s evaluation order (pause → window → sch
   it('reports lateness before the limit for a delivery inside its window, too late and beyond the limit', () => {
     const d = evaluateStart({ trigger: 'SCHEDULE', scheduledTime: '2026-05-05T09:00:00Z', now: new Date('2026-05-05T10:00:00Z'), rules, activeRuns: 5 });
     expect(d).toMatchObject({ decision: 'SKIP', reason: 'TOO_LATE', late: true, latenessSeconds: 3600 });
-    expect(d.checks.map((c) => c.outcome)).toEqual([CheckOutcome.PASSED, CheckOutcome.PASSED, CheckOutcome.FAILED, CheckOutcome.NOT_EVALUATED]);
+    expect(d.checks.map((c) => c.outcome)).toEqual([CheckOutcome.PASSED, CheckOutcome.PASSED, CheckOutcome.FAILED, CheckOutcome.NOT_EVALUATED, CheckOutcome.NOT_EVALUATED]);
   });
 
   it('reports the limit last, for a late delivery inside its window', () => {
     const d = evaluateStart({ trigger: 'SCHEDULE', scheduledTime: '2026-05-05T09:00:00Z', now: new Date('2026-05-05T09:02:00Z'), rules, activeRuns: 1 });
     expect(d).toMatchObject({ decision: 'SKIP', reason: 'ALREADY_RUNNING', late: true, activeRuns: 1 });
-    expect(d.checks.map((c) => c.outcome)).toEqual([CheckOutcome.PASSED, CheckOutcome.PASSED, CheckOutcome.PASSED, CheckOutcome.FAILED]);
+    expect(d.checks.map((c) => c.outcome)).toEqual([CheckOutcome.PASSED, CheckOutcome.PASSED, CheckOutcome.PASSED, CheckOutcome.NOT_APPLICABLE, CheckOutcome.FAILED]);
   });
 
   it('checks a window against the instant of the start, whatever the trigger', () => {
@@ -213,7 +213,7 @@ describe('evaluateStart: force', () => {
   });
 
   it('is recorded even inside a window', () => {
-    expect(evaluateStart({ trigger: 'API', now: new Date('2026-05-04T12:00:00Z'), rules, force: true, activeRuns: 0 })).toMatchObject({ decision: 'START', forced: true, checks: [{}, { outcome: CheckOutcome.BYPASSED }, {}, {}] });
+    expect(evaluateStart({ trigger: 'API', now: new Date('2026-05-04T12:00:00Z'), rules, force: true, activeRuns: 0 })).toMatchObject({ decision: 'START', forced: true, checks: [{}, { outcome: CheckOutcome.BYPASSED }, {}, {}, {}] });
   });
 
   it('does not override the limit on active runs', () => {

@@ -66,6 +66,7 @@ describe('startRun: a start its rules refuse is recorded SKIPPED, with the reaso
       ['PAUSE', CheckOutcome.PASSED],
       ['WINDOW', CheckOutcome.FAILED],
       ['SCHEDULE', CheckOutcome.NOT_EVALUATED],
+      ['DEPENDENCIES', CheckOutcome.NOT_EVALUATED],
       ['CONCURRENCY', CheckOutcome.NOT_EVALUATED],
     ]);
     expect(run.executionArn).toBeUndefined();
@@ -125,7 +126,7 @@ describe('startRun: a start its rules refuse is recorded SKIPPED, with the reaso
     const refused = await startRun({ pipelineId: PIPELINE, trigger: 'API' }, w.trigger);
     expect(refused.run).toMatchObject({ status: RunStatus.SKIPPED, startDecision: { reason: 'OUTSIDE_WINDOW' } });
     const forced = await startRun({ pipelineId: PIPELINE, trigger: 'API', force: true }, w.trigger);
-    expect(forced.run).toMatchObject({ status: RunStatus.PENDING, startDecision: { decision: 'START', forced: true, checks: [{ rule: 'PAUSE' }, { rule: 'WINDOW', outcome: CheckOutcome.BYPASSED }, {}, {}] } });
+    expect(forced.run).toMatchObject({ status: RunStatus.PENDING, startDecision: { decision: 'START', forced: true, checks: [{ rule: 'PAUSE' }, { rule: 'WINDOW', outcome: CheckOutcome.BYPASSED }, {}, {}, {}] } });
     expect(w.started).toEqual([forced.run.runId]);
   });
 
@@ -134,7 +135,7 @@ describe('startRun: a start its rules refuse is recorded SKIPPED, with the reaso
     const { run } = await startRun({ pipelineId: OTHER, trigger: 'SCHEDULE', scheduledTime: '2026-05-04T22:29:00Z' }, w.trigger);
     expect(run.status).toBe(RunStatus.PENDING);
     expect(run.startDecision).toMatchObject({ decision: 'START', late: false, latenessSeconds: 60 });
-    expect(run.startDecision?.checks.map((c) => c.outcome)).toEqual([CheckOutcome.PASSED, CheckOutcome.NOT_APPLICABLE, CheckOutcome.PASSED, CheckOutcome.NOT_APPLICABLE]);
+    expect(run.startDecision?.checks.map((c) => c.outcome)).toEqual([CheckOutcome.PASSED, CheckOutcome.NOT_APPLICABLE, CheckOutcome.PASSED, CheckOutcome.NOT_APPLICABLE, CheckOutcome.NOT_APPLICABLE]);
   });
 
   it('does not reopen a run whose execution failed to start when its rules now refuse it', async () => {
@@ -213,7 +214,7 @@ describe('planStart and POST /pipelines/{id}/runs { dryRun: true }: the decision
     expect(res.statusCode).toBe(200);
     const body = DryRunResponseSchema.parse(json(res));
     expect(body).toMatchObject({ dryRun: true, pipelineId: PIPELINE, parameters: {}, decision: { decision: 'SKIP', reason: 'OUTSIDE_WINDOW', evaluatedAt: OUTSIDE } });
-    expect(body.decision.checks).toHaveLength(4);
+    expect(body.decision.checks).toHaveLength(5);
     expect(w.store.writes).toEqual([]);
     expect(w.started).toEqual([]);
   });

@@ -44,11 +44,23 @@ async function pendingRun(store: MemoryRecordStore, runId: string, queuedAt: str
 }
 
 describe('sweep', () => {
+  it('evaluates a run waiting for its upstream pipelines again (its timeout’s check may be lost): past its timeout it is SKIPPED, never marked a failed start', async () => {
+    const w = world();
+    const rules = { upstreams: [{ pipeline: 'upstream', on: 'SUCCESS' as const, mode: 'gate' as const, timeoutSeconds: 600 }] };
+    const deps = { ...w.deps, trigger: { ...w.deps.trigger, startRules: new Map([['daily-sales', rules]]), waitChecks: { schedule: async () => {} } } };
+    const wait = { decision: 'WAIT' as const, evaluatedAt: LONG_AGO, waitingSince: LONG_AGO, waitUntil: '2024-05-01T10:10:00.000Z', checks: [] };
+    await w.store.createRun({ runId: 'daily-sales_m-waiting', pipelineId: 'daily-sales', trigger: 'API', parameters: {}, queuedAt: LONG_AGO, startDecision: wait });
+    const result = await sweep(deps);
+    expect(result).toMatchObject({ closed: [], resumedWaiting: ['daily-sales_m-waiting'] });
+    expect(await w.store.requireRun('daily-sales_m-waiting')).toMatchObject({ status: RunStatus.SKIPPED, startDecision: { reason: 'DEPENDENCY_TIMEOUT' } });
+    expect(w.started).toEqual([]);
+  });
+
   it('closes a run whose trigger died before starting its execution: FAILED, RUN_START_FAILED, so a new start reopens it', async () => {
     const w = world();
     await pendingRun(w.store, 'm-died', LONG_AGO);
     const result = await sweep(w.deps);
-    expect(result).toEqual({ closed: ['m-died'], redelivered: 0, unreadable: 0 });
+    expect(result).toEqual({ closed: ['m-died'], redelivered: 0, unreadable: 0, resumedWaiting: [], caughtUp: [] });
     expect(await w.store.requireRun('m-died')).toMatchObject({ status: RunStatus.FAILED, error: { code: 'RUN_START_FAILED', message: expect.stringContaining('never started') } });
   });
 

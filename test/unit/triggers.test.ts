@@ -28,7 +28,7 @@ function plan(fields: Partial<PipelineInput>) {
 describe('the definition of triggers', () => {
   it('takes event and dataArrival triggers, and refuses another type or a bucket that is not an S3 bucket name', () => {
     expect(PipelineSchema.safeParse({ id: 'p', jobs: { a: { handler: 'a.ts' } }, triggers: [{ type: 'event', pattern: { source: ['my.app'] } }, { type: 'dataArrival', bucket: 'raw-data', prefix: 'in/' }] }).success).toBe(true);
-    expect(PipelineSchema.safeParse({ id: 'p', jobs: { a: { handler: 'a.ts' } }, triggers: [{ type: 'message', queue: 'q' }] }).success).toBe(false);
+    expect(PipelineSchema.safeParse({ id: 'p', jobs: { a: { handler: 'a.ts' } }, triggers: [{ type: 'mail', queue: 'q' }] }).success).toBe(false);
     expect(PipelineSchema.safeParse({ id: 'p', jobs: { a: { handler: 'a.ts' } }, triggers: [{ type: 'dataArrival', bucket: 'Raw_Data' }] }).success).toBe(false);
     expect(PipelineSchema.safeParse({ id: 'p', jobs: { a: { handler: 'a.ts' } }, triggers: [{ type: 'event', id: 'x'.repeat(20), pattern: { source: ['a'] } }] }).success).toBe(false);
   });

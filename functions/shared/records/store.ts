@@ -24,6 +24,8 @@ import {
   STORAGE_FIELDS,
   TERMINAL_RUN_STATUSES,
   ACTIVE_RUNS_ATTRIBUTES,
+  WAITING_RUNS_ATTRIBUTE,
+  type StartDecision,
   type TriggerType,
   attemptPrefix,
   runPartition,
@@ -125,6 +127,9 @@ export const ADMISSION_GRACE_SECONDS = 60;
 export const ADMISSION_ROUNDS = 5;
 /** The most history items one `listRunHistory` call reads (a filter that matches little still answers, with a cursor). */
 export const HISTORY_SCAN_LIMIT = 500;
+/** How many of a pipeline's newest runs `latestEndedRun` looks through. */
+export const LATEST_ENDED_SCAN = 500;
+const ENDED_STATUSES: readonly RunStatus[] = [RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED];
 
 /** What `listRunHistory` selects: newest first, after the cursor `after` (a history sort key), matching the filters. */
 export interface RunHistoryQuery {
@@ -275,10 +280,11 @@ export class RecordStore {
     );
   }
 
-  /** A run whose execution could not be started, FAILED with RUN_START_FAILED, becomes PENDING again. */
-  async reopenRun(runId: string, at: string): Promise<RunRecord> {
+  /** A run whose execution could not be started, FAILED with RUN_START_FAILED, becomes PENDING again (with `startDecision`, when given). */
+  async reopenRun(runId: string, at: string, startDecision?: StartDecision): Promise<RunRecord> {
     return this.updateRun(runId, {
-      set: { status: RunStatus.PENDING },
+      // With the decision of the start that reopens it (a WAIT: it waits again, no longer a start that failed).
+      set: { status: RunStatus.PENDING, ...(startDecision !== undefined ? { startDecision } : {}) },
       append: { transitions: [{ status: RunStatus.PENDING, at }] },
       // The start failure is no longer the run's outcome.
       remove: ['error', 'completedAt', 'durationMs', 'jobs'],
@@ -485,6 +491,140 @@ export class RecordStore {
         }),
       ),
     );
+  }
+
+  /**
+   * The replay guard of a webhook trigger: records, in one conditional write, that the request whose
+   * signature's SHA-256 is `digest` was received at `at`. `true` the first time (or again once
+   * `releaseWebhookRequest` gave it up), `false` when it was received before: a replay. The item expires
+   * at `expiresAt` (epoch seconds), once the request's timestamp alone refuses it.
+   */
+  async claimWebhookRequest(pipelineId: string, triggerId: string, digest: string, at: string, expiresAt: number): Promise<boolean> {
+    return conditionally(
+      this.doc.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: { ...recordKeys.webhookRequest(pipelineId, triggerId, digest), kind: 'webhook-request', receivedAt: at, expiresAt },
+          ConditionExpression: 'attribute_not_exists(pk) OR #released = :released',
+          ExpressionAttributeNames: { '#released': 'released' },
+          ExpressionAttributeValues: { ':released': true },
+        }),
+      ),
+    );
+  }
+
+  /** Gives up a webhook request's guard (`claimWebhookRequest`) when its run could not be started: the sender may send it again as it was. */
+  async releaseWebhookRequest(pipelineId: string, triggerId: string, digest: string): Promise<void> {
+    await conditionally(
+      this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: recordKeys.webhookRequest(pipelineId, triggerId, digest),
+          UpdateExpression: 'SET #released = :released',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeNames: { '#released': 'released' },
+          ExpressionAttributeValues: { ':released': true },
+        }),
+      ),
+    );
+  }
+
+  /**
+   * The pipeline's latest ended run (SUCCEEDED, FAILED or CANCELLED: the one that ended last) among its
+   * newest runs by when they were queued: read a page at a time, up to `LATEST_ENDED_SCAN` runs, until
+   * a page holds an ended one (skipped and waiting runs are passed over); `undefined` when none ended.
+   */
+  async latestEndedRun(pipelineId: string): Promise<{ runId: string; status: RunStatus; completedAt: string } | undefined> {
+    let after: string | undefined;
+    let examined = 0;
+    do {
+      const page = await this.listRunHistory(pipelineId, { limit: 50, ...(after !== undefined ? { after } : {}) });
+      examined += page.runs.length;
+      const ended = page.runs.filter((r) => ENDED_STATUSES.includes(r.status) && r.completedAt !== undefined).sort((a, b) => (a.completedAt! < b.completedAt! ? 1 : a.completedAt! > b.completedAt! ? -1 : 0))[0];
+      if (ended) return { runId: ended.runId, status: ended.status, completedAt: ended.completedAt! };
+      after = page.next;
+    } while (after !== undefined && examined < LATEST_ENDED_SCAN);
+    return undefined;
+  }
+
+  /**
+   * The latest scheduled time of the pipeline's schedule `scheduleId` that has a run (delivered,
+   * backfilled, caught up; skipped ones too), among its newest runs by when they were queued (at most
+   * `HISTORY_SCAN_LIMIT`); `undefined` when none of them is one.
+   */
+  async lastScheduledTime(pipelineId: string, scheduleId: string): Promise<string | undefined> {
+    let after: string | undefined;
+    let examined = 0;
+    let latest: string | undefined;
+    do {
+      const page = await this.listRunHistory(pipelineId, { limit: 50, ...(after !== undefined ? { after } : {}) });
+      examined += page.runs.length;
+      for (const run of page.runs) {
+        if (run.scheduledTime === undefined || (run.scheduleId ?? 'default') !== scheduleId) continue;
+        if (latest === undefined || Date.parse(run.scheduledTime) > Date.parse(latest)) latest = run.scheduledTime;
+      }
+      // A page that holds one is enough: older runs were queued before it, their times mostly earlier.
+      if (latest !== undefined) return latest;
+      after = page.next;
+    } while (after !== undefined && examined < HISTORY_SCAN_LIMIT);
+    return latest;
+  }
+
+  /** Adds a run to its pipeline's waiting runs (again: nothing changes). */
+  async addWaiting(pipelineId: string, runId: string): Promise<void> {
+    await this.doc.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: recordKeys.waitingRuns(pipelineId),
+        UpdateExpression: 'ADD #runs :run SET #kind = :kind',
+        ExpressionAttributeNames: { '#runs': WAITING_RUNS_ATTRIBUTE, '#kind': 'kind' },
+        ExpressionAttributeValues: { ':run': new Set([runId]), ':kind': 'waiting-runs' },
+      }),
+    );
+  }
+
+  /** Takes a run off its pipeline's waiting runs. */
+  async removeWaiting(pipelineId: string, runId: string): Promise<void> {
+    await this.doc.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: recordKeys.waitingRuns(pipelineId),
+        UpdateExpression: 'DELETE #runs :run',
+        ExpressionAttributeNames: { '#runs': WAITING_RUNS_ATTRIBUTE },
+        ExpressionAttributeValues: { ':run': new Set([runId]) },
+      }),
+    );
+  }
+
+  /** The ids of the pipeline's runs waiting for their upstream pipelines (one consistent read). */
+  async listWaiting(pipelineId: string): Promise<string[]> {
+    const out = await this.doc.send(new GetCommand({ TableName: this.table, Key: recordKeys.waitingRuns(pipelineId), ConsistentRead: true }));
+    const members = out.Item?.[WAITING_RUNS_ATTRIBUTE];
+    return members instanceof Set ? [...(members as Set<unknown>)].map(String).sort() : [];
+  }
+
+  /**
+   * A run waiting (PENDING, decision WAIT) takes its new decision: START (it stays PENDING, its
+   * execution is started next), SKIP (SKIPPED now, after its wait) or WAIT again (what it waits on
+   * now). `changed` is false when it no longer waited (another evaluation decided it first).
+   */
+  async resolveWait(runId: string, decision: StartDecision, at: string): Promise<{ changed: boolean; run: RunRecord }> {
+    const run = await this.requireRun(runId);
+    const skip = decision.decision === StartDecisionKind.SKIP;
+    const changed = await conditionally(
+      this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: recordKeys.run(runId),
+          ...update({
+            set: { startDecision: decision, ...(skip ? { status: RunStatus.SKIPPED, completedAt: at, durationMs: Math.max(0, Date.parse(at) - Date.parse(run.queuedAt)) } : {}) },
+            ...(skip ? { append: { transitions: [{ status: RunStatus.SKIPPED, at }] } } : {}),
+            condition: { expression: '#status = :pending AND #startDecision.#decision = :wait', names: ['status', 'startDecision', 'decision'], values: { ':pending': RunStatus.PENDING, ':wait': StartDecisionKind.WAIT } },
+          }),
+        }),
+      ),
+    );
+    return { changed, run: await this.requireRun(runId) };
   }
 
   /** Every pause of the deployment, in one consistent read (a start makes it before it is decided). */

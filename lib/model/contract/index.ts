@@ -18,3 +18,4 @@ export * from './run-events.ts';
 export * from './metrics.ts';
 export * from './audit.ts';
 export * from './health.ts';
+export * from './webhook.ts';

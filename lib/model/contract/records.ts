@@ -68,7 +68,7 @@ export const RunRecordSchema = z.object({
   idempotencyKey: z.string().optional(),
   /** The trigger that started it (trigger `EVENT`: the pipeline's `triggers` id). */
   triggerId: z.string().optional(),
-  /** The id of the EventBridge event that started it: with `triggerId`, its identity. */
+  /** The id of the EventBridge event that started it: with `triggerId`, its identity (a message trigger's run of one message: the SQS message id). */
   eventId: z.string().optional(),
   parameters: ParametersSchema,
   definitionVersion: z.string().optional(),

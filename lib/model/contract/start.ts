@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { IsoTimeSchema } from './task.ts';
+import { ParametersSchema } from '../pipeline.ts';
 import { TriggerType } from './status.ts';
 
 /** Days of the week as windows name them. */
@@ -35,6 +36,26 @@ export const DeployedWindowSchema = z
 export type DeployedWindow = z.infer<typeof DeployedWindowSchema>;
 
 /**
+ * One cross-pipeline dependency as deployed (from `after` and `requires`, defaults filled in): what
+ * the upstream's latest ended run must be, how it acts, and how long a start waits for it.
+ */
+export const DeployedUpstreamSchema = z
+  .object({
+    pipeline: z.string().min(1),
+    on: z.enum(['SUCCESS', 'COMPLETION']),
+    mode: z.enum(['trigger', 'gate']),
+    maxAgeHours: z.number().positive().optional(),
+    timeoutSeconds: z.number().int().min(0),
+    /** The datasets this dependency was inferred from (`requires`), sorted; absent for a plain `after`. */
+    datasets: z.array(z.string()).min(1).optional(),
+  })
+  .strict();
+export type DeployedUpstream = z.infer<typeof DeployedUpstreamSchema>;
+
+/** How long a start waits for an upstream by default (spec Rule 2's `timeout_seconds: 3600`). */
+export const DEFAULT_UPSTREAM_TIMEOUT_SECONDS = 3600;
+
+/**
  * A pipeline's start rules as deployed, each absent when it has its default: no windows (any time),
  * a tolerance of `DEFAULT_TOLERANCE_SECONDS`, no lateness limit, no limit on active runs.
  */
@@ -46,6 +67,36 @@ export const StartRulesSchema = z
     maxLatenessSeconds: z.number().int().min(0).optional(),
     /** At most this many runs of the pipeline PENDING or RUNNING at once; another is recorded SKIPPED (`ALREADY_RUNNING`, spec Rule 3). */
     maxActiveRuns: z.number().int().min(1).max(MAX_ACTIVE_RUNS_LIMIT).optional(),
+    /** With `maxActiveRuns`: a run beyond the limit waits (PENDING) and starts, oldest first, when an active run ends (spec Rule 3, `queue_if_running`), instead of being skipped. */
+    queueIfRunning: z.literal(true).optional(),
+    /**
+     * Catch-up (spec Rule 4): the schedules whose missed times the sweeper starts (as Scheduler has them,
+     * with their runs' parameters), at most the last `maxRuns` missed per schedule.
+     */
+    catchup: z
+      .object({
+        maxRuns: z.number().int().min(1).max(100),
+        schedules: z
+          .array(
+            z
+              .object({
+                id: z.string().min(1),
+                cron: z.string().optional(),
+                rate: z.string().optional(),
+                at: z.string().optional(),
+                timezone: z.string().optional(),
+                startDate: IsoTimeSchema.optional(),
+                endDate: IsoTimeSchema.optional(),
+                parameters: ParametersSchema.optional(),
+              })
+              .strict(),
+          )
+          .min(1),
+      })
+      .strict()
+      .optional(),
+    /** The pipelines it depends on (spec Rule 2): checked before the limit on active runs, in the spec's order. */
+    upstreams: z.array(DeployedUpstreamSchema).min(1).optional(),
   })
   .strict();
 export type StartRules = z.infer<typeof StartRulesSchema>;
@@ -64,18 +115,20 @@ export const StartRule = {
   WINDOW: 'WINDOW',
   /** Spec Rule 1: is a scheduled delivery due, on time, late, or too late? */
   SCHEDULE: 'SCHEDULE',
+  /** Spec Rule 2, across pipelines: has each upstream pipeline's latest ended run ended as required, recently enough? */
+  DEPENDENCIES: 'DEPENDENCIES',
   /** Spec Rule 3: does the pipeline have room for one more active run? */
   CONCURRENCY: 'CONCURRENCY',
 } as const;
 export type StartRule = (typeof StartRule)[keyof typeof StartRule];
 /** The spec's rule each check applies. */
-export const START_RULE_SPEC: Readonly<Record<StartRule, string>> = { PAUSE: 'SCHEDULER_ENABLED', WINDOW: 'Rule 17', SCHEDULE: 'Rule 1', CONCURRENCY: 'Rule 3' };
+export const START_RULE_SPEC: Readonly<Record<StartRule, string>> = { PAUSE: 'SCHEDULER_ENABLED', WINDOW: 'Rule 17', SCHEDULE: 'Rule 1', DEPENDENCIES: 'Rule 2', CONCURRENCY: 'Rule 3' };
 /**
  * The order the checks are made in: a pause first (nothing of a paused pipeline's schedules and
  * triggers is evaluated further), then the spec's "Rule Evaluation Order": window, schedule,
  * dependencies, skip-if-running.
  */
-export const START_RULE_ORDER: readonly StartRule[] = [StartRule.PAUSE, StartRule.WINDOW, StartRule.SCHEDULE, StartRule.CONCURRENCY];
+export const START_RULE_ORDER: readonly StartRule[] = [StartRule.PAUSE, StartRule.WINDOW, StartRule.SCHEDULE, StartRule.DEPENDENCIES, StartRule.CONCURRENCY];
 
 export const CheckOutcome = {
   PASSED: 'PASSED',
@@ -85,6 +138,8 @@ export const CheckOutcome = {
   BYPASSED: 'BYPASSED',
   /** The pipeline has no such rule, or it does not concern this kind of start. */
   NOT_APPLICABLE: 'NOT_APPLICABLE',
+  /** Not met yet: the run waits (DEPENDENCIES within its timeout; CONCURRENCY queued while the pipeline is at its limit). */
+  WAITING: 'WAITING',
   /** Not reached: an earlier check refused the start (or, for CONCURRENCY, the active runs were not counted yet). */
   NOT_EVALUATED: 'NOT_EVALUATED',
 } as const;
@@ -95,7 +150,7 @@ export type CheckOutcome = (typeof CheckOutcome)[keyof typeof CheckOutcome];
  * an event trigger's deliveries (and their redeliveries by the sweeper). Starts through the API (a run,
  * a backfill, a dead-letter retry) go on while paused: an operator asked for each, and is audited.
  */
-export const PAUSABLE_TRIGGERS: readonly TriggerType[] = [TriggerType.SCHEDULE, TriggerType.EVENT, TriggerType.UPSTREAM];
+export const PAUSABLE_TRIGGERS: readonly TriggerType[] = [TriggerType.SCHEDULE, TriggerType.EVENT, TriggerType.UPSTREAM, TriggerType.CATCHUP];
 
 /** Why a run was recorded without starting. */
 export const StartSkipReason = {
@@ -104,6 +159,10 @@ export const StartSkipReason = {
   OUTSIDE_WINDOW: 'OUTSIDE_WINDOW',
   TOO_LATE: 'TOO_LATE',
   ALREADY_RUNNING: 'ALREADY_RUNNING',
+  /** An upstream pipeline was not ready (its latest ended run not as required, or none) within the dependency's timeout. */
+  DEPENDENCY_TIMEOUT: 'DEPENDENCY_TIMEOUT',
+  /** An upstream's latest ended run was as required but older than `maxAgeHours`, and no fresher one came within the timeout. */
+  STALE_UPSTREAM: 'STALE_UPSTREAM',
 } as const;
 export type StartSkipReason = (typeof StartSkipReason)[keyof typeof StartSkipReason];
 
@@ -117,7 +176,8 @@ export const StartCheckSchema = z.object({
 });
 export type StartCheck = z.infer<typeof StartCheckSchema>;
 
-export const StartDecisionKind = { START: 'START', SKIP: 'SKIP' } as const;
+/** START: the run starts; SKIP: it is recorded SKIPPED; WAIT: it is recorded PENDING, waiting for its upstream pipelines (until `waitUntil`). */
+export const StartDecisionKind = { START: 'START', SKIP: 'SKIP', WAIT: 'WAIT' } as const;
 export type StartDecisionKind = (typeof StartDecisionKind)[keyof typeof StartDecisionKind];
 
 /** The decision taken for one start, kept in the run's record (`startDecision`). */
@@ -135,7 +195,17 @@ export const StartDecisionSchema = z.object({
   latenessSeconds: z.number().optional(),
   /** With a limit on active runs: the pipeline's other active runs when this one was admitted or refused. */
   activeRuns: z.number().int().min(0).optional(),
+  /** WAIT: since when the run has waited for its upstream pipelines (its first evaluation). */
+  waitingSince: IsoTimeSchema.optional(),
+  /** WAIT: when the earliest timeout of the upstreams it waits for runs out (it is evaluated again then). */
+  waitUntil: IsoTimeSchema.optional(),
   /** Every rule, in the spec's order, with its outcome. */
   checks: z.array(StartCheckSchema),
 });
 export type StartDecision = z.infer<typeof StartDecisionSchema>;
+
+/** The environment of the functions that start runs: the role a waiting run's one-time timeout schedule invokes the trigger function with, and that function's ARN (the trigger itself knows its own). */
+export const WAIT_CHECK_ENV = { role: 'PHI_WAIT_CHECK_ROLE_ARN', target: 'PHI_WAIT_CHECK_TARGET_ARN' } as const;
+
+/** A waiting run's timeout schedule is named `phi-wait-<hash of the run and time>`, in the default schedule group. */
+export const WAIT_CHECK_PREFIX = 'phi-wait-';

@@ -70,6 +70,11 @@ export const TriggerType = {
    * trigger of whichever came first.
    */
   BACKFILL: 'BACKFILL',
+  /**
+   * Catch-up (spec Rule 4): a scheduled time its schedule missed, started by the sweeper. Its run has
+   * the identity the schedule's delivery of that time would have (the two are one run).
+   */
+  CATCHUP: 'CATCHUP',
   /** `phi dlq retry`: a new run of a dead letter's pipeline with its run's parameters (its record's `retryOf` names the letter). */
   RETRY: 'RETRY',
 } as const;

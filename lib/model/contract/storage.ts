@@ -9,7 +9,8 @@
  * Runs also carry `gsi1pk = PIPELINE#<pipelineId>`, `gsi1sk = <queuedAt>#<runId>` for history by pipeline.
  * A pipeline with a limit on active runs has one more item, `pk = PIPELINE#<pipelineId>`, `sk = ACTIVE`:
  * the runs it admitted (`recordKeys.activeRuns`); a trigger with `debounceSeconds`, `pk = PIPELINE#<pipelineId>`,
- * `sk = TRIGGER#<triggerId>`: its open window (`recordKeys.triggerWindow`).
+ * `sk = TRIGGER#<triggerId>`: its open window (`recordKeys.triggerWindow`); a webhook request received,
+ * `pk = WEBHOOK#<pipelineId>#<triggerId>#<digest>`, `sk = REQUEST` (`recordKeys.webhookRequest`).
  * The deployment's pauses are one item, `pk = GLOBAL`, `sk = PAUSED` (`recordKeys.pauses`), and the audit
  * log one partition a month, `pk = AUDIT#<yyyy-mm>`, `sk = <at>#<id>` (`recordKeys.audit`).
  * `expiresAt` (epoch seconds) is the table's TTL attribute.
@@ -57,6 +58,15 @@ export const recordKeys = {
    */
   triggerWindow: (pipelineId: string, triggerId: string) => ({ pk: `PIPELINE#${pipelineId}`, sk: `TRIGGER#${triggerId}` }),
   /**
+   * A webhook request received (`digest`: the SHA-256 of its signature), the replay guard: written once
+   * by a conditional put, `released` again only when its run could not be started (the sender may send
+   * it again). Expires (`expiresAt`) once its timestamp is past the trigger's tolerance, when the
+   * timestamp alone refuses it. Outside every run's partition, like `activeRuns`.
+   */
+  webhookRequest: (pipelineId: string, triggerId: string, digest: string) => ({ pk: `WEBHOOK#${pipelineId}#${triggerId}#${digest}`, sk: 'REQUEST' }),
+  /** The pipeline's runs waiting for their upstream pipelines (a string set, `WAITING_RUNS_ATTRIBUTE`): what an upstream's run end re-evaluates. */
+  waitingRuns: (pipelineId: string) => ({ pk: `PIPELINE#${pipelineId}`, sk: 'WAITING' }),
+  /**
    * The deployment's pauses, in one item (one read per start): `all` (the global pause) and one
    * `p:<pipelineId>` attribute per paused pipeline, each a `PauseFlag`. No TTL: a pause holds until resumed.
    */
@@ -73,6 +83,8 @@ export const auditPartition = (month: string): string => `AUDIT#${month}`;
 /** Attributes of the pauses item (`recordKeys.pauses`). */
 export const PAUSE_ATTRIBUTES = { all: 'all', pipelinePrefix: 'p:' } as const;
 
+/** The attribute of `recordKeys.waitingRuns` that holds the run ids. */
+export const WAITING_RUNS_ATTRIBUTE = 'runs';
 /** Attributes of a pipeline's admitted-runs item (`recordKeys.activeRuns`). */
 export const ACTIVE_RUNS_ATTRIBUTES = { runs: 'runs', admittedPrefix: 'at:' } as const;
 
@@ -84,8 +96,8 @@ export const RECORD_ACTIONS = {
   recorder: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
   /** The state machine itself: the gate of each job (its task token). */
   stateMachine: ['dynamodb:UpdateItem'],
-  /** The schedule trigger: create runs and start them. */
-  trigger: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+  /** The schedule trigger: create runs and start them; read upstream pipelines' latest runs (the history index). */
+  trigger: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
   /** The control API and the sweeper: start runs, read them with their attempts and their history, close them. */
   control: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
 } as const;

@@ -52,3 +52,30 @@ export function backfillTimes(schedule: NamedSchedule, from: Date, to: Date, lim
   }
   return { ok: true, timezone: compiled.schedule.timezone, times };
 }
+
+/**
+ * Catch-up (spec Rule 4): the last `count` fire times of `schedule` after `since` (excluded) and at or
+ * before `until`, oldest first; fewer when it fired fewer times. However many times it fired in the
+ * range, it looks only at a window holding the last ones (narrowed by halves). Refused as a backfill
+ * would be (a rate without a start date, a schedule that does not compile).
+ */
+export function latestFireTimes(schedule: NamedSchedule, since: Date, until: Date, count: number): BackfillTimes {
+  const window = (from: Date): BackfillTimes => backfillTimes(schedule, from, new Date(until.getTime() + 1));
+  const first = new Date(since.getTime() + 1);
+  if (until.getTime() < first.getTime() || count <= 0) return { ok: true, timezone: schedule.timezone ?? 'UTC', times: [] };
+  let all = window(first);
+  if (all.ok) return { ...all, times: all.times.slice(-count) };
+  if (all.code !== BackfillRefusal.TOO_MANY) return all;
+  // Too many to list: the latest window start that still holds `count` of them.
+  let lo = first.getTime();
+  let hi = until.getTime();
+  for (let i = 0; i < 64 && hi - lo > 1; i++) {
+    const mid = Math.floor((lo + hi) / 2);
+    all = window(new Date(mid));
+    if (!all.ok && all.code === BackfillRefusal.TOO_MANY) lo = mid;
+    else if (!all.ok) return all;
+    else if (all.times.length < count) hi = mid;
+    else return { ...all, times: all.times.slice(-count) };
+  }
+  return window(new Date(hi));
+}

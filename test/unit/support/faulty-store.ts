@@ -170,7 +170,25 @@ export class FaultyRecordStore implements Pick<MemoryRecordStore, StoreMethods> 
   }
   countActiveRuns(...a: Parameters<MemoryRecordStore['countActiveRuns']>): ReturnType<MemoryRecordStore['countActiveRuns']> {
     return this.call('countActiveRuns', () => this.inner.countActiveRuns(...a));
+  }  lastScheduledTime(...a: Parameters<MemoryRecordStore['lastScheduledTime']>): ReturnType<MemoryRecordStore['lastScheduledTime']> {
+    return this.call('lastScheduledTime', () => this.inner.lastScheduledTime(...a));
   }
+  latestEndedRun(...a: Parameters<MemoryRecordStore['latestEndedRun']>): ReturnType<MemoryRecordStore['latestEndedRun']> {
+    return this.call('latestEndedRun', () => this.inner.latestEndedRun(...a));
+  }
+  addWaiting(...a: Parameters<MemoryRecordStore['addWaiting']>): ReturnType<MemoryRecordStore['addWaiting']> {
+    return this.call('addWaiting', () => this.inner.addWaiting(...a));
+  }
+  removeWaiting(...a: Parameters<MemoryRecordStore['removeWaiting']>): ReturnType<MemoryRecordStore['removeWaiting']> {
+    return this.call('removeWaiting', () => this.inner.removeWaiting(...a));
+  }
+  listWaiting(...a: Parameters<MemoryRecordStore['listWaiting']>): ReturnType<MemoryRecordStore['listWaiting']> {
+    return this.call('listWaiting', () => this.inner.listWaiting(...a));
+  }
+  resolveWait(...a: Parameters<MemoryRecordStore['resolveWait']>): ReturnType<MemoryRecordStore['resolveWait']> {
+    return this.call('resolveWait', () => this.inner.resolveWait(...a));
+  }
+
   endJob(...a: Parameters<MemoryRecordStore['endJob']>): ReturnType<MemoryRecordStore['endJob']> {
     return this.call('endJob', () => this.inner.endJob(...a));
   }

@@ -28,6 +28,9 @@
  *    them; claimReady marks a job ready once (with its token, if registered), again for the same
  *    upstream until markWoken; endJob keeps the first end;
  *    registerToken is the state machine's gate (a token is kept only while the job is not ready);
+ *  - waiting runs: latestEndedRun answers a pipeline's newest run (by history key) that ended SUCCEEDED,
+ *    FAILED or CANCELLED; add/remove/listWaiting keep a pipeline's set of waiting run ids; resolveWait
+ *    gives a PENDING run with decision WAIT its new decision once (SKIP: SKIPPED, ended then);
  *  - pauses and the audit log (`PauseAuditMethods`): setPause sets or clears one pipeline's pause (or the
  *    global one, `*`) and appends its audit record together; getPauses answers every pause; appendAudit
  *    appends a record; listAudit answers the newest `limit` records (of a pipeline and the global ones)
@@ -41,6 +44,8 @@ import {
   JobAttemptRecordSchema,
   RunRecordSchema,
   RunStatus,
+  StartDecisionKind,
+  type StartDecision,
   type JobAttemptRecord,
   type JobSummary,
   type RunRecord,
@@ -80,6 +85,12 @@ export type StoreMethods =
   | 'listRunHistory'
   | 'admitRun'
   | 'countActiveRuns'
+  | 'latestEndedRun'
+  | 'addWaiting'
+  | 'removeWaiting'
+  | 'listWaiting'
+  | 'resolveWait'
+  | 'lastScheduledTime'
   | 'endJob';
 
 /** The pause and audit methods (kept apart from `StoreMethods`, which the fault-injecting store wraps). */
@@ -138,11 +149,11 @@ export class MemoryRecordStore implements Pick<RecordStore, StoreMethods | Pause
     this.putRun('attachExecution', { ...existing, executionArn });
   }
 
-  async reopenRun(runId: string, at: string): Promise<RunRecord> {
+  async reopenRun(runId: string, at: string, startDecision?: StartDecision): Promise<RunRecord> {
     const existing = this.runs.get(runId);
     if (existing && existing.status === RunStatus.FAILED && existing.error?.code === RUN_START_FAILED) {
       const { error: _error, completedAt: _completedAt, durationMs: _durationMs, jobs: _jobs, ...rest } = existing;
-      this.putRun('reopenRun', { ...rest, status: RunStatus.PENDING, transitions: [...existing.transitions, { status: RunStatus.PENDING, at }] });
+      this.putRun('reopenRun', { ...rest, ...(startDecision !== undefined ? { startDecision } : {}), status: RunStatus.PENDING, transitions: [...existing.transitions, { status: RunStatus.PENDING, at }] });
     }
     return this.requireRun(runId);
   }
@@ -418,6 +429,48 @@ export class MemoryRecordStore implements Pick<RecordStore, StoreMethods | Pause
     if (!admitted.has(runId)) admitted.set(runId, at);
     this.writes.push({ op: 'admitRun', key: `PIPELINE#${pipelineId}|ACTIVE` });
     return { admitted: true, active: admitted.size - 1 };
+  }
+
+  private readonly waiting = new Map<string, Set<string>>();
+
+  async latestEndedRun(pipelineId: string): Promise<{ runId: string; status: RunStatus; completedAt: string } | undefined> {
+    const keyOf = (r: RunRecord): string => recordKeys.history(r.pipelineId, r.queuedAt, r.runId).gsi1sk;
+    const ended = [...this.runs.values()]
+      .filter((r) => r.pipelineId === pipelineId && [RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED].includes(r.status as never) && r.completedAt !== undefined)
+      .sort((a, b) => Buffer.compare(Buffer.from(keyOf(b)), Buffer.from(keyOf(a))))[0];
+    return ended === undefined ? undefined : { runId: ended.runId, status: ended.status, completedAt: ended.completedAt! };
+  }
+
+  async lastScheduledTime(pipelineId: string, scheduleId: string): Promise<string | undefined> {
+    const times = [...this.runs.values()].filter((r) => r.pipelineId === pipelineId && r.scheduledTime !== undefined && (r.scheduleId ?? 'default') === scheduleId).map((r) => r.scheduledTime!);
+    return times.sort((a, b) => Date.parse(b) - Date.parse(a))[0];
+  }
+
+  async addWaiting(pipelineId: string, runId: string): Promise<void> {
+    (this.waiting.get(pipelineId) ?? this.waiting.set(pipelineId, new Set()).get(pipelineId)!).add(runId);
+    this.writes.push({ op: 'addWaiting', key: `PIPELINE#${pipelineId}|WAITING` });
+  }
+
+  async removeWaiting(pipelineId: string, runId: string): Promise<void> {
+    this.waiting.get(pipelineId)?.delete(runId);
+    this.writes.push({ op: 'removeWaiting', key: `PIPELINE#${pipelineId}|WAITING` });
+  }
+
+  async listWaiting(pipelineId: string): Promise<string[]> {
+    return [...(this.waiting.get(pipelineId) ?? [])].sort();
+  }
+
+  async resolveWait(runId: string, decision: StartDecision, at: string): Promise<{ changed: boolean; run: RunRecord }> {
+    const run = this.runs.get(runId);
+    if (!run) throw new RecordError('REC_001_NOT_FOUND', `run ${runId} has no record`);
+    if (run.status !== RunStatus.PENDING || run.startDecision?.decision !== StartDecisionKind.WAIT) return { changed: false, run: copy(run) };
+    const skip = decision.decision === StartDecisionKind.SKIP;
+    this.putRun('resolveWait', {
+      ...run,
+      startDecision: decision,
+      ...(skip ? { status: RunStatus.SKIPPED, completedAt: at, durationMs: Math.max(0, Date.parse(at) - Date.parse(run.queuedAt)), transitions: [...run.transitions, { status: RunStatus.SKIPPED, at }] } : {}),
+    });
+    return { changed: true, run: copy(this.runs.get(runId)!) };
   }
 
   /** The runs a pipeline's limit counts as admitted (ended or not), in the order they were admitted. */
