@@ -21,7 +21,7 @@ import { recordStoreFromEnv } from '../shared/records/env.ts';
 import type { RecordStore } from '../shared/records/store.ts';
 import { fromStatusChange, record, recorderDepsFromEnv, type RecorderDeps } from './recorder.ts';
 import { isWaiting, resumeWaitingRun, stalledAfterWait, ScheduledEventSchema, scheduledRunRequest, startEventRun, startRun, TriggeredEventSchema, triggerDepsFromEnv, type TriggerDeps } from './trigger.ts';
-import { deliverUpstreamEnded, UpstreamEndedDeliverySchema } from './upstream.ts';
+import { deliverMissedEnds, deliverUpstreamEnded, UpstreamEndedDeliverySchema } from './upstream.ts';
 import { WaitCheckSchema } from './wait-checks.ts';
 import { catchUp } from './catchup.ts';
 
@@ -64,6 +64,8 @@ export interface SweepResult {
   readonly resumedWaiting: readonly string[];
   /** Missed scheduled times started by catch-up (spec Rule 4). */
   readonly caughtUp: readonly string[];
+  /** Runs of `trigger` dependencies whose upstream run's end had started nothing (a lost event). */
+  readonly missedEnds: readonly string[];
 }
 
 const runInputOf = (run: RunRecord): RunInput => ({ runId: run.runId, pipelineId: run.pipelineId, trigger: run.trigger, parameters: run.parameters, ...(run.scheduledTime ? { scheduledTime: run.scheduledTime } : {}) });
@@ -158,7 +160,8 @@ export async function sweep(deps: SweeperDeps, options: SweepOptions = {}): Prom
   emitMetrics({ SweptRuns: closed.length, RedeliveredEvents: redelivered, UnreadableDeliveries: unreadable }, {}, deps.log);
   // Catch-up (Rule 4): the scheduled times its schedules missed, after what the queue redelivered.
   const caughtUp = (await catchUp(deps.trigger)).started;
-  return { closed, redelivered, unreadable, resumedWaiting, caughtUp };
+  const missedEnds = await deliverMissedEnds(deps.trigger);
+  return { closed, redelivered, unreadable, resumedWaiting, caughtUp, missedEnds };
 }
 
 /** A manual invocation may shorten the grace period (`{ "graceSeconds": 0 }`), e.g. after an outage. */

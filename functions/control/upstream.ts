@@ -15,7 +15,7 @@ import { JobStatus, RunStatus, TriggerType, type RunRecord } from '../../lib/mod
 import { PhiError } from '../../lib/model/errors.ts';
 import { latestByJob } from '../shared/records/store.ts';
 import type { JsonValue } from '../../lib/model/pipeline.ts';
-import { resumeWaitingRun, startRun, type RunRequest, type TriggerDeps } from './trigger.ts';
+import { resumeWaitingRun, runIdFor, startRun, type RunRequest, type TriggerDeps } from './trigger.ts';
 
 /** A dependency rule's input: the pipeline that depends, the upstream, how it depends, and the upstream's whole `Phi Run Ended` event. */
 export const UpstreamEndedDeliverySchema = z.object({
@@ -111,4 +111,43 @@ export async function deliverUpstreamEnded(delivery: UpstreamEndedDelivery, deps
   }
   deps.log.info('upstream run ended', { pipelineId: delivery.pipelineId, upstream: delivery.upstream, upstreamRunId: delivery.event.detail.runId, status: delivery.event.detail.status, ...(started ? { started: started.runId } : {}), resumed: resumed.length });
   return { ...(started ? { started } : {}), resumed };
+}
+
+/** How far back the sweeper looks for upstream runs whose end started nothing (a lost `Phi Run Ended`). */
+export const MISSED_ENDS_WINDOW_SECONDS = 2 * 3600;
+/** An upstream run's end counts as missed only this long after it: its event is delivered first. */
+export const MISSED_ENDS_GRACE_SECONDS = 300;
+
+/**
+ * The sweeper's backstop for `trigger` dependencies: the recorder publishes each run's end at least
+ * once, but a publish that failed would leave a dependent never started. Each upstream run that ended
+ * as required between `MISSED_ENDS_WINDOW_SECONDS` and `MISSED_ENDS_GRACE_SECONDS` ago, and whose
+ * triggered run does not exist, is delivered now as its event would have been (the same run identity,
+ * so an event that comes after all is that run). Answers the runs it started.
+ */
+export async function deliverMissedEnds(deps: TriggerDeps): Promise<string[]> {
+  const now = (deps.now ?? (() => new Date()))();
+  const started: string[] = [];
+  for (const [pipelineId, rules] of deps.startRules ?? []) {
+    for (const upstream of (rules.upstreams ?? []).filter((u) => u.mode === 'trigger')) {
+      const { runs } = await deps.store.listRunHistory(upstream.pipeline, { limit: 50 });
+      for (const run of runs) {
+        const age = now.getTime() - Date.parse(run.completedAt ?? '');
+        const asRequired = run.status === RunStatus.SUCCEEDED || (upstream.on === 'COMPLETION' && (run.status === RunStatus.FAILED || run.status === RunStatus.CANCELLED));
+        if (!asRequired || !(age >= MISSED_ENDS_GRACE_SECONDS * 1000 && age <= MISSED_ENDS_WINDOW_SECONDS * 1000)) continue;
+        const delivery: UpstreamEndedDelivery = {
+          pipelineId,
+          upstream: upstream.pipeline,
+          mode: 'trigger',
+          on: upstream.on,
+          event: { id: `sweeper-${run.runId}`, source: 'phi', 'detail-type': 'Phi Run Ended', detail: { runId: run.runId, pipelineId: upstream.pipeline, status: run.status, completedAt: run.completedAt! } },
+        };
+        if ((await deps.store.getRun(runIdFor(upstreamRunRequest(delivery), now))) !== undefined) continue;
+        const result = await deliverUpstreamEnded(delivery, deps);
+        if (result.started?.created) started.push(result.started.runId);
+        deps.log.warn('an upstream run’s end had started nothing: delivered by the sweeper', { pipelineId, upstream: upstream.pipeline, upstreamRunId: run.runId, ...(result.started ? { runId: result.started.runId } : {}) });
+      }
+    }
+  }
+  return started;
 }

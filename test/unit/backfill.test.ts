@@ -26,6 +26,12 @@ describe('backfill enumeration: a schedule’s fire times in [from, to)', () => 
     expect(times({ cron: '30 1 * * *', timezone: 'America/New_York' }, '2026-10-31T00:00:00Z', '2026-11-03T00:00:00Z')).toEqual(['2026-10-31T01:30:00-04:00', '2026-11-01T01:30:00-04:00', '2026-11-02T01:30:00-05:00']);
   });
 
+  it('lists a range longer than the five years a cron’s fire times are looked for at a time, without a gap or a repeat', () => {
+    const years = Array.from({ length: 17 }, (_, i) => `${2010 + i}-01-01T00:00:00Z`);
+    expect(times({ cron: '0 0 1 1 *' }, '2010-01-01T00:00:00Z', '2026-06-01T00:00:00Z')).toEqual(years);
+    expect(times({ cron: '0 12 29 2 *' }, '2001-01-01T00:00:00Z', '2026-01-01T00:00:00Z')).toEqual(['2004', '2008', '2012', '2016', '2020', '2024'].map((y) => `${y}-02-29T12:00:00Z`));
+  });
+
   it('does the same in Europe/London and, in the southern hemisphere, Australia/Sydney', () => {
     expect(times({ cron: '30 1 * * *', timezone: 'Europe/London' }, '2026-03-28T00:00:00Z', '2026-03-31T00:00:00Z')).toEqual(['2026-03-28T01:30:00Z', '2026-03-30T01:30:00+01:00']);
     expect(times({ cron: '30 1 * * *', timezone: 'Europe/London' }, '2026-10-24T00:00:00Z', '2026-10-27T00:00:00Z')).toEqual(['2026-10-24T01:30:00+01:00', '2026-10-25T01:30:00+01:00', '2026-10-26T01:30:00Z']);

@@ -710,6 +710,7 @@ describe('RecordStore against DynamoDB', () => {
     listWaiting: (s) => s.listWaiting('daily-sales'),
     resolveWait: (s) => s.resolveWait(RUN, { decision: StartDecisionKind.START, evaluatedAt: LATER, checks: [] }, LATER),
     listAttempts: (s) => s.listAttempts(RUN),
+    listRunHistory: (s) => s.listRunHistory('daily-sales', { limit: 5 }),
   };
 
   const pauseAudit = { id: 'a1', action: 'PAUSE', pipeline: 'daily-sales', by: 'arn:aws:iam::1:user/op', at: STARTED } as const;

@@ -60,7 +60,7 @@ describe('sweep', () => {
     const w = world();
     await pendingRun(w.store, 'm-died', LONG_AGO);
     const result = await sweep(w.deps);
-    expect(result).toEqual({ closed: ['m-died'], redelivered: 0, unreadable: 0, resumedWaiting: [], caughtUp: [] });
+    expect(result).toEqual({ closed: ['m-died'], redelivered: 0, unreadable: 0, resumedWaiting: [], caughtUp: [], missedEnds: [] });
     expect(await w.store.requireRun('m-died')).toMatchObject({ status: RunStatus.FAILED, error: { code: 'RUN_START_FAILED', message: expect.stringContaining('never started') } });
   });
 

@@ -400,3 +400,26 @@ describe('a waiting run, whatever fails around it', () => {
     expect((await w.store.requireRun(newcomer.run.runId)).status).toBe(RunStatus.PENDING);
   });
 });
+
+describe('the sweeper’s backstop for a lost upstream end', () => {
+  const TRIGGERED: StartRules = { upstreams: [{ pipeline: UP, on: 'SUCCESS', mode: 'trigger', timeoutSeconds: 0 }] };
+
+  it('starts the run an upstream run’s end should have started (the same identity), once, and only for ends between 5 minutes and 2 hours old', async () => {
+    const { deliverMissedEnds } = await import('../../functions/control/upstream.ts');
+    const w = world(TRIGGERED);
+    const lost = await w.upstreamRun('lost', RunStatus.SUCCEEDED, ago(30));
+    const seen = await w.upstreamRun('seen', RunStatus.SUCCEEDED, ago(40));
+    // Too fresh (its event may still come), too old, or not as required: left alone.
+    await w.upstreamRun('fresh', RunStatus.SUCCEEDED, ago(1));
+    await w.upstreamRun('old', RunStatus.SUCCEEDED, ago(300));
+    await w.upstreamRun('failed', RunStatus.FAILED, ago(30));
+    const delivered = await deliverUpstreamEnded(w.ended(seen.runId, RunStatus.SUCCEEDED, seen.completedAt!, 'trigger'), w.deps);
+    const started = await deliverMissedEnds(w.deps);
+    expect(started).toHaveLength(1);
+    expect(await w.store.requireRun(started[0]!)).toMatchObject({ trigger: 'UPSTREAM', parameters: { event: { runId: lost.runId } } });
+    expect(await deliverMissedEnds(w.deps)).toEqual([]);
+    // Its event, late after all: the same run.
+    expect((await deliverUpstreamEnded(w.ended(lost.runId, RunStatus.SUCCEEDED, lost.completedAt!, 'trigger'), w.deps)).started).toMatchObject({ runId: started[0], created: false });
+    expect(w.started).toEqual([delivered.started!.runId, started[0]]);
+  });
+});

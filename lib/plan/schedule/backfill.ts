@@ -5,6 +5,7 @@
  */
 import type { NamedSchedule } from '../../model/pipeline.ts';
 import { compileSchedule } from './index.ts';
+import { SEARCH_DAYS } from './fire-times.ts';
 import type { ScheduleProblem } from './types.ts';
 
 /** The most scheduled times one backfill starts: a longer range is refused (split it). */
@@ -43,14 +44,28 @@ export function backfillTimes(schedule: NamedSchedule, from: Date, to: Date, lim
       message: `schedule "${schedule.id}" is a rate without a startDate: it fires a rate apart from when it was deployed, which the definition does not say, so its past fire times are unknown`,
     };
   }
-  // Fire times are listed strictly after `from`: one millisecond before it includes `from` itself.
-  const compiled = compileSchedule(schedule, EPOCH, { from: new Date(from.getTime() - 1), count: limit + 1 });
-  if (!compiled.ok) return { ok: false, code: BackfillRefusal.INVALID_SCHEDULE, message: `schedule "${schedule.id}" does not compile: ${compiled.problems.map((p) => p.message).join('; ')}`, problems: compiled.problems };
-  const times = compiled.schedule.next.filter((t) => Date.parse(t) < to.getTime());
-  if (times.length > limit) {
-    return { ok: false, code: BackfillRefusal.TOO_MANY, message: `schedule "${schedule.id}" fires more than ${limit} times from ${from.toISOString()} to ${to.toISOString()}: backfill at most ${limit} at once (split the range)` };
+  // Fire times are listed strictly after `from`: one millisecond before it includes `from` itself. A
+  // cron's are looked for five years ahead at a time: a longer range is listed window after window.
+  const times: string[] = [];
+  let cursor = from.getTime() - 1;
+  let timezone = schedule.timezone ?? 'UTC';
+  while (cursor < to.getTime()) {
+    const wanted = limit + 1 - times.length;
+    const compiled = compileSchedule(schedule, EPOCH, { from: new Date(cursor), count: wanted });
+    if (!compiled.ok) return { ok: false, code: BackfillRefusal.INVALID_SCHEDULE, message: `schedule "${schedule.id}" does not compile: ${compiled.problems.map((p) => p.message).join('; ')}`, problems: compiled.problems };
+    timezone = compiled.schedule.timezone;
+    const after = times.length > 0 ? Date.parse(times.at(-1)!) : -Infinity;
+    const listed = compiled.schedule.next.filter((t) => Date.parse(t) > after);
+    const inRange = listed.filter((t) => Date.parse(t) < to.getTime());
+    times.push(...inRange);
+    if (times.length > limit) {
+      return { ok: false, code: BackfillRefusal.TOO_MANY, message: `schedule "${schedule.id}" fires more than ${limit} times from ${from.toISOString()} to ${to.toISOString()}: backfill at most ${limit} at once (split the range)` };
+    }
+    // Past `to`, or as many as asked: done. Fewer than asked: the search ended; it goes on a day before where it stopped.
+    if (inRange.length < listed.length || compiled.schedule.next.length >= wanted) break;
+    cursor += (SEARCH_DAYS - 1) * 86_400_000;
   }
-  return { ok: true, timezone: compiled.schedule.timezone, times };
+  return { ok: true, timezone, times };
 }
 
 /**

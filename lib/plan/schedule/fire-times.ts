@@ -3,7 +3,7 @@ import { formatInZone, resolveLocalTime, wallClock } from './timezone.ts';
 import { NEXT_COUNT, type CronSelection } from './types.ts';
 
 /** How far ahead fire times are looked for: a cron that selects no day in 5 years never fires. */
-const SEARCH_DAYS = 5 * 366;
+export const SEARCH_DAYS = 5 * 366;
 
 /**
  * The next fire times of a cron in `timezone`, as EventBridge Scheduler fires them across daylight
