@@ -76,7 +76,7 @@ function nextScheduled(config: PipelineHealthConfig | undefined, runs: readonly 
 }
 
 function pipelineHealth(pipelineId: string, config: PipelineHealthConfig | undefined, records: PipelineRecords, now: Date): Omit<PipelineHealth, 'paused'> {
-  const maxAge = config?.maxDataAgeHours !== undefined ? { maxDataAgeHours: config.maxDataAgeHours } : {};
+  const maxAge = { ...(config?.maxDataAgeHours !== undefined ? { maxDataAgeHours: config.maxDataAgeHours } : {}), ...(config?.provides !== undefined ? { provides: config.provides } : {}) };
   if (!records.readable) {
     return { pipelineId, readable: false, lastRun: null, nextScheduledTime: nextScheduled(config, [], now), dataFreshness: DataFreshness.UNKNOWN, lastSucceededAt: null, ...maxAge, averageDurationMs: null, activeExecutions: 0, errorRate1h: null, successRate24h: null };
   }
@@ -183,7 +183,8 @@ export async function gatherHealth(pipelineIds: readonly string[], store: Pick<R
         const records = await (async (): Promise<PipelineRecords> => {
           try {
             const runs = await store.listRuns(pipelineId, HEALTH_RUNS_PER_PIPELINE);
-            if (config?.maxDataAgeHours === undefined || runs.some((r) => r.status === RunStatus.SUCCEEDED)) return { readable: true, runs };
+            // A provider's datasets are as fresh as its last success: looked for beyond the runs read, as a data age is.
+            if ((config?.maxDataAgeHours === undefined && config?.provides === undefined) || runs.some((r) => r.status === RunStatus.SUCCEEDED)) return { readable: true, runs };
             const [lastSucceeded] = (await store.listRunHistory(pipelineId, { limit: 1, status: RunStatus.SUCCEEDED })).runs;
             return { readable: true, runs, ...(lastSucceeded ? { lastSucceeded } : {}) };
           } catch (err) {

@@ -8,7 +8,7 @@
  * `PAUSED`). A start whose upstream pipelines are not ready (spec Rule 2), or that is queued behind
  * the pipeline's active runs (`queue_if_running`, Rule 3), is recorded PENDING with decision WAIT and no
  * execution, and evaluated again by the runs' ends, its timeout's one-time schedule and the sweeper
- * (`resumeWaitingRun`). Deferring a start to the next window is not supported.
+ * (`resumeWaitingRun`); so is one outside its windows with `outsideWindow: 'defer'`, until the next opens.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
@@ -280,7 +280,8 @@ export async function resumeWaitingRun(runId: string, deps: TriggerDeps, upstrea
     // Forced past the windows and upstreams, and queued behind the limit: still forced when its turn comes.
     ...(run.startDecision?.forced ? { force: true } : {}),
   };
-  const since = new Date(run.startDecision?.waitingSince ?? run.queuedAt);
+  // Timeouts count from when it began waiting on a rule that has one (a deferred start's wait for its window does not count).
+  const since = run.startDecision?.waitingSince !== undefined ? new Date(run.startDecision.waitingSince) : now;
   const decision = await decideStart(req, runId, now, deps, false, { since, deliveredAt: new Date(run.queuedAt) });
   if (decision.decision === StartDecisionKind.WAIT) {
     // Still waiting: its record says on what now (the upstreams, or its place in the queue).

@@ -396,9 +396,9 @@ export class PhiPlatform extends Construct implements IPhiPlatform {
     });
     grantRecords(this.sweeper, this.table, RECORD_ACTIONS.control, { history: true });
 
-    // Runs that wait for their upstream pipelines: each one's timeout is a one-time schedule (named
+    // Runs that wait for their upstream pipelines or their window: each one's timeout is a one-time schedule (named
     // phi-wait-…, deleted once fired) that invokes the trigger function. Whatever starts runs may create one.
-    if (Object.values(props.startRules ?? {}).some((rules) => rules.upstreams !== undefined)) {
+    if (Object.values(props.startRules ?? {}).some((rules) => rules.upstreams !== undefined || rules.deferOutsideWindow)) {
       const waitRole = new iam.Role(this, 'WaitCheckRole', { assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com'), description: 'Phi: the timeouts of runs waiting for their upstream pipelines invoke the trigger function' });
       grantOn(waitRole, ['lambda:InvokeFunction'], [this.scheduleTrigger.functionArn]);
       const waitSchedules = stack.formatArn({ service: 'scheduler', resource: 'schedule', resourceName: `default/${WAIT_CHECK_PREFIX}*`, arnFormat: ArnFormat.SLASH_RESOURCE_NAME });

@@ -23,6 +23,7 @@ export function formatPlan(plan: Plan): string {
     lines.push(`  starts: ${describeStartRules(p.startRules)}`);
     const after = describeUpstreams(p.startRules?.upstreams);
     if (after !== undefined) lines.push(`  after: ${after}`);
+    if (p.provides !== undefined) lines.push(`  provides: ${p.provides.join(', ')}`);
     p.layers.forEach((layer, i) => lines.push(`  layer ${i + 1}: ${layer.join(', ')}`));
     const disabled = p.jobs.filter((j) => !j.enabled).map((j) => j.id);
     if (disabled.length > 0) lines.push(`  disabled: ${disabled.join(', ')}`);

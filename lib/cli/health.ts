@@ -19,6 +19,7 @@ function pipelineLine(p: PipelineHealth): string {
   const freshness = `data ${p.dataFreshness}${p.maxDataAgeHours !== undefined ? ` (max ${p.maxDataAgeHours} h)` : ''}`;
   return [
     `  ${p.pipelineId}${p.paused ? '  PAUSED' : ''}  ${last}`,
+    ...(p.provides !== undefined ? [`    provides ${p.provides.join(', ')} (as of ${p.lastSucceededAt ?? 'no success yet'})`] : []),
     `    next ${p.nextScheduledTime ?? '—'}; ${freshness}; avg ${p.averageDurationMs === null ? '—' : formatDurationMs(p.averageDurationMs)}; active ${p.activeExecutions}; errors 1h ${rate(p.errorRate1h)}; success 24h ${rate(p.successRate24h)}`,
   ].join('\n');
 }

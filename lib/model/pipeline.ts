@@ -98,6 +98,42 @@ export const DependencySchema = z
   .strict();
 export type DependencyInput = z.input<typeof DependencySchema>;
 
+/** A dataset's name: what one pipeline's `provides` and another's `requires` match on. */
+export const DatasetIdSchema = z
+  .string()
+  .regex(/^[a-z][a-z0-9_.-]{0,62}$/, 'a dataset name is 1-63 lowercase letters, digits, `_`, `.` or `-`, starting with a letter');
+
+/** What an upstream pipeline's latest ended run must be for its dependents. */
+export const UpstreamCondition = { SUCCESS: 'SUCCESS', COMPLETION: 'COMPLETION' } as const;
+export type UpstreamCondition = (typeof UpstreamCondition)[keyof typeof UpstreamCondition];
+
+/**
+ * How a cross-pipeline dependency acts (see `UpstreamSchema`):
+ * - `trigger`: each run of the upstream that ends as required starts one run of this pipeline;
+ * - `gate`: every start of this pipeline first checks the upstream (and waits for it).
+ */
+export const UpstreamMode = { TRIGGER: 'trigger', GATE: 'gate' } as const;
+export type UpstreamMode = (typeof UpstreamMode)[keyof typeof UpstreamMode];
+
+const upstreamFields = {
+  /** @default 'trigger' for a pipeline with no schedules and no triggers of its own, else 'gate' */
+  mode: z.enum(UpstreamMode).optional(),
+  /** The upstream's latest ended run must have ended within this many hours. @default any age */
+  maxAgeHours: z.number().positive().max(8_760).optional(),
+  /**
+   * How long a start waits for the upstream when it is not ready (spec Rule 2, `timeout_seconds`):
+   * the run is recorded PENDING, waiting, and starts as soon as the upstream's run ends as required;
+   * past this it ends SKIPPED (`DEPENDENCY_TIMEOUT`, or `STALE_UPSTREAM` when only its age was wrong).
+   * 0 decides at once. @default 3600
+   */
+  timeoutSeconds: z.number().int().min(0).max(604_800).optional(),
+};
+
+
+/** A dataset this pipeline needs: its name, or `{ dataset, mode?, maxAgeHours?, timeoutSeconds? }` (as on `after`). */
+export const RequirementSchema = z.union([DatasetIdSchema, z.object({ dataset: DatasetIdSchema, ...upstreamFields }).strict()]);
+export type RequirementInput = z.input<typeof RequirementSchema>;
+
 export const JobSchema = z
   .object({
     /** Path to a TypeScript file exporting `handler`, relative to the definition file. */
@@ -118,6 +154,10 @@ export const JobSchema = z
     retry: RetryPolicySchema.optional(),
     /** A disabled job is not deployed and never runs. @default true */
     enabled: z.boolean().optional(),
+    /** Datasets this job makes: its pipeline provides them (as fresh as the pipeline's last successful run). @default none */
+    provides: z.array(DatasetIdSchema).optional(),
+    /** Datasets this job needs: its pipeline requires them (see the pipeline's `requires`). @default none */
+    requires: z.array(RequirementSchema).optional(),
   })
   .strict();
 export type JobInput = z.input<typeof JobSchema>;
@@ -126,6 +166,16 @@ export const PipelineIdSchema = z
   .string()
   .regex(/^[a-z][a-z0-9]*(-[a-z0-9]+)*$/, 'a pipeline id is kebab-case: lowercase letters and digits joined by `-`')
   .max(40);
+
+/**
+ * A dependency on another pipeline of the deployment (spec Rule 2 across pipelines):
+ * `{ pipeline, on?, mode?, maxAgeHours?, timeoutSeconds? }`. `on: 'SUCCESS'` (the default) needs the
+ * upstream's latest ended run SUCCEEDED; `'COMPLETION'` takes any end (succeeded, failed, cancelled).
+ */
+export const UpstreamSchema = z
+  .object({ pipeline: PipelineIdSchema, on: z.enum(UpstreamCondition).optional(), ...upstreamFields })
+  .strict();
+export type UpstreamInput = z.input<typeof UpstreamSchema>;
 
 /** The id the one-schedule form (`schedule`) gets, and a delivery that names no schedule belongs to. */
 export const DEFAULT_SCHEDULE_ID = 'default';
@@ -364,50 +414,6 @@ export const AlarmsSchema = z
   .strict();
 export type AlarmsInput = z.input<typeof AlarmsSchema>;
 
-/** A dataset's name: what one pipeline's `provides` and another's `requires` match on. */
-export const DatasetIdSchema = z
-  .string()
-  .regex(/^[a-z][a-z0-9_.-]{0,62}$/, 'a dataset name is 1-63 lowercase letters, digits, `_`, `.` or `-`, starting with a letter');
-
-/** What an upstream pipeline's latest ended run must be for its dependents. */
-export const UpstreamCondition = { SUCCESS: 'SUCCESS', COMPLETION: 'COMPLETION' } as const;
-export type UpstreamCondition = (typeof UpstreamCondition)[keyof typeof UpstreamCondition];
-
-/**
- * How a cross-pipeline dependency acts (see `UpstreamSchema`):
- * - `trigger`: each run of the upstream that ends as required starts one run of this pipeline;
- * - `gate`: every start of this pipeline first checks the upstream (and waits for it).
- */
-export const UpstreamMode = { TRIGGER: 'trigger', GATE: 'gate' } as const;
-export type UpstreamMode = (typeof UpstreamMode)[keyof typeof UpstreamMode];
-
-const upstreamFields = {
-  /** @default 'trigger' for a pipeline with no schedules and no triggers of its own, else 'gate' */
-  mode: z.enum(UpstreamMode).optional(),
-  /** The upstream's latest ended run must have ended within this many hours. @default any age */
-  maxAgeHours: z.number().positive().max(8_760).optional(),
-  /**
-   * How long a start waits for the upstream when it is not ready (spec Rule 2, `timeout_seconds`):
-   * the run is recorded PENDING, waiting, and starts as soon as the upstream's run ends as required;
-   * past this it ends SKIPPED (`DEPENDENCY_TIMEOUT`, or `STALE_UPSTREAM` when only its age was wrong).
-   * 0 decides at once. @default 3600
-   */
-  timeoutSeconds: z.number().int().min(0).max(604_800).optional(),
-};
-
-/**
- * A dependency on another pipeline of the deployment (spec Rule 2 across pipelines):
- * `{ pipeline, on?, mode?, maxAgeHours?, timeoutSeconds? }`. `on: 'SUCCESS'` (the default) needs the
- * upstream's latest ended run SUCCEEDED; `'COMPLETION'` takes any end (succeeded, failed, cancelled).
- */
-export const UpstreamSchema = z
-  .object({ pipeline: PipelineIdSchema, on: z.enum(UpstreamCondition).optional(), ...upstreamFields })
-  .strict();
-export type UpstreamInput = z.input<typeof UpstreamSchema>;
-
-/** A dataset this pipeline needs: its name, or `{ dataset, mode?, maxAgeHours?, timeoutSeconds? }` (as on `after`). */
-export const RequirementSchema = z.union([DatasetIdSchema, z.object({ dataset: DatasetIdSchema, ...upstreamFields }).strict()]);
-export type RequirementInput = z.input<typeof RequirementSchema>;
 
 export const PipelineSchema = z
   .object({
@@ -426,7 +432,7 @@ export const PipelineSchema = z
     defaults: JobDefaultsSchema.optional(),
     /** When runs may start, whatever starts them (spec Rule 17; `force` overrides). @default none: any time */
     executionWindows: z.array(ExecutionWindowSchema).optional(),
-    /** What a start outside every window does: `'skip'` records it `SKIPPED` (`OUTSIDE_WINDOW`); `'defer'` is not supported yet (`RULE_002`). @default 'skip' */
+    /** What a start outside every window does: `'skip'` records it `SKIPPED` (`OUTSIDE_WINDOW`); `'defer'` records it PENDING, waiting, and starts it when the next window opens. @default 'skip' */
     outsideWindow: z.enum(['skip', 'defer']).optional(),
     /** A scheduled delivery later than this after its scheduled time is recorded late (spec Rule 1). @default 60 */
     toleranceSeconds: z.number().int().min(0).max(86_400).optional(),

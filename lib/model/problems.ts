@@ -80,7 +80,7 @@ export const ProblemCode = {
   LIMIT_008_RUN_PARAMETERS_SIZE: 'LIMIT_008_RUN_PARAMETERS_SIZE',
   /** An execution window is not one: a time that is not `HH:MM`, an end equal to its start, an unknown or repeated day, no window at all, or no timezone to read it in. */
   RULE_001_INVALID_WINDOW: 'RULE_001_INVALID_WINDOW',
-  /** A start rule Phi does not support yet (`outsideWindow: 'defer'`). */
+  /** A start rule Phi does not support (none since `outsideWindow: 'defer'` is; kept so the code never means something else). */
   RULE_002_UNSUPPORTED: 'RULE_002_UNSUPPORTED',
   /** `maxLatenessSeconds` below `toleranceSeconds`: a delivery would be skipped before it was even late. */
   RULE_003_INVALID_LATENESS: 'RULE_003_INVALID_LATENESS',

@@ -133,6 +133,21 @@ export function insideWindow(window: DeployedWindow, instant: Date): boolean {
   return (on(day) && minute >= start) || (on(previousDay(day)) && minute < end);
 }
 
+/**
+ * The first instant at or after `now` (to the minute) inside one of `windows`: when a deferred start is
+ * evaluated again. Looked for minute by minute over eight days (a window opens at least once a week; a
+ * window inside an hour the clocks skip may not open at all that week: then the week after). `undefined`
+ * when none opens in that time.
+ */
+export function nextWindowStart(windows: readonly DeployedWindow[], now: Date): Date | undefined {
+  const first = Math.ceil(now.getTime() / 60_000) * 60_000;
+  for (let t = first; t <= first + 8 * 86_400_000; t += 60_000) {
+    const at = new Date(t);
+    if (windows.some((w) => insideWindow(w, at))) return at;
+  }
+  return undefined;
+}
+
 /** `06:00–22:00 MON,TUE [Europe/London]`. */
 export function describeWindow(window: DeployedWindow): string {
   return `${window.start}–${window.end}${window.days ? ` ${window.days.join(',')}` : ''} [${window.timezone}]`;
@@ -163,11 +178,15 @@ export function evaluateStart(input: StartInput): StartDecision {
     checks.push(check(rule, CheckOutcome.FAILED, detail));
     reason = why;
   };
+  // What the run waits for, once a rule made it wait (the rules after it are not evaluated then).
+  let waitingFor: string | undefined;
   const skipped = (rule: StartRule): boolean => {
-    if (reason === undefined) return false;
-    checks.push(check(rule, CheckOutcome.NOT_EVALUATED, `not evaluated: the start was refused by an earlier rule (${reason})`));
+    if (reason === undefined && waitingFor === undefined) return false;
+    checks.push(check(rule, CheckOutcome.NOT_EVALUATED, reason !== undefined ? `not evaluated: the start was refused by an earlier rule (${reason})` : `not evaluated: the run waits for ${waitingFor}`));
     return true;
   };
+  let waitUntil: string | undefined;
+  let waitingSince: string | undefined;
 
   // 0. Pause (SCHEDULER_ENABLED, `phi pause`): a paused pipeline's schedules and triggers start nothing.
   const pause = input.pause;
@@ -192,7 +211,12 @@ export function evaluateStart(input: StartInput): StartDecision {
     const where = `${local.day} ${local.time} in ${(inside ?? first).timezone}`;
     if (inside) checks.push(check(StartRule.WINDOW, input.force ? CheckOutcome.BYPASSED : CheckOutcome.PASSED, `${where} is inside ${describeWindow(inside)}${input.force ? ' (forced: windows not applied)' : ''}`));
     else if (input.force) checks.push(check(StartRule.WINDOW, CheckOutcome.BYPASSED, `${where} is outside every window (${windows.map(describeWindow).join('; ')}), but the start was forced`));
-    else refuse(StartRule.WINDOW, StartSkipReason.OUTSIDE_WINDOW, `${where} is outside every window: ${windows.map(describeWindow).join('; ')}`);
+    else if (rules.deferOutsideWindow) {
+      // Deferred (outsideWindow: 'defer'): it waits, PENDING, and is evaluated again when the next window opens.
+      waitingFor = 'its execution window';
+      waitUntil = nextWindowStart(windows, input.now)?.toISOString();
+      checks.push(check(StartRule.WINDOW, CheckOutcome.WAITING, `${where} is outside every window (${windows.map(describeWindow).join('; ')}): deferred to the next window's start${waitUntil !== undefined ? `, ${waitUntil}` : ''}`));
+    } else refuse(StartRule.WINDOW, StartSkipReason.OUTSIDE_WINDOW, `${where} is outside every window: ${windows.map(describeWindow).join('; ')}`);
   }
 
   // 2. Schedule (Rule 1): a scheduled delivery is due at its time; late past its tolerance; skipped past its maximum lateness.
@@ -213,9 +237,6 @@ export function evaluateStart(input: StartInput): StartDecision {
   }
 
   // 3. Dependencies (Rule 2): each upstream pipeline's latest ended run as required and fresh; else wait, until its timeout.
-  let waitUntil: string | undefined;
-  let waitingSince: string | undefined;
-  let waiting = false;
   if (!skipped(StartRule.DEPENDENCIES)) {
     const upstreams = rules.upstreams ?? [];
     if (upstreams.length === 0) checks.push(check(StartRule.DEPENDENCIES, CheckOutcome.NOT_APPLICABLE, 'the pipeline depends on no other pipeline'));
@@ -241,7 +262,7 @@ export function evaluateStart(input: StartInput): StartDecision {
           const why = expired.every((f) => f.state === 'stale') ? StartSkipReason.STALE_UPSTREAM : StartSkipReason.DEPENDENCY_TIMEOUT;
           refuse(StartRule.DEPENDENCIES, why, `${detail}; waited ${secs((input.now.getTime() - since.getTime()) / 1000)} of at most ${secs(Math.min(...expired.map((f) => f.u.timeoutSeconds)))}`);
         } else {
-          waiting = true;
+          waitingFor = 'its upstream pipelines';
           waitingSince = since.toISOString();
           waitUntil = new Date(Math.min(...unmet.map((f) => f.deadline))).toISOString();
           checks.push(check(StartRule.DEPENDENCIES, CheckOutcome.WAITING, `${detail}; waiting for ${unmet.map((f) => f.u.pipeline).join(', ')} until ${waitUntil}`));
@@ -252,15 +273,13 @@ export function evaluateStart(input: StartInput): StartDecision {
 
   // 4. Skip if running (Rule 3): with a limit, a run beyond it is skipped, or queued (it waits, without a timeout, for an active run to end).
   let counted: number | undefined;
-  if (waiting) {
-    checks.push(check(StartRule.CONCURRENCY, CheckOutcome.NOT_EVALUATED, 'not evaluated: the run waits for its upstream pipelines'));
-  } else if (!skipped(StartRule.CONCURRENCY)) {
+  if (!skipped(StartRule.CONCURRENCY)) {
     const max = rules.maxActiveRuns;
     if (max !== undefined) counted = input.activeRuns;
     if (max === undefined) checks.push(check(StartRule.CONCURRENCY, CheckOutcome.NOT_APPLICABLE, 'the pipeline has no limit on active runs'));
     else if (input.activeRuns === undefined) checks.push(check(StartRule.CONCURRENCY, CheckOutcome.NOT_EVALUATED, `at most ${max} active run(s): not counted yet`));
     else if (rules.queueIfRunning && (input.activeRuns >= max || (input.queuedAhead ?? 0) > 0)) {
-      waiting = true;
+      waitingFor = 'a place among the active runs';
       waitingSince = (input.waitingSince ?? input.now).toISOString();
       const ahead = input.queuedAhead ?? 0;
       checks.push(check(StartRule.CONCURRENCY, CheckOutcome.WAITING, `${input.activeRuns} run(s) of the pipeline are active; at most ${max}${ahead > 0 ? `; ${ahead} queued before it` : ''}: queued, it starts when one ends (oldest first)`));
@@ -269,15 +288,15 @@ export function evaluateStart(input: StartInput): StartDecision {
   }
 
   return {
-    decision: reason !== undefined ? StartDecisionKind.SKIP : waiting ? StartDecisionKind.WAIT : StartDecisionKind.START,
+    decision: reason !== undefined ? StartDecisionKind.SKIP : waitingFor !== undefined ? StartDecisionKind.WAIT : StartDecisionKind.START,
     ...(reason !== undefined ? { reason } : {}),
     evaluatedAt: input.now.toISOString(),
     ...(input.force ? { forced: true as const } : {}),
     ...(late !== undefined ? { late } : {}),
     ...(latenessSeconds !== undefined ? { latenessSeconds } : {}),
     ...(counted !== undefined ? { activeRuns: counted } : {}),
-    // A run that waited says since when, whatever it was decided then.
-    ...(waitingSince !== undefined || input.waitingSince !== undefined ? { waitingSince: waitingSince ?? input.waitingSince!.toISOString() } : {}),
+    // Waiting on a rule with a timeout: since when. Decided after waiting: that it waited, since when.
+    ...(waitingSince !== undefined ? { waitingSince } : waitingFor === undefined && input.waitingSince !== undefined ? { waitingSince: input.waitingSince.toISOString() } : {}),
     ...(waitUntil !== undefined ? { waitUntil } : {}),
     checks,
   };

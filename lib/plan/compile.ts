@@ -16,7 +16,7 @@ import { criticalPath, executionLayers, findCycles } from './graph.ts';
 import { runParametersConflicts, runParametersJsonSchema } from './run-parameters.ts';
 import { compileStartRules } from './start-rules.ts';
 import { compileTriggers, triggeredRunProblems, longestQueueArn, messageTriggerRoutes, sharedQueueProblems, webhookRoutes, type CompiledTrigger } from './triggers.ts';
-import { compileUpstreams } from './upstreams.ts';
+import { compileUpstreams, providedBy } from './upstreams.ts';
 import type { DeployedUpstream } from '../model/contract/start.ts';
 import { alarmCount, resolveAlarms } from './alarms.ts';
 import { pipelineHealthConfig } from './health.ts';
@@ -283,6 +283,7 @@ function compilePipeline(file: string, pipeline: Pipeline, now: Date, fireTimes:
       alarms,
       ...(runParameters !== undefined ? { runParameters } : {}),
       ...(startRules !== undefined ? { startRules } : {}),
+      ...(providedBy(pipeline).length > 0 ? { provides: providedBy(pipeline) } : {}),
       jobs,
       functions,
       manifest,

@@ -79,9 +79,6 @@ export function compileStartRules(pipeline: Pipeline): { rules?: StartRules; pro
       if (ok && timezone !== undefined) windows.push({ start: w.start, end: w.end, ...(w.days !== undefined ? { days: w.days as Weekday[] } : {}), timezone });
     });
   }
-  if (pipeline.outsideWindow === 'defer') {
-    problem(ProblemCode.RULE_002_UNSUPPORTED, 'outsideWindow', 'outsideWindow "defer" (start the run at the next window\'s start) is not supported yet', 'use "skip" (the default): a start outside every window is recorded SKIPPED with reason OUTSIDE_WINDOW');
-  }
   if (pipeline.maxLatenessSeconds !== undefined && pipeline.toleranceSeconds !== undefined && pipeline.maxLatenessSeconds < pipeline.toleranceSeconds) {
     problem(ProblemCode.RULE_003_INVALID_LATENESS, 'maxLatenessSeconds', `maxLatenessSeconds (${pipeline.maxLatenessSeconds}) is below toleranceSeconds (${pipeline.toleranceSeconds}): a delivery would be skipped before it even counted as late`, 'raise maxLatenessSeconds to at least toleranceSeconds');
   }
@@ -114,6 +111,7 @@ export function compileStartRules(pipeline: Pipeline): { rules?: StartRules; pro
   const rules: StartRules = {
     ...(catchup !== undefined ? { catchup } : {}),
     ...(windows.length > 0 ? { windows } : {}),
+    ...(windows.length > 0 && pipeline.outsideWindow === 'defer' ? { deferOutsideWindow: true as const } : {}),
     ...(pipeline.toleranceSeconds !== undefined ? { toleranceSeconds: pipeline.toleranceSeconds } : {}),
     ...(pipeline.maxLatenessSeconds !== undefined ? { maxLatenessSeconds: pipeline.maxLatenessSeconds } : {}),
     ...(maxActiveRuns !== undefined ? { maxActiveRuns } : {}),
@@ -126,7 +124,7 @@ export function compileStartRules(pipeline: Pipeline): { rules?: StartRules; pro
 export function describeStartRules(rules: StartRules | undefined): string {
   if (rules === undefined) return 'any time; tolerance 60 s; no limit on active runs';
   const parts = [
-    rules.windows ? `windows ${rules.windows.map((w) => `${w.start}–${w.end}${w.days ? ` ${w.days.join(',')}` : ''} [${w.timezone}]`).join('; ')} (outside: skip)` : 'any time',
+    rules.windows ? `windows ${rules.windows.map((w) => `${w.start}–${w.end}${w.days ? ` ${w.days.join(',')}` : ''} [${w.timezone}]`).join('; ')} (outside: ${rules.deferOutsideWindow ? 'deferred to the next window' : 'skip'})` : 'any time',
     `tolerance ${rules.toleranceSeconds ?? 60} s${rules.maxLatenessSeconds !== undefined ? `, too late after ${rules.maxLatenessSeconds} s` : ''}`,
     rules.maxActiveRuns !== undefined ? `at most ${rules.maxActiveRuns} active run(s), more ${rules.queueIfRunning ? 'queued' : 'skipped'}` : 'no limit on active runs',
     ...(rules.catchup !== undefined ? [`catch-up: the last ${rules.catchup.maxRuns} missed time(s) per schedule`] : []),

@@ -103,6 +103,8 @@ export interface PipelinePlan {
    * deployment checks every run's parameters with (and fills in its defaults). Absent: a run sets none.
    */
   readonly runParameters?: JsonSchema;
+  /** The datasets it provides (its own `provides` and its enabled jobs'), each once; absent when none. */
+  readonly provides?: readonly string[];
   /** When runs may start (execution windows, tolerance and lateness, active runs), defaults left out. Absent: every default. */
   readonly startRules?: StartRules;
   readonly jobs: readonly ResolvedJob[];

@@ -24,13 +24,29 @@ export const defaultUpstreamMode = (pipeline: Pick<Pipeline, 'schedule' | 'sched
 const sameSettings = (a: Settings, b: Settings): boolean => a.on === b.on && a.mode === b.mode && a.maxAgeHours === b.maxAgeHours && a.timeoutSeconds === b.timeoutSeconds;
 const describe = (s: Settings): string => `on ${s.on}, mode ${s.mode}, maxAgeHours ${s.maxAgeHours ?? 'any'}, timeoutSeconds ${s.timeoutSeconds}`;
 
+/** The datasets a pipeline provides: its own `provides` and its enabled jobs', each once. */
+export function providedBy(pipeline: Pipeline): string[] {
+  const jobs = Object.values(pipeline.jobs).filter((j) => j.enabled !== false);
+  return [...new Set([...(pipeline.provides ?? []), ...jobs.flatMap((j) => j.provides ?? [])])];
+}
+
+/** The datasets a pipeline requires, each with where it is written: its own `requires`, then its enabled jobs' (by job id). */
+function requirementsOf(pipeline: Pipeline): { entry: NonNullable<Pipeline['requires']>[number]; path: string }[] {
+  const own = (pipeline.requires ?? []).map((entry, i) => ({ entry, path: `requires[${i}]` }));
+  const jobs = Object.entries(pipeline.jobs)
+    .filter(([, j]) => j.enabled !== false)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .flatMap(([id, j]) => (j.requires ?? []).map((entry, i) => ({ entry, path: `jobs.${id}.requires[${i}]` })));
+  return [...own, ...jobs];
+}
+
 /** Every pipeline's upstreams, from the deployment's pipelines (each with the file it came from). */
 export function compileUpstreams(loaded: readonly { readonly file: string; readonly pipeline: Pipeline }[]): UpstreamsPlan {
   const problems: Problem[] = [];
   const ids = new Set(loaded.map((l) => l.pipeline.id));
   const providers = new Map<string, string[]>();
   for (const { pipeline } of loaded) {
-    for (const dataset of new Set(pipeline.provides ?? [])) (providers.get(dataset) ?? providers.set(dataset, []).get(dataset)!).push(pipeline.id);
+    for (const dataset of providedBy(pipeline)) (providers.get(dataset) ?? providers.set(dataset, []).get(dataset)!).push(pipeline.id);
   }
   const upstreams = new Map<string, DeployedUpstream[]>();
   for (const { file, pipeline } of loaded) {
@@ -59,8 +75,7 @@ export function compileUpstreams(loaded: readonly { readonly file: string; reado
       }
       add(entry.pipeline, { on: entry.on ?? UpstreamCondition.SUCCESS, mode: entry.mode ?? mode, ...(entry.maxAgeHours !== undefined ? { maxAgeHours: entry.maxAgeHours } : {}), timeoutSeconds: entry.timeoutSeconds ?? DEFAULT_UPSTREAM_TIMEOUT_SECONDS }, path);
     });
-    (pipeline.requires ?? []).forEach((entry, i) => {
-      const path = `requires[${i}]`;
+    requirementsOf(pipeline).forEach(({ entry, path }) => {
       const requirement = typeof entry === 'string' ? { dataset: entry } : entry;
       const found = providers.get(requirement.dataset) ?? [];
       if (found.length === 0) {

@@ -383,3 +383,22 @@ describe('LIMIT_008: the health schedules count in the environment budget', () =
     expect(problems[0]!.message).toContain('health schedules');
   });
 });
+
+describe('the datasets a pipeline provides, in its health', () => {
+  it('are listed with the pipeline’s last success (as fresh as it), also when that success is older than the runs read', async () => {
+    const store = new MemoryRecordStore();
+    const at = (m: number): string => new Date(Date.UTC(2026, 10, 23, 12, m)).toISOString();
+    await store.createRun({ runId: 'prices_1', pipelineId: 'prices', trigger: 'API', parameters: {}, queuedAt: at(0) });
+    await store.finishRun('prices_1', { status: RunStatus.SUCCEEDED, at: at(1), jobs: {} });
+    for (let i = 0; i < 55; i++) {
+      await store.createRun({ runId: `prices_f${i}`, pipelineId: 'prices', trigger: 'API', parameters: {}, queuedAt: at(2 + i) });
+      await store.finishRun(`prices_f${i}`, { status: RunStatus.FAILED, at: at(3 + i), jobs: {} });
+    }
+    const config = { prices: { provides: ['market_data', 'news'] } };
+    const inputs = await gatherHealth(['prices'], store, { config, deadLetterDepth: async () => 0 });
+    const health = computeHealth(inputs, new Date(at(90)));
+    expect(health.pipelines[0]).toMatchObject({ provides: ['market_data', 'news'], lastSucceededAt: at(1) });
+    expect(formatHealth(health)).toContain(`provides market_data, news (as of ${at(1)})`);
+    expect(pipelineHealthConfig({ schedules: [], alarms: resolveAlarms(undefined), provides: ['market_data'] })).toEqual({ provides: ['market_data'] });
+  });
+});

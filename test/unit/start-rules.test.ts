@@ -6,10 +6,11 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { planDefinitions } from '../../lib/load/load.ts';
-import { CheckOutcome, START_RULE_ORDER, StartRulesByPipelineSchema, type DeployedWindow, type StartRules } from '../../lib/model/contract/start.ts';
+import { CheckOutcome, START_RULE_ORDER, StartRulesByPipelineSchema, type DeployedWindow, type StartRules, type Weekday } from '../../lib/model/contract/start.ts';
 import { ProblemCode, type Problem } from '../../lib/model/problems.ts';
-import { evaluateStart, insideWindow, wallMinute } from '../../lib/model/start-rules.ts';
-import { describeStartRules } from '../../lib/plan/start-rules.ts';
+import { evaluateStart, insideWindow, nextWindowStart, wallMinute } from '../../lib/model/start-rules.ts';
+import { compileStartRules, describeStartRules } from '../../lib/plan/start-rules.ts';
+import { PipelineSchema } from '../../lib/model/pipeline.ts';
 import { startRulesFromEnv } from '../../functions/control/trigger.ts';
 import { removeDefinitionDirs, writeDefinitionDir } from './support/temp-definitions.ts';
 
@@ -257,7 +258,6 @@ describe('plan-time checks of the start rules', () => {
     ['no days', { executionWindows: [{ start: '06:00', end: '22:00', days: [] }] }, [[ProblemCode.RULE_001_INVALID_WINDOW, 'executionWindows[0].days']]],
     ['no windows', { executionWindows: [] }, [[ProblemCode.RULE_001_INVALID_WINDOW, 'executionWindows']]],
     ['an unknown timezone', { executionWindows: [{ start: '06:00', end: '22:00', timezone: 'Mars/Olympus' }] }, [[ProblemCode.SCHED_002_INVALID_TIMEZONE, 'executionWindows[0].timezone']]],
-    ['outsideWindow defer, not supported yet', { outsideWindow: 'defer' }, [[ProblemCode.RULE_002_UNSUPPORTED, 'outsideWindow']]],
     ['a maximum lateness below the tolerance', { toleranceSeconds: 120, maxLatenessSeconds: 60 }, [[ProblemCode.RULE_003_INVALID_LATENESS, 'maxLatenessSeconds']]],
     ['a limit with whenRunning allow', { concurrency: { maxActiveRuns: 2, whenRunning: 'allow' } }, [[ProblemCode.RULE_004_INVALID_CONCURRENCY, 'concurrency']]],
     ['a limit of 0', { concurrency: { maxActiveRuns: 0 } }, [[ProblemCode.DEF_001_INVALID_FIELD, 'concurrency.maxActiveRuns']]],
@@ -268,10 +268,9 @@ describe('plan-time checks of the start rules', () => {
   });
 
   it('messages say what is wrong and hints how to fix it', async () => {
-    const { problems } = await planOf({ executionWindows: [{ start: '06:00', end: '06:00' }], outsideWindow: 'defer' });
+    const { problems } = await planOf({ executionWindows: [{ start: '06:00', end: '06:00' }] });
     expect(problems.map((p) => [p.message, p.hint])).toEqual([
       ['window 06:00–06:00 ends when it starts: it would be either empty or the whole day', expect.stringContaining('"00:00", end "24:00"')],
-      ['outsideWindow "defer" (start the run at the next window\'s start) is not supported yet', expect.stringContaining('SKIPPED with reason OUTSIDE_WINDOW')],
     ]);
   });
 
@@ -311,5 +310,37 @@ describe('plan-time checks of the start rules', () => {
     const a = (await planOf({ toleranceSeconds: 30 })).plan.pipelines[0]!.definitionVersion;
     const b = (await planOf({ toleranceSeconds: 31 })).plan.pipelines[0]!.definitionVersion;
     expect(a).not.toBe(b);
+  });
+});
+
+describe('outsideWindow: defer (spec Rule 17’s other choice)', () => {
+  const london = (start: string, end: string, days?: Weekday[]): DeployedWindow => ({ start, end, timezone: 'Europe/London', ...(days ? { days } : {}) });
+
+  it('finds the next window start to the minute: later today, tomorrow, next week, across midnight, across a clock change', () => {
+    expect(nextWindowStart([london('06:00', '22:00')], new Date('2026-05-04T22:30:00Z'))?.toISOString()).toBe('2026-05-05T05:00:00.000Z');
+    expect(nextWindowStart([london('06:00', '22:00')], new Date('2026-05-04T04:59:30Z'))?.toISOString()).toBe('2026-05-04T05:00:00.000Z');
+    expect(nextWindowStart([london('22:00', '02:00', ['FRI'])], new Date('2026-05-04T12:00:00Z'))?.toISOString()).toBe('2026-05-08T21:00:00.000Z');
+    // The clocks go forward at 01:00 on 29 March 2026: a window from 06:00 opens at 05:00 UTC, not 06:00.
+    expect(nextWindowStart([london('06:00', '07:00')], new Date('2026-03-28T07:00:00Z'))?.toISOString()).toBe('2026-03-29T05:00:00.000Z');
+    expect(nextWindowStart([london('06:00', '07:00')], new Date('2026-05-04T05:30:00Z'))?.toISOString()).toBe('2026-05-04T05:30:00.000Z');
+  });
+
+  it('makes a start outside every window wait until the next one opens (the later rules not evaluated); inside, the same start goes on', () => {
+    const rules: StartRules = { windows: [london('06:00', '22:00')], deferOutsideWindow: true, maxLatenessSeconds: 60 };
+    const d = evaluateStart({ rules, trigger: 'SCHEDULE', scheduledTime: '2026-05-04T22:30:00Z', now: new Date('2026-05-04T22:30:00Z') });
+    expect(d).toMatchObject({ decision: 'WAIT', waitUntil: '2026-05-05T05:00:00.000Z' });
+    expect(d.waitingSince).toBeUndefined();
+    expect(d.checks.map((c) => c.outcome)).toEqual([CheckOutcome.PASSED, CheckOutcome.WAITING, CheckOutcome.NOT_EVALUATED, CheckOutcome.NOT_EVALUATED, CheckOutcome.NOT_EVALUATED]);
+    // Evaluated again when it opens: lateness measured to the delivery, not to the deferred start.
+    const later = evaluateStart({ rules, trigger: 'SCHEDULE', scheduledTime: '2026-05-04T22:30:00Z', now: new Date('2026-05-05T05:00:00Z'), deliveredAt: new Date('2026-05-04T22:30:00Z'), waitingSince: new Date('2026-05-05T05:00:00Z') });
+    expect(later).toMatchObject({ decision: 'START', late: false });
+    expect(evaluateStart({ rules, trigger: 'API', now: new Date('2026-05-04T22:30:00Z'), force: true }).decision).toBe('START');
+  });
+
+  it('is compiled as deferOutsideWindow, with the windows (and is nothing without windows)', () => {
+    const compiled = (extra: Record<string, unknown>) => compileStartRules(PipelineSchema.parse({ id: 'orders', jobs: { a: { handler: './a.ts' } }, ...extra }));
+    expect(compiled({ executionWindows: [{ start: '06:00', end: '22:00' }], outsideWindow: 'defer' })).toMatchObject({ problems: [], rules: { deferOutsideWindow: true, windows: [{ start: '06:00', end: '22:00' }] } });
+    expect(compiled({ outsideWindow: 'defer' }).rules).toBeUndefined();
+    expect(describeStartRules(compiled({ executionWindows: [{ start: '06:00', end: '22:00' }], outsideWindow: 'defer' }).rules)).toContain('(outside: deferred to the next window)');
   });
 });

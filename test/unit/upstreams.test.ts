@@ -423,3 +423,34 @@ describe('the sweeper’s backstop for a lost upstream end', () => {
     expect(w.started).toEqual([delivered.started!.runId, started[0]]);
   });
 });
+
+describe('a start deferred to its next window (outsideWindow: defer)', () => {
+  it('waits PENDING with its check at the window’s start, then starts there; its upstreams’ timeouts count from then, not from its delivery', async () => {
+    const rules: StartRules = { windows: [{ start: '22:00', end: '23:00', timezone: 'UTC' }], deferOutsideWindow: true, upstreams: [{ pipeline: UP, on: 'SUCCESS', mode: 'gate', timeoutSeconds: 600 }] };
+    const w = world(rules);
+    const { run } = await startRun({ pipelineId: DOWN, trigger: 'SCHEDULE', scheduledTime: NOW.toISOString() }, w.deps);
+    expect(run).toMatchObject({ status: RunStatus.PENDING, startDecision: { decision: 'WAIT', waitUntil: '2026-11-23T22:00:00.000Z' } });
+    expect(w.checks).toEqual([[run.runId, '2026-11-23T22:00:00.000Z']]);
+    w.clock.now = '2026-11-23T22:00:00.000Z';
+    // Its window is open, its upstream not ready: it waits for that now, ten minutes from the window's start.
+    expect(await resumeWaitingRun(run.runId, w.deps)).toMatchObject({ status: RunStatus.PENDING, startDecision: { decision: 'WAIT', waitingSince: '2026-11-23T22:00:00.000Z', waitUntil: '2026-11-23T22:10:00.000Z' } });
+    w.clock.now = '2026-11-23T22:05:00.000Z';
+    const fresh = await w.upstreamRun('1', RunStatus.SUCCEEDED, w.clock.now);
+    await deliverUpstreamEnded(w.ended(fresh.runId, RunStatus.SUCCEEDED, w.clock.now, 'gate'), w.deps);
+    expect(await w.store.requireRun(run.runId)).toMatchObject({ startDecision: { decision: 'START', latenessSeconds: 0 } });
+    expect(w.started).toEqual([run.runId]);
+  });
+});
+
+describe('datasets declared by jobs', () => {
+  it('count as their pipeline’s: a job’s provides make its pipeline the provider, a job’s requires an upstream of its pipeline (a disabled job’s neither)', () => {
+    const withJobs = (id: string, jobs: Record<string, object>, rest: object = {}) => ({ file: `/defs/${id}.ts`, pipeline: PipelineSchema.parse({ id, jobs, ...rest }) });
+    const { upstreams, problems } = compileUpstreams([
+      withJobs('ingest', { fetch: { ...job, provides: ['prices'] }, old: { ...job, enabled: false, provides: ['legacy'] } }),
+      withJobs('report', { render: { ...job, requires: [{ dataset: 'prices', maxAgeHours: 2 }] }, mail: { ...job, requires: [{ dataset: 'prices', maxAgeHours: 2 }] } }, { schedule: { cron: '0 8 * * *' } }),
+      withJobs('archive', { keep: { ...job, requires: ['legacy'] } }),
+    ]);
+    expect(upstreams.get('report')).toEqual([{ pipeline: 'ingest', on: 'SUCCESS', mode: 'gate', maxAgeHours: 2, timeoutSeconds: 3600, datasets: ['prices'] }]);
+    expect(problems.map((p) => [p.code, p.pipeline, p.path])).toEqual([[ProblemCode.DEP_007_NO_PROVIDER, 'archive', 'jobs.keep.requires[0]']]);
+  });
+});

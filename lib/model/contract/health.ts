@@ -46,6 +46,8 @@ export const PipelineHealthConfigSchema = z
   .object({
     schedules: z.array(HealthScheduleSchema).optional(),
     maxDataAgeHours: z.number().int().min(1).optional(),
+    /** The datasets it provides (`provides`, its jobs' too): each as fresh as its last successful run. */
+    provides: z.array(z.string().min(1)).min(1).optional(),
   })
   .strict();
 export type PipelineHealthConfig = z.infer<typeof PipelineHealthConfigSchema>;
@@ -110,6 +112,8 @@ export const PipelineHealthSchema = z.object({
   dataFreshness: z.enum(DataFreshness),
   /** When its last SUCCEEDED run ended. */
   lastSucceededAt: IsoTimeSchema.nullable(),
+  /** The datasets it provides, each as fresh as `lastSucceededAt` (absent when it provides none). */
+  provides: z.array(z.string()).optional(),
   maxDataAgeHours: z.number().int().optional(),
   /** Mean duration of its newest `HEALTH_DURATION_RUNS` succeeded runs (of those read). */
   averageDurationMs: z.number().int().min(0).nullable(),

@@ -63,6 +63,8 @@ export const StartRulesSchema = z
   .object({
     /** Runs start only inside one of these (spec Rule 17); outside, they are recorded SKIPPED (`OUTSIDE_WINDOW`). */
     windows: z.array(DeployedWindowSchema).min(1).optional(),
+    /** A start outside every window waits (PENDING) for the next window's start instead (`outsideWindow: 'defer'`). */
+    deferOutsideWindow: z.literal(true).optional(),
     toleranceSeconds: z.number().int().min(0).optional(),
     maxLatenessSeconds: z.number().int().min(0).optional(),
     /** At most this many runs of the pipeline PENDING or RUNNING at once; another is recorded SKIPPED (`ALREADY_RUNNING`, spec Rule 3). */
@@ -195,9 +197,13 @@ export const StartDecisionSchema = z.object({
   latenessSeconds: z.number().optional(),
   /** With a limit on active runs: the pipeline's other active runs when this one was admitted or refused. */
   activeRuns: z.number().int().min(0).optional(),
-  /** WAIT: since when the run has waited for its upstream pipelines (its first evaluation). */
+  /**
+   * Since when the run has waited: with WAIT, on its upstream pipelines (their timeouts count from it) or
+   * for its place in the queue (absent while it waits only for its window); with START or SKIP, that it
+   * waited before this decision.
+   */
   waitingSince: IsoTimeSchema.optional(),
-  /** WAIT: when the earliest timeout of the upstreams it waits for runs out (it is evaluated again then). */
+  /** WAIT: when it is evaluated again by its one-time schedule: its upstreams' earliest timeout, or its next window's start. */
   waitUntil: IsoTimeSchema.optional(),
   /** Every rule, in the spec's order, with its outcome. */
   checks: z.array(StartCheckSchema),
