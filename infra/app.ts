@@ -34,6 +34,8 @@ export function buildApp(app: App, plan: Plan, options: PhiAppOptions = {}): { p
     runParameters: Object.fromEntries(plan.pipelines.flatMap((p) => (faultInjection ? [[p.id, withFaultsParameter(p.runParameters)]] : p.runParameters ? [[p.id, p.runParameters]] : []))),
     startRules: Object.fromEntries(plan.pipelines.flatMap((p) => (p.startRules ? [[p.id, p.startRules]] : []))),
     health: healthConfig(plan.pipelines),
+    // Runs that wait (upstreams, a deferred window) and trigger batches are evaluated later by one-time schedules.
+    oneTimeSchedules: plan.pipelines.some((p) => p.startRules?.upstreams !== undefined || p.startRules?.deferOutsideWindow === true || p.triggers.some((t) => t.enabled && t.batchWindowSeconds !== undefined)),
     // The trigger function finds a message trigger's pipeline by its queue.
     triggers: Object.fromEntries(plan.pipelines.flatMap((p) => (p.triggers.some((t) => t.message !== undefined) ? [[p.id, p.triggers]] : []))),
     // The webhook function's routes: each pipeline's enabled webhook triggers.

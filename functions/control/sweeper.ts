@@ -22,7 +22,8 @@ import type { RecordStore } from '../shared/records/store.ts';
 import { fromStatusChange, record, recorderDepsFromEnv, type RecorderDeps } from './recorder.ts';
 import { isWaiting, resumeWaitingRun, stalledAfterWait, ScheduledEventSchema, scheduledRunRequest, startEventRun, startRun, TriggeredEventSchema, triggerDepsFromEnv, type TriggerDeps } from './trigger.ts';
 import { deliverMissedEnds, deliverUpstreamEnded, UpstreamEndedDeliverySchema } from './upstream.ts';
-import { WaitCheckSchema } from './wait-checks.ts';
+import { BatchCloseSchema, WaitCheckSchema } from './wait-checks.ts';
+import { addEventToBatch, closeBatch } from './batches.ts';
 import { catchUp } from './catchup.ts';
 
 /** A message of the deliveries queue, as the sweeper reads it. */
@@ -74,8 +75,16 @@ const runInputOf = (run: RunRecord): RunInput => ({ runId: run.runId, pipelineId
 async function redeliver(body: unknown, deps: SweeperDeps): Promise<boolean> {
   const triggered = TriggeredEventSchema.safeParse(body);
   if (triggered.success) {
-    // A trigger rule's input: the same run as its first delivery would have started (trigger and event id).
-    await startEventRun(triggered.data, deps.trigger);
+    // A trigger rule's input: the same run as its first delivery would have started (trigger and event
+    // id), or, with a batch window, the event added to the open batch.
+    if (triggered.data.batchWindowSeconds !== undefined) await addEventToBatch(triggered.data, deps.trigger);
+    else await startEventRun(triggered.data, deps.trigger);
+    return true;
+  }
+  const batchClose = BatchCloseSchema.safeParse(body);
+  if (batchClose.success) {
+    // A batch's close whose invocation kept failing: its run started now (once).
+    await closeBatch(batchClose.data.batchClose, deps.trigger);
     return true;
   }
   const waitCheck = WaitCheckSchema.safeParse(body);

@@ -250,7 +250,7 @@ export class PhiPipeline extends Construct {
         name: triggerRuleName(plan.id, trigger.id),
         description: `Phi ${plan.id} trigger ${trigger.id} (${trigger.type})`,
         pattern: trigger.pattern!,
-        input: `{"pipelineId":${JSON.stringify(plan.id)},"triggerId":${JSON.stringify(trigger.id)},"triggerType":${JSON.stringify(trigger.type)},${trigger.debounceSeconds !== undefined ? `"debounceSeconds":${trigger.debounceSeconds},` : ''}"event":<aws.events.event.json>}`,
+        input: `{"pipelineId":${JSON.stringify(plan.id)},"triggerId":${JSON.stringify(trigger.id)},"triggerType":${JSON.stringify(trigger.type)},${trigger.debounceSeconds !== undefined ? `"debounceSeconds":${trigger.debounceSeconds},` : ''}${trigger.batchWindowSeconds !== undefined ? `"batchWindowSeconds":${trigger.batchWindowSeconds},` : ''}"event":<aws.events.event.json>}`,
       }),
     );
 

@@ -52,6 +52,12 @@ export interface PhiPlatformProps {
    */
   readonly startRules?: Readonly<Record<string, StartRules>>;
   /**
+   * Whether any pipeline has runs that wait (upstream pipelines, a deferred window) or a trigger with a
+   * batch window: then whatever starts runs may create one-time schedules (`phi-wait-*`) that invoke the
+   * trigger function later. @default false
+   */
+  readonly oneTimeSchedules?: boolean;
+  /**
    * Pipeline id → its enabled schedules and `alarms.maxDataAgeHours` (`lib/plan/health.ts`): the control
    * API's `GET /health` tells next fire times and data freshness with them. Carried in its environment.
    * @default {} (no next fire times, freshness unknown)
@@ -398,7 +404,7 @@ export class PhiPlatform extends Construct implements IPhiPlatform {
 
     // Runs that wait for their upstream pipelines or their window: each one's timeout is a one-time schedule (named
     // phi-wait-…, deleted once fired) that invokes the trigger function. Whatever starts runs may create one.
-    if (Object.values(props.startRules ?? {}).some((rules) => rules.upstreams !== undefined || rules.deferOutsideWindow)) {
+    if (props.oneTimeSchedules) {
       const waitRole = new iam.Role(this, 'WaitCheckRole', { assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com'), description: 'Phi: the timeouts of runs waiting for their upstream pipelines invoke the trigger function' });
       grantOn(waitRole, ['lambda:InvokeFunction'], [this.scheduleTrigger.functionArn]);
       const waitSchedules = stack.formatArn({ service: 'scheduler', resource: 'schedule', resourceName: `default/${WAIT_CHECK_PREFIX}*`, arnFormat: ArnFormat.SLASH_RESOURCE_NAME });

@@ -313,9 +313,11 @@ const triggerFields = {
    */
   debounceSeconds: z.number().int().min(1).max(86_400).optional(),
   /**
-   * Events inside the window would become one run listing them: not supported yet for event and
-   * dataArrival triggers (`TRIG_003_UNSUPPORTED`). For a message trigger with `batchSize` above 1: how
-   * long SQS gathers a batch before handing it over, at most 300 (`TRIG_004`). @default 0: what waits
+   * Event and dataArrival triggers: the events of a window this long, opened by the first, become one
+   * run listing them all (its `event` parameter: `{ type: 'batch', batchId, openedAt, closedAt, events }`),
+   * started when the window closes; not with `debounceSeconds` (`TRIG_003`). For a message trigger with
+   * `batchSize` above 1: how long SQS gathers a batch before handing it over, at most 300 (`TRIG_004`).
+   * Webhook triggers: not supported (`TRIG_003`). @default none: one run per event
    */
   batchWindowSeconds: z.number().int().min(1).max(86_400).optional(),
 };

@@ -36,6 +36,8 @@ export interface CompiledTrigger {
   readonly pattern?: EventPattern;
   /** At most one run per this many seconds. */
   readonly debounceSeconds?: number;
+  /** Event and dataArrival triggers: the events of a window this long, from its first, become one run. */
+  readonly batchWindowSeconds?: number;
   /** A message trigger's queue and batching. */
   readonly message?: CompiledMessageTrigger;
   /** A webhook trigger's tolerance (its requests reach the platform's webhook function through the control API: no rule). */
@@ -254,7 +256,7 @@ export function compileTriggers(pipeline: Pipeline, runParameters: JsonSchema | 
       triggers.push({ id, type: trigger.type, enabled: trigger.enabled !== false, webhook, ...(trigger.debounceSeconds !== undefined ? { debounceSeconds: trigger.debounceSeconds } : {}) });
       return;
     }
-    if (trigger.batchWindowSeconds !== undefined) problems.push({ code: ProblemCode.TRIG_003_UNSUPPORTED, path: `${where}.batchWindowSeconds`, message: 'batchWindowSeconds (events inside a window become one run) is not supported yet', hint: 'remove it: each event starts its own run; debounceSeconds keeps to one run per interval' });
+    if (trigger.batchWindowSeconds !== undefined && trigger.debounceSeconds !== undefined) problems.push({ code: ProblemCode.TRIG_003_UNSUPPORTED, path: `${where}.batchWindowSeconds`, message: 'a trigger has batchWindowSeconds (the events of a window become one run) or debounceSeconds (the events after the first of an interval are dropped), not both', hint: 'keep batchWindowSeconds to run once per window with every event, or debounceSeconds to run once per interval with its first' });
     let pattern: EventPattern;
     if (trigger.type === 'event') {
       for (const issue of eventPatternIssues(trigger.pattern)) {
@@ -264,7 +266,7 @@ export function compileTriggers(pipeline: Pipeline, runParameters: JsonSchema | 
     } else {
       pattern = dataArrivalPattern(trigger);
     }
-    triggers.push({ id, type: trigger.type, enabled: trigger.enabled !== false, pattern, ...(trigger.debounceSeconds !== undefined ? { debounceSeconds: trigger.debounceSeconds } : {}) });
+    triggers.push({ id, type: trigger.type, enabled: trigger.enabled !== false, pattern, ...(trigger.debounceSeconds !== undefined ? { debounceSeconds: trigger.debounceSeconds } : {}), ...(trigger.batchWindowSeconds !== undefined ? { batchWindowSeconds: trigger.batchWindowSeconds } : {}) });
   });
   const enabled = triggers.findIndex((t) => t.enabled);
   if (enabled >= 0) problems.push(...triggeredRunProblems(runParameters, `triggers[${enabled}]`, 'the pipeline\'s triggers set on each run they start (the event that started it)'));

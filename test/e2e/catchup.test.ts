@@ -1,6 +1,6 @@
 /**
  * Catch-up (spec Rule 4) on the emulator (`test/e2e/definitions/yearly-catchup.ts`): the sweeper, run
- * as its schedule would, starts the schedule's last three missed times oldest first (trigger CATCHUP,
+ * as its schedule does (which may come first), starts the schedule's last three missed times oldest first (trigger CATCHUP,
  * each with its own scheduled time), and a second sweep starts nothing more.
  */
 import { InvokeCommand, LambdaClient, ListFunctionsCommand } from '@aws-sdk/client-lambda';
@@ -27,12 +27,12 @@ async function sweep(): Promise<{ caughtUp: string[] }> {
 
 describe('catch-up', () => {
   it('starts the last maxRuns missed scheduled times, oldest first, once', async () => {
-    const first = await sweep();
+    // The sweeper's own 15-minute schedule may have swept since the deploy: either sweep catches up.
+    await sweep();
     const runs = (await client.history('yearly-catchup', { limit: 20 })).runs.filter((r) => r.trigger === 'CATCHUP');
     const year = new Date().getUTCFullYear();
     const expected = [year - 2, year - 1, year].map((y) => `${y}-01-01T00:00:00.000Z`);
     expect(runs.map((r) => r.scheduledTime).sort()).toEqual(expected);
-    expect(first.caughtUp).toHaveLength(3);
     // Oldest first.
     const byQueue = [...runs].sort((a, b) => (a.queuedAt < b.queuedAt ? -1 : a.queuedAt > b.queuedAt ? 1 : 0)).map((r) => r.scheduledTime);
     expect(byQueue).toEqual(expected);

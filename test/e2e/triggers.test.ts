@@ -77,3 +77,24 @@ describe('an event trigger', () => {
     expect((await client.request('GET', `/runs/${otherRunId}`)).status).toBe(404);
   });
 });
+
+describe('an event trigger with a batch window', () => {
+  it('makes the events of its window one run, started when the window closes, listing them all, once', async () => {
+    const events = new EventBridgeClient({});
+    const tag = `t-${Date.now()}`;
+    const put = await events.send(new PutEventsCommand({
+      Entries: [1, 2, 3].map((n) => ({ Source: 'phi.example', DetailType: 'Item Ready', Detail: JSON.stringify({ tag, n }) })),
+    }));
+    const ids = (put.Entries ?? []).map((e) => e.EventId!);
+    expect(ids).toHaveLength(3);
+    const itemsOf = (r: RunRecord): { id?: string; detail?: { tag?: string } }[] => ((r.parameters.event as { events?: { id?: string; detail?: { tag?: string } }[] } | undefined)?.events ?? []);
+    // Nothing before the window closes (10 s after the first event); then one run for the three.
+    const run = await waitForRunWhere((r) => r.triggerId === 'items' && itemsOf(r).some((e) => e.detail?.tag === tag), 90_000);
+    expect(run.parameters.event).toMatchObject({ type: 'batch', count: 3 });
+    expect(itemsOf(run).map((e) => e.id).sort()).toEqual([...ids].sort());
+    expect(Date.parse(run.queuedAt) - Date.parse((run.parameters.event as { openedAt: string }).openedAt)).toBeGreaterThanOrEqual(10_000);
+    expect((await client.waitForRun(run.runId, { timeoutMs: 60_000 })).run.status).toBe('SUCCEEDED');
+    const runs = RunHistoryResponseSchema.parse((await client.request('GET', `/pipelines/${PIPELINE}/runs?trigger=EVENT&limit=50`)).body).runs;
+    expect(runs.filter((r) => r.triggerId === 'items' && itemsOf(r).some((e) => e.detail?.tag === tag))).toHaveLength(1);
+  }, 120_000);
+});

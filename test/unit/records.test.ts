@@ -549,6 +549,21 @@ describe('RecordStore against DynamoDB', () => {
     expect(await store.latestEndedRun('daily-sales')).toEqual({ runId: 'daily-sales_ended', status: RunStatus.FAILED, completedAt: LATER });
   });
 
+  it('opens a trigger batch once while it is open, takes events only while it is, and lists them', async () => {
+    const store = recordStoreOver(new FakeDynamo());
+    const until = '2026-11-23T20:01:00.000Z';
+    expect(await store.openBatch('landing', 'orders', 'a', '2026-11-23T20:00:00.000Z', until)).toEqual({ batchId: 'a', openedAt: '2026-11-23T20:00:00.000Z', until });
+    // Another event meanwhile: the open batch is answered, not replaced.
+    expect((await store.openBatch('landing', 'orders', 'b', '2026-11-23T20:00:10.000Z', '2026-11-23T20:01:10.000Z')).batchId).toBe('a');
+    expect(await store.addToBatch('landing', 'orders', 'a', 'a', { id: 'a' }, '2026-11-23T20:00:00.000Z')).toBe(true);
+    expect(await store.addToBatch('landing', 'orders', 'a', 'b', { id: 'b' }, '2026-11-23T20:00:10.000Z')).toBe(true);
+    expect(await store.addToBatch('landing', 'orders', 'a', 'c', { id: 'c' }, until)).toBe(false);
+    expect(await store.addToBatch('landing', 'orders', 'other', 'd', { id: 'd' }, '2026-11-23T20:00:20.000Z')).toBe(false);
+    expect((await store.batchEvents('landing', 'orders', 'a')).map((e) => [e.eventId, e.event])).toEqual([['a', { id: 'a' }], ['b', { id: 'b' }]]);
+    expect((await store.openBatch('landing', 'orders', 'c', until, '2026-11-23T20:02:00.000Z')).batchId).toBe('c');
+    expect(await store.getBatch('landing', 'orders')).toMatchObject({ batchId: 'c' });
+  });
+
   it('passes on a failure that is not a failed condition (throttling), and the claim stays free', async () => {
     const dynamo = new FakeDynamo();
     const store = recordStoreOver(dynamo);
@@ -705,6 +720,10 @@ describe('RecordStore against DynamoDB', () => {
     getPauses: (s) => s.getPauses(),
     latestEndedRun: (s) => s.latestEndedRun('daily-sales'),
     lastScheduledTime: (s) => s.lastScheduledTime('daily-sales', 'default'),
+    getBatch: (s) => s.getBatch('daily-sales', 'orders'),
+    openBatch: (s) => s.openBatch('daily-sales', 'orders', 'e1', STARTED, LATER),
+    addToBatch: (s) => s.addToBatch('daily-sales', 'orders', 'e1', 'e2', { id: 'e2' }, STARTED),
+    batchEvents: (s) => s.batchEvents('daily-sales', 'orders', 'e1'),
     addWaiting: (s) => s.addWaiting('daily-sales', RUN),
     removeWaiting: (s) => s.removeWaiting('daily-sales', RUN),
     listWaiting: (s) => s.listWaiting('daily-sales'),
@@ -731,6 +750,10 @@ describe('RecordStore against DynamoDB', () => {
     getPauses: (s) => s.getPauses(),
     latestEndedRun: (s) => s.latestEndedRun('daily-sales'),
     lastScheduledTime: (s) => s.lastScheduledTime('daily-sales', 'default'),
+    getBatch: (s) => s.getBatch('daily-sales', 'orders'),
+    openBatch: (s) => s.openBatch('daily-sales', 'orders', 'e1', STARTED, LATER),
+    addToBatch: (s) => s.addToBatch('daily-sales', 'orders', 'e1', 'e2', { id: 'e2' }, STARTED),
+    batchEvents: (s) => s.batchEvents('daily-sales', 'orders', 'e1'),
     addWaiting: (s) => s.addWaiting('daily-sales', RUN),
     removeWaiting: (s) => s.removeWaiting('daily-sales', RUN),
     listWaiting: (s) => s.listWaiting('daily-sales'),

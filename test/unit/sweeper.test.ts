@@ -47,7 +47,7 @@ describe('sweep', () => {
   it('evaluates a run waiting for its upstream pipelines again (its timeout’s check may be lost): past its timeout it is SKIPPED, never marked a failed start', async () => {
     const w = world();
     const rules = { upstreams: [{ pipeline: 'upstream', on: 'SUCCESS' as const, mode: 'gate' as const, timeoutSeconds: 600 }] };
-    const deps = { ...w.deps, trigger: { ...w.deps.trigger, startRules: new Map([['daily-sales', rules]]), waitChecks: { schedule: async () => {} } } };
+    const deps = { ...w.deps, trigger: { ...w.deps.trigger, startRules: new Map([['daily-sales', rules]]), waitChecks: { schedule: async () => {}, scheduleBatchClose: async () => {} } } };
     const wait = { decision: 'WAIT' as const, evaluatedAt: LONG_AGO, waitingSince: LONG_AGO, waitUntil: '2024-05-01T10:10:00.000Z', checks: [] };
     await w.store.createRun({ runId: 'daily-sales_m-waiting', pipelineId: 'daily-sales', trigger: 'API', parameters: {}, queuedAt: LONG_AGO, startDecision: wait });
     const result = await sweep(deps);

@@ -99,10 +99,10 @@ describe('a pipeline’s triggers in the plan', () => {
     expect(p.estimates.stackResources).toBe(without.plan.pipelines[0]!.estimates.stackResources + 2 * RESOURCES.perTrigger);
   });
 
-  it('refuses two triggers with one id (TRIG_002), batchWindowSeconds (TRIG_003: not supported yet), and runParameters declaring "event"', () => {
+  it('refuses two triggers with one id (TRIG_002), a batch window with a debounce (TRIG_003), and runParameters declaring "event"', () => {
     const { problems } = plan({
       runParameters: z.object({ event: z.string().optional() }),
-      triggers: [{ type: 'event', id: 'x', pattern: { source: ['a'] } }, { type: 'dataArrival', id: 'x', bucket: 'raw', batchWindowSeconds: 30 }],
+      triggers: [{ type: 'event', id: 'x', pattern: { source: ['a'] } }, { type: 'dataArrival', id: 'x', bucket: 'raw', batchWindowSeconds: 30, debounceSeconds: 60 }],
     });
     expect(problems.map((p) => [p.code, p.path])).toStrictEqual([
       [ProblemCode.TRIG_002_TRIGGER_CONFLICT, 'triggers[1].id'],

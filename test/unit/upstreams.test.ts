@@ -150,7 +150,7 @@ function world(rules: StartRules) {
     stateMachines: new Map([[DOWN, arn(DOWN)], [UP, arn(UP)]]),
     startRules: new Map([[DOWN, rules]]),
     // As Scheduler keeps them: one schedule per run and time (named after both), however often asked.
-    waitChecks: { schedule: async (runId, at) => void (checks.some(([r, a]) => r === runId && a === at) || checks.push([runId, at])) },
+    waitChecks: { schedule: async (runId, at) => void (checks.some(([r, a]) => r === runId && a === at) || checks.push([runId, at])), scheduleBatchClose: async () => {} },
     log,
     now: () => new Date(clock.now),
   };

@@ -5,6 +5,7 @@
  * parsed with the contract's schemas.
  * Keys and the table layout: `lib/model/contract/storage.ts`; expressions: `update-expression.ts`.
  */
+import { z } from 'zod';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { BatchGetCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import {
@@ -25,6 +26,7 @@ import {
   TERMINAL_RUN_STATUSES,
   ACTIVE_RUNS_ATTRIBUTES,
   WAITING_RUNS_ATTRIBUTE,
+  batchEventPrefix,
   type StartDecision,
   type TriggerType,
   attemptPrefix,
@@ -129,6 +131,10 @@ export const ADMISSION_ROUNDS = 5;
 export const HISTORY_SCAN_LIMIT = 500;
 /** How many of a pipeline's newest runs `latestEndedRun` looks through. */
 export const LATEST_ENDED_SCAN = 500;
+
+/** A trigger's batch as its item keeps it (`recordKeys.triggerBatch`). */
+export const TriggerBatchSchema = z.object({ batchId: z.string(), openedAt: z.string(), until: z.string() });
+export type TriggerBatch = z.infer<typeof TriggerBatchSchema>;
 const ENDED_STATUSES: readonly RunStatus[] = [RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED];
 
 /** What `listRunHistory` selects: newest first, after the cursor `after` (a history sort key), matching the filters. */
@@ -625,6 +631,78 @@ export class RecordStore {
       ),
     );
     return { changed, run: await this.requireRun(runId) };
+  }
+
+  /** A trigger's current batch (open or not), in one consistent read; `undefined` when it never had one. */
+  async getBatch(pipelineId: string, triggerId: string): Promise<TriggerBatch | undefined> {
+    const out = await this.doc.send(new GetCommand({ TableName: this.table, Key: recordKeys.triggerBatch(pipelineId, triggerId), ConsistentRead: true }));
+    return out.Item === undefined ? undefined : TriggerBatchSchema.parse(out.Item);
+  }
+
+  /**
+   * Opens a batch for the trigger, `batchId`, from `at` until `until`, unless one is open at `at` (one
+   * conditional write): answers the batch open then, this one or the one that was.
+   */
+  async openBatch(pipelineId: string, triggerId: string, batchId: string, at: string, until: string): Promise<TriggerBatch> {
+    const opened = await conditionally(
+      this.doc.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: { ...recordKeys.triggerBatch(pipelineId, triggerId), kind: 'trigger-batch', batchId, openedAt: at, until, expiresAt: this.expiresAt(until) },
+          ConditionExpression: 'attribute_not_exists(pk) OR #until <= :at',
+          ExpressionAttributeNames: { '#until': 'until' },
+          ExpressionAttributeValues: { ':at': at },
+        }),
+      ),
+    );
+    return opened ? { batchId, openedAt: at, until } : ((await this.getBatch(pipelineId, triggerId)) ?? { batchId, openedAt: at, until });
+  }
+
+  /**
+   * Adds an event to the trigger's batch `batchId` while it is open at `at` (a transaction: the batch's
+   * check and the event's write): `false` when it is not (closed, or another batch is open). Adding
+   * the same event twice keeps one.
+   */
+  async addToBatch(pipelineId: string, triggerId: string, batchId: string, eventId: string, event: unknown, at: string): Promise<boolean> {
+    return conditionally(
+      this.doc.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              ConditionCheck: {
+                TableName: this.table,
+                Key: recordKeys.triggerBatch(pipelineId, triggerId),
+                ConditionExpression: '#batch = :batch AND #until > :at',
+                ExpressionAttributeNames: { '#batch': 'batchId', '#until': 'until' },
+                ExpressionAttributeValues: { ':batch': batchId, ':at': at },
+              },
+            },
+            { Put: { TableName: this.table, Item: { ...recordKeys.batchEvent(pipelineId, triggerId, batchId, eventId), kind: 'batch-event', eventId, at, event, expiresAt: this.expiresAt(at) } } },
+          ],
+        }),
+      ),
+    );
+  }
+
+  /** The events of a trigger's batch, in the order of their ids (one consistent query, page after page). */
+  async batchEvents(pipelineId: string, triggerId: string, batchId: string): Promise<{ eventId: string; at: string; event: unknown }[]> {
+    const events: { eventId: string; at: string; event: unknown }[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const out = await this.doc.send(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
+          ExpressionAttributeNames: { '#pk': RECORD_KEYS.partition, '#sk': RECORD_KEYS.sort },
+          ExpressionAttributeValues: { ':pk': recordKeys.triggerBatch(pipelineId, triggerId).pk, ':prefix': batchEventPrefix(triggerId, batchId) },
+          ConsistentRead: true,
+          ...(start ? { ExclusiveStartKey: start } : {}),
+        }),
+      );
+      for (const item of out.Items ?? []) events.push({ eventId: String(item.eventId), at: String(item.at), event: item.event });
+      start = out.LastEvaluatedKey;
+    } while (start !== undefined);
+    return events;
   }
 
   /** Every pause of the deployment, in one consistent read (a start makes it before it is decided). */

@@ -57,6 +57,10 @@ export const recordKeys = {
    * closes (`until`, an ISO instant). Outside every run's partition, like `activeRuns`.
    */
   triggerWindow: (pipelineId: string, triggerId: string) => ({ pk: `PIPELINE#${pipelineId}`, sk: `TRIGGER#${triggerId}` }),
+  /** A trigger's open batch (`batchWindowSeconds`): which one, when it opened and until when it takes events. */
+  triggerBatch: (pipelineId: string, triggerId: string) => ({ pk: `PIPELINE#${pipelineId}`, sk: `BATCH#${triggerId}` }),
+  /** One event of a trigger's batch (`batchEventPrefix` then the event id). */
+  batchEvent: (pipelineId: string, triggerId: string, batchId: string, eventId: string) => ({ pk: `PIPELINE#${pipelineId}`, sk: `${batchEventPrefix(triggerId, batchId)}${eventId}` }),
   /**
    * A webhook request received (`digest`: the SHA-256 of its signature), the replay guard: written once
    * by a conditional put, `released` again only when its run could not be started (the sender may send
@@ -83,6 +87,9 @@ export const auditPartition = (month: string): string => `AUDIT#${month}`;
 /** Attributes of the pauses item (`recordKeys.pauses`). */
 export const PAUSE_ATTRIBUTES = { all: 'all', pipelinePrefix: 'p:' } as const;
 
+/** The sort-key prefix of a batch's events. */
+export const batchEventPrefix = (triggerId: string, batchId: string): string => `BATCH#${triggerId}#${batchId}#`;
+
 /** The attribute of `recordKeys.waitingRuns` that holds the run ids. */
 export const WAITING_RUNS_ATTRIBUTE = 'runs';
 /** Attributes of a pipeline's admitted-runs item (`recordKeys.activeRuns`). */
@@ -97,7 +104,7 @@ export const RECORD_ACTIONS = {
   /** The state machine itself: the gate of each job (its task token). */
   stateMachine: ['dynamodb:UpdateItem'],
   /** The schedule trigger: create runs and start them; read upstream pipelines' latest runs (the history index). */
-  trigger: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+  trigger: ['dynamodb:ConditionCheckItem', 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
   /** The control API and the sweeper: start runs, read them with their attempts and their history, close them. */
-  control: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+  control: ['dynamodb:ConditionCheckItem', 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
 } as const;

@@ -14,6 +14,8 @@ export default definePipeline({
   triggers: [
     { type: 'dataArrival', id: 'files', bucket: 'phi-landing', prefix: 'incoming/', suffix: '.csv' },
     { type: 'event', id: 'batches', pattern: { source: ['phi.example'], 'detail-type': ['Batch Ready'] } },
+    // The "Item Ready" events of 10 seconds, from the first, make one run (test/e2e/triggers.test.ts).
+    { type: 'event', id: 'items', pattern: { source: ['phi.example'], 'detail-type': ['Item Ready'] }, batchWindowSeconds: 10 },
     { type: 'message', id: 'messages' },
     { type: 'message', id: 'bundles', batchSize: 10 },
     // Signed HTTPS calls from outside AWS (test/e2e/webhooks.test.ts): POST /webhooks/landing/hook.

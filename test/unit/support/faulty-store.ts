@@ -170,7 +170,19 @@ export class FaultyRecordStore implements Pick<MemoryRecordStore, StoreMethods> 
   }
   countActiveRuns(...a: Parameters<MemoryRecordStore['countActiveRuns']>): ReturnType<MemoryRecordStore['countActiveRuns']> {
     return this.call('countActiveRuns', () => this.inner.countActiveRuns(...a));
-  }  lastScheduledTime(...a: Parameters<MemoryRecordStore['lastScheduledTime']>): ReturnType<MemoryRecordStore['lastScheduledTime']> {
+  }  getBatch(...a: Parameters<MemoryRecordStore['getBatch']>): ReturnType<MemoryRecordStore['getBatch']> {
+    return this.call('getBatch', () => this.inner.getBatch(...a));
+  }
+  openBatch(...a: Parameters<MemoryRecordStore['openBatch']>): ReturnType<MemoryRecordStore['openBatch']> {
+    return this.call('openBatch', () => this.inner.openBatch(...a));
+  }
+  addToBatch(...a: Parameters<MemoryRecordStore['addToBatch']>): ReturnType<MemoryRecordStore['addToBatch']> {
+    return this.call('addToBatch', () => this.inner.addToBatch(...a));
+  }
+  batchEvents(...a: Parameters<MemoryRecordStore['batchEvents']>): ReturnType<MemoryRecordStore['batchEvents']> {
+    return this.call('batchEvents', () => this.inner.batchEvents(...a));
+  }
+  lastScheduledTime(...a: Parameters<MemoryRecordStore['lastScheduledTime']>): ReturnType<MemoryRecordStore['lastScheduledTime']> {
     return this.call('lastScheduledTime', () => this.inner.lastScheduledTime(...a));
   }
   latestEndedRun(...a: Parameters<MemoryRecordStore['latestEndedRun']>): ReturnType<MemoryRecordStore['latestEndedRun']> {

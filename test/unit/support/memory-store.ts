@@ -31,6 +31,9 @@
  *  - waiting runs: latestEndedRun answers a pipeline's newest run (by history key) that ended SUCCEEDED,
  *    FAILED or CANCELLED; add/remove/listWaiting keep a pipeline's set of waiting run ids; resolveWait
  *    gives a PENDING run with decision WAIT its new decision once (SKIP: SKIPPED, ended then);
+ *  - trigger batches: openBatch opens one unless one is open at its instant (answering the open one);
+ *    addToBatch adds an event only while that batch is the open one at its instant; batchEvents lists
+ *    a batch's events by event id;
  *  - pauses and the audit log (`PauseAuditMethods`): setPause sets or clears one pipeline's pause (or the
  *    global one, `*`) and appends its audit record together; getPauses answers every pause; appendAudit
  *    appends a record; listAudit answers the newest `limit` records (of a pipeline and the global ones)
@@ -91,6 +94,10 @@ export type StoreMethods =
   | 'listWaiting'
   | 'resolveWait'
   | 'lastScheduledTime'
+  | 'getBatch'
+  | 'openBatch'
+  | 'addToBatch'
+  | 'batchEvents'
   | 'endJob';
 
 /** The pause and audit methods (kept apart from `StoreMethods`, which the fault-injecting store wraps). */
@@ -439,6 +446,36 @@ export class MemoryRecordStore implements Pick<RecordStore, StoreMethods | Pause
       .filter((r) => r.pipelineId === pipelineId && [RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED].includes(r.status as never) && r.completedAt !== undefined)
       .sort((a, b) => Buffer.compare(Buffer.from(keyOf(b)), Buffer.from(keyOf(a))))[0];
     return ended === undefined ? undefined : { runId: ended.runId, status: ended.status, completedAt: ended.completedAt! };
+  }
+
+  private readonly batches = new Map<string, { batchId: string; openedAt: string; until: string }>();
+  private readonly batchMembers = new Map<string, { eventId: string; at: string; event: unknown }>();
+
+  async getBatch(pipelineId: string, triggerId: string): Promise<{ batchId: string; openedAt: string; until: string } | undefined> {
+    const batch = this.batches.get(`${pipelineId}|${triggerId}`);
+    return batch === undefined ? undefined : copy(batch);
+  }
+
+  async openBatch(pipelineId: string, triggerId: string, batchId: string, at: string, until: string): Promise<{ batchId: string; openedAt: string; until: string }> {
+    const key = `${pipelineId}|${triggerId}`;
+    const open = this.batches.get(key);
+    if (open !== undefined && open.until > at) return copy(open);
+    this.batches.set(key, { batchId, openedAt: at, until });
+    this.writes.push({ op: 'openBatch', key: `PIPELINE#${pipelineId}|BATCH#${triggerId}` });
+    return { batchId, openedAt: at, until };
+  }
+
+  async addToBatch(pipelineId: string, triggerId: string, batchId: string, eventId: string, event: unknown, at: string): Promise<boolean> {
+    const open = this.batches.get(`${pipelineId}|${triggerId}`);
+    if (open === undefined || open.batchId !== batchId || open.until <= at) return false;
+    this.batchMembers.set(`${pipelineId}|${triggerId}|${batchId}|${eventId}`, { eventId, at, event: copy(event) });
+    this.writes.push({ op: 'addToBatch', key: `PIPELINE#${pipelineId}|BATCH#${triggerId}#${batchId}#${eventId}` });
+    return true;
+  }
+
+  async batchEvents(pipelineId: string, triggerId: string, batchId: string): Promise<{ eventId: string; at: string; event: unknown }[]> {
+    const prefix = `${pipelineId}|${triggerId}|${batchId}|`;
+    return [...this.batchMembers.entries()].filter(([k]) => k.startsWith(prefix)).sort(([a], [b]) => (a < b ? -1 : 1)).map(([, v]) => copy(v));
   }
 
   async lastScheduledTime(pipelineId: string, scheduleId: string): Promise<string | undefined> {
