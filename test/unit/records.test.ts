@@ -706,6 +706,20 @@ describe('RecordStore against DynamoDB', () => {
     finishRun: (s) => s.finishRun(RUN, { status: RunStatus.SUCCEEDED, at: LATER, jobs: {} }),
   };
 
+  /** What every function that starts runs calls for upstreams, waiting runs, catch-up and trigger batches. */
+  const waitsAndBatches: Calls<'latestEndedRun' | 'lastScheduledTime' | 'getBatch' | 'openBatch' | 'addToBatch' | 'batchEvents' | 'addWaiting' | 'removeWaiting' | 'listWaiting' | 'resolveWait'> = {
+    latestEndedRun: (s) => s.latestEndedRun('daily-sales'),
+    lastScheduledTime: (s) => s.lastScheduledTime('daily-sales', 'default'),
+    getBatch: (s) => s.getBatch('daily-sales', 'orders'),
+    openBatch: (s) => s.openBatch('daily-sales', 'orders', 'e1', STARTED, LATER),
+    addToBatch: (s) => s.addToBatch('daily-sales', 'orders', 'e1', 'e2', { id: 'e2' }, STARTED),
+    batchEvents: (s) => s.batchEvents('daily-sales', 'orders', 'e1'),
+    addWaiting: (s) => s.addWaiting('daily-sales', RUN),
+    removeWaiting: (s) => s.removeWaiting('daily-sales', RUN),
+    listWaiting: (s) => s.listWaiting('daily-sales'),
+    resolveWait: (s) => s.resolveWait(RUN, { decision: StartDecisionKind.START, evaluatedAt: LATER, checks: [] }, LATER),
+  };
+
   /** The schedule trigger. */
   const triggerCalls: Calls<keyof TriggerDeps['store']> = {
     createRun: (s) => s.createRun(newRun()),
@@ -718,16 +732,7 @@ describe('RecordStore against DynamoDB', () => {
     admitRun: async (s) => [await s.admitRun('daily-sales', RUN, 1, STARTED), await s.admitRun('daily-sales', `${RUN}x`, 1, LATER)],
     countActiveRuns: (s) => s.countActiveRuns('daily-sales', LATER),
     getPauses: (s) => s.getPauses(),
-    latestEndedRun: (s) => s.latestEndedRun('daily-sales'),
-    lastScheduledTime: (s) => s.lastScheduledTime('daily-sales', 'default'),
-    getBatch: (s) => s.getBatch('daily-sales', 'orders'),
-    openBatch: (s) => s.openBatch('daily-sales', 'orders', 'e1', STARTED, LATER),
-    addToBatch: (s) => s.addToBatch('daily-sales', 'orders', 'e1', 'e2', { id: 'e2' }, STARTED),
-    batchEvents: (s) => s.batchEvents('daily-sales', 'orders', 'e1'),
-    addWaiting: (s) => s.addWaiting('daily-sales', RUN),
-    removeWaiting: (s) => s.removeWaiting('daily-sales', RUN),
-    listWaiting: (s) => s.listWaiting('daily-sales'),
-    resolveWait: (s) => s.resolveWait(RUN, { decision: StartDecisionKind.START, evaluatedAt: LATER, checks: [] }, LATER),
+    ...waitsAndBatches,
     listAttempts: (s) => s.listAttempts(RUN),
     listRunHistory: (s) => s.listRunHistory('daily-sales', { limit: 5 }),
   };
@@ -748,16 +753,7 @@ describe('RecordStore against DynamoDB', () => {
     admitRun: (s) => s.admitRun('daily-sales', RUN, 1, STARTED),
     countActiveRuns: (s) => s.countActiveRuns('daily-sales', LATER),
     getPauses: (s) => s.getPauses(),
-    latestEndedRun: (s) => s.latestEndedRun('daily-sales'),
-    lastScheduledTime: (s) => s.lastScheduledTime('daily-sales', 'default'),
-    getBatch: (s) => s.getBatch('daily-sales', 'orders'),
-    openBatch: (s) => s.openBatch('daily-sales', 'orders', 'e1', STARTED, LATER),
-    addToBatch: (s) => s.addToBatch('daily-sales', 'orders', 'e1', 'e2', { id: 'e2' }, STARTED),
-    batchEvents: (s) => s.batchEvents('daily-sales', 'orders', 'e1'),
-    addWaiting: (s) => s.addWaiting('daily-sales', RUN),
-    removeWaiting: (s) => s.removeWaiting('daily-sales', RUN),
-    listWaiting: (s) => s.listWaiting('daily-sales'),
-    resolveWait: (s) => s.resolveWait(RUN, { decision: StartDecisionKind.START, evaluatedAt: LATER, checks: [] }, LATER),
+    ...waitsAndBatches,
     setPause: (s) => s.setPause('daily-sales', { by: pauseAudit.by, at: STARTED }, pauseAudit),
     appendAudit: (s) => s.appendAudit({ ...pauseAudit, id: 'a2', action: 'START', runId: RUN }),
     listAudit: (s) => s.listAudit({ limit: 10 }, LATER),

@@ -25,18 +25,21 @@ import { RunStatus } from './status.ts';
 /** The control API's environment variable holding `HealthConfig` (JSON). */
 export const HEALTH_ENV = 'PHI_HEALTH';
 
+/** An enabled schedule as Scheduler has it (no parameters): enough to tell its fire times. */
+export const DeployedScheduleFields = {
+  id: z.string().min(1),
+  cron: z.string().optional(),
+  rate: z.string().optional(),
+  at: z.string().optional(),
+  /** Canonical IANA name; left out for UTC. */
+  timezone: z.string().optional(),
+  startDate: IsoTimeSchema.optional(),
+  endDate: IsoTimeSchema.optional(),
+};
+
 /** An enabled schedule as the health check needs it: enough to tell its next fire time. */
 export const HealthScheduleSchema = z
-  .object({
-    id: z.string().min(1),
-    cron: z.string().optional(),
-    rate: z.string().optional(),
-    at: z.string().optional(),
-    /** Canonical IANA name; left out for UTC. */
-    timezone: z.string().optional(),
-    startDate: IsoTimeSchema.optional(),
-    endDate: IsoTimeSchema.optional(),
-  })
+  .object(DeployedScheduleFields)
   .strict()
   .refine((s) => [s.cron, s.rate, s.at].filter((v) => v !== undefined).length === 1, 'exactly one of cron, rate or at');
 export type HealthSchedule = z.infer<typeof HealthScheduleSchema>;

@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { IsoTimeSchema } from './task.ts';
 import { ParametersSchema } from '../pipeline.ts';
+import { DeployedScheduleFields } from './health.ts';
 import { TriggerType } from './status.ts';
 
 /** Days of the week as windows name them. */
@@ -79,20 +80,7 @@ export const StartRulesSchema = z
       .object({
         maxRuns: z.number().int().min(1).max(100),
         schedules: z
-          .array(
-            z
-              .object({
-                id: z.string().min(1),
-                cron: z.string().optional(),
-                rate: z.string().optional(),
-                at: z.string().optional(),
-                timezone: z.string().optional(),
-                startDate: IsoTimeSchema.optional(),
-                endDate: IsoTimeSchema.optional(),
-                parameters: ParametersSchema.optional(),
-              })
-              .strict(),
-          )
+          .array(z.object({ ...DeployedScheduleFields, parameters: ParametersSchema.optional() }).strict())
           .min(1),
       })
       .strict()
