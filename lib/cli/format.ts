@@ -1,7 +1,7 @@
 /** Text the CLI shows people. JSON output (`--json`) bypasses all of it. */
 import { CheckOutcome, StartDecisionKind, type RunHistoryResponse, type RunRecord, type RunView, type StartDecision } from '../model/contract/index.ts';
 import { LIMITS } from '../plan/compile.ts';
-import type { ObservedPlan } from '../plan/observed.ts';
+import type { DatasetFreshness, ObservedPlan } from '../plan/observed.ts';
 import { describeRunParameters } from '../plan/render.ts';
 import { describeStartRules } from '../plan/start-rules.ts';
 import { describeUpstreams } from '../plan/upstreams.ts';
@@ -99,6 +99,16 @@ export function formatSchedule(s: CompiledSchedule, fireTimes: Plan['fireTimes']
 }
 
 const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
+
+/** `phi plan --observed`: each dataset, its provider's last success, and for whom it is fresh. */
+export function formatDatasets(datasets: readonly DatasetFreshness[]): string {
+  const lines = ['datasets (as fresh as their provider\'s last success):'];
+  for (const d of datasets) {
+    const who = d.consumers.map((c) => `${c.fresh ? 'fresh' : 'stale'} for ${c.pipelineId}${c.maxAgeHours !== undefined ? ` (≤ ${c.maxAgeHours} h)` : ''}`);
+    lines.push(`  ${d.dataset}  from ${d.provider}, last success ${d.lastSucceededAt ?? 'none yet'}${who.length > 0 ? `; ${who.join(', ')}` : ''}`);
+  }
+  return lines.join('\n');
+}
 
 export function formatObserved(observed: readonly ObservedPlan[]): string {
   const lines: string[] = [];

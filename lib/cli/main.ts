@@ -15,20 +15,20 @@ import type { Plan } from '../plan/types.ts';
 import { PhiClient } from '../client/client.ts';
 import { ApiError, ClientError, ClientErrorCode } from '../client/errors.ts';
 import { PhiError } from '../model/errors.ts';
-import { observedCriticalPath, type ObservedPlan } from '../plan/observed.ts';
+import { datasetFreshness, observedCriticalPath, type DatasetFreshness, type ObservedPlan } from '../plan/observed.ts';
 import { backfillSucceeded, BackfillUsageCode, BackfillUsageError, formatBackfillSummary, parseBackfillInstant, parseMaxConcurrent, planBackfill, progressReporter, runBackfill, type BackfillSummary } from './backfill.ts';
 import { MAX_BACKFILL_RUNS } from '../plan/schedule/backfill.ts';
 import { parseDlq, runDlq } from './dlq.ts';
 import { parseOperate, runOperate } from './pause.ts';
 import { runHealth } from './health.ts';
-import { formatHistory, formatObserved, formatPlan, formatProblems, formatRunView, formatStartDecision, startNote } from './format.ts';
+import { formatDatasets, formatHistory, formatObserved, formatPlan, formatProblems, formatRunView, formatStartDecision, startNote } from './format.ts';
 
 const USAGE = `phi — serverless pipelines on AWS Step Functions
 
 Offline:
   phi validate [--definitions DIR] [--json]         check every definition; exit 1 listing every problem
   phi plan     [--definitions DIR] [--json]         schedules, layers, critical path, estimates
-  phi plan --observed [--runs N]                    and the critical path as the last N runs went (reads the deployment)
+  phi plan --observed [--runs N]                    and the critical path as the last N runs went, each dataset's freshness (reads the deployment)
   phi plan --from <ISO time> [--count N]            each schedule's next N (default 5) fire times from that moment,
                                                     marking the days a daylight-saving change falls on
   phi graph <pipeline> [--format mermaid|dot|ascii] [--definitions DIR]
@@ -195,18 +195,25 @@ export async function main(argv: readonly string[], out: Out = (t) => process.st
       case 'plan': {
         const { plan, problems } = await loadPlan(definitionsDir(values.definitions), fireTimeWindow(values.from, values.count));
         let observed: ObservedPlan[] | undefined;
+        let datasets: DatasetFreshness[] | undefined;
         if (values.observed) {
           const runs = Number(values.runs ?? 20);
           if (!Number.isInteger(runs) || runs < 1 || runs > 100) throw new UsageError('--runs is a whole number from 1 to 100');
           const client = await PhiClient.connect();
           observed = await Promise.all(plan.pipelines.map(async (p) => observedCriticalPath(p, await client.durations(p.id, runs))));
+          // Each dataset as fresh as its provider's last success, which the deployment's health tells.
+          if (plan.pipelines.some((p) => p.provides !== undefined)) {
+            const health = await client.health();
+            datasets = datasetFreshness(plan, new Map(health.pipelines.map((p) => [p.pipelineId, p.lastSucceededAt])), new Date(health.checkedAt));
+          }
         }
         // The fire times per pipeline and schedule id, beside each schedule's own `next`.
         const fireTimes = { ...plan.fireTimes, schedules: Object.fromEntries(plan.pipelines.map((p) => [p.id, Object.fromEntries(p.schedules.map((s) => [s.id, s.next]))])) };
-        if (values.json) out(JSON.stringify({ ...plan, fireTimes, ...(observed ? { observed } : {}), problems }, null, 2));
+        if (values.json) out(JSON.stringify({ ...plan, fireTimes, ...(observed ? { observed } : {}), ...(datasets ? { datasets } : {}), problems }, null, 2));
         else {
           out(formatPlan(plan));
           if (observed) out(formatObserved(observed));
+          if (datasets) out(formatDatasets(datasets));
           if (problems.length > 0) out(formatProblems(problems));
         }
         return problems.length === 0 ? ExitCode.OK : ExitCode.FAILED;

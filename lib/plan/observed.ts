@@ -42,3 +42,34 @@ export function observedCriticalPath(plan: PipelinePlan, durations: { readonly r
     savings,
   };
 }
+
+/** One dataset's freshness as the deployment's records tell it (`phi plan --observed`). */
+export interface DatasetFreshness {
+  readonly dataset: string;
+  readonly provider: string;
+  /** When its provider's last successful run ended; null when it has none. */
+  readonly lastSucceededAt: string | null;
+  /** For each pipeline that requires it with a maximum age: whether it is fresh enough for it now. */
+  readonly consumers: readonly { readonly pipelineId: string; readonly maxAgeHours?: number; readonly fresh: boolean }[];
+}
+
+/** Each provided dataset with its provider's last success, and whether it is fresh enough for each pipeline that requires it. */
+export function datasetFreshness(plan: { readonly pipelines: readonly Pick<PipelinePlan, 'id' | 'provides' | 'startRules'>[] }, lastSucceededAt: ReadonlyMap<string, string | null>, now: Date): DatasetFreshness[] {
+  const out: DatasetFreshness[] = [];
+  for (const provider of plan.pipelines) {
+    for (const dataset of provider.provides ?? []) {
+      const last = lastSucceededAt.get(provider.id) ?? null;
+      const consumers = plan.pipelines.flatMap((p) =>
+        (p.startRules?.upstreams ?? [])
+          .filter((u) => u.pipeline === provider.id && (u.datasets ?? []).includes(dataset))
+          .map((u) => ({
+            pipelineId: p.id,
+            ...(u.maxAgeHours !== undefined ? { maxAgeHours: u.maxAgeHours } : {}),
+            fresh: last === null ? false : u.maxAgeHours === undefined ? true : now.getTime() - Date.parse(last) <= u.maxAgeHours * 3_600_000,
+          })),
+      );
+      out.push({ dataset, provider: provider.id, lastSucceededAt: last, consumers });
+    }
+  }
+  return out.sort((a, b) => (a.dataset < b.dataset ? -1 : a.dataset > b.dataset ? 1 : 0));
+}

@@ -454,3 +454,24 @@ describe('datasets declared by jobs', () => {
     expect(problems.map((p) => [p.code, p.pipeline, p.path])).toEqual([[ProblemCode.DEP_007_NO_PROVIDER, 'archive', 'jobs.keep.requires[0]']]);
   });
 });
+
+describe('each dataset’s freshness, as phi plan --observed tells it', () => {
+  it('is its provider’s last success, fresh for a pipeline whose maxAgeHours it is within', async () => {
+    const { datasetFreshness } = await import('../../lib/plan/observed.ts');
+    const { formatDatasets } = await import('../../lib/cli/format.ts');
+    const plan = {
+      pipelines: [
+        { id: 'data', provides: ['prices', 'news'] },
+        { id: 'weekly', startRules: { upstreams: [{ pipeline: 'data', on: 'SUCCESS' as const, mode: 'gate' as const, maxAgeHours: 2, timeoutSeconds: 60, datasets: ['prices'] }] } },
+        { id: 'daily', startRules: { upstreams: [{ pipeline: 'data', on: 'SUCCESS' as const, mode: 'gate' as const, maxAgeHours: 26, timeoutSeconds: 60, datasets: ['prices'] }] } },
+      ],
+    };
+    const found = datasetFreshness(plan, new Map([['data', ago(180)]]), NOW);
+    expect(found).toEqual([
+      { dataset: 'news', provider: 'data', lastSucceededAt: ago(180), consumers: [] },
+      { dataset: 'prices', provider: 'data', lastSucceededAt: ago(180), consumers: [{ pipelineId: 'weekly', maxAgeHours: 2, fresh: false }, { pipelineId: 'daily', maxAgeHours: 26, fresh: true }] },
+    ]);
+    expect(formatDatasets(found)).toContain(`prices  from data, last success ${ago(180)}; stale for weekly (≤ 2 h), fresh for daily (≤ 26 h)`);
+    expect(datasetFreshness(plan, new Map(), NOW)[1]!.consumers.every((c) => c.fresh === false)).toBe(true);
+  });
+});
