@@ -379,8 +379,10 @@ export const TriggerSchema = z.discriminatedUnion('type', [
   z
     .object({
       type: z.literal('message'),
-      /** A queue the user owns. @default none: Phi creates `phi-<pipeline>_<trigger>`, with its dead-letter queue */
+      /** A queue the user owns, by its ARN. @default none: Phi creates `phi-<pipeline>_<trigger>`, with its dead-letter queue */
       queueArn: SqsQueueArnSchema.optional(),
+      /** The same as `queueArn` (the spec's name for it); not both. */
+      queue: SqsQueueArnSchema.optional(),
       /** 1: one run per message; 2-10: one run per batch SQS hands over, listing each of its messages. @default 1 */
       batchSize: z.number().int().min(1).max(MAX_MESSAGE_BATCH_SIZE).optional(),
       ...triggerFields,
@@ -436,6 +438,8 @@ export const PipelineSchema = z
     executionWindows: z.array(ExecutionWindowSchema).optional(),
     /** What a start outside every window does: `'skip'` records it `SKIPPED` (`OUTSIDE_WINDOW`); `'defer'` records it PENDING, waiting, and starts it when the next window opens. @default 'skip' */
     outsideWindow: z.enum(['skip', 'defer']).optional(),
+    /** The spec's form of `outsideWindow`: true is `'skip'`, false `'defer'` (not together with `outsideWindow`). */
+    skipOutsideWindow: z.boolean().optional(),
     /** A scheduled delivery later than this after its scheduled time is recorded late (spec Rule 1). @default 60 */
     toleranceSeconds: z.number().int().min(0).max(86_400).optional(),
     /** A scheduled delivery later than this after its scheduled time is recorded `SKIPPED` (`TOO_LATE`). @default none: never too late */
@@ -449,6 +453,12 @@ export const PipelineSchema = z
     catchup: z.object({ enabled: z.boolean().optional(), maxRuns: z.number().int().min(0).max(100).optional() }).strict().optional(),
     /** How many runs may be active at once (spec Rule 3, see `ConcurrencySchema`). @default no limit */
     concurrency: ConcurrencySchema.optional(),
+    /** The spec's forms of `concurrency` (Rule 3; not together with it): at most this many active runs. */
+    maxActiveRuns: z.number().int().min(1).max(100).optional(),
+    /** A run beyond the limit (`maxActiveRuns`, default 1) is recorded SKIPPED (`whenRunning: 'skip'`). */
+    skipIfRunning: z.boolean().optional(),
+    /** A run beyond the limit (`maxActiveRuns`, default 1) waits and starts when one ends (`whenRunning: 'queue'`). */
+    queueIfRunning: z.boolean().optional(),
     /** EventBridge events that start runs (see `TriggerSchema`). @default none */
     triggers: z.array(TriggerSchema).optional(),
     /**

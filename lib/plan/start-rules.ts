@@ -36,6 +36,30 @@ export function defaultWindowTimezone(pipeline: Pick<Pipeline, 'schedule' | 'sch
   return { timezone: candidates[0] ?? 'UTC', candidates };
 }
 
+type Problem = (code: ProblemCode, path: string, message: string, hint: string) => void;
+
+/** `concurrency`, or the spec's forms of it (`maxActiveRuns`, `skipIfRunning`, `queueIfRunning`), never both. */
+function concurrencyOf(pipeline: Pipeline, problem: Problem): Pipeline['concurrency'] {
+  const spec = pipeline.maxActiveRuns !== undefined || pipeline.skipIfRunning !== undefined || pipeline.queueIfRunning !== undefined;
+  if (!spec) return pipeline.concurrency;
+  if (pipeline.concurrency !== undefined) {
+    problem(ProblemCode.RULE_004_INVALID_CONCURRENCY, 'concurrency', 'the pipeline says how many runs may be active both as concurrency and as maxActiveRuns/skipIfRunning/queueIfRunning', 'keep one of the two forms');
+    return pipeline.concurrency;
+  }
+  if (pipeline.skipIfRunning === true && pipeline.queueIfRunning === true) {
+    problem(ProblemCode.RULE_004_INVALID_CONCURRENCY, 'queueIfRunning', 'skipIfRunning and queueIfRunning are both true: a run beyond the limit is either skipped or queued', 'keep one of them');
+  }
+  const whenRunning = pipeline.queueIfRunning === true ? 'queue' : pipeline.skipIfRunning === true ? 'skip' : pipeline.maxActiveRuns !== undefined ? 'skip' : 'allow';
+  return { ...(pipeline.maxActiveRuns !== undefined ? { maxActiveRuns: pipeline.maxActiveRuns } : {}), whenRunning };
+}
+
+/** `outsideWindow`, or the spec's form of it (`skipOutsideWindow`), never both. */
+function outsideWindowOf(pipeline: Pipeline, problem: Problem): 'skip' | 'defer' {
+  if (pipeline.skipOutsideWindow === undefined) return pipeline.outsideWindow ?? 'skip';
+  if (pipeline.outsideWindow !== undefined) problem(ProblemCode.RULE_001_INVALID_WINDOW, 'skipOutsideWindow', 'the pipeline says what a start outside its windows does both as outsideWindow and as skipOutsideWindow', 'keep one of the two');
+  return pipeline.skipOutsideWindow ? 'skip' : 'defer';
+}
+
 export function compileStartRules(pipeline: Pipeline): { rules?: StartRules; problems: StartRuleProblem[] } {
   const problems: StartRuleProblem[] = [];
   const problem = (code: ProblemCode, path: string, message: string, hint: string): void => void problems.push({ code, path, message, hint });
@@ -83,7 +107,7 @@ export function compileStartRules(pipeline: Pipeline): { rules?: StartRules; pro
     problem(ProblemCode.RULE_003_INVALID_LATENESS, 'maxLatenessSeconds', `maxLatenessSeconds (${pipeline.maxLatenessSeconds}) is below toleranceSeconds (${pipeline.toleranceSeconds}): a delivery would be skipped before it even counted as late`, 'raise maxLatenessSeconds to at least toleranceSeconds');
   }
   let maxActiveRuns: number | undefined;
-  const concurrency = pipeline.concurrency;
+  const concurrency = concurrencyOf(pipeline, problem);
   if (concurrency !== undefined) {
     if (concurrency.whenRunning === 'allow' && concurrency.maxActiveRuns !== undefined) {
       problem(ProblemCode.RULE_004_INVALID_CONCURRENCY, 'concurrency', `concurrency says maxActiveRuns ${concurrency.maxActiveRuns} and whenRunning "allow" (no limit)`, 'leave out whenRunning (a run beyond maxActiveRuns is skipped), or leave out maxActiveRuns');
@@ -111,7 +135,7 @@ export function compileStartRules(pipeline: Pipeline): { rules?: StartRules; pro
   const rules: StartRules = {
     ...(catchup !== undefined ? { catchup } : {}),
     ...(windows.length > 0 ? { windows } : {}),
-    ...(windows.length > 0 && pipeline.outsideWindow === 'defer' ? { deferOutsideWindow: true as const } : {}),
+    ...(windows.length > 0 && outsideWindowOf(pipeline, problem) === 'defer' ? { deferOutsideWindow: true as const } : {}),
     ...(pipeline.toleranceSeconds !== undefined ? { toleranceSeconds: pipeline.toleranceSeconds } : {}),
     ...(pipeline.maxLatenessSeconds !== undefined ? { maxLatenessSeconds: pipeline.maxLatenessSeconds } : {}),
     ...(maxActiveRuns !== undefined ? { maxActiveRuns } : {}),

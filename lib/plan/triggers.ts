@@ -178,10 +178,14 @@ function messageTriggerProblems(trigger: Extract<Trigger, { type: 'message' }>, 
   } else if (trigger.batchWindowSeconds !== undefined && trigger.batchWindowSeconds > MAX_MESSAGE_BATCH_WINDOW_SECONDS) {
     problems.push({ code: ProblemCode.TRIG_004_INVALID_MESSAGE_TRIGGER, path: `${where}.batchWindowSeconds`, message: `batchWindowSeconds is ${trigger.batchWindowSeconds}; SQS gathers a batch for at most ${MAX_MESSAGE_BATCH_WINDOW_SECONDS} seconds`, hint: `use at most ${MAX_MESSAGE_BATCH_WINDOW_SECONDS} seconds, the longest a Lambda event source mapping waits for a batch` });
   }
-  if (trigger.queueArn !== undefined) {
-    const first = queues.get(trigger.queueArn);
-    if (first !== undefined) problems.push({ code: ProblemCode.TRIG_002_TRIGGER_CONFLICT, path: `${where}.queueArn`, message: `${first} reads the same queue: each message would start a run of one of the two triggers only`, hint: 'give each message trigger a queue of its own (fan a queue out with SNS or EventBridge Pipes first)' });
-    else queues.set(trigger.queueArn, where);
+  if (trigger.queueArn !== undefined && trigger.queue !== undefined) {
+    problems.push({ code: ProblemCode.TRIG_004_INVALID_MESSAGE_TRIGGER, path: `${where}.queue`, message: 'a message trigger names its queue as queue or as queueArn, not both', hint: 'keep one of them' });
+  }
+  const queueArn = trigger.queueArn ?? trigger.queue;
+  if (queueArn !== undefined) {
+    const first = queues.get(queueArn);
+    if (first !== undefined) problems.push({ code: ProblemCode.TRIG_002_TRIGGER_CONFLICT, path: `${where}.${trigger.queueArn !== undefined ? 'queueArn' : 'queue'}`, message: `${first} reads the same queue: each message would start a run of one of the two triggers only`, hint: 'give each message trigger a queue of its own (fan a queue out with SNS or EventBridge Pipes first)' });
+    else queues.set(queueArn, where);
   }
   return problems;
 }
@@ -245,7 +249,8 @@ export function compileTriggers(pipeline: Pipeline, runParameters: JsonSchema | 
     seen.add(id);
     if (trigger.type === 'message') {
       problems.push(...messageTriggerProblems(trigger, where, queues));
-      const message: CompiledMessageTrigger = { ...(trigger.queueArn !== undefined ? { queueArn: trigger.queueArn } : {}), batchSize: trigger.batchSize ?? 1, ...(trigger.batchWindowSeconds !== undefined ? { batchWindowSeconds: trigger.batchWindowSeconds } : {}) };
+      const queueArn = trigger.queueArn ?? trigger.queue;
+      const message: CompiledMessageTrigger = { ...(queueArn !== undefined ? { queueArn } : {}), batchSize: trigger.batchSize ?? 1, ...(trigger.batchWindowSeconds !== undefined ? { batchWindowSeconds: trigger.batchWindowSeconds } : {}) };
       triggers.push({ id, type: trigger.type, enabled: trigger.enabled !== false, message });
       return;
     }

@@ -55,6 +55,11 @@ describe('a pipeline’s message triggers in the plan', () => {
     expect(p.estimates.stackResources).toBe(without + RESOURCES.messageQueueGrants + 3 * RESOURCES.perMessageTrigger + 2 * RESOURCES.perMessageQueue);
   });
 
+  it('takes the queue as queue (the spec\'s name) or queueArn, not both (TRIG_004)', () => {
+    expect(plan({ triggers: [{ type: 'message', id: 'spec', queue: USER_QUEUE }] }).plan.pipelines[0]!.triggers[0]).toStrictEqual({ id: 'spec', type: 'message', enabled: true, message: { queueArn: USER_QUEUE, batchSize: 1 } });
+    expect(plan({ triggers: [{ type: 'message', queue: USER_QUEUE, queueArn: USER_QUEUE }] }).problems.map((p) => [p.code, p.path])).toStrictEqual([[ProblemCode.TRIG_004_INVALID_MESSAGE_TRIGGER, 'triggers[0].queue']]);
+  });
+
   it('refuses debounceSeconds, a batch window without batches or past 300 seconds (TRIG_004), and two triggers on one queue (TRIG_002)', () => {
     const { problems } = plan({
       triggers: [

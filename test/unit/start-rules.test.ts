@@ -344,3 +344,22 @@ describe('outsideWindow: defer (spec Rule 17’s other choice)', () => {
     expect(describeStartRules(compiled({ executionWindows: [{ start: '06:00', end: '22:00' }], outsideWindow: 'defer' }).rules)).toContain('(outside: deferred to the next window)');
   });
 });
+
+describe('the spec’s names for the start rules (Rules 3 and 17)', () => {
+  const compiled = (extra: Record<string, unknown>) => compileStartRules(PipelineSchema.parse({ id: 'orders', jobs: { a: { handler: './a.ts' } }, ...extra }));
+
+  it('take maxActiveRuns, skipIfRunning and queueIfRunning for concurrency, and skipOutsideWindow for outsideWindow', () => {
+    expect(compiled({ skipIfRunning: true }).rules).toEqual({ maxActiveRuns: 1 });
+    expect(compiled({ queueIfRunning: true, maxActiveRuns: 3 }).rules).toEqual({ maxActiveRuns: 3, queueIfRunning: true });
+    expect(compiled({ maxActiveRuns: 2 }).rules).toEqual({ maxActiveRuns: 2 });
+    expect(compiled({ skipIfRunning: false }).rules).toBeUndefined();
+    expect(compiled({ executionWindows: [{ start: '06:00', end: '22:00' }], skipOutsideWindow: false }).rules).toMatchObject({ deferOutsideWindow: true });
+    expect(compiled({ executionWindows: [{ start: '06:00', end: '22:00' }], skipOutsideWindow: true }).rules?.deferOutsideWindow).toBeUndefined();
+  });
+
+  it('refuse both forms at once, and skipping and queueing together', () => {
+    expect(compiled({ skipIfRunning: true, concurrency: { maxActiveRuns: 2 } }).problems.map((p) => [p.code, p.path])).toEqual([[ProblemCode.RULE_004_INVALID_CONCURRENCY, 'concurrency']]);
+    expect(compiled({ skipIfRunning: true, queueIfRunning: true }).problems.map((p) => [p.code, p.path])).toEqual([[ProblemCode.RULE_004_INVALID_CONCURRENCY, 'queueIfRunning']]);
+    expect(compiled({ executionWindows: [{ start: '06:00', end: '22:00' }], skipOutsideWindow: true, outsideWindow: 'defer' }).problems.map((p) => [p.code, p.path])).toEqual([[ProblemCode.RULE_001_INVALID_WINDOW, 'skipOutsideWindow']]);
+  });
+});
