@@ -9,6 +9,7 @@
  *                               of that time; 400 API_012_SCHEDULED_TIME_IN_FUTURE for a time to come
  *   GET  /pipelines/{id}/runs?status=&trigger=&limit=&next= → a page of its runs, newest first
  *   GET  /runs/{runId}          → the run with its jobs and their attempts
+ *   GET  /runs/{runId}/logs?job=&since= → its jobs' log lines, oldest first (`./logs.ts`)
  *   POST /runs/{runId}/cancel   { job?, scope?, reason? } → 200 the run (the whole run, or a job and its scope)
  *   GET  /pipelines/{id}/durations?runs=N → each job's median and p95 over the last N succeeded runs
  *   GET  /health               → the deployment's OrchestrationHealthStatus (`./health.ts`), always 200
@@ -31,6 +32,7 @@ import { formatPath } from '../../lib/model/problems.ts';
 import type { RecordStore } from '../shared/records/store.ts';
 import { recordStoreFromEnv } from '../shared/records/env.ts';
 import { latestByJob, RecordError, runIdOfHistoryKey } from '../shared/records/store.ts';
+import { logsDepsFromSdk, runLogs, type LogsDeps } from './logs.ts';
 import { cancel, cancelDepsFromEnv, JobNotFoundError, RunEndedError, type CancelDeps } from './cancel.ts';
 import { MAX_OBSERVED_RUNS, observedDurations } from './durations.ts';
 import { ALL_PIPELINES, AuditAction, AuditQuerySchema, PauseRequestSchema, type AuditRecord } from '../../lib/model/contract/index.ts';
@@ -38,6 +40,8 @@ import { listAudit, readPauseState, recordAction, setPaused, type AuditStore } f
 
 /** `?runs=N`: how many of the latest succeeded runs to learn from. */
 const DurationsQuerySchema = z.object({ runs: z.coerce.number().int().min(1).max(MAX_OBSERVED_RUNS).default(20) }).strict();
+/** `GET /runs/{runId}/logs`: one job's lines only, and those written after `since` (milliseconds since the epoch). */
+const RunLogsQuerySchema = z.object({ job: z.string().min(1).max(64).optional(), since: z.coerce.number().int().min(0).optional() }).strict();
 import { IdempotencyConflictError, planStart, RunParametersError, RunStartError, startRun, triggerDepsFromEnv, UnknownPipelineError, type TriggerDeps } from './trigger.ts';
 import { DeadLetterIdSchema, DeadLetterListQuerySchema, DeadLetterPurgeRequestSchema, DeadLetterRetryAllRequestSchema } from '../../lib/model/contract/index.ts';
 import { DeadLetterNotFoundError, listDeadLetters, OriginalRunMissingError, purgeDeadLetters, RetryRefusedError, retryAllDeadLetters, retryDeadLetter, showDeadLetter, type DeadLetterDeps } from './dead-letters.ts';
@@ -72,6 +76,8 @@ export interface ApiDeps {
   readonly health?: HealthDeps;
   /** Pause and resume, and the audit log (`./pauses.ts`), in the records table. @default those routes answer 500 (not configured) and actions go unaudited (logged) */
   readonly audit?: AuditStore;
+  /** `GET /runs/{runId}/logs`: the job functions' log lines. @default it answers 500 (not configured) */
+  readonly logs?: LogsDeps;
 }
 
 /** The caller, as API Gateway's IAM authorization identified it. */
@@ -223,6 +229,16 @@ export async function route(event: Pick<APIGatewayProxyEvent, 'httpMethod' | 're
     const view = await viewRun(runId, deps.store);
     return view ? json(200, view) : failure(404, ApiErrorCode.RUN_NOT_FOUND, `run "${runId}" does not exist`);
   }
+  if (key === 'GET /runs/{runId}/logs') {
+    const path = idOf(event, 'runId');
+    if ('error' in path) return path.error;
+    if (deps.logs === undefined) throw new ConfigurationError('logs', 'the control API was given no logs');
+    const query = RunLogsQuerySchema.safeParse(event.queryStringParameters ?? {});
+    if (!query.success) return invalid('the query does not match job?=<job id>&since=<milliseconds>', query.error.issues);
+    const run = await deps.store.getRun(path.id);
+    if (run === undefined) return failure(404, ApiErrorCode.RUN_NOT_FOUND, `run "${path.id}" does not exist`);
+    return json(200, await runLogs(run, query.data, deps.logs));
+  }
   if (key === 'GET /health') {
     if (deps.health === undefined) throw new ConfigurationError('health', 'the control API was given no health check');
     const audit = deps.audit;
@@ -341,7 +357,7 @@ export async function handler(event: APIGatewayProxyEvent): Promise<APIGatewayPr
   if (deps === undefined) {
     const trigger = triggerDepsFromEnv('control-api');
     const store = recordStoreFromEnv();
-    deps = { trigger, store, cancel: cancelDepsFromEnv(), deadLetters: { queue: deadLetterQueueFromEnv(), retries: retryPointersFromEnv(), store, trigger, log: createLogger({ component: 'control-api', area: 'dead-letters' }) }, health: healthDepsFromEnv(createLogger({ component: 'control-api', area: 'health' })), audit: store };
+    deps = { trigger, store, cancel: cancelDepsFromEnv(), deadLetters: { queue: deadLetterQueueFromEnv(), retries: retryPointersFromEnv(), store, trigger, log: createLogger({ component: 'control-api', area: 'dead-letters' }) }, health: healthDepsFromEnv(createLogger({ component: 'control-api', area: 'health' })), audit: store, logs: logsDepsFromSdk() };
   }
   return answer(event, deps);
 }

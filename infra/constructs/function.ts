@@ -8,6 +8,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { acknowledge } from './checks.ts';
+import { functionLogGroupName } from '../../lib/model/names.ts';
 
 /** The project root: where `functions/` and `tsconfig.json` live. */
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -70,7 +71,8 @@ export interface PhiFunctionProps {
  * X-Ray tracing, and a queue for asynchronous invocations that keep failing (or the reason it has none).
  */
 export function phiFunction(scope: Construct, id: string, props: PhiFunctionProps): NodejsFunction {
-  const logGroup = new logs.LogGroup(scope, `${id}Logs`, { retention: props.logRetention, removalPolicy: props.removalPolicy });
+  // A named function's log group has Lambda's own name for it, so its lines are found by the function's name (`phi logs`).
+  const logGroup = new logs.LogGroup(scope, `${id}Logs`, { retention: props.logRetention, removalPolicy: props.removalPolicy, ...(props.functionName ? { logGroupName: functionLogGroupName(props.functionName) } : {}) });
   const role = new iam.Role(scope, `${id}ServiceRole`, { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
   iam.Grant.addToPrincipal({ grantee: role, actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resourceArns: [`${logGroup.logGroupArn}`] });
   acknowledge(role, ['AwsSolutions-IAM5[Resource::*]'], 'X-Ray\'s PutTraceSegments and PutTelemetryRecords, which Lambda adds for active tracing, accept no resource-level permissions');

@@ -20,7 +20,7 @@ import { RECORD_ACTIONS, RECORD_KEYS, START_RULES_ENV, type StartRules, type Web
 import { WAIT_CHECK_ENV, WAIT_CHECK_PREFIX } from '../../lib/model/contract/start.ts';
 import { HEALTH_ENV, type HealthConfig } from '../../lib/model/contract/health.ts';
 import { METRIC_DIMENSIONS, METRICS_NAMESPACE, type MetricName } from '../../lib/model/contract/metrics.ts';
-import { stateMachineName, triggerRuleName } from '../../lib/model/names.ts';
+import { functionLogGroupName, jobFunctionName, stateMachineName, triggerRuleName } from '../../lib/model/names.ts';
 import { RUN_PARAMETERS_ENV, type JsonSchema } from '../../lib/model/run-parameters.ts';
 import { MESSAGE_TRIGGERS_ENV } from '../../lib/model/contract/messages.ts';
 import { messageTriggerRoutes, type CompiledTrigger } from '../../lib/plan/triggers.ts';
@@ -351,6 +351,10 @@ export class PhiPlatform extends Construct implements IPhiPlatform {
     const run = this.api.root.addResource('runs').addResource('{runId}');
     run.addMethod('GET', integration);
     run.addResource('cancel').addMethod('POST', integration);
+    run.addResource('logs').addMethod('GET', integration);
+    // GET /runs/{runId}/logs: the job functions' log groups of the deployment's pipelines, read by their names.
+    const logGroups = (name: string): string => stack.formatArn({ service: 'logs', resource: 'log-group', resourceName: name, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+    grantOn(this.apiHandler, ['logs:FilterLogEvents'], props.pipelineIds.map((id) => logGroups(`${functionLogGroupName(jobFunctionName(id, ''))}*`)), 'a pipeline\'s job functions are named by its id and a key the plan gives them (phi-<pipeline>_f<n>): the ARN is bounded by the pipeline\'s prefix');
     // The dead-letter queue (phi dlq): list, show, retry one or all, purge.
     const deadLetters = this.api.root.addResource('dead-letters');
     deadLetters.addMethod('GET', integration);

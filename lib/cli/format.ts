@@ -1,5 +1,5 @@
 /** Text the CLI shows people. JSON output (`--json`) bypasses all of it. */
-import { CheckOutcome, StartDecisionKind, type RunHistoryResponse, type RunRecord, type RunView, type StartDecision } from '../model/contract/index.ts';
+import { CheckOutcome, StartDecisionKind, type RunLogEvent, type RunHistoryResponse, type RunRecord, type RunView, type StartDecision } from '../model/contract/index.ts';
 import { LIMITS } from '../plan/compile.ts';
 import type { DatasetFreshness, ObservedPlan } from '../plan/observed.ts';
 import { describeRunParameters } from '../plan/render.ts';
@@ -99,6 +99,13 @@ export function formatSchedule(s: CompiledSchedule, fireTimes: Plan['fireTimes']
 }
 
 const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
+
+/** One line of `phi logs`: when, which job and attempt, the level, the message, its other fields. */
+export function formatLogEvent(e: RunLogEvent): string {
+  const where = e.jobId !== undefined ? `${e.jobId}${e.attempt !== undefined ? `#${e.attempt}` : ''}` : '-';
+  const fields = e.fields !== undefined ? Object.entries(e.fields).filter(([k]) => k !== 'pipelineId' && k !== 'component').map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`) : [];
+  return `${e.at}  ${where.padEnd(16)} ${(e.level ?? '').padEnd(5)} ${e.message}${fields.length > 0 ? `  ${fields.join(' ')}` : ''}`;
+}
 
 /** `phi plan --observed`: each dataset, its provider's last success, and for whom it is fresh. */
 export function formatDatasets(datasets: readonly DatasetFreshness[]): string {

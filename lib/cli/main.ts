@@ -21,7 +21,7 @@ import { MAX_BACKFILL_RUNS } from '../plan/schedule/backfill.ts';
 import { parseDlq, runDlq } from './dlq.ts';
 import { parseOperate, runOperate } from './pause.ts';
 import { runHealth } from './health.ts';
-import { formatDatasets, formatHistory, formatObserved, formatPlan, formatProblems, formatRunView, formatStartDecision, startNote } from './format.ts';
+import { formatDatasets, formatHistory, formatLogEvent, formatObserved, formatPlan, formatProblems, formatRunView, formatStartDecision, startNote } from './format.ts';
 
 const USAGE = `phi — serverless pipelines on AWS Step Functions
 
@@ -41,6 +41,7 @@ Against a deployment (AWS credentials; AWS_ENDPOINT_URL for a local emulator):
                                                     one run per fire time of the schedule in [from, to) (at most ${MAX_BACKFILL_RUNS}),
                                                     oldest first, at most N (default 1) active at once; run again, it resumes
   phi status <runId> [--watch [--timeout SECONDS]] [--json]
+  phi logs <runId> [--job J] [--follow [--timeout SECONDS]] [--json]   its jobs' log lines, oldest first; --follow until it ends
   phi cancel <runId> [--job J [--scope JOB|IMMEDIATE_DEPENDENTS|ALL_DOWNSTREAM]] [--reason TEXT] [--json]
   phi dlq list [--pipeline P] [--json]               the dead letters waiting (one per permanently failed job)
   phi dlq show <messageId> [--json]
@@ -157,6 +158,7 @@ export async function main(argv: readonly string[], out: Out = (t) => process.st
         'idempotency-key': { type: 'string' },
         wait: { type: 'boolean', default: false },
         watch: { type: 'boolean', default: false },
+        follow: { type: 'boolean', default: false },
         job: { type: 'string' },
         scope: { type: 'string' },
         reason: { type: 'string' },
@@ -321,6 +323,21 @@ export async function main(argv: readonly string[], out: Out = (t) => process.st
         const parsed = parseDlq(positionals, values);
         if ('usage' in parsed) throw new UsageError(parsed.usage);
         return (await runDlq(parsed.command, await PhiClient.connect(), out, values.json)) === 0 ? ExitCode.OK : ExitCode.FAILED;
+      }
+      case 'logs': {
+        const runId = positionals[0];
+        if (!runId) throw new UsageError('phi logs needs a run id');
+        const client = await PhiClient.connect();
+        const deadline = Date.now() + Number(values.timeout ?? 3600) * 1000;
+        let since: number | undefined;
+        for (;;) {
+          const page = await client.runLogs(runId, { ...(values.job !== undefined ? { job: values.job } : {}), ...(since !== undefined ? { since } : {}) });
+          for (const e of page.events) out(values.json ? JSON.stringify(e) : formatLogEvent(e));
+          since = page.next;
+          // Followed until the run has ended and its last lines are read.
+          if (!values.follow || (page.ended && page.events.length === 0) || Date.now() > deadline) return ExitCode.OK;
+          if (page.events.length === 0) await new Promise((r) => setTimeout(r, 2000));
+        }
       }
       case 'history': {
         const id = positionals[0];

@@ -7,7 +7,7 @@ import { Sha256 } from '@aws-crypto/sha256-js';
 import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { z } from 'zod';
-import { CancelResponseSchema, DryRunResponseSchema, DurationsResponseSchema, ErrorBodySchema, RunHistoryResponseSchema, type DryRunResponse, type DurationsResponse, type RunHistoryQuery, type RunHistoryResponse, RunViewSchema, StartRunResponseSchema, TERMINAL_RUN_STATUSES, type CancelRequest, type RunRecord, type RunView, type StartRunRequest } from '../model/contract/index.ts';
+import { CancelResponseSchema, DryRunResponseSchema, DurationsResponseSchema, ErrorBodySchema, RunHistoryResponseSchema, RunLogsResponseSchema, type RunLogsResponse, type DryRunResponse, type DurationsResponse, type RunHistoryQuery, type RunHistoryResponse, RunViewSchema, StartRunResponseSchema, TERMINAL_RUN_STATUSES, type CancelRequest, type RunRecord, type RunView, type StartRunRequest } from '../model/contract/index.ts';
 import { DeadLetterListResponseSchema, DeadLetterPurgeResponseSchema, DeadLetterRetryAllResponseSchema, DeadLetterRetryResponseSchema, DeadLetterShowResponseSchema, type DeadLetterEntry, type DeadLetterListQuery, type DeadLetterListResponse, type DeadLetterPurgeResponse, type DeadLetterRetryAllResponse, type DeadLetterRetryResponse } from '../model/contract/index.ts';
 import { OrchestrationHealthStatusSchema, type OrchestrationHealthStatus } from '../model/contract/health.ts';
 import { AuditResponseSchema, PauseStateSchema, type AuditQuery, type AuditResponse, type PauseState } from '../model/contract/audit.ts';
@@ -122,6 +122,13 @@ export class PhiClient {
     const params = new URLSearchParams(Object.entries(query).flatMap(([k, v]): [string, string][] => (v === undefined ? [] : [[k, String(v)]])));
     const search = params.toString();
     return this.call('GET', `/pipelines/${encodeURIComponent(pipelineId)}/runs${search ? `?${search}` : ''}`, RunHistoryResponseSchema);
+  }
+
+  /** A run's jobs' log lines written after `since` (ms), oldest first, one job's with `job`. */
+  runLogs(runId: string, query: { job?: string; since?: number } = {}): Promise<RunLogsResponse> {
+    const params = new URLSearchParams(Object.entries(query).flatMap(([k, v]): [string, string][] => (v === undefined ? [] : [[k, String(v)]])));
+    const search = params.toString();
+    return this.call('GET', `/runs/${encodeURIComponent(runId)}/logs${search ? `?${search}` : ''}`, RunLogsResponseSchema);
   }
 
   /** Cancels a run, or one of its jobs and the dependents `scope` takes (spec Rule 16). */

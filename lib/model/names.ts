@@ -15,6 +15,9 @@ export const stateMachineName = (pipelineId: string): string => `phi-${pipelineI
  */
 export const jobFunctionName = (pipelineId: string, key: string): string => `phi-${pipelineId}_${key}`;
 
+/** A function's log group, as Lambda names it by default: the job functions' are found by it (`phi logs`). */
+export const functionLogGroupName = (functionName: string): string => `/aws/lambda/${functionName}`;
+
 /** A run's execution ARN: its state machine's ARN, as an execution, named by the run id. */
 export const executionArnFor = (stateMachineArn: string, runId: string): string => `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${runId}`;
 

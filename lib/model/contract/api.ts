@@ -158,3 +158,27 @@ export const ErrorBodySchema = z.object({ error: z.object({ code: z.string(), me
 export const ApiIssueSchema = z.object({ path: z.string(), message: z.string(), code: z.string() });
 export type ApiIssue = z.infer<typeof ApiIssueSchema>;
 export const IssuesBodySchema = z.object({ error: z.object({ issues: z.array(ApiIssueSchema) }) });
+
+/** One log line of a run's jobs, as `GET /runs/{runId}/logs` answers it. */
+export const RunLogEventSchema = z.object({
+  /** When it was written (ISO). */
+  at: z.string(),
+  jobId: z.string().optional(),
+  attempt: z.number().int().optional(),
+  level: z.string().optional(),
+  message: z.string(),
+  /** The line's other structured fields (the handler's own among them). */
+  fields: z.record(z.string(), z.unknown()).optional(),
+});
+export type RunLogEvent = z.infer<typeof RunLogEventSchema>;
+
+/** `GET /runs/{runId}/logs[?job=J][&since=<ms>]`: the run's jobs' log lines, oldest first; `next` is where to go on from (`since`). */
+export const RunLogsResponseSchema = z.object({
+  runId: z.string(),
+  events: z.array(RunLogEventSchema),
+  /** Give it as `since` to read the lines written after these. */
+  next: z.number().int(),
+  /** Whether the run has ended (no more lines will come once they are read). */
+  ended: z.boolean(),
+});
+export type RunLogsResponse = z.infer<typeof RunLogsResponseSchema>;
