@@ -1,12 +1,15 @@
 /**
  * Batch windows of event and dataArrival triggers (`batchWindowSeconds`, issue #9): the events of a
  * window become one run. The first event of a trigger with no open batch opens one (one conditional
- * write; its id is the batch's) and has its close scheduled at the window's end (a one-time EventBridge
- * Scheduler schedule); each event is added while the batch is open (a transaction with the batch's
- * check, so none is added once it has closed: a later one opens the next). At the close, the batch's
- * events start one run, trigger EVENT, named after the trigger and the batch (`batch:<id>`), so the
- * close delivered twice starts it once; its `event` parameter lists the events.
+ * write; its id is made of that event's id and the instant, so a batch id is never reused) and has its
+ * close scheduled at the window's end (a one-time EventBridge Scheduler schedule; an event joining a
+ * batch whose close is not noted as scheduled schedules it too). Each event is added while the batch
+ * is open (a transaction with the batch's check). The close first marks the batch closed, so no event
+ * joins it after its events are read (a later one opens the next), then its events start one run,
+ * trigger EVENT, named after the trigger and the batch (`batch:<id>`), so the close delivered twice
+ * starts it once; its `event` parameter lists the events.
  */
+import { createHash } from 'node:crypto';
 import { jsonBytes } from '../../lib/model/canonical.ts';
 import { MAX_RUN_PARAMETERS_BYTES, TriggerType, type RunRecord } from '../../lib/model/contract/index.ts';
 import { ConfigurationError, PhiError } from '../../lib/model/errors.ts';
@@ -28,11 +31,15 @@ export async function addEventToBatch(delivery: TriggeredEvent, deps: TriggerDep
     const now = (deps.now ?? (() => new Date()))();
     const at = now.toISOString();
     let batch = await deps.store.getBatch(pipelineId, triggerId);
-    if (batch === undefined || batch.until <= at) batch = await deps.store.openBatch(pipelineId, triggerId, eventId, at, new Date(now.getTime() + seconds * 1000).toISOString());
-    // The event that opened it has its close scheduled (again, should its first delivery have failed after opening it).
-    if (batch.batchId === eventId) {
+    if (batch === undefined || batch.until <= at || batch.closedAt !== undefined) {
+      const batchId = createHash('sha256').update(`${eventId}\n${at}`).digest('hex').slice(0, 24);
+      batch = await deps.store.openBatch(pipelineId, triggerId, batchId, at, new Date(now.getTime() + seconds * 1000).toISOString());
+    }
+    // Its close is scheduled by the event that opened it, or by the next to join should that one have stopped before.
+    if (batch.scheduled !== true) {
       if (deps.waitChecks === undefined) throw new ConfigurationError('waitChecks', 'a trigger with batchWindowSeconds needs its batches closed at their window\'s end');
       await deps.waitChecks.scheduleBatchClose({ pipelineId, triggerId, batchId: batch.batchId }, batch.until);
+      await deps.store.markBatchScheduled(pipelineId, triggerId, batch.batchId);
     }
     if (await deps.store.addToBatch(pipelineId, triggerId, batch.batchId, eventId, summary, at)) {
       deps.log.info('event added to its trigger\'s batch', { pipelineId, triggerId, batchId: batch.batchId, eventId, until: batch.until });
@@ -62,6 +69,8 @@ export function batchParameter(ref: BatchRef, openedAt: string, closedAt: string
 
 /** Closes a batch at its window's end: its events start its one run (none when it holds none). */
 export async function closeBatch(ref: BatchRef, deps: TriggerDeps): Promise<{ runId?: string; created?: boolean; events: number }> {
+  // Closed first: an event that read the batch open a moment ago cannot join it once its events are read.
+  await deps.store.closeBatch(ref.pipelineId, ref.triggerId, ref.batchId, (deps.now ?? (() => new Date()))().toISOString());
   const events = await deps.store.batchEvents(ref.pipelineId, ref.triggerId, ref.batchId);
   if (events.length === 0) return { events: 0 };
   const batch = await deps.store.getBatch(ref.pipelineId, ref.triggerId);

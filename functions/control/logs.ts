@@ -11,6 +11,8 @@ import { functionLogGroupName, jobFunctionName } from '../../lib/model/names.ts'
 
 /** The most lines one answer holds: read on with `next`. */
 export const MAX_LOG_EVENTS = 1000;
+/** How long CloudWatch may take to show a line: a running run's lines this new are read again. */
+const INGESTION_MS = 10_000;
 /** Lines are looked for from this long before the run was queued to this long after it ended. */
 const MARGIN_MS = 60_000;
 
@@ -55,15 +57,22 @@ export async function runLogs(run: RunRecord, query: { readonly job?: string; re
     if (found === undefined) break;
     lines.push(...found);
   }
-  const events = lines
-    .filter((l) => l.timestamp >= from)
-    .sort((a, b) => a.timestamp - b.timestamp)
-    .map((l) => ({ timestamp: l.timestamp, event: logEventOf(l.timestamp, l.message) }))
-    // The run id is in the line: it is this run's (a handler's own text line naming the run counts too).
-    .filter((e) => query.job === undefined || e.event.jobId === query.job)
-    .slice(0, MAX_LOG_EVENTS);
-  const last = events.at(-1)?.timestamp;
-  return { runId: run.runId, events: events.map((e) => e.event), next: last === undefined ? from : last + 1, ended };
+  let page = lines.filter((l) => l.timestamp >= from).sort((a, b) => a.timestamp - b.timestamp);
+  if (page.length > MAX_LOG_EVENTS) {
+    // Cut at a millisecond boundary, so the lines of the last one are all read on the next page.
+    const cut = page[MAX_LOG_EVENTS]!.timestamp;
+    const kept = page.filter((l) => l.timestamp < cut);
+    page = kept.length > 0 ? kept : page.slice(0, MAX_LOG_EVENTS);
+  }
+  // Where the next page starts: after the last line read (whatever job wrote it). While the run goes
+  // on, no later than a while ago: CloudWatch takes a line some seconds after it is written, one
+  // job's sooner than another's, so the newest seconds are read again (a reader keeps what it saw).
+  const last = page.at(-1)?.timestamp;
+  const read = last === undefined ? from : last + 1;
+  const next = ended ? read : Math.max(from, Math.min(read, now - INGESTION_MS));
+  // The run id is in the line: it is this run's (a handler's own text line naming the run counts too).
+  const events = page.map((l) => logEventOf(l.timestamp, l.message)).filter((e) => query.job === undefined || e.jobId === query.job);
+  return { runId: run.runId, events, next, ended };
 }
 
 /** CloudWatch Logs for `runLogs`, through the SDK (the emulator's too). */

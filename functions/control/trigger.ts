@@ -72,7 +72,7 @@ export class StartRefusedError extends PhiError {
 
 export interface TriggerDeps {
   /** `getPauses`: every start reads the deployment's pauses (`phi pause`) before it is decided. */
-  readonly store: Pick<RecordStore, 'createRun' | 'getRun' | 'attachExecution' | 'requireRun' | 'reopenRun' | 'markRunStartFailed' | 'admitRun' | 'countActiveRuns' | 'getPauses' | 'latestEndedRun' | 'addWaiting' | 'removeWaiting' | 'listWaiting' | 'resolveWait' | 'listAttempts' | 'lastScheduledTime' | 'listRunHistory' | 'getBatch' | 'openBatch' | 'addToBatch' | 'batchEvents'>;
+  readonly store: Pick<RecordStore, 'createRun' | 'getRun' | 'attachExecution' | 'requireRun' | 'reopenRun' | 'markRunStartFailed' | 'admitRun' | 'countActiveRuns' | 'getPauses' | 'latestEndedRun' | 'addWaiting' | 'removeWaiting' | 'listWaiting' | 'resolveWait' | 'listAttempts' | 'lastScheduledTime' | 'listRunHistory' | 'getBatch' | 'openBatch' | 'addToBatch' | 'batchEvents' | 'markBatchScheduled' | 'closeBatch'>;
   /** Starts an execution; resolves whether or not an execution of that name already existed. */
   readonly startExecution: (stateMachineArn: string, name: string, input: string) => Promise<void>;
   /** Pipeline id → its state machine ARN, for the pipelines this deployment has. */

@@ -330,13 +330,19 @@ export async function main(argv: readonly string[], out: Out = (t) => process.st
         const client = await PhiClient.connect();
         const deadline = Date.now() + Number(values.timeout ?? 3600) * 1000;
         let since: number | undefined;
+        // A running run's newest lines come again on the next page (CloudWatch shows lines late): each is printed once.
+        const seen = new Set<string>();
         for (;;) {
           const page = await client.runLogs(runId, { ...(values.job !== undefined ? { job: values.job } : {}), ...(since !== undefined ? { since } : {}) });
-          for (const e of page.events) out(values.json ? JSON.stringify(e) : formatLogEvent(e));
+          const fresh = page.events.filter((e) => !seen.has(JSON.stringify(e)));
+          for (const e of fresh) {
+            seen.add(JSON.stringify(e));
+            out(values.json ? JSON.stringify(e) : formatLogEvent(e));
+          }
           since = page.next;
           // Followed until the run has ended and its last lines are read.
-          if (!values.follow || (page.ended && page.events.length === 0) || Date.now() > deadline) return ExitCode.OK;
-          if (page.events.length === 0) await new Promise((r) => setTimeout(r, 2000));
+          if (!values.follow || (page.ended && fresh.length === 0) || Date.now() > deadline) return ExitCode.OK;
+          if (fresh.length === 0) await new Promise((r) => setTimeout(r, 2000));
         }
       }
       case 'history': {

@@ -87,6 +87,8 @@ export function compileUpstreams(loaded: readonly { readonly file: string; reado
         return;
       }
       const upstream = found[0]!;
+      // Made and needed inside one pipeline (one job provides what another requires): its jobs' dependsOn orders them.
+      if (upstream === pipeline.id) return;
       const explicit = edges.get(upstream);
       // A plain dataset name takes the settings of an after entry for its provider; one with settings must agree with it.
       const settings: Settings =

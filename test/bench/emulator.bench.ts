@@ -14,6 +14,7 @@
  * pipelines the emulator's Phi platform knew with the benchmark's.
  */
 import { CreateFunctionCommand, DeleteFunctionCommand, GetFunctionCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { iam, putInlinePolicy, xmlValues } from '../../lib/local/iam.ts';
 import { CreateStateMachineCommand, DeleteStateMachineCommand, DescribeExecutionCommand, SFNClient, StartExecutionCommand, type DescribeExecutionCommandOutput } from '@aws-sdk/client-sfn';
 import { rmSync } from 'node:fs';
 import * as path from 'node:path';
@@ -269,13 +270,19 @@ async function main(): Promise<void> {
     lambda = new LambdaClient({ endpoint, region });
     sfn = new SFNClient({ endpoint, region });
     const suffix = Date.now().toString(36);
+    // The emulator checks roles (AUTH=true): the bare machine's role may invoke its sleeper, nothing more.
+    const roleName = `phi-bench-bare-${suffix}`;
+    const trust = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: ['lambda.amazonaws.com', 'states.amazonaws.com'] }, Action: 'sts:AssumeRole' }] };
+    const [roleArn] = xmlValues(await iam(endpoint, 'CreateRole', { RoleName: roleName, AssumeRolePolicyDocument: JSON.stringify(trust) }), 'Arn');
+    if (roleArn === undefined) throw new BenchError(`CreateRole ${roleName} answered no ARN`);
+    await putInlinePolicy(endpoint, roleName, 'invoke', [{ Effect: 'Allow', Action: ['lambda:InvokeFunction'], Resource: [`arn:aws:lambda:${region}:000000000000:function:phi-bench-sleeper-${suffix}`] }]);
     functionName = `phi-bench-sleeper-${suffix}`;
     const created = await lambda.send(
       new CreateFunctionCommand({
         FunctionName: functionName,
         Runtime: 'nodejs22.x',
         Handler: 'index.handler',
-        Role: 'arn:aws:iam::000000000000:role/bench',
+        Role: roleArn,
         Code: { ZipFile: zipStored({ 'index.mjs': SLEEPER_SOURCE }) },
         Timeout: timeoutSeconds,
         MemorySize: 128,
@@ -295,7 +302,7 @@ async function main(): Promise<void> {
     const bareLayers = new Map<string, number>();
     for (const dag of DAGS) {
       const { definition, layers } = layeredDefinition(dag, functionArn, SLEEP_MS);
-      const sm = await sfn.send(new CreateStateMachineCommand({ name: `phi-bench-bare-${dag.id}-${suffix}`, type: 'STANDARD', roleArn: 'arn:aws:iam::000000000000:role/bench', definition }));
+      const sm = await sfn.send(new CreateStateMachineCommand({ name: `phi-bench-bare-${dag.id}-${suffix}`, type: 'STANDARD', roleArn, definition }));
       if (!sm.stateMachineArn) throw new BenchError(`CreateStateMachine for ${dag.id} answered no ARN`);
       sfnCleanup.push(sm.stateMachineArn);
       bareArn.set(dag.id, sm.stateMachineArn);

@@ -270,3 +270,17 @@ describe('phi backfill', () => {
     expect(connect).not.toHaveBeenCalled();
   });
 });
+
+describe('a long backfill range, window after window', () => {
+  it('lists every fire time of a weekly cron over 24 years, refusing past the limit rather than cutting it short', async () => {
+    const { backfillTimes: listed } = await import('../../lib/plan/schedule/backfill.ts');
+    const weekly = schedule({ cron: '0 12 * * 1' });
+    expect(listed(weekly, new Date('2002-01-01T00:00:00Z'), new Date('2026-01-01T00:00:00Z'))).toMatchObject({ ok: false, code: BackfillRefusal.TOO_MANY });
+    const r = listed(weekly, new Date('2010-01-01T00:00:00Z'), new Date('2026-01-01T00:00:00Z'), 2000);
+    if (!r.ok) throw new Error(r.message);
+    expect(r.times).toHaveLength(835);
+    expect(new Set(r.times).size).toBe(835);
+    expect(r.times.at(-1)).toBe('2025-12-29T12:00:00Z');
+    expect(r.times.every((t, i) => i === 0 || Date.parse(t) - Date.parse(r.times[i - 1]!) === 7 * 86_400_000)).toBe(true);
+  });
+});

@@ -45,23 +45,50 @@ const delivery = (id: string, detail: JsonValue = { n: id }): TriggeredEvent => 
 describe('a trigger with a batch window', () => {
   it('gathers the events of a window into one run started at its close, listing them; the next event opens the next batch', async () => {
     const w = world();
-    expect(await addEventToBatch(delivery('a'), w.deps)).toEqual({ batched: true, batchId: 'a', eventId: 'a' });
-    expect(w.closes).toEqual([[{ pipelineId: PIPELINE, triggerId: 'batches', batchId: 'a' }, '2026-11-23T20:01:00.000Z']]);
+    const first = await addEventToBatch(delivery('a'), w.deps);
+    const batchId = first.batchId;
+    expect(w.closes).toEqual([[{ pipelineId: PIPELINE, triggerId: 'batches', batchId }, '2026-11-23T20:01:00.000Z']]);
     w.clock.now = T0 + 20_000;
-    expect((await addEventToBatch(delivery('b'), w.deps)).batchId).toBe('a');
-    // Delivered again: one member.
-    expect((await addEventToBatch(delivery('b'), w.deps)).batchId).toBe('a');
+    expect((await addEventToBatch(delivery('b'), w.deps)).batchId).toBe(batchId);
+    // Delivered again: one member; the close is scheduled once.
+    expect((await addEventToBatch(delivery('b'), w.deps)).batchId).toBe(batchId);
+    expect(w.closes).toHaveLength(1);
     expect(w.started).toEqual([]);
     w.clock.now = T0 + 60_000;
     // At the window's end a new event opens the next batch, never joins the closing one.
-    expect((await addEventToBatch(delivery('c'), w.deps)).batchId).toBe('c');
-    const closed = await closeBatch({ pipelineId: PIPELINE, triggerId: 'batches', batchId: 'a' }, w.deps);
+    const next = await addEventToBatch(delivery('c'), w.deps);
+    expect(next.batchId).not.toBe(batchId);
+    const ref = { pipelineId: PIPELINE, triggerId: 'batches', batchId };
+    const closed = await closeBatch(ref, w.deps);
     expect(closed).toMatchObject({ created: true, events: 2 });
     const run = await w.store.requireRun(closed.runId!);
-    expect(run).toMatchObject({ trigger: 'EVENT', triggerId: 'batches', status: RunStatus.PENDING, parameters: { event: { type: 'batch', batchId: 'a', count: 2, openedAt: '2026-11-23T20:00:00.000Z', events: [{ id: 'a', detail: { n: 'a' } }, { id: 'b', detail: { n: 'b' } }] } } });
+    expect(run).toMatchObject({ trigger: 'EVENT', triggerId: 'batches', status: RunStatus.PENDING, parameters: { event: { type: 'batch', batchId, count: 2, openedAt: '2026-11-23T20:00:00.000Z', events: [{ id: 'a', detail: { n: 'a' } }, { id: 'b', detail: { n: 'b' } }] } } });
     // The close delivered again: the same run.
-    expect(await closeBatch({ pipelineId: PIPELINE, triggerId: 'batches', batchId: 'a' }, w.deps)).toMatchObject({ runId: closed.runId, created: false });
+    expect(await closeBatch(ref, w.deps)).toMatchObject({ runId: closed.runId, created: false });
     expect(w.started).toEqual([closed.runId]);
+  });
+
+  it('takes no event once closed, even one that read it open a moment before (it opens the next batch)', async () => {
+    const w = world();
+    const { batchId } = await addEventToBatch(delivery('a'), w.deps);
+    w.clock.now = T0 + 59_900;
+    // The close runs first (its schedule fired), then the late event's write lands.
+    await closeBatch({ pipelineId: PIPELINE, triggerId: 'batches', batchId }, w.deps);
+    expect(await w.store.addToBatch(PIPELINE, 'batches', batchId, 'late', { id: 'late' }, new Date(w.clock.now).toISOString())).toBe(false);
+    const late = await addEventToBatch(delivery('late'), w.deps);
+    expect(late.batchId).not.toBe(batchId);
+    // The opener delivered again after its batch closed: a batch of its own, never the closed batch's id.
+    w.clock.now = T0 + 120_000;
+    expect((await addEventToBatch(delivery('a'), w.deps)).batchId).not.toBe(batchId);
+  });
+
+  it('has its close scheduled by the next event to join when the one that opened it stopped before scheduling it', async () => {
+    const w = world();
+    const failing = { ...w.deps, waitChecks: { schedule: async () => {}, scheduleBatchClose: async () => { throw new Error('Rate exceeded'); } } };
+    await expect(addEventToBatch(delivery('a'), failing)).rejects.toThrow('Rate exceeded');
+    w.clock.now = T0 + 5_000;
+    const joined = await addEventToBatch(delivery('b'), w.deps);
+    expect(w.closes).toEqual([[{ pipelineId: PIPELINE, triggerId: 'batches', batchId: joined.batchId }, '2026-11-23T20:01:00.000Z']]);
   });
 
   it('starts nothing for a batch without events', async () => {

@@ -24,6 +24,8 @@ describe('the last fire times a schedule missed', () => {
     const many = latestFireTimes(minutes, new Date('2024-01-01T00:00:00Z'), new Date('2026-11-23T15:30:30Z'), 2);
     expect(many).toMatchObject({ ok: true, times: ['2026-11-23T15:29:00Z', '2026-11-23T15:30:00Z'] });
     expect(latestFireTimes(hourly, new Date('2026-11-23T15:00:00Z'), new Date('2026-11-23T15:30:00Z'), 3)).toMatchObject({ ok: true, times: [] });
+    const weekly = NamedScheduleSchema.parse({ id: 'w', cron: '0 12 * * 1' });
+    expect(latestFireTimes(weekly, new Date('1990-01-01T00:00:00Z'), new Date('2026-01-01T00:00:00Z'), 3)).toMatchObject({ ok: true, times: ['2025-12-15T12:00:00Z', '2025-12-22T12:00:00Z', '2025-12-29T12:00:00Z'] });
     expect(latestFireTimes(NamedScheduleSchema.parse({ id: 'r', rate: '1 hour' }), new Date(0), new Date(), 3)).toMatchObject({ ok: false, code: 'BACKFILL_003_RATE_WITHOUT_START' });
   });
 });

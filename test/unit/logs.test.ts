@@ -51,6 +51,19 @@ describe('a run’s log lines', () => {
     expect(await runLogs(RUN, { since: t(51) }, deps(groups))).toMatchObject({ events: [], next: t(51) });
   });
 
+  it('go on after the last line read, whichever job wrote it (one job’s page never stalls), cut between milliseconds, and a running run’s newest seconds read again', async () => {
+    const many = { '/aws/lambda/phi-etl_f0': Array.from({ length: 1200 }, (_, i) => ({ timestamp: t(10) + Math.floor(i / 2), message: line({ message: `a${i}`, runId: 'etl_m-1', jobId: 'a' }) })) };
+    const first = await runLogs(RUN, { job: 'b' }, deps(many));
+    expect(first.events).toEqual([]);
+    // 1,000 lines read, cut before the millisecond whose two lines straddle the limit.
+    expect(first.next).toBe(t(10) + 500);
+    const second = await runLogs(RUN, { since: first.next }, deps(many));
+    expect(second.events.map((e) => e.message)[0]).toBe('a1000');
+    const running = { ...RUN, status: RunStatus.RUNNING, completedAt: undefined } as RunRecord;
+    const d = { ...deps({ '/aws/lambda/phi-etl_f0': [{ timestamp: t(3595), message: line({ message: 'new', runId: 'etl_m-1', jobId: 'a' }) }] }) };
+    expect(await runLogs(running, {}, d)).toMatchObject({ ended: false, next: t(3590) });
+  });
+
   it('print one line each: time, job#attempt, level, message, fields', () => {
     expect(formatLogEvent(logEventOf(t(30), line({ message: 'rows read', runId: 'etl_m-1', jobId: 'extract', attempt: 1, rows: 42 })))).toBe('2026-11-23T20:00:30.000Z  extract#1        INFO  rows read  rows=42');
   });

@@ -562,6 +562,12 @@ describe('RecordStore against DynamoDB', () => {
     expect((await store.batchEvents('landing', 'orders', 'a')).map((e) => [e.eventId, e.event])).toEqual([['a', { id: 'a' }], ['b', { id: 'b' }]]);
     expect((await store.openBatch('landing', 'orders', 'c', until, '2026-11-23T20:02:00.000Z')).batchId).toBe('c');
     expect(await store.getBatch('landing', 'orders')).toMatchObject({ batchId: 'c' });
+    // Closed before its window's end: it takes nothing more, and the next event opens the next batch.
+    await store.markBatchScheduled('landing', 'orders', 'c');
+    await store.closeBatch('landing', 'orders', 'c', '2026-11-23T20:01:30.000Z');
+    expect(await store.getBatch('landing', 'orders')).toMatchObject({ batchId: 'c', scheduled: true, closedAt: '2026-11-23T20:01:30.000Z' });
+    expect(await store.addToBatch('landing', 'orders', 'c', 'x', { id: 'x' }, '2026-11-23T20:01:31.000Z')).toBe(false);
+    expect((await store.openBatch('landing', 'orders', 'd', '2026-11-23T20:01:32.000Z', '2026-11-23T20:02:32.000Z')).batchId).toBe('d');
   });
 
   it('passes on a failure that is not a failed condition (throttling), and the claim stays free', async () => {
@@ -707,13 +713,15 @@ describe('RecordStore against DynamoDB', () => {
   };
 
   /** What every function that starts runs calls for upstreams, waiting runs, catch-up and trigger batches. */
-  const waitsAndBatches: Calls<'latestEndedRun' | 'lastScheduledTime' | 'getBatch' | 'openBatch' | 'addToBatch' | 'batchEvents' | 'addWaiting' | 'removeWaiting' | 'listWaiting' | 'resolveWait'> = {
+  const waitsAndBatches: Calls<'latestEndedRun' | 'lastScheduledTime' | 'getBatch' | 'openBatch' | 'addToBatch' | 'batchEvents' | 'markBatchScheduled' | 'closeBatch' | 'addWaiting' | 'removeWaiting' | 'listWaiting' | 'resolveWait'> = {
     latestEndedRun: (s) => s.latestEndedRun('daily-sales'),
     lastScheduledTime: (s) => s.lastScheduledTime('daily-sales', 'default'),
     getBatch: (s) => s.getBatch('daily-sales', 'orders'),
     openBatch: (s) => s.openBatch('daily-sales', 'orders', 'e1', STARTED, LATER),
     addToBatch: (s) => s.addToBatch('daily-sales', 'orders', 'e1', 'e2', { id: 'e2' }, STARTED),
     batchEvents: (s) => s.batchEvents('daily-sales', 'orders', 'e1'),
+    markBatchScheduled: (s) => s.markBatchScheduled('daily-sales', 'orders', 'e1'),
+    closeBatch: (s) => s.closeBatch('daily-sales', 'orders', 'e1', LATER),
     addWaiting: (s) => s.addWaiting('daily-sales', RUN),
     removeWaiting: (s) => s.removeWaiting('daily-sales', RUN),
     listWaiting: (s) => s.listWaiting('daily-sales'),

@@ -452,6 +452,9 @@ describe('datasets declared by jobs', () => {
     ]);
     expect(upstreams.get('report')).toEqual([{ pipeline: 'ingest', on: 'SUCCESS', mode: 'gate', maxAgeHours: 2, timeoutSeconds: 3600, datasets: ['prices'] }]);
     expect(problems.map((p) => [p.code, p.pipeline, p.path])).toEqual([[ProblemCode.DEP_007_NO_PROVIDER, 'archive', 'jobs.keep.requires[0]']]);
+    // Made and needed inside one pipeline: no cross-pipeline edge (its jobs' dependsOn orders them).
+    const inside = compileUpstreams([withJobs('etl', { make: { ...job, provides: ['rows'] }, use: { ...job, dependsOn: ['make'], requires: ['rows'] } })]);
+    expect(inside).toEqual({ upstreams: new Map(), problems: [] });
   });
 });
 

@@ -133,7 +133,15 @@ export const HISTORY_SCAN_LIMIT = 500;
 export const LATEST_ENDED_SCAN = 500;
 
 /** A trigger's batch as its item keeps it (`recordKeys.triggerBatch`). */
-export const TriggerBatchSchema = z.object({ batchId: z.string(), openedAt: z.string(), until: z.string() });
+export const TriggerBatchSchema = z.object({
+  batchId: z.string(),
+  openedAt: z.string(),
+  until: z.string(),
+  /** Its close is scheduled (absent: the event that opened it stopped before; the next to join schedules it). */
+  scheduled: z.literal(true).optional(),
+  /** When it was closed: no event joins it after that. */
+  closedAt: z.string().optional(),
+});
 export type TriggerBatch = z.infer<typeof TriggerBatchSchema>;
 const ENDED_STATUSES: readonly RunStatus[] = [RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED];
 
@@ -641,7 +649,8 @@ export class RecordStore {
 
   /**
    * Opens a batch for the trigger, `batchId`, from `at` until `until`, unless one is open at `at` (one
-   * conditional write): answers the batch open then, this one or the one that was.
+   * conditional write; a batch is open until its `until` and its close): answers the batch open then,
+   * this one or the one that was.
    */
   async openBatch(pipelineId: string, triggerId: string, batchId: string, at: string, until: string): Promise<TriggerBatch> {
     const opened = await conditionally(
@@ -649,13 +658,48 @@ export class RecordStore {
         new PutCommand({
           TableName: this.table,
           Item: { ...recordKeys.triggerBatch(pipelineId, triggerId), kind: 'trigger-batch', batchId, openedAt: at, until, expiresAt: this.expiresAt(until) },
-          ConditionExpression: 'attribute_not_exists(pk) OR #until <= :at',
-          ExpressionAttributeNames: { '#until': 'until' },
+          ConditionExpression: 'attribute_not_exists(pk) OR #until <= :at OR attribute_exists(#closed)',
+          ExpressionAttributeNames: { '#until': 'until', '#closed': 'closedAt' },
           ExpressionAttributeValues: { ':at': at },
         }),
       ),
     );
     return opened ? { batchId, openedAt: at, until } : ((await this.getBatch(pipelineId, triggerId)) ?? { batchId, openedAt: at, until });
+  }
+
+  /** Notes that the batch's close is scheduled (only while it is the trigger's batch). */
+  async markBatchScheduled(pipelineId: string, triggerId: string, batchId: string): Promise<void> {
+    await conditionally(
+      this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: recordKeys.triggerBatch(pipelineId, triggerId),
+          UpdateExpression: 'SET #scheduled = :yes',
+          ConditionExpression: '#batch = :batch',
+          ExpressionAttributeNames: { '#scheduled': 'scheduled', '#batch': 'batchId' },
+          ExpressionAttributeValues: { ':yes': true, ':batch': batchId },
+        }),
+      ),
+    );
+  }
+
+  /**
+   * Closes the batch (once): no event joins it after this write, so its events read next are all it
+   * has. A batch no longer the trigger's (a later one replaced it) was closed by being replaced.
+   */
+  async closeBatch(pipelineId: string, triggerId: string, batchId: string, at: string): Promise<void> {
+    await conditionally(
+      this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: recordKeys.triggerBatch(pipelineId, triggerId),
+          UpdateExpression: 'SET #closed = if_not_exists(#closed, :at)',
+          ConditionExpression: '#batch = :batch',
+          ExpressionAttributeNames: { '#closed': 'closedAt', '#batch': 'batchId' },
+          ExpressionAttributeValues: { ':at': at, ':batch': batchId },
+        }),
+      ),
+    );
   }
 
   /**
@@ -672,8 +716,8 @@ export class RecordStore {
               ConditionCheck: {
                 TableName: this.table,
                 Key: recordKeys.triggerBatch(pipelineId, triggerId),
-                ConditionExpression: '#batch = :batch AND #until > :at',
-                ExpressionAttributeNames: { '#batch': 'batchId', '#until': 'until' },
+                ConditionExpression: '#batch = :batch AND #until > :at AND attribute_not_exists(#closed)',
+                ExpressionAttributeNames: { '#batch': 'batchId', '#until': 'until', '#closed': 'closedAt' },
                 ExpressionAttributeValues: { ':batch': batchId, ':at': at },
               },
             },

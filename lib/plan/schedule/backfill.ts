@@ -61,9 +61,11 @@ export function backfillTimes(schedule: NamedSchedule, from: Date, to: Date, lim
     if (times.length > limit) {
       return { ok: false, code: BackfillRefusal.TOO_MANY, message: `schedule "${schedule.id}" fires more than ${limit} times from ${from.toISOString()} to ${to.toISOString()}: backfill at most ${limit} at once (split the range)` };
     }
-    // Past `to`, or as many as asked: done. Fewer than asked: the search ended; it goes on a day before where it stopped.
-    if (inRange.length < listed.length || compiled.schedule.next.length >= wanted) break;
-    cursor += (SEARCH_DAYS - 1) * 86_400_000;
+    // Past `to`: done. As many as asked (some may have been listed already): on from the last one. Fewer
+    // than asked: the search ended; it goes on a day before where it stopped.
+    if (inRange.length < listed.length) break;
+    if (compiled.schedule.next.length >= wanted) cursor = Date.parse(times.at(-1) ?? compiled.schedule.next.at(-1)!);
+    else cursor += (SEARCH_DAYS - 1) * 86_400_000;
   }
   return { ok: true, timezone, times };
 }

@@ -182,6 +182,12 @@ export class FaultyRecordStore implements Pick<MemoryRecordStore, StoreMethods> 
   batchEvents(...a: Parameters<MemoryRecordStore['batchEvents']>): ReturnType<MemoryRecordStore['batchEvents']> {
     return this.call('batchEvents', () => this.inner.batchEvents(...a));
   }
+  markBatchScheduled(...a: Parameters<MemoryRecordStore['markBatchScheduled']>): ReturnType<MemoryRecordStore['markBatchScheduled']> {
+    return this.call('markBatchScheduled', () => this.inner.markBatchScheduled(...a));
+  }
+  closeBatch(...a: Parameters<MemoryRecordStore['closeBatch']>): ReturnType<MemoryRecordStore['closeBatch']> {
+    return this.call('closeBatch', () => this.inner.closeBatch(...a));
+  }
   lastScheduledTime(...a: Parameters<MemoryRecordStore['lastScheduledTime']>): ReturnType<MemoryRecordStore['lastScheduledTime']> {
     return this.call('lastScheduledTime', () => this.inner.lastScheduledTime(...a));
   }

@@ -98,6 +98,8 @@ export type StoreMethods =
   | 'openBatch'
   | 'addToBatch'
   | 'batchEvents'
+  | 'markBatchScheduled'
+  | 'closeBatch'
   | 'endJob';
 
 /** The pause and audit methods (kept apart from `StoreMethods`, which the fault-injecting store wraps). */
@@ -448,10 +450,10 @@ export class MemoryRecordStore implements Pick<RecordStore, StoreMethods | Pause
     return ended === undefined ? undefined : { runId: ended.runId, status: ended.status, completedAt: ended.completedAt! };
   }
 
-  private readonly batches = new Map<string, { batchId: string; openedAt: string; until: string }>();
+  private readonly batches = new Map<string, { batchId: string; openedAt: string; until: string; scheduled?: true; closedAt?: string }>();
   private readonly batchMembers = new Map<string, { eventId: string; at: string; event: unknown }>();
 
-  async getBatch(pipelineId: string, triggerId: string): Promise<{ batchId: string; openedAt: string; until: string } | undefined> {
+  async getBatch(pipelineId: string, triggerId: string): Promise<{ batchId: string; openedAt: string; until: string; scheduled?: true; closedAt?: string } | undefined> {
     const batch = this.batches.get(`${pipelineId}|${triggerId}`);
     return batch === undefined ? undefined : copy(batch);
   }
@@ -459,7 +461,7 @@ export class MemoryRecordStore implements Pick<RecordStore, StoreMethods | Pause
   async openBatch(pipelineId: string, triggerId: string, batchId: string, at: string, until: string): Promise<{ batchId: string; openedAt: string; until: string }> {
     const key = `${pipelineId}|${triggerId}`;
     const open = this.batches.get(key);
-    if (open !== undefined && open.until > at) return copy(open);
+    if (open !== undefined && open.until > at && open.closedAt === undefined) return copy(open);
     this.batches.set(key, { batchId, openedAt: at, until });
     this.writes.push({ op: 'openBatch', key: `PIPELINE#${pipelineId}|BATCH#${triggerId}` });
     return { batchId, openedAt: at, until };
@@ -467,10 +469,20 @@ export class MemoryRecordStore implements Pick<RecordStore, StoreMethods | Pause
 
   async addToBatch(pipelineId: string, triggerId: string, batchId: string, eventId: string, event: unknown, at: string): Promise<boolean> {
     const open = this.batches.get(`${pipelineId}|${triggerId}`);
-    if (open === undefined || open.batchId !== batchId || open.until <= at) return false;
+    if (open === undefined || open.batchId !== batchId || open.until <= at || open.closedAt !== undefined) return false;
     this.batchMembers.set(`${pipelineId}|${triggerId}|${batchId}|${eventId}`, { eventId, at, event: copy(event) });
     this.writes.push({ op: 'addToBatch', key: `PIPELINE#${pipelineId}|BATCH#${triggerId}#${batchId}#${eventId}` });
     return true;
+  }
+
+  async markBatchScheduled(pipelineId: string, triggerId: string, batchId: string): Promise<void> {
+    const batch = this.batches.get(`${pipelineId}|${triggerId}`);
+    if (batch?.batchId === batchId) batch.scheduled = true;
+  }
+
+  async closeBatch(pipelineId: string, triggerId: string, batchId: string, at: string): Promise<void> {
+    const batch = this.batches.get(`${pipelineId}|${triggerId}`);
+    if (batch?.batchId === batchId) batch.closedAt ??= at;
   }
 
   async batchEvents(pipelineId: string, triggerId: string, batchId: string): Promise<{ eventId: string; at: string; event: unknown }[]> {
