@@ -1,0 +1,16 @@
+/**
+ * The operator's story of issue #10 (test/e2e/recovery.test.ts): a job fails for good because its
+ * source is not there yet (before the run's `availableAt`); health shows it, `phi logs` says why,
+ * and once the source is there the dead letter's retry, with the same parameters, succeeds.
+ */
+import { definePipeline, z } from 'phi';
+
+export default definePipeline({
+  id: 'recovery-drill',
+  runParameters: z.object({ availableAt: z.string() }),
+  defaults: { timeoutSeconds: 30 },
+  jobs: {
+    read: { handler: './handlers/available-at.ts' },
+    report: { handler: './handlers/chain-step.ts', dependsOn: ['read'] },
+  },
+});
