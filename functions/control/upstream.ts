@@ -108,6 +108,8 @@ export async function deliverUpstreamEnded(delivery: UpstreamEndedDelivery, deps
   for (const { runId } of waiting) {
     const run = await resumeWaitingRun(runId, deps, req.upstreamRun);
     resumed.push({ runId, status: run.status });
+    // Still queued behind the limit: every younger waiting run would queue behind it, so none is evaluated (each would read the whole queue again).
+    if (run.status === RunStatus.PENDING && run.startDecision?.checks.some((c) => c.rule === 'CONCURRENCY' && c.outcome === 'WAITING')) break;
   }
   deps.log.info('upstream run ended', { pipelineId: delivery.pipelineId, upstream: delivery.upstream, upstreamRunId: delivery.event.detail.runId, status: delivery.event.detail.status, ...(started ? { started: started.runId } : {}), resumed: resumed.length });
   return { ...(started ? { started } : {}), resumed };

@@ -270,6 +270,7 @@ function compilePipeline(file: string, pipeline: Pipeline, now: Date, fireTimes:
   }
   if (problems.length > 0) return { problems };
 
+  const provides = providedBy(pipeline);
   return {
     problems,
     plan: {
@@ -283,7 +284,7 @@ function compilePipeline(file: string, pipeline: Pipeline, now: Date, fireTimes:
       alarms,
       ...(runParameters !== undefined ? { runParameters } : {}),
       ...(startRules !== undefined ? { startRules } : {}),
-      ...(providedBy(pipeline).length > 0 ? { provides: providedBy(pipeline) } : {}),
+      ...(provides.length > 0 ? { provides } : {}),
       jobs,
       functions,
       manifest,

@@ -549,16 +549,10 @@ export class RecordStore {
    * a page holds an ended one (skipped and waiting runs are passed over); `undefined` when none ended.
    */
   async latestEndedRun(pipelineId: string): Promise<{ runId: string; status: RunStatus; completedAt: string } | undefined> {
-    let after: string | undefined;
-    let examined = 0;
-    do {
-      const page = await this.listRunHistory(pipelineId, { limit: 50, ...(after !== undefined ? { after } : {}) });
-      examined += page.runs.length;
-      const ended = page.runs.filter((r) => ENDED_STATUSES.includes(r.status) && r.completedAt !== undefined).sort((a, b) => (a.completedAt! < b.completedAt! ? 1 : a.completedAt! > b.completedAt! ? -1 : 0))[0];
-      if (ended) return { runId: ended.runId, status: ended.status, completedAt: ended.completedAt! };
-      after = page.next;
-    } while (after !== undefined && examined < LATEST_ENDED_SCAN);
-    return undefined;
+    return this.firstHistoryPageWith(pipelineId, LATEST_ENDED_SCAN, (runs) => {
+      const ended = runs.filter((r) => ENDED_STATUSES.includes(r.status) && r.completedAt !== undefined).sort((a, b) => (a.completedAt! < b.completedAt! ? 1 : a.completedAt! > b.completedAt! ? -1 : 0))[0];
+      return ended === undefined ? undefined : { runId: ended.runId, status: ended.status, completedAt: ended.completedAt! };
+    });
   }
 
   /**
@@ -567,21 +561,27 @@ export class RecordStore {
    * `HISTORY_SCAN_LIMIT`); `undefined` when none of them is one.
    */
   async lastScheduledTime(pipelineId: string, scheduleId: string): Promise<string | undefined> {
+    // A page that holds one is enough: older runs were queued before it, their times mostly earlier.
+    return this.firstHistoryPageWith(pipelineId, HISTORY_SCAN_LIMIT, (runs) =>
+      runs
+        .filter((r) => r.scheduledTime !== undefined && (r.scheduleId ?? 'default') === scheduleId)
+        .map((r) => r.scheduledTime!)
+        .reduce<string | undefined>((latest, t) => (latest === undefined || Date.parse(t) > Date.parse(latest) ? t : latest), undefined),
+    );
+  }
+
+  /** What `pick` finds in the first page of the pipeline's history (newest first, 50 runs a page, at most `scan` runs) where it finds anything. */
+  private async firstHistoryPageWith<T>(pipelineId: string, scan: number, pick: (runs: readonly RunRecord[]) => T | undefined): Promise<T | undefined> {
     let after: string | undefined;
     let examined = 0;
-    let latest: string | undefined;
     do {
       const page = await this.listRunHistory(pipelineId, { limit: 50, ...(after !== undefined ? { after } : {}) });
       examined += page.runs.length;
-      for (const run of page.runs) {
-        if (run.scheduledTime === undefined || (run.scheduleId ?? 'default') !== scheduleId) continue;
-        if (latest === undefined || Date.parse(run.scheduledTime) > Date.parse(latest)) latest = run.scheduledTime;
-      }
-      // A page that holds one is enough: older runs were queued before it, their times mostly earlier.
-      if (latest !== undefined) return latest;
+      const found = pick(page.runs);
+      if (found !== undefined) return found;
       after = page.next;
-    } while (after !== undefined && examined < HISTORY_SCAN_LIMIT);
-    return latest;
+    } while (after !== undefined && examined < scan);
+    return undefined;
   }
 
   /** Adds a run to its pipeline's waiting runs (again: nothing changes). */
