@@ -11,6 +11,8 @@
  *   GET  /runs/{runId}          → the run with its jobs and their attempts
  *   GET  /runs/{runId}/logs?job=&since= → its jobs' log lines, oldest first (`./logs.ts`)
  *   POST /runs/{runId}/cancel   { job?, scope?, reason? } → 200 the run (the whole run, or a job and its scope)
+ *   POST /runs/{runId}/retry    { fromFailed?, reason? } → 201 the retry run of an ended run, 200 the one asked for before
+ *                               (`./retry-run.ts`); 409 API_015_RUN_NOT_ENDED, API_016_NOTHING_TO_RETRY, API_014_RETRY_REFUSED
  *   GET  /pipelines/{id}/durations?runs=N → each job's median and p95 over the last N succeeded runs
  *   GET  /health               → the deployment's OrchestrationHealthStatus (`./health.ts`), always 200
  *   GET  /dead-letters?pipeline=&limit=, GET /dead-letters/{messageId}, POST /dead-letters/{messageId}/retry,
@@ -25,7 +27,7 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { z } from 'zod';
 import { nestsDeeperThan } from '../../lib/model/canonical.ts';
-import { ApiErrorCode, CancelRequestSchema, canonicalScheduledTime, MAX_BODY_DEPTH, RunHistoryQuerySchema, RunIdSchema, runIdPrefix, StartRunRequestSchema, TriggerType, type DryRunResponse, type RunHistoryResponse, type RunView } from '../../lib/model/contract/index.ts';
+import { ApiErrorCode, CancelRequestSchema, canonicalScheduledTime, MAX_BODY_DEPTH, RetryRunRequestSchema, RunHistoryQuerySchema, RunIdSchema, runIdPrefix, StartRunRequestSchema, TriggerType, type DryRunResponse, type RetryRunResponse, type RunHistoryResponse, type RunView } from '../../lib/model/contract/index.ts';
 import { DEFAULT_SCHEDULE_ID, PipelineIdSchema } from '../../lib/model/pipeline.ts';
 import { createLogger } from '../shared/log.ts';
 import { formatPath } from '../../lib/model/problems.ts';
@@ -34,6 +36,7 @@ import { recordStoreFromEnv } from '../shared/records/env.ts';
 import { latestByJob, RecordError, runIdOfHistoryKey } from '../shared/records/store.ts';
 import { logsDepsFromSdk, runLogs, type LogsDeps } from './logs.ts';
 import { cancel, cancelDepsFromEnv, JobNotFoundError, RunEndedError, type CancelDeps } from './cancel.ts';
+import { NothingToRetryError, retryRun, RunNotEndedError, RunRetryRefusedError } from './retry-run.ts';
 import { MAX_OBSERVED_RUNS, observedDurations } from './durations.ts';
 import { ALL_PIPELINES, AuditAction, AuditQuerySchema, PauseRequestSchema, type AuditRecord } from '../../lib/model/contract/index.ts';
 import { listAudit, readPauseState, recordAction, setPaused, type AuditStore } from './pauses.ts';
@@ -196,6 +199,30 @@ export async function route(event: Pick<APIGatewayProxyEvent, 'httpMethod' | 're
       if (err instanceof RecordError && err.code === 'REC_001_NOT_FOUND') return failure(404, ApiErrorCode.RUN_NOT_FOUND, `run "${runId}" does not exist`);
       if (err instanceof RunEndedError) return failure(409, ApiErrorCode.RUN_ENDED, err.message, { run: err.run });
       if (err instanceof JobNotFoundError) return failure(404, ApiErrorCode.JOB_NOT_FOUND, err.message);
+      throw err;
+    }
+  }
+  if (key === 'POST /runs/{runId}/retry') {
+    const path = idOf(event, 'runId');
+    if ('error' in path) return path.error;
+    const runId = path.id;
+    const read = bodyOf(event);
+    if ('error' in read) return read.error;
+    const parsed = RetryRunRequestSchema.safeParse(read.body);
+    if (!parsed.success) return invalid('the body does not match { fromFailed?, reason? }', parsed.error.issues);
+    try {
+      const { fromFailed, reason } = parsed.data;
+      const { created, run } = await retryRun(runId, { fromFailed, by: callerOf({ requestContext: event.requestContext as APIGatewayProxyEvent['requestContext'] }) }, { store: deps.store, trigger: deps.trigger });
+      await audited(deps, event, { action: AuditAction.RETRY, pipeline: run.pipelineId, runId: run.runId, ...(reason !== undefined ? { reason } : {}), detail: `run ${runId}${fromFailed ? ' from its failed jobs' : ''}: ${created ? 'retry run recorded' : 'retried before'} ${run.status}` });
+      const answer: RetryRunResponse = { created, run };
+      return json(created ? 201 : 200, answer);
+    } catch (err) {
+      if (err instanceof RecordError && err.code === 'REC_001_NOT_FOUND') return failure(404, ApiErrorCode.RUN_NOT_FOUND, `run "${runId}" does not exist`);
+      if (err instanceof RunNotEndedError || err instanceof NothingToRetryError) return failure(409, err.code, err.message, { run: err.run });
+      if (err instanceof RunRetryRefusedError) return failure(409, err.code, err.message);
+      // The pipeline's runParameters changed since: the run's parameters are no longer what a run may set.
+      if (err instanceof RunParametersError) return failure(400, ApiErrorCode.INVALID_PARAMETERS, `run ${runId}'s parameters are no longer what pipeline "${err.pipelineId}" allows a run to set (its runParameters)`, { issues: err.issues });
+      if (err instanceof RunStartError) return { ...failure(503, ApiErrorCode.RUN_START_FAILED, err.message, { run: err.run }), headers: { 'content-type': 'application/json', 'retry-after': '30' } };
       throw err;
     }
   }

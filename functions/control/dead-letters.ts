@@ -7,19 +7,18 @@
  * A letter beyond the bound, or hidden at that moment by another caller's scan, is not seen.
  *
  * A retry is a new run of the letter's pipeline (trigger `RETRY`) with its run's parameters, recorded
- * with `retryOf` (the run, job and message id, who asked and when). Its run id derives from the message
+ * with `retryOf` (the run, job and message id, who asked and when), from the run's failed jobs
+ * (`./retry-run.ts`): the failed job and its dependents run again, the jobs that succeeded are not. Its run id derives from the message
  * id, so two retries of one letter are one run. The letter is deleted only once that run has started;
  * a start that fails (or that the start rules refuse) leaves it in the queue. A pointer from the message
  * id to the run lets a retry of a letter already deleted answer with its run.
  */
-import { EVENT_PARAMETER, type JsonValue, type Parameters } from '../../lib/model/pipeline.ts';
 import {
   ApiErrorCode,
   DEAD_LETTER_SCAN_PAGES,
   DeadLetterMessageSchema,
   MAX_RETRIES_PER_REQUEST,
   RunStatus,
-  TriggerType,
   type DeadLetterEntry,
   type DeadLetterListResponse,
   type DeadLetterPurgeResponse,
@@ -31,7 +30,7 @@ import { PhiError, describeError } from '../../lib/model/errors.ts';
 import type { DeadLetterQueue, QueuedMessage, RetryPointers } from '../shared/dead-letter-queue.ts';
 import type { Logger } from '../shared/log.ts';
 import type { RecordStore } from '../shared/records/store.ts';
-import { StartRefusedError, startRun, type RunRequest, type TriggerDeps } from './trigger.ts';
+import { retryRequest, StartRefusedError, startRun, type TriggerDeps } from './trigger.ts';
 
 /** How long a scanned message stays hidden: longer than the control function may run (30 s), so one that dies mid-scan lets its messages reappear soon after. */
 export const SCAN_VISIBILITY_SECONDS = 60;
@@ -146,30 +145,14 @@ export async function showDeadLetter(messageId: string, deps: DeadLetterDeps): P
   throw new DeadLetterNotFoundError(messageId, runId !== undefined ? `it was retried as run ${runId}` : undefined);
 }
 
-/** The original run's parameters as a run request takes them: Phi's own `event` parameter apart (it is never checked against `runParameters`). */
-function parametersOf(run: RunRecord): { parameters: Parameters; eventParameter?: JsonValue } {
-  const { [EVENT_PARAMETER]: event, ...parameters } = run.parameters;
-  return { parameters, ...(run.trigger === TriggerType.EVENT && event !== undefined ? { eventParameter: event } : {}) };
-}
-
 /** Retries one received letter: starts (or finds) its retry run, keeps the pointer, then deletes the letter. */
 async function retryReceived(scanned: Scanned & { entry: DeadLetterEntry }, by: string, deps: DeadLetterDeps, deleted: Set<string>): Promise<DeadLetterRetryResponse> {
   const { letter, messageId } = scanned.entry;
   const now = (deps.now ?? (() => new Date()))();
   const original = await deps.store.getRun(letter.runId);
   if (original === undefined) throw new OriginalRunMissingError(letter.runId);
-  const { parameters, eventParameter } = parametersOf(original);
-  const req: RunRequest = {
-    pipelineId: letter.pipelineId,
-    trigger: TriggerType.RETRY,
-    parameters,
-    ...(eventParameter !== undefined ? { eventParameter } : {}),
-    // An operator's explicit recovery: it may start outside the pipeline's execution windows (recorded as forced).
-    force: true,
-    retryOf: { runId: letter.runId, jobId: letter.jobId, messageId, by, at: now.toISOString() },
-    // A run the rules refuse is not recorded: that would spend the letter's one identity on a SKIPPED run.
-    whenRefused: 'throw',
-  };
+  // From the run's failed jobs: the failed job and its dependents run again, the jobs that succeeded are not.
+  const req = retryRequest(original, { runId: letter.runId, jobId: letter.jobId, messageId, fromFailed: true, by, at: now.toISOString() });
   // Throws when the execution would not start: the letter is then made visible again, not deleted.
   const { created, run } = await startRun(req, deps.trigger).catch((err: unknown) => {
     if (err instanceof StartRefusedError) throw new RetryRefusedError(messageId, err.decision.reason ?? 'refused by its start rules');

@@ -63,6 +63,26 @@ export interface RunRequest {
   readonly upstreamRun?: UpstreamRun & { readonly pipelineId: string };
 }
 
+/**
+ * The request of a retry of an ended run (a dead letter's, or `phi retry`'s): trigger `RETRY`, with the
+ * run's parameters (Phi's own `event` parameter kept as the original had it) and scheduled time, forced
+ * (an operator's explicit recovery may start outside the pipeline's windows), and refused without a
+ * record (a SKIPPED run would spend the retry's one identity).
+ */
+export function retryRequest(original: RunRecord, retryOf: RetryOf): RunRequest {
+  const { [EVENT_PARAMETER]: event, ...parameters } = original.parameters;
+  return {
+    pipelineId: original.pipelineId,
+    trigger: TriggerType.RETRY,
+    parameters,
+    ...(original.trigger === TriggerType.EVENT && event !== undefined ? { eventParameter: event } : {}),
+    ...(original.scheduledTime !== undefined ? { scheduledTime: original.scheduledTime, scheduleId: original.scheduleId ?? DEFAULT_SCHEDULE_ID } : {}),
+    force: true,
+    retryOf,
+    whenRefused: 'throw',
+  };
+}
+
 /** A start its rules refused, when the request asked for nothing to be recorded then (`whenRefused: 'throw'`). */
 export class StartRefusedError extends PhiError {
   constructor(readonly decision: StartDecision) {
@@ -164,7 +184,12 @@ const compactTime = (iso: string): string => iso.replace(/[-:]/g, '').replace(/\
 export function runIdFor(req: RunRequest, now: Date): string {
   const prefix = runIdPrefix(req.pipelineId);
   // One run per dead letter: a second retry of the same letter (its SQS message id) is the same run.
-  if (req.retryOf !== undefined) return `${prefix}r-${hash(req.pipelineId, 'retry', req.retryOf.messageId).slice(0, 32)}`;
+  // One retry per run and kind (`phi retry`, `--from-failed`): asked twice, it is the same run; a retry
+  // that failed again is retried in its turn (the newest run, whose succeeded jobs include the earlier's).
+  if (req.retryOf !== undefined) {
+    const { messageId, runId, fromFailed } = req.retryOf;
+    return `${prefix}r-${(messageId !== undefined ? hash(req.pipelineId, 'retry', messageId) : hash(req.pipelineId, 'rerun', runId, fromFailed ? 'failed' : 'all')).slice(0, 32)}`;
+  }
   // One run per upstream run: the upstream's end delivered twice starts this pipeline once.
   if (req.trigger === TriggerType.UPSTREAM && req.upstreamRun !== undefined) return `${prefix}u-${hash(req.pipelineId, 'upstream', req.upstreamRun.pipelineId, req.upstreamRun.runId).slice(0, 32)}`;
   if (req.idempotencyKey !== undefined) return `${prefix}k-${hash(req.pipelineId, 'key', req.idempotencyKey).slice(0, 32)}`;
@@ -395,6 +420,7 @@ async function launchRun(run: RunRecord, stateMachineArn: string, now: Date, dec
     trigger: run.trigger,
     parameters: run.parameters,
     ...(run.scheduledTime !== undefined ? { scheduledTime: run.scheduledTime } : {}),
+    ...(run.retryOf?.fromFailed ? { reuseFrom: run.retryOf.runId } : {}),
   };
   try {
     await deps.startExecution(stateMachineArn, run.runId, JSON.stringify(input));

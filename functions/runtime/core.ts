@@ -142,18 +142,36 @@ async function release(job: JobManifest, runId: string, jobId: string, outcome: 
 
 const outcomeOf = (state: { status?: UpstreamOutcome['status']; attempt?: number; reason?: string }): UpstreamOutcome => ({ status: state.status ?? JobStatus.FAILED, attempt: state.attempt ?? 0, ...(state.reason ? { reason: state.reason } : {}) });
 
-/** The outputs of each upstream that succeeded, by job id: from its attempt record, or the outputs bucket. */
-async function upstreamOutputs(runId: string, outcomes: Readonly<Record<string, UpstreamOutcome>>, deps: RuntimeDeps): Promise<Record<string, Outputs>> {
+/** The attempt of each upstream that succeeded. */
+async function succeededUpstreams(runId: string, outcomes: Readonly<Record<string, UpstreamOutcome>>, deps: RuntimeDeps): Promise<JobAttemptRecord[]> {
   const keys = Object.entries(outcomes)
     .filter(([, o]) => o.status === JobStatus.SUCCEEDED && o.attempt > 0)
     .map(([jobId, o]) => ({ runId, jobId, attempt: o.attempt }));
+  return deps.store.getAttempts(keys);
+}
+
+/** The outputs of each of those attempts, by job id: from its record, or the outputs bucket. */
+async function outputsOf(attempts: readonly JobAttemptRecord[], deps: RuntimeDeps): Promise<Record<string, Outputs>> {
   const outputs: Record<string, Outputs> = {};
   await Promise.all(
-    (await deps.store.getAttempts(keys)).map(async (attempt) => {
+    attempts.map(async (attempt) => {
       outputs[attempt.jobId] = attempt.outputsRef ? (OutputsSchema.parse(JSON.parse(await deps.outputs.get(attempt.outputsRef))) as Outputs) : ((attempt.outputs ?? {}) as Outputs);
     }),
   );
   return outputs;
+}
+
+/**
+ * In a run retried from its failed jobs (`run.reuseFrom`): the attempt whose outputs this job takes
+ * instead of running again, when it succeeded in the retried run and every upstream of it took its
+ * outputs so too (one that ran again may have made other outputs). Absent: the job runs.
+ */
+async function reusableAttempt(reuseFrom: string, job: JobManifest, jobId: string, upstreams: readonly JobAttemptRecord[], deps: RuntimeDeps): Promise<JobAttemptRecord | undefined> {
+  if (upstreams.length !== job.upstream.length || upstreams.some((a) => a.reusedFrom === undefined)) return undefined;
+  const before = await deps.store.getJobState(reuseFrom, jobId);
+  if (before?.status !== JobStatus.SUCCEEDED || !before.attempt) return undefined;
+  const [attempt] = await deps.store.getAttempts([{ runId: reuseFrom, jobId, attempt: before.attempt }]);
+  return attempt?.status === JobStatus.SUCCEEDED ? attempt : undefined;
 }
 
 /** Consecutive failures of Phi's own storage a job's step may meet before the job fails for it (`INFRA_001`). */
@@ -217,7 +235,35 @@ export async function runAttempt(manifest: PipelineManifest, payload: RunTaskPay
       return { answer: { status: JobStatus.SKIPPED, attempt: attempt - 1 } };
     }
     const outcomes = state?.upstream ?? {};
-    const outputs = job.upstream.length > 0 ? await upstreamOutputs(run.runId, outcomes, deps) : {};
+    const upstreams = job.upstream.length > 0 ? await succeededUpstreams(run.runId, outcomes, deps) : [];
+    const reused = attempt === 1 && run.reuseFrom !== undefined ? await reusableAttempt(run.reuseFrom, job, jobId, upstreams, deps) : undefined;
+    if (reused !== undefined) {
+      // Succeeded in the retried run, from the same inputs: its outputs stand, the handler does not run.
+      const at = now().toISOString();
+      const taken: JobAttemptRecord = {
+        runId: run.runId,
+        pipelineId: manifest.pipelineId,
+        jobId,
+        attempt,
+        status: JobStatus.SUCCEEDED,
+        definitionVersion: manifest.definitionVersion,
+        parameters,
+        startedAt: at,
+        completedAt: at,
+        durationMs: 0,
+        transitions: [{ status: JobStatus.RUNNING, at }, { status: JobStatus.SUCCEEDED, at }],
+        ...(reused.outputs !== undefined ? { outputs: reused.outputs } : {}),
+        ...(reused.outputsRef !== undefined ? { outputsRef: reused.outputsRef } : {}),
+        ...(reused.outputChecksum !== undefined ? { outputChecksum: reused.outputChecksum } : {}),
+        // The attempt that ran the handler, however many retries ago.
+        reusedFrom: reused.reusedFrom ?? { runId: reused.runId, attempt: reused.attempt },
+      };
+      if (!(await deps.store.startAttempt(taken))) return { again: true };
+      log.info('job not run again: its outputs are reused', { reusedFrom: taken.reusedFrom });
+      await endJob(job, run.runId, jobId, { status: JobStatus.SUCCEEDED, attempt }, scoped);
+      return { answer: { status: JobStatus.SUCCEEDED, attempt } };
+    }
+    const outputs = await outputsOf(upstreams, deps);
     if (attempt === 1 && job.upstream.length > 0) {
       const decision = decide(job.upstream, outcomes, outputs);
       if (!decision.run) {

@@ -351,6 +351,8 @@ export class PhiPlatform extends Construct implements IPhiPlatform {
     const run = this.api.root.addResource('runs').addResource('{runId}');
     run.addMethod('GET', integration);
     run.addResource('cancel').addMethod('POST', integration);
+    // Retrying an ended run (phi retry [--from-failed]).
+    run.addResource('retry').addMethod('POST', integration);
     run.addResource('logs').addMethod('GET', integration);
     // GET /runs/{runId}/logs: the job functions' log groups of the deployment's pipelines, read by their names.
     const logGroups = (name: string): string => stack.formatArn({ service: 'logs', resource: 'log-group', resourceName: name, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
@@ -382,7 +384,7 @@ export class PhiPlatform extends Construct implements IPhiPlatform {
     const reads = [...auditReads, ['GET', '/runs/*'], ['GET', '/pipelines/*/durations'], ['GET', '/pipelines/*/runs'], ['GET', '/health']] as const;
     // Listing or showing dead letters receives them (hidden from others while the scan lasts): an operator's
     // call, so a viewer polling cannot keep the letters from the operators who retry them.
-    const writes = [...pauseWrites, ['POST', '/pipelines/*/runs'], ['POST', '/runs/*/cancel'], ['GET', '/dead-letters'], ['GET', '/dead-letters/*'], ['POST', '/dead-letters/*/retry'], ['POST', '/dead-letters/retry']] as const;
+    const writes = [...pauseWrites, ['POST', '/pipelines/*/runs'], ['POST', '/runs/*/cancel'], ['POST', '/runs/*/retry'], ['GET', '/dead-letters'], ['GET', '/dead-letters/*'], ['POST', '/dead-letters/*/retry'], ['POST', '/dead-letters/retry']] as const;
     const accessPolicy = (id: string, description: string, routes: readonly (readonly [string, string])[]): iam.ManagedPolicy => {
       const resources = routes.map(([method, route]) => this.api.arnForExecuteApi(method, route, API_STAGE));
       const policy = new iam.ManagedPolicy(this, id, { description, statements: [new iam.PolicyStatement({ actions: ['execute-api:Invoke'], resources })] });
@@ -391,7 +393,7 @@ export class PhiPlatform extends Construct implements IPhiPlatform {
     };
     this.accessPolicies = {
       viewer: accessPolicy('ViewerPolicy', 'Phi viewer: read runs, history, durations, health, pause state and the audit log through the control API', reads),
-      operator: accessPolicy('OperatorPolicy', 'Phi operator: what viewers read; start and cancel runs; list, show and retry dead letters; pause and resume pipelines through the control API', [...reads, ...writes]),
+      operator: accessPolicy('OperatorPolicy', 'Phi operator: what viewers read; start, cancel and retry runs; list, show and retry dead letters; pause and resume pipelines through the control API', [...reads, ...writes]),
       // Every route, the dead-letter purge included.
       admin: accessPolicy('AdminPolicy', 'Phi admin: every route of the control API', [['*', '/*']]),
     };

@@ -146,6 +146,7 @@ export function formatRunView(view: RunView, { brief = false } = {}): string {
     `  trigger ${run.trigger}${run.scheduleId ? ` (schedule ${run.scheduleId})` : ''}${run.scheduledTime ? ` for ${run.scheduledTime}` : ''}  queued ${run.queuedAt}${run.startedAt ? `  started ${run.startedAt}` : ''}${run.completedAt ? `  completed ${run.completedAt} (${run.durationMs} ms)` : ''}`,
     `  parameters ${JSON.stringify(run.parameters)}`,
   ];
+  if (run.retryOf) lines.push(`  retry of ${run.retryOf.messageId ? `dead letter ${run.retryOf.messageId} (job ${run.retryOf.jobId ?? '?'}) of ` : ''}run ${run.retryOf.runId}${run.retryOf.fromFailed ? ', from its failed jobs' : ''}, asked by ${run.retryOf.by} at ${run.retryOf.at}`);
   if (run.error) lines.push(`  error ${run.error.code}${run.error.jobId ? ` in ${run.error.jobId}` : ''}: ${run.error.message}`);
   const started = startNote(run.startDecision);
   if (started) lines.push(`  ${started}`);
@@ -161,7 +162,8 @@ export function formatRunView(view: RunView, { brief = false } = {}): string {
           : a.outputs
             ? `outputs ${JSON.stringify(a.outputs)}`
             : '';
-      lines.push(`    attempt ${a.attempt} ${a.status} ${a.durationMs ?? '-'} ms  ${detail}`);
+      const reused = a.reusedFrom ? `  (not run again: reused from run ${a.reusedFrom.runId}, attempt ${a.reusedFrom.attempt})` : '';
+      lines.push(`    attempt ${a.attempt} ${a.status} ${a.durationMs ?? '-'} ms  ${detail}${reused}`);
     }
   }
   return lines.join('\n');

@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import * as path from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_DEFINITIONS_DIR, definitionDirs, loadDefinitions, planDefinitions } from '../load/load.ts';
-import { CancelScope, MAX_HISTORY_PAGE, RunStatus, StartDecisionKind, TriggerType } from '../model/contract/index.ts';
+import { CancelScope, MAX_HISTORY_PAGE, RunStatus, StartDecisionKind, TriggerType, type RunRecord } from '../model/contract/index.ts';
 import type { Parameters } from '../model/pipeline.ts';
 import type { Problem } from '../model/problems.ts';
 import { GRAPH_FORMATS, renderGraph, type GraphFormat } from '../plan/render.ts';
@@ -43,6 +43,9 @@ Against a deployment (AWS credentials; AWS_ENDPOINT_URL for a local emulator):
   phi status <runId> [--watch [--timeout SECONDS]] [--json]
   phi logs <runId> [--job J] [--follow [--timeout SECONDS]] [--json]   its jobs' log lines, oldest first; --follow until it ends
   phi cancel <runId> [--job J [--scope JOB|IMMEDIATE_DEPENDENTS|ALL_DOWNSTREAM]] [--reason TEXT] [--json]
+  phi retry <runId> [--from-failed] [--reason TEXT] [--wait [--timeout SECONDS]] [--json]
+                                                    a new run of an ended run, with its parameters; --from-failed: only the jobs
+                                                    that failed or were skipped run again (and their dependents), the others' outputs reused
   phi dlq list [--pipeline P] [--json]               the dead letters waiting (one per permanently failed job)
   phi dlq show <messageId> [--json]
   phi dlq retry <messageId> | --all [--pipeline P]  a new run with the failed run's parameters; the letter goes once it started
@@ -56,6 +59,14 @@ Against a deployment (AWS credentials; AWS_ENDPOINT_URL for a local emulator):
                                                     next fire time and data freshness (exit 1 unless HEALTHY)
 
 --definitions defaults to $PHI_DEFINITIONS_DIR, else ./${DEFAULT_DEFINITIONS_DIR}; several directories are separated by "${path.delimiter}".`;
+
+/** `--wait`: follows a run to its end, each change on a line, then the whole run; exit 0 only when it succeeded. */
+async function waitForEnd(client: PhiClient, run: RunRecord, values: { readonly json: boolean; readonly timeout?: string | undefined; readonly definitions?: string | undefined }, out: Out): Promise<number> {
+  const timeoutMs = await waitTimeoutMs(values.timeout, values.definitions, run.pipelineId);
+  const view = await client.waitForRun(run.runId, { timeoutMs, onChange: (v) => values.json || out(formatRunView(v, { brief: true })) });
+  out(values.json ? JSON.stringify(view, null, 2) : formatRunView(view));
+  return view.run.status === RunStatus.SUCCEEDED ? ExitCode.OK : ExitCode.FAILED;
+}
 
 /** Exit codes: 0 ok, 1 the definitions or the run failed, 2 usage or a connection error. */
 export const ExitCode = { OK: 0, FAILED: 1, USAGE: 2 } as const;
@@ -179,6 +190,7 @@ export async function main(argv: readonly string[], out: Out = (t) => process.st
         pipeline: { type: 'string' },
         all: { type: 'boolean', default: false },
         'older-than': { type: 'string' },
+        'from-failed': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -258,11 +270,21 @@ export async function main(argv: readonly string[], out: Out = (t) => process.st
           return ExitCode.OK;
         }
         if (!values.json) out(`${created ? 'started' : 'already started'} run ${run.runId}`);
-        const timeoutMs = await waitTimeoutMs(values.timeout, values.definitions, id);
-        const view = await client.waitForRun(run.runId, { timeoutMs, onChange: (v) => values.json || out(formatRunView(v, { brief: true })) });
-        if (values.json) out(JSON.stringify(view, null, 2));
-        else out(formatRunView(view));
-        return view.run.status === RunStatus.SUCCEEDED ? ExitCode.OK : ExitCode.FAILED;
+        return waitForEnd(client, run, values, out);
+      }
+      case 'retry': {
+        const runId = positionals[0];
+        if (!runId) throw new UsageError('phi retry needs a run id');
+        const client = await PhiClient.connect();
+        const { created, run } = await client.retryRun(runId, { fromFailed: values['from-failed'], ...(values.reason ? { reason: values.reason } : {}) });
+        const what = `${values['from-failed'] ? 'its failed jobs and their dependents' : 'every job'}`;
+        const said = created ? `started run ${run.runId}, a retry of ${runId} (${what})` : `${runId} was retried so before: run ${run.runId} (${run.status}); to go on from there, retry that run`;
+        if (!values.wait) {
+          out(values.json ? JSON.stringify({ created, run }, null, 2) : said);
+          return ExitCode.OK;
+        }
+        if (!values.json) out(said);
+        return waitForEnd(client, run, values, out);
       }
       case 'status': {
         const runId = positionals[0];

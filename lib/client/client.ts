@@ -7,7 +7,7 @@ import { Sha256 } from '@aws-crypto/sha256-js';
 import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { z } from 'zod';
-import { CancelResponseSchema, DryRunResponseSchema, DurationsResponseSchema, ErrorBodySchema, RunHistoryResponseSchema, RunLogsResponseSchema, type RunLogsResponse, type DryRunResponse, type DurationsResponse, type RunHistoryQuery, type RunHistoryResponse, RunViewSchema, StartRunResponseSchema, TERMINAL_RUN_STATUSES, type CancelRequest, type RunRecord, type RunView, type StartRunRequest } from '../model/contract/index.ts';
+import { CancelResponseSchema, RetryRunResponseSchema, type RetryRunRequest, type RetryRunResponse, DryRunResponseSchema, DurationsResponseSchema, ErrorBodySchema, RunHistoryResponseSchema, RunLogsResponseSchema, type RunLogsResponse, type DryRunResponse, type DurationsResponse, type RunHistoryQuery, type RunHistoryResponse, RunViewSchema, StartRunResponseSchema, TERMINAL_RUN_STATUSES, type CancelRequest, type RunRecord, type RunView, type StartRunRequest } from '../model/contract/index.ts';
 import { DeadLetterListResponseSchema, DeadLetterPurgeResponseSchema, DeadLetterRetryAllResponseSchema, DeadLetterRetryResponseSchema, DeadLetterShowResponseSchema, type DeadLetterEntry, type DeadLetterListQuery, type DeadLetterListResponse, type DeadLetterPurgeResponse, type DeadLetterRetryAllResponse, type DeadLetterRetryResponse } from '../model/contract/index.ts';
 import { OrchestrationHealthStatusSchema, type OrchestrationHealthStatus } from '../model/contract/health.ts';
 import { AuditResponseSchema, PauseStateSchema, type AuditQuery, type AuditResponse, type PauseState } from '../model/contract/audit.ts';
@@ -134,6 +134,14 @@ export class PhiClient {
   /** Cancels a run, or one of its jobs and the dependents `scope` takes (spec Rule 16). */
   cancelRun(runId: string, request: CancelRequest = {}): Promise<RunRecord> {
     return this.call('POST', `/runs/${encodeURIComponent(runId)}/cancel`, CancelResponseSchema, request).then((r) => r.run);
+  }
+
+  /**
+   * Retries an ended run: a new run with its parameters (`fromFailed`: only the jobs that did not succeed
+   * run again, and their dependents; the others' outputs are reused). Asked again, answers that run.
+   */
+  retryRun(runId: string, request: RetryRunRequest = {}): Promise<RetryRunResponse> {
+    return this.call('POST', `/runs/${encodeURIComponent(runId)}/retry`, RetryRunResponseSchema, request);
   }
 
   /** Each job's observed durations (median, p95) over the pipeline's last `runs` succeeded runs. */

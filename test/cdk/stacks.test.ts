@@ -94,11 +94,11 @@ describe('platform stack', () => {
   it('serves the control API with IAM auth on every method', () => {
     const methods = platform.findResources('AWS::ApiGateway::Method');
     const verbs = Object.values(methods).map((m) => [m.Properties.HttpMethod, m.Properties.AuthorizationType]);
-    expect(verbs.sort()).toEqual([...Array.from({ length: 9 }, () => ['GET', 'AWS_IAM']), ...Array.from({ length: 9 }, () => ['POST', 'AWS_IAM'])]);
-    // POST and GET /pipelines/{id}/runs, GET /pipelines/{id}/durations, GET /runs/{runId}, POST /runs/{runId}/cancel, GET /runs/{runId}/logs,
+    expect(verbs.sort()).toEqual([...Array.from({ length: 9 }, () => ['GET', 'AWS_IAM']), ...Array.from({ length: 10 }, () => ['POST', 'AWS_IAM'])]);
+    // POST and GET /pipelines/{id}/runs, GET /pipelines/{id}/durations, GET /runs/{runId}, POST /runs/{runId}/cancel|retry, GET /runs/{runId}/logs,
     // GET /dead-letters, GET /dead-letters/{messageId}, POST /dead-letters/{messageId}/retry, POST /dead-letters/retry, POST /dead-letters/purge, GET /health,
     // POST /pipelines/{id}/pause|resume, GET /pipelines/{id}/paused, POST /pause, POST /resume, GET /audit
-    expect(Object.values(platform.findResources('AWS::ApiGateway::Resource')).map((r) => r.Properties.PathPart).sort()).toEqual(['audit', 'cancel', 'dead-letters', 'durations', 'health', 'logs', 'pause', 'pause', 'paused', 'pipelines', 'purge', 'resume', 'resume', 'retry', 'retry', 'runs', 'runs', '{id}', '{messageId}', '{runId}']);
+    expect(Object.values(platform.findResources('AWS::ApiGateway::Resource')).map((r) => r.Properties.PathPart).sort()).toEqual(['audit', 'cancel', 'dead-letters', 'durations', 'health', 'logs', 'pause', 'pause', 'paused', 'pipelines', 'purge', 'resume', 'resume', 'retry', 'retry', 'retry', 'runs', 'runs', '{id}', '{messageId}', '{runId}']);
   });
 
   it('logs who called which route of the control API and how it ended, traces it, and logs the gateway’s errors without bodies', () => {
@@ -249,7 +249,7 @@ describe('platform stack', () => {
     // Operators list, show and retry dead letters (a listing receives them: not a viewer's call); only the
     // admin policy (every route) purges them. Operators also pause and resume (one pipeline, or all);
     // viewers read the pause state and the audit log.
-    expect(routes(/^Phi operator/)).toEqual([...reads, 'GET/dead-letters', 'GET/dead-letters/*', 'POST/dead-letters/*/retry', 'POST/dead-letters/retry', 'POST/pause', 'POST/pipelines/*/pause', 'POST/pipelines/*/resume', 'POST/pipelines/*/runs', 'POST/resume', 'POST/runs/*/cancel'].sort());
+    expect(routes(/^Phi operator/)).toEqual([...reads, 'GET/dead-letters', 'GET/dead-letters/*', 'POST/dead-letters/*/retry', 'POST/dead-letters/retry', 'POST/pause', 'POST/pipelines/*/pause', 'POST/pipelines/*/resume', 'POST/pipelines/*/runs', 'POST/resume', 'POST/runs/*/cancel', 'POST/runs/*/retry'].sort());
     expect(routes(/^Phi operator/).some((r) => r.includes('purge'))).toBe(false);
     expect(routes(/^Phi admin/)).toEqual(['*/*']);
     for (const output of ['ViewerPolicyArn', 'OperatorPolicyArn', 'AdminPolicyArn']) platform.hasOutput(output, {});

@@ -70,10 +70,37 @@ describe('an operator recovers a failed job', () => {
     expect(retry).toMatchObject({ created: true, deleted: true, run: { trigger: 'RETRY', parameters: { availableAt }, retryOf: { runId: run.runId, jobId: 'read', messageId: entry.messageId } } });
     const retried = (await client.waitForRun(retry.run.runId, { timeoutMs: 60_000 })).run;
     expect(retried.status).toBe('SUCCEEDED');
+    // From the run's failed jobs: `stage`, which succeeded, was not run again.
+    expect((await client.getRun(retried.runId)).jobs.stage!.attempts[0]!.reusedFrom).toEqual({ runId: run.runId, attempt: 1 });
     expect((await client.deadLetters({ pipeline: PIPELINE, limit: 200 })).letters.some((l) => l.messageId === entry.messageId)).toBe(false);
 
     // Health no longer names the pipeline's failure: its latest run succeeded.
     expect((await client.health()).pipelines.find((p) => p.pipelineId === PIPELINE)?.lastRun).toMatchObject({ runId: retried.runId, status: 'SUCCEEDED' });
     expect(await failureReason()).toBeUndefined();
   }, 240_000);
+
+  it('retries a failed run from its failed jobs: the job that succeeded is not run again, its outputs reused; the failed one and its dependent run', async () => {
+    const availableAt = new Date(Date.now() + 20_000).toISOString();
+    const { run } = await client.startRun(PIPELINE, { parameters: { availableAt } });
+    const failed = await client.waitForRun(run.runId, { timeoutMs: 60_000 });
+    expect(failed.run.status).toBe('FAILED');
+    expect(Object.fromEntries(Object.entries(failed.jobs).map(([id, j]) => [id, j.status]))).toEqual({ stage: 'SUCCEEDED', read: 'FAILED', report: 'SKIPPED' });
+    const staged = failed.jobs.stage!.attempts[0]!;
+
+    await new Promise((r) => setTimeout(r, Math.max(0, Date.parse(availableAt) - Date.now() + 1000)));
+    const retry = await client.retryRun(run.runId, { fromFailed: true, reason: 'the source is there now' });
+    expect(retry).toMatchObject({ created: true, run: { trigger: 'RETRY', parameters: { availableAt }, retryOf: { runId: run.runId, fromFailed: true } } });
+    // Asked again: the same run.
+    expect(await client.retryRun(run.runId, { fromFailed: true })).toMatchObject({ created: false, run: { runId: retry.run.runId } });
+
+    const retried = await client.waitForRun(retry.run.runId, { timeoutMs: 60_000 });
+    expect(retried.run.status).toBe('SUCCEEDED');
+    const [taken] = retried.jobs.stage!.attempts;
+    expect(taken).toMatchObject({ status: 'SUCCEEDED', reusedFrom: { runId: run.runId, attempt: 1 }, outputs: { run: run.runId }, outputChecksum: staged.outputChecksum });
+    expect(retried.jobs.read!.attempts).toEqual([expect.objectContaining({ status: 'SUCCEEDED', outputs: { read: true } })]);
+    expect(retried.jobs.read!.attempts[0]!.reusedFrom).toBeUndefined();
+    expect(retried.jobs.report!.attempts[0]).toMatchObject({ status: 'SUCCEEDED', outputs: { run: retry.run.runId } });
+    // The audit log names who asked.
+    expect((await client.audit({ pipeline: PIPELINE })).records.find((r) => r.action === 'RETRY' && r.runId === retry.run.runId)).toMatchObject({ reason: 'the source is there now' });
+  }, 180_000);
 });

@@ -29,6 +29,10 @@ export const ApiErrorCode = {
   DEAD_LETTER_NOT_FOUND: 'API_013_DEAD_LETTER_NOT_FOUND',
   /** The retry run of a dead letter would not start by its pipeline's start rules (its active-runs limit): nothing was started, the letter stays. */
   RETRY_REFUSED: 'API_014_RETRY_REFUSED',
+  /** The run to retry has not ended: retry it once it has (or cancel it first). */
+  RUN_NOT_ENDED: 'API_015_RUN_NOT_ENDED',
+  /** `--from-failed` on a run whose every job succeeded: there is nothing to run again. */
+  NOTHING_TO_RETRY: 'API_016_NOTHING_TO_RETRY',
 } as const;
 
 /** The deepest JSON a request body may nest. */
@@ -52,6 +56,23 @@ export const CancelRequestSchema = z
   .strict()
   .refine((r) => r.scope === undefined || r.job !== undefined, { message: 'a scope needs the job it starts from', path: ['scope'] });
 export type CancelRequest = z.infer<typeof CancelRequestSchema>;
+
+/**
+ * `POST /runs/{runId}/retry` body: a new run with the ended run's parameters (and scheduled time);
+ * `fromFailed`: only the jobs that did not succeed run again (and their dependents), the others' outputs
+ * are reused.
+ */
+export const RetryRunRequestSchema = z
+  .object({
+    fromFailed: z.boolean().default(false),
+    reason: z.string().max(1000).optional(),
+  })
+  .strict();
+export type RetryRunRequest = z.input<typeof RetryRunRequestSchema>;
+
+/** `POST /runs/{runId}/retry` answer: the retry run (`created: false` when this run was retried so before: that retry). */
+export const RetryRunResponseSchema = z.object({ created: z.boolean(), run: RunRecordSchema });
+export type RetryRunResponse = z.infer<typeof RetryRunResponseSchema>;
 
 /** `POST /runs/{runId}/cancel` answer: the run as the cancel left it. */
 export const CancelResponseSchema = z.object({ run: RunRecordSchema });

@@ -45,11 +45,16 @@ export const CancellationSchema = z.object({
 });
 export type Cancellation = z.infer<typeof CancellationSchema>;
 
-/** What a retry run retries: the dead letter (its message id) of a job of an earlier run, who asked and when. */
+/**
+ * What a retry run retries, who asked and when: the dead letter (`messageId`, of job `jobId`) of an
+ * earlier run (`phi dlq retry`), or a whole earlier run (`phi retry <runId>`; `fromFailed`: only its jobs
+ * that did not succeed run again, the others' outputs are reused).
+ */
 export const RetryOfSchema = z.object({
   runId: z.string(),
-  jobId: z.string(),
-  messageId: z.string(),
+  jobId: z.string().optional(),
+  messageId: z.string().optional(),
+  fromFailed: z.boolean().optional(),
   /** The caller's IAM identity. */
   by: z.string(),
   at: IsoTimeSchema,
@@ -151,5 +156,10 @@ export const JobAttemptRecordSchema = z.object({
   outputChecksum: z.string().optional(),
   /** The job's child execution that ran the attempt (stopped when the job alone is cancelled). */
   taskExecutionArn: z.string().optional(),
+  /**
+   * A run retried from its failed jobs (`phi retry --from-failed`) did not run this job again: the
+   * attempt took the outputs of the attempt that made them (`outputs` or `outputsRef`, and their checksum).
+   */
+  reusedFrom: z.object({ runId: z.string(), attempt: z.number().int().min(1) }).optional(),
 });
 export type JobAttemptRecord = z.infer<typeof JobAttemptRecordSchema>;

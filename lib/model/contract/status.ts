@@ -75,7 +75,7 @@ export const TriggerType = {
    * the identity the schedule's delivery of that time would have (the two are one run).
    */
   CATCHUP: 'CATCHUP',
-  /** `phi dlq retry`: a new run of a dead letter's pipeline with its run's parameters (its record's `retryOf` names the letter). */
+  /** `phi dlq retry`, `phi retry`: a new run of a dead letter's pipeline, or of an ended run's, with its run's parameters (its record's `retryOf` names the letter or the run). */
   RETRY: 'RETRY',
 } as const;
 export type TriggerType = (typeof TriggerType)[keyof typeof TriggerType];

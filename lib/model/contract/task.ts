@@ -53,6 +53,11 @@ export const RunInputSchema = z.object({
   scheduledTime: IsoTimeSchema.optional(),
   /** Run overrides: the top layer of every job's parameters. */
   parameters: ParametersSchema.default({}),
+  /**
+   * A run retried from its failed jobs (`phi retry --from-failed`): the earlier run whose succeeded jobs
+   * this run does not run again, taking their outputs, unless one of their upstreams runs again.
+   */
+  reuseFrom: z.string().min(1).optional(),
 });
 export type RunInput = z.infer<typeof RunInputSchema>;
 
