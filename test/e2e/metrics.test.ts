@@ -13,7 +13,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { PhiClient } from '../../lib/client/client.ts';
 import { METRICS, METRICS_NAMESPACE } from '../../lib/model/contract/metrics.ts';
 import { PLATFORM_STACK, functionLogGroupName, jobFunctionName } from '../../lib/model/names.ts';
-import { phiClient, useEmulator } from './support.ts';
+import { phiClient, until, useEmulator } from './support.ts';
 
 let client: PhiClient;
 let endpoint: string;
@@ -88,21 +88,11 @@ async function recorderLogGroup(): Promise<string> {
   let nextToken: string | undefined;
   do {
     const page = await cfn.send(new ListStackResourcesCommand({ StackName: PLATFORM_STACK, ...(nextToken ? { NextToken: nextToken } : {}) }));
-    const found = page.StackResourceSummaries?.find((r) => r.ResourceType === 'AWS::Logs::LogGroup' && r.LogicalResourceId?.startsWith('RecorderLogs'));
+    const found = page.StackResourceSummaries?.find((r) => r.ResourceType === 'AWS::Logs::LogGroup' && /Recorder.*Logs/.test(r.LogicalResourceId ?? ''));
     if (found?.PhysicalResourceId) return found.PhysicalResourceId;
     nextToken = page.NextToken;
   } while (nextToken);
   throw new Error(`no recorder log group in ${PLATFORM_STACK}`);
-}
-
-async function until<T>(what: string, read: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const found = await read();
-    if (found !== undefined) return found;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 2000));
-  }
 }
 
 describe('a run’s metrics', () => {

@@ -10,7 +10,7 @@ import type { PhiClient } from '../../lib/client/client.ts';
 import { ApiError } from '../../lib/client/errors.ts';
 import { waitForDeadLetter } from '../../lib/client/dead-letters.ts';
 import type { DeadLetterEntry, RunLogEvent } from '../../lib/model/contract/index.ts';
-import { phiClient, useEmulator } from './support.ts';
+import { phiClient, until, useEmulator } from './support.ts';
 
 let client: PhiClient;
 beforeAll(async () => {
@@ -19,16 +19,6 @@ beforeAll(async () => {
 });
 
 const PIPELINE = 'recovery-drill';
-
-async function until<T>(what: string, read: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const found = await read();
-    if (found !== undefined) return found;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 1000));
-  }
-}
 
 const failureReason = async () => (await client.health()).reasons.find((r) => r.code === 'HEALTH_007_LAST_RUN_FAILED' && r.pipelineId === PIPELINE);
 

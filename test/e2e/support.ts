@@ -24,3 +24,14 @@ export async function platformOutputs(): Promise<Record<string, string>> {
 }
 
 export const stateMachineArn = (pipelineId: string): string => `arn:aws:states:${process.env.AWS_REGION ?? 'us-east-1'}:000000000000:stateMachine:${stateMachineName(pipelineId)}`;
+
+/** What `read` answers once it answers something, asking again every `intervalMs`; fails saying `what` after `timeoutMs`. */
+export async function until<T>(what: string, read: () => Promise<T | undefined>, timeoutMs = 60_000, intervalMs = 1000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const found = await read();
+    if (found !== undefined) return found;
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
