@@ -220,6 +220,7 @@ export async function route(event: Pick<APIGatewayProxyEvent, 'httpMethod' | 're
       if (err instanceof RecordError && err.code === 'REC_001_NOT_FOUND') return failure(404, ApiErrorCode.RUN_NOT_FOUND, `run "${runId}" does not exist`);
       if (err instanceof RunNotEndedError || err instanceof NothingToRetryError) return failure(409, err.code, err.message, { run: err.run });
       if (err instanceof RunRetryRefusedError) return failure(409, err.code, err.message);
+      if (err instanceof UnknownPipelineError) return failure(404, ApiErrorCode.PIPELINE_NOT_FOUND, err.message);
       // The pipeline's runParameters changed since: the run's parameters are no longer what a run may set.
       if (err instanceof RunParametersError) return failure(400, ApiErrorCode.INVALID_PARAMETERS, `run ${runId}'s parameters are no longer what pipeline "${err.pipelineId}" allows a run to set (its runParameters)`, { issues: err.issues });
       if (err instanceof RunStartError) return { ...failure(503, ApiErrorCode.RUN_START_FAILED, err.message, { run: err.run }), headers: { 'content-type': 'application/json', 'retry-after': '30' } };

@@ -25,7 +25,8 @@ export async function observedDurations(pipelineId: string, runs: number, store:
   const samples = new Map<string, number[]>();
   for (const run of succeeded) {
     for (const attempt of await store.listAttempts(run.runId)) {
-      if (attempt.status !== JobStatus.SUCCEEDED || attempt.durationMs === undefined) continue;
+      // A reused attempt (a retry from the failed jobs) took no time: the job did not run.
+      if (attempt.status !== JobStatus.SUCCEEDED || attempt.durationMs === undefined || attempt.reusedFrom !== undefined) continue;
       (samples.get(attempt.jobId) ?? samples.set(attempt.jobId, []).get(attempt.jobId)!).push(attempt.durationMs);
     }
   }

@@ -92,7 +92,8 @@ function pipelineHealth(pipelineId: string, config: PipelineHealthConfig | undef
   if (config?.maxDataAgeHours !== undefined && lastSucceededAt !== null) {
     dataFreshness = t - Date.parse(lastSucceededAt) > config.maxDataAgeHours * HOUR_MS ? DataFreshness.STALE : DataFreshness.FRESH;
   }
-  const durations = succeeded.slice(0, HEALTH_DURATION_RUNS).flatMap((r) => (r.durationMs === undefined ? [] : [r.durationMs]));
+  // A run retried from its failed jobs ran only some of them: not a run's duration.
+  const durations = succeeded.filter((r) => !r.retryOf?.fromFailed).slice(0, HEALTH_DURATION_RUNS).flatMap((r) => (r.durationMs === undefined ? [] : [r.durationMs]));
   const hour = outcomes(runs, t, 1);
   const day = outcomes(runs, t, HEALTH_WINDOW_HOURS);
   return {

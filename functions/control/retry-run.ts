@@ -34,7 +34,7 @@ export class RunNotEndedError extends PhiError {
 /** `fromFailed` on a run whose jobs all succeeded. */
 export class NothingToRetryError extends PhiError {
   constructor(readonly run: RunRecord) {
-    super(ApiErrorCode.NOTHING_TO_RETRY, `run ${run.runId} SUCCEEDED: no job of it failed or was skipped, so --from-failed has nothing to run again (retry it whole without --from-failed)`);
+    super(ApiErrorCode.NOTHING_TO_RETRY, `run ${run.runId} SUCCEEDED: no job of it failed, so --from-failed has nothing to run again (retry it whole without --from-failed)`);
   }
 }
 

@@ -65,7 +65,8 @@ export interface RunRequest {
 
 /**
  * The request of a retry of an ended run (a dead letter's, or `phi retry`'s): trigger `RETRY`, with the
- * run's parameters (Phi's own `event` parameter kept as the original had it) and scheduled time, forced
+ * run's parameters (Phi's own `event` parameter, an event's or an upstream run's, kept as the original
+ * had it) and scheduled time, forced
  * (an operator's explicit recovery may start outside the pipeline's windows), and refused without a
  * record (a SKIPPED run would spend the retry's one identity).
  */
@@ -75,7 +76,8 @@ export function retryRequest(original: RunRecord, retryOf: RetryOf): RunRequest 
     pipelineId: original.pipelineId,
     trigger: TriggerType.RETRY,
     parameters,
-    ...(original.trigger === TriggerType.EVENT && event !== undefined ? { eventParameter: event } : {}),
+    // Only Phi sets it (an event's, an upstream run's, carried on by an earlier retry): passed on as it was.
+    ...(event !== undefined ? { eventParameter: event } : {}),
     ...(original.scheduledTime !== undefined ? { scheduledTime: original.scheduledTime, scheduleId: original.scheduleId ?? DEFAULT_SCHEDULE_ID } : {}),
     force: true,
     retryOf,

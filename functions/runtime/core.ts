@@ -163,13 +163,20 @@ async function outputsOf(attempts: readonly JobAttemptRecord[], deps: RuntimeDep
 
 /**
  * In a run retried from its failed jobs (`run.reuseFrom`): the attempt whose outputs this job takes
- * instead of running again, when it succeeded in the retried run and every upstream of it took its
- * outputs so too (one that ran again may have made other outputs). Absent: the job runs.
+ * instead of running again, when it succeeded in the retried run and its inputs are the same: each
+ * upstream ended as it did there (status and reason), and each that succeeded took its outputs from
+ * there too (one that ran again may have made other outputs). Absent: the job runs.
  */
-async function reusableAttempt(reuseFrom: string, job: JobManifest, jobId: string, upstreams: readonly JobAttemptRecord[], deps: RuntimeDeps): Promise<JobAttemptRecord | undefined> {
-  if (upstreams.length !== job.upstream.length || upstreams.some((a) => a.reusedFrom === undefined)) return undefined;
+async function reusableAttempt(reuseFrom: string, job: JobManifest, jobId: string, outcomes: Readonly<Record<string, UpstreamOutcome>>, upstreams: readonly JobAttemptRecord[], deps: RuntimeDeps): Promise<JobAttemptRecord | undefined> {
   const before = await deps.store.getJobState(reuseFrom, jobId);
   if (before?.status !== JobStatus.SUCCEEDED || !before.attempt) return undefined;
+  const taken = new Set(upstreams.filter((a) => a.reusedFrom !== undefined).map((a) => a.jobId));
+  const same = job.upstream.every(({ job: up }) => {
+    const now = outcomes[up];
+    const then = before.upstream[up];
+    return now !== undefined && then !== undefined && now.status === then.status && (now.reason ?? '') === (then.reason ?? '') && (now.status !== JobStatus.SUCCEEDED || taken.has(up));
+  });
+  if (!same) return undefined;
   const [attempt] = await deps.store.getAttempts([{ runId: reuseFrom, jobId, attempt: before.attempt }]);
   return attempt?.status === JobStatus.SUCCEEDED ? attempt : undefined;
 }
@@ -236,7 +243,7 @@ export async function runAttempt(manifest: PipelineManifest, payload: RunTaskPay
     }
     const outcomes = state?.upstream ?? {};
     const upstreams = job.upstream.length > 0 ? await succeededUpstreams(run.runId, outcomes, deps) : [];
-    const reused = attempt === 1 && run.reuseFrom !== undefined ? await reusableAttempt(run.reuseFrom, job, jobId, upstreams, deps) : undefined;
+    const reused = attempt === 1 && run.reuseFrom !== undefined ? await reusableAttempt(run.reuseFrom, job, jobId, outcomes, upstreams, deps) : undefined;
     if (reused !== undefined) {
       // Succeeded in the retried run, from the same inputs: its outputs stand, the handler does not run.
       const at = now().toISOString();
@@ -253,13 +260,14 @@ export async function runAttempt(manifest: PipelineManifest, payload: RunTaskPay
         durationMs: 0,
         transitions: [{ status: JobStatus.RUNNING, at }, { status: JobStatus.SUCCEEDED, at }],
         ...(reused.outputs !== undefined ? { outputs: reused.outputs } : {}),
-        ...(reused.outputsRef !== undefined ? { outputsRef: reused.outputsRef } : {}),
         ...(reused.outputChecksum !== undefined ? { outputChecksum: reused.outputChecksum } : {}),
         // The attempt that ran the handler, however many retries ago.
         reusedFrom: reused.reusedFrom ?? { runId: reused.runId, attempt: reused.attempt },
       };
-      if (!(await deps.store.startAttempt(taken))) return { again: true };
-      log.info('job not run again: its outputs are reused', { reusedFrom: taken.reusedFrom });
+      // Larger outputs are copied to this attempt's own object: the one they came from expires with its run.
+      const kept: JobAttemptRecord = reused.outputsRef === undefined ? taken : { ...taken, outputsRef: await deps.outputs.put(outputsKey(taken), await deps.outputs.get(reused.outputsRef)) };
+      if (!(await deps.store.startAttempt(kept))) return { again: true };
+      log.info('job not run again: its outputs are reused', { reusedFrom: kept.reusedFrom });
       await endJob(job, run.runId, jobId, { status: JobStatus.SUCCEEDED, attempt }, scoped);
       return { answer: { status: JobStatus.SUCCEEDED, attempt } };
     }

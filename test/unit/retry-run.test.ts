@@ -102,6 +102,19 @@ describe('POST /runs/{runId}/retry', () => {
     expect(w.store.audit).toEqual([expect.objectContaining<Partial<AuditRecord>>({ action: 'RETRY', pipeline: PIPELINE, by: CALLER, runId: run.runId, reason: 'warehouse back', detail: `run ${PIPELINE}_s-1 from its failed jobs: retry run recorded ${run.status}` })]);
   });
 
+  it('keeps Phi’s event parameter of an upstream-triggered run, and of a retry of a retry', async () => {
+    const w = world();
+    const event = { pipelineId: 'upstream', runId: 'upstream_s-1', status: 'SUCCEEDED' };
+    await w.store.createRun({ runId: `${PIPELINE}_u-1`, pipelineId: PIPELINE, trigger: TriggerType.UPSTREAM, parameters: { date: '2024-05-09', event }, queuedAt: '2024-05-09T06:00:01.000Z' });
+    await w.store.finishRun(`${PIPELINE}_u-1`, { status: RunStatus.FAILED, at: '2024-05-09T06:10:00.000Z', jobs: {} });
+    const first = bodyOf<RetryRunResponse>(await route(retry(`${PIPELINE}_u-1`, { fromFailed: true }), w.api)).run;
+    expect(first.parameters).toEqual({ date: '2024-05-09', event });
+    await w.store.finishRun(first.runId, { status: RunStatus.FAILED, at: NOW, jobs: {} });
+    const second = bodyOf<RetryRunResponse>(await route(retry(first.runId, { fromFailed: true }), w.api)).run;
+    expect(second.parameters).toEqual({ date: '2024-05-09', event });
+    expect(second.retryOf?.runId).toBe(first.runId);
+  });
+
   it('re-runs every job of a whole retry: its execution reuses nothing', async () => {
     const w = world();
     await endedRun(w.store, `${PIPELINE}_s-1`, RunStatus.SUCCEEDED);
@@ -169,10 +182,11 @@ interface Calls {
 }
 
 /** Drives every job of one run through the runtime, in an order its dependencies allow; `failing` jobs throw a permanent error. */
-async function drive(runId: string, deps: RuntimeDeps, options: { failing?: readonly string[]; reuseFrom?: string; outputs?: (job: string) => Outputs } = {}): Promise<Calls> {
+async function drive(runId: string, deps: RuntimeDeps, options: { failing?: readonly string[]; reuseFrom?: string; outputs?: (job: string) => Outputs; manifest?: PipelineManifest; order?: readonly string[] } = {}): Promise<Calls> {
   const calls: Calls = { ran: {} };
+  const manifest = options.manifest ?? MANIFEST;
   const run = { runId, pipelineId: PIPELINE, trigger: TriggerType.RETRY, parameters: {}, ...(options.reuseFrom !== undefined ? { reuseFrom: options.reuseFrom } : {}) };
-  for (const jobId of ORDER) {
+  for (const jobId of options.order ?? ORDER) {
     const loaded: LoadedHandler = {
       handler: (ctx) => {
         calls.ran[jobId] = ctx.upstream;
@@ -182,11 +196,11 @@ async function drive(runId: string, deps: RuntimeDeps, options: { failing?: read
     };
     const payload = TaskPayloadSchema.parse({ action: 'run', run, jobId, attempt: 1, executionArn: `arn:aws:states:us-east-1:1:execution:phi-${PIPELINE}:${runId}` }) as RunTaskPayload;
     try {
-      await runAttempt(MANIFEST, payload, loaded, deps);
+      await runAttempt(manifest, payload, loaded, deps);
     } catch (err) {
       if (!(err instanceof PhiTaskError)) throw err;
       const caught: CaughtError = { Error: err.name, Cause: JSON.stringify({ errorType: err.name, errorMessage: err.message }) };
-      await attemptFailed(MANIFEST, TaskPayloadSchema.parse({ ...payload, action: 'failed', caught }) as FailedTaskPayload, deps);
+      await attemptFailed(manifest, TaskPayloadSchema.parse({ ...payload, action: 'failed', caught }) as FailedTaskPayload, deps);
     }
   }
   return calls;
@@ -243,15 +257,40 @@ describe('a run retried from its failed jobs', () => {
     expect(await taken('b')).toEqual({ runId: RETRY, attempt: 1 });
   });
 
-  it('passes on outputs kept in the outputs bucket by reference, the dependent reading the same object', async () => {
+  it('copies outputs kept in the outputs bucket to the reusing attempt’s own object (the first expires with its run), the dependent reading the same outputs', async () => {
     const { store, outputs, deps } = runtime();
     const big = { rows: 'x'.repeat(MAX_INLINE_OUTPUTS_BYTES + 10) };
     await drive(FIRST, deps, { failing: ['b'], outputs: (job) => (job === 'a' ? big : { made: job }) });
     const second = await drive(RETRY, deps, { reuseFrom: FIRST });
     expect(second.ran.b).toEqual({ a: big });
+    const [made] = await store.getAttempts([{ runId: FIRST, jobId: 'a', attempt: 1 }]);
     const [taken] = await store.getAttempts([{ runId: RETRY, jobId: 'a', attempt: 1 }]);
-    expect(taken?.outputsRef?.key).toContain(`/${FIRST}/a/`);
-    expect(outputs.objects.size).toBe(1);
+    expect(taken?.outputsRef?.key).toContain(`/${RETRY}/a/`);
+    expect(taken?.outputChecksum).toBe(made?.outputChecksum);
+    expect(outputs.objects.get(taken!.outputsRef!.key)).toBe(outputs.objects.get(made!.outputsRef!.key));
+  });
+
+  it('takes the outputs of a job whose upstream ended as it did before without running (skipped by a false condition), and runs one whose upstream ended otherwise', async () => {
+    const retry = { maxAttempts: 1, initialDelaySeconds: 1, backoffMultiplier: 2, maxDelaySeconds: 60, jitter: 'NONE', retryableErrors: [], nonRetryableErrors: [] };
+    // a → s (DATA_READY rows > 5, false: skipped) → t (runs after a skipped upstream); x fails.
+    const manifest = PipelineManifestSchema.parse({
+      pipelineId: PIPELINE,
+      definitionVersion: 'def-1',
+      jobs: {
+        a: { parameters: {}, retry, upstream: [], dependents: [{ job: 's', upstreamCount: 1 }] },
+        s: { parameters: {}, retry, upstream: [{ job: 'a', on: 'DATA_READY', condition: 'rows > 5', skipOnUpstreamSkip: true }], dependents: [{ job: 't', upstreamCount: 1 }] },
+        t: { parameters: {}, retry, upstream: [{ job: 's', on: 'SUCCESS', skipOnUpstreamSkip: false }], dependents: [] },
+        x: { parameters: {}, retry, upstream: [], dependents: [] },
+      },
+    });
+    const { store, deps } = runtime();
+    const first = await drive(FIRST, deps, { failing: ['x'], outputs: (job): Outputs => (job === 'a' ? { rows: 1 } : { made: job }), manifest, order: ['a', 'x', 's', 't'] });
+    expect(Object.keys(first.ran).sort()).toEqual(['a', 't', 'x']);
+    expect((await store.getJobState(FIRST, 's'))?.reason).toBe(SkipReason.CONDITION_FALSE);
+    const second = await drive(RETRY, deps, { reuseFrom: FIRST, manifest, order: ['a', 'x', 's', 't'] });
+    // s is skipped again (a's outputs, reused, still fail the condition): t's input is the same.
+    expect(Object.keys(second.ran)).toEqual(['x']);
+    expect((await store.getAttempts([{ runId: RETRY, jobId: 't', attempt: 1 }]))[0]?.reusedFrom).toEqual({ runId: FIRST, attempt: 1 });
   });
 
   it('runs a job whose earlier run has no success to take (cancelled, skipped or absent) like any other run', async () => {

@@ -27,7 +27,7 @@ export const ApiErrorCode = {
   SCHEDULED_TIME_IN_FUTURE: 'API_012_SCHEDULED_TIME_IN_FUTURE',
   /** No dead letter with that message id waits in the queue (within the scan's bound): retried, purged, expired, or never sent. */
   DEAD_LETTER_NOT_FOUND: 'API_013_DEAD_LETTER_NOT_FOUND',
-  /** The retry run of a dead letter would not start by its pipeline's start rules (its active-runs limit): nothing was started, the letter stays. */
+  /** The retry run of a dead letter or of a run would not start by its pipeline's start rules (its active-runs limit): nothing was started (a letter stays). */
   RETRY_REFUSED: 'API_014_RETRY_REFUSED',
   /** The run to retry has not ended: retry it once it has (or cancel it first). */
   RUN_NOT_ENDED: 'API_015_RUN_NOT_ENDED',
