@@ -3,7 +3,10 @@
  * (context `phi:definitions`, else `PHI_DEFINITIONS_DIR`, else `definitions/`; several directories
  * separated by `:`), which may lie anywhere: `cdk synth -c phi:definitions=/path/to/pipelines`.
  * Refuses to synthesize when any definition has a problem, with the same list `phi validate` prints.
+ * Each pipeline's definition record carries where its definition came from: the git commit of the
+ * repository holding its file (or `PHI_DEPLOY_COMMIT` / `PHI_DEPLOY_AUTHOR`), see `./source.ts`.
  */
+import * as path from 'node:path';
 import { App, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { addPhiChecks } from './constructs/checks.ts';
 import { PhiPipeline } from './constructs/pipeline.ts';
@@ -12,7 +15,9 @@ import { DEFAULT_DEFINITIONS_DIR, definitionDirs, planDefinitions } from '../lib
 import { formatProblems } from '../lib/model/problems.ts';
 import { PLATFORM_STACK, pipelineStackName } from '../lib/model/names.ts';
 import { withFaultsParameter } from '../lib/model/run-parameters.ts';
-import type { Plan } from '../lib/plan/types.ts';
+import type { Plan, PipelinePlan } from '../lib/plan/types.ts';
+import type { DeploySource } from '../lib/model/contract/index.ts';
+import { sourceReader } from './source.ts';
 import { healthConfig } from '../lib/plan/health.ts';
 import { webhookRoutes } from '../lib/plan/triggers.ts';
 
@@ -22,12 +27,17 @@ export interface PhiAppOptions {
   readonly recordRetentionDays?: number;
   /** Phi's own fault-injection switch in the job functions (context `phi:faultInjection=true`), for its e2e tests. @default false */
   readonly faultInjection?: boolean;
+  /**
+   * Where each pipeline's definition came from, for its `DEPLOY` audit records (the app reads git at synth).
+   * @default - nothing known
+   */
+  readonly source?: (pipeline: PipelinePlan) => DeploySource | undefined;
 }
 
 /** Builds the stacks of a plan into `app`. */
 export function buildApp(app: App, plan: Plan, options: PhiAppOptions = {}): { platform: Stack; pipelines: Stack[] } {
   const platformStack = new Stack(app, PLATFORM_STACK, { description: 'Phi platform: records, dead letters, control API' });
-  const { faultInjection, ...platformOptions } = options;
+  const { faultInjection, source, ...platformOptions } = options;
   const platform = new PhiPlatform(platformStack, 'Platform', {
     pipelineIds: plan.pipelines.map((p) => p.id),
     // With the fault switch, every pipeline's runs may also carry `__phiFaults` (Phi's own e2e tests).
@@ -45,7 +55,8 @@ export function buildApp(app: App, plan: Plan, options: PhiAppOptions = {}): { p
   const pipelines = plan.pipelines.map((pipelinePlan) => {
     const stack = new Stack(app, pipelineStackName(pipelinePlan.id), { description: `Phi pipeline ${pipelinePlan.id}` });
     stack.addStackDependency(platformStack, 'the pipeline uses the platform table, recorder and schedule trigger');
-    new PhiPipeline(stack, 'Pipeline', { plan: pipelinePlan, platform, ...(faultInjection ? { faultInjection } : {}) });
+    const from = source?.(pipelinePlan);
+    new PhiPipeline(stack, 'Pipeline', { plan: pipelinePlan, platform, ...(faultInjection ? { faultInjection } : {}), ...(from !== undefined ? { source: from } : {}) });
     return stack;
   });
   return { platform: platformStack, pipelines };
@@ -62,6 +73,11 @@ if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).
     process.exit(1);
   }
   const removal = app.node.tryGetContext('phi:removalPolicy');
-  buildApp(app, plan, { ...(removal === 'destroy' ? { removalPolicy: RemovalPolicy.DESTROY } : {}), ...(app.node.tryGetContext('phi:faultInjection') === 'true' ? { faultInjection: true } : {}) });
+  const readSource = sourceReader();
+  buildApp(app, plan, {
+    ...(removal === 'destroy' ? { removalPolicy: RemovalPolicy.DESTROY } : {}),
+    ...(app.node.tryGetContext('phi:faultInjection') === 'true' ? { faultInjection: true } : {}),
+    source: (pipeline) => readSource(path.dirname(pipeline.file)),
+  });
   app.synth();
 }

@@ -17,11 +17,13 @@ import { stateMachineName } from '../../lib/model/names.ts';
 /**
  * `actions` on the records table's items, and on its history index when `history` is read. With
  * `pipeline`, only on the items of that pipeline's runs (`dynamodb:LeadingKeys`: a run's partition
- * key starts with its pipeline's id), so code running for one pipeline cannot touch another's records.
+ * key starts with its pipeline's id), so code running for one pipeline cannot touch another's records;
+ * with `partitions`, only on the items whose partition key starts with one of these prefixes.
  */
-export function grantRecords(grantee: iam.IGrantable, table: dynamodb.ITable, actions: readonly string[], options: { history?: boolean; pipeline?: string } = {}): void {
+export function grantRecords(grantee: iam.IGrantable, table: dynamodb.ITable, actions: readonly string[], options: { history?: boolean; pipeline?: string; partitions?: readonly string[] } = {}): void {
   const resources = [table.tableArn, ...(options.history ? [`${table.tableArn}/index/${RECORD_KEYS.historyIndex}`] : [])];
-  const conditions = options.pipeline === undefined ? undefined : { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${runPartition(runIdPrefix(options.pipeline))}*`] } };
+  const prefixes = [...(options.pipeline === undefined ? [] : [runPartition(runIdPrefix(options.pipeline))]), ...(options.partitions ?? [])];
+  const conditions = prefixes.length === 0 ? undefined : { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': prefixes.map((prefix) => `${prefix}*`) } };
   iam.Grant.addToPrincipal({ grantee, actions: [...actions], resourceArns: resources, ...(conditions ? { conditions } : {}) });
 }
 

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { ArnFormat, CfnOutput, CustomResource, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
@@ -23,10 +23,11 @@ import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { RECORD_ACTIONS, RUN_EVENT_SOURCE, RunEventDetailType, RunStatus } from '../../lib/model/contract/index.ts';
+import { DEFINITION_PROPERTIES, DEFINITION_RESOURCE_TYPE, RECORD_ACTIONS, RUN_EVENT_SOURCE, RunEventDetailType, RunStatus, type DeploySource } from '../../lib/model/contract/index.ts';
 import { PhiError } from '../../lib/model/errors.ts';
 import { jobFunctionName, messageDeadLetterQueueName, messageQueueName, triggerRuleName } from '../../lib/model/names.ts';
 import type { PipelinePlan } from '../../lib/plan/types.ts';
+import { definitionSummary } from '../../lib/plan/definition-summary.ts';
 import { METRIC_DIMENSIONS, METRICS_NAMESPACE, type MetricName } from '../../lib/model/contract/metrics.ts';
 import { stalenessWindow } from '../../lib/plan/alarms.ts';
 import { acknowledge } from './checks.ts';
@@ -55,6 +56,12 @@ export interface IPhiPlatform {
   readonly recorder: lambda.IFunction;
   /** The function the pipeline's schedules and trigger rules invoke to start a run. */
   readonly scheduleTrigger: lambda.IFunction;
+  /**
+   * The service token of the pipeline's definition record (`Custom::PhiDefinition`): the function that
+   * writes a `DEPLOY` audit record whenever a deploy changes the definition (`PhiPlatform`'s; imported,
+   * its ARN is the platform stack's output `DefinitionRecorderArn`).
+   */
+  readonly definitionRecorder: lambda.IFunction;
   /**
    * Where a schedule's or a trigger rule's delivery that keeps failing goes, for the sweeper to start
    * its run. Its resource policy must let EventBridge send from the rules named `triggerRuleName(<pipeline>, '*')`.
@@ -94,7 +101,16 @@ export interface PhiPipelineProps {
    * @default false
    */
   readonly faultInjection?: boolean;
+  /**
+   * Where the definition came from (git commit, author, dirty work tree), kept in its `DEPLOY` audit
+   * records; the app reads it at synth (`infra/source.ts`).
+   * @default - none: the records say nothing of a commit
+   */
+  readonly source?: DeploySource;
 }
+
+/** How long CloudFormation waits for the definition recorder's answer (it answers within its 60-s timeout, or not at all). */
+export const DEFINITION_RECORD_TIMEOUT = Duration.minutes(5);
 
 export class PhiPipeline extends Construct {
   /** The Standard state machine that runs the pipeline: one execution per run, named by the run id. */
@@ -115,6 +131,8 @@ export class PhiPipeline extends Construct {
   readonly messageTriggers: readonly PhiMessageTrigger[];
   /** The signing secrets of the pipeline's webhook triggers (`phi/<pipeline>/<trigger>`), one per plan webhook trigger in its order (enabled or not); their route is the platform's. */
   readonly webhookSecrets: readonly secretsmanager.Secret[];
+  /** The definition's record: on each deploy that changes its summary, and on the stack's deletion, the platform's definition recorder writes the `DEPLOY` audit record. */
+  readonly definitionRecord: CustomResource;
 
   constructor(scope: Construct, id: string, props: PhiPipelineProps) {
     super(scope, id);
@@ -278,7 +296,32 @@ export class PhiPipeline extends Construct {
     this.webhookSecrets = webhookSecrets(this, plan);
 
     this.alarms = pipelineAlarms(this, plan.id, plan.alarms, platform.alarmTopic);
+    this.definitionRecord = definitionRecord(this, plan, platform, props.source, [this.stateMachine, ...this.schedules]);
   }
+}
+
+/**
+ * The definition's record (issue #10, Audit): a custom resource whose service token is the platform's
+ * definition recorder itself (no provider framework, so no functions of CDK's own in each stack), and
+ * whose properties are the definition's summary and source. CloudFormation invokes the recorder only when
+ * they change (a deploy that changes nothing in the stack invokes nothing), and on the stack's deletion.
+ * It comes after the state machine and the schedules (the state machine after the job functions), so a
+ * deploy that fails on those rolls back before anything is recorded. Its physical id never changes, so
+ * an update is never a replacement (whose cleanup would be a delete).
+ */
+function definitionRecord(scope: Construct, plan: PipelinePlan, platform: IPhiPlatform, source: DeploySource | undefined, after: readonly Construct[]): CustomResource {
+  const record = new CustomResource(scope, 'DefinitionRecord', {
+    serviceToken: platform.definitionRecorder.functionArn,
+    resourceType: DEFINITION_RESOURCE_TYPE,
+    serviceTimeout: DEFINITION_RECORD_TIMEOUT,
+    properties: {
+      [DEFINITION_PROPERTIES.pipelineId]: plan.id,
+      [DEFINITION_PROPERTIES.summary]: JSON.stringify(definitionSummary(plan)),
+      ...(source !== undefined && Object.keys(source).length > 0 ? { [DEFINITION_PROPERTIES.source]: JSON.stringify(source) } : {}),
+    },
+  });
+  record.node.addDependency(...after);
+  return record;
 }
 
 /** A message trigger as deployed: the mapping that hands its queue's messages to the trigger function, and the queues Phi created for it (none for the user's queue). */

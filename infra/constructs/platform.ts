@@ -16,7 +16,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { RECORD_ACTIONS, RECORD_KEYS, START_RULES_ENV, type StartRules, type WebhookRoute } from '../../lib/model/contract/index.ts';
+import { auditPartition, DEFINITION_PARTITION_PREFIX, RECORD_ACTIONS, RECORD_KEYS, START_RULES_ENV, type StartRules, type WebhookRoute } from '../../lib/model/contract/index.ts';
 import { WAIT_CHECK_ENV, WAIT_CHECK_PREFIX } from '../../lib/model/contract/start.ts';
 import { HEALTH_ENV, type HealthConfig } from '../../lib/model/contract/health.ts';
 import { METRIC_DIMENSIONS, METRICS_NAMESPACE, type MetricName } from '../../lib/model/contract/metrics.ts';
@@ -124,6 +124,11 @@ export class PhiPlatform extends Construct implements IPhiPlatform {
   readonly recorder: NodejsFunction;
   /** Starts one run per scheduled time. */
   readonly scheduleTrigger: NodejsFunction;
+  /**
+   * Records each deploy that changes a pipeline's definition in the audit log (`DEPLOY`): the function
+   * behind each pipeline stack's `Custom::PhiDefinition` resource, which CloudFormation invokes itself.
+   */
+  readonly definitionRecorder: NodejsFunction;
   /** The control API's function. */
   readonly apiHandler: NodejsFunction;
   /** The webhook triggers' function (`POST /webhooks/{pipelineId}/{triggerId}`), when the deployment has any. */
@@ -273,6 +278,19 @@ export class PhiPlatform extends Construct implements IPhiPlatform {
       // Delivered again for up to a day; what still fails waits in the deliveries queue for the sweeper.
       targets: [new targets.LambdaFunction(this.recorder, { retryAttempts: 185, maxEventAge: Duration.hours(24), deadLetterQueue: this.deliveriesQueue })],
     });
+
+    // Each pipeline stack's definition record: CloudFormation invokes it (asynchronously, with the deployer's
+    // rights, so no resource policy) and it answers CloudFormation itself. Its pointers and the audit log only.
+    this.definitionRecorder = phiFunction(this, 'DefinitionRecorder', {
+      ...common,
+      entry: functionEntry('control/definition-recorder.ts'),
+      description: 'Phi: records each deploy that changes a pipeline definition in the audit log (a CloudFormation custom resource)',
+      // The recording has 45 s; the answer to CloudFormation the rest.
+      timeout: Duration.seconds(60),
+      environment: records,
+      asyncFailures: { none: 'CloudFormation invokes it and waits for its answer, which it sends even when it fails; an invocation that never answers fails the resource at its ServiceTimeout, and the deploy rolls back: nothing is left to redrive' },
+    });
+    grantRecords(this.definitionRecorder, this.table, RECORD_ACTIONS.definitions, { partitions: [DEFINITION_PARTITION_PREFIX, auditPartition('')] });
 
     const triggerEnv = {
       ...records,
@@ -447,6 +465,7 @@ export class PhiPlatform extends Construct implements IPhiPlatform {
     new CfnOutput(stack, 'ScheduleTriggerArn', { value: this.scheduleTrigger.functionArn });
     new CfnOutput(stack, 'RecorderArn', { value: this.recorder.functionArn });
     new CfnOutput(stack, 'SweeperArn', { value: this.sweeper.functionArn });
+    new CfnOutput(stack, 'DefinitionRecorderArn', { value: this.definitionRecorder.functionArn, description: 'Phi: the service token of a pipeline stack\'s definition record (Custom::PhiDefinition)' });
     new CfnOutput(stack, 'AlarmTopicArn', { value: this.alarmTopic.topicArn, description: 'Phi alarms: subscribe an email address or an HTTPS endpoint' });
     for (const [role, policy] of Object.entries(this.accessPolicies)) new CfnOutput(stack, `${role[0]!.toUpperCase()}${role.slice(1)}PolicyArn`, { value: policy.managedPolicyArn, description: `Phi ${role}: attach to who may use the control API as ${role}` });
     new CfnOutput(stack, 'FailedDeliveriesQueueUrl', { value: this.deliveriesQueue.queueUrl });

@@ -54,7 +54,8 @@ Against a deployment (AWS credentials; AWS_ENDPOINT_URL for a local emulator):
                                                     delivery is recorded SKIPPED (PAUSED); starts through the API go on
   phi resume <pipeline> | --all [--reason TEXT]     let them start runs again (a pipeline's pause and --all are separate)
   phi paused <pipeline> [--json]                    whether it is paused, by whom, since when and why
-  phi audit [--pipeline P] [--limit N] [--json]     who paused, resumed, started, cancelled, retried or purged, newest first
+  phi audit [--pipeline P] [--limit N] [--json]     who paused, resumed, started, cancelled, retried or purged, newest first,
+                                                    and each deploy that changed a definition (DEPLOY: hashes, jobs, schedules, commit)
   phi health [--json]                               HEALTHY, DEGRADED or UNHEALTHY and why; each pipeline's last run,
                                                     next fire time and data freshness (exit 1 unless HEALTHY)
 

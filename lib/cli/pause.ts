@@ -1,10 +1,10 @@
 /**
  * `phi pause|resume <pipeline> | --all [--reason TEXT]`, `phi paused <pipeline>` and `phi audit
  * [--pipeline P] [--limit N]`: pausing a deployment's schedules and triggers without a deploy, and its
- * audit log, through the control API. Parsing is pure (`parseOperate`), the calls go through the
- * client (`runOperate`).
+ * audit log (operator actions, and each deploy that changed a definition), through the control API.
+ * Parsing is pure (`parseOperate`), the calls go through the client (`runOperate`).
  */
-import { MAX_AUDIT_PAGE, MAX_REASON_LENGTH, type AuditRecord, type AuditResponse, type PauseFlag, type PauseState } from '../model/contract/index.ts';
+import { DefinitionChangeKind, MAX_AUDIT_PAGE, MAX_REASON_LENGTH, type AuditRecord, type AuditResponse, type DefinitionChange, type ListedChanges, type PauseFlag, type PauseState } from '../model/contract/index.ts';
 import type { PhiClient } from '../client/client.ts';
 
 export type OperateCommand =
@@ -63,9 +63,42 @@ export function formatPauseState(state: PauseState): string {
   return lines.join('\n');
 }
 
+/** A definition hash as people compare them: its first 8 digits. */
+const shortHash = (hash: string): string => hash.slice(0, 8);
+
+/** `+2 -0 ~1 (+load, +check, ~transform)`: the counts, and the names listed (`…` when more changed than are listed). */
+function listedText(changes: ListedChanges): string {
+  if (changes.unlisted) return 'changed (too many to list)';
+  const { counts } = changes;
+  const names = [...changes.added.map((n) => `+${n}`), ...changes.removed.map((n) => `-${n}`), ...changes.changed.map((n) => `~${n}`)];
+  const more = counts.added + counts.removed + counts.changed > names.length ? ', …' : '';
+  return `+${counts.added} -${counts.removed} ~${counts.changed} (${names.join(', ')}${more})`;
+}
+
+/**
+ * A `DEPLOY` record's definition change on one line: `5e6f7a8b -> 1a2b3c4d; jobs +1 -0 ~1 (+load, ~transform);
+ * schedules default: cron: 0 3 * * * (UTC) -> default: cron: 0 4 * * * (UTC); commit 0f664df1a2b3 (dirty) by Alice <alice@example.com>`.
+ */
+export function definitionText(d: DefinitionChange): string {
+  const version = (v: string | undefined): string => (v === undefined ? '' : ` (version ${v})`);
+  const head = d.change === DefinitionChangeKind.CREATED ? `created ${shortHash(d.hash)}${version(d.version)}, ${d.jobCount} job${d.jobCount === 1 ? '' : 's'}`
+    : d.change === DefinitionChangeKind.REMOVED ? `removed ${shortHash(d.hash)}${version(d.version)} (stack ${d.stack} deleted)`
+    : `${shortHash(d.previousHash ?? '?')}${version(d.previousVersion)} -> ${shortHash(d.hash)}${version(d.version)}`;
+  const parts = [
+    head,
+    ...(d.change === DefinitionChangeKind.CHANGED && d.jobs ? [`jobs ${listedText(d.jobs)}`] : []),
+    ...(d.change === DefinitionChangeKind.CHANGED && d.triggers ? [`triggers ${listedText(d.triggers)}`] : []),
+    ...(d.schedules && d.change === DefinitionChangeKind.CREATED ? [`schedules ${d.schedules.after.join(' | ')}`] : []),
+    ...(d.schedules && d.change === DefinitionChangeKind.CHANGED ? [`schedules ${d.schedules.before.join(' | ') || 'none'} -> ${d.schedules.after.join(' | ') || 'none'}`] : []),
+    ...(d.settings ? ['other settings changed'] : []),
+    ...(d.commit !== undefined || d.author !== undefined ? [`${d.commit !== undefined ? `commit ${d.commit.slice(0, 12)}` : 'commit unknown'}${d.dirty ? ' (dirty)' : ''}${d.author !== undefined ? ` by ${d.author}` : ''}`] : []),
+  ];
+  return parts.join('; ');
+}
+
 /** One line an audit record: when, what, which pipeline, who, and what it concerned. */
 function auditLine(r: AuditRecord): string {
-  const about = [r.runId, r.messageId ? `letter ${r.messageId}` : undefined, r.reason ? `reason: ${r.reason}` : undefined, r.detail].filter((x) => x !== undefined).join('; ');
+  const about = [r.runId, r.messageId ? `letter ${r.messageId}` : undefined, r.reason ? `reason: ${r.reason}` : undefined, r.detail, r.definition ? definitionText(r.definition) : undefined].filter((x) => x !== undefined).join('; ');
   return `${r.at}  ${r.action.padEnd(6)}  ${r.pipeline.padEnd(20)}  ${r.by}${about ? `  ${about}` : ''}`;
 }
 

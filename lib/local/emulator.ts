@@ -187,13 +187,26 @@ function localBootstrapTemplate(): string {
   return file;
 }
 
-/** Bootstraps and deploys every stack of the app into the emulator with cdklocal, then adapts it to the emulator (lib/local/adapt.ts). */
-export function deployLocal(endpoint: string, options: { definitionsDirs?: readonly string[]; quiet?: boolean; faultInjection?: boolean } = {}): void {
+export interface DeployLocalOptions {
+  readonly definitionsDirs?: readonly string[];
+  readonly quiet?: boolean;
+  readonly faultInjection?: boolean;
+  /**
+   * Deploys only these stacks (`cdk deploy <stacks> --exclusively`: not the stacks they depend on), e.g.
+   * one pipeline's (`pipelineStackName`) after its definition changed; the app is still synthesized from
+   * every definitions directory, so it holds them. @default every stack (`--all`)
+   */
+  readonly stacks?: readonly string[];
+}
+
+/** Bootstraps and deploys every stack of the app (or `stacks` only) into the emulator with cdklocal, then adapts it to the emulator (lib/local/adapt.ts). */
+export function deployLocal(endpoint: string, options: DeployLocalOptions = {}): void {
   const env = emulatorEnv(endpoint, { ...process.env, ...(options.definitionsDirs ? { PHI_DEFINITIONS_DIR: options.definitionsDirs.join(path.delimiter) } : {}) });
   const cdklocal = path.join(PROJECT_ROOT, 'node_modules', '.bin', 'cdklocal');
   const account = env.CDK_DEFAULT_ACCOUNT ?? '000000000000';
   run(cdklocal, ['bootstrap', `aws://${account}/${env.AWS_REGION}`, '--ci', '--template', localBootstrapTemplate()], { env, quiet: options.quiet ?? false });
-  run(cdklocal, ['deploy', '--all', '--require-approval', 'never', '--ci', '--progress', 'events', '--context', 'phi:removalPolicy=destroy', ...(options.faultInjection ? ['--context', 'phi:faultInjection=true'] : [])], { env, quiet: options.quiet ?? false });
+  const which = options.stacks !== undefined && options.stacks.length > 0 ? [...options.stacks, '--exclusively'] : ['--all'];
+  run(cdklocal, ['deploy', ...which, '--require-approval', 'never', '--ci', '--progress', 'events', '--context', 'phi:removalPolicy=destroy', ...(options.faultInjection ? ['--context', 'phi:faultInjection=true'] : [])], { env, quiet: options.quiet ?? false });
   // What AUTH=true on the emulator needs that AWS does not (plain HTTP, task tokens): see lib/local/adapt.ts.
   // A script of its own, so that deployLocal stays synchronous for its callers.
   run(process.execPath, ['--import', 'tsx', path.join(PROJECT_ROOT, 'lib', 'local', 'adapt.ts'), endpoint], { env, quiet: options.quiet ?? false });

@@ -369,11 +369,11 @@ export function webhookTriggerResources(triggers: readonly CompiledTrigger[]): n
 
 /**
  * CloudFormation resources: per function (function, role, policy, log group); per stack (state machine,
- * role, policy, log group, the job list readers' policy); per schedule (the schedule), and for a
+ * role, policy, log group, the job list readers' policy, the definition's record); per schedule (the schedule), and for a
  * pipeline with any, the role its schedules share and that role's policy; per enabled trigger, per
  * upstream pipeline and for queued runs (its rule, and the permission that lets the rule invoke the trigger function).
  */
-export const RESOURCES = { perFunction: 4, perStack: 5, perSchedule: 1, scheduleRole: 2, perTrigger: 2, ...MESSAGE_RESOURCES, ...WEBHOOK_RESOURCES } as const;
+export const RESOURCES = { perFunction: 4, perStack: 6, perSchedule: 1, scheduleRole: 2, perTrigger: 2, ...MESSAGE_RESOURCES, ...WEBHOOK_RESOURCES } as const;
 /** State transitions of a run outside its jobs: record started, the Map, record finished, the outcome, succeed. */
 const RUN_TRANSITIONS = 5;
 

@@ -617,7 +617,7 @@ describe('generated pipelines of several sizes and shapes', () => {
   }
 
   it.each([
-    ['123 functions and a schedule, no alarm: 500 resources, at the limit', 123, 123, 0, 1, { runFailed: false }],
+    ['123 functions and two alarms (a failed run, a long run), no schedule: 500 resources, at the limit', 123, 123, 0, 0, { maxDurationMinutes: 60 }],
     ['1,000 jobs with 3,000 edges over 5 functions', 1_000, 5, 3, 0, {}],
     ['40 jobs of one function in a chain, scheduled, with every alarm', 40, 1, 1, 1, { maxDurationMinutes: 60, maxDataAgeHours: 30, errorRate: { threshold: 0.2 } }],
     ['40 jobs of one function in a chain, with 12 schedules (half disabled)', 40, 1, 1, 12, {}],

@@ -1,15 +1,14 @@
 /**
- * One emulator and one deployment for the whole e2e suite: the shipped definitions, the generated
- * 1,000-job pipeline of the scale test, and the e2e suite's own (`test/e2e/definitions`: the triggered `landing`). The emulator enforces signatures and IAM policies (AUTH=true), so
- * every Phi function runs with its own role's permissions; the harness itself deploys and inspects with
+ * One emulator and one deployment for the whole e2e suite (`deployment.ts`): the shipped definitions, the
+ * generated 1,000-job pipeline of the scale test, the e2e suite's own (`test/e2e/definitions`: the
+ * triggered `landing`), and the audit drill (`.phi/audit-drill/`, whose definition `audit.test.ts`
+ * changes and redeploys). The emulator enforces signatures and IAM policies (AUTH=true), so every Phi function runs with its own role's permissions; the harness itself deploys and inspects with
  * the emulator's root key (`test`), which is allowed everything. Never skips: if the emulator cannot start or the deploy fails,
  * setup throws and the run fails with the reason.
  */
-import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { TestProject } from 'vitest/node';
 import { deployLocal, enforcesAuth, startEmulator, stopEmulator } from '../../lib/local/emulator.ts';
-import { writeGeneratedPipeline } from '../support/generated-pipeline.ts';
+import { E2E_DEPLOY_OPTIONS, writeGeneratedDefinitions } from './deployment.ts';
 import { SCALE } from './scale.ts';
 
 declare module 'vitest' {
@@ -22,17 +21,14 @@ declare module 'vitest' {
   }
 }
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-
 export default async function setup(project: TestProject): Promise<() => void> {
   const log = (line: string): void => console.log(`[e2e] ${line}`);
   const emulator = await startEmulator(log);
   try {
     const started = Date.now();
-    const scaleDir = writeGeneratedPipeline(SCALE.pipelineId, SCALE.jobs(), { dir: path.join(ROOT, '.phi', 'scale') });
-    // With Phi's own fault-injection switch compiled into the job functions (never in a real deployment).
-    deployLocal(emulator.endpoint, { quiet: true, faultInjection: true, definitionsDirs: [path.join(ROOT, 'definitions'), scaleDir, path.join(ROOT, 'test', 'e2e', 'definitions')] });
-    log(`deployed the example pipelines and ${SCALE.pipelineId} in ${Math.round((Date.now() - started) / 1000)} s`);
+    writeGeneratedDefinitions();
+    deployLocal(emulator.endpoint, E2E_DEPLOY_OPTIONS);
+    log(`deployed the example pipelines, ${SCALE.pipelineId} and the audit drill in ${Math.round((Date.now() - started) / 1000)} s`);
   } catch (err) {
     if (emulator.started) stopEmulator(log);
     throw err;

@@ -130,7 +130,7 @@ describe('phi plan', () => {
       stateTransitions: { perRun: 19, perJob: 2.8 },
       payloadBytes: expect.any(Number),
       runRecordBytes: expect.any(Number),
-      stackResources: 21,
+      stackResources: 22,
       criticalPathSeconds: 180,
       // three jobs in a row, each 2 × (60 + 30) s with a 10 s delay between
       worstCaseRunSeconds: 3 * 190,

@@ -204,12 +204,12 @@ describe('the shipped definitions', () => {
     //   per job            = 2 (child execution) + 2 (choice) + 6 (the gate, a callback task) + 5 (the run) = 15;
     //                        worst, maxAttempts 2: one retry (4 + 5 + 2 + 2 = 13) and the abandon step (5) → 33
     //   transitions        = 5 for the run + 4 gated jobs × 3 + 1 root × 2 = 19, 2.8 a job
-    //   stack resources    = 5 (state machine, the job list readers' policy) + 3 functions × 4 + 3 (schedule) + 1 (the run-failed alarm) = 21
+    //   stack resources    = 6 (state machine, the job list readers' policy, the definition's record) + 3 functions × 4 + 3 (schedule) + 1 (the run-failed alarm) = 22
     const { estimates } = pipelineOf(plan, 'etl-fanout');
     expect(estimates).toMatchObject({
       historyEvents: { run: 20, perJob: { expected: 15, worstCase: 33 } },
       stateTransitions: { perRun: 19, perJob: 2.8 },
-      stackResources: 21,
+      stackResources: 22,
       criticalPathSeconds: 180,
     });
     expect(estimates.definitionBytes).toBeGreaterThan(JSON.stringify(pipelineOf(plan, 'etl-fanout').stateMachine.definition).length);
@@ -507,7 +507,7 @@ describe('the state machine definition (contract with Step Functions)', () => {
       historyEvents: { run: 20, perJob: { expected: 15, worstCase: 15 + 3 * 13 + 5 } },
       stateTransitions: { perRun: 5 + 2 + 3, perJob: 2.5 },
       // two functions: the same handler, but other timeouts
-      stackResources: 5 + 2 * 4 + 1, // and the run-failed alarm
+      stackResources: 6 + 2 * 4 + 1, // and the run-failed alarm
       criticalPathSeconds: 45 + 300,
     });
   });

@@ -431,20 +431,22 @@ describe('LIMIT_*: AWS limits', () => {
   });
 
   it('reports LIMIT_003_STACK_RESOURCES past 500 resources, counting the schedule’s', async () => {
-    // 123 functions: 5 + 123 × 4 = 497 resources; a schedule adds 3, at the limit; one function more is past it.
-    const noAlarm = { alarms: { runFailed: false } };
-    expect(await problemsOf({ 'p.ts': pipeline('wide', distinctFunctions(123), { schedule: { rate: '1 day' }, ...noAlarm }) })).toStrictEqual([]);
-    const problem = await onlyProblem({ 'p.ts': pipeline('wide', distinctFunctions(124), { schedule: { rate: '1 day' }, ...noAlarm }) });
+    // 123 functions: 6 + 123 × 4 = 498 resources (the stack's 6: state machine, its role, policy and log
+    // group, the job list readers' policy, the definition's record); the run-failed alarm (on by default)
+    // and a long-run alarm add 2, at the limit; one function more is past it.
+    const twoAlarms = { alarms: { maxDurationMinutes: 60 } };
+    expect(await problemsOf({ 'p.ts': pipeline('wide', distinctFunctions(123), twoAlarms) })).toStrictEqual([]);
+    const problem = await onlyProblem({ 'p.ts': pipeline('wide', distinctFunctions(124), twoAlarms) });
     expect(problem).toMatchObject({ code: ProblemCode.LIMIT_003_STACK_RESOURCES, pipeline: 'wide', path: 'jobs' });
     expect(problem.message).toContain('504');
-    // The run-failed alarm (on by default) is one resource more.
-    expect((await onlyProblem({ 'p.ts': pipeline('wide', distinctFunctions(123), { schedule: { rate: '1 day' } }) })).message).toContain('501');
+    // A schedule is 3 (the schedule, the role schedules share and its policy): without any alarm, one past the limit.
+    expect((await onlyProblem({ 'p.ts': pipeline('wide', distinctFunctions(123), { schedule: { rate: '1 day' }, alarms: { runFailed: false } }) })).message).toContain('501');
   });
 
   it('shares functions, so a thousand jobs of one handler fit one stack', async () => {
     const result = await plan({ definitions: { 'p.ts': pipeline('many', independentJobs(1000, 1, 4)) }, handlers: [HANDLER] });
     expect(result.problems).toStrictEqual([]);
-    expect(result.plan.pipelines[0]!.estimates.stackResources).toBe(5 + 4 + 1); // and the run-failed alarm
+    expect(result.plan.pipelines[0]!.estimates.stackResources).toBe(6 + 4 + 1); // and the run-failed alarm
   });
 
   describe('LIMIT_004_JOB_CONFIG_SIZE: a job’s merged parameters over 64 KiB (kept in every attempt record)', () => {

@@ -28,7 +28,7 @@ import {
   WAITING_RUNS_ATTRIBUTE,
   batchEventPrefix,
   type StartDecision,
-  type TriggerType,
+  TriggerType,
   attemptPrefix,
   runPartition,
   type Cancellation,
@@ -44,6 +44,8 @@ import {
   PauseFlagSchema,
   type AuditRecord,
   type AuditResponse,
+  DefinitionPointerSchema,
+  type DefinitionPointer,
   type PauseFlag,
   type Pauses,
 } from '../../../lib/model/contract/index.ts';
@@ -564,7 +566,8 @@ export class RecordStore {
     // A page that holds one is enough: older runs were queued before it, their times mostly earlier.
     return this.firstHistoryPageWith(pipelineId, HISTORY_SCAN_LIMIT, (runs) =>
       runs
-        .filter((r) => r.scheduledTime !== undefined && (r.scheduleId ?? 'default') === scheduleId)
+        // A retry carries the scheduled time of the run it retries: not a delivery of the schedule.
+        .filter((r) => r.scheduledTime !== undefined && r.trigger !== TriggerType.RETRY && (r.scheduleId ?? 'default') === scheduleId)
         .map((r) => r.scheduledTime!)
         .reduce<string | undefined>((latest, t) => (latest === undefined || Date.parse(t) > Date.parse(latest) ? t : latest), undefined),
     );
@@ -782,6 +785,37 @@ export class RecordStore {
   /** Writes one audit record (kept as long as the run records: the table's TTL). */
   async appendAudit(record: AuditRecord): Promise<void> {
     await this.doc.send(new PutCommand({ TableName: this.table, Item: this.auditItem(record) }));
+  }
+
+  /** The last definition recorded of `pipelineId` (`recordKeys.definition`), read consistently; absent when none was. */
+  async getDefinitionPointer(pipelineId: string): Promise<DefinitionPointer | undefined> {
+    const out = await this.doc.send(new GetCommand({ TableName: this.table, Key: recordKeys.definition(pipelineId), ConsistentRead: true }));
+    if (out.Item === undefined) return undefined;
+    const parsed = DefinitionPointerSchema.safeParse(strip(out.Item));
+    if (!parsed.success) throw new RecordError('REC_002_CORRUPT', `the definition pointer of ${pipelineId} does not match the schema: ${parsed.error.message}`);
+    return parsed.data;
+  }
+
+  /**
+   * Replaces the definition pointer of `pipelineId` with `pointer` and writes `audit`, in one
+   * transaction, if the pointer is still the one read (`expected`: its `requestId`; absent: there was
+   * none). `false` when it was not (another request wrote it first): nothing is written. The pointer has
+   * no TTL (it is what the next deploy is compared with, however long after); the record has the audit log's.
+   */
+  async recordDefinition(pipelineId: string, pointer: DefinitionPointer, expected: Pick<DefinitionPointer, 'requestId'> | undefined, audit: AuditRecord): Promise<boolean> {
+    const condition: { ConditionExpression: string; ExpressionAttributeNames: Record<string, string>; ExpressionAttributeValues?: Record<string, unknown> } = expected === undefined
+      ? { ConditionExpression: 'attribute_not_exists(#pk)', ExpressionAttributeNames: { '#pk': RECORD_KEYS.partition } }
+      : { ConditionExpression: '#requestId = :requestId', ExpressionAttributeNames: { '#requestId': 'requestId' }, ExpressionAttributeValues: { ':requestId': expected.requestId } };
+    return conditionally(
+      this.doc.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            { Put: { TableName: this.table, Item: { ...recordKeys.definition(pipelineId), kind: 'definition', ...DefinitionPointerSchema.parse(pointer) }, ...condition } },
+            { Put: { TableName: this.table, Item: this.auditItem(audit), ConditionExpression: 'attribute_not_exists(pk)' } },
+          ],
+        }),
+      ),
+    );
   }
 
   /**

@@ -10,11 +10,13 @@
  * one leaves the other as it is.
  *
  * Every pause and resume, and every start, cancel, dead-letter retry and purge through the API, is an
- * audit record: who (the caller's IAM identity), what, when, why.
+ * audit record: who (the caller's IAM identity), what, when, why. So is every deploy that changes a
+ * pipeline's definition (`DEPLOY`, with `definition`: what changed, from which commit; see `./definition.ts`).
  */
 import { z } from 'zod';
 import { PipelineIdSchema } from '../pipeline.ts';
 import { IsoTimeSchema } from './task.ts';
+import { DefinitionChangeSchema } from './definition.ts';
 
 /** What a pause or an audit record names instead of one pipeline: every pipeline of the deployment. */
 export const ALL_PIPELINES = '*';
@@ -67,6 +69,11 @@ export const AuditAction = {
   /** A dead letter retried (one, or `--all`: one record each call). */
   RETRY: 'RETRY',
   PURGE: 'PURGE',
+  /**
+   * A deploy that changed a pipeline's definition (created, changed, or its stack deleted), recorded by
+   * the platform's definition recorder from CloudFormation: `definition` says what changed.
+   */
+  DEPLOY: 'DEPLOY',
 } as const;
 export type AuditAction = (typeof AuditAction)[keyof typeof AuditAction];
 
@@ -78,7 +85,11 @@ export const AuditRecordSchema = z
     action: z.enum(AuditAction),
     /** The pipeline acted on, or `*` (every pipeline: a global pause, a purge). */
     pipeline: z.union([PipelineIdSchema, z.literal(ALL_PIPELINES)]),
-    /** The caller's IAM identity, as API Gateway's IAM authorization identified it. */
+    /**
+     * The caller's IAM identity, as API Gateway's IAM authorization identified it. For `DEPLOY`,
+     * `cloudformation:<stack>`: CloudFormation does not tell a custom resource who deployed (CloudTrail's
+     * UpdateStack event does); the commit's author is in `definition.author`.
+     */
     by: z.string().min(1),
     at: IsoTimeSchema,
     reason: z.string().max(MAX_REASON_LENGTH).optional(),
@@ -88,6 +99,8 @@ export const AuditRecordSchema = z
     messageId: z.string().optional(),
     /** What else is worth knowing, for people: `created`, `3 retried`, `job extract, scope ALL_DOWNSTREAM`. */
     detail: z.string().max(2000).optional(),
+    /** `DEPLOY`: the definition change. */
+    definition: DefinitionChangeSchema.optional(),
   })
   .strict();
 export type AuditRecord = z.infer<typeof AuditRecordSchema>;

@@ -17,5 +17,6 @@ export * from './start.ts';
 export * from './run-events.ts';
 export * from './metrics.ts';
 export * from './audit.ts';
+export * from './definition.ts';
 export * from './health.ts';
 export * from './webhook.ts';

@@ -12,7 +12,8 @@
  * `sk = TRIGGER#<triggerId>`: its open window (`recordKeys.triggerWindow`); a webhook request received,
  * `pk = WEBHOOK#<pipelineId>#<triggerId>#<digest>`, `sk = REQUEST` (`recordKeys.webhookRequest`).
  * The deployment's pauses are one item, `pk = GLOBAL`, `sk = PAUSED` (`recordKeys.pauses`), and the audit
- * log one partition a month, `pk = AUDIT#<yyyy-mm>`, `sk = <at>#<id>` (`recordKeys.audit`).
+ * log one partition a month, `pk = AUDIT#<yyyy-mm>`, `sk = <at>#<id>` (`recordKeys.audit`). The last
+ * definition recorded of a pipeline is `pk = DEFINITION#<pipelineId>`, `sk = CURRENT` (`recordKeys.definition`).
  * `expiresAt` (epoch seconds) is the table's TTL attribute.
  */
 
@@ -77,9 +78,18 @@ export const recordKeys = {
   pauses: () => ({ pk: 'GLOBAL', sk: 'PAUSED' }),
   /** One audit record: a partition per month (of `at`), so no partition grows without bound; newest last within it. */
   audit: (at: string, id: string) => ({ pk: auditPartition(at.slice(0, 7)), sk: `${at}#${id}` }),
+  /**
+   * The last definition recorded of a pipeline (`DefinitionPointer`), which the next deploy is compared
+   * with. In a partition of its own kind, so the definition recorder can be held to these and the audit
+   * log (`DEFINITION_PARTITION_PREFIX`, `auditPartition('')`). No TTL.
+   */
+  definition: (pipelineId: string) => ({ pk: `${DEFINITION_PARTITION_PREFIX}${pipelineId}`, sk: 'CURRENT' }),
   /** The run a dead letter (its SQS message id) was retried as (`runId`), so a later retry of the same letter finds it once the letter is gone. */
   deadLetterRetry: (messageId: string) => ({ pk: `DLQ#${messageId}`, sk: 'RETRY' }),
 } as const;
+
+/** How the partition of a pipeline's definition pointer begins. */
+export const DEFINITION_PARTITION_PREFIX = 'DEFINITION#';
 
 /** The audit log's partition of a month (`2026-11`). */
 export const auditPartition = (month: string): string => `AUDIT#${month}`;
@@ -107,4 +117,6 @@ export const RECORD_ACTIONS = {
   trigger: ['dynamodb:ConditionCheckItem', 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
   /** The control API and the sweeper: start runs, read them with their attempts and their history, close them. */
   control: ['dynamodb:ConditionCheckItem', 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+  /** The definition recorder: read a pipeline's pointer, write it and its audit record (a transaction of two puts). */
+  definitions: ['dynamodb:GetItem', 'dynamodb:PutItem'],
 } as const;
