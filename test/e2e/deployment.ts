@@ -4,7 +4,7 @@
  * Also the audit drill: a small pipeline written to `.phi/audit-drill/`, whose definition the audit test
  * rewrites (revision 2) and redeploys.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeGeneratedPipeline } from '../support/generated-pipeline.ts';
@@ -56,6 +56,8 @@ export function writeAuditDrill(revision: 1 | 2): string {
       ...(revision === 2 ? { publish: { ...step, dependsOn: ['load'] } } : {}),
     },
   };
-  writeFileSync(path.join(dir, `${AUDIT_DRILL.pipelineId}.ts`), `export default ${JSON.stringify(definition, null, 2)};\n`);
+  // One file per revision: a module once imported is not read again by this process (the test plans both).
+  for (const file of readdirSync(dir)) if (file.startsWith(`${AUDIT_DRILL.pipelineId}.`) && file.endsWith('.ts')) rmSync(path.join(dir, file));
+  writeFileSync(path.join(dir, `${AUDIT_DRILL.pipelineId}.r${revision}.ts`), `export default ${JSON.stringify(definition, null, 2)};\n`);
   return dir;
 }
