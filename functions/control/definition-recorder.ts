@@ -8,7 +8,8 @@
  * definition recorded) is compared with the deploy's summary; only a different hash (or no pointer) writes,
  * in one transaction conditional on the pointer read, the new pointer and a `DEPLOY` audit record with
  * the difference. The same hash writes nothing: a deploy whose properties changed only in their commit, a
- * request CloudFormation or Lambda repeats. A stack deleted marks the pointer removed, with its record.
+ * request CloudFormation or Lambda repeats. A deletion of the resource records nothing (a rollback of the
+ * update that created it deletes it too, the pipeline still deployed).
  *
  * It always answers, and answers once it is done: a create or an update it could not record answers
  * FAILED with why, and the deploy rolls back (no definition deployed without its record, as no pause
@@ -23,11 +24,11 @@ import {
   DEFINITION_PROPERTIES,
   DefinitionPropertiesSchema,
   definitionChange,
-  definitionRemoved,
   type AuditRecord,
   type DefinitionChange,
-  type DefinitionPointer,
+  type DefinitionSummary,
 } from '../../lib/model/contract/index.ts';
+import { canonicalJson } from '../../lib/model/canonical.ts';
 import { describeError, PhiError } from '../../lib/model/errors.ts';
 import { createLogger, type Logger } from '../shared/log.ts';
 import { recordStoreFromEnv } from '../shared/records/env.ts';
@@ -108,8 +109,8 @@ export async function recordDeployed(request: CloudFormationRequest, deps: Defin
   const stack = stackNameOf(request.StackId);
   for (let round = 0; round < RECORDING_ROUNDS; round++) {
     const pointer = await deps.store.getDefinitionPointer(summary.pipelineId);
-    const last = pointer?.removed ? undefined : pointer?.summary;
-    if (last?.hash === summary.hash) return { unchanged: `definition ${summary.hash} is the one recorded at ${pointer!.at}` };
+    const last = pointer?.summary;
+    if (last !== undefined && sameDefinition(last, summary)) return { unchanged: `definition ${summary.hash} is the one recorded at ${pointer!.at}` };
     const change = definitionChange(last, summary, { stack, ...(source !== undefined ? { source } : {}) });
     const at = (deps.now ?? (() => new Date()))().toISOString();
     const written = await deps.store.recordDefinition(summary.pipelineId, { summary, at, requestId: request.RequestId }, pointer, deployRecord(summary.pipelineId, stack, at, change));
@@ -118,20 +119,14 @@ export async function recordDeployed(request: CloudFormationRequest, deps: Defin
   throw new DefinitionRecordError('DEPLOY_002_CONTENDED', `the definition pointer of ${summary.pipelineId} changed under each of ${RECORDING_ROUNDS} writes`);
 }
 
-/** Records a stack's deletion: the pointer marked removed, with its record; nothing when there is no pointer or it is removed already. */
-export async function recordRemoved(request: CloudFormationRequest, deps: DefinitionRecorderDeps): Promise<RecordingOutcome> {
-  const pipelineId = parseProperties(request)[DEFINITION_PROPERTIES.pipelineId];
-  const stack = stackNameOf(request.StackId);
-  for (let round = 0; round < RECORDING_ROUNDS; round++) {
-    const pointer = await deps.store.getDefinitionPointer(pipelineId);
-    if (pointer === undefined || pointer.removed) return { unchanged: `no definition of ${pipelineId} is recorded as deployed` };
-    const change = definitionRemoved(pointer.summary, stack);
-    const at = (deps.now ?? (() => new Date()))().toISOString();
-    const removed: DefinitionPointer = { summary: pointer.summary, at, requestId: request.RequestId, removed: true };
-    if (await deps.store.recordDefinition(pipelineId, removed, pointer, deployRecord(pipelineId, stack, at, change))) return { recorded: change };
-  }
-  throw new DefinitionRecordError('DEPLOY_002_CONTENDED', `the definition pointer of ${pipelineId} changed under each of ${RECORDING_ROUNDS} writes`);
-}
+/**
+ * Whether two summaries describe the same definition: compared whole, the plan's hash apart. The hash is
+ * of the definition as written (a handler's path as given, absolute ones too), while the summary is of
+ * what it resolves to (handler paths relative to the definition, upstreams resolved across the
+ * deployment, defaults filled in): a deploy from another checkout is no change, and a change the hash
+ * does not see (a dataset's provider moved to another pipeline) is one.
+ */
+export const sameDefinition = (a: DefinitionSummary, b: DefinitionSummary): boolean => canonicalJson({ ...a, hash: '' }) === canonicalJson({ ...b, hash: '' });
 
 function parseProperties(request: CloudFormationRequest): z.infer<typeof DefinitionPropertiesSchema> {
   const parsed = DefinitionPropertiesSchema.safeParse(request.ResourceProperties);
@@ -145,7 +140,7 @@ const deployRecord = (pipeline: string, stack: string, at: string, definition: D
 
 /**
  * Handles one request and answers it: SUCCESS once recorded (or when there was nothing to record), FAILED
- * with why for a create or update that could not be; a delete is always SUCCESS. Throws only when the
+ * with why for a create or update that could not be; a delete is always SUCCESS, recording nothing. Throws only when the
  * answer could not be sent. A value that is not a request at all is logged and dropped: there is no
  * ResponseURL to answer.
  */
@@ -166,21 +161,18 @@ export async function handleDefinitionRequest(event: unknown, deps: DefinitionRe
   };
   let response: CloudFormationResponse;
   try {
-    const work = request.RequestType === 'Delete' ? recordRemoved(request, deps) : recordDeployed(request, deps);
+    // A deletion records nothing: CloudFormation deletes the resource also when it rolls back the update
+    // that created it, or when its logical id changes, while the pipeline stays deployed.
+    const work = request.RequestType === 'Delete' ? Promise.resolve<RecordingOutcome>({ unchanged: 'a deletion of the resource records nothing' }) : recordDeployed(request, deps);
     const outcome = await within(work, deps.deadlineMs ?? RECORDING_DEADLINE_MS);
     if ('recorded' in outcome) log.info('definition recorded', { definition: outcome.recorded });
     else log.info('nothing to record', { why: outcome.unchanged });
     response = { Status: 'SUCCESS', ...base };
   } catch (err) {
     const reason = `Phi could not record the definition: ${describeError(err)}`.slice(0, MAX_REASON);
-    // A deletion goes on without its record; a deploy does not go on without its record.
-    if (request.RequestType === 'Delete') {
-      log.error('definition removal not recorded; the deletion goes on', { error: describeError(err) });
-      response = { Status: 'SUCCESS', Reason: reason, ...base };
-    } else {
-      log.error('definition not recorded; the deploy fails', { error: describeError(err) });
-      response = { Status: 'FAILED', Reason: reason, ...base };
-    }
+    // A deploy does not go on without its record (a deletion records nothing, so it never gets here).
+    log.error('definition not recorded; the deploy fails', { error: describeError(err) });
+    response = { Status: 'FAILED', Reason: reason, ...base };
   }
   await answer(request.ResponseURL, response, deps);
   return response;

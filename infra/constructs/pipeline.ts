@@ -296,7 +296,8 @@ export class PhiPipeline extends Construct {
     this.webhookSecrets = webhookSecrets(this, plan);
 
     this.alarms = pipelineAlarms(this, plan.id, plan.alarms, platform.alarmTopic);
-    this.definitionRecord = definitionRecord(this, plan, platform, props.source, [this.stateMachine, ...this.schedules]);
+    // Last: it depends on everything else of the pipeline, so a deploy that fails anywhere rolls back before it is recorded.
+    this.definitionRecord = definitionRecord(this, plan, platform, props.source, [...this.node.children]);
   }
 }
 
@@ -305,8 +306,8 @@ export class PhiPipeline extends Construct {
  * definition recorder itself (no provider framework, so no functions of CDK's own in each stack), and
  * whose properties are the definition's summary and source. CloudFormation invokes the recorder only when
  * they change (a deploy that changes nothing in the stack invokes nothing), and on the stack's deletion.
- * It comes after the state machine and the schedules (the state machine after the job functions), so a
- * deploy that fails on those rolls back before anything is recorded. Its physical id never changes, so
+ * It comes after every other resource of the pipeline, so a deploy that fails on any of them rolls back
+ * before anything is recorded. Its physical id never changes, so
  * an update is never a replacement (whose cleanup would be a delete).
  */
 function definitionRecord(scope: Construct, plan: PipelinePlan, platform: IPhiPlatform, source: DeploySource | undefined, after: readonly Construct[]): CustomResource {

@@ -82,7 +82,6 @@ function listedText(changes: ListedChanges): string {
 export function definitionText(d: DefinitionChange): string {
   const version = (v: string | undefined): string => (v === undefined ? '' : ` (version ${v})`);
   const head = d.change === DefinitionChangeKind.CREATED ? `created ${shortHash(d.hash)}${version(d.version)}, ${d.jobCount} job${d.jobCount === 1 ? '' : 's'}`
-    : d.change === DefinitionChangeKind.REMOVED ? `removed ${shortHash(d.hash)}${version(d.version)} (stack ${d.stack} deleted)`
     : `${shortHash(d.previousHash ?? '?')}${version(d.previousVersion)} -> ${shortHash(d.hash)}${version(d.version)}`;
   const parts = [
     head,

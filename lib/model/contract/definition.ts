@@ -63,8 +63,7 @@ export const DefinitionSummarySchema = z
     triggers: z.record(z.string(), ShortHashSchema),
     /** The short hash of the rest (description, start rules, run parameters, alarms, datasets provided). */
     settings: ShortHashSchema,
-  })
-  .strict();
+  });
 export type DefinitionSummary = z.infer<typeof DefinitionSummarySchema>;
 
 /**
@@ -104,7 +103,11 @@ export const DefinitionPropertiesSchema = z
   })
   .refine((p) => p[DEFINITION_PROPERTIES.summary].pipelineId === p[DEFINITION_PROPERTIES.pipelineId], { message: 'the summary is of another pipeline' });
 
-/** The pointer item: the last definition recorded for a pipeline. No TTL: it is what the next deploy is compared with. */
+/**
+ * The pointer item: the last definition recorded for a pipeline. No TTL: it is what the next deploy is
+ * compared with. Read leniently (its summary too): fields another version of Phi wrote are left aside,
+ * so a pointer never blocks a deploy.
+ */
 export const DefinitionPointerSchema = z
   .object({
     summary: DefinitionSummarySchema,
@@ -112,19 +115,14 @@ export const DefinitionPointerSchema = z
     at: IsoTimeSchema,
     /** The CloudFormation request that recorded it: the next write is conditional on it. */
     requestId: z.string().min(1),
-    /** Its stack was deleted: the next deploy records the pipeline anew (from this definition). */
-    removed: z.literal(true).optional(),
-  })
-  .strict();
+  });
 export type DefinitionPointer = z.infer<typeof DefinitionPointerSchema>;
 
 /** What a definition record says happened. */
 export const DefinitionChangeKind = {
-  /** No earlier record: the pipeline's first deploy (or its first since definition records began), or its stack deployed again after it was deleted. */
+  /** No earlier record: the pipeline's first deploy (or its first since definition records began). */
   CREATED: 'CREATED',
   CHANGED: 'CHANGED',
-  /** Its stack was deleted. */
-  REMOVED: 'REMOVED',
 } as const;
 export type DefinitionChangeKind = (typeof DefinitionChangeKind)[keyof typeof DefinitionChangeKind];
 
@@ -145,7 +143,7 @@ export type ListedChanges = z.infer<typeof ListedChangesSchema>;
 export const DefinitionChangeSchema = z
   .object({
     change: z.enum(DefinitionChangeKind),
-    /** The definition deployed (for `REMOVED`: the one removed). */
+    /** The definition deployed. */
     hash: DefinitionHashSchema,
     version: z.string().max(200).optional(),
     /** The definition recorded before (absent for `CREATED` without an earlier record). */
@@ -216,9 +214,4 @@ export function definitionChange(before: DefinitionSummary | undefined, after: D
     ...(settings ? { settings: true as const } : {}),
     ...context.source,
   };
-}
-
-/** The record of a pipeline's stack deleted: the definition it had, nothing listed. */
-export function definitionRemoved(last: DefinitionSummary, stack: string): DefinitionChange {
-  return { change: DefinitionChangeKind.REMOVED, hash: last.hash, ...(last.version !== undefined ? { version: last.version } : {}), stack, jobCount: last.jobCount };
 }
