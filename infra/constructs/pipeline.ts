@@ -28,6 +28,7 @@ import { PhiError } from '../../lib/model/errors.ts';
 import { jobFunctionName, messageDeadLetterQueueName, messageQueueName, triggerRuleName } from '../../lib/model/names.ts';
 import type { PipelinePlan } from '../../lib/plan/types.ts';
 import { definitionSummary } from '../../lib/plan/definition-summary.ts';
+import { handlerCode } from '../handler-code.ts';
 import { METRIC_DIMENSIONS, METRICS_NAMESPACE, type MetricName } from '../../lib/model/contract/metrics.ts';
 import { stalenessWindow } from '../../lib/plan/alarms.ts';
 import { acknowledge } from './checks.ts';
@@ -317,7 +318,7 @@ function definitionRecord(scope: Construct, plan: PipelinePlan, platform: IPhiPl
     serviceTimeout: DEFINITION_RECORD_TIMEOUT,
     properties: {
       [DEFINITION_PROPERTIES.pipelineId]: plan.id,
-      [DEFINITION_PROPERTIES.summary]: JSON.stringify(definitionSummary(plan)),
+      [DEFINITION_PROPERTIES.summary]: JSON.stringify(definitionSummary(plan, handlerCode(plan))),
       ...(source !== undefined && Object.keys(source).length > 0 ? { [DEFINITION_PROPERTIES.source]: JSON.stringify(source) } : {}),
     },
   });

@@ -87,6 +87,7 @@ export function definitionText(d: DefinitionChange): string {
     head,
     ...(d.change === DefinitionChangeKind.CHANGED && d.jobs ? [`jobs ${listedText(d.jobs)}`] : []),
     ...(d.change === DefinitionChangeKind.CHANGED && d.triggers ? [`triggers ${listedText(d.triggers)}`] : []),
+    ...(d.change === DefinitionChangeKind.CHANGED && d.code ? [`code ${listedText(d.code)}`] : []),
     ...(d.schedules && d.change === DefinitionChangeKind.CREATED ? [`schedules ${d.schedules.after.join(' | ')}`] : []),
     ...(d.schedules && d.change === DefinitionChangeKind.CHANGED ? [`schedules ${d.schedules.before.join(' | ') || 'none'} -> ${d.schedules.after.join(' | ') || 'none'}`] : []),
     ...(d.settings ? ['other settings changed'] : []),

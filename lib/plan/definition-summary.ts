@@ -21,8 +21,11 @@ export const shortHash = (value: unknown): string => createHash('sha256').update
  */
 export function jobConfig(job: ResolvedJob, definitionFile: string): Record<string, unknown> {
   const { layer: _layer, function: _function, handlerPath, ...config } = job;
-  return { ...config, handler: path.relative(path.dirname(definitionFile), handlerPath).split(path.sep).join('/') };
+  return { ...config, handler: handlerKey(handlerPath, definitionFile) };
 }
+
+/** A handler file as a summary names it: its path relative to its definition file, with `/`. */
+export const handlerKey = (handlerPath: string, definitionFile: string): string => path.relative(path.dirname(definitionFile), handlerPath).split(path.sep).join('/');
 
 /** A schedule as people read it: `nightly: cron: 0 2 * * * (Europe/Paris), from …, until …, disabled, parameters #1a2b3c4d`. */
 export function scheduleText(schedule: CompiledSchedule): string {
@@ -36,8 +39,11 @@ export function scheduleText(schedule: CompiledSchedule): string {
   return parts.join(', ').slice(0, MAX_SCHEDULE_TEXT);
 }
 
-/** The plan's summary: its hash and version, a short hash per job (while they fit) and per trigger, its schedules, the rest's hash. */
-export function definitionSummary(plan: PipelinePlan): DefinitionSummary {
+/**
+ * The plan's summary: its hash and version, a short hash per job (while they fit) and per trigger, its
+ * schedules, the rest's hash, and its handlers' code (`infra/handler-code.ts`) when given.
+ */
+export function definitionSummary(plan: PipelinePlan, code?: Readonly<Record<string, string>>): DefinitionSummary {
   const jobs = Object.fromEntries(plan.jobs.map((job) => [job.id, shortHash(jobConfig(job, plan.file))]));
   const listed = Buffer.byteLength(JSON.stringify(jobs)) <= MAX_JOB_HASHES_BYTES;
   return {
@@ -50,5 +56,6 @@ export function definitionSummary(plan: PipelinePlan): DefinitionSummary {
     schedules: plan.schedules.map(scheduleText),
     triggers: Object.fromEntries(plan.triggers.map((trigger) => [trigger.id, shortHash(trigger)])),
     settings: shortHash({ description: plan.description, startRules: plan.startRules, runParameters: plan.runParameters, alarms: plan.alarms, provides: plan.provides }),
+    ...(code !== undefined ? { code: { ...code } } : {}),
   };
 }

@@ -16,6 +16,7 @@ import { buildApp } from '../../infra/app.ts';
 import { DEFINITION_RESOURCE_TYPE, DefinitionSummarySchema, DeploySourceSchema, RECORD_ACTIONS } from '../../lib/model/contract/index.ts';
 import { planDefinitions } from '../../lib/load/load.ts';
 import { definitionSummary } from '../../lib/plan/definition-summary.ts';
+import { handlerCode } from '../../infra/handler-code.ts';
 import type { Plan } from '../../lib/plan/types.ts';
 
 const DEFINITIONS = path.resolve(__dirname, '../../definitions');
@@ -73,7 +74,8 @@ describe('each pipeline stack', () => {
     for (const p of plan.pipelines) {
       const [, record] = recordOf(pipelines.get(p.id)!);
       const summary = DefinitionSummarySchema.parse(JSON.parse(String(record.Properties.Summary)));
-      expect(summary).toEqual(definitionSummary(p));
+      expect(summary).toEqual(definitionSummary(p, handlerCode(p)));
+      expect(Object.keys(summary.code ?? {}).length).toBeGreaterThan(0);
       expect(summary).toMatchObject({ pipelineId: p.id, hash: p.definitionVersion, jobCount: p.jobs.length });
       expect(Object.keys(summary.jobs!).sort()).toEqual(p.jobs.map((j) => j.id).sort());
       expect(summary.schedules).toHaveLength(p.schedules.length);

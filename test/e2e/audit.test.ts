@@ -10,6 +10,8 @@
  * deploy's record is then the change back to revision 1 rather than its creation, so the test looks for
  * the record of revision 1's hash, whichever it is, and counts only the records written after it.
  */
+import { writeFileSync } from 'node:fs';
+import * as path from 'node:path';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import type { PhiClient } from '../../lib/client/client.ts';
 import { main } from '../../lib/cli/main.ts';
@@ -112,5 +114,15 @@ describe('the audit log of deploys', () => {
     redeploy(`e2e-again-${Date.now()}`);
     const after = await deployRecords();
     expect(after.map((r) => r.id)).toEqual(before.map((r) => r.id));
+  }, 900_000);
+
+  it('records a change of handler code alone, naming the file', async () => {
+    const before = await deployRecords();
+    writeFileSync(path.join(AUDIT_DRILL.dir, 'handlers', 'step.ts'), `export const handler = async () => ({ done: true, at: ${Date.now()} });\n`);
+    redeploy(`e2e-code-${Date.now()}`);
+    const written = (await deployRecords()).filter((r) => !before.some((b) => b.id === r.id));
+    expect(written).toHaveLength(1);
+    expect(written[0]!.definition).toMatchObject({ change: DefinitionChangeKind.CHANGED, code: { changed: ['handlers/step.ts'] } });
+    expect(written[0]!.definition?.hash).toBe(written[0]!.definition?.previousHash);
   }, 900_000);
 });

@@ -6,7 +6,7 @@
  * deploy came from (`infra/source.ts`), and how `phi audit` shows the records.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
@@ -32,6 +32,7 @@ import {
 } from '../../lib/model/contract/index.ts';
 import { planDefinitions } from '../../lib/load/load.ts';
 import { definitionSummary, scheduleText } from '../../lib/plan/definition-summary.ts';
+import { handlerCode } from '../../infra/handler-code.ts';
 import type { PipelinePlan } from '../../lib/plan/types.ts';
 import { definitionText, formatAudit } from '../../lib/cli/pause.ts';
 import { deploySource, gitSource, sourceReader } from '../../infra/source.ts';
@@ -84,6 +85,24 @@ describe('definitionSummary: what a deploy hands the recorder', () => {
 
   it('is the same for the same definitions in another directory (a handler’s path counts relative to its definition)', async () => {
     expect(await summaryOf(definition())).toEqual(await summaryOf(definition()));
+  });
+
+  it('hashes each handler file’s bundled code: the same code in another directory alike, a change of the file or of a module it imports not', async () => {
+    const dirOf = (helper: string): string => {
+      const dir = writeDefinitionDir({ handlers: [] });
+      mkdirSync(path.join(dir, 'h'), { recursive: true });
+      writeFileSync(path.join(dir, 'h', 'util.ts'), `export const rows = () => ${helper};\n`);
+      writeFileSync(path.join(dir, 'h', 'x.ts'), "import type { TaskHandler } from 'phi/runtime';\nimport { rows } from './util.ts';\nexport const handler: TaskHandler = async () => ({ rows: rows() });\n");
+      return dir;
+    };
+    const codeOf = async (dir: string) => handlerCode(await planOf(definition(), dir));
+    const a = await codeOf(dirOf('1'));
+    expect(Object.keys(a)).toEqual(['h/x.ts']);
+    expect(await codeOf(dirOf('1'))).toEqual(a);
+    expect((await codeOf(dirOf('2')))['h/x.ts']).not.toBe(a['h/x.ts']);
+    const plan = await planOf(definition(), dirOf('1'));
+    expect(definitionSummary(plan, handlerCode(plan)).code).toEqual(a);
+    expect(definitionSummary(plan)).not.toHaveProperty('code');
   });
 
   it('changes only the hash of the job whose configuration changed; a pipeline parameter changes every job’s', async () => {
@@ -337,6 +356,19 @@ describe('the definition recorder', () => {
     await handleDefinitionRequest(request('Update', { ...v1, settings: '0badc0de' }), r.deps);
     const [changed] = await r.audit();
     expect(changed!.definition).toMatchObject({ change: 'CHANGED', hash: v1.hash, previousHash: v1.hash, settings: true });
+  });
+
+  it('records a change of handler code alone, naming the file, and nothing for the same code deployed again', async () => {
+    const r = recorder();
+    const v1 = { ...(await first()), code: { 'h/x.ts': '11111111' } };
+    await handleDefinitionRequest(request('Create', v1), r.deps);
+    await handleDefinitionRequest(request('Update', { ...v1, code: { 'h/x.ts': '22222222' } }), r.deps);
+    await handleDefinitionRequest(request('Update', { ...v1, code: { 'h/x.ts': '22222222' } }, { commit: 'other' }), r.deps);
+    const records = await r.audit();
+    expect(records).toHaveLength(2);
+    expect(records[0]!.definition).toMatchObject({ change: 'CHANGED', hash: v1.hash, previousHash: v1.hash, code: { added: [], removed: [], changed: ['h/x.ts'], counts: { added: 0, removed: 0, changed: 1 } } });
+    expect(records[0]!.definition).not.toHaveProperty('settings');
+    expect(definitionText(records[0]!.definition!)).toContain('code +0 -0 ~1 (~h/x.ts)');
   });
 
   it('reads again when another request wrote the pointer between its read and its write, and writes nothing for the same definition', async () => {

@@ -63,6 +63,8 @@ export const DefinitionSummarySchema = z
     triggers: z.record(z.string(), ShortHashSchema),
     /** The short hash of the rest (description, start rules, run parameters, alarms, datasets provided). */
     settings: ShortHashSchema,
+    /** Each handler file (relative to the definition) → the short hash of its bundled code: a change of code alone is a change. */
+    code: z.record(z.string(), ShortHashSchema).optional(),
   });
 export type DefinitionSummary = z.infer<typeof DefinitionSummarySchema>;
 
@@ -156,6 +158,8 @@ export const DefinitionChangeSchema = z
     jobs: ListedChangesSchema.optional(),
     /** Absent when no trigger changed. */
     triggers: ListedChangesSchema.optional(),
+    /** The handler files whose code changed (and those added or removed); absent when none did. */
+    code: ListedChangesSchema.optional(),
     /** The schedules as they were and as they are, only those that differ; absent when none does. */
     schedules: z.object({ before: z.array(z.string().max(MAX_SCHEDULE_TEXT)).max(MAX_LISTED_CHANGES), after: z.array(z.string().max(MAX_SCHEDULE_TEXT)).max(MAX_LISTED_CHANGES) }).strict().optional(),
     /**
@@ -193,12 +197,14 @@ function jobChanges(before: DefinitionSummary | undefined, after: DefinitionSumm
 export function definitionChange(before: DefinitionSummary | undefined, after: DefinitionSummary, context: { readonly stack: string; readonly source?: DeploySource }): DefinitionChange {
   const jobs = jobChanges(before, after);
   const triggers = keyedChanges(before?.triggers ?? {}, after.triggers);
+  // Listed for a change only: a creation's code is all new.
+  const code = before !== undefined ? keyedChanges(before.code ?? {}, after.code ?? {}) : undefined;
   const was = new Set(before?.schedules ?? []);
   const is = new Set(after.schedules);
   const schedulesBefore = [...was].filter((s) => !is.has(s));
   const schedulesAfter = [...is].filter((s) => !was.has(s));
   const cap = (list: string[]): string[] => list.slice(0, MAX_LISTED_CHANGES);
-  const listed = jobs !== undefined || triggers !== undefined || schedulesBefore.length + schedulesAfter.length > 0;
+  const listed = jobs !== undefined || triggers !== undefined || code !== undefined || schedulesBefore.length + schedulesAfter.length > 0;
   const settings = before !== undefined && (before.settings !== after.settings || !listed);
   return {
     change: before === undefined ? DefinitionChangeKind.CREATED : DefinitionChangeKind.CHANGED,
@@ -210,6 +216,7 @@ export function definitionChange(before: DefinitionSummary | undefined, after: D
     jobCount: after.jobCount,
     ...(jobs !== undefined ? { jobs } : {}),
     ...(triggers !== undefined ? { triggers } : {}),
+    ...(code !== undefined ? { code } : {}),
     ...(schedulesBefore.length + schedulesAfter.length > 0 ? { schedules: { before: cap(schedulesBefore), after: cap(schedulesAfter) } } : {}),
     ...(settings ? { settings: true as const } : {}),
     ...context.source,
