@@ -100,10 +100,10 @@ export function formatSchedule(s: CompiledSchedule, fireTimes: Plan['fireTimes']
 
 const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
 
-/** One line of `phi logs`: when, which job and attempt, the level, the message, its other fields. */
+/** One line of `phi logs`: when, which job and attempt, the level, the message, its other fields (a metrics line's values, not its embedded-metric directive). */
 export function formatLogEvent(e: RunLogEvent): string {
   const where = e.jobId !== undefined ? `${e.jobId}${e.attempt !== undefined ? `#${e.attempt}` : ''}` : '-';
-  const fields = e.fields !== undefined ? Object.entries(e.fields).filter(([k]) => k !== 'pipelineId' && k !== 'component').map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`) : [];
+  const fields = e.fields !== undefined ? Object.entries(e.fields).filter(([k]) => k !== 'pipelineId' && k !== 'component' && k !== '_aws').map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`) : [];
   return `${e.at}  ${where.padEnd(16)} ${(e.level ?? '').padEnd(5)} ${e.message}${fields.length > 0 ? `  ${fields.join(' ')}` : ''}`;
 }
 

@@ -67,4 +67,9 @@ describe('a run’s log lines', () => {
   it('print one line each: time, job#attempt, level, message, fields', () => {
     expect(formatLogEvent(logEventOf(t(30), line({ message: 'rows read', runId: 'etl_m-1', jobId: 'extract', attempt: 1, rows: 42 })))).toBe('2026-11-23T20:00:30.000Z  extract#1        INFO  rows read  rows=42');
   });
+
+  it('print a metrics line with its values, without its embedded-metric directive', () => {
+    const metrics = line({ message: 'metrics', runId: 'etl_m-1', jobId: 'load', attempt: 1, _aws: { Timestamp: 1, CloudWatchMetrics: [{ Namespace: 'Phi', Dimensions: [['pipeline', 'job']], Metrics: [{ Name: 'JobDuration', Unit: 'Milliseconds' }] }] }, job: 'load', JobDuration: 6 });
+    expect(formatLogEvent(logEventOf(t(30), metrics))).toBe('2026-11-23T20:00:30.000Z  load#1           INFO  metrics  job=load JobDuration=6');
+  });
 });
