@@ -82,13 +82,13 @@ async function linesOf(logGroupName: string, since: number, runId: string): Prom
   return lines;
 }
 
-/** The recorder's log group, as the platform stack named it. */
+/** The (run) recorder's log group, as the platform stack named it: not the definition recorder's. */
 async function recorderLogGroup(): Promise<string> {
   const cfn = new CloudFormationClient({ endpoint });
   let nextToken: string | undefined;
   do {
     const page = await cfn.send(new ListStackResourcesCommand({ StackName: PLATFORM_STACK, ...(nextToken ? { NextToken: nextToken } : {}) }));
-    const found = page.StackResourceSummaries?.find((r) => r.ResourceType === 'AWS::Logs::LogGroup' && /Recorder.*Logs/.test(r.LogicalResourceId ?? ''));
+    const found = page.StackResourceSummaries?.find((r) => r.ResourceType === 'AWS::Logs::LogGroup' && /RecorderLogs/.test(r.LogicalResourceId ?? '') && !/DefinitionRecorder/.test(r.LogicalResourceId ?? ''));
     if (found?.PhysicalResourceId) return found.PhysicalResourceId;
     nextToken = page.NextToken;
   } while (nextToken);
