@@ -8,8 +8,8 @@
  *
  * A retry is a new run of the letter's pipeline (trigger `RETRY`) with its run's parameters, recorded
  * with `retryOf` (the run, job and message id, who asked and when), from the run's failed jobs
- * (`./retry-run.ts`): the failed job and its dependents run again, the jobs that succeeded are not. Its run id derives from the message
- * id, so two retries of one letter are one run. The letter is deleted only once that run has started;
+ * (`./retry-run.ts`): the failed job and its dependents run again, the jobs that succeeded are not. Its run id derives from the
+ * letter's run, so two retries of one letter, or of two letters of one run, are one run. The letter is deleted only once that run has started;
  * a start that fails (or that the start rules refuse) leaves it in the queue. A pointer from the message
  * id to the run lets a retry of a letter already deleted answer with its run.
  */

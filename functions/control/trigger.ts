@@ -47,7 +47,7 @@ export interface RunRequest {
   readonly messageIds?: readonly string[];
   /** Phi's own `event` run parameter (trigger `EVENT`): set on top of the checked parameters, never checked against `runParameters`. */
   readonly eventParameter?: JsonValue;
-  /** A dead letter's retry (trigger `RETRY`): the letter's message id is the run's identity; kept on its record. */
+  /** A retry (trigger `RETRY`) of a dead letter's run or of a run (`phi retry`): the retried run and the kind of retry are the run's identity; kept on its record. */
   readonly retryOf?: RetryOf;
   /**
    * What a start its rules refuse does: `'record'` records the run SKIPPED with the reason (its identity
@@ -185,13 +185,11 @@ const compactTime = (iso: string): string => iso.replace(/[-:]/g, '').replace(/\
  */
 export function runIdFor(req: RunRequest, now: Date): string {
   const prefix = runIdPrefix(req.pipelineId);
-  // One run per dead letter: a second retry of the same letter (its SQS message id) is the same run.
   // One retry per run and kind (`phi retry`, `--from-failed`): asked twice, it is the same run; a retry
   // that failed again is retried in its turn (the newest run, whose succeeded jobs include the earlier's).
-  if (req.retryOf !== undefined) {
-    const { messageId, runId, fromFailed } = req.retryOf;
-    return `${prefix}r-${(messageId !== undefined ? hash(req.pipelineId, 'retry', messageId) : hash(req.pipelineId, 'rerun', runId, fromFailed ? 'failed' : 'all')).slice(0, 32)}`;
-  }
+  // A dead letter's retry is its run's retry from the failed jobs: the letters of one run (two jobs that
+  // failed), retried twice, and `phi retry --from-failed` of that run are one run.
+  if (req.retryOf !== undefined) return `${prefix}r-${hash(req.pipelineId, 'rerun', req.retryOf.runId, req.retryOf.fromFailed ? 'failed' : 'all').slice(0, 32)}`;
   // One run per upstream run: the upstream's end delivered twice starts this pipeline once.
   if (req.trigger === TriggerType.UPSTREAM && req.upstreamRun !== undefined) return `${prefix}u-${hash(req.pipelineId, 'upstream', req.upstreamRun.pipelineId, req.upstreamRun.runId).slice(0, 32)}`;
   if (req.idempotencyKey !== undefined) return `${prefix}k-${hash(req.pipelineId, 'key', req.idempotencyKey).slice(0, 32)}`;

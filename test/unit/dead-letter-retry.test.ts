@@ -150,12 +150,28 @@ const bodyOf = <T>(res: APIGatewayProxyResult): T => JSON.parse(res.body) as T;
 const codeOf = (res: APIGatewayProxyResult): string => bodyOf<{ error: { code: string } }>(res).error.code;
 
 describe('a dead letter’s retry run', () => {
-  it('has an identity derived from the message id: one run per letter, whatever else differs', () => {
-    const retryOf = (messageId: string, by = CALLER) => ({ runId: `${PIPELINE}_m-1`, jobId: 'load', messageId, by, at: NOW });
+  it('has an identity derived from the failed run: one retry run per run, whatever letter of it, whoever asks, and phi retry --from-failed of that run is the same', () => {
+    const retryOf = (messageId: string, runId = `${PIPELINE}_m-1`, by = CALLER) => ({ runId, jobId: 'load', messageId, fromFailed: true, by, at: NOW });
     const a = runIdFor({ pipelineId: PIPELINE, trigger: TriggerType.RETRY, retryOf: retryOf('m-1') }, new Date(NOW));
     expect(a).toMatch(/^daily-sales_r-[0-9a-f]{32}$/);
-    expect(runIdFor({ pipelineId: PIPELINE, trigger: TriggerType.RETRY, retryOf: retryOf('m-1', 'someone else'), parameters: { x: 1 } }, new Date('2030-01-01T00:00:00Z'))).toBe(a);
-    expect(runIdFor({ pipelineId: PIPELINE, trigger: TriggerType.RETRY, retryOf: retryOf('m-2') }, new Date(NOW))).not.toBe(a);
+    expect(runIdFor({ pipelineId: PIPELINE, trigger: TriggerType.RETRY, retryOf: retryOf('m-1', `${PIPELINE}_m-1`, 'someone else'), parameters: { x: 1 } }, new Date('2030-01-01T00:00:00Z'))).toBe(a);
+    // Another letter of the same run (another job failed): the same retry.
+    expect(runIdFor({ pipelineId: PIPELINE, trigger: TriggerType.RETRY, retryOf: retryOf('m-2') }, new Date(NOW))).toBe(a);
+    expect(runIdFor({ pipelineId: PIPELINE, trigger: TriggerType.RETRY, retryOf: { runId: `${PIPELINE}_m-1`, fromFailed: true, by: CALLER, at: NOW } }, new Date(NOW))).toBe(a);
+    expect(runIdFor({ pipelineId: PIPELINE, trigger: TriggerType.RETRY, retryOf: retryOf('m-3', `${PIPELINE}_m-2`) }, new Date(NOW))).not.toBe(a);
+  });
+
+  it('starts one run for two letters of one run (two jobs failed), deleting both', async () => {
+    const w = world();
+    const letter = await failedRun(w, `${PIPELINE}_m-two`);
+    w.queue.add('msg-a', letter);
+    w.queue.add('msg-b', { ...letter, jobId: 'publish' });
+    const first = bodyOf<DeadLetterRetryResponse>(await route(retry('msg-a'), w.api));
+    const second = bodyOf<DeadLetterRetryResponse>(await route(retry('msg-b'), w.api));
+    expect(first).toMatchObject({ created: true, deleted: true });
+    expect(second).toMatchObject({ created: false, deleted: true, run: { runId: first.run.runId } });
+    expect(w.executions.size).toBe(1);
+    expect(w.queue.state).toEqual([]);
   });
 
   it('is a new run of the pipeline with the failed run’s parameters, recorded as the letter’s retry by the caller, and the letter goes once it started', async () => {
