@@ -134,6 +134,9 @@ const json = (statusCode: number, body: unknown): APIGatewayProxyResult => ({
 });
 const failure = (statusCode: number, code: string, message: string, extra: Record<string, unknown> = {}): APIGatewayProxyResult =>
   json(statusCode, { error: { code, message, ...extra } });
+/** 503: the run is recorded but its execution would not start (the state machine may still be deploying); try again in 30 s. */
+const startFailed = (err: RunStartError, message = err.message): APIGatewayProxyResult =>
+  ({ ...failure(503, ApiErrorCode.RUN_START_FAILED, message, { run: err.run }), headers: { 'content-type': 'application/json', 'retry-after': '30' } });
 
 export async function viewRun(runId: string, store: ApiDeps['store']): Promise<RunView | undefined> {
   const run = await store.getRun(runId);
@@ -179,7 +182,7 @@ export async function route(event: Pick<APIGatewayProxyEvent, 'httpMethod' | 're
       if (err instanceof UnknownPipelineError) return failure(404, ApiErrorCode.PIPELINE_NOT_FOUND, err.message);
       if (err instanceof RunParametersError) return failure(400, ApiErrorCode.INVALID_PARAMETERS, `the parameters are not what pipeline "${pipelineId}" allows a run to set (its runParameters)`, { issues: err.issues });
       if (err instanceof IdempotencyConflictError) return failure(409, ApiErrorCode.IDEMPOTENCY_CONFLICT, err.message, { run: err.run });
-      if (err instanceof RunStartError) return { ...failure(503, ApiErrorCode.RUN_START_FAILED, err.message, { run: err.run }), headers: { 'content-type': 'application/json', 'retry-after': '30' } };
+      if (err instanceof RunStartError) return startFailed(err);
       throw err;
     }
   }
@@ -223,7 +226,7 @@ export async function route(event: Pick<APIGatewayProxyEvent, 'httpMethod' | 're
       if (err instanceof UnknownPipelineError) return failure(404, ApiErrorCode.PIPELINE_NOT_FOUND, err.message);
       // The pipeline's runParameters changed since: the run's parameters are no longer what a run may set.
       if (err instanceof RunParametersError) return failure(400, ApiErrorCode.INVALID_PARAMETERS, `run ${runId}'s parameters are no longer what pipeline "${err.pipelineId}" allows a run to set (its runParameters)`, { issues: err.issues });
-      if (err instanceof RunStartError) return { ...failure(503, ApiErrorCode.RUN_START_FAILED, err.message, { run: err.run }), headers: { 'content-type': 'application/json', 'retry-after': '30' } };
+      if (err instanceof RunStartError) return startFailed(err);
       throw err;
     }
   }
@@ -360,7 +363,7 @@ async function deadLetterRoute(key: string, event: Parameters<typeof route>[0], 
     if (err instanceof RetryRefusedError) return failure(409, ApiErrorCode.RETRY_REFUSED, err.message, err.run ? { run: err.run } : {});
     if (err instanceof UnknownPipelineError) return failure(404, ApiErrorCode.PIPELINE_NOT_FOUND, err.message);
     if (err instanceof RunParametersError) return failure(400, ApiErrorCode.INVALID_PARAMETERS, `the dead letter's run parameters are not what its pipeline allows now (its runParameters changed?)`, { issues: err.issues });
-    if (err instanceof RunStartError) return { ...failure(503, ApiErrorCode.RUN_START_FAILED, `${err.message}; the dead letter stays in the queue`, { run: err.run }), headers: { 'content-type': 'application/json', 'retry-after': '30' } };
+    if (err instanceof RunStartError) return startFailed(err, `${err.message}; the dead letter stays in the queue`);
     throw err;
   }
   return failure(404, ApiErrorCode.ROUTE_NOT_FOUND, `no route ${key}`);

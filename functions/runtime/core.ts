@@ -247,25 +247,11 @@ export async function runAttempt(manifest: PipelineManifest, payload: RunTaskPay
     if (reused !== undefined) {
       // Succeeded in the retried run, from the same inputs: its outputs stand, the handler does not run.
       const at = now().toISOString();
-      const taken: JobAttemptRecord = {
-        runId: run.runId,
-        pipelineId: manifest.pipelineId,
-        jobId,
-        attempt,
-        status: JobStatus.SUCCEEDED,
-        definitionVersion: manifest.definitionVersion,
-        parameters,
-        startedAt: at,
-        completedAt: at,
-        durationMs: 0,
-        transitions: [{ status: JobStatus.RUNNING, at }, { status: JobStatus.SUCCEEDED, at }],
-        ...(reused.outputs !== undefined ? { outputs: reused.outputs } : {}),
-        ...(reused.outputChecksum !== undefined ? { outputChecksum: reused.outputChecksum } : {}),
-        // The attempt that ran the handler, however many retries ago.
-        reusedFrom: reused.reusedFrom ?? { runId: reused.runId, attempt: reused.attempt },
-      };
+      const started = attemptBase(manifest, run.runId, jobId, attempt, parameters, at);
       // Larger outputs are copied to this attempt's own object: the one they came from expires with its run.
-      const kept: JobAttemptRecord = reused.outputsRef === undefined ? taken : { ...taken, outputsRef: await deps.outputs.put(outputsKey(taken), await deps.outputs.get(reused.outputsRef)) };
+      const taken = reused.outputsRef !== undefined ? { outputsRef: await deps.outputs.put(outputsKey(started), await deps.outputs.get(reused.outputsRef)) } : reused.outputs !== undefined ? { outputs: reused.outputs } : {};
+      // The attempt that ran the handler, however many retries ago.
+      const kept: JobAttemptRecord = { ...succeededRecord(started, at, taken, reused.outputChecksum), reusedFrom: reused.reusedFrom ?? { runId: reused.runId, attempt: reused.attempt } };
       if (!(await deps.store.startAttempt(kept))) return { again: true };
       log.info('job not run again: its outputs are reused', { reusedFrom: kept.reusedFrom });
       await endJob(job, run.runId, jobId, { status: JobStatus.SUCCEEDED, attempt }, scoped);
@@ -280,19 +266,7 @@ export async function runAttempt(manifest: PipelineManifest, payload: RunTaskPay
         return { answer: { status: JobStatus.SKIPPED, attempt: 0 } };
       }
     }
-    const startedAt = now().toISOString();
-    const base: JobAttemptRecord = {
-      runId: run.runId,
-      pipelineId: manifest.pipelineId,
-      jobId,
-      attempt,
-      status: JobStatus.RUNNING,
-      definitionVersion: manifest.definitionVersion,
-      parameters,
-      startedAt,
-      transitions: [{ status: JobStatus.RUNNING, at: startedAt }],
-      ...(payload.taskExecutionArn ? { taskExecutionArn: payload.taskExecutionArn } : {}),
-    };
+    const base: JobAttemptRecord = { ...attemptBase(manifest, run.runId, jobId, attempt, parameters, now().toISOString()), ...(payload.taskExecutionArn ? { taskExecutionArn: payload.taskExecutionArn } : {}) };
     // A RUNNING record (an invocation that died, delivered again) is taken over; one that ended meanwhile
     // never is, nor is one of a job that ended meanwhile (the run's end, which then closes what started).
     if (!(await deps.store.startAttempt(base))) return { again: true };
@@ -373,6 +347,11 @@ export async function runAttempt(manifest: PipelineManifest, payload: RunTaskPay
   return { status: JobStatus.SUCCEEDED, attempt };
 }
 
+/** An attempt as it starts: RUNNING since `at`. */
+function attemptBase(manifest: PipelineManifest, runId: string, jobId: string, attempt: number, parameters: JobAttemptRecord['parameters'], at: string): JobAttemptRecord {
+  return { runId, pipelineId: manifest.pipelineId, jobId, attempt, status: JobStatus.RUNNING, definitionVersion: manifest.definitionVersion, parameters, startedAt: at, transitions: [{ status: JobStatus.RUNNING, at }] };
+}
+
 function failedRecord(base: JobAttemptRecord, completedAt: string, error: ErrorInfo, willRetry: boolean): JobAttemptRecord {
   return {
     ...base,
@@ -387,7 +366,7 @@ function failedRecord(base: JobAttemptRecord, completedAt: string, error: ErrorI
   };
 }
 
-function succeededRecord(base: JobAttemptRecord, completedAt: string, kept: Pick<JobAttemptRecord, 'outputs' | 'outputsRef'>, outputChecksum: string): JobAttemptRecord {
+function succeededRecord(base: JobAttemptRecord, completedAt: string, kept: Pick<JobAttemptRecord, 'outputs' | 'outputsRef'>, outputChecksum: string | undefined): JobAttemptRecord {
   return {
     ...base,
     status: JobStatus.SUCCEEDED,
@@ -395,7 +374,7 @@ function succeededRecord(base: JobAttemptRecord, completedAt: string, kept: Pick
     durationMs: Date.parse(completedAt) - Date.parse(base.startedAt),
     transitions: [...base.transitions, { status: JobStatus.SUCCEEDED, at: completedAt }],
     ...kept,
-    outputChecksum,
+    ...(outputChecksum !== undefined ? { outputChecksum } : {}),
   };
 }
 
@@ -459,7 +438,7 @@ async function decideAfterFailure(manifest: PipelineManifest, payload: FailedTas
     await deps.store.closeAttempt(run.runId, jobId, attempt, { status: JobStatus.FAILED, at: now, durationMs: Date.parse(now) - Date.parse(record.startedAt), errorCode: error.code, errorMessage: error.message, errorCategory: error.category, willRetry: retry });
   } else if (!record) {
     // The function never ran the attempt (the invocation itself failed): the attempt still gets its record.
-    await deps.store.startAttempt({ runId: run.runId, pipelineId: manifest.pipelineId, jobId, attempt, status: JobStatus.RUNNING, definitionVersion: manifest.definitionVersion, parameters: { ...job.parameters, ...run.parameters }, startedAt: now, transitions: [{ status: JobStatus.RUNNING, at: now }] });
+    await deps.store.startAttempt(attemptBase(manifest, run.runId, jobId, attempt, { ...job.parameters, ...run.parameters }, now));
     await deps.store.closeAttempt(run.runId, jobId, attempt, { status: JobStatus.FAILED, at: now, durationMs: 0, errorCode: error.code, errorMessage: error.message, errorCategory: error.category, willRetry: retry });
   }
   if (retry) {
