@@ -21,7 +21,7 @@ import { releaseDependents, type ReleaseDeps } from '../shared/release.ts';
 import { dependentsIn, record, recorderDepsFromEnv, type RecorderDeps } from './recorder.ts';
 
 export interface CancelDeps {
-  readonly store: Pick<RecordStore, 'requireRun' | 'recordCancellation' | 'listAttempts' | 'listJobStates' | 'closeAttempt' | 'endJob' | 'recordUpstreamEnded' | 'claimReady' | 'markWoken'>;
+  readonly store: Pick<RecordStore, 'requireRun' | 'recordCancellation' | 'listAttempts' | 'listJobStates' | 'closeAttempt' | 'endJob' | 'recordUpstreamEnded' | 'claimReady'>;
   /** Closes the run the way the recorder does at its end. */
   readonly recorder: RecorderDeps;
   /** Stops an execution (the run's, or a job's own child execution); one that has ended already is fine. */

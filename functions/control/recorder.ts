@@ -25,7 +25,9 @@ import {
   TERMINAL_RUN_STATUSES,
   TriggerType,
   type DeadLetterMessage,
+  type JobAttemptRecord,
   type JobGraph,
+  type JobStateRecord,
   type JobSummary,
   type RecorderEvent,
   type RunInput,
@@ -48,7 +50,7 @@ import { releaseDependents, sendTaskToken, type ReleaseDeps } from '../shared/re
 export interface RecorderDeps {
   readonly store: Pick<
     RecordStore,
-    'markRunRunning' | 'finishRun' | 'requireRun' | 'listAttempts' | 'listJobStates' | 'getJobState' | 'closeAttempt' | 'endJob' | 'recordUpstreamEnded' | 'claimReady' | 'markWoken' | 'claimDeadLetter' | 'releaseDeadLetterClaim' | 'markDeadLetterSent'
+    'markRunRunning' | 'finishRun' | 'requireRun' | 'listAttempts' | 'listJobStates' | 'getJobState' | 'closeAttempt' | 'endJob' | 'recordUpstreamEnded' | 'claimReady' | 'claimDeadLetter' | 'releaseDeadLetterClaim' | 'markDeadLetterSent'
   >;
   readonly sendDeadLetter: (message: DeadLetterMessage) => Promise<void>;
   readonly sendToken: ReleaseDeps['sendToken'];
@@ -120,9 +122,10 @@ export async function record(event: RecorderEvent, deps: RecorderDeps): Promise<
       // The summary is built from the run as read; the run is closed only while it still has that
       // status (a start recorded meanwhile brings the graph the summary needs: it is built again).
       for (let read = 1; ; read++) {
-        const run = await deps.store.requireRun(event.run.runId);
+        // The run and its jobs' records read at once (the execution's last step: its end waits on this).
+        const [run, attempts, states] = await Promise.all([deps.store.requireRun(event.run.runId), deps.store.listAttempts(event.run.runId), deps.store.listJobStates(event.run.runId)]);
         if (TERMINAL_RUN_STATUSES.includes(run.status)) return run;
-        const closed = await finishRunFrom(run, event, deps, now, log);
+        const closed = await finishRunFrom(run, attempts, states, event, deps, now, log);
         // Counted once: by the call that closed the run.
         if (TERMINAL_RUN_STATUSES.includes(closed.status) && closed.completedAt === now) emitMetrics({ ...runEndMetrics(closed), JobFailure: jobFailureSamples(closed) }, { [METRIC_DIMENSIONS.pipeline]: closed.pipelineId }, log, clock);
         if (TERMINAL_RUN_STATUSES.includes(closed.status)) await publishSafely(runEndedEvent(closed), deps, log);
@@ -133,8 +136,7 @@ export async function record(event: RecorderEvent, deps: RecorderDeps): Promise<
 }
 
 /** Closes `run` (as read, not terminal) from its jobs' records: each job's end, the summary and the dead letters. */
-async function finishRunFrom(run: RunRecord, event: Extract<RecorderEvent, { action: 'runFinished' }>, deps: RecorderDeps, now: string, log: Logger): Promise<RunRecord> {
-  const [attempts, states] = await Promise.all([deps.store.listAttempts(run.runId), deps.store.listJobStates(run.runId)]);
+async function finishRunFrom(run: RunRecord, attempts: readonly JobAttemptRecord[], states: readonly JobStateRecord[], event: Extract<RecorderEvent, { action: 'runFinished' }>, deps: RecorderDeps, now: string, log: Logger): Promise<RunRecord> {
   const latest = latestByJob(attempts);
   const ended = new Map(states.filter((s) => s.status !== undefined).map((s) => [s.jobId, s]));
   const graph = await graphOfRun(run, deps.jobLists, latest.keys());

@@ -59,7 +59,7 @@ export class PhiTaskError extends PhiError {
 
 export type RuntimeStore = Pick<
   RecordStore,
-  'startAttempt' | 'finishAttempt' | 'closeAttempt' | 'getAttempts' | 'readAttemptContext' | 'getJobState' | 'endJob' | 'recordUpstreamEnded' | 'claimReady' | 'markWoken' | 'claimDeadLetter' | 'releaseDeadLetterClaim' | 'markDeadLetterSent'
+  'startAttempt' | 'finishAttempt' | 'finishAttemptAndEndJob' | 'closeAttempt' | 'getAttempts' | 'readAttemptContext' | 'getJobState' | 'endJob' | 'recordUpstreamEnded' | 'claimReady' | 'claimDeadLetter' | 'releaseDeadLetterClaim' | 'markDeadLetterSent'
 >;
 
 export interface RuntimeDeps {
@@ -122,10 +122,16 @@ function jobOf(manifest: PipelineManifest, jobId: string): JobManifest {
   return job;
 }
 
-/** Ends the job (the first end wins) and releases its dependents; answers the end that stands. */
-async function endJob(job: JobManifest, runId: string, jobId: string, outcome: UpstreamOutcome & { errorCode?: string }, deps: RuntimeDeps): Promise<JobStatus | undefined> {
+/**
+ * Ends the job (the first end wins) and releases its dependents; answers the end that stands. With
+ * `finished`, the attempt's own end is written with the job's, in one write.
+ */
+async function endJob(job: JobManifest, runId: string, jobId: string, outcome: UpstreamOutcome & { errorCode?: string }, deps: RuntimeDeps, finished?: JobAttemptRecord): Promise<JobStatus | undefined> {
   const now = deps.now ?? (() => new Date());
-  const ended = await deps.store.endJob(runId, jobId, { ...outcome, at: now().toISOString() });
+  const end = { ...outcome, at: now().toISOString() };
+  // Written by the job's own iteration, past its gate (see `claimReady`).
+  const released = job.upstream.length > 0;
+  const ended = finished ? await deps.store.finishAttemptAndEndJob(finished, end, released) : await deps.store.endJob(runId, jobId, end, released);
   const actual = ended ? outcome : await deps.store.getJobState(runId, jobId);
   if (actual?.status === undefined) return undefined;
   await release(job, runId, jobId, { status: actual.status, attempt: actual.attempt ?? 0, ...(actual.reason ? { reason: actual.reason } : {}) }, deps);
@@ -142,12 +148,15 @@ async function release(job: JobManifest, runId: string, jobId: string, outcome: 
 
 const outcomeOf = (state: { status?: UpstreamOutcome['status']; attempt?: number; reason?: string }): UpstreamOutcome => ({ status: state.status ?? JobStatus.FAILED, attempt: state.attempt ?? 0, ...(state.reason ? { reason: state.reason } : {}) });
 
-/** The attempt of each upstream that succeeded. */
-async function succeededUpstreams(runId: string, outcomes: Readonly<Record<string, UpstreamOutcome>>, deps: RuntimeDeps): Promise<JobAttemptRecord[]> {
+/** The attempt of each upstream that succeeded: one read already (`read`, by attempt), or read now. */
+async function succeededUpstreams(runId: string, outcomes: Readonly<Record<string, UpstreamOutcome>>, read: readonly JobAttemptRecord[], deps: RuntimeDeps): Promise<JobAttemptRecord[]> {
   const keys = Object.entries(outcomes)
     .filter(([, o]) => o.status === JobStatus.SUCCEEDED && o.attempt > 0)
     .map(([jobId, o]) => ({ runId, jobId, attempt: o.attempt }));
-  return deps.store.getAttempts(keys);
+  const byJob = new Map(read.map((a) => [a.jobId, a]));
+  const found = keys.flatMap((k) => (byJob.get(k.jobId)?.attempt === k.attempt ? [byJob.get(k.jobId)!] : []));
+  const missing = keys.filter((k) => byJob.get(k.jobId)?.attempt !== k.attempt);
+  return missing.length === 0 ? found : [...found, ...(await deps.store.getAttempts(missing))];
 }
 
 /** The outputs of each of those attempts, by job id: from its record, or the outputs bucket. */
@@ -218,8 +227,8 @@ export async function runAttempt(manifest: PipelineManifest, payload: RunTaskPay
   // Before the handler: nothing of the job's has happened yet, so a storage failure costs no attempt.
   type Before = { readonly answer: TaskResult } | { readonly again: true } | { readonly outputs: Record<string, Outputs>; readonly base: JobAttemptRecord };
   const before = await guarded(async (): Promise<Before> => {
-    // One consistent batch read of the run, the job's state and this attempt.
-    const { state, run: current, attempt: own } = await deps.store.readAttemptContext(run.runId, jobId, attempt);
+    // One consistent batch read of the run, the job's state, this attempt and its upstreams' first attempts.
+    const { state, run: current, attempt: own, upstreamAttempts } = await deps.store.readAttemptContext(run.runId, jobId, attempt, job.upstream.map((u) => u.job));
     // A repeated delivery of an ended job answers as it ended and runs nothing again (its release is completed).
     if (state?.status !== undefined) {
       // Its attempt, started as the job was ended by another (the run's end), never stays RUNNING.
@@ -242,7 +251,7 @@ export async function runAttempt(manifest: PipelineManifest, payload: RunTaskPay
       return { answer: { status: JobStatus.SKIPPED, attempt: attempt - 1 } };
     }
     const outcomes = state?.upstream ?? {};
-    const upstreams = job.upstream.length > 0 ? await succeededUpstreams(run.runId, outcomes, deps) : [];
+    const upstreams = job.upstream.length > 0 ? await succeededUpstreams(run.runId, outcomes, upstreamAttempts, deps) : [];
     const reused = attempt === 1 && run.reuseFrom !== undefined ? await reusableAttempt(run.reuseFrom, job, jobId, outcomes, upstreams, deps) : undefined;
     if (reused !== undefined) {
       // Succeeded in the retried run, from the same inputs: its outputs stand, the handler does not run.
@@ -252,7 +261,7 @@ export async function runAttempt(manifest: PipelineManifest, payload: RunTaskPay
       const taken = reused.outputsRef !== undefined ? { outputsRef: await deps.outputs.put(outputsKey(started), await deps.outputs.get(reused.outputsRef)) } : reused.outputs !== undefined ? { outputs: reused.outputs } : {};
       // The attempt that ran the handler, however many retries ago.
       const kept: JobAttemptRecord = { ...succeededRecord(started, at, taken, reused.outputChecksum), reusedFrom: reused.reusedFrom ?? { runId: reused.runId, attempt: reused.attempt } };
-      if (!(await deps.store.startAttempt(kept))) return { again: true };
+      if (!(await deps.store.startAttempt(kept, job.upstream.length > 0))) return { again: true };
       log.info('job not run again: its outputs are reused', { reusedFrom: kept.reusedFrom });
       await endJob(job, run.runId, jobId, { status: JobStatus.SUCCEEDED, attempt }, scoped);
       return { answer: { status: JobStatus.SUCCEEDED, attempt } };
@@ -269,7 +278,7 @@ export async function runAttempt(manifest: PipelineManifest, payload: RunTaskPay
     const base: JobAttemptRecord = { ...attemptBase(manifest, run.runId, jobId, attempt, parameters, now().toISOString()), ...(payload.taskExecutionArn ? { taskExecutionArn: payload.taskExecutionArn } : {}) };
     // A RUNNING record (an invocation that died, delivered again) is taken over; one that ended meanwhile
     // never is, nor is one of a job that ended meanwhile (the run's end, which then closes what started).
-    if (!(await deps.store.startAttempt(base))) return { again: true };
+    if (!(await deps.store.startAttempt(base, job.upstream.length > 0))) return { again: true };
     return { outputs, base };
   });
   // Another delivery ended this attempt between our read and our write: answer as that end says.
@@ -333,9 +342,8 @@ export async function runAttempt(manifest: PipelineManifest, payload: RunTaskPay
   await guarded(
     async () => {
       kept = Buffer.byteLength(json) > MAX_INLINE_OUTPUTS_BYTES ? { outputsRef: await deps.outputs.put(outputsKey(base), json) } : { outputs: result };
-      await deps.store.finishAttempt(succeededRecord(base, completedAt, kept, outputChecksum));
       log.info('attempt succeeded', { durationMs: Date.parse(completedAt) - Date.parse(startedAt) });
-      await endJob(job, run.runId, jobId, { status: JobStatus.SUCCEEDED, attempt }, scoped);
+      await endJob(job, run.runId, jobId, { status: JobStatus.SUCCEEDED, attempt }, scoped, succeededRecord(base, completedAt, kept, outputChecksum));
     },
     // The handler succeeded: its end goes back to the state machine, so a store that failed never makes it run again.
     async () => {

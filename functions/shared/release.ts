@@ -3,8 +3,8 @@
  * ended; the caller whose write completes the set marks the dependent ready, once (a conditional
  * write decides, whatever runs concurrently), and wakes the dependent's Map iteration if it is
  * already waiting on its task token. A redelivered release of the same upstream (its first send
- * failed) sends again until the send is recorded; a token sent twice is harmless (the second finds
- * the task gone). An iteration that arrives later finds the item ready and does
+ * failed, or its caller died after it) sends again until the dependent has started; a token sent
+ * twice is harmless (the second finds the task gone). An iteration that arrives later finds the item ready and does
  * not wait (see `lib/plan/asl.ts`, "Wait for upstream"). Whether the woken job runs or is skipped is
  * decided by the job itself, from the outcomes collected here.
  */
@@ -14,7 +14,7 @@ import type { Logger } from './log.ts';
 import type { RecordStore } from './records/store.ts';
 
 export interface ReleaseDeps {
-  readonly store: Pick<RecordStore, 'recordUpstreamEnded' | 'claimReady' | 'markWoken'>;
+  readonly store: Pick<RecordStore, 'recordUpstreamEnded' | 'claimReady'>;
   /** Resumes the Map iteration waiting on `token`. */
   readonly sendToken: (token: string) => Promise<void>;
   readonly log: Logger;
@@ -32,16 +32,18 @@ export async function releaseDependents(deps: ReleaseDeps, runId: string, jobId:
   const at = (deps.now ?? (() => new Date()))().toISOString();
   const released = await Promise.all(
     dependents.map(async (dependent) => {
-      const { ended } = await deps.store.recordUpstreamEnded(runId, dependent.job, jobId, outcome, at);
-      // Ready already, by another upstream's end: that one wakes it. By this one's (a redelivery after a
-      // failed send): the claim below lets it send again.
-      if (ended < dependent.upstreamCount) return undefined;
-      const { claimed, token } = await deps.store.claimReady(runId, dependent.job, jobId);
-      if (!claimed) return undefined;
-      if (token !== undefined) {
-        await deps.sendToken(token);
-        await deps.store.markWoken(runId, dependent.job);
-      }
+      // Its only upstream: this end completes the set, recorded and claimed in one write.
+      const claim =
+        dependent.upstreamCount === 1
+          ? await deps.store.claimReady(runId, dependent.job, jobId, { outcome, at })
+          : (await deps.store.recordUpstreamEnded(runId, dependent.job, jobId, outcome, at)).ended < dependent.upstreamCount
+            ? { claimed: false }
+            : // Ready already, by another upstream's end: that one wakes it. By this one's (a redelivery after a
+              // failed send): the claim lets it send again.
+              await deps.store.claimReady(runId, dependent.job, jobId);
+      if (!claim.claimed) return undefined;
+      const { token } = claim;
+      if (token !== undefined) await deps.sendToken(token);
       deps.log.info('dependent released', { jobId, dependent: dependent.job, waiting: token !== undefined });
       return dependent.job;
     }),

@@ -204,6 +204,12 @@ interface PhiRun {
   readonly recordMs: number;
   /** For each job with upstreams: its attempt's start − the last of its upstreams' completion. */
   readonly handoffsMs: number[];
+  /** The execution's start → the first job's attempt start. */
+  readonly startMs: number;
+  /** The last job's attempt end → the execution's stop. */
+  readonly tailMs: number;
+  /** For each job: its attempt's duration − its sleep (the runtime's work within the attempt). */
+  readonly inJobMs: number[];
 }
 
 async function runPhi(client: PhiClient, sfn: SFNClient, dag: BenchDag, sleep: number): Promise<PhiRun> {
@@ -225,7 +231,13 @@ async function runPhi(client: PhiClient, sfn: SFNClient, dag: BenchDag, sleep: n
   const handoffsMs = dag.jobs
     .filter((j) => j.dependsOn.length > 0)
     .map((j) => Date.parse(attempt(j.id).startedAt) - Math.max(...j.dependsOn.map((up) => Date.parse(attempt(up).completedAt ?? ''))));
-  return { executionMs: execution.ms, recordMs: view.run.durationMs, handoffsMs };
+  const sleeps = dag.sleepMs(sleep);
+  const starts = dag.jobs.map((j) => Date.parse(attempt(j.id).startedAt));
+  const ends = dag.jobs.map((j) => Date.parse(attempt(j.id).completedAt ?? ''));
+  const startDate = execution.description.startDate!.getTime();
+  const stopDate = execution.description.stopDate!.getTime();
+  const inJobMs = dag.jobs.map((j, i) => ends[i]! - starts[i]! - (sleeps[j.id] ?? sleeps['*'] ?? 0));
+  return { executionMs: execution.ms, recordMs: view.run.durationMs, handoffsMs, startMs: Math.min(...starts) - startDate, tailMs: stopDate - Math.max(...ends), inJobMs };
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -348,6 +360,9 @@ async function main(): Promise<void> {
       // With unequal sleeps the layered machine waits for each layer's slowest job: no floor to compare with.
       else record(`  Phi faster than layer by layer`, `${bareMs - phiMs} ms (${(((bareMs - phiMs) / bareMs) * 100).toFixed(1)} %)`, '(no target)');
       if (handoffs.length > 0) record(`  Phi hand-off (job start − last upstream end), median / max`, `${median(handoffs)} / ${Math.max(...handoffs)} ms`, `(${handoffs.length} hand-offs)`);
+      const inJob = phiRuns.flatMap((r) => r.inJobMs);
+      record(`  Phi start (execution start → first job start) / tail (last job end → execution stop)`, `${median(phiRuns.map((r) => r.startMs))} / ${median(phiRuns.map((r) => r.tailMs))} ms`, '(medians)');
+      record(`  Phi within a job (attempt duration − sleep), median / max`, `${median(inJob)} / ${Math.max(...inJob)} ms`, '');
       if (pipelinePlan && dag.pipelineId === undefined) {
         const perJob = pipelinePlan.estimates.stateTransitions.perJob;
         record(`  state transitions per job (plan estimate; ${pipelinePlan.estimates.stateTransitions.perRun} a run)`, `${perJob}`, `${(perJob / TARGET_TRANSITIONS).toFixed(3)} of ≤ ${TARGET_TRANSITIONS}`);

@@ -163,7 +163,7 @@ record(`task runtime overhead around a ${handlerMs} ms handler`, `${(median(wrap
     invocations++;
     await runAttempt(scalePlan.manifest, { action: 'run', run: { runId, pipelineId: 'scale-1000', trigger: 'API', parameters: {} }, jobId: job.id, attempt: 1, executionArn: 'arn' }, { handler: () => ({ n: 1 }) }, { store: counted, log: silent, sendToken: async () => {}, sendDeadLetter: async () => {}, outputs: new MemoryOutputStore() });
   }
-  const writes = ['startAttempt', 'finishAttempt', 'endJob', 'recordUpstreamEnded', 'claimReady', 'markWoken', 'gate'].reduce((n, m) => n + (calls.get(m) ?? 0), 0);
+  const writes = ['startAttempt', 'finishAttempt', 'endJob', 'recordUpstreamEnded', 'claimReady', 'gate'].reduce((n, m) => n + (calls.get(m) ?? 0), 0);
   const READS = ['readAttemptContext', 'getJobState', 'getRun', 'getAttempts'];
   const reads = READS.reduce((n, m) => n + (calls.get(m) ?? 0), 0);
   const perJob = (n: number): string => (n / jobs.length).toFixed(2);

@@ -143,7 +143,7 @@ const caughtLambdaError = (errorName: string, err: { name: string; message: stri
 const abandonedMessage = (code: string, message: string): string => `the job's function could not close it: ${code}: ${message}`;
 
 /** An attempt as its job's function starts it: RUNNING. */
-async function startAttempt(h: Harness, jobId: string, attempt: number, startedAt: string): Promise<JobAttemptRecord> {
+async function startAttempt(h: Harness, jobId: string, attempt: number, startedAt: string, released = false): Promise<JobAttemptRecord> {
   const started: JobAttemptRecord = {
     runId: RUN_ID,
     pipelineId: PIPELINE,
@@ -155,7 +155,7 @@ async function startAttempt(h: Harness, jobId: string, attempt: number, startedA
     startedAt,
     transitions: [{ status: JobStatus.RUNNING, at: startedAt }],
   };
-  await h.store.startAttempt(started);
+  await h.store.startAttempt(started, released);
   return started;
 }
 
@@ -895,6 +895,9 @@ describe('record: jobAbandoned', () => {
 
     const abandoned = jobAbandoned('extract', { Error: 'States.Timeout' });
     await record(abandoned, h.deps(FINISHED));
+    // Woken, load and report start: a repeated delivery sends them nothing more.
+    await startAttempt(h, 'load', 1, at('10:05:01'), true);
+    await startAttempt(h, 'report', 1, at('10:05:01'), true);
     await record(abandoned, h.deps(at('10:05:02')));
 
     expect(h.tokens).toEqual(['token-load', 'token-report']);

@@ -407,21 +407,41 @@ describe.each(gatedStores)('job states: %s', (_name, make) => {
     expect(late).toEqual({ ended: 1, state: { runId: RUN, jobId: 'load', upstream: { extract: ENDED }, ready: true } });
   });
 
-  it('claims a waiting job ready for the upstream that completed it, with its token: again for that one until the send is recorded, never for another', async () => {
+  it('claims a waiting job ready for the upstream that completed it, with its token: again for that one until it starts, never for another', async () => {
     const { store, register } = make();
     expect(await register('load', 'token-1')).toBe('waits');
     await store.recordUpstreamEnded(RUN, 'load', 'extract', ENDED, STARTED);
     await store.recordUpstreamEnded(RUN, 'load', 'extract-eu', ENDED, STARTED);
     expect(await store.claimReady(RUN, 'load', 'extract-eu')).toEqual({ claimed: true, token: 'token-1' });
     expect(await store.claimReady(RUN, 'load', 'extract')).toEqual({ claimed: false });
-    // A redelivery of the claimer's release, its send not recorded: it may send again.
+    // A redelivery of the claimer's release, the job not started yet: it may send again.
     expect(await store.claimReady(RUN, 'load', 'extract-eu')).toEqual({ claimed: true, token: 'token-1' });
-    await store.markWoken(RUN, 'load');
+    // The job starts, released: its token was delivered.
+    await store.startAttempt(attempt('load', 1), true);
     expect(await store.claimReady(RUN, 'load', 'extract-eu')).toEqual({ claimed: false });
     expect(await store.claimReady(RUN, 'load', 'extract')).toEqual({ claimed: false });
     // Once it is ready, the gate lets an iteration through at once and keeps no new token.
     expect(await register('load', 'token-2')).toBe('runs');
     expect(await store.getJobState(RUN, 'load')).toMatchObject({ ready: true, token: 'token-1' });
+  });
+
+  it('records the end of a job’s only upstream and claims the job ready in one write, with its token; again on a redelivery until it starts', async () => {
+    const { store, register } = make();
+    expect(await register('report', 'token-1')).toBe('waits');
+    expect(await store.claimReady(RUN, 'report', 'load', { outcome: ENDED, at: STARTED })).toEqual({ claimed: true, token: 'token-1' });
+    expect(await store.getJobState(RUN, 'report')).toEqual({ runId: RUN, jobId: 'report', upstream: { load: ENDED }, ready: true, token: 'token-1' });
+    expect(await store.claimReady(RUN, 'report', 'load', { outcome: ENDED, at: LATER })).toEqual({ claimed: true, token: 'token-1' });
+    await store.startAttempt(attempt('report', 1), true);
+    expect(await store.claimReady(RUN, 'report', 'load', { outcome: ENDED, at: LATER })).toEqual({ claimed: false });
+    expect(await store.getJobState(RUN, 'report')).toMatchObject({ upstream: { load: ENDED }, ready: true });
+  });
+
+  it('still records an end it cannot claim for (the job was made ready on behalf of another upstream)', async () => {
+    const { store } = make();
+    await store.recordUpstreamEnded(RUN, 'load', 'extract', ENDED, STARTED);
+    expect(await store.claimReady(RUN, 'load', 'extract')).toEqual({ claimed: true });
+    expect(await store.claimReady(RUN, 'load', 'extract-eu', { outcome: FAILED_UP, at: LATER })).toEqual({ claimed: false });
+    expect(await store.getJobState(RUN, 'load')).toEqual({ runId: RUN, jobId: 'load', upstream: { extract: ENDED, 'extract-eu': FAILED_UP }, ready: true });
   });
 
   it('claims a job that does not wait yet ready, without a token, for its claimer only; its gate then does not wait', async () => {
@@ -478,17 +498,48 @@ describe.each(gatedStores)('job states: %s', (_name, make) => {
 
   it('reads an attempt’s context in one go: the run, the job’s state and the attempt, each absent until it exists', async () => {
     const { store } = make();
-    expect(await store.readAttemptContext(RUN, 'load', 1)).toEqual({});
+    expect(await store.readAttemptContext(RUN, 'load', 1)).toEqual({ upstreamAttempts: [] });
     await store.createRun(newRun());
     await store.startAttempt(attempt('load', 1));
     await store.startAttempt(attempt('load', 2, JobStatus.RUNNING, OTHER_RUN));
     const before = await store.readAttemptContext(RUN, 'load', 1);
-    expect(before).toEqual({ run: await store.getRun(RUN), attempt: attempt('load', 1) });
+    expect(before).toEqual({ run: await store.getRun(RUN), attempt: attempt('load', 1), upstreamAttempts: [] });
     await store.endJob(RUN, 'load', { status: JobStatus.SUCCEEDED, at: LATER, attempt: 1 });
     const after = await store.readAttemptContext(RUN, 'load', 1);
     expect(after.state).toEqual(await store.getJobState(RUN, 'load'));
     expect(after.state?.status).toBe(JobStatus.SUCCEEDED);
     expect((await store.readAttemptContext(RUN, 'load', 2)).attempt).toBeUndefined();
+  });
+
+  it('finishes an attempt and ends its job together; when either has ended meanwhile, writes the other as it can', async () => {
+    const { store } = make();
+    const end = { status: JobStatus.SUCCEEDED, at: LATER, attempt: 1 } as const;
+    // Both hold: both written.
+    await store.startAttempt(attempt('load', 1));
+    expect(await store.finishAttemptAndEndJob(attempt('load', 1, JobStatus.SUCCEEDED), end, true)).toBe(true);
+    expect((await store.getAttempts([{ runId: RUN, jobId: 'load', attempt: 1 }]))[0]?.status).toBe(JobStatus.SUCCEEDED);
+    expect(await store.getJobState(RUN, 'load')).toMatchObject({ status: JobStatus.SUCCEEDED, attempt: 1 });
+    // The job ended meanwhile (the run's end): the attempt is still finished, the first end stands.
+    await store.startAttempt(attempt('report', 1));
+    await store.endJob(RUN, 'report', { status: JobStatus.CANCELLED, at: LATER, attempt: 1, reason: 'RUN_ENDED' });
+    expect(await store.finishAttemptAndEndJob(attempt('report', 1, JobStatus.SUCCEEDED), end)).toBe(false);
+    expect((await store.getAttempts([{ runId: RUN, jobId: 'report', attempt: 1 }]))[0]?.status).toBe(JobStatus.SUCCEEDED);
+    expect(await store.getJobState(RUN, 'report')).toMatchObject({ status: JobStatus.CANCELLED });
+    // The attempt was closed meanwhile: it stays closed, and the job's end is still written.
+    await store.startAttempt(attempt('extract', 1));
+    await store.closeAttempt(RUN, 'extract', 1, { status: JobStatus.FAILED, at: LATER, errorCode: 'X', errorMessage: 'x' });
+    expect(await store.finishAttemptAndEndJob(attempt('extract', 1, JobStatus.SUCCEEDED), end)).toBe(true);
+    expect((await store.getAttempts([{ runId: RUN, jobId: 'extract', attempt: 1 }]))[0]?.status).toBe(JobStatus.FAILED);
+    expect(await store.getJobState(RUN, 'extract')).toMatchObject({ status: JobStatus.SUCCEEDED });
+  });
+
+  it('reads, in the same go, the first attempt of each upstream asked for that exists (of this run only)', async () => {
+    const { store } = make();
+    await store.startAttempt(attempt('extract', 1, JobStatus.SUCCEEDED));
+    await store.startAttempt(attempt('extract-eu', 2));
+    await store.startAttempt(attempt('extract-us', 1, JobStatus.RUNNING, OTHER_RUN));
+    const context = await store.readAttemptContext(RUN, 'load', 1, ['extract', 'extract-eu', 'extract-us']);
+    expect(context.upstreamAttempts).toEqual([attempt('extract', 1, JobStatus.SUCCEEDED)]);
   });
 
   it('lists a run’s job states in job order, across pages, without its run, attempts, dead letters or other runs', async () => {
@@ -683,13 +734,13 @@ describe('RecordStore against DynamoDB', () => {
     readAttemptContext: (s) => s.readAttemptContext(RUN, 'load', 1),
     getJobState: (s) => s.getJobState(RUN, 'load'),
     getAttempts: (s) => s.getAttempts([{ runId: RUN, jobId: 'extract', attempt: 1 }]),
-    startAttempt: (s) => s.startAttempt(attempt('load', 1)),
+    startAttempt: async (s) => (await s.startAttempt(attempt('extract', 1))) && s.startAttempt(attempt('load', 1), true),
     finishAttempt: (s) => s.finishAttempt(attempt('load', 1, JobStatus.SUCCEEDED)),
+    finishAttemptAndEndJob: (s) => s.finishAttemptAndEndJob(attempt('load', 1, JobStatus.SUCCEEDED), jobEnd, true),
     closeAttempt: (s) => s.closeAttempt(RUN, 'load', 1, closure),
     endJob: (s) => s.endJob(RUN, 'load', jobEnd),
     recordUpstreamEnded: (s) => s.recordUpstreamEnded(RUN, 'report', 'load', ENDED, LATER),
-    claimReady: (s) => s.claimReady(RUN, 'report', 'load'),
-    markWoken: (s) => s.markWoken(RUN, 'report'),
+    claimReady: (s) => s.claimReady(RUN, 'report', 'load', { outcome: ENDED, at: LATER }),
     claimDeadLetter: (s) => s.claimDeadLetter(RUN, 'load', LATER, 'owner'),
     releaseDeadLetterClaim: (s) => s.releaseDeadLetterClaim(RUN, 'load', 'owner'),
     markDeadLetterSent: (s) => s.markDeadLetterSent(RUN, 'load', LATER),
@@ -705,7 +756,6 @@ describe('RecordStore against DynamoDB', () => {
     endJob: (s) => s.endJob(RUN, 'extract', { ...jobEnd, status: JobStatus.FAILED }),
     recordUpstreamEnded: (s) => s.recordUpstreamEnded(RUN, 'load', 'extract', FAILED_UP, LATER),
     claimReady: (s) => s.claimReady(RUN, 'load', 'extract'),
-    markWoken: (s) => s.markWoken(RUN, 'load'),
     claimDeadLetter: (s) => s.claimDeadLetter(RUN, 'extract', LATER, 'owner'),
     releaseDeadLetterClaim: (s) => s.releaseDeadLetterClaim(RUN, 'extract', 'owner'),
     markDeadLetterSent: (s) => s.markDeadLetterSent(RUN, 'extract', LATER),

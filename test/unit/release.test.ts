@@ -149,9 +149,11 @@ function label(command: unknown): string {
   if (!(command instanceof UpdateCommand)) return (command as object).constructor.name;
   const names = Object.values(command.input.ExpressionAttributeNames ?? {});
   if (names.includes('token')) return `gate(${String(command.input.ExpressionAttributeValues?.[':token'])})`;
-  if (names.includes('done')) return `recordUpstreamEnded(${names.find((n) => n.startsWith('up:'))?.slice(3) ?? '?'})`;
+  const upstream = names.find((n) => n.startsWith('up:'))?.slice(3) ?? '?';
+  // A dependent's only upstream records its end and claims it in one write.
+  if (names.includes('done') && names.includes('ready')) return `recordEndedAndClaim(${upstream})`;
+  if (names.includes('done')) return `recordUpstreamEnded(${upstream})`;
   if (names.includes('ready')) return 'claimReady';
-  if (names.includes('woken')) return 'markWoken';
   return 'UpdateItem';
 }
 
@@ -160,7 +162,7 @@ function answer(command: unknown, out: Record<string, unknown>): string {
   const item = out.Attributes as Record<string, unknown> | undefined;
   const what = label(command);
   if (what.startsWith('gate')) return 'waits';
-  if (what.startsWith('recordUpstreamEnded')) return `ended=${item?.done instanceof Set ? item.done.size : 0}${item?.ready === true ? ', ready' : ''}`;
+  if (what.startsWith('recordUpstreamEnded') || what.startsWith('recordEndedAndClaim')) return `ended=${item?.done instanceof Set ? item.done.size : 0}${item?.ready === true ? ', ready' : ''}`;
   if (what === 'claimReady') return `claimed${typeof item?.token === 'string' ? ` (${item.token})` : ''}`;
   return 'ok';
 }
@@ -493,15 +495,21 @@ describe('releasing a dependent: named interleavings', () => {
     expect(other).toMatchObject({ gate: 'waits', sent: ['token-1'], deliveries: { 'u1#2': [DEPENDENT], 'u2#1': [] } });
   });
 
-  it('a repeated last end after the release: it finds the dependent ready and claims nothing', async () => {
+  it('a repeated last end after the release, before the dependent started: it claims again and sends the one token again (its task resumes once)', async () => {
     const plan: Plan = { outcomes: [OK, OK], deliveries: [1, 2] };
     const r = await example(plan, ['gate', 'u1#1*', 'u2#1*', 'u2#2*']);
-    expect(r).toMatchObject({ gate: 'waits', sent: ['token-1'], deliveries: { 'u2#1': [DEPENDENT], 'u2#2': [] } });
+    expect(r).toMatchObject({ gate: 'waits', sent: ['token-1', 'token-1'], deliveries: { 'u2#1': [DEPENDENT], 'u2#2': [DEPENDENT] } });
+  });
+
+  it('a repeated end of another upstream after the release: it finds the dependent ready and claims nothing', async () => {
+    const plan: Plan = { outcomes: [OK, OK], deliveries: [2, 1] };
+    const r = await example(plan, ['gate', 'u1#1*', 'u2#1*', 'u1#2*']);
+    expect(r).toMatchObject({ gate: 'waits', sent: ['token-1'], deliveries: { 'u2#1': [DEPENDENT], 'u1#2': [] } });
   });
 
   it('a repeated last end interleaved with the first: both see every upstream ended and may both send, the one waiting token', async () => {
     const plan: Plan = { outcomes: [OK, OK], deliveries: [1, 2] };
-    // u2's two deliveries record, then claim, in lockstep: a repeat of the same end may claim again until the send is recorded.
+    // u2's two deliveries record, then claim, in lockstep: a repeat of the same end may claim again until the dependent has started.
     const r = await example(plan, ['gate', 'u1#1*', 'u2#1', 'u2#2', 'u2#1', 'u2#2', 'u2#1*', 'u2#2*']);
     expect(r.gate).toBe('waits');
     expect(r.sent.length).toBeGreaterThanOrEqual(1);

@@ -7,7 +7,7 @@
  * a dependent's iteration that arrives before its last upstream has ended registers its token there.
  */
 import { createHash } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   DeadLetterMessageSchema,
   ErrorCategory,
@@ -793,12 +793,13 @@ describe('runAttempt: a run that has ended', () => {
 
 describe('runAttempt: a repeated delivery of an ended job', () => {
   it('answers a succeeded job as it ended and runs the handler zero more times, rewriting no attempt and sending no second token', async () => {
-    // GIVEN extract succeeded and woke load
+    // GIVEN extract succeeded and woke load, which started
     const h = harness();
     const manifest = pipeline({ extract: {}, load: { upstream: ['extract'] } });
     h.store.registerToken(RUN_ID, 'load', 'tok-load');
     const { loaded, calls } = counting({ rows: 1 });
     const first = await runAttempt(manifest, runPayload('extract'), loaded, h.deps());
+    await runAttempt(manifest, runPayload('load'), counting().loaded, h.deps());
     const writes = h.store.writes.length;
     const records = await h.store.listAttempts(RUN_ID);
     const states = await h.store.listJobStates(RUN_ID);
@@ -884,7 +885,8 @@ describe('runAttempt: releasing dependents', () => {
     } satisfies JobStateRecord);
     expect(h.tokens).toEqual(['tok-load']);
 
-    // AND a repeated delivery of either upstream sends nothing more
+    // AND once load has started, a repeated delivery of either upstream sends nothing more
+    await runAttempt(diamond(), runPayload('load'), use(() => ({})), h.deps());
     await runAttempt(diamond(), runPayload('lookup', 2), use(() => ({ currency: 'EUR' })), h.deps());
     await runAttempt(diamond(), runPayload('extract'), use(() => ({ rows: 1 })), h.deps());
     expect(h.tokens).toEqual(['tok-load']);
@@ -1538,6 +1540,8 @@ describe('attemptFailed: failing the job for good', () => {
     const thrown = await taskError(runAttempt(manifest(), runPayload('extract', 3), throwing(new Error('boom')), h.deps()));
     const payload = failedPayload('extract', 3, lambdaCaught(thrown));
     await attemptFailed(manifest(), payload, h.deps({ instants: [T2] }));
+    // load, woken, skips
+    await runAttempt(manifest(), runPayload('load'), use(() => ({})), h.deps());
     const writes = h.store.writes.length;
 
     const records = await h.store.listAttempts(RUN_ID);
@@ -1705,6 +1709,24 @@ describe('attemptFailed: an attempt whose invocation ended without recording its
   });
 });
 
+describe('a woken job’s reads before it starts', () => {
+  it('reads once when its upstreams succeeded at their first attempt: their attempts come with its own context', async () => {
+    const h = harness();
+    const manifest = pipeline({ extract: {}, lookup: {}, load: { upstream: ['extract', 'lookup'] } });
+    await runAttempt(manifest, runPayload('extract'), use(() => ({ rows: 7 })), h.deps());
+    await runAttempt(manifest, runPayload('lookup'), use(() => ({ region: 'eu' })), h.deps());
+    const context = vi.spyOn(h.store, 'readAttemptContext');
+    const attempts = vi.spyOn(h.store, 'getAttempts');
+
+    const { loaded, seen } = capturing();
+    await runAttempt(manifest, runPayload('load'), loaded, h.deps());
+
+    expect(seen().upstream).toStrictEqual({ extract: { rows: 7 }, lookup: { region: 'eu' } });
+    expect(context).toHaveBeenCalledTimes(1);
+    expect(attempts).not.toHaveBeenCalled();
+  });
+});
+
 describe('a job through retries, end to end', () => {
   it('fails, is retried, succeeds on attempt 2, and hands attempt 2’s outputs to its dependent', async () => {
     const h = harness();
@@ -1735,7 +1757,7 @@ describe('a job through retries, end to end', () => {
 
 /** A store whose next call of `method` fails as a throttled DynamoDB call would. */
 class FlakyStore extends MemoryRecordStore {
-  failNext: 'endJob' | 'recordUpstreamEnded' | undefined;
+  failNext: 'endJob' | 'claimReady' | undefined;
 
   private fail(method: string): void {
     if (this.failNext !== method) return;
@@ -1743,14 +1765,15 @@ class FlakyStore extends MemoryRecordStore {
     throw Object.assign(new Error('Rate of requests exceeds the allowed throughput'), { name: 'ProvisionedThroughputExceededException' });
   }
 
-  override async endJob(runId: string, jobId: string, end: JobEnd): Promise<boolean> {
+  override async endJob(runId: string, jobId: string, end: JobEnd, released?: boolean): Promise<boolean> {
     this.fail('endJob');
-    return super.endJob(runId, jobId, end);
+    return super.endJob(runId, jobId, end, released);
   }
 
-  override async recordUpstreamEnded(runId: string, dependent: string, upstream: string, outcome: UpstreamOutcome): Promise<{ ended: number; state: JobStateRecord }> {
-    this.fail('recordUpstreamEnded');
-    return super.recordUpstreamEnded(runId, dependent, upstream, outcome);
+  /** The release's one write for a dependent with one upstream: its end recorded and its claim. */
+  override async claimReady(runId: string, jobId: string, by: string, ended?: { outcome: UpstreamOutcome; at: string }): Promise<{ claimed: boolean; token?: string }> {
+    this.fail('claimReady');
+    return super.claimReady(runId, jobId, by, ended);
   }
 }
 
@@ -1793,7 +1816,7 @@ describe('an interrupted end: the function failed after recording its attempt’
   it('releases the dependents a failed release left waiting when the failure is handled', async () => {
     // GIVEN the job's end was recorded but releasing load failed
     const store = new FlakyStore();
-    store.failNext = 'recordUpstreamEnded';
+    store.failNext = 'claimReady';
     const h = harness(store);
     store.registerToken(RUN_ID, 'load', 'tok-load');
     const caught = await interrupted(h);
@@ -1812,7 +1835,7 @@ describe('an interrupted end: the function failed after recording its attempt’
 
   it('completes the release on a repeated `run` too, without running the handler again', async () => {
     const store = new FlakyStore();
-    store.failNext = 'recordUpstreamEnded';
+    store.failNext = 'claimReady';
     const h = harness(store);
     store.registerToken(RUN_ID, 'load', 'tok-load');
     await interrupted(h);
@@ -1823,7 +1846,7 @@ describe('an interrupted end: the function failed after recording its attempt’
     expect(h.tokens).toEqual(['tok-load']);
   });
 
-  it('sends the token again when the first send failed after the dependent was claimed ready, and only once it went through', async () => {
+  it('sends the token again when the first send failed after the dependent was claimed ready, and no more once the dependent started', async () => {
     // GIVEN load is waiting, and the token send fails once
     const h = harness();
     h.store.registerToken(RUN_ID, 'load', 'tok-load');
@@ -1832,11 +1855,14 @@ describe('an interrupted end: the function failed after recording its attempt’
     expect(await h.store.getJobState(RUN_ID, 'load')).toMatchObject({ ready: true, token: 'tok-load' });
     expect(h.tokens).toEqual([]);
 
-    // WHEN the failure is handled, and then handled again
+    // WHEN the failure is handled
     await attemptFailed(manifest(), failedPayload('extract', 1, caught), h.deps({ instants: [T2] }));
-    await attemptFailed(manifest(), failedPayload('extract', 1, caught), h.deps({ instants: [T2] }));
+    // THEN the token went through
+    expect(h.tokens).toEqual(['tok-load']);
 
-    // THEN the token went through once
+    // AND once load has started, handling the failure again sends it no more
+    await runAttempt(manifest(), runPayload('load'), use(() => ({})), h.deps());
+    await attemptFailed(manifest(), failedPayload('extract', 1, caught), h.deps({ instants: [T2] }));
     expect(h.tokens).toEqual(['tok-load']);
   });
 

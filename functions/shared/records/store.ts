@@ -242,6 +242,8 @@ export interface AttemptContext {
   readonly run?: RunRecord;
   readonly state?: JobStateRecord;
   readonly attempt?: JobAttemptRecord;
+  /** The first attempt of each upstream asked for that exists (most upstreams succeed at their first). */
+  readonly upstreamAttempts: readonly JobAttemptRecord[];
 }
 
 export class RecordStore {
@@ -881,14 +883,19 @@ export class RecordStore {
    * ended already (a repeated delivery never turns an ended attempt back to RUNNING). A RUNNING record
    * (its invocation died) is taken over.
    */
-  async startAttempt(record: JobAttemptRecord): Promise<boolean> {
+  async startAttempt(record: JobAttemptRecord, released = false): Promise<boolean> {
     // One transaction with a check that the job has no end: an attempt never starts after the run's end
     // ended its job (which reads the attempts after ending the jobs, so it sees every attempt that did).
+    // A job released by its upstreams notes, in the same write, that its token was delivered (`woken`):
+    // a repeated release of its last upstream then sends it no more (see `claimReady`).
+    const noEnd = { TableName: this.table, Key: recordKeys.jobState(record.runId, record.jobId), ConditionExpression: 'attribute_not_exists(#status)' };
     return conditionally(
       this.doc.send(
         new TransactWriteCommand({
           TransactItems: [
-            { ConditionCheck: { TableName: this.table, Key: recordKeys.jobState(record.runId, record.jobId), ConditionExpression: 'attribute_not_exists(#status)', ExpressionAttributeNames: { '#status': 'status' } } },
+            released
+              ? { Update: { ...noEnd, UpdateExpression: 'SET #woken = :woken', ExpressionAttributeNames: { '#status': 'status', '#woken': 'woken' }, ExpressionAttributeValues: { ':woken': true } } }
+              : { ConditionCheck: { ...noEnd, ExpressionAttributeNames: { '#status': 'status' } } },
             {
               Put: {
                 TableName: this.table,
@@ -906,17 +913,37 @@ export class RecordStore {
 
   /** RUNNING → SUCCEEDED/FAILED, by the attempt's own invocation. An attempt closed meanwhile stays closed. */
   async finishAttempt(record: JobAttemptRecord): Promise<void> {
-    await conditionally(
+    await conditionally(this.doc.send(new PutCommand(this.finishedAttemptPut(record))));
+  }
+
+  private finishedAttemptPut(record: JobAttemptRecord) {
+    return {
+      TableName: this.table,
+      Item: this.attemptItem(record),
+      ConditionExpression: 'attribute_not_exists(pk) OR #status = :running',
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: { ':running': JobStatus.RUNNING },
+    };
+  }
+
+  /**
+   * The attempt's own end (`finishAttempt`) and its job's (`endJob`, with `released`), in one
+   * transaction: answers whether the job's end was written. Either condition failing (the attempt was
+   * closed, or the job ended, meanwhile) writes neither; then each is written on its own, as it can be,
+   * as two separate calls would have.
+   */
+  async finishAttemptAndEndJob(record: JobAttemptRecord, end: JobEnd, released = false): Promise<boolean> {
+    const ended = this.endJobUpdate(end, released);
+    const both = await conditionally(
       this.doc.send(
-        new PutCommand({
-          TableName: this.table,
-          Item: this.attemptItem(record),
-          ConditionExpression: 'attribute_not_exists(pk) OR #status = :running',
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: { ':running': JobStatus.RUNNING },
+        new TransactWriteCommand({
+          TransactItems: [{ Put: this.finishedAttemptPut(record) }, { Update: { TableName: this.table, Key: recordKeys.jobState(record.runId, record.jobId), ...ended } }],
         }),
       ),
     );
+    if (both) return true;
+    await this.finishAttempt(record);
+    return this.endJob(record.runId, record.jobId, end, released);
   }
 
   /**
@@ -976,17 +1003,24 @@ export class RecordStore {
   /**
    * Marks a job ready (every upstream has ended), once, on behalf of the upstream `by` whose end
    * completed the set: `claimed` for that caller, with the task token its iteration is waiting on, if it
-   * is waiting already. A repeat of the same upstream's release is `claimed` again until the token has
-   * been delivered (`markWoken`), so a send that failed is sent again; any other caller gets `false`.
+   * is waiting already. A repeat of the same upstream's release is `claimed` again until the job's own
+   * iteration has written past its gate (`startAttempt` or `endJob` with `released` note it `woken`), so
+   * a send that failed is sent again; any other caller gets `false`.
+   *
+   * With `ended`, the same write also records `by`'s end (as `recordUpstreamEnded` does): for a job whose
+   * only upstream is `by`, whose end always completes the set, one write instead of two.
    */
-  async claimReady(runId: string, jobId: string, by: string): Promise<{ claimed: boolean; token?: string }> {
+  async claimReady(runId: string, jobId: string, by: string, ended?: { outcome: UpstreamOutcome; at: string }): Promise<{ claimed: boolean; token?: string }> {
+    const claim = { [JOB_STATE_ATTRIBUTES.ready]: true, readyBy: by };
     try {
       const out = await this.doc.send(
         new UpdateCommand({
           TableName: this.table,
           Key: recordKeys.jobState(runId, jobId),
           ...update({
-            set: { [JOB_STATE_ATTRIBUTES.ready]: true, readyBy: by },
+            ...(ended
+              ? { set: { ...claim, [`${JOB_STATE_ATTRIBUTES.upstreamPrefix}${by}`]: ended.outcome, kind: 'job-state' }, setIfAbsent: { expiresAt: this.expiresAt(ended.at) }, add: { [JOB_STATE_ATTRIBUTES.done]: new Set([by]) } }
+              : { set: claim }),
             condition: { expression: 'attribute_not_exists(#ready) OR (#readyBy = :by AND attribute_not_exists(#woken))', names: ['ready', 'readyBy', 'woken'], values: { ':by': by } },
           }),
           ReturnValues: 'ALL_NEW',
@@ -995,44 +1029,44 @@ export class RecordStore {
       const token = out.Attributes?.[JOB_STATE_ATTRIBUTES.token];
       return { claimed: true, ...(typeof token === 'string' ? { token } : {}) };
     } catch (err) {
-      if (isConditionFailure(err)) return { claimed: false };
-      throw err;
+      if (!isConditionFailure(err)) throw err;
+      // Made ready on behalf of another upstream (it has more than one after all), or woken already: the end is still recorded.
+      if (ended) await this.recordUpstreamEnded(runId, jobId, by, ended.outcome, ended.at);
+      return { claimed: false };
     }
   }
 
-  /** Notes that the job's waiting iteration has been sent its token. */
-  async markWoken(runId: string, jobId: string): Promise<void> {
-    await this.doc.send(new UpdateCommand({ TableName: this.table, Key: recordKeys.jobState(runId, jobId), ...update({ set: { woken: true } }) }));
+  /** Records how a job ended, once: the first end wins and later ones are no-ops (`false`). */
+  async endJob(runId: string, jobId: string, end: JobEnd, released = false): Promise<boolean> {
+    return conditionally(this.doc.send(new UpdateCommand({ TableName: this.table, Key: recordKeys.jobState(runId, jobId), ...this.endJobUpdate(end, released) })));
   }
 
-  /** Records how a job ended, once: the first end wins and later ones are no-ops (`false`). */
-  async endJob(runId: string, jobId: string, end: JobEnd): Promise<boolean> {
-    return conditionally(
-      this.doc.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: recordKeys.jobState(runId, jobId),
-          ...update({
-            set: { status: end.status, completedAt: end.at, attempt: end.attempt, reason: end.reason, errorCode: end.errorCode, kind: 'job-state' },
-            setIfAbsent: { expiresAt: this.expiresAt(end.at) },
-            condition: { expression: 'attribute_not_exists(#status)', names: ['status'] },
-          }),
-        }),
-      ),
-    );
+  private endJobUpdate(end: JobEnd, released: boolean) {
+    return update({
+      // Ended by its own iteration, past its gate: as `startAttempt`, notes its token delivered.
+      set: { status: end.status, completedAt: end.at, attempt: end.attempt, reason: end.reason, errorCode: end.errorCode, kind: 'job-state', woken: released ? true : undefined },
+      setIfAbsent: { expiresAt: this.expiresAt(end.at) },
+      condition: { expression: 'attribute_not_exists(#status)', names: ['status'] },
+    });
   }
 
   /**
    * What an attempt's start decides from, in one consistent batch read: the run, the job's state and
-   * the attempt itself, each absent when it does not exist.
+   * the attempt itself, each absent when it does not exist; and, in the same read, the first attempt of
+   * each of `upstreams` (whose outputs the job takes, when that is the attempt its upstream ended with),
+   * so that a job woken by its upstreams reads once before it starts.
    */
-  async readAttemptContext(runId: string, jobId: string, attempt: number): Promise<AttemptContext> {
-    const keys = [recordKeys.run(runId), recordKeys.jobState(runId, jobId), recordKeys.attempt(runId, jobId, attempt)];
+  async readAttemptContext(runId: string, jobId: string, attempt: number, upstreams: readonly string[] = []): Promise<AttemptContext> {
+    const keys = [recordKeys.run(runId), recordKeys.jobState(runId, jobId), recordKeys.attempt(runId, jobId, attempt), ...upstreams.map((up) => recordKeys.attempt(runId, up, 1))];
     const bySk = new Map((await this.batchGet(keys)).map((item) => [item[RECORD_KEYS.sort], item]));
     const run = bySk.get(keys[0]!.sk);
     const state = bySk.get(keys[1]!.sk);
     const own = bySk.get(keys[2]!.sk);
-    return { ...(run ? { run: parseRun(run) } : {}), ...(state ? { state: parseJobState(state) } : {}), ...(own ? { attempt: parseAttempt(own) } : {}) };
+    const upstreamAttempts = keys.slice(3).flatMap((key) => {
+      const item = bySk.get(key.sk);
+      return item ? [parseAttempt(item)] : [];
+    });
+    return { ...(run ? { run: parseRun(run) } : {}), ...(state ? { state: parseJobState(state) } : {}), ...(own ? { attempt: parseAttempt(own) } : {}), upstreamAttempts };
   }
 
   /** The given attempts that exist. */

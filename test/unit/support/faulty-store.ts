@@ -120,6 +120,10 @@ export class FaultyRecordStore implements Pick<MemoryRecordStore, StoreMethods> 
   finishAttempt(...a: Parameters<MemoryRecordStore['finishAttempt']>): ReturnType<MemoryRecordStore['finishAttempt']> {
     return this.call('finishAttempt', () => this.inner.finishAttempt(...a));
   }
+  /** One transaction: a fault applies both writes or neither. */
+  finishAttemptAndEndJob(...a: Parameters<MemoryRecordStore['finishAttemptAndEndJob']>): ReturnType<MemoryRecordStore['finishAttemptAndEndJob']> {
+    return this.call('finishAttemptAndEndJob', () => this.inner.finishAttemptAndEndJob(...a));
+  }
   closeAttempt(...a: Parameters<MemoryRecordStore['closeAttempt']>): ReturnType<MemoryRecordStore['closeAttempt']> {
     return this.call('closeAttempt', () => this.inner.closeAttempt(...a));
   }
@@ -152,9 +156,6 @@ export class FaultyRecordStore implements Pick<MemoryRecordStore, StoreMethods> 
   }
   claimReady(...a: Parameters<MemoryRecordStore['claimReady']>): ReturnType<MemoryRecordStore['claimReady']> {
     return this.call('claimReady', () => this.inner.claimReady(...a));
-  }
-  markWoken(...a: Parameters<MemoryRecordStore['markWoken']>): ReturnType<MemoryRecordStore['markWoken']> {
-    return this.call('markWoken', () => this.inner.markWoken(...a));
   }
   recordCancellation(...a: Parameters<MemoryRecordStore['recordCancellation']>): ReturnType<MemoryRecordStore['recordCancellation']> {
     return this.call('recordCancellation', () => this.inner.recordCancellation(...a));

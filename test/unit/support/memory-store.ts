@@ -26,7 +26,7 @@
  *    while another owner's claim is live, else `claimed`; markDeadLetterSent marks it;
  *  - job states: recordUpstreamEnded keeps each upstream's outcome (a repeat overwrites it) and counts
  *    them; claimReady marks a job ready once (with its token, if registered), again for the same
- *    upstream until markWoken; endJob keeps the first end;
+ *    upstream until the job starts released (and, given its end, records it too); endJob keeps the first end;
  *    registerToken is the state machine's gate (a token is kept only while the job is not ready);
  *  - waiting runs: latestEndedRun answers a pipeline's newest run (by history key) that ended SUCCEEDED,
  *    FAILED or CANCELLED; add/remove/listWaiting keep a pipeline's set of waiting run ids; resolveWait
@@ -71,6 +71,7 @@ export type StoreMethods =
   | 'requireRun'
   | 'startAttempt'
   | 'finishAttempt'
+  | 'finishAttemptAndEndJob'
   | 'closeAttempt'
   | 'listAttempts'
   | 'claimDeadLetter'
@@ -81,7 +82,6 @@ export type StoreMethods =
   | 'listJobStates'
   | 'recordUpstreamEnded'
   | 'claimReady'
-  | 'markWoken'
   | 'recordCancellation'
   | 'releaseDeadLetterClaim'
   | 'listRuns'
@@ -241,10 +241,13 @@ export class MemoryRecordStore implements Pick<RecordStore, StoreMethods | Pause
     return run;
   }
 
-  async startAttempt(record: JobAttemptRecord): Promise<boolean> {
+  async startAttempt(record: JobAttemptRecord, released = false): Promise<boolean> {
     const existing = this.attempts.get(attemptKey(record.runId, record.jobId, record.attempt));
     if (existing && existing.status !== 'RUNNING') return false;
-    if (this.jobStates.get(joined(recordKeys.jobState(record.runId, record.jobId)))?.status !== undefined) return false;
+    const key = joined(recordKeys.jobState(record.runId, record.jobId));
+    if (this.jobStates.get(key)?.status !== undefined) return false;
+    const claim = this.readyBy.get(key);
+    if (released && claim) this.readyBy.set(key, { ...claim, woken: true });
     this.putAttempt('startAttempt', record);
     return true;
   }
@@ -253,6 +256,12 @@ export class MemoryRecordStore implements Pick<RecordStore, StoreMethods | Pause
     const existing = this.attempts.get(attemptKey(record.runId, record.jobId, record.attempt));
     if (existing && existing.status !== 'RUNNING') return;
     this.putAttempt('finishAttempt', record);
+  }
+
+  /** As the real store's transaction when both conditions hold; else each on its own, as it falls back to. */
+  async finishAttemptAndEndJob(record: JobAttemptRecord, end: JobEnd, released = false): Promise<boolean> {
+    await this.finishAttempt(record);
+    return this.endJob(record.runId, record.jobId, end, released);
   }
 
   async closeAttempt(runId: string, jobId: string, attempt: number, closure: AttemptClosure): Promise<void> {
@@ -311,6 +320,10 @@ export class MemoryRecordStore implements Pick<RecordStore, StoreMethods | Pause
   }
 
   async getAttempts(keys: readonly { runId: string; jobId: string; attempt: number }[]): Promise<JobAttemptRecord[]> {
+    return this.attemptsOf(keys);
+  }
+
+  private attemptsOf(keys: readonly { runId: string; jobId: string; attempt: number }[]): JobAttemptRecord[] {
     return keys.flatMap((k) => {
       const found = this.attempts.get(attemptKey(k.runId, k.jobId, k.attempt));
       return found ? [copy(found)] : [];
@@ -327,9 +340,12 @@ export class MemoryRecordStore implements Pick<RecordStore, StoreMethods | Pause
     this.writes.push({ op, key });
   }
 
-  async readAttemptContext(runId: string, jobId: string, attempt: number): Promise<AttemptContext> {
-    const [run, state, [own]] = await Promise.all([this.getRun(runId), this.getJobState(runId, jobId), this.getAttempts([{ runId, jobId, attempt }])]);
-    return { ...(run ? { run } : {}), ...(state ? { state } : {}), ...(own ? { attempt: own } : {}) };
+  async readAttemptContext(runId: string, jobId: string, attempt: number, upstreams: readonly string[] = []): Promise<AttemptContext> {
+    // One read, as the real store's batch: not through the store's other public reads.
+    const [run, state] = await Promise.all([this.getRun(runId), this.getJobState(runId, jobId)]);
+    const [own] = this.attemptsOf([{ runId, jobId, attempt }]);
+    const upstreamAttempts = this.attemptsOf(upstreams.map((up) => ({ runId, jobId: up, attempt: 1 })));
+    return { ...(run ? { run } : {}), ...(state ? { state } : {}), ...(own ? { attempt: own } : {}), upstreamAttempts };
   }
 
   async getJobState(runId: string, jobId: string): Promise<JobStateRecord | undefined> {
@@ -354,26 +370,25 @@ export class MemoryRecordStore implements Pick<RecordStore, StoreMethods | Pause
 
   private readonly readyBy = new Map<string, { by: string; woken: boolean }>();
 
-  async claimReady(runId: string, jobId: string, by: string): Promise<{ claimed: boolean; token?: string }> {
-    const state = this.jobState(runId, jobId);
+  async claimReady(runId: string, jobId: string, by: string, ended?: { outcome: UpstreamOutcome; at: string }): Promise<{ claimed: boolean; token?: string }> {
     const key = joined(recordKeys.jobState(runId, jobId));
     const claim = this.readyBy.get(key);
-    if (state.ready && (claim?.by !== by || claim.woken)) return { claimed: false };
+    if (this.jobState(runId, jobId).ready && (claim?.by !== by || claim.woken)) {
+      if (ended) await this.recordUpstreamEnded(runId, jobId, by, ended.outcome);
+      return { claimed: false };
+    }
+    const state = this.jobState(runId, jobId);
     this.readyBy.set(key, { by, woken: false });
-    this.putJobState('claimReady', { ...state, ready: true });
+    this.putJobState('claimReady', { ...state, ...(ended ? { upstream: { ...state.upstream, [by]: ended.outcome } } : {}), ready: true });
     return { claimed: true, ...(state.token !== undefined ? { token: state.token } : {}) };
   }
 
-  async markWoken(runId: string, jobId: string): Promise<void> {
-    const key = joined(recordKeys.jobState(runId, jobId));
-    const claim = this.readyBy.get(key);
-    if (claim) this.readyBy.set(key, { ...claim, woken: true });
-    this.writes.push({ op: 'markWoken', key });
-  }
-
-  async endJob(runId: string, jobId: string, end: JobEnd): Promise<boolean> {
+  async endJob(runId: string, jobId: string, end: JobEnd, released = false): Promise<boolean> {
     const state = this.jobState(runId, jobId);
     if (state.status !== undefined) return false;
+    const key = joined(recordKeys.jobState(runId, jobId));
+    const claim = this.readyBy.get(key);
+    if (released && claim) this.readyBy.set(key, { ...claim, woken: true });
     this.putJobState('endJob', { ...state, ...defined({ status: end.status, completedAt: end.at, attempt: end.attempt, reason: end.reason, errorCode: end.errorCode }) });
     return true;
   }
