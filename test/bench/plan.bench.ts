@@ -168,7 +168,7 @@ record(`task runtime overhead around a ${handlerMs} ms handler`, `${(median(wrap
   const reads = READS.reduce((n, m) => n + (calls.get(m) ?? 0), 0);
   const perJob = (n: number): string => (n / jobs.length).toFixed(2);
   record('1,000-job run: DynamoDB write requests per job (simulated)', perJob(writes), `${writes} in all: ${[...calls].filter(([m]) => !READS.includes(m)).map(([m, n]) => `${m} ${n}`).join(', ')}`);
-  record('1,000-job run: DynamoDB read requests per job (simulated)', perJob(reads), `${reads} in all: ${READS.filter((m) => calls.has(m)).map((m) => `${m} ${calls.get(m)}`).join(', ')} (run, job state and attempt in one batch; upstream outputs)`);
+  record('1,000-job run: DynamoDB read requests per job (simulated)', perJob(reads), `${reads} in all: ${READS.filter((m) => calls.has(m)).map((m) => `${m} ${calls.get(m)}`).join(', ')} (the run, the job's state, its attempt and its upstreams' first attempts in one batch)`);
   record('1,000-job run: Lambda invocations per job', perJob(invocations), `${invocations} job runs + 2 recorder calls per run`);
   record('1,000-job run: state transitions (plan)', `${scalePlan.estimates.stateTransitions.perRun}`, `${scalePlan.estimates.stateTransitions.perJob} per job (target 3 or fewer)`);
   record('1,000-job run: history events (plan)', `run ${scalePlan.estimates.historyEvents.run}`, `${scalePlan.estimates.historyEvents.perJob.expected} per job execution, ${scalePlan.estimates.historyEvents.perJob.worstCase} at most (limit 25,000 each)`);

@@ -894,7 +894,7 @@ export class RecordStore {
         new TransactWriteCommand({
           TransactItems: [
             released
-              ? { Update: { ...noEnd, UpdateExpression: 'SET #woken = :woken', ExpressionAttributeNames: { '#status': 'status', '#woken': 'woken' }, ExpressionAttributeValues: { ':woken': true } } }
+              ? { Update: { ...noEnd, ...update({ set: { woken: true, kind: 'job-state' }, setIfAbsent: { expiresAt: this.expiresAt(record.startedAt) }, condition: { expression: 'attribute_not_exists(#status)', names: ['status'] } }) } }
               : { ConditionCheck: { ...noEnd, ExpressionAttributeNames: { '#status': 'status' } } },
             {
               Put: {
@@ -1057,7 +1057,8 @@ export class RecordStore {
    * so that a job woken by its upstreams reads once before it starts.
    */
   async readAttemptContext(runId: string, jobId: string, attempt: number, upstreams: readonly string[] = []): Promise<AttemptContext> {
-    const keys = [recordKeys.run(runId), recordKeys.jobState(runId, jobId), recordKeys.attempt(runId, jobId, attempt), ...upstreams.map((up) => recordKeys.attempt(runId, up, 1))];
+    // Each upstream once: a batch read refuses a key it is given twice.
+    const keys = [recordKeys.run(runId), recordKeys.jobState(runId, jobId), recordKeys.attempt(runId, jobId, attempt), ...[...new Set(upstreams)].filter((up) => up !== jobId).map((up) => recordKeys.attempt(runId, up, 1))];
     const bySk = new Map((await this.batchGet(keys)).map((item) => [item[RECORD_KEYS.sort], item]));
     const run = bySk.get(keys[0]!.sk);
     const state = bySk.get(keys[1]!.sk);
