@@ -123,14 +123,19 @@ function jobOf(manifest: PipelineManifest, jobId: string): JobManifest {
 }
 
 /**
+ * Whether the job waited at its gate for its upstreams: its own writes (start, end) then note its
+ * token delivered, so a repeated release sends it no more (see `claimReady`).
+ */
+const gated = (job: JobManifest): boolean => job.upstream.length > 0;
+
+/**
  * Ends the job (the first end wins) and releases its dependents; answers the end that stands. With
  * `finished`, the attempt's own end is written with the job's, in one write.
  */
 async function endJob(job: JobManifest, runId: string, jobId: string, outcome: UpstreamOutcome & { errorCode?: string }, deps: RuntimeDeps, finished?: JobAttemptRecord): Promise<JobStatus | undefined> {
   const now = deps.now ?? (() => new Date());
   const end = { ...outcome, at: now().toISOString() };
-  // Written by the job's own iteration, past its gate (see `claimReady`).
-  const released = job.upstream.length > 0;
+  const released = gated(job);
   const ended = finished ? await deps.store.finishAttemptAndEndJob(finished, end, released) : await deps.store.endJob(runId, jobId, end, released);
   const actual = ended ? outcome : await deps.store.getJobState(runId, jobId);
   if (actual?.status === undefined) return undefined;
@@ -154,8 +159,13 @@ async function succeededUpstreams(runId: string, outcomes: Readonly<Record<strin
     .filter(([, o]) => o.status === JobStatus.SUCCEEDED && o.attempt > 0)
     .map(([jobId, o]) => ({ runId, jobId, attempt: o.attempt }));
   const byJob = new Map(read.map((a) => [a.jobId, a]));
-  const found = keys.flatMap((k) => (byJob.get(k.jobId)?.attempt === k.attempt ? [byJob.get(k.jobId)!] : []));
-  const missing = keys.filter((k) => byJob.get(k.jobId)?.attempt !== k.attempt);
+  const found: JobAttemptRecord[] = [];
+  const missing: typeof keys = [];
+  for (const key of keys) {
+    const attempt = byJob.get(key.jobId);
+    if (attempt?.attempt === key.attempt) found.push(attempt);
+    else missing.push(key);
+  }
   return missing.length === 0 ? found : [...found, ...(await deps.store.getAttempts(missing))];
 }
 
@@ -261,7 +271,7 @@ export async function runAttempt(manifest: PipelineManifest, payload: RunTaskPay
       const taken = reused.outputsRef !== undefined ? { outputsRef: await deps.outputs.put(outputsKey(started), await deps.outputs.get(reused.outputsRef)) } : reused.outputs !== undefined ? { outputs: reused.outputs } : {};
       // The attempt that ran the handler, however many retries ago.
       const kept: JobAttemptRecord = { ...succeededRecord(started, at, taken, reused.outputChecksum), reusedFrom: reused.reusedFrom ?? { runId: reused.runId, attempt: reused.attempt } };
-      if (!(await deps.store.startAttempt(kept, job.upstream.length > 0))) return { again: true };
+      if (!(await deps.store.startAttempt(kept, gated(job)))) return { again: true };
       log.info('job not run again: its outputs are reused', { reusedFrom: kept.reusedFrom });
       await endJob(job, run.runId, jobId, { status: JobStatus.SUCCEEDED, attempt }, scoped);
       return { answer: { status: JobStatus.SUCCEEDED, attempt } };
@@ -278,7 +288,7 @@ export async function runAttempt(manifest: PipelineManifest, payload: RunTaskPay
     const base: JobAttemptRecord = { ...attemptBase(manifest, run.runId, jobId, attempt, parameters, now().toISOString()), ...(payload.taskExecutionArn ? { taskExecutionArn: payload.taskExecutionArn } : {}) };
     // A RUNNING record (an invocation that died, delivered again) is taken over; one that ended meanwhile
     // never is, nor is one of a job that ended meanwhile (the run's end, which then closes what started).
-    if (!(await deps.store.startAttempt(base, job.upstream.length > 0))) return { again: true };
+    if (!(await deps.store.startAttempt(base, gated(job)))) return { again: true };
     return { outputs, base };
   });
   // Another delivery ended this attempt between our read and our write: answer as that end says.

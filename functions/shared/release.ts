@@ -32,15 +32,7 @@ export async function releaseDependents(deps: ReleaseDeps, runId: string, jobId:
   const at = (deps.now ?? (() => new Date()))().toISOString();
   const released = await Promise.all(
     dependents.map(async (dependent) => {
-      // Its only upstream: this end completes the set, recorded and claimed in one write.
-      const claim =
-        dependent.upstreamCount === 1
-          ? await deps.store.claimReady(runId, dependent.job, jobId, { outcome, at })
-          : (await deps.store.recordUpstreamEnded(runId, dependent.job, jobId, outcome, at)).ended < dependent.upstreamCount
-            ? { claimed: false }
-            : // Ready already, by another upstream's end: that one wakes it. By this one's (a redelivery after a
-              // failed send): the claim lets it send again.
-              await deps.store.claimReady(runId, dependent.job, jobId);
+      const claim = await recordEnd(deps, runId, jobId, outcome, at, dependent);
       if (!claim.claimed) return undefined;
       const { token } = claim;
       if (token !== undefined) await deps.sendToken(token);
@@ -49,6 +41,16 @@ export async function releaseDependents(deps: ReleaseDeps, runId: string, jobId:
     }),
   );
   return released.filter((id): id is string => id !== undefined);
+}
+
+/** Records `jobId`'s end on `dependent`; claims it when this end completes its set. */
+async function recordEnd(deps: ReleaseDeps, runId: string, jobId: string, outcome: UpstreamOutcome, at: string, dependent: Dependent): Promise<{ claimed: boolean; token?: string }> {
+  // Its only upstream: this end completes the set, recorded and claimed in one write.
+  if (dependent.upstreamCount === 1) return deps.store.claimReady(runId, dependent.job, jobId, { outcome, at });
+  const { ended } = await deps.store.recordUpstreamEnded(runId, dependent.job, jobId, outcome, at);
+  // Ready already, by another upstream's end: that one wakes it. By this one's (a redelivery after a
+  // failed send): the claim lets it send again.
+  return ended < dependent.upstreamCount ? { claimed: false } : deps.store.claimReady(runId, dependent.job, jobId);
 }
 
 /** Errors of SendTaskSuccess that mean the iteration is no longer waiting (its execution ended): nothing to wake. */

@@ -888,14 +888,15 @@ export class RecordStore {
     // ended its job (which reads the attempts after ending the jobs, so it sees every attempt that did).
     // A job released by its upstreams notes, in the same write, that its token was delivered (`woken`):
     // a repeated release of its last upstream then sends it no more (see `claimReady`).
-    const noEnd = { TableName: this.table, Key: recordKeys.jobState(record.runId, record.jobId), ConditionExpression: 'attribute_not_exists(#status)' };
+    const state = { TableName: this.table, Key: recordKeys.jobState(record.runId, record.jobId) };
+    const noEnd = { expression: 'attribute_not_exists(#status)', names: ['status'] };
     return conditionally(
       this.doc.send(
         new TransactWriteCommand({
           TransactItems: [
             released
-              ? { Update: { ...noEnd, ...update({ set: { woken: true, kind: 'job-state' }, setIfAbsent: { expiresAt: this.expiresAt(record.startedAt) }, condition: { expression: 'attribute_not_exists(#status)', names: ['status'] } }) } }
-              : { ConditionCheck: { ...noEnd, ExpressionAttributeNames: { '#status': 'status' } } },
+              ? { Update: { ...state, ...update({ set: { woken: true, kind: 'job-state' }, setIfAbsent: { expiresAt: this.expiresAt(record.startedAt) }, condition: noEnd }) } }
+              : { ConditionCheck: { ...state, ConditionExpression: noEnd.expression, ExpressionAttributeNames: { '#status': 'status' } } },
             {
               Put: {
                 TableName: this.table,

@@ -244,10 +244,8 @@ export class MemoryRecordStore implements Pick<RecordStore, StoreMethods | Pause
   async startAttempt(record: JobAttemptRecord, released = false): Promise<boolean> {
     const existing = this.attempts.get(attemptKey(record.runId, record.jobId, record.attempt));
     if (existing && existing.status !== 'RUNNING') return false;
-    const key = joined(recordKeys.jobState(record.runId, record.jobId));
-    if (this.jobStates.get(key)?.status !== undefined) return false;
-    const claim = this.readyBy.get(key);
-    if (released && claim) this.readyBy.set(key, { ...claim, woken: true });
+    if (this.jobStates.get(joined(recordKeys.jobState(record.runId, record.jobId)))?.status !== undefined) return false;
+    if (released) this.noteWoken(record.runId, record.jobId);
     this.putAttempt('startAttempt', record);
     return true;
   }
@@ -370,6 +368,13 @@ export class MemoryRecordStore implements Pick<RecordStore, StoreMethods | Pause
 
   private readonly readyBy = new Map<string, { by: string; woken: boolean }>();
 
+  /** The job's own iteration wrote past its gate (`released`): a repeated claim for it sends nothing more. */
+  private noteWoken(runId: string, jobId: string): void {
+    const key = joined(recordKeys.jobState(runId, jobId));
+    const claim = this.readyBy.get(key);
+    if (claim) this.readyBy.set(key, { ...claim, woken: true });
+  }
+
   async claimReady(runId: string, jobId: string, by: string, ended?: { outcome: UpstreamOutcome; at: string }): Promise<{ claimed: boolean; token?: string }> {
     const key = joined(recordKeys.jobState(runId, jobId));
     const claim = this.readyBy.get(key);
@@ -386,9 +391,7 @@ export class MemoryRecordStore implements Pick<RecordStore, StoreMethods | Pause
   async endJob(runId: string, jobId: string, end: JobEnd, released = false): Promise<boolean> {
     const state = this.jobState(runId, jobId);
     if (state.status !== undefined) return false;
-    const key = joined(recordKeys.jobState(runId, jobId));
-    const claim = this.readyBy.get(key);
-    if (released && claim) this.readyBy.set(key, { ...claim, woken: true });
+    if (released) this.noteWoken(runId, jobId);
     this.putJobState('endJob', { ...state, ...defined({ status: end.status, completedAt: end.at, attempt: end.attempt, reason: end.reason, errorCode: end.errorCode }) });
     return true;
   }
